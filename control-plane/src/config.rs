@@ -1,0 +1,417 @@
+//! Control-plane configuration: defaults, then an optional TOML file (`ZAPINI_CONFIG`), then
+//! `ZAPINI_*` environment variables (plus the conventional `DATABASE_URL` and `REDIS_URL`).
+//!
+//! This is the only module that reads the environment. Everything is validated here, at start,
+//! so a bad setting stops the process with a message that names it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Which SQL database to use, after validation.
+#[derive(Debug, Clone)]
+pub enum DatabaseTarget {
+    /// Embedded default: a SQLite file under the data directory.
+    Sqlite(PathBuf),
+    /// `postgres://...` from `DATABASE_URL`.
+    Postgres(SecretString),
+}
+
+/// Validated configuration for one control-plane process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    pub base_domain: String,
+    pub database: DatabaseTarget,
+    pub redis_url: Option<SecretString>,
+    /// Prefix for every Redis key, so several deployments (or test runs) can share one Redis.
+    pub redis_prefix: String,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<SecretString>,
+    pub tls: Option<TlsFiles>,
+    /// Largest accepted request body, in bytes (uploads have their own limits).
+    pub max_body_bytes: usize,
+    /// Default request budget per token per window; a tenant may override it.
+    pub rate_limit_requests: u32,
+    pub rate_limit_window_secs: u64,
+    /// Failed logins allowed per email, and per client address, per window.
+    pub login_max_failures_per_email: u32,
+    pub login_max_failures_per_ip: u32,
+    pub login_window_secs: u64,
+    /// Lifetime of user (Sanctum-style) tokens; `0` means they never expire.
+    pub user_token_ttl_days: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The raw shape figment fills; turned into [`Config`] by [`RawConfig::validate`].
+#[derive(Debug, Serialize, Deserialize)]
+struct RawConfig {
+    data_dir: PathBuf,
+    http_addr: String,
+    grpc_addr: String,
+    base_domain: String,
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    redis_prefix: String,
+    admin_email: Option<String>,
+    admin_password: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    max_body_bytes: usize,
+    rate_limit_requests: u32,
+    rate_limit_window_secs: u64,
+    login_max_failures_per_email: u32,
+    login_max_failures_per_ip: u32,
+    login_window_secs: u64,
+    user_token_ttl_days: u32,
+    trust_forwarded_for: bool,
+    log_format: LogFormat,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            http_addr: "127.0.0.1:8080".into(),
+            grpc_addr: "127.0.0.1:9090".into(),
+            base_domain: "localhost".into(),
+            database_url: None,
+            redis_url: None,
+            redis_prefix: "zapini:".into(),
+            admin_email: None,
+            admin_password: None,
+            tls_cert: None,
+            tls_key: None,
+            max_body_bytes: 1024 * 1024,
+            rate_limit_requests: 100,
+            rate_limit_window_secs: 15 * 60,
+            login_max_failures_per_email: 10,
+            login_max_failures_per_ip: 50,
+            login_window_secs: 15 * 60,
+            user_token_ttl_days: 30,
+            trust_forwarded_for: false,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// A setting that failed validation; the message names the environment variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {setting}: {problem}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub problem: String,
+}
+
+fn invalid(setting: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting: setting.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+impl Config {
+    /// Loads defaults, the optional file named by `ZAPINI_CONFIG`, then the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        if let Ok(path) = std::env::var("ZAPINI_CONFIG") {
+            if !std::path::Path::new(&path).is_file() {
+                return Err(invalid("ZAPINI_CONFIG", format!("no such file: {path}")));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let figment = figment
+            .merge(Env::prefixed("ZAPINI_").ignore(&["CONFIG"]))
+            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]));
+        Self::from_figment(figment)
+    }
+
+    /// Configuration for tests and embedding: defaults with the given data directory,
+    /// ephemeral ports, and no admin bootstrap secrets.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let raw = RawConfig {
+            data_dir: data_dir.into(),
+            http_addr: "127.0.0.1:0".into(),
+            grpc_addr: "127.0.0.1:0".into(),
+            ..RawConfig::default()
+        };
+        raw.validate().expect("defaults are valid")
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let raw: RawConfig = figment.extract().map_err(|e| {
+            let key = e
+                .path
+                .first()
+                .map(|k| env_name(k))
+                .unwrap_or_else(|| "configuration".to_owned());
+            invalid(&key, e.kind.to_string())
+        })?;
+        raw.validate()
+    }
+
+    /// The database URL sea-orm connects to.
+    pub fn database_url(&self) -> String {
+        match &self.database {
+            DatabaseTarget::Sqlite(path) => format!("sqlite://{}?mode=rwc", path.display()),
+            DatabaseTarget::Postgres(url) => url.expose_secret().to_owned(),
+        }
+    }
+}
+
+/// The environment variable a config key comes from, for error messages.
+fn env_name(key: &str) -> String {
+    match key {
+        "database_url" => "DATABASE_URL".into(),
+        "redis_url" => "REDIS_URL".into(),
+        other => format!("ZAPINI_{}", other.to_ascii_uppercase()),
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config, ConfigError> {
+        let http_addr: SocketAddr = self.http_addr.parse().map_err(|_| {
+            invalid(
+                "ZAPINI_HTTP_ADDR",
+                format!("`{}` is not an address like 127.0.0.1:8080", self.http_addr),
+            )
+        })?;
+        let grpc_addr: SocketAddr = self.grpc_addr.parse().map_err(|_| {
+            invalid(
+                "ZAPINI_GRPC_ADDR",
+                format!("`{}` is not an address like 127.0.0.1:9090", self.grpc_addr),
+            )
+        })?;
+        let base_domain = self
+            .base_domain
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        if base_domain.is_empty()
+            || !base_domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        {
+            return Err(invalid(
+                "ZAPINI_BASE_DOMAIN",
+                format!("`{}` is not a domain name", self.base_domain),
+            ));
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(invalid("ZAPINI_DATA_DIR", "must not be empty"));
+        }
+        let database = match non_empty(self.database_url) {
+            None => DatabaseTarget::Sqlite(self.data_dir.join("zapini.db")),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                DatabaseTarget::Postgres(SecretString::from(url))
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let path = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:");
+                let path = path.split('?').next().unwrap_or_default();
+                if path.is_empty() {
+                    return Err(invalid("DATABASE_URL", "sqlite URL without a file path"));
+                }
+                DatabaseTarget::Sqlite(PathBuf::from(path))
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "DATABASE_URL",
+                    "must start with postgres:// or sqlite: (or be unset for the embedded SQLite)",
+                ));
+            }
+        };
+        let redis_url = match non_empty(self.redis_url) {
+            None => None,
+            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => {
+                Some(SecretString::from(url))
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "REDIS_URL",
+                    "must start with redis:// or rediss://",
+                ));
+            }
+        };
+        let admin_email = non_empty(self.admin_email).map(|e| e.trim().to_ascii_lowercase());
+        if let Some(email) = &admin_email {
+            if !crate::service::auth::looks_like_email(email) {
+                return Err(invalid(
+                    "ZAPINI_ADMIN_EMAIL",
+                    format!("`{email}` is not an email"),
+                ));
+            }
+        }
+        let admin_password = non_empty(self.admin_password);
+        if let Some(pw) = &admin_password {
+            if pw.chars().count() < 8 {
+                return Err(invalid(
+                    "ZAPINI_ADMIN_PASSWORD",
+                    "must be at least 8 characters",
+                ));
+            }
+        }
+        let tls = match (self.tls_cert, self.tls_key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                for (name, path) in [("ZAPINI_TLS_CERT", &cert), ("ZAPINI_TLS_KEY", &key)] {
+                    if !path.is_file() {
+                        return Err(invalid(name, format!("no such file: {}", path.display())));
+                    }
+                }
+                Some(TlsFiles { cert, key })
+            }
+            (Some(_), None) => {
+                return Err(invalid(
+                    "ZAPINI_TLS_KEY",
+                    "required when ZAPINI_TLS_CERT is set",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "ZAPINI_TLS_CERT",
+                    "required when ZAPINI_TLS_KEY is set",
+                ));
+            }
+        };
+        if self.max_body_bytes < 1024 {
+            return Err(invalid("ZAPINI_MAX_BODY_BYTES", "must be at least 1024"));
+        }
+        if self.rate_limit_requests == 0 {
+            return Err(invalid("ZAPINI_RATE_LIMIT_REQUESTS", "must be at least 1"));
+        }
+        for (name, secs) in [
+            ("ZAPINI_RATE_LIMIT_WINDOW_SECS", self.rate_limit_window_secs),
+            ("ZAPINI_LOGIN_WINDOW_SECS", self.login_window_secs),
+        ] {
+            if secs == 0 {
+                return Err(invalid(name, "must be at least 1"));
+            }
+        }
+        if self.redis_prefix.is_empty() {
+            return Err(invalid("ZAPINI_REDIS_PREFIX", "must not be empty"));
+        }
+        Ok(Config {
+            data_dir: self.data_dir,
+            http_addr,
+            grpc_addr,
+            base_domain,
+            database,
+            redis_url,
+            redis_prefix: self.redis_prefix,
+            admin_email,
+            admin_password: admin_password.map(SecretString::from),
+            tls,
+            max_body_bytes: self.max_body_bytes,
+            rate_limit_requests: self.rate_limit_requests,
+            rate_limit_window_secs: self.rate_limit_window_secs,
+            login_max_failures_per_email: self.login_max_failures_per_email,
+            login_max_failures_per_ip: self.login_max_failures_per_ip,
+            login_window_secs: self.login_window_secs,
+            user_token_ttl_days: self.user_token_ttl_days,
+            trust_forwarded_for: self.trust_forwarded_for,
+            log_format: self.log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load_in_jail() -> Result<Config, ConfigError> {
+        let figment = Figment::from(Serialized::defaults(RawConfig::default()))
+            .merge(Env::prefixed("ZAPINI_"))
+            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]));
+        Config::from_figment(figment)
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        Jail::expect_with(|_| {
+            let c = load_in_jail().unwrap();
+            assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
+            assert_eq!(c.grpc_addr.to_string(), "127.0.0.1:9090");
+            assert_eq!(c.base_domain, "localhost");
+            assert!(
+                matches!(c.database, DatabaseTarget::Sqlite(ref p) if p == &PathBuf::from("./data/zapini.db"))
+            );
+            assert!(c.redis_url.is_none());
+            assert_eq!(c.rate_limit_requests, 100);
+            assert_eq!(c.rate_limit_window_secs, 900);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        Jail::expect_with(|jail| {
+            jail.set_env("ZAPINI_HTTP_ADDR", "not-an-address");
+            let err = load_in_jail().unwrap_err();
+            assert_eq!(err.setting, "ZAPINI_HTTP_ADDR");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "mysql://x");
+            assert_eq!(load_in_jail().unwrap_err().setting, "DATABASE_URL");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("ZAPINI_RATE_LIMIT_REQUESTS", "lots");
+            assert_eq!(
+                load_in_jail().unwrap_err().setting,
+                "ZAPINI_RATE_LIMIT_REQUESTS"
+            );
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("ZAPINI_TLS_CERT", "/nonexistent.pem");
+            assert_eq!(load_in_jail().unwrap_err().setting, "ZAPINI_TLS_KEY");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("ZAPINI_ADMIN_PASSWORD", "short");
+            assert_eq!(load_in_jail().unwrap_err().setting, "ZAPINI_ADMIN_PASSWORD");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn postgres_and_empty_urls() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://root@127.0.0.1/test");
+            jail.set_env("REDIS_URL", "");
+            let c = load_in_jail().unwrap();
+            assert!(matches!(c.database, DatabaseTarget::Postgres(_)));
+            assert!(c.redis_url.is_none());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,9 @@
+//! sea-orm entities. Tenant-owned tables are reached through the scoped finders in
+//! `db::scoped`, never by a bare `find()` in a service.
+
+pub mod instance;
+pub mod instance_daily_stat;
+pub mod instance_token;
+pub mod tenant;
+pub mod user;
+pub mod user_token;

@@ -1,0 +1,15 @@
+//! Versioned schema migrations: one file per change, never edited after it lands, portable
+//! across SQLite and PostgreSQL. They run at start and via `control-plane migrate`.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_init;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_init::Migration)]
+    }
+}

@@ -1,0 +1,81 @@
+//! Persistence: connection set-up for SQLite or PostgreSQL, the migrations, and the scoped
+//! finders every tenant-owned query starts from. Only services use this module; HTTP and gRPC
+//! handlers never see sea-orm.
+
+pub mod entities;
+pub mod migrations;
+
+use std::time::Duration;
+
+use sea_orm::{
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, Select,
+};
+use sea_orm_migration::MigratorTrait;
+
+use crate::config::{Config, DatabaseTarget};
+use crate::domain::TenantId;
+
+/// Opens the configured database, creating the SQLite file (and data directory) if needed.
+pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
+    if let DatabaseTarget::Sqlite(path) = &config.database {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                DbErr::Custom(format!(
+                    "cannot create data directory {}: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+    }
+    let mut opts = ConnectOptions::new(config.database_url());
+    opts.connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    match &config.database {
+        // SQLite serialises writers; a handful of connections is plenty and WAL lets readers
+        // proceed while one writes.
+        DatabaseTarget::Sqlite(_) => {
+            opts.max_connections(8).min_connections(1);
+        }
+        DatabaseTarget::Postgres(_) => {
+            opts.max_connections(32).min_connections(1);
+        }
+    }
+    let db = Database::connect(opts).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+        )
+        .await?;
+    }
+    Ok(db)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    migrations::Migrator::up(db, None).await
+}
+
+/// Queries over tenant-owned tables begin here, so a forgotten tenant filter cannot happen.
+pub trait TenantScoped: EntityTrait {
+    fn scoped(tenant: TenantId) -> Select<Self>;
+}
+
+impl TenantScoped for entities::instance::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::instance::Column::TenantId.eq(tenant.0))
+    }
+}
+
+impl TenantScoped for entities::instance_token::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::instance_token::Column::TenantId.eq(tenant.0))
+    }
+}
+
+impl TenantScoped for entities::user::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::user::Column::TenantId.eq(tenant.0))
+    }
+}

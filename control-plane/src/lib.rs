@@ -1,0 +1,17 @@
+//! Zapini control plane: the Universal API, authentication, tenancy, persistence, and (with
+//! the node issue) orchestration of instance nodes. It owns all state and holds no WhatsApp
+//! session; it is stateless apart from SQL and Redis, so replicas can run side by side.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod limiter;
+pub mod service;
+pub mod telemetry;
+
+pub use app::{App, Listeners};
+pub use config::Config;

@@ -1,0 +1,130 @@
+//! `control-plane` binary: `serve` (the default), `migrate`, `create-user`.
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand};
+use control_plane::{App, Config, Listeners, db, telemetry};
+
+#[derive(Parser)]
+#[command(name = "control-plane", version, about = "Zapini control plane")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a user; with no --tenant, a new tenant is created for them.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "User")]
+        name: String,
+        /// Password; generated and printed when omitted.
+        #[arg(long)]
+        password: Option<String>,
+        /// UUID of an existing tenant to add the user to.
+        #[arg(long)]
+        tenant: Option<uuid::Uuid>,
+        /// Name of the new tenant when --tenant is not given.
+        #[arg(long, default_value = "Default")]
+        tenant_name: String,
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    telemetry::init(config.log_format);
+    if let Err(e) = run(cli, config).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let listeners = Listeners::bind(&config)?;
+            let app = App::build(config, listeners).await?;
+            app.run(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let conn = db::connect(&config).await?;
+            db::migrate(&conn).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::CreateUser {
+            email,
+            name,
+            password,
+            tenant,
+            tenant_name,
+            role,
+        } => {
+            let conn = db::connect(&config).await?;
+            db::migrate(&conn).await?;
+            let services = control_plane::service::Services::for_cli(conn, config);
+            let tenant_id = match tenant {
+                None => None,
+                Some(uuid) => Some(
+                    services
+                        .tenant_by_uuid(uuid)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                ),
+            };
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (control_plane::service::random_secret(20), true),
+            };
+            let (user, tenant) = services
+                .create_user(tenant_id, &tenant_name, &name, &email, &password, &role)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "created user {} ({}) in tenant {} ({})",
+                user.email, user.role, tenant.name, tenant.uuid
+            );
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,80 @@
+//! Use-cases shared by HTTP and gRPC. Services own transactions and tenant scoping; they
+//! return domain data and [`crate::error::AppError`], never HTTP types.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod instances;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::config::Config;
+use crate::limiter::Limiter;
+
+/// What every use-case needs: the database, the configuration, the shared counters.
+#[derive(Clone)]
+pub struct Services {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub limiter: Limiter,
+    tenant_limits: moka::future::Cache<i64, u64>,
+}
+
+/// A random alphanumeric secret of `len` characters from the OS-seeded CSPRNG.
+pub fn random_secret(len: usize) -> String {
+    use rand::Rng;
+    use rand::distr::Alphanumeric;
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+impl Services {
+    pub fn new(db: DatabaseConnection, config: Arc<Config>, limiter: Limiter) -> Self {
+        Services {
+            db,
+            config,
+            limiter,
+            tenant_limits: moka::future::Cache::builder()
+                .time_to_live(std::time::Duration::from_secs(60))
+                .max_capacity(100_000)
+                .build(),
+        }
+    }
+
+    /// Services for one-shot CLI commands: in-process limiter, nothing shared.
+    pub fn for_cli(db: DatabaseConnection, config: Config) -> Self {
+        let window = std::time::Duration::from_secs(config.login_window_secs);
+        Services::new(db, Arc::new(config), Limiter::memory(window))
+    }
+
+    /// A tenant's request budget, cached for a minute: it is read on every request.
+    pub async fn tenant_rate_limit_cached(
+        &self,
+        tenant: crate::domain::TenantId,
+    ) -> crate::error::AppResult<u64> {
+        if let Some(v) = self.tenant_limits.get(&tenant.0).await {
+            return Ok(v);
+        }
+        let v = self.tenant_rate_limit(tenant).await?;
+        self.tenant_limits.insert(tenant.0, v).await;
+        Ok(v)
+    }
+
+    pub async fn tenant_by_uuid(
+        &self,
+        uuid: uuid::Uuid,
+    ) -> crate::error::AppResult<crate::domain::TenantId> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        crate::db::entities::tenant::Entity::find()
+            .filter(crate::db::entities::tenant::Column::Uuid.eq(uuid))
+            .one(&self.db)
+            .await?
+            .map(|t| crate::domain::TenantId(t.id))
+            .ok_or_else(|| crate::error::AppError::validation("tenant", "No such tenant."))
+    }
+}
