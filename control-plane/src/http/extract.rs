@@ -64,6 +64,18 @@ where
 
 /// Parses JSON, naming the offending field on a type error.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    // Syntax first, over the whole body (trailing garbage included), so that a truncated or
+    // malformed document is always a 400 and never mistaken for a wrong field type.
+    if let Err(inner) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        return Err(AppError::new(
+            ErrorCode::InvalidJson,
+            format!(
+                "Malformed JSON at line {} column {}: {inner}",
+                inner.line(),
+                inner.column()
+            ),
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
