@@ -260,22 +260,22 @@ impl RawConfig {
             }
         };
         let admin_email = non_empty(self.admin_email).map(|e| e.trim().to_ascii_lowercase());
-        if let Some(email) = &admin_email {
-            if !crate::service::auth::looks_like_email(email) {
-                return Err(invalid(
-                    "ZAPINI_ADMIN_EMAIL",
-                    format!("`{email}` is not an email"),
-                ));
-            }
+        if let Some(email) = &admin_email
+            && !crate::service::auth::looks_like_email(email)
+        {
+            return Err(invalid(
+                "ZAPINI_ADMIN_EMAIL",
+                format!("`{email}` is not an email"),
+            ));
         }
         let admin_password = non_empty(self.admin_password);
-        if let Some(pw) = &admin_password {
-            if pw.chars().count() < 8 {
-                return Err(invalid(
-                    "ZAPINI_ADMIN_PASSWORD",
-                    "must be at least 8 characters",
-                ));
-            }
+        if let Some(pw) = &admin_password
+            && pw.chars().count() < 8
+        {
+            return Err(invalid(
+                "ZAPINI_ADMIN_PASSWORD",
+                "must be at least 8 characters",
+            ));
         }
         let tls = match (self.tls_cert, self.tls_key) {
             (None, None) => None,
@@ -342,6 +342,8 @@ impl RawConfig {
 }
 
 #[cfg(test)]
+// figment's Jail returns its large error type by design.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;

@@ -18,15 +18,15 @@ use crate::domain::TenantId;
 
 /// Opens the configured database, creating the SQLite file (and data directory) if needed.
 pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
-    if let DatabaseTarget::Sqlite(path) = &config.database {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                DbErr::Custom(format!(
-                    "cannot create data directory {}: {e}",
-                    parent.display()
-                ))
-            })?;
-        }
+    if let DatabaseTarget::Sqlite(path) = &config.database
+        && let Some(parent) = path.parent()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            DbErr::Custom(format!(
+                "cannot create data directory {}: {e}",
+                parent.display()
+            ))
+        })?;
     }
     let mut opts = ConnectOptions::new(config.database_url());
     opts.connect_timeout(Duration::from_secs(10))

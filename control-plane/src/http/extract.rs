@@ -46,15 +46,15 @@ where
         let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
-            if let Some(ct) = &content_type {
-                if !(ct.starts_with("application/json") || ct.contains("+json")) {
-                    return Err(AppError::new(
-                        ErrorCode::UnsupportedMediaType,
-                        format!(
-                            "Send the body as JSON with Content-Type: application/json (got `{ct}`)."
-                        ),
-                    ));
-                }
+            if let Some(ct) = &content_type
+                && !(ct.starts_with("application/json") || ct.contains("+json"))
+            {
+                return Err(AppError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    format!(
+                        "Send the body as JSON with Content-Type: application/json (got `{ct}`)."
+                    ),
+                ));
             }
             &bytes
         };

@@ -16,17 +16,16 @@ use crate::error::AppError;
 use crate::limiter::Decision;
 
 fn client_ip(req: &Request, trust_forwarded_for: bool) -> String {
-    if trust_forwarded_for {
-        if let Some(first) = req
+    if trust_forwarded_for
+        && let Some(first) = req
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
-        {
-            let first = first.trim();
-            if !first.is_empty() {
-                return first.to_owned();
-            }
+    {
+        let first = first.trim();
+        if !first.is_empty() {
+            return first.to_owned();
         }
     }
     req.extensions()

@@ -50,17 +50,16 @@ pub fn test_config(dir: &std::path::Path) -> Config {
 
 /// Applies the run mode the environment asks for (PostgreSQL, Redis) to a config.
 pub async fn apply_env(config: &mut Config) {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        if url.starts_with("postgres") {
-            config.database =
-                DatabaseTarget::Postgres(SecretString::from(fresh_postgres(&url).await));
-        }
+    if let Ok(url) = std::env::var("DATABASE_URL")
+        && url.starts_with("postgres")
+    {
+        config.database = DatabaseTarget::Postgres(SecretString::from(fresh_postgres(&url).await));
     }
-    if let Ok(url) = std::env::var("REDIS_URL") {
-        if !url.is_empty() {
-            config.redis_url = Some(SecretString::from(url));
-            config.redis_prefix = format!("zapini-test-{}:", uuid::Uuid::new_v4().simple());
-        }
+    if let Ok(url) = std::env::var("REDIS_URL")
+        && !url.is_empty()
+    {
+        config.redis_url = Some(SecretString::from(url));
+        config.redis_prefix = format!("zapini-test-{}:", uuid::Uuid::new_v4().simple());
     }
 }
 
