@@ -357,7 +357,8 @@ mod tests {
 
     #[test]
     fn defaults_are_the_documented_ones() {
-        Jail::expect_with(|_| {
+        Jail::expect_with(|jail| {
+            jail.clear_env();
             let c = load_in_jail().unwrap();
             assert_eq!(c.http_addr.to_string(), "127.0.0.1:8080");
             assert_eq!(c.grpc_addr.to_string(), "127.0.0.1:9090");
@@ -375,17 +376,20 @@ mod tests {
     #[test]
     fn bad_settings_are_named() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("ZAPINI_HTTP_ADDR", "not-an-address");
             let err = load_in_jail().unwrap_err();
             assert_eq!(err.setting, "ZAPINI_HTTP_ADDR");
             Ok(())
         });
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("DATABASE_URL", "mysql://x");
             assert_eq!(load_in_jail().unwrap_err().setting, "DATABASE_URL");
             Ok(())
         });
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("ZAPINI_RATE_LIMIT_REQUESTS", "lots");
             assert_eq!(
                 load_in_jail().unwrap_err().setting,
@@ -394,11 +398,13 @@ mod tests {
             Ok(())
         });
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("ZAPINI_TLS_CERT", "/nonexistent.pem");
             assert_eq!(load_in_jail().unwrap_err().setting, "ZAPINI_TLS_KEY");
             Ok(())
         });
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("ZAPINI_ADMIN_PASSWORD", "short");
             assert_eq!(load_in_jail().unwrap_err().setting, "ZAPINI_ADMIN_PASSWORD");
             Ok(())
@@ -408,6 +414,7 @@ mod tests {
     #[test]
     fn postgres_and_empty_urls() {
         Jail::expect_with(|jail| {
+            jail.clear_env();
             jail.set_env("DATABASE_URL", "postgres://root@127.0.0.1/test");
             jail.set_env("REDIS_URL", "");
             let c = load_in_jail().unwrap();
