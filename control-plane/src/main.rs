@@ -35,6 +35,15 @@ enum Command {
         #[arg(long, default_value = "admin")]
         role: String,
     },
+    /// Set a tenant's request budget per rate-limit window (0 restores the default).
+    TenantRateLimit {
+        /// UUID of the tenant.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Requests per window; 0 means the configured default.
+        #[arg(long)]
+        requests: u32,
+    },
 }
 
 #[tokio::main]
@@ -102,6 +111,21 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             if generated {
                 println!("password: {password}");
             }
+            Ok(())
+        }
+        Command::TenantRateLimit { tenant, requests } => {
+            let conn = db::connect(&config).await?;
+            db::migrate(&conn).await?;
+            let services = control_plane::service::Services::for_cli(conn, config);
+            let id = services
+                .tenant_by_uuid(tenant)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            services
+                .set_tenant_rate_limit(id, Some(requests))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("tenant {tenant}: {requests} requests per window (0 = default)");
             Ok(())
         }
     }

@@ -217,6 +217,21 @@ async fn migrate_and_create_user_subcommands() {
         .find_map(|l| l.strip_prefix("password: "))
         .expect("generated password printed")
         .to_owned();
+    let tenant = stdout
+        .split("tenant Acme (")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .expect("tenant uuid printed")
+        .to_owned();
+    let out = command(dir.path())
+        .args(["tenant-rate-limit", "--tenant", &tenant, "--requests", "7"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = command(dir.path())
         .args(["create-user", "--email", "ops@example.com"])
         .output()
@@ -231,4 +246,13 @@ async fn migrate_and_create_user_subcommands() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let token = body["data"]["token"].as_str().unwrap();
+    let resp = reqwest::Client::new()
+        .get(format!("{}/instances", running.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-ratelimit-limit"], "7");
 }

@@ -77,4 +77,26 @@ impl Services {
             .map(|t| crate::domain::TenantId(t.id))
             .ok_or_else(|| crate::error::AppError::validation("tenant", "No such tenant."))
     }
+
+    /// Sets (or with `None`, clears) a tenant's own request budget per window.
+    pub async fn set_tenant_rate_limit(
+        &self,
+        tenant: crate::domain::TenantId,
+        requests: Option<u32>,
+    ) -> crate::error::AppResult<()> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        let value = requests
+            .and_then(|n| i32::try_from(n).ok())
+            .filter(|n| *n > 0);
+        crate::db::entities::tenant::Entity::update_many()
+            .col_expr(
+                crate::db::entities::tenant::Column::RateLimitRequests,
+                Expr::value(value),
+            )
+            .filter(crate::db::entities::tenant::Column::Id.eq(tenant.0))
+            .exec(&self.db)
+            .await?;
+        self.tenant_limits.invalidate(&tenant.0).await;
+        Ok(())
+    }
 }
