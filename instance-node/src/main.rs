@@ -1,10 +1,90 @@
-//! Instance node: owns exactly one WhatsApp session and serves the Instance API hot path.
+//! `instance-node` binary: one WhatsApp session and its Instance API.
 //!
-//! Not built yet (issue 3). The binary exists so the workspace has its final shape; it
-//! refuses to start rather than pretend to serve.
+//! Configuration comes from `ZAPINI_*` environment variables (see `config.rs`). Exit codes:
+//! 0 after SIGINT/SIGTERM, 1 for a runtime failure, 2 for invalid configuration (the message
+//! names the setting), 3 when another node holds the instance's lease, 4 when the control
+//! plane does not know the instance.
 #![forbid(unsafe_code)]
 
+use instance_node::{NodeApp, NodeConfig, NodeListeners, RegistrationRefused};
+use tracing_subscriber::EnvFilter;
+
 fn main() {
-    eprintln!("instance-node: not implemented yet; the control plane runs on its own for now");
-    std::process::exit(2);
+    let config = match NodeConfig::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("instance-node: {e}");
+            std::process::exit(2);
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads)
+        .max_blocking_threads(16)
+        .thread_keep_alive(std::time::Duration::from_secs(10))
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("instance-node: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(async move {
+        let result = async {
+            let listeners = NodeListeners::bind(&config)?;
+            let app = NodeApp::build(config, listeners)?;
+            tracing::info!(http = %app.http_addr(), grpc = %app.grpc_addr(), "instance node listening");
+            app.run(shutdown_signal()).await
+        }
+        .await;
+        match result {
+            Ok(()) => 0,
+            Err(e) => match e.downcast_ref::<RegistrationRefused>() {
+                Some(refused) => {
+                    eprintln!("instance-node: {refused}");
+                    refused.exit_code()
+                }
+                None => {
+                    eprintln!("instance-node: {e:#}");
+                    if format!("{e:#}").contains("invalid configuration") {
+                        2
+                    } else {
+                        1
+                    }
+                }
+            },
+        }
+    });
+    std::process::exit(code);
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
 }

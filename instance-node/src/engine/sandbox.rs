@@ -901,6 +901,20 @@ impl SandboxEngine {
         });
     }
 
+    /// A person's chat must be a number on WhatsApp (per `known_numbers`).
+    fn check_exists(&self, chat: &Jid) -> Result<(), EngineError> {
+        if chat.is_user()
+            && let Some(phone) = chat.phone_number()
+            && !self.config.known_numbers.exists(&phone)
+        {
+            return Err(EngineError::NotFound(format!(
+                "{} is not on WhatsApp",
+                phone.as_str()
+            )));
+        }
+        Ok(())
+    }
+
     /// Our own previously sent, not revoked, message in `chat`.
     fn own_message<'a>(
         st: &'a mut State,
@@ -1016,6 +1030,7 @@ impl Engine for SandboxEngine {
             let st = self.lock();
             let me = st.connected_jid()?;
             let chat = st.check_chat(to, &me)?;
+            self.check_exists(&chat)?;
             if text.trim().is_empty() {
                 return Err(EngineError::Invalid("the text is empty".to_owned()));
             }
@@ -1049,6 +1064,7 @@ impl Engine for SandboxEngine {
             let st = self.lock();
             let me = st.connected_jid()?;
             let chat = st.check_chat(to, &me)?;
+            self.check_exists(&chat)?;
             if media.data.is_empty() {
                 return Err(EngineError::Invalid("the media is empty".to_owned()));
             }

@@ -1,0 +1,265 @@
+//! Wiring: [`NodeApp::build`] opens the event buffer, builds the engine, the token cache, the
+//! HTTP and gRPC servers on pre-bound listeners (port 0 in tests; several nodes can live in
+//! one process, nothing here is global), and [`NodeApp::run`] serves until the shutdown
+//! future resolves or the control plane refuses the node.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::TcpListenerStream;
+use zapini_proto::v1::instance_node_server::InstanceNodeServer;
+
+use crate::auth::TokenCache;
+use crate::buffer::{BufferOptions, EventBuffer};
+use crate::config::{NodeConfig, ReceiptMode};
+use crate::engine::sandbox::{SandboxConfig, SandboxEngine};
+use crate::engine::{Engine, EngineEvent, EngineKind};
+use crate::grpc::client::ControlPlaneApi;
+use crate::grpc::link::{Announcement, Link};
+use crate::grpc::server::{InstanceNodeService, SecretCheck};
+use crate::http::forward::Forwarder;
+use crate::http::{AppState, router};
+use crate::media::MediaFetcher;
+use crate::policy::PolicyState;
+use crate::pump::{self, SentLog};
+use crate::service::Node;
+
+/// Engine events waiting for the pump, at most (the engine waits when it is full).
+const ENGINE_EVENTS_CAPACITY: usize = 1024;
+
+/// The node's two listeners, bound before the app is built.
+pub struct NodeListeners {
+    pub http: std::net::TcpListener,
+    pub grpc: std::net::TcpListener,
+}
+
+impl NodeListeners {
+    /// Binds `ZAPINI_HTTP_ADDR` and `ZAPINI_NODE_GRPC_ADDR`.
+    pub fn bind(config: &NodeConfig) -> anyhow::Result<NodeListeners> {
+        let http = std::net::TcpListener::bind(config.http_addr)
+            .with_context(|| format!("cannot bind ZAPINI_HTTP_ADDR {}", config.http_addr))?;
+        let grpc = std::net::TcpListener::bind(config.grpc_addr)
+            .with_context(|| format!("cannot bind ZAPINI_NODE_GRPC_ADDR {}", config.grpc_addr))?;
+        Ok(NodeListeners { http, grpc })
+    }
+}
+
+/// A built node, ready to run.
+pub struct NodeApp {
+    http: tokio::net::TcpListener,
+    grpc: tokio::net::TcpListener,
+    http_addr: SocketAddr,
+    grpc_addr: SocketAddr,
+    state: AppState,
+    link: Arc<Link>,
+    events: mpsc::Receiver<EngineEvent>,
+    buffer: EventBuffer,
+    sent_log: Arc<SentLog>,
+    secret: String,
+}
+
+/// Reads `<data_dir>/buffer_id`, creating it (a UUID v4) on first start.
+fn buffer_id(data_dir: &Path) -> anyhow::Result<String> {
+    let path = data_dir.join("buffer_id");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => return Ok(s.trim().to_owned()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let tmp = data_dir.join("buffer_id.tmp");
+    std::fs::write(&tmp, &id).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot fsync {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(id)
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+impl NodeApp {
+    /// Builds the node. Must be called inside a Tokio runtime (the gRPC channel and the
+    /// listeners register with it). Nothing talks to the control plane until [`NodeApp::run`].
+    pub fn build(config: NodeConfig, listeners: NodeListeners) -> anyhow::Result<NodeApp> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create ZAPINI_DATA_DIR {}",
+                config.data_dir.display()
+            )
+        })?;
+        let buffer_id = buffer_id(&config.data_dir)?;
+        let buffer = EventBuffer::open(&config.data_dir.join("events"), BufferOptions::default())
+            .context("cannot open the event buffer")?;
+
+        let (events_tx, events) = mpsc::channel(ENGINE_EVENTS_CAPACITY);
+        let (engine, sandbox): (Arc<dyn Engine>, Option<Arc<SandboxEngine>>) = match config.engine {
+            EngineKind::Sandbox => {
+                let mut sandbox_config = SandboxConfig::default();
+                if config.sandbox_receipts == ReceiptMode::Manual {
+                    sandbox_config.receipt_schedule = None;
+                }
+                let engine = SandboxEngine::new(sandbox_config, events_tx);
+                (engine.clone(), Some(engine))
+            }
+            EngineKind::Whatsapp => {
+                anyhow::bail!(
+                    "invalid configuration: ZAPINI_ENGINE: the whatsapp engine is not available in this build yet"
+                )
+            }
+        };
+
+        listeners.http.set_nonblocking(true)?;
+        listeners.grpc.set_nonblocking(true)?;
+        let http_addr = listeners.http.local_addr()?;
+        let grpc_addr = listeners.grpc.local_addr()?;
+        let http = tokio::net::TcpListener::from_std(listeners.http)?;
+        let grpc = tokio::net::TcpListener::from_std(listeners.grpc)?;
+
+        let api = ControlPlaneApi::connect_lazy(&config.control_plane_grpc, &config.node_secret)
+            .context("invalid configuration: ZAPINI_CONTROL_PLANE_GRPC")?;
+        let instance_uuid = config.instance_id.to_string();
+        let tokens = TokenCache::new(api.clone(), &instance_uuid);
+        let policy = Arc::new(PolicyState::default());
+        let sent_log = Arc::new(SentLog::default());
+        let node = Arc::new(Node {
+            engine: engine.clone(),
+            sandbox,
+            policy: policy.clone(),
+            sent_log: sent_log.clone(),
+            media: MediaFetcher::new(config.allow_private_urls)?,
+            started: Instant::now(),
+        });
+        let state = AppState {
+            node,
+            tokens: tokens.clone(),
+            forward: Arc::new(Forwarder::new(&config.control_plane_url)?),
+        };
+        let http_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{http_addr}"));
+        let link = Arc::new(Link {
+            api,
+            announce: Announcement {
+                instance_uuid,
+                node_id: uuid::Uuid::new_v4().to_string(),
+                http_url,
+                grpc_url: format!("http://{grpc_addr}"),
+                engine: config.engine.as_str().to_owned(),
+                buffer_id,
+            },
+            buffer: buffer.clone(),
+            policy,
+            tokens,
+            engine,
+            retry: config.retry,
+        });
+        Ok(NodeApp {
+            http,
+            grpc,
+            http_addr,
+            grpc_addr,
+            state,
+            link,
+            events,
+            buffer,
+            sent_log,
+            secret: config.node_secret,
+        })
+    }
+
+    /// Where the HTTP server listens.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// Where the `InstanceNode` gRPC server listens.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// Serves HTTP and gRPC, registers with the control plane and streams events, until
+    /// `shutdown` resolves (then `Ok`) or the control plane refuses the node (then an error
+    /// that downcasts to [`crate::RegistrationRefused`]).
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let NodeApp {
+            http,
+            grpc,
+            state,
+            link,
+            events,
+            buffer,
+            sent_log,
+            secret,
+            ..
+        } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+
+        let pump = tokio::spawn(async move { pump::run(events, buffer, &sent_log).await });
+
+        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let http_server = tokio::spawn(
+            axum::serve(http, app)
+                .with_graceful_shutdown(stopped(stop_rx.clone()))
+                .into_future(),
+        );
+        let service = InstanceNodeService {
+            node: state.node.clone(),
+        };
+        let grpc_server = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(InstanceNodeServer::with_interceptor(
+                    service,
+                    SecretCheck::new(&secret),
+                ))
+                .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), stopped(stop_rx)),
+        );
+
+        let outcome = tokio::select! {
+            () = shutdown => Ok(()),
+            refused = link.clone().run() => {
+                tracing::error!(error = %refused, "the control plane refused this node");
+                Err(anyhow::Error::new(refused))
+            }
+        };
+
+        let _ = stop_tx.send(true);
+        for (name, task) in [("http", http_server)] {
+            match tokio::time::timeout(Duration::from_secs(5), task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => tracing::warn!(server = name, error = %e, "server error"),
+                Ok(Err(e)) => tracing::warn!(server = name, error = %e, "server task failed"),
+                Err(_) => tracing::warn!(server = name, "server did not stop in time"),
+            }
+        }
+        match tokio::time::timeout(Duration::from_secs(5), grpc_server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "gRPC server error"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "gRPC server task failed"),
+            Err(_) => tracing::warn!("gRPC server did not stop in time"),
+        }
+        // Let the pump write what the engine already reported, then stop it.
+        drop(link);
+        drop(state);
+        let abort = pump.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(2), pump)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+        outcome
+    }
+}

@@ -1,0 +1,346 @@
+//! Instance-node configuration: defaults, then `ZAPINI_*` environment variables, validated at
+//! start so a bad setting stops the process with a message naming the variable.
+//!
+//! This is the only module that reads the environment. [`NodeConfig::from_lookup`] takes the
+//! variables from a closure so tests never touch the process environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::engine::EngineKind;
+
+/// When the sandbox produces receipts for our sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptMode {
+    /// The sandbox's default schedule: delivered after 1 s, read after 3 s, played after 5 s.
+    Auto,
+    /// Only the immediate `sent`; later receipts come from `POST /sandbox/receipt`.
+    Manual,
+}
+
+/// Reconnect/re-register backoff: exponential from `initial`, doubling up to `max`, jittered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            initial: Duration::from_millis(250),
+            max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Validated configuration of one node process.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// `ZAPINI_INSTANCE_ID`: the instance UUID this node serves.
+    pub instance_id: Uuid,
+    /// `ZAPINI_CONTROL_PLANE_GRPC`: the control plane's gRPC endpoint.
+    pub control_plane_grpc: String,
+    /// `ZAPINI_CONTROL_PLANE_URL`: HTTP base every non-hot-path request is forwarded to.
+    pub control_plane_url: reqwest::Url,
+    /// `ZAPINI_NODE_SECRET`: shared secret for both gRPC directions.
+    pub node_secret: String,
+    /// `ZAPINI_HTTP_ADDR`.
+    pub http_addr: SocketAddr,
+    /// `ZAPINI_NODE_GRPC_ADDR`.
+    pub grpc_addr: SocketAddr,
+    /// `ZAPINI_DATA_DIR`: event buffer and buffer id live here.
+    pub data_dir: PathBuf,
+    /// `ZAPINI_ENGINE`.
+    pub engine: EngineKind,
+    /// `ZAPINI_PUBLIC_URL`: advertised HTTP base; `http://<bound addr>` when unset.
+    pub public_url: Option<String>,
+    /// `ZAPINI_ALLOW_PRIVATE_URLS`: lets media URLs point at loopback/private addresses.
+    pub allow_private_urls: bool,
+    /// `ZAPINI_SANDBOX_RECEIPTS`.
+    pub sandbox_receipts: ReceiptMode,
+    /// `ZAPINI_WORKER_THREADS`: Tokio worker threads (used by `main`).
+    pub worker_threads: usize,
+    /// Backoff for registration and stream reconnects (not an environment setting).
+    pub retry: RetryPolicy,
+}
+
+/// A setting that failed validation; the message names the environment variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {setting}: {problem}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub problem: String,
+}
+
+fn invalid(setting: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        problem: problem.into(),
+    }
+}
+
+impl NodeConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<NodeConfig, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from a variable lookup (the environment, or a map in tests).
+    /// Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<NodeConfig, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let instance_id = match get("ZAPINI_INSTANCE_ID") {
+            None => {
+                return Err(invalid(
+                    "ZAPINI_INSTANCE_ID",
+                    "required (the instance UUID)",
+                ));
+            }
+            Some(v) => Uuid::parse_str(v.trim())
+                .map_err(|e| invalid("ZAPINI_INSTANCE_ID", format!("not a UUID ({v:?}): {e}")))?,
+        };
+        let node_secret =
+            get("ZAPINI_NODE_SECRET").ok_or_else(|| invalid("ZAPINI_NODE_SECRET", "required"))?;
+
+        let control_plane_grpc =
+            get("ZAPINI_CONTROL_PLANE_GRPC").unwrap_or_else(|| "http://127.0.0.1:9090".to_owned());
+        let grpc_url = reqwest::Url::parse(&control_plane_grpc).map_err(|e| {
+            invalid(
+                "ZAPINI_CONTROL_PLANE_GRPC",
+                format!("not a URL ({control_plane_grpc:?}): {e}"),
+            )
+        })?;
+        if !matches!(grpc_url.scheme(), "http" | "https") {
+            return Err(invalid(
+                "ZAPINI_CONTROL_PLANE_GRPC",
+                "must start with http:// or https://",
+            ));
+        }
+
+        let cp_url_raw =
+            get("ZAPINI_CONTROL_PLANE_URL").unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+        let control_plane_url = parse_http_url("ZAPINI_CONTROL_PLANE_URL", &cp_url_raw)?;
+
+        let http_addr = parse_addr("ZAPINI_HTTP_ADDR", get("ZAPINI_HTTP_ADDR"))?;
+        let grpc_addr = parse_addr("ZAPINI_NODE_GRPC_ADDR", get("ZAPINI_NODE_GRPC_ADDR"))?;
+
+        let data_dir = get("ZAPINI_DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(format!("./data/nodes/{instance_id}")));
+
+        let engine = match get("ZAPINI_ENGINE").as_deref().map(str::trim) {
+            None | Some("sandbox") => EngineKind::Sandbox,
+            Some("whatsapp") => {
+                return Err(invalid(
+                    "ZAPINI_ENGINE",
+                    "the whatsapp engine is not available in this build yet; use sandbox",
+                ));
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "ZAPINI_ENGINE",
+                    format!("unknown engine {other:?}; expected sandbox or whatsapp"),
+                ));
+            }
+        };
+
+        let public_url = match get("ZAPINI_PUBLIC_URL") {
+            None => None,
+            Some(v) => {
+                let url = parse_http_url("ZAPINI_PUBLIC_URL", &v)?;
+                Some(url.as_str().trim_end_matches('/').to_owned())
+            }
+        };
+
+        let allow_private_urls = match get("ZAPINI_ALLOW_PRIVATE_URLS") {
+            None => false,
+            Some(v) => parse_bool("ZAPINI_ALLOW_PRIVATE_URLS", &v)?,
+        };
+
+        let sandbox_receipts = match get("ZAPINI_SANDBOX_RECEIPTS").as_deref().map(str::trim) {
+            None | Some("auto") => ReceiptMode::Auto,
+            Some("manual") => ReceiptMode::Manual,
+            Some(other) => {
+                return Err(invalid(
+                    "ZAPINI_SANDBOX_RECEIPTS",
+                    format!("unknown mode {other:?}; expected auto or manual"),
+                ));
+            }
+        };
+
+        let worker_threads = match get("ZAPINI_WORKER_THREADS") {
+            None => 2,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if (1..=256).contains(&n) => n,
+                _ => {
+                    return Err(invalid(
+                        "ZAPINI_WORKER_THREADS",
+                        format!("expected a number from 1 to 256, got {v:?}"),
+                    ));
+                }
+            },
+        };
+
+        Ok(NodeConfig {
+            instance_id,
+            control_plane_grpc,
+            control_plane_url,
+            node_secret,
+            http_addr,
+            grpc_addr,
+            data_dir,
+            engine,
+            public_url,
+            allow_private_urls,
+            sandbox_receipts,
+            worker_threads,
+            retry: RetryPolicy::default(),
+        })
+    }
+
+    /// A sandbox node for tests and embedding: ephemeral ports, private media URLs allowed,
+    /// manual receipts.
+    pub fn sandbox(
+        instance_id: Uuid,
+        node_secret: impl Into<String>,
+        control_plane_grpc: impl Into<String>,
+        control_plane_url: reqwest::Url,
+        data_dir: impl Into<PathBuf>,
+    ) -> NodeConfig {
+        NodeConfig {
+            instance_id,
+            control_plane_grpc: control_plane_grpc.into(),
+            control_plane_url,
+            node_secret: node_secret.into(),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: data_dir.into(),
+            engine: EngineKind::Sandbox,
+            public_url: None,
+            allow_private_urls: true,
+            sandbox_receipts: ReceiptMode::Manual,
+            worker_threads: 2,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+fn parse_addr(setting: &'static str, value: Option<String>) -> Result<SocketAddr, ConfigError> {
+    match value {
+        None => Ok(SocketAddr::from(([127, 0, 0, 1], 0))),
+        Some(v) => v.trim().parse().map_err(|e| {
+            invalid(
+                setting,
+                format!("expected host:port such as 127.0.0.1:8081, got {v:?}: {e}"),
+            )
+        }),
+    }
+}
+
+fn parse_http_url(setting: &'static str, value: &str) -> Result<reqwest::Url, ConfigError> {
+    let url = reqwest::Url::parse(value.trim())
+        .map_err(|e| invalid(setting, format!("not a URL ({value:?}): {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid(
+            setting,
+            "must be an http:// or https:// URL with a host",
+        ));
+    }
+    Ok(url)
+}
+
+fn parse_bool(setting: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(invalid(
+            setting,
+            format!("expected true or false, got {value:?}"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<NodeConfig, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        NodeConfig::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const ID: &str = "550e8400-e29b-41d4-a716-446655440000";
+
+    #[test]
+    fn defaults() {
+        let c = load(&[("ZAPINI_INSTANCE_ID", ID), ("ZAPINI_NODE_SECRET", "s")]).unwrap();
+        assert_eq!(c.control_plane_grpc, "http://127.0.0.1:9090");
+        assert_eq!(c.control_plane_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(c.http_addr.port(), 0);
+        assert_eq!(c.data_dir, PathBuf::from(format!("./data/nodes/{ID}")));
+        assert_eq!(c.engine, EngineKind::Sandbox);
+        assert!(!c.allow_private_urls);
+        assert_eq!(c.sandbox_receipts, ReceiptMode::Auto);
+        assert_eq!(c.worker_threads, 2);
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let e = load(&[("ZAPINI_NODE_SECRET", "s")]).unwrap_err();
+        assert_eq!(e.setting, "ZAPINI_INSTANCE_ID");
+        let e = load(&[("ZAPINI_INSTANCE_ID", "nope"), ("ZAPINI_NODE_SECRET", "s")]).unwrap_err();
+        assert_eq!(e.setting, "ZAPINI_INSTANCE_ID");
+        let e = load(&[("ZAPINI_INSTANCE_ID", ID)]).unwrap_err();
+        assert_eq!(e.setting, "ZAPINI_NODE_SECRET");
+        let base = [("ZAPINI_INSTANCE_ID", ID), ("ZAPINI_NODE_SECRET", "s")];
+        for (var, value) in [
+            ("ZAPINI_ENGINE", "whatsapp"),
+            ("ZAPINI_ENGINE", "foo"),
+            ("ZAPINI_HTTP_ADDR", "localhost"),
+            ("ZAPINI_NODE_GRPC_ADDR", "1.2.3.4"),
+            ("ZAPINI_ALLOW_PRIVATE_URLS", "maybe"),
+            ("ZAPINI_SANDBOX_RECEIPTS", "sometimes"),
+            ("ZAPINI_WORKER_THREADS", "0"),
+            ("ZAPINI_CONTROL_PLANE_URL", "ftp://x"),
+            ("ZAPINI_CONTROL_PLANE_GRPC", "not a url"),
+            ("ZAPINI_PUBLIC_URL", "nope"),
+        ] {
+            let mut vars = base.to_vec();
+            vars.push((var, value));
+            let e = load(&vars).unwrap_err();
+            assert_eq!(e.setting, var, "{var}={value}");
+            assert!(e.to_string().contains(var));
+        }
+    }
+
+    #[test]
+    fn explicit_values() {
+        let c = load(&[
+            ("ZAPINI_INSTANCE_ID", ID),
+            ("ZAPINI_NODE_SECRET", "s"),
+            ("ZAPINI_ALLOW_PRIVATE_URLS", "true"),
+            ("ZAPINI_SANDBOX_RECEIPTS", "manual"),
+            ("ZAPINI_WORKER_THREADS", "4"),
+            ("ZAPINI_PUBLIC_URL", "https://instance-1.example.com/"),
+            ("ZAPINI_HTTP_ADDR", "0.0.0.0:8081"),
+        ])
+        .unwrap();
+        assert!(c.allow_private_urls);
+        assert_eq!(c.sandbox_receipts, ReceiptMode::Manual);
+        assert_eq!(c.worker_threads, 4);
+        assert_eq!(
+            c.public_url.as_deref(),
+            Some("https://instance-1.example.com")
+        );
+        assert_eq!(c.http_addr.port(), 8081);
+    }
+}

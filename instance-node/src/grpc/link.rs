@@ -1,0 +1,393 @@
+//! The node's side of the control-plane link: `Register` (with calm, jittered exponential
+//! backoff while the control plane is away), lease renewal every ttl/3, and the `Events`
+//! stream that replays the durable buffer from the last ack and then follows new appends.
+//! Acks drop events from the buffer; token revocations and policy changes pushed down the
+//! stream update the token cache and the send policy.
+//!
+//! A refusal (`ALREADY_EXISTS`: another node holds the lease, `NOT_FOUND`: unknown instance)
+//! ends the link with [`RegistrationRefused`]; everything else is retried.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use zapini_proto::v1;
+use zapini_proto::v1::{control_message, node_message};
+
+use super::client::ControlPlaneApi;
+use super::convert;
+use crate::auth::TokenCache;
+use crate::buffer::EventBuffer;
+use crate::config::RetryPolicy;
+use crate::engine::Engine;
+use crate::policy::PolicyState;
+
+/// Events sent on the stream but not acked yet, at most. Keeps memory flat during a replay.
+const MAX_IN_FLIGHT: u64 = 1024;
+/// Records read from the buffer per step.
+const READ_CHUNK: usize = 256;
+
+/// The control plane refused this node; `main` exits with a distinct code for each.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RegistrationRefused {
+    /// `ALREADY_EXISTS`: another live node holds the lease (exit code 3).
+    #[error(
+        "registration refused: another node holds the lease for instance {instance}: {message}"
+    )]
+    LeaseHeld { instance: String, message: String },
+    /// `NOT_FOUND`: the control plane does not know the instance (exit code 4).
+    #[error("registration refused: the control plane does not know instance {instance}: {message}")]
+    UnknownInstance { instance: String, message: String },
+}
+
+impl RegistrationRefused {
+    /// The process exit code `main` uses for this refusal.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RegistrationRefused::LeaseHeld { .. } => 3,
+            RegistrationRefused::UnknownInstance { .. } => 4,
+        }
+    }
+}
+
+/// Exponential backoff with jitter: sleeps a random time in `[d/2, d]`, `d` doubling from
+/// `initial` up to `max`.
+pub(crate) struct Backoff {
+    policy: RetryPolicy,
+    next: Duration,
+    pub(crate) attempt: u32,
+}
+
+impl Backoff {
+    pub(crate) fn new(policy: RetryPolicy) -> Backoff {
+        Backoff {
+            policy,
+            next: policy.initial,
+            attempt: 0,
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.next = self.policy.initial;
+        self.attempt = 0;
+    }
+
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(self.policy.max);
+        self.attempt += 1;
+        let half = d / 2;
+        let jitter = rand::random_range(0..=half.as_millis() as u64);
+        half + Duration::from_millis(jitter)
+    }
+}
+
+/// What the node announces when it registers.
+#[derive(Debug, Clone)]
+pub struct Announcement {
+    pub instance_uuid: String,
+    pub node_id: String,
+    pub http_url: String,
+    pub grpc_url: String,
+    pub engine: String,
+    pub buffer_id: String,
+}
+
+/// Everything the link works with.
+pub struct Link {
+    pub api: ControlPlaneApi,
+    pub announce: Announcement,
+    pub buffer: EventBuffer,
+    pub policy: Arc<PolicyState>,
+    pub tokens: TokenCache,
+    pub engine: Arc<dyn Engine>,
+    pub retry: RetryPolicy,
+}
+
+struct Session {
+    lease_id: String,
+    ttl: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum StreamError {
+    #[error("{0}")]
+    Status(#[from] tonic::Status),
+    #[error("event buffer: {0}")]
+    Buffer(#[from] crate::buffer::BufferError),
+    #[error("the stream's send side closed")]
+    Closed,
+}
+
+impl Link {
+    /// Registers, then keeps the lease and the events stream alive until refused. Only returns
+    /// on a refusal; cancel the future to stop.
+    pub async fn run(self: Arc<Self>) -> RegistrationRefused {
+        let mut engine_started = false;
+        loop {
+            let session = match self.register().await {
+                Ok(s) => s,
+                Err(refused) => return refused,
+            };
+            if !engine_started {
+                engine_started = true;
+                if let Err(err) = self.engine.start().await {
+                    tracing::error!(error = %err, "the engine did not start");
+                }
+            }
+            tokio::select! {
+                () = self.keep_lease(&session) => {
+                    tracing::warn!("lease lost; registering again");
+                }
+                () = self.stream_forever(&session) => {}
+            }
+        }
+    }
+
+    async fn register(&self) -> Result<Session, RegistrationRefused> {
+        let a = &self.announce;
+        let mut backoff = Backoff::new(self.retry);
+        loop {
+            let mut client = self.api.client.clone();
+            let req = v1::RegisterRequest {
+                instance_uuid: a.instance_uuid.clone(),
+                node_id: a.node_id.clone(),
+                http_url: a.http_url.clone(),
+                grpc_url: a.grpc_url.clone(),
+                engine: a.engine.clone(),
+                protocol_version: zapini_proto::PROTOCOL_VERSION,
+                buffer_id: a.buffer_id.clone(),
+            };
+            let outcome = tokio::time::timeout(Duration::from_secs(10), client.register(req)).await;
+            let status = match outcome {
+                Ok(Ok(resp)) => {
+                    let resp = resp.into_inner();
+                    tracing::info!(
+                        lease_id = %resp.lease_id,
+                        ttl = resp.lease_ttl_secs,
+                        acked_seq = resp.acked_seq,
+                        "registered with the control plane"
+                    );
+                    if let Some(p) = resp.policy {
+                        self.policy.replace(convert::policy_update(p));
+                    }
+                    if let Err(err) = self.buffer.ack_async(resp.acked_seq).await {
+                        tracing::error!(error = %err, "could not apply the registration ack");
+                    }
+                    return Ok(Session {
+                        lease_id: resp.lease_id,
+                        ttl: Duration::from_secs(u64::from(resp.lease_ttl_secs.max(3))),
+                    });
+                }
+                Ok(Err(status)) => status,
+                Err(_) => tonic::Status::deadline_exceeded("Register timed out"),
+            };
+            match status.code() {
+                tonic::Code::AlreadyExists => {
+                    return Err(RegistrationRefused::LeaseHeld {
+                        instance: a.instance_uuid.clone(),
+                        message: status.message().to_owned(),
+                    });
+                }
+                tonic::Code::NotFound => {
+                    return Err(RegistrationRefused::UnknownInstance {
+                        instance: a.instance_uuid.clone(),
+                        message: status.message().to_owned(),
+                    });
+                }
+                _ => {}
+            }
+            let delay = backoff.next_delay();
+            tracing::warn!(
+                attempt = backoff.attempt,
+                retry_in_ms = delay.as_millis() as u64,
+                code = ?status.code(),
+                error = %status.message(),
+                "registration with the control plane failed"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// Renews every ttl/3; returns when the lease is gone.
+    async fn keep_lease(&self, session: &Session) {
+        let mut ttl = session.ttl;
+        loop {
+            tokio::time::sleep(ttl / 3).await;
+            let mut client = self.api.client.clone();
+            let req = v1::RenewLeaseRequest {
+                instance_uuid: self.announce.instance_uuid.clone(),
+                lease_id: session.lease_id.clone(),
+            };
+            match tokio::time::timeout(ttl / 3, client.renew_lease(req)).await {
+                Ok(Ok(resp)) => {
+                    let resp = resp.into_inner();
+                    if !resp.renewed {
+                        return;
+                    }
+                    if resp.lease_ttl_secs > 0 {
+                        ttl = Duration::from_secs(u64::from(resp.lease_ttl_secs.max(3)));
+                    }
+                }
+                Ok(Err(status))
+                    if matches!(
+                        status.code(),
+                        tonic::Code::NotFound
+                            | tonic::Code::FailedPrecondition
+                            | tonic::Code::AlreadyExists
+                    ) =>
+                {
+                    return;
+                }
+                Ok(Err(status)) => {
+                    tracing::warn!(code = ?status.code(), error = %status.message(), "lease renewal failed");
+                }
+                Err(_) => tracing::warn!("lease renewal timed out"),
+            }
+        }
+    }
+
+    /// Keeps an events stream open, reconnecting with backoff. Never returns.
+    async fn stream_forever(&self, session: &Session) {
+        let mut backoff = Backoff::new(self.retry);
+        loop {
+            let mut progressed = false;
+            match self.stream_once(session, &mut progressed).await {
+                Ok(()) => tracing::info!("the control plane closed the events stream"),
+                Err(err) => tracing::warn!(error = %err, "events stream failed"),
+            }
+            if progressed {
+                backoff.reset();
+            }
+            let delay = backoff.next_delay();
+            tracing::warn!(
+                attempt = backoff.attempt,
+                retry_in_ms = delay.as_millis() as u64,
+                "reconnecting the events stream"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn stream_once(
+        &self,
+        session: &Session,
+        progressed: &mut bool,
+    ) -> Result<(), StreamError> {
+        let (tx, rx) = mpsc::channel::<v1::NodeMessage>(READ_CHUNK);
+        tx.send(v1::NodeMessage {
+            kind: Some(node_message::Kind::Hello(v1::StreamHello {
+                instance_uuid: self.announce.instance_uuid.clone(),
+                lease_id: session.lease_id.clone(),
+                buffer_id: self.announce.buffer_id.clone(),
+            })),
+        })
+        .await
+        .map_err(|_| StreamError::Closed)?;
+        let mut client = self.api.client.clone();
+        let mut inbound = client.events(ReceiverStream::new(rx)).await?.into_inner();
+        let (acked_tx, acked_rx) = watch::channel(self.buffer.acked_seq());
+        let send = self.send_loop(tx, acked_rx);
+        let receive = async {
+            while let Some(msg) = inbound.message().await? {
+                *progressed = true;
+                self.handle_control(msg, &acked_tx).await?;
+            }
+            Ok::<(), StreamError>(())
+        };
+        tokio::select! {
+            r = send => r,
+            r = receive => r,
+        }
+    }
+
+    async fn handle_control(
+        &self,
+        msg: v1::ControlMessage,
+        acked: &watch::Sender<u64>,
+    ) -> Result<(), StreamError> {
+        match msg.kind {
+            Some(control_message::Kind::Ack(ack)) => {
+                self.buffer.ack_async(ack.up_to_seq).await?;
+                acked.send_replace(self.buffer.acked_seq());
+            }
+            Some(control_message::Kind::TokenRevoked(t)) => {
+                self.tokens.evict(&t.token_hash).await;
+            }
+            Some(control_message::Kind::Policy(p)) => {
+                self.policy.replace(convert::policy_update(p));
+            }
+            Some(control_message::Kind::ChatPolicy(c)) => {
+                self.policy.set_chat_paused(&c.chat_jid, c.paused);
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Replays every unacked event, then follows new appends, never more than
+    /// [`MAX_IN_FLIGHT`] ahead of the acks.
+    async fn send_loop(
+        &self,
+        tx: mpsc::Sender<v1::NodeMessage>,
+        mut acked: watch::Receiver<u64>,
+    ) -> Result<(), StreamError> {
+        let mut appended = self.buffer.subscribe();
+        let mut sent_up_to = self.buffer.acked_seq();
+        loop {
+            appended.borrow_and_update();
+            let acked_seq = *acked.borrow_and_update();
+            let in_flight = sent_up_to.saturating_sub(acked_seq);
+            if in_flight >= MAX_IN_FLIGHT {
+                acked.changed().await.map_err(|_| StreamError::Closed)?;
+                continue;
+            }
+            let room = (MAX_IN_FLIGHT - in_flight).min(READ_CHUNK as u64) as usize;
+            let records = self.buffer.read_from_async(sent_up_to, room).await?;
+            if records.is_empty() {
+                tokio::select! {
+                    r = appended.changed() => r.map_err(|_| StreamError::Closed)?,
+                    // Acks can only shrink what is owed, but keep the watch drained.
+                    r = acked.changed() => r.map_err(|_| StreamError::Closed)?,
+                }
+                continue;
+            }
+            for (seq, payload) in records {
+                sent_up_to = seq;
+                match convert::decode_event(seq, &payload) {
+                    Ok(event) => tx
+                        .send(v1::NodeMessage {
+                            kind: Some(node_message::Kind::Event(event)),
+                        })
+                        .await
+                        .map_err(|_| StreamError::Closed)?,
+                    Err(err) => {
+                        tracing::error!(seq, error = %err, "skipping an undecodable buffer record");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_caps() {
+        let mut b = Backoff::new(RetryPolicy {
+            initial: Duration::from_millis(250),
+            max: Duration::from_secs(30),
+        });
+        let mut bound = Duration::from_millis(250);
+        for _ in 0..20 {
+            let d = b.next_delay();
+            assert!(d <= bound && d >= bound / 2, "{d:?} vs {bound:?}");
+            bound = (bound * 2).min(Duration::from_secs(30));
+        }
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_millis(250));
+    }
+}

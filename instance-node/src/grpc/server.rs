@@ -1,0 +1,482 @@
+//! The `InstanceNode` gRPC service the control plane calls: every rpc delegates to the engine
+//! (sends go through the same use-cases as HTTP, with the daily limit), behind the node
+//! secret. Engine errors map onto gRPC codes; the status message is the human message.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+use zapini_proto::v1;
+use zapini_proto::v1::instance_node_server::InstanceNode;
+use zapini_shared::jid::Jid;
+use zapini_shared::phone::PhoneNumber;
+use zapini_shared::signing::constant_time_eq;
+
+use super::convert;
+use crate::engine::{EngineError, ParticipantAction, SendOptions, SentMessage};
+use crate::media::{self, MediaError};
+use crate::policy::PolicyDenied;
+use crate::service::{MediaRequest, MediaSource, Node, SendError};
+
+/// Checks `authorization: Bearer <node secret>` on every call.
+#[derive(Clone)]
+pub struct SecretCheck {
+    expected: Arc<[u8]>,
+}
+
+impl SecretCheck {
+    pub fn new(secret: &str) -> SecretCheck {
+        SecretCheck {
+            expected: format!("Bearer {secret}").into_bytes().into(),
+        }
+    }
+}
+
+impl tonic::service::Interceptor for SecretCheck {
+    fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
+        let ok = req
+            .metadata()
+            .get("authorization")
+            .is_some_and(|v| constant_time_eq(v.as_bytes(), &self.expected));
+        if ok {
+            Ok(req)
+        } else {
+            Err(Status::unauthenticated("missing or wrong node secret"))
+        }
+    }
+}
+
+fn engine_status(err: EngineError) -> Status {
+    let msg = err.to_string();
+    match err {
+        EngineError::NotConnected => Status::failed_precondition(msg),
+        EngineError::NotFound(_) => Status::not_found(msg),
+        EngineError::NotAllowed(_) => Status::permission_denied(msg),
+        EngineError::Invalid(_) => Status::invalid_argument(msg),
+        EngineError::Unsupported(_) => Status::unimplemented(msg),
+        EngineError::Temporary(_) => Status::unavailable(msg),
+    }
+}
+
+fn media_status(err: MediaError) -> Status {
+    let msg = err.to_string();
+    match err {
+        MediaError::Fetch(_) => Status::failed_precondition(msg),
+        MediaError::InvalidUrl(_)
+        | MediaError::Blocked(_)
+        | MediaError::TooLarge { .. }
+        | MediaError::Format(_) => Status::invalid_argument(msg),
+    }
+}
+
+fn send_status(err: SendError) -> Status {
+    match err {
+        SendError::Policy(PolicyDenied::DailyLimit { limit }) => {
+            Status::resource_exhausted(format!("daily message limit of {limit} reached"))
+        }
+        SendError::Policy(PolicyDenied::AutomationActive) => Status::failed_precondition(
+            "automation is active for this conversation; pause it to send manually",
+        ),
+        SendError::Engine(e) => engine_status(e),
+        SendError::Media(e) => media_status(e),
+    }
+}
+
+fn jid(field: &str, raw: &str) -> Result<Jid, Status> {
+    Jid::parse_recipient(raw).map_err(|e| Status::invalid_argument(format!("{field}: {e}")))
+}
+
+fn jids(field: &str, raw: &[String]) -> Result<Vec<Jid>, Status> {
+    raw.iter().map(|r| jid(field, r)).collect()
+}
+
+fn sent(s: SentMessage) -> Response<v1::SendResponse> {
+    Response::new(v1::SendResponse {
+        message_id: s.message_id,
+        timestamp_ms: s.timestamp.timestamp_millis(),
+    })
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// The service implementation.
+pub struct InstanceNodeService {
+    pub node: Arc<Node>,
+}
+
+impl InstanceNodeService {
+    async fn status(&self) -> Response<v1::StatusResponse> {
+        Response::new(convert::status_response(&self.node.engine.state().await))
+    }
+}
+
+#[tonic::async_trait]
+impl InstanceNode for InstanceNodeService {
+    async fn send_text(
+        &self,
+        request: Request<v1::SendTextRequest>,
+    ) -> Result<Response<v1::SendResponse>, Status> {
+        let r = request.into_inner();
+        let to = jid("to", &r.to)?;
+        let options = SendOptions {
+            quoted_id: non_empty(r.quoted_id),
+            mentioned_jids: jids("mentioned_jids", &r.mentioned_jids)?,
+        };
+        self.node
+            .send_text(&to, &r.text, &options, r.bypass_automation)
+            .await
+            .map(sent)
+            .map_err(send_status)
+    }
+
+    async fn send_media(
+        &self,
+        request: Request<v1::SendMediaRequest>,
+    ) -> Result<Response<v1::SendResponse>, Status> {
+        let r = request.into_inner();
+        let to = jid("to", &r.to)?;
+        let kind = media::parse_kind(&r.media_type, true).ok_or_else(|| {
+            Status::invalid_argument("media_type must be image, video, audio, document or sticker")
+        })?;
+        let source = if !r.data.is_empty() {
+            MediaSource::Inline {
+                data: bytes::Bytes::from(r.data),
+                mime_type: Some(r.mime_type.as_str()).filter(|m| !m.is_empty()),
+            }
+        } else if !r.url.is_empty() {
+            MediaSource::Url(&r.url)
+        } else {
+            return Err(Status::invalid_argument("either data or url is required"));
+        };
+        let request = MediaRequest {
+            kind,
+            source,
+            caption: non_empty(r.caption.clone()),
+            filename: non_empty(r.filename.clone()),
+        };
+        let options = SendOptions {
+            quoted_id: non_empty(r.quoted_id.clone()),
+            mentioned_jids: Vec::new(),
+        };
+        self.node
+            .send_media(&to, request, &options, r.bypass_automation)
+            .await
+            .map(sent)
+            .map_err(send_status)
+    }
+
+    async fn send_reaction(
+        &self,
+        request: Request<v1::SendReactionRequest>,
+    ) -> Result<Response<v1::SendResponse>, Status> {
+        let r = request.into_inner();
+        let chat = jid("chat_jid", &r.chat_jid)?;
+        self.node
+            .engine
+            .react(&chat, &r.message_id, r.from_me, &r.emoji)
+            .await
+            .map(sent)
+            .map_err(engine_status)
+    }
+
+    async fn edit_message(
+        &self,
+        request: Request<v1::EditMessageRequest>,
+    ) -> Result<Response<v1::SendResponse>, Status> {
+        let r = request.into_inner();
+        let chat = jid("chat_jid", &r.chat_jid)?;
+        self.node
+            .engine
+            .edit(&chat, &r.message_id, &r.text)
+            .await
+            .map(sent)
+            .map_err(engine_status)
+    }
+
+    async fn revoke_message(
+        &self,
+        request: Request<v1::RevokeMessageRequest>,
+    ) -> Result<Response<v1::SendResponse>, Status> {
+        let r = request.into_inner();
+        let chat = jid("chat_jid", &r.chat_jid)?;
+        self.node
+            .engine
+            .revoke(&chat, &r.message_id)
+            .await
+            .map(sent)
+            .map_err(engine_status)
+    }
+
+    async fn mark_read(
+        &self,
+        request: Request<v1::MarkReadRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let r = request.into_inner();
+        let chat = jid("chat_jid", &r.chat_jid)?;
+        let sender = match r.sender_jid.as_str() {
+            "" => None,
+            s => Some(jid("sender_jid", s)?),
+        };
+        self.node
+            .engine
+            .mark_read(&chat, sender.as_ref(), &r.message_ids)
+            .await
+            .map_err(engine_status)?;
+        Ok(Response::new(v1::Empty {}))
+    }
+
+    async fn get_status(
+        &self,
+        _request: Request<v1::Empty>,
+    ) -> Result<Response<v1::StatusResponse>, Status> {
+        Ok(self.status().await)
+    }
+
+    async fn get_qr(
+        &self,
+        _request: Request<v1::Empty>,
+    ) -> Result<Response<v1::QrResponse>, Status> {
+        let state = self.node.engine.state().await;
+        let qr = self.node.engine.current_qr().await;
+        let mut resp = v1::QrResponse {
+            status: state.status.as_str().to_owned(),
+            ..Default::default()
+        };
+        if state.status == zapini_shared::status::InstanceStatus::QrReady
+            && let Some(q) = qr
+        {
+            let q = convert::qr(&q);
+            resp.code = q.code;
+            resp.png_data_url = q.png_data_url;
+            resp.generated_at_ms = q.generated_at_ms;
+            resp.expires_at_ms = q.expires_at_ms;
+        }
+        Ok(Response::new(resp))
+    }
+
+    async fn request_pair_code(
+        &self,
+        request: Request<v1::PairCodeRequest>,
+    ) -> Result<Response<v1::PairCodeResponse>, Status> {
+        let r = request.into_inner();
+        let phone = PhoneNumber::parse(&r.phone_number)
+            .map_err(|e| Status::invalid_argument(format!("phone_number: {e}")))?;
+        let code = self
+            .node
+            .engine
+            .request_pair_code(&phone)
+            .await
+            .map_err(engine_status)?;
+        Ok(Response::new(v1::PairCodeResponse { code }))
+    }
+
+    async fn disconnect(
+        &self,
+        _request: Request<v1::Empty>,
+    ) -> Result<Response<v1::StatusResponse>, Status> {
+        self.node.engine.disconnect().await.map_err(engine_status)?;
+        Ok(self.status().await)
+    }
+
+    async fn reconnect(
+        &self,
+        _request: Request<v1::Empty>,
+    ) -> Result<Response<v1::StatusResponse>, Status> {
+        self.node.engine.reconnect().await.map_err(engine_status)?;
+        Ok(self.status().await)
+    }
+
+    async fn logout(
+        &self,
+        _request: Request<v1::Empty>,
+    ) -> Result<Response<v1::StatusResponse>, Status> {
+        self.node.engine.logout().await.map_err(engine_status)?;
+        Ok(self.status().await)
+    }
+
+    async fn check_numbers(
+        &self,
+        request: Request<v1::CheckNumbersRequest>,
+    ) -> Result<Response<v1::CheckNumbersResponse>, Status> {
+        let r = request.into_inner();
+        let phones = r
+            .phone_numbers
+            .iter()
+            .map(|p| {
+                PhoneNumber::parse(p)
+                    .map_err(|e| Status::invalid_argument(format!("phone_numbers: {p}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = self
+            .node
+            .engine
+            .check_numbers(&phones)
+            .await
+            .map_err(engine_status)?;
+        Ok(Response::new(v1::CheckNumbersResponse {
+            results: results
+                .into_iter()
+                .map(|n| v1::NumberCheck {
+                    phone_number: n.phone_number,
+                    exists: n.exists,
+                    jid: n.jid.map(|j| j.to_string()).unwrap_or_default(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn list_groups(
+        &self,
+        _request: Request<v1::Empty>,
+    ) -> Result<Response<v1::GroupList>, Status> {
+        let groups = self
+            .node
+            .engine
+            .list_groups()
+            .await
+            .map_err(engine_status)?;
+        Ok(Response::new(v1::GroupList {
+            groups: groups.iter().map(convert::group_info).collect(),
+        }))
+    }
+
+    async fn create_group(
+        &self,
+        request: Request<v1::CreateGroupRequest>,
+    ) -> Result<Response<v1::GroupInfo>, Status> {
+        let r = request.into_inner();
+        let participants = jids("participants", &r.participants)?;
+        let g = self
+            .node
+            .engine
+            .create_group(&r.subject, &participants)
+            .await
+            .map_err(engine_status)?;
+        Ok(Response::new(convert::group_info(&g)))
+    }
+
+    async fn get_group(
+        &self,
+        request: Request<v1::GroupRef>,
+    ) -> Result<Response<v1::GroupInfo>, Status> {
+        let group = jid("group_jid", &request.into_inner().group_jid)?;
+        let g = self
+            .node
+            .engine
+            .group_info(&group)
+            .await
+            .map_err(engine_status)?;
+        Ok(Response::new(convert::group_info(&g)))
+    }
+
+    async fn update_group(
+        &self,
+        request: Request<v1::UpdateGroupRequest>,
+    ) -> Result<Response<v1::GroupInfo>, Status> {
+        let r = request.into_inner();
+        let group = jid("group_jid", &r.group_jid)?;
+        if let Some(subject) = &r.subject {
+            self.node
+                .engine
+                .set_group_subject(&group, subject)
+                .await
+                .map_err(engine_status)?;
+        }
+        if let Some(description) = &r.description {
+            self.node
+                .engine
+                .set_group_description(&group, description)
+                .await
+                .map_err(engine_status)?;
+        }
+        let g = self
+            .node
+            .engine
+            .group_info(&group)
+            .await
+            .map_err(engine_status)?;
+        Ok(Response::new(convert::group_info(&g)))
+    }
+
+    async fn update_participants(
+        &self,
+        request: Request<v1::UpdateParticipantsRequest>,
+    ) -> Result<Response<v1::ParticipantsResult>, Status> {
+        let r = request.into_inner();
+        let group = jid("group_jid", &r.group_jid)?;
+        let action = match r.action.as_str() {
+            "add" => ParticipantAction::Add,
+            "remove" => ParticipantAction::Remove,
+            "promote" => ParticipantAction::Promote,
+            "demote" => ParticipantAction::Demote,
+            other => {
+                return Err(Status::invalid_argument(format!(
+                    "action {other:?}: expected add, remove, promote or demote"
+                )));
+            }
+        };
+        let participants = jids("participants", &r.participants)?;
+        let results = self
+            .node
+            .engine
+            .update_participants(&group, action, &participants)
+            .await
+            .map_err(engine_status)?;
+        Ok(Response::new(v1::ParticipantsResult {
+            results: results
+                .into_iter()
+                .map(|p| v1::ParticipantResult {
+                    jid: p.jid.to_string(),
+                    ok: p.ok,
+                    error: p.error.unwrap_or_default(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn leave_group(
+        &self,
+        request: Request<v1::GroupRef>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let group = jid("group_jid", &request.into_inner().group_jid)?;
+        self.node
+            .engine
+            .leave_group(&group)
+            .await
+            .map_err(engine_status)?;
+        Ok(Response::new(v1::Empty {}))
+    }
+
+    async fn get_invite_link(
+        &self,
+        request: Request<v1::GroupRef>,
+    ) -> Result<Response<v1::InviteLink>, Status> {
+        self.invite(request, false).await
+    }
+
+    async fn revoke_invite_link(
+        &self,
+        request: Request<v1::GroupRef>,
+    ) -> Result<Response<v1::InviteLink>, Status> {
+        self.invite(request, true).await
+    }
+}
+
+impl InstanceNodeService {
+    async fn invite(
+        &self,
+        request: Request<v1::GroupRef>,
+        reset: bool,
+    ) -> Result<Response<v1::InviteLink>, Status> {
+        let group = jid("group_jid", &request.into_inner().group_jid)?;
+        let url = self
+            .node
+            .engine
+            .invite_link(&group, reset)
+            .await
+            .map_err(engine_status)?;
+        let code = url.rsplit('/').next().unwrap_or_default().to_owned();
+        Ok(Response::new(v1::InviteLink { code, url }))
+    }
+}

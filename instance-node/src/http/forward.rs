@@ -1,0 +1,143 @@
+//! Everything that is not the hot path goes to the control plane: same method, path, query
+//! and headers (minus hop-by-hop ones and `Host`; plus `X-Forwarded-Host`/`-For`/`-Proto`),
+//! bodies streamed both ways. One instance base URL thus serves the whole reference. The
+//! control plane authenticates these requests itself.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use zapini_shared::error::ErrorCode;
+
+use super::AppState;
+use super::error::ApiError;
+
+/// Sends requests on to the control plane's HTTP API.
+#[derive(Clone)]
+pub struct Forwarder {
+    client: reqwest::Client,
+    /// The control plane's base URL without a trailing slash.
+    base: String,
+}
+
+impl Forwarder {
+    pub fn new(base: &reqwest::Url) -> anyhow::Result<Forwarder> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(8)
+            .build()?;
+        Ok(Forwarder {
+            client,
+            base: base.as_str().trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
+
+/// Headers named in `Connection` are hop-by-hop too.
+fn connection_listed(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, skip_host: bool) {
+    let listed = connection_listed(from);
+    for (name, value) in from {
+        if is_hop_by_hop(name)
+            || (skip_host && name == header::HOST)
+            || listed.iter().any(|l| l == name.as_str())
+        {
+            continue;
+        }
+        to.append(name.clone(), value.clone());
+    }
+}
+
+/// The fallback handler: proxies the request to the control plane.
+pub async fn forward(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let fwd = &state.forward;
+    let (parts, body) = req.into_parts();
+    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let url = format!("{}{}", fwd.base, path_and_query);
+
+    let mut headers = HeaderMap::with_capacity(parts.headers.len() + 3);
+    copy_headers(&parts.headers, &mut headers, true);
+    if let Some(host) = parts.headers.get(header::HOST) {
+        headers.insert("x-forwarded-host", host.clone());
+    }
+    let client_ip = peer.ip().to_string();
+    let xff = match parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(prev) => format!("{prev}, {client_ip}"),
+        None => client_ip,
+    };
+    if let Ok(v) = HeaderValue::from_str(&xff) {
+        headers.insert("x-forwarded-for", v);
+    }
+    if !headers.contains_key("x-forwarded-proto") {
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    }
+
+    let upstream = fwd
+        .client
+        .request(parts.method, url)
+        .headers(headers)
+        .body(reqwest::Body::wrap_stream(body.into_data_stream()))
+        .send()
+        .await;
+    let upstream = match upstream {
+        Ok(r) => r,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not forward a request to the control plane");
+            return ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "The control plane is unreachable right now; retry shortly.",
+            )
+            .into_response();
+        }
+    };
+    let mut response = Response::builder().status(upstream.status());
+    if let Some(h) = response.headers_mut() {
+        copy_headers(upstream.headers(), h, false);
+    }
+    response
+        .body(Body::from_stream(upstream.bytes_stream()))
+        .unwrap_or_else(|_| {
+            ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "Bad response from the control plane.",
+            )
+            .into_response()
+        })
+}

@@ -1,0 +1,71 @@
+//! The node's HTTP server: the Instance API hot path (send-message, send-media,
+//! send-reaction, status, qr, health), the sandbox controls, and a forwarding fallback that
+//! sends every other path and method to the control plane. Handlers parse, call the
+//! use-cases in `service`/the engine, and map errors; they never talk gRPC.
+
+pub mod body;
+pub mod error;
+pub mod forward;
+pub mod health;
+pub mod messages;
+pub mod sandbox;
+pub mod status;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::auth::TokenCache;
+use crate::service::Node;
+use error::ApiError;
+use forward::Forwarder;
+
+/// Shared state of every handler: cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub node: Arc<Node>,
+    pub tokens: TokenCache,
+    pub forward: Arc<Forwarder>,
+}
+
+async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match state.tokens.check_header(header).await {
+        Ok(()) => next.run(req).await,
+        Err(body) => ApiError(body).into_response(),
+    }
+}
+
+/// Builds the router.
+pub fn router(state: AppState) -> Router {
+    let authed = Router::new()
+        .route("/send-message", post(messages::send_message))
+        .route("/send-media", post(messages::send_media))
+        .route("/send-reaction", post(messages::send_reaction))
+        .route("/status", get(status::status))
+        .route("/qr", get(status::qr))
+        .route("/sandbox/scan", post(sandbox::scan))
+        .route("/sandbox/pair-code", post(sandbox::pair_code))
+        .route("/sandbox/inbound", post(sandbox::inbound))
+        .route("/sandbox/reaction", post(sandbox::reaction))
+        .route("/sandbox/edit", post(sandbox::edit))
+        .route("/sandbox/revoke", post(sandbox::revoke))
+        .route("/sandbox/receipt", post(sandbox::receipt))
+        .route("/sandbox/fault", post(sandbox::fault))
+        .route("/sandbox/groups", post(sandbox::groups))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .route("/health", get(health::health))
+        .merge(authed)
+        .fallback(forward::forward)
+        .method_not_allowed_fallback(forward::forward)
+        .with_state(state)
+}

@@ -1,0 +1,158 @@
+//! Use-cases shared by the HTTP hot path and the `InstanceNode` gRPC service: sends with the
+//! policy checks (automation guard, daily limit) and the wait for the `message_sent` event to
+//! be durable, and media preparation. Transports parse their input into these types and map
+//! the errors; neither builds engine calls on its own for sends.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use zapini_shared::jid::Jid;
+
+use crate::engine::sandbox::SandboxEngine;
+use crate::engine::{Engine, EngineError, MediaKind, OutgoingMedia, SendOptions, SentMessage};
+use crate::media::{self, MediaError, MediaFetcher};
+use crate::policy::{PolicyDenied, PolicyState};
+use crate::pump::SentLog;
+
+/// How long a send waits for its `message_sent` event to be fsync'd.
+const DURABLE_WAIT: Duration = Duration::from_secs(10);
+
+/// Why a send failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("{0:?}")]
+    Policy(PolicyDenied),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Media(#[from] MediaError),
+}
+
+/// Where the bytes of an outgoing media message come from.
+pub enum MediaSource<'a> {
+    Url(&'a str),
+    Inline {
+        data: bytes::Bytes,
+        mime_type: Option<&'a str>,
+    },
+}
+
+/// A media send request, parsed.
+pub struct MediaRequest<'a> {
+    pub kind: MediaKind,
+    pub source: MediaSource<'a>,
+    pub caption: Option<String>,
+    pub filename: Option<String>,
+}
+
+/// The node's use-cases.
+pub struct Node {
+    pub engine: Arc<dyn Engine>,
+    /// Set when the engine is the sandbox: its controls back the `/sandbox/*` endpoints.
+    pub sandbox: Option<Arc<SandboxEngine>>,
+    pub policy: Arc<PolicyState>,
+    pub sent_log: Arc<SentLog>,
+    pub media: MediaFetcher,
+    pub started: Instant,
+}
+
+impl Node {
+    fn reserve(&self, to: &Jid, bypass_automation: bool) -> Result<(), SendError> {
+        let chat = to.without_device().to_string();
+        self.policy
+            .try_reserve(&chat, bypass_automation)
+            .map_err(SendError::Policy)
+    }
+
+    async fn finish(
+        &self,
+        result: Result<SentMessage, EngineError>,
+    ) -> Result<SentMessage, SendError> {
+        match result {
+            Ok(sent) => {
+                if !self
+                    .sent_log
+                    .wait_durable(&sent.message_id, DURABLE_WAIT)
+                    .await
+                {
+                    tracing::error!(
+                        message_id = %sent.message_id,
+                        "sent, but the message_sent event is not durable yet"
+                    );
+                }
+                Ok(sent)
+            }
+            Err(err) => {
+                self.policy.release();
+                Err(err.into())
+            }
+        }
+    }
+
+    /// Sends a text after the policy checks; counts toward the daily limit.
+    pub async fn send_text(
+        &self,
+        to: &Jid,
+        text: &str,
+        options: &SendOptions,
+        bypass_automation: bool,
+    ) -> Result<SentMessage, SendError> {
+        self.reserve(to, bypass_automation)?;
+        let result = self.engine.send_text(to, text, options).await;
+        self.finish(result).await
+    }
+
+    /// Fetches or checks the media, then sends it after the policy checks.
+    pub async fn send_media(
+        &self,
+        to: &Jid,
+        request: MediaRequest<'_>,
+        options: &SendOptions,
+        bypass_automation: bool,
+    ) -> Result<SentMessage, SendError> {
+        // Policy first: no download for a send that would be refused anyway.
+        self.reserve(to, bypass_automation)?;
+        let outgoing = match self.prepare_media(request).await {
+            Ok(m) => m,
+            Err(e) => {
+                self.policy.release();
+                return Err(e.into());
+            }
+        };
+        let result = self.engine.send_media(to, &outgoing, options).await;
+        self.finish(result).await
+    }
+
+    async fn prepare_media(&self, request: MediaRequest<'_>) -> Result<OutgoingMedia, MediaError> {
+        let MediaRequest {
+            kind,
+            source,
+            caption,
+            filename,
+        } = request;
+        let (data, mime_type, filename) = match source {
+            MediaSource::Url(url) => {
+                let fetched = self.media.fetch(url, kind, filename.as_deref()).await?;
+                let filename = filename.or(match kind {
+                    MediaKind::Document => fetched.url_filename,
+                    _ => None,
+                });
+                (fetched.data, fetched.mime_type, filename)
+            }
+            MediaSource::Inline { data, mime_type } => {
+                if data.is_empty() {
+                    return Err(MediaError::Format("The media data is empty.".to_owned()));
+                }
+                let mime = media::check_inline(kind, data.len(), filename.as_deref(), mime_type)?;
+                (data, mime, filename)
+            }
+        };
+        Ok(OutgoingMedia {
+            kind,
+            data,
+            mime_type: mime_type.to_owned(),
+            caption,
+            filename,
+        })
+    }
+}
