@@ -368,7 +368,7 @@ pub struct TestNode {
     pub base: String,
     pub grpc: SocketAddr,
     pub http: reqwest::Client,
-    pub data_dir: tempfile::TempDir,
+    pub data_dir: Arc<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     pub task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -402,13 +402,13 @@ impl TestNode {
     pub async fn start_with(cp: &FakeCp, tweak: impl FnOnce(&mut NodeConfig)) -> TestNode {
         let instance = Uuid::new_v4();
         cp.allow_token(TOKEN, instance);
-        let data_dir = tempfile::tempdir().unwrap();
+        let data_dir = Arc::new(tempfile::tempdir().unwrap());
         let mut config = node_config(cp, instance, data_dir.path(), None);
         tweak(&mut config);
         Self::run(config, data_dir)
     }
 
-    pub fn run(config: NodeConfig, data_dir: tempfile::TempDir) -> TestNode {
+    pub fn run(config: NodeConfig, data_dir: Arc<tempfile::TempDir>) -> TestNode {
         let instance = config.instance_id;
         let listeners = NodeListeners {
             http: std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
