@@ -19,6 +19,8 @@ use crate::service::Services;
 /// Pre-bound sockets the app serves on.
 pub struct Listeners {
     pub http: std::net::TcpListener,
+    /// The `ControlPlane` gRPC service nodes call; `None` serves no gRPC (CLI tools).
+    pub grpc: Option<std::net::TcpListener>,
 }
 
 impl Listeners {
@@ -26,20 +28,61 @@ impl Listeners {
     pub fn bind(config: &Config) -> anyhow::Result<Self> {
         let http = std::net::TcpListener::bind(config.http_addr)
             .with_context(|| format!("ZAPINI_HTTP_ADDR: cannot listen on {}", config.http_addr))?;
-        Ok(Listeners { http })
+        let grpc = std::net::TcpListener::bind(config.grpc_addr)
+            .with_context(|| format!("ZAPINI_GRPC_ADDR: cannot listen on {}", config.grpc_addr))?;
+        Ok(Listeners {
+            http,
+            grpc: Some(grpc),
+        })
     }
+
+    /// Both listeners on ephemeral loopback ports (tests, embedding).
+    pub fn ephemeral() -> anyhow::Result<Self> {
+        Ok(Listeners {
+            http: std::net::TcpListener::bind("127.0.0.1:0")?,
+            grpc: Some(std::net::TcpListener::bind("127.0.0.1:0")?),
+        })
+    }
+}
+
+/// The node secret: configured, or generated once and kept in the data directory.
+fn resolve_node_secret(config: &mut Config) -> anyhow::Result<()> {
+    if config.node_secret.is_some() {
+        return Ok(());
+    }
+    let path = config.data_dir.join("node_secret");
+    let secret = match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 16 => s.trim().to_owned(),
+        _ => {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!(
+                    "ZAPINI_DATA_DIR: cannot create {}",
+                    config.data_dir.display()
+                )
+            })?;
+            let s = crate::service::random_secret(40);
+            std::fs::write(&path, &s)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            s
+        }
+    };
+    config.node_secret = Some(secrecy::SecretString::from(secret));
+    Ok(())
 }
 
 pub struct App {
     http: std::net::TcpListener,
     http_addr: SocketAddr,
+    grpc: Option<(std::net::TcpListener, SocketAddr)>,
+    launcher: Option<crate::launcher::ProcessLauncher>,
     router: axum::Router,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     services: Services,
 }
 
 impl App {
-    pub async fn build(config: Config, listeners: Listeners) -> anyhow::Result<App> {
+    pub async fn build(mut config: Config, listeners: Listeners) -> anyhow::Result<App> {
+        resolve_node_secret(&mut config)?;
         let config = Arc::new(config);
         let db = db::connect(&config)
             .await
@@ -49,18 +92,21 @@ impl App {
             .context("database migrations failed")?;
         let max_window =
             Duration::from_secs(config.rate_limit_window_secs.max(config.login_window_secs));
-        let limiter = match &config.redis_url {
-            None => Limiter::memory(max_window),
+        let (limiter, leases) = match &config.redis_url {
+            None => (Limiter::memory(max_window), crate::lease::Leases::Sql),
             Some(url) => {
                 let client = redis::Client::open(url.expose_secret())
                     .context("REDIS_URL is not a valid Redis URL")?;
                 let conn = redis::aio::ConnectionManager::new(client)
                     .await
                     .context("cannot connect to REDIS_URL")?;
-                Limiter::redis(conn, config.redis_prefix.clone())
+                (
+                    Limiter::redis(conn.clone(), config.redis_prefix.clone()),
+                    crate::lease::Leases::redis(conn, config.redis_prefix.clone()),
+                )
             }
         };
-        let services = Services::new(db, config.clone(), limiter);
+        let services = Services::new(db, config.clone(), limiter).with_leases(leases);
         services
             .bootstrap_admin()
             .await
@@ -80,13 +126,48 @@ impl App {
         };
         listeners.http.set_nonblocking(true)?;
         let http_addr = listeners.http.local_addr()?;
+        let grpc = match listeners.grpc {
+            None => None,
+            Some(l) => {
+                l.set_nonblocking(true)?;
+                let addr = l.local_addr()?;
+                Some((l, addr))
+            }
+        };
+        let launcher = match (config.launcher, &grpc) {
+            (crate::config::LauncherKind::Process, Some((_, grpc_addr))) => {
+                let bin = config
+                    .node_bin
+                    .clone()
+                    .or_else(crate::launcher::default_node_bin)
+                    .context("ZAPINI_NODE_BIN: no instance-node executable next to the control plane; build it (cargo build) or set ZAPINI_NODE_BIN, or use ZAPINI_LAUNCHER=external")?;
+                let launcher = crate::launcher::ProcessLauncher::new(
+                    bin,
+                    services.clone(),
+                    http_addr,
+                    *grpc_addr,
+                    tls.is_some(),
+                );
+                services.hub.set_starter(Arc::new(launcher.clone()));
+                Some(launcher)
+            }
+            _ => None,
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .context("HTTP client")?;
         let router = router(AppState {
             services: services.clone(),
             started_at: Instant::now(),
+            http,
         });
         Ok(App {
             http: listeners.http,
             http_addr,
+            grpc,
+            launcher,
             router,
             tls,
             services,
@@ -95,6 +176,11 @@ impl App {
 
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// Where nodes reach the `ControlPlane` gRPC service.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().map(|(_, a)| *a)
     }
 
     pub fn is_tls(&self) -> bool {
@@ -115,6 +201,43 @@ impl App {
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         tracing::info!(addr = %self.http_addr, tls = self.tls.is_some(), "control plane listening");
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let shutdown = {
+            let stop_tx = stop_tx.clone();
+            async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            }
+        };
+        if let Some((listener, addr)) = self.grpc {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let svc = crate::grpc::server::server(self.services.clone());
+            let mut stop = stop_rx.clone();
+            tracing::info!(%addr, "node gRPC listening");
+            tokio::spawn(async move {
+                let result = tonic::transport::Server::builder()
+                    .http2_keepalive_interval(Some(Duration::from_secs(20)))
+                    .tcp_nodelay(true)
+                    .add_service(svc)
+                    .serve_with_incoming_shutdown(incoming, async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await;
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "gRPC server failed");
+                }
+            });
+        }
+        if let Some(launcher) = &self.launcher {
+            launcher.launch_all().await?;
+            let launcher = launcher.clone();
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let _ = stop.wait_for(|s| *s).await;
+                launcher.stop_all();
+            });
+        }
         match self.tls {
             None => {
                 let listener = tokio::net::TcpListener::from_std(self.http)?;

@@ -49,6 +49,24 @@ pub struct Config {
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     pub log_format: LogFormat,
+    /// Shared secret nodes present on every gRPC call; `None`: generated once and kept in
+    /// `<data_dir>/node_secret`.
+    pub node_secret: Option<SecretString>,
+    pub launcher: LauncherKind,
+    /// The `instance-node` executable the process launcher starts; default: next to ours.
+    pub node_bin: Option<PathBuf>,
+    /// How long a node's lease lives without renewal.
+    pub lease_ttl_secs: u32,
+}
+
+/// Who starts instance nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LauncherKind {
+    /// Child processes of the control plane (the embedded default).
+    Process,
+    /// Someone else starts nodes; they register with the node secret.
+    External,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +105,10 @@ struct RawConfig {
     user_token_ttl_days: u32,
     trust_forwarded_for: bool,
     log_format: LogFormat,
+    node_secret: Option<String>,
+    launcher: LauncherKind,
+    node_bin: Option<PathBuf>,
+    lease_ttl_secs: u32,
 }
 
 impl Default for RawConfig {
@@ -112,6 +134,10 @@ impl Default for RawConfig {
             user_token_ttl_days: 30,
             trust_forwarded_for: false,
             log_format: LogFormat::Text,
+            node_secret: None,
+            launcher: LauncherKind::Process,
+            node_bin: None,
+            lease_ttl_secs: 15,
         }
     }
 }
@@ -154,6 +180,8 @@ impl Config {
             data_dir: data_dir.into(),
             http_addr: "127.0.0.1:0".into(),
             grpc_addr: "127.0.0.1:0".into(),
+            // Embedded users (tests, tools) start nodes themselves.
+            launcher: LauncherKind::External,
             ..RawConfig::default()
         };
         raw.validate().expect("defaults are valid")
@@ -314,6 +342,29 @@ impl RawConfig {
                 return Err(invalid(name, "must be at least 1"));
             }
         }
+        let node_secret = non_empty(self.node_secret);
+        if let Some(secret) = &node_secret
+            && secret.len() < 16
+        {
+            return Err(invalid(
+                "ZAPINI_NODE_SECRET",
+                "must be at least 16 characters",
+            ));
+        }
+        if !(3..=3600).contains(&self.lease_ttl_secs) {
+            return Err(invalid(
+                "ZAPINI_LEASE_TTL_SECS",
+                "must be between 3 and 3600",
+            ));
+        }
+        if let Some(bin) = &self.node_bin
+            && !bin.is_file()
+        {
+            return Err(invalid(
+                "ZAPINI_NODE_BIN",
+                format!("no such file: {}", bin.display()),
+            ));
+        }
         if self.redis_prefix.is_empty() {
             return Err(invalid("ZAPINI_REDIS_PREFIX", "must not be empty"));
         }
@@ -325,6 +376,10 @@ impl RawConfig {
             database,
             redis_url,
             redis_prefix: self.redis_prefix,
+            node_secret: node_secret.map(SecretString::from),
+            launcher: self.launcher,
+            node_bin: self.node_bin,
+            lease_ttl_secs: self.lease_ttl_secs,
             admin_email,
             admin_password: admin_password.map(SecretString::from),
             tls,

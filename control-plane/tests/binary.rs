@@ -40,7 +40,10 @@ fn command(data_dir: &std::path::Path) -> Command {
 async fn start(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Running {
     let port = free_port();
     let mut cmd = command(data_dir);
+    // Nodes are launched by the e2e tests (tests/); here the control plane runs alone.
     cmd.env("ZAPINI_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("ZAPINI_GRPC_ADDR", "127.0.0.1:0")
+        .env("ZAPINI_LAUNCHER", "external")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     for (k, v) in extra {

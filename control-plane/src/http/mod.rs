@@ -5,10 +5,14 @@
 //! reference shows both forms.
 
 pub mod auth;
+pub mod connection;
+pub mod conversations;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod instances;
+pub mod messages;
 pub mod middleware;
 pub mod tokens;
 
@@ -31,6 +35,8 @@ use crate::service::Services;
 pub struct AppState {
     pub services: Services,
     pub started_at: Instant,
+    /// Outbound HTTP for edge routing to nodes.
+    pub http: reqwest::Client,
 }
 
 /// The API routes, without prefix; mounted at `/` and `/api/v1`.
@@ -49,6 +55,16 @@ fn api_routes() -> Router<AppState> {
                 .delete(instances::delete),
         )
         .route("/instances/{id}/stats", get(instances::stats))
+        .route("/instances/{id}/qr", get(connection::qr))
+        .route("/instances/{id}/status", get(connection::status))
+        .route("/instances/{id}/disconnect", post(connection::disconnect))
+        .route("/instances/{id}/reconnect", post(connection::reconnect))
+        .route("/chat/send", post(messages::chat_send))
+        .route("/chat/send-media", post(messages::send_media))
+        .route("/messages/send-media", post(messages::send_media))
+        .route("/conversations", get(conversations::list))
+        .route("/conversations/{id}", get(conversations::show))
+        .route("/conversations/{id}/messages", get(conversations::messages))
         .route(
             "/instances/{id}/tokens",
             get(tokens::list).post(tokens::create),
@@ -94,6 +110,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.services.config.max_body_bytes))
         .layer(axum::middleware::from_fn(middleware::log_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            edge::route,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {

@@ -217,6 +217,23 @@ impl Services {
             .filter(user_token::Column::Id.eq(token_id))
             .exec(&self.db)
             .await?;
+        // Nodes of the tenant may have this token cached: tell the ones streaming to us.
+        if let Some(token) = user_token::Entity::find_by_id(token_id)
+            .one(&self.db)
+            .await?
+        {
+            let instances: Vec<uuid::Uuid> = instance::Entity::find()
+                .filter(instance::Column::TenantId.eq(token.tenant_id))
+                .all(&self.db)
+                .await?
+                .into_iter()
+                .map(|i| i.uuid)
+                .collect();
+            self.hub.push_all(
+                &instances,
+                super::nodes::NodePush::TokenRevoked(token.token_hash),
+            );
+        }
         Ok(())
     }
 

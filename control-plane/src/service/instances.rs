@@ -227,6 +227,9 @@ impl Services {
         }
         .insert(&self.db)
         .await?;
+        if let Some(starter) = self.hub.starter() {
+            starter.start(model.uuid, &model.engine);
+        }
         Ok(view(&model, 0))
     }
 
@@ -284,6 +287,9 @@ impl Services {
         }
         active.updated_at = Set(Utc::now());
         let model = active.update(&self.db).await?;
+        let policy = self.policy_for(&model).await?;
+        self.hub
+            .push(model.uuid, super::nodes::NodePush::Policy(policy));
         let sent = self.sent_today(model.id).await?;
         Ok(view(&model, sent))
     }
@@ -293,6 +299,10 @@ impl Services {
         let model = self.find_instance(caller, reference).await?;
         let uuid = model.uuid;
         model.delete(&self.db).await?;
+        if let Some(starter) = self.hub.starter() {
+            starter.stop(uuid);
+        }
+        self.route_cache.invalidate_all();
         Ok(uuid)
     }
 
@@ -321,6 +331,7 @@ impl Services {
         let today_row = rows.iter().find(|r| r.day == day);
         let sent_today = today_row.map_or(0, |r| i64::from(r.sent));
         let daily_limit = i64::from(model.daily_limit);
+        let (conversations_count, contacts_count) = self.instance_counts(model.id).await?;
         Ok(InstanceStats {
             messages_sent_today: sent_today,
             remaining_quota: (daily_limit - sent_today).max(0),
@@ -328,10 +339,8 @@ impl Services {
             messages_this_week: sum(week_start),
             messages_this_month: sum(month_start),
             messages_received_today: today_row.map_or(0, |r| i64::from(r.received)),
-            // Conversations and contacts arrive with the messaging pipeline (issue 3); until
-            // then an instance has none.
-            conversations_count: 0,
-            contacts_count: 0,
+            conversations_count,
+            contacts_count,
         })
     }
 }

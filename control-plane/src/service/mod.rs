@@ -3,7 +3,10 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod ingest;
 pub mod instances;
+pub mod messaging;
+pub mod nodes;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -20,6 +23,12 @@ pub struct Services {
     pub config: Arc<Config>,
     pub limiter: Limiter,
     tenant_limits: moka::future::Cache<i64, u64>,
+    pub leases: crate::lease::Leases,
+    pub hub: nodes::NodeHub,
+    /// The secret nodes and the control plane present to each other.
+    pub node_secret: secrecy::SecretString,
+    /// Edge routing: instance reference -> node HTTP base, for a few seconds.
+    pub route_cache: moka::sync::Cache<String, Option<String>>,
 }
 
 /// A random alphanumeric secret of `len` characters from the OS-seeded CSPRNG.
@@ -35,6 +44,10 @@ pub fn random_secret(len: usize) -> String {
 
 impl Services {
     pub fn new(db: DatabaseConnection, config: Arc<Config>, limiter: Limiter) -> Self {
+        let node_secret = config
+            .node_secret
+            .clone()
+            .unwrap_or_else(|| secrecy::SecretString::from(random_secret(40)));
         Services {
             db,
             config,
@@ -43,7 +56,20 @@ impl Services {
                 .time_to_live(std::time::Duration::from_secs(60))
                 .max_capacity(100_000)
                 .build(),
+            leases: crate::lease::Leases::Sql,
+            hub: nodes::NodeHub::default(),
+            node_secret,
+            route_cache: moka::sync::Cache::builder()
+                .time_to_live(std::time::Duration::from_secs(2))
+                .max_capacity(100_000)
+                .build(),
         }
+    }
+
+    /// Keeps instance leases in Redis instead of SQL.
+    pub fn with_leases(mut self, leases: crate::lease::Leases) -> Self {
+        self.leases = leases;
+        self
     }
 
     /// Services for one-shot CLI commands: in-process limiter, nothing shared.

@@ -156,6 +156,10 @@ impl Services {
         let mut active: instance_token::ActiveModel = token.into();
         active.revoked_at = Set(Some(Utc::now()));
         let token = active.update(&self.db).await?;
+        self.hub.push(
+            instance.uuid,
+            super::nodes::NodePush::TokenRevoked(token.token_hash.clone()),
+        );
         Ok(view(&token))
     }
 }

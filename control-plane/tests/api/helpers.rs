@@ -78,7 +78,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 pub async fn spawn_with_config(config: Config, dir: tempfile::TempDir) -> TestApp {
     let tls = config.tls.is_some();
     let http = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let app = App::build(config, Listeners { http })
+    let app = App::build(config, Listeners { http, grpc: None })
         .await
         .expect("app builds");
     let addr = app.http_addr();

@@ -1,9 +1,14 @@
 //! sea-orm entities. Tenant-owned tables are reached through the scoped finders in
 //! `db::scoped`, never by a bare `find()` in a service.
 
+pub mod contact;
+pub mod conversation;
 pub mod instance;
 pub mod instance_daily_stat;
+pub mod instance_node;
 pub mod instance_token;
+pub mod message;
+pub mod node_event_cursor;
 pub mod tenant;
 pub mod user;
 pub mod user_token;

@@ -1,0 +1,437 @@
+//! The messaging pipeline: contacts, conversations and messages ingested from nodes, the node
+//! registry with its leases, and one ack cursor per node event buffer.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Instances {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum Contacts {
+    Table,
+    Id,
+    Uuid,
+    TenantId,
+    InstanceId,
+    Jid,
+    PhoneNumber,
+    Name,
+    PushName,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Conversations {
+    Table,
+    Id,
+    Uuid,
+    TenantId,
+    InstanceId,
+    ContactId,
+    ChatJid,
+    IsGroup,
+    DisplayName,
+    LastMessage,
+    LastMessageAt,
+    UnreadCount,
+    IsArchived,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Messages {
+    Table,
+    Id,
+    Uuid,
+    TenantId,
+    InstanceId,
+    ConversationId,
+    WaMessageId,
+    FromMe,
+    SenderJid,
+    SenderName,
+    MessageType,
+    Body,
+    QuotedId,
+    Media,
+    MentionedJids,
+    Status,
+    IsEdited,
+    IsDeleted,
+    SentAt,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum InstanceNodes {
+    Table,
+    InstanceId,
+    NodeId,
+    LeaseId,
+    HttpUrl,
+    GrpcUrl,
+    Engine,
+    LeaseExpiresAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum NodeEventCursors {
+    Table,
+    InstanceId,
+    BufferId,
+    AckedSeq,
+    UpdatedAt,
+}
+
+fn id_col<T: IntoIden>(name: T) -> ColumnDef {
+    ColumnDef::new(name)
+        .big_integer()
+        .not_null()
+        .auto_increment()
+        .primary_key()
+        .to_owned()
+}
+
+fn ts<T: IntoIden>(name: T) -> ColumnDef {
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
+}
+
+fn ts_null<T: IntoIden>(name: T) -> ColumnDef {
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
+}
+
+fn instance_fk<T: IntoIden + 'static>(table: T, col: T) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(table, col)
+        .to(Instances::Table, Instances::Id)
+        .on_delete(ForeignKeyAction::Cascade)
+        .to_owned()
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Contacts::Table)
+                    .col(id_col(Contacts::Id))
+                    .col(
+                        ColumnDef::new(Contacts::Uuid)
+                            .uuid()
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(ColumnDef::new(Contacts::TenantId).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(Contacts::InstanceId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Contacts::Jid).string_len(128).not_null())
+                    .col(ColumnDef::new(Contacts::PhoneNumber).string_len(32).null())
+                    .col(ColumnDef::new(Contacts::Name).string_len(255).null())
+                    .col(ColumnDef::new(Contacts::PushName).string_len(255).null())
+                    .col(ts(Contacts::CreatedAt))
+                    .col(ts(Contacts::UpdatedAt))
+                    .foreign_key(&mut instance_fk(Contacts::Table, Contacts::InstanceId))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("uq_contacts_instance_jid")
+                    .table(Contacts::Table)
+                    .col(Contacts::InstanceId)
+                    .col(Contacts::Jid)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_contacts_tenant")
+                    .table(Contacts::Table)
+                    .col(Contacts::TenantId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Conversations::Table)
+                    .col(id_col(Conversations::Id))
+                    .col(
+                        ColumnDef::new(Conversations::Uuid)
+                            .uuid()
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(Conversations::TenantId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Conversations::InstanceId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Conversations::ContactId)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(Conversations::ChatJid)
+                            .string_len(128)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Conversations::IsGroup).boolean().not_null())
+                    .col(
+                        ColumnDef::new(Conversations::DisplayName)
+                            .string_len(255)
+                            .null(),
+                    )
+                    .col(ColumnDef::new(Conversations::LastMessage).text().null())
+                    .col(ts_null(Conversations::LastMessageAt))
+                    .col(
+                        ColumnDef::new(Conversations::UnreadCount)
+                            .integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(
+                        ColumnDef::new(Conversations::IsArchived)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(ts(Conversations::CreatedAt))
+                    .col(ts(Conversations::UpdatedAt))
+                    .foreign_key(&mut instance_fk(
+                        Conversations::Table,
+                        Conversations::InstanceId,
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("uq_conversations_instance_chat")
+                    .table(Conversations::Table)
+                    .col(Conversations::InstanceId)
+                    .col(Conversations::ChatJid)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_conversations_tenant_last")
+                    .table(Conversations::Table)
+                    .col(Conversations::TenantId)
+                    .col(Conversations::LastMessageAt)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Messages::Table)
+                    .col(id_col(Messages::Id))
+                    .col(
+                        ColumnDef::new(Messages::Uuid)
+                            .uuid()
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(ColumnDef::new(Messages::TenantId).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(Messages::InstanceId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Messages::ConversationId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Messages::WaMessageId)
+                            .string_len(128)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Messages::FromMe).boolean().not_null())
+                    .col(ColumnDef::new(Messages::SenderJid).string_len(128).null())
+                    .col(ColumnDef::new(Messages::SenderName).string_len(255).null())
+                    .col(
+                        ColumnDef::new(Messages::MessageType)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Messages::Body).text().null())
+                    .col(ColumnDef::new(Messages::QuotedId).string_len(128).null())
+                    .col(ColumnDef::new(Messages::Media).json().null())
+                    .col(ColumnDef::new(Messages::MentionedJids).json().null())
+                    .col(ColumnDef::new(Messages::Status).small_integer().not_null())
+                    .col(
+                        ColumnDef::new(Messages::IsEdited)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(
+                        ColumnDef::new(Messages::IsDeleted)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(ts(Messages::SentAt))
+                    .col(ts(Messages::CreatedAt))
+                    .col(ts(Messages::UpdatedAt))
+                    .foreign_key(&mut instance_fk(Messages::Table, Messages::InstanceId))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Messages::Table, Messages::ConversationId)
+                            .to(Conversations::Table, Conversations::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("uq_messages_instance_wa_id")
+                    .table(Messages::Table)
+                    .col(Messages::InstanceId)
+                    .col(Messages::WaMessageId)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_messages_conversation")
+                    .table(Messages::Table)
+                    .col(Messages::ConversationId)
+                    .col(Messages::Id)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(InstanceNodes::Table)
+                    .col(
+                        ColumnDef::new(InstanceNodes::InstanceId)
+                            .big_integer()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(InstanceNodes::NodeId)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(InstanceNodes::LeaseId)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(InstanceNodes::HttpUrl)
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(InstanceNodes::GrpcUrl)
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(InstanceNodes::Engine)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(ts(InstanceNodes::LeaseExpiresAt))
+                    .col(ts(InstanceNodes::UpdatedAt))
+                    .foreign_key(&mut instance_fk(
+                        InstanceNodes::Table,
+                        InstanceNodes::InstanceId,
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(NodeEventCursors::Table)
+                    .col(
+                        ColumnDef::new(NodeEventCursors::InstanceId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(NodeEventCursors::BufferId)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(NodeEventCursors::AckedSeq)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ts(NodeEventCursors::UpdatedAt))
+                    .primary_key(
+                        Index::create()
+                            .col(NodeEventCursors::InstanceId)
+                            .col(NodeEventCursors::BufferId),
+                    )
+                    .foreign_key(&mut instance_fk(
+                        NodeEventCursors::Table,
+                        NodeEventCursors::InstanceId,
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            NodeEventCursors::Table.into_iden(),
+            InstanceNodes::Table.into_iden(),
+            Messages::Table.into_iden(),
+            Conversations::Table.into_iden(),
+            Contacts::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

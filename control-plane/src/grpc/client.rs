@@ -1,0 +1,238 @@
+//! Calls from the control plane to a node's `InstanceNode` service. Only this module and the
+//! server see prost types: services get plain structs and [`AppError`]s back.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use tonic::metadata::MetadataValue;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use zapini_proto::v1;
+use zapini_proto::v1::instance_node_client::InstanceNodeClient;
+use zapini_shared::error::ErrorCode;
+
+use crate::error::{AppError, AppResult};
+
+/// Adds `authorization: Bearer <node secret>` to every call.
+#[derive(Clone)]
+pub struct BearerInterceptor {
+    value: MetadataValue<tonic::metadata::Ascii>,
+}
+
+impl BearerInterceptor {
+    pub fn new(secret: &SecretString) -> Self {
+        let value = format!("Bearer {}", secret.expose_secret())
+            .parse()
+            .unwrap_or_else(|_| MetadataValue::from_static("Bearer invalid"));
+        BearerInterceptor { value }
+    }
+}
+
+impl Interceptor for BearerInterceptor {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut()
+            .insert("authorization", self.value.clone());
+        Ok(req)
+    }
+}
+
+/// A node's connection state as it reports it.
+#[derive(Debug, Clone, Default)]
+pub struct NodeStatus {
+    pub status: String,
+    pub phone_number: Option<String>,
+    pub push_name: Option<String>,
+    pub platform: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NodeQr {
+    pub status: String,
+    pub code: Option<String>,
+    pub png_data_url: Option<String>,
+    pub generated_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeSent {
+    pub message_id: String,
+    pub timestamp_ms: i64,
+}
+
+/// Media for a send through a node.
+#[derive(Debug, Clone, Default)]
+pub struct NodeMedia {
+    pub media_type: String,
+    pub url: String,
+    pub mime_type: String,
+    pub caption: String,
+    pub filename: String,
+}
+
+/// A lazily connected client to one node.
+#[derive(Clone)]
+pub struct NodeClient {
+    inner: InstanceNodeClient<InterceptedService<Channel, BearerInterceptor>>,
+}
+
+fn non_empty(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// What a failed node call means for an API client.
+fn map_status(status: tonic::Status) -> AppError {
+    use tonic::Code;
+    let msg = status.message().to_owned();
+    match status.code() {
+        Code::FailedPrecondition => AppError::new(
+            ErrorCode::InstanceNotConnected,
+            if msg.is_empty() {
+                "The instance is not connected to WhatsApp.".to_owned()
+            } else {
+                msg
+            },
+        ),
+        Code::NotFound => AppError::new(ErrorCode::NumberNotFound, msg),
+        Code::PermissionDenied => AppError::new(ErrorCode::Forbidden, msg),
+        Code::InvalidArgument => AppError::new(ErrorCode::ValidationError, msg),
+        Code::ResourceExhausted => AppError::new(ErrorCode::DailyLimitExceeded, msg),
+        Code::Aborted => AppError::new(ErrorCode::AutomationActive, msg),
+        Code::Unimplemented => AppError::new(ErrorCode::BadRequest, msg),
+        Code::DeadlineExceeded => AppError::new(
+            ErrorCode::GatewayTimeout,
+            "The instance node did not answer in time.",
+        ),
+        _ => AppError::new(
+            ErrorCode::NodeUnavailable,
+            format!("The instance node is unavailable: {msg}"),
+        ),
+    }
+}
+
+impl NodeClient {
+    /// A client for `grpc_url`; the connection is made on first use.
+    pub fn connect_lazy(grpc_url: &str, secret: &SecretString) -> AppResult<NodeClient> {
+        let endpoint = Endpoint::from_shared(grpc_url.to_owned())
+            .map_err(|e| AppError::internal(format!("bad node url {grpc_url}: {e}")))?
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(60))
+            .tcp_nodelay(true);
+        let channel = endpoint.connect_lazy();
+        Ok(NodeClient {
+            inner: InstanceNodeClient::with_interceptor(channel, BearerInterceptor::new(secret))
+                .max_decoding_message_size(128 * 1024 * 1024)
+                .max_encoding_message_size(128 * 1024 * 1024),
+        })
+    }
+
+    fn status_from(r: v1::StatusResponse) -> NodeStatus {
+        NodeStatus {
+            status: r.status,
+            phone_number: non_empty(r.phone_number),
+            push_name: non_empty(r.push_name),
+            platform: non_empty(r.platform),
+            reason: non_empty(r.reason),
+        }
+    }
+
+    /// Asks the node for its state, waiting at most `timeout`.
+    pub async fn status_within(&self, timeout: Duration) -> AppResult<NodeStatus> {
+        let mut req = tonic::Request::new(v1::Empty {});
+        req.set_timeout(timeout);
+        let r = self
+            .inner
+            .clone()
+            .get_status(req)
+            .await
+            .map_err(map_status)?;
+        Ok(Self::status_from(r.into_inner()))
+    }
+
+    pub async fn status(&self) -> AppResult<NodeStatus> {
+        self.status_within(Duration::from_secs(5)).await
+    }
+
+    pub async fn qr(&self) -> AppResult<NodeQr> {
+        let r = self
+            .inner
+            .clone()
+            .get_qr(v1::Empty {})
+            .await
+            .map_err(map_status)?
+            .into_inner();
+        Ok(NodeQr {
+            status: r.status,
+            code: non_empty(r.code),
+            png_data_url: non_empty(r.png_data_url),
+            generated_at_ms: r.generated_at_ms,
+            expires_at_ms: r.expires_at_ms,
+        })
+    }
+
+    pub async fn disconnect(&self) -> AppResult<NodeStatus> {
+        let r = self.inner.clone().disconnect(v1::Empty {}).await;
+        Ok(Self::status_from(r.map_err(map_status)?.into_inner()))
+    }
+
+    pub async fn reconnect(&self) -> AppResult<NodeStatus> {
+        let r = self.inner.clone().reconnect(v1::Empty {}).await;
+        Ok(Self::status_from(r.map_err(map_status)?.into_inner()))
+    }
+
+    pub async fn send_text(
+        &self,
+        to: &str,
+        text: &str,
+        quoted_id: Option<&str>,
+    ) -> AppResult<NodeSent> {
+        let r = self
+            .inner
+            .clone()
+            .send_text(v1::SendTextRequest {
+                to: to.to_owned(),
+                text: text.to_owned(),
+                quoted_id: quoted_id.unwrap_or_default().to_owned(),
+                mentioned_jids: Vec::new(),
+                bypass_automation: false,
+            })
+            .await
+            .map_err(map_status)?
+            .into_inner();
+        Ok(NodeSent {
+            message_id: r.message_id,
+            timestamp_ms: r.timestamp_ms,
+        })
+    }
+
+    pub async fn send_media(
+        &self,
+        to: &str,
+        media: NodeMedia,
+        quoted_id: Option<&str>,
+    ) -> AppResult<NodeSent> {
+        let r = self
+            .inner
+            .clone()
+            .send_media(v1::SendMediaRequest {
+                to: to.to_owned(),
+                media_type: media.media_type,
+                data: Vec::new(),
+                url: media.url,
+                mime_type: media.mime_type,
+                caption: media.caption,
+                filename: media.filename,
+                quoted_id: quoted_id.unwrap_or_default().to_owned(),
+                bypass_automation: false,
+            })
+            .await
+            .map_err(map_status)?
+            .into_inner();
+        Ok(NodeSent {
+            message_id: r.message_id,
+            timestamp_ms: r.timestamp_ms,
+        })
+    }
+}

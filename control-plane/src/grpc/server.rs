@@ -1,0 +1,387 @@
+//! `ControlPlane` service: node registration and leases, the acked event stream, token checks.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::{FutureExt, Stream};
+use secrecy::ExposeSecret;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use uuid::Uuid;
+use zapini_proto::v1;
+use zapini_proto::v1::control_plane_server::{ControlPlane, ControlPlaneServer};
+use zapini_shared::error::ErrorCode;
+use zapini_shared::signing::constant_time_eq;
+
+use crate::error::AppError;
+use crate::service::Services;
+use crate::service::ingest::{EventKind, InMessage, NodeEvent};
+use crate::service::nodes::{NodePolicy, NodePush, RegisterInput};
+
+/// Events applied per transaction at most.
+const MAX_BATCH: usize = 256;
+
+pub struct ControlPlaneService {
+    services: Services,
+}
+
+pub fn server(services: Services) -> ControlPlaneServer<ControlPlaneService> {
+    ControlPlaneServer::new(ControlPlaneService { services })
+        .max_decoding_message_size(16 * 1024 * 1024)
+}
+
+fn to_status(err: AppError) -> Status {
+    match err {
+        AppError::Client(body) => {
+            let msg = body.message.clone();
+            match body.code {
+                ErrorCode::InstanceNotFound | ErrorCode::NotFound => Status::not_found(msg),
+                ErrorCode::Conflict | ErrorCode::DuplicateEntry => Status::already_exists(msg),
+                ErrorCode::Unauthenticated => Status::unauthenticated(msg),
+                _ => Status::invalid_argument(msg),
+            }
+        }
+        AppError::RateLimited { body, .. } => Status::resource_exhausted(body.message),
+        AppError::Unavailable(m) => Status::unavailable(m),
+        AppError::Internal(e) => {
+            tracing::error!(error = %e, "gRPC call failed");
+            Status::internal("internal error")
+        }
+    }
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid, Status> {
+    Uuid::parse_str(s).map_err(|_| Status::invalid_argument("instance_uuid is not a UUID"))
+}
+
+fn policy_msg(p: NodePolicy) -> v1::Policy {
+    v1::Policy {
+        daily_limit: p.daily_limit,
+        messages_sent_today: p.messages_sent_today,
+        automation_active: p.automation_active,
+        paused_chats: p.paused_chats,
+        day: p.day,
+    }
+}
+
+fn push_msg(p: NodePush) -> v1::ControlMessage {
+    use v1::control_message::Kind;
+    let kind = match p {
+        NodePush::TokenRevoked(token_hash) => Kind::TokenRevoked(v1::TokenRevoked { token_hash }),
+        NodePush::Policy(p) => Kind::Policy(policy_msg(p)),
+    };
+    v1::ControlMessage { kind: Some(kind) }
+}
+
+fn message_type(t: i32) -> &'static str {
+    use v1::MessageType as T;
+    match T::try_from(t).unwrap_or(T::Unspecified) {
+        T::Text | T::Unspecified => "text",
+        T::Image => "image",
+        T::Video => "video",
+        T::Audio => "audio",
+        T::Voice => "voice",
+        T::Document => "document",
+        T::Sticker => "sticker",
+        T::Location => "location",
+        T::Contact => "contact",
+        T::Reaction => "reaction",
+        T::Other => "other",
+    }
+}
+
+fn in_message(m: v1::WaMessage) -> InMessage {
+    let media = m.media.map(|media| {
+        serde_json::json!({
+            "mime_type": media.mime_type,
+            "caption": (!media.caption.is_empty()).then_some(media.caption),
+            "filename": (!media.filename.is_empty()).then_some(media.filename),
+            "size": media.size,
+            "url": (!media.url.is_empty()).then_some(media.url),
+            "sha256": (!media.sha256.is_empty()).then_some(media.sha256),
+            "duration_secs": (media.duration_secs > 0).then_some(media.duration_secs),
+        })
+    });
+    let media = match (media, m.location, m.contact) {
+        (Some(v), _, _) => Some(v),
+        (None, Some(l), _) => Some(serde_json::json!({
+            "latitude": l.latitude, "longitude": l.longitude, "name": l.name, "address": l.address,
+        })),
+        (None, None, Some(c)) => Some(serde_json::json!({
+            "display_name": c.display_name, "vcard": c.vcard,
+        })),
+        _ => None,
+    };
+    let timestamp = chrono::DateTime::from_timestamp_millis(m.timestamp_ms)
+        .filter(|_| m.timestamp_ms > 0)
+        .unwrap_or_else(chrono::Utc::now);
+    InMessage {
+        id: m.id,
+        chat_jid: m.chat_jid,
+        sender_jid: m.sender_jid,
+        from_me: m.from_me,
+        push_name: m.push_name,
+        message_type: message_type(m.r#type).to_owned(),
+        text: m.text,
+        quoted_id: m.quoted_id,
+        media,
+        mentioned_jids: m.mentioned_jids,
+        timestamp,
+    }
+}
+
+fn node_event(e: v1::Event) -> NodeEvent {
+    use v1::event::Kind;
+    let kind = match e.kind {
+        Some(Kind::MessageReceived(m)) | Some(Kind::MessageSent(m)) => {
+            EventKind::Message(in_message(m))
+        }
+        Some(Kind::Status(r)) => EventKind::Status {
+            message_ids: r.message_ids,
+            status: u8::try_from(r.status).unwrap_or(0),
+        },
+        Some(Kind::Qr(_)) => EventKind::Qr,
+        Some(Kind::Connection(c)) => EventKind::Connection {
+            status: c.status,
+            phone_number: c.phone_number,
+            push_name: c.push_name,
+        },
+        Some(Kind::MessageEdited(m)) => EventKind::Edit {
+            message_id: m.message_id,
+            new_text: m.new_text,
+        },
+        Some(Kind::MessageRevoked(m)) => EventKind::Revoke {
+            message_id: m.message_id,
+        },
+        Some(Kind::ContactUpdate(c)) => EventKind::Contact {
+            jid: c.jid,
+            push_name: c.push_name,
+        },
+        Some(Kind::GroupUpdate(g)) => EventKind::Group {
+            group_jid: g.group_jid,
+            subject: g.subject,
+        },
+        Some(Kind::Reaction(_)) | None => EventKind::Other,
+    };
+    NodeEvent { seq: e.seq, kind }
+}
+
+impl ControlPlaneService {
+    #[allow(clippy::result_large_err)]
+    fn check_secret<T>(&self, req: &Request<T>) -> Result<(), Status> {
+        let presented = req
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if constant_time_eq(
+            presented.as_bytes(),
+            self.services.node_secret.expose_secret().as_bytes(),
+        ) {
+            Ok(())
+        } else {
+            Err(Status::unauthenticated("missing or wrong node secret"))
+        }
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<v1::ControlMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl ControlPlane for ControlPlaneService {
+    async fn register(
+        &self,
+        request: Request<v1::RegisterRequest>,
+    ) -> Result<Response<v1::RegisterResponse>, Status> {
+        self.check_secret(&request)?;
+        let r = request.into_inner();
+        if r.protocol_version != zapini_proto::PROTOCOL_VERSION {
+            return Err(Status::failed_precondition(format!(
+                "protocol version {} is not supported (this control plane speaks {})",
+                r.protocol_version,
+                zapini_proto::PROTOCOL_VERSION
+            )));
+        }
+        let reg = self
+            .services
+            .register_node(RegisterInput {
+                instance_uuid: parse_uuid(&r.instance_uuid)?,
+                node_id: r.node_id,
+                http_url: r.http_url,
+                grpc_url: r.grpc_url,
+                engine: r.engine,
+                buffer_id: r.buffer_id,
+            })
+            .await
+            .map_err(to_status)?;
+        let sent = reg.policy.messages_sent_today;
+        Ok(Response::new(v1::RegisterResponse {
+            instance: Some(v1::InstanceInfo {
+                id: reg.instance.id,
+                uuid: reg.instance.uuid.to_string(),
+                name: reg.instance.name.clone(),
+                engine: reg.instance.engine.clone(),
+                daily_limit: u32::try_from(reg.instance.daily_limit).unwrap_or(0),
+                messages_sent_today: sent,
+            }),
+            lease_id: reg.lease_id,
+            lease_ttl_secs: reg.lease_ttl_secs,
+            policy: Some(policy_msg(reg.policy)),
+            acked_seq: reg.acked_seq,
+        }))
+    }
+
+    async fn renew_lease(
+        &self,
+        request: Request<v1::RenewLeaseRequest>,
+    ) -> Result<Response<v1::RenewLeaseResponse>, Status> {
+        self.check_secret(&request)?;
+        let r = request.into_inner();
+        let ttl = self
+            .services
+            .renew_lease(parse_uuid(&r.instance_uuid)?, &r.lease_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(v1::RenewLeaseResponse {
+            renewed: ttl.is_some(),
+            lease_ttl_secs: ttl.unwrap_or(0),
+        }))
+    }
+
+    type EventsStream = EventStream;
+
+    async fn events(
+        &self,
+        request: Request<Streaming<v1::NodeMessage>>,
+    ) -> Result<Response<Self::EventsStream>, Status> {
+        self.check_secret(&request)?;
+        let mut inbound = request.into_inner();
+        let hello = match inbound.message().await? {
+            Some(v1::NodeMessage {
+                kind: Some(v1::node_message::Kind::Hello(h)),
+            }) => h,
+            _ => return Err(Status::invalid_argument("the first message must be hello")),
+        };
+        let uuid = parse_uuid(&hello.instance_uuid)?;
+        let instance = self
+            .services
+            .instance_by_uuid(uuid)
+            .await
+            .map_err(to_status)?;
+        if !self
+            .services
+            .lease_is_current(&instance, &hello.lease_id)
+            .await
+            .map_err(to_status)?
+        {
+            return Err(Status::failed_precondition(
+                "the lease is not current; register again",
+            ));
+        }
+        if hello.buffer_id.is_empty() {
+            return Err(Status::invalid_argument("buffer_id is required"));
+        }
+        let (out_tx, out_rx) = mpsc::channel::<Result<v1::ControlMessage, Status>>(64);
+        let (push_tx, mut push_rx) = mpsc::channel::<NodePush>(64);
+        let services = self.services.clone();
+        let conn = services.hub.attach(uuid, push_tx);
+        let buffer_id = hello.buffer_id;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    msg = inbound.message() => {
+                        let first = match msg {
+                            Ok(Some(m)) => m,
+                            Ok(None) => break,
+                            Err(e) => {
+                                tracing::debug!(instance = %uuid, error = %e, "node stream ended");
+                                break;
+                            }
+                        };
+                        let mut batch = Vec::new();
+                        let mut closed = false;
+                        if let Some(v1::node_message::Kind::Event(e)) = first.kind {
+                            batch.push(node_event(e));
+                        }
+                        // Take whatever else is already here, so one transaction covers it.
+                        while batch.len() < MAX_BATCH {
+                            match inbound.message().now_or_never() {
+                                Some(Ok(Some(v1::NodeMessage { kind: Some(v1::node_message::Kind::Event(e)) }))) => {
+                                    batch.push(node_event(e));
+                                }
+                                Some(Ok(Some(_))) => {}
+                                Some(Ok(None)) | Some(Err(_)) => {
+                                    closed = true;
+                                    break;
+                                }
+                                None => break,
+                            }
+                        }
+                        if !batch.is_empty() {
+                            match services.ingest_batch(&instance, &buffer_id, batch).await {
+                                Ok(up_to_seq) => {
+                                    let ack = v1::ControlMessage {
+                                        kind: Some(v1::control_message::Kind::Ack(v1::Ack { up_to_seq })),
+                                    };
+                                    if out_tx.send(Ok(ack)).await.is_err() {
+                                        break;
+                                    }
+                                }
+                                Err(e) => {
+                                    tracing::error!(instance = %uuid, error = %e, "ingest failed; the node will replay");
+                                    let _ = out_tx.send(Err(Status::unavailable("ingest failed; replay later"))).await;
+                                    break;
+                                }
+                            }
+                        }
+                        if closed {
+                            break;
+                        }
+                    }
+                    push = push_rx.recv() => {
+                        let Some(push) = push else { break };
+                        if out_tx.send(Ok(push_msg(push))).await.is_err() {
+                            break;
+                        }
+                    }
+                    () = out_tx.closed() => break,
+                }
+            }
+            services.hub.detach(uuid, conn);
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
+    }
+
+    async fn authorize_token(
+        &self,
+        request: Request<v1::AuthorizeTokenRequest>,
+    ) -> Result<Response<v1::AuthorizeTokenResponse>, Status> {
+        self.check_secret(&request)?;
+        let r = request.into_inner();
+        let d = self
+            .services
+            .authorize_for_node(
+                parse_uuid(&r.instance_uuid)?,
+                &r.token_hash,
+                r.user_token_id,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(v1::AuthorizeTokenResponse {
+            allowed: d.allowed,
+            token_id: d.token_id,
+            token_instance_uuid: d
+                .token_instance_uuid
+                .map(|u| u.to_string())
+                .unwrap_or_default(),
+            expires_at: d.expires_at.map_or(0, |t| t.timestamp()),
+            reason: d.reason,
+            kind: d.kind.to_owned(),
+        }))
+    }
+}
+
+/// How long a node may stay silent before the control plane gives up on a stream.
+pub const STREAM_KEEPALIVE: Duration = Duration::from_secs(20);

@@ -1,0 +1,223 @@
+//! The `process` launcher: one `instance-node` child process per instance, on free local
+//! ports (the node binds port 0 and reports its addresses when it registers). A crashed node
+//! is restarted with exponential backoff (1 s doubling to 60 s, reset after a minute of
+//! uptime); a deleted instance's node is stopped; after a control-plane restart every
+//! instance is launched again.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::process::Command;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::service::Services;
+use crate::service::nodes::NodeStarter;
+
+/// Exit codes the node uses (see instance-node's main.rs).
+const EXIT_LEASE_HELD: i32 = 3;
+const EXIT_INSTANCE_GONE: i32 = 4;
+
+#[derive(Clone)]
+pub struct ProcessLauncher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    bin: PathBuf,
+    data_dir: PathBuf,
+    grpc_url: String,
+    http_url: String,
+    secret: SecretString,
+    services: Services,
+    children: Mutex<HashMap<Uuid, watch::Sender<bool>>>,
+}
+
+/// The `instance-node` executable next to the running control plane.
+pub fn default_node_bin() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    [dir.join("instance-node"), dir.join("../instance-node")]
+        .into_iter()
+        .find(|p| p.is_file())
+}
+
+fn loopback(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    if addr.ip().is_unspecified() {
+        std::net::SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
+}
+
+impl ProcessLauncher {
+    pub fn new(
+        bin: PathBuf,
+        services: Services,
+        http_addr: std::net::SocketAddr,
+        grpc_addr: std::net::SocketAddr,
+        tls: bool,
+    ) -> ProcessLauncher {
+        let scheme = if tls { "https" } else { "http" };
+        ProcessLauncher {
+            inner: Arc::new(Inner {
+                bin,
+                data_dir: services.config.data_dir.join("nodes"),
+                grpc_url: format!("http://{}", loopback(grpc_addr)),
+                http_url: format!("{scheme}://{}", loopback(http_addr)),
+                secret: services.node_secret.clone(),
+                services,
+                children: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Stops every child (on control-plane shutdown).
+    pub fn stop_all(&self) {
+        let children = std::mem::take(
+            &mut *self
+                .inner
+                .children
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for (_, stop) in children {
+            let _ = stop.send(true);
+        }
+    }
+
+    fn command(&self, instance: Uuid, engine: &str) -> Command {
+        let inner = &self.inner;
+        let mut cmd = Command::new(&inner.bin);
+        for var in [
+            "DATABASE_URL",
+            "REDIS_URL",
+            "ZAPINI_CONFIG",
+            "ZAPINI_ADMIN_EMAIL",
+            "ZAPINI_ADMIN_PASSWORD",
+            "ZAPINI_PUBLIC_URL",
+            "ZAPINI_TLS_CERT",
+            "ZAPINI_TLS_KEY",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("ZAPINI_INSTANCE_ID", instance.to_string())
+            .env("ZAPINI_ENGINE", engine)
+            .env("ZAPINI_NODE_SECRET", inner.secret.expose_secret())
+            .env("ZAPINI_CONTROL_PLANE_GRPC", &inner.grpc_url)
+            .env("ZAPINI_CONTROL_PLANE_URL", &inner.http_url)
+            .env("ZAPINI_DATA_DIR", inner.data_dir.join(instance.to_string()))
+            .env("ZAPINI_HTTP_ADDR", "127.0.0.1:0")
+            .env("ZAPINI_NODE_GRPC_ADDR", "127.0.0.1:0")
+            .env("ZAPINI_EXIT_WITH_PARENT", "1")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    async fn supervise(self, instance: Uuid, engine: String, mut stop: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let started = Instant::now();
+            let mut child = match self.command(instance, &engine).spawn() {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(%instance, bin = %self.inner.bin.display(), error = %e, "cannot start instance-node");
+                    if sleep_or_stop(&mut stop, Duration::from_secs(30)).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            tracing::info!(%instance, pid = child.id(), "instance node started");
+            let status = tokio::select! {
+                s = child.wait() => s.ok(),
+                _ = stop.changed() => {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                    let _ = self.inner.services.release_lease(instance).await;
+                    tracing::info!(%instance, "instance node stopped");
+                    return;
+                }
+            };
+            let code = status.and_then(|s| s.code());
+            if code == Some(EXIT_INSTANCE_GONE) {
+                tracing::info!(%instance, "instance no longer exists; node not restarted");
+                self.inner
+                    .children
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&instance);
+                return;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                backoff = Duration::from_secs(1);
+            }
+            let wait = if code == Some(EXIT_LEASE_HELD) {
+                Duration::from_secs(u64::from(self.inner.services.config.lease_ttl_secs))
+            } else {
+                backoff
+            };
+            tracing::warn!(%instance, ?code, retry_in = ?wait, "instance node exited; restarting");
+            if sleep_or_stop(&mut stop, wait).await {
+                return;
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+        }
+    }
+
+    /// Launches a node for every instance (after a control-plane start).
+    pub async fn launch_all(&self) -> anyhow::Result<()> {
+        use sea_orm::EntityTrait;
+        let instances = crate::db::entities::instance::Entity::find()
+            .all(&self.inner.services.db)
+            .await?;
+        for i in instances {
+            self.start(i.uuid, &i.engine);
+        }
+        Ok(())
+    }
+}
+
+/// Sleeps; true when a stop arrived first.
+async fn sleep_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(d) => *stop.borrow(),
+        r = stop.changed() => r.is_err() || *stop.borrow(),
+    }
+}
+
+impl NodeStarter for ProcessLauncher {
+    fn start(&self, instance: Uuid, engine: &str) {
+        let mut children = self
+            .inner
+            .children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if children.contains_key(&instance) {
+            return;
+        }
+        let (tx, rx) = watch::channel(false);
+        children.insert(instance, tx);
+        tokio::spawn(self.clone().supervise(instance, engine.to_owned(), rx));
+    }
+
+    fn stop(&self, instance: Uuid) {
+        let tx = self
+            .inner
+            .children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&instance);
+        if let Some(tx) = tx {
+            let _ = tx.send(true);
+        }
+    }
+}

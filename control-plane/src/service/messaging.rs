@@ -1,0 +1,628 @@
+//! Connection control and sends that go through an instance's node, plus reading what the
+//! pipeline stored (conversations and their messages).
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+use uuid::Uuid;
+use zapini_shared::error::ErrorCode;
+use zapini_shared::ids::InstanceRef;
+use zapini_shared::jid::Jid;
+use zapini_shared::status::{InstanceStatus, MessageStatus};
+use zapini_shared::time::{format_millis, format_secs};
+
+use super::Services;
+use super::ingest::InMessage;
+use crate::db::entities::{contact, conversation, instance, message};
+use crate::domain::Caller;
+use crate::error::{AppError, AppResult};
+use crate::grpc::client::NodeMedia;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QrView {
+    pub status: String,
+    pub qr_code: Option<String>,
+    pub qr_code_text: Option<String>,
+    pub qr_generated_at: Option<String>,
+    pub qr_expired: bool,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    pub id: i64,
+    pub uuid: Uuid,
+    pub status: String,
+    pub connected: bool,
+    pub phone_number: Option<String>,
+    pub name: Option<String>,
+    pub platform: Option<String>,
+    pub reason: Option<String>,
+    pub last_activity_at: Option<String>,
+    /// True when the answer comes from the node just now, false when from the database.
+    pub realtime: bool,
+}
+
+/// A message in the chat-optimised shape of the reference.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub uuid: Uuid,
+    pub unique_id: String,
+    pub message_id: String,
+    pub conversation_id: Uuid,
+    pub direction: &'static str,
+    pub is_from_me: bool,
+    pub message_type: String,
+    pub message_body: Option<String>,
+    pub media: Option<serde_json::Value>,
+    pub quoted_message_id: Option<String>,
+    pub mentioned_jids: Vec<String>,
+    pub sender_jid: Option<String>,
+    pub sender_name: Option<String>,
+    pub status: &'static str,
+    pub status_code: i16,
+    pub is_edited: bool,
+    pub is_deleted: bool,
+    pub timestamp: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationView {
+    pub id: Uuid,
+    pub instance_id: Uuid,
+    pub chat_jid: String,
+    pub contact_number: Option<String>,
+    pub contact_name: Option<String>,
+    pub display_name: String,
+    pub is_group: bool,
+    pub profile_picture_url: Option<String>,
+    pub last_message: Option<String>,
+    pub last_message_at: Option<String>,
+    pub unread_count: i32,
+    pub is_archived: bool,
+    pub created_at: String,
+}
+
+pub struct ConversationFilter {
+    pub instance: Option<String>,
+    pub unread: Option<bool>,
+    pub is_group: Option<bool>,
+    pub search: Option<String>,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+pub struct MessageFilter {
+    pub before_id: Option<i64>,
+    pub after_id: Option<i64>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: u64,
+}
+
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// What to send through a node.
+pub enum Outgoing {
+    Text {
+        text: String,
+    },
+    Media {
+        media_type: String,
+        url: String,
+        caption: String,
+        filename: String,
+    },
+}
+
+pub fn message_view(m: &message::Model, conversation: Uuid) -> MessageView {
+    let status = u8::try_from(m.status)
+        .ok()
+        .and_then(MessageStatus::from_code)
+        .unwrap_or(MessageStatus::Pending);
+    MessageView {
+        id: m.id,
+        uuid: m.uuid,
+        unique_id: m.wa_message_id.clone(),
+        message_id: m.wa_message_id.clone(),
+        conversation_id: conversation,
+        direction: if m.from_me { "outgoing" } else { "incoming" },
+        is_from_me: m.from_me,
+        message_type: m.message_type.clone(),
+        message_body: m.body.clone(),
+        media: m.media.clone(),
+        quoted_message_id: m.quoted_id.clone(),
+        mentioned_jids: m
+            .mentioned_jids
+            .as_ref()
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default(),
+        sender_jid: m.sender_jid.clone(),
+        sender_name: m.sender_name.clone(),
+        status: status.as_str(),
+        status_code: m.status,
+        is_edited: m.is_edited,
+        is_deleted: m.is_deleted,
+        timestamp: format_millis(m.sent_at),
+        created_at: format_secs(m.created_at),
+    }
+}
+
+fn conversation_view(
+    c: &conversation::Model,
+    instance_uuid: Uuid,
+    contact: Option<&contact::Model>,
+) -> ConversationView {
+    let number = contact
+        .and_then(|k| k.phone_number.clone())
+        .or_else(|| (!c.is_group).then(|| c.chat_jid.split('@').next().unwrap_or("").to_owned()));
+    let contact_name = contact.and_then(|k| k.name.clone().or_else(|| k.push_name.clone()));
+    ConversationView {
+        id: c.uuid,
+        instance_id: instance_uuid,
+        chat_jid: c.chat_jid.clone(),
+        display_name: c
+            .display_name
+            .clone()
+            .or_else(|| contact_name.clone())
+            .or_else(|| number.clone())
+            .unwrap_or_else(|| c.chat_jid.clone()),
+        contact_number: number,
+        contact_name,
+        is_group: c.is_group,
+        profile_picture_url: None,
+        last_message: c.last_message.clone(),
+        last_message_at: c.last_message_at.map(format_secs),
+        unread_count: c.unread_count,
+        is_archived: c.is_archived,
+        created_at: format_secs(c.created_at),
+    }
+}
+
+fn ms_to_dt(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_else(Utc::now)
+}
+
+impl Services {
+    pub async fn instance_qr(&self, caller: &Caller, reference: &str) -> AppResult<QrView> {
+        let inst = self.find_instance(caller, reference).await?;
+        let node = self.require_node(&inst).await?;
+        let qr = node.qr().await?;
+        let now_ms = Utc::now().timestamp_millis();
+        let (message, expired) = match qr.status.as_str() {
+            "connected" => ("Instance is already connected".to_owned(), false),
+            "qr_ready" if qr.expires_at_ms > 0 && qr.expires_at_ms <= now_ms => {
+                ("QR code expired; a new one is on its way".to_owned(), true)
+            }
+            "qr_ready" => ("QR code ready to scan".to_owned(), false),
+            _ => (
+                "QR code not available yet; try again in a moment".to_owned(),
+                false,
+            ),
+        };
+        Ok(QrView {
+            status: qr.status,
+            qr_code: qr.png_data_url,
+            qr_code_text: qr.code,
+            qr_generated_at: (qr.generated_at_ms > 0)
+                .then(|| format_secs(ms_to_dt(qr.generated_at_ms))),
+            qr_expired: expired,
+            message,
+        })
+    }
+
+    pub async fn instance_status(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        realtime: bool,
+    ) -> AppResult<StatusView> {
+        let inst = self.find_instance(caller, reference).await?;
+        if !realtime {
+            return Ok(StatusView {
+                id: inst.id,
+                uuid: inst.uuid,
+                connected: inst.status == InstanceStatus::Connected.as_str(),
+                status: inst.status.clone(),
+                phone_number: inst.phone_number.clone(),
+                name: None,
+                platform: None,
+                reason: None,
+                last_activity_at: inst.last_activity_at.map(format_secs),
+                realtime: false,
+            });
+        }
+        let node = self.require_node(&inst).await?;
+        let st = node.status_within(Duration::from_secs(5)).await?;
+        self.store_status(&inst, &st.status, st.phone_number.as_deref())
+            .await?;
+        Ok(StatusView {
+            id: inst.id,
+            uuid: inst.uuid,
+            connected: st.status == InstanceStatus::Connected.as_str(),
+            status: st.status,
+            phone_number: st.phone_number.or(inst.phone_number),
+            name: st.push_name,
+            platform: st.platform,
+            reason: st.reason,
+            last_activity_at: inst.last_activity_at.map(format_secs),
+            realtime: true,
+        })
+    }
+
+    async fn store_status(
+        &self,
+        inst: &instance::Model,
+        status: &str,
+        phone: Option<&str>,
+    ) -> AppResult<()> {
+        let Ok(status) = status.parse::<InstanceStatus>() else {
+            return Ok(());
+        };
+        let mut update = instance::Entity::update_many()
+            .col_expr(instance::Column::Status, Expr::value(status.as_str()));
+        if let Some(phone) = phone {
+            update = update.col_expr(instance::Column::PhoneNumber, Expr::value(phone));
+        }
+        update
+            .filter(instance::Column::Id.eq(inst.id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// `disconnect` or `reconnect` through the node.
+    pub async fn instance_connection(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        connect: bool,
+    ) -> AppResult<StatusView> {
+        let inst = self.find_instance(caller, reference).await?;
+        let node = self.require_node(&inst).await?;
+        let st = if connect {
+            node.reconnect().await?
+        } else {
+            node.disconnect().await?
+        };
+        self.store_status(&inst, &st.status, st.phone_number.as_deref())
+            .await?;
+        Ok(StatusView {
+            id: inst.id,
+            uuid: inst.uuid,
+            connected: st.status == InstanceStatus::Connected.as_str(),
+            status: st.status,
+            phone_number: st.phone_number.or(inst.phone_number),
+            name: st.push_name,
+            platform: st.platform,
+            reason: st.reason,
+            last_activity_at: inst.last_activity_at.map(format_secs),
+            realtime: true,
+        })
+    }
+
+    /// Resolves the instance of a universal send: `instance_id` when given, else the one an
+    /// `sk_` token is bound to.
+    pub async fn send_target(
+        &self,
+        caller: &Caller,
+        instance_id: Option<&str>,
+    ) -> AppResult<instance::Model> {
+        match (instance_id, caller) {
+            (Some(r), _) => self.find_instance(caller, r).await,
+            (None, Caller::Instance { instance_uuid, .. }) => {
+                self.find_instance(caller, &instance_uuid.to_string()).await
+            }
+            (None, Caller::User { .. }) => Err(AppError::validation(
+                "instance_id",
+                "The instance_id field is required.",
+            )),
+        }
+    }
+
+    /// Sends through the instance's node and stores the message at once.
+    pub async fn send_through_node(
+        &self,
+        inst: &instance::Model,
+        recipient: &str,
+        outgoing: Outgoing,
+        reply_to: Option<&str>,
+    ) -> AppResult<MessageView> {
+        let to = Jid::parse_recipient(recipient)
+            .map_err(|e| AppError::Client(e.into_error_body("recipient")))?;
+        let sent_today = self.sent_today_count(inst.id).await?;
+        if sent_today >= i64::from(inst.daily_limit) {
+            return Err(AppError::Client(
+                zapini_shared::error::ErrorBody::new(
+                    ErrorCode::DailyLimitExceeded,
+                    format!(
+                        "Daily limit of {} messages reached for this instance; it resets at 00:00 UTC.",
+                        inst.daily_limit
+                    ),
+                )
+                .with_details(serde_json::json!({
+                    "daily_limit": inst.daily_limit,
+                    "messages_sent_today": sent_today,
+                })),
+            ));
+        }
+        let node = self.require_node(inst).await?;
+        let to_str = to.to_string();
+        let (sent, record) = match outgoing {
+            Outgoing::Text { text } => {
+                let sent = node.send_text(&to_str, &text, reply_to).await?;
+                (
+                    sent,
+                    InMessage {
+                        message_type: "text".into(),
+                        text,
+                        ..InMessage::default()
+                    },
+                )
+            }
+            Outgoing::Media {
+                media_type,
+                url,
+                caption,
+                filename,
+            } => {
+                let sent = node
+                    .send_media(
+                        &to_str,
+                        NodeMedia {
+                            media_type: media_type.clone(),
+                            url: url.clone(),
+                            mime_type: String::new(),
+                            caption: caption.clone(),
+                            filename: filename.clone(),
+                        },
+                        reply_to,
+                    )
+                    .await?;
+                (
+                    sent,
+                    InMessage {
+                        message_type: media_type,
+                        media: Some(serde_json::json!({
+                            "url": url,
+                            "caption": (!caption.is_empty()).then_some(caption),
+                            "filename": (!filename.is_empty()).then_some(filename),
+                        })),
+                        ..InMessage::default()
+                    },
+                )
+            }
+        };
+        let row = self
+            .record_message(
+                inst,
+                InMessage {
+                    id: sent.message_id,
+                    chat_jid: to_str,
+                    sender_jid: String::new(),
+                    from_me: true,
+                    quoted_id: reply_to.unwrap_or_default().to_owned(),
+                    timestamp: ms_to_dt(sent.timestamp_ms),
+                    ..record
+                },
+            )
+            .await?;
+        let conv = conversation::Entity::find_by_id(row.conversation_id)
+            .one(&self.db)
+            .await?
+            .map_or(Uuid::nil(), |c| c.uuid);
+        Ok(message_view(&row, conv))
+    }
+
+    pub async fn list_conversations(
+        &self,
+        caller: &Caller,
+        filter: ConversationFilter,
+    ) -> AppResult<Page<ConversationView>> {
+        let mut query = conversation::Entity::find()
+            .filter(conversation::Column::TenantId.eq(caller.tenant().0))
+            .filter(conversation::Column::IsArchived.eq(false));
+        let instance_filter = match (&filter.instance, caller.bound_instance()) {
+            (Some(r), _) => Some(self.find_instance(caller, r).await?.id),
+            (None, Some(bound)) => Some(bound.0),
+            (None, None) => None,
+        };
+        if let Some(id) = instance_filter {
+            query = query.filter(conversation::Column::InstanceId.eq(id));
+        }
+        if filter.unread == Some(true) {
+            query = query.filter(conversation::Column::UnreadCount.gt(0));
+        }
+        if let Some(g) = filter.is_group {
+            query = query.filter(conversation::Column::IsGroup.eq(g));
+        }
+        if let Some(s) = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let pattern = format!("%{}%", s.replace(['%', '_'], ""));
+            query = query.filter(
+                sea_orm::Condition::any()
+                    .add(conversation::Column::DisplayName.like(pattern.clone()))
+                    .add(conversation::Column::ChatJid.like(pattern)),
+            );
+        }
+        let total = query.clone().count(&self.db).await?;
+        let rows = query
+            .order_by_desc(conversation::Column::LastMessageAt)
+            .order_by_desc(conversation::Column::Id)
+            .offset((filter.page - 1).saturating_mul(filter.per_page))
+            .limit(filter.per_page)
+            .all(&self.db)
+            .await?;
+        let items = self.conversation_views(&rows).await?;
+        Ok(Page {
+            items,
+            total,
+            page: filter.page,
+            per_page: filter.per_page,
+        })
+    }
+
+    async fn conversation_views(
+        &self,
+        rows: &[conversation::Model],
+    ) -> AppResult<Vec<ConversationView>> {
+        let contact_ids: Vec<i64> = rows.iter().filter_map(|c| c.contact_id).collect();
+        let contacts: std::collections::HashMap<i64, contact::Model> = contact::Entity::find()
+            .filter(contact::Column::Id.is_in(contact_ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        let instance_ids: Vec<i64> = rows.iter().map(|c| c.instance_id).collect();
+        let instances: std::collections::HashMap<i64, Uuid> = instance::Entity::find()
+            .filter(instance::Column::Id.is_in(instance_ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i.uuid))
+            .collect();
+        Ok(rows
+            .iter()
+            .map(|c| {
+                conversation_view(
+                    c,
+                    instances.get(&c.instance_id).copied().unwrap_or_default(),
+                    c.contact_id.and_then(|id| contacts.get(&id)),
+                )
+            })
+            .collect())
+    }
+
+    async fn find_conversation(
+        &self,
+        caller: &Caller,
+        reference: &str,
+    ) -> AppResult<conversation::Model> {
+        let not_found = || AppError::not_found(ErrorCode::NotFound, "Conversation");
+        let uuid = Uuid::parse_str(reference.trim()).map_err(|_| not_found())?;
+        let mut query = conversation::Entity::find()
+            .filter(conversation::Column::TenantId.eq(caller.tenant().0))
+            .filter(conversation::Column::Uuid.eq(uuid));
+        if let Some(bound) = caller.bound_instance() {
+            query = query.filter(conversation::Column::InstanceId.eq(bound.0));
+        }
+        query.one(&self.db).await?.ok_or_else(not_found)
+    }
+
+    pub async fn get_conversation(
+        &self,
+        caller: &Caller,
+        reference: &str,
+    ) -> AppResult<ConversationView> {
+        let c = self.find_conversation(caller, reference).await?;
+        Ok(self
+            .conversation_views(std::slice::from_ref(&c))
+            .await?
+            .remove(0))
+    }
+
+    /// A conversation's messages, newest first within the window, returned oldest first.
+    pub async fn conversation_messages(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        filter: MessageFilter,
+    ) -> AppResult<(Vec<MessageView>, bool)> {
+        let c = self.find_conversation(caller, reference).await?;
+        let mut query = message::Entity::find().filter(message::Column::ConversationId.eq(c.id));
+        if let Some(b) = filter.before_id {
+            query = query.filter(message::Column::Id.lt(b));
+        }
+        if let Some(a) = filter.after_id {
+            query = query.filter(message::Column::Id.gt(a));
+        }
+        if let Some(f) = filter.from {
+            query = query.filter(message::Column::SentAt.gte(f));
+        }
+        if let Some(t) = filter.to {
+            query = query.filter(message::Column::SentAt.lte(t));
+        }
+        let mut rows = if filter.after_id.is_some() {
+            query
+                .order_by_asc(message::Column::Id)
+                .limit(filter.limit + 1)
+                .all(&self.db)
+                .await?
+        } else {
+            query
+                .order_by_desc(message::Column::Id)
+                .limit(filter.limit + 1)
+                .all(&self.db)
+                .await?
+        };
+        let has_more = rows.len() as u64 > filter.limit;
+        rows.truncate(filter.limit as usize);
+        rows.sort_by_key(|m| m.id);
+        Ok((
+            rows.iter().map(|m| message_view(m, c.uuid)).collect(),
+            has_more,
+        ))
+    }
+
+    /// Counts for `/instances/{id}/stats`.
+    pub(crate) async fn instance_counts(&self, instance_id: i64) -> AppResult<(i64, i64)> {
+        let conversations = conversation::Entity::find()
+            .filter(conversation::Column::InstanceId.eq(instance_id))
+            .count(&self.db)
+            .await?;
+        let contacts = contact::Entity::find()
+            .filter(contact::Column::InstanceId.eq(instance_id))
+            .count(&self.db)
+            .await?;
+        Ok((conversations as i64, contacts as i64))
+    }
+
+    /// Edge routing: the node HTTP base serving an instance named by id or UUID (any tenant:
+    /// the node authenticates the request itself).
+    pub async fn node_route(&self, reference: &str) -> AppResult<Option<String>> {
+        if let Some(hit) = self.route_cache.get(reference) {
+            return Ok(hit);
+        }
+        let Ok(parsed) = InstanceRef::parse(reference) else {
+            return Ok(None);
+        };
+        let query = instance::Entity::find();
+        let inst = match parsed {
+            InstanceRef::Numeric(id) => query.filter(instance::Column::Id.eq(id)),
+            InstanceRef::Uuid(u) => query.filter(instance::Column::Uuid.eq(u)),
+        }
+        .one(&self.db)
+        .await?;
+        let url = match inst {
+            Some(inst) => self.node_of(&inst).await?.map(|n| n.http_url),
+            None => None,
+        };
+        self.route_cache.insert(reference.to_owned(), url.clone());
+        Ok(url)
+    }
+
+    /// Edge routing for the apex: the node of the instance an `sk_` token belongs to.
+    pub async fn node_route_for_token(&self, token: &str) -> AppResult<Option<String>> {
+        let Ok(Caller::Instance { instance_uuid, .. }) = self.authenticate(token).await else {
+            return Ok(None);
+        };
+        self.node_route(&instance_uuid.to_string()).await
+    }
+}
