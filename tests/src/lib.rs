@@ -1,3 +1,342 @@
-//! Black-box end-to-end tests live in `tests/tests/`; they run the real `control-plane`
-//! (and later `instance-node`) binaries as child processes and talk to them over HTTP only.
+//! The harness shared by the end-to-end tests (`tests/tests/`) and the send-message benchmark
+//! (`bench-send`): a real control plane (HTTP and gRPC on loopback ports) on a fresh database
+//! — SQLite in a temp dir, or a new PostgreSQL database when `DATABASE_URL` is set, with Redis
+//! under a unique prefix when `REDIS_URL` is set — and real instance nodes, in-process or as
+//! child processes. Everything talks over real sockets; nothing is stubbed.
 #![forbid(unsafe_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use control_plane::config::{DatabaseTarget, LauncherKind};
+use control_plane::{App, Config, Listeners};
+use instance_node::app::{NodeApp, NodeListeners};
+use instance_node::config::NodeConfig;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const ADMIN_EMAIL: &str = "admin@e2e.local";
+pub const ADMIN_PASSWORD: &str = "correct-horse-battery";
+pub const NODE_SECRET: &str = "e2e-node-secret-0123456789";
+
+/// A running control plane.
+pub struct ControlPlane {
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    pub base: String,
+    config: Config,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+async fn fresh_postgres(base: &str) -> anyhow::Result<String> {
+    let name = format!("zapini_e2e_{}", Uuid::new_v4().simple());
+    control_plane::db::create_database(base, &name).await?;
+    let (prefix, _) = base
+        .rsplit_once('/')
+        .ok_or_else(|| anyhow::anyhow!("DATABASE_URL has no path"))?;
+    Ok(format!("{prefix}/{name}"))
+}
+
+/// The configuration the e2e tests run with: the given data dir, the run mode the environment
+/// asks for (PostgreSQL, Redis), a known admin and node secret, external nodes.
+pub async fn config(dir: &Path) -> anyhow::Result<Config> {
+    let mut config = Config::for_data_dir(dir);
+    config.admin_email = Some(ADMIN_EMAIL.into());
+    config.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
+    config.node_secret = Some(SecretString::from(NODE_SECRET));
+    config.launcher = LauncherKind::External;
+    config.lease_ttl_secs = 5;
+    if let Ok(url) = std::env::var("DATABASE_URL")
+        && url.starts_with("postgres")
+    {
+        config.database = DatabaseTarget::Postgres(SecretString::from(fresh_postgres(&url).await?));
+    }
+    if let Ok(url) = std::env::var("REDIS_URL")
+        && !url.is_empty()
+    {
+        config.redis_url = Some(SecretString::from(url));
+        config.redis_prefix = format!("zapini-e2e-{}:", Uuid::new_v4().simple());
+    }
+    Ok(config)
+}
+
+impl ControlPlane {
+    /// Starts a control plane on the given listeners (port 0, or the ports of a previous run).
+    pub async fn start_on(config: Config, http: TcpListener, grpc: TcpListener) -> anyhow::Result<Self> {
+        let app = App::build(
+            config.clone(),
+            Listeners {
+                http,
+                grpc: Some(grpc),
+            },
+        )
+        .await?;
+        let http_addr = app.http_addr();
+        let grpc_addr = app.grpc_addr().expect("grpc listener");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            if let Err(e) = app
+                .run(async {
+                    let _ = rx.await;
+                })
+                .await
+            {
+                eprintln!("control plane stopped with an error: {e:#}");
+            }
+        });
+        Ok(ControlPlane {
+            http_addr,
+            grpc_addr,
+            base: format!("http://{http_addr}"),
+            config,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        })
+    }
+
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        Self::start_on(
+            config,
+            TcpListener::bind("127.0.0.1:0")?,
+            TcpListener::bind("127.0.0.1:0")?,
+        )
+        .await
+    }
+
+    /// Stops serving (gracefully) and returns the configuration to start again with.
+    pub async fn stop(mut self) -> Config {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(15), h).await;
+        }
+        self.config.clone()
+    }
+
+    /// Starts again on the same ports (nodes keep their configured addresses).
+    pub async fn restart(self) -> anyhow::Result<Self> {
+        let http_addr = self.http_addr;
+        let grpc_addr = self.grpc_addr;
+        let config = self.stop().await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match (TcpListener::bind(http_addr), TcpListener::bind(grpc_addr)) {
+                (Ok(h), Ok(g)) => return Self::start_on(config, h, g).await,
+                _ if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                (h, g) => {
+                    h?;
+                    g?;
+                    unreachable!()
+                }
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn grpc_url(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    /// The configuration a node for `instance` uses to reach this control plane.
+    pub fn node_config(&self, instance: Uuid, data_dir: &Path) -> NodeConfig {
+        NodeConfig::sandbox(
+            instance,
+            NODE_SECRET,
+            self.grpc_url(),
+            reqwest::Url::parse(&self.base).expect("base url"),
+            data_dir,
+        )
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A node running in this process.
+pub struct Node {
+    pub http_addr: SocketAddr,
+    pub base: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    pub handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Node {
+    pub async fn start(config: NodeConfig) -> anyhow::Result<Node> {
+        let listeners = NodeListeners::bind(&config)?;
+        let app = NodeApp::build(config, listeners)?;
+        let http_addr = app.http_addr();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(app.run(async {
+            let _ = rx.await;
+        }));
+        Ok(Node {
+            http_addr,
+            base: format!("http://{http_addr}"),
+            shutdown: Some(tx),
+            handle: Some(handle),
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A thin HTTP client that speaks the envelope.
+#[derive(Clone)]
+pub struct Api {
+    pub client: reqwest::Client,
+}
+
+impl Default for Api {
+    fn default() -> Self {
+        Api {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+        }
+    }
+}
+
+impl Api {
+    /// Sends a request; returns status and JSON body (Null when the body is not JSON).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: Option<&str>,
+        host: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.client.request(method, url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(h) = host {
+            req = req.header("host", h);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn login(&self, cp: &ControlPlane) -> String {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                &cp.url("/api/v1/auth/login"),
+                None,
+                None,
+                Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "device_name": "e2e"})),
+            )
+            .await;
+        assert_eq!(status, 200, "login: {body}");
+        body["data"]["token"]
+            .as_str()
+            .expect("token in login response")
+            .to_owned()
+    }
+
+    /// Creates a sandbox instance; returns (numeric id, uuid).
+    pub async fn create_instance(&self, cp: &ControlPlane, token: &str, name: &str) -> (i64, Uuid) {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                &cp.url("/api/v1/instances"),
+                Some(token),
+                None,
+                Some(json!({"name": name, "engine": "sandbox"})),
+            )
+            .await;
+        assert_eq!(status, 201, "create instance: {body}");
+        let inst = &body["data"]["instance"];
+        (
+            inst["id"].as_i64().expect("id"),
+            inst["uuid"].as_str().expect("uuid").parse().expect("uuid"),
+        )
+    }
+
+    /// Creates an `sk_` token for an instance.
+    pub async fn create_sk_token(&self, cp: &ControlPlane, token: &str, instance: i64) -> String {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                &cp.url(&format!("/api/v1/instances/{instance}/tokens")),
+                Some(token),
+                None,
+                Some(json!({"name": "bot"})),
+            )
+            .await;
+        assert_eq!(status, 201, "create token: {body}");
+        body["data"]["token"]
+            .as_str()
+            .expect("plaintext token")
+            .to_owned()
+    }
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, or panics after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The `instance-node` executable built next to this test binary (`target/<profile>/`).
+pub fn node_bin() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let mut dir = exe.parent()?;
+    for _ in 0..3 {
+        let candidate = dir.join("instance-node");
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        dir = dir.parent()?;
+    }
+    None
+}

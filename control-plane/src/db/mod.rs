@@ -52,6 +52,20 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
     Ok(db)
 }
 
+/// Creates database `name` on the PostgreSQL server of `server_url` (test harnesses and
+/// operators' set-up scripts).
+pub async fn create_database(server_url: &str, name: &str) -> Result<(), DbErr> {
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(DbErr::Custom(format!("invalid database name {name}")));
+    }
+    let admin = Database::connect(server_url).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await?;
+    admin.close().await.ok();
+    Ok(())
+}
+
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     migrations::Migrator::up(db, None).await
