@@ -204,9 +204,11 @@ impl App {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let shutdown = {
             let stop_tx = stop_tx.clone();
+            let hub = self.services.hub.clone();
             async move {
                 shutdown.await;
                 let _ = stop_tx.send(true);
+                hub.close_all();
             }
         };
         if let Some((listener, addr)) = self.grpc {

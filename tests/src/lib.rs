@@ -65,7 +65,11 @@ pub async fn config(dir: &Path) -> anyhow::Result<Config> {
 
 impl ControlPlane {
     /// Starts a control plane on the given listeners (port 0, or the ports of a previous run).
-    pub async fn start_on(config: Config, http: TcpListener, grpc: TcpListener) -> anyhow::Result<Self> {
+    pub async fn start_on(
+        config: Config,
+        http: TcpListener,
+        grpc: TcpListener,
+    ) -> anyhow::Result<Self> {
         let app = App::build(
             config.clone(),
             Listeners {
@@ -171,7 +175,7 @@ pub struct Node {
     pub http_addr: SocketAddr,
     pub base: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    pub handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Node {
@@ -193,6 +197,14 @@ impl Node {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// Waits for the node to stop by itself (e.g. refused by the control plane).
+    pub async fn finished(mut self) -> anyhow::Result<()> {
+        match self.handle.take() {
+            Some(h) => h.await?,
+            None => Ok(()),
+        }
     }
 
     pub async fn stop(mut self) {
@@ -263,7 +275,9 @@ impl Api {
                 &cp.url("/api/v1/auth/login"),
                 None,
                 None,
-                Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "device_name": "e2e"})),
+                Some(
+                    json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD, "device_name": "e2e"}),
+                ),
             )
             .await;
         assert_eq!(status, 200, "login: {body}");

@@ -78,6 +78,14 @@ impl NodeHub {
         }
     }
 
+    /// Ends every node stream (control-plane shutdown): nodes reconnect and replay.
+    pub fn close_all(&self) {
+        self.streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// Whether this process holds a live event stream from the instance's node.
     pub fn is_streaming(&self, instance: Uuid) -> bool {
         self.streams

@@ -1,1 +1,608 @@
-fn main() {}
+//! `bench-send`: figures for the send-message hot path of a real `instance-node` process.
+//!
+//! Starts a control plane in-process (SQLite in a temp dir), creates a sandbox instance and an
+//! `sk_` token, spawns the `instance-node` binary as a child process, pairs it through the
+//! sandbox and then measures:
+//!
+//! - the node's idle RSS once connected;
+//! - a closed loop of `--concurrency N` clients sending back to back for `--duration SECS`
+//!   (after a 2 s warm-up): throughput and latency percentiles;
+//! - an open loop at `--rate R` requests per second for `--duration SECS`, latency measured
+//!   from each request's scheduled start (so queueing in the node shows up, no coordinated
+//!   omission);
+//! - the node's RSS after the load.
+//!
+//! Run it in release mode next to a release `instance-node`:
+//!
+//! ```text
+//! cargo build --release -p instance-node -p zapini-e2e --bin bench-send --bin instance-node
+//! target/release/bench-send [--concurrency 32] [--duration 10] [--rate 1000]
+//! ```
+//!
+//! `ZAPINI_NODE_BIN` overrides where the node binary is looked up. This prints figures; it
+//! asserts nothing about timing.
+#![forbid(unsafe_code)]
+
+use std::fmt::Write as _;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior};
+use zapini_e2e::{Api, ControlPlane, NODE_SECRET, config, eventually, node_bin};
+
+const WARMUP: Duration = Duration::from_secs(2);
+const PAIR_PHONE: &str = "5511999990000";
+const RECIPIENT: &str = "5511988887777";
+
+struct Args {
+    concurrency: usize,
+    duration: Duration,
+    rate: u32,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        concurrency: 32,
+        duration: Duration::from_secs(10),
+        rate: 1000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .with_context(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "--concurrency" | "-c" => {
+                args.concurrency = value("--concurrency")?
+                    .parse()
+                    .context("--concurrency must be a positive integer")?;
+            }
+            "--duration" | "-d" => {
+                let secs: f64 = value("--duration")?
+                    .parse()
+                    .context("--duration must be a number of seconds")?;
+                if !(secs > 0.0 && secs.is_finite()) {
+                    bail!("--duration must be positive");
+                }
+                args.duration = Duration::from_secs_f64(secs);
+            }
+            "--rate" | "-r" => {
+                args.rate = value("--rate")?
+                    .parse()
+                    .context("--rate must be a positive integer (requests per second)")?;
+            }
+            "--help" | "-h" => {
+                println!(
+                    "usage: bench-send [--concurrency N (32)] [--duration SECS (10)] [--rate R (1000)]"
+                );
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?} (try --help)"),
+        }
+    }
+    if args.concurrency == 0 || args.rate == 0 {
+        bail!("--concurrency and --rate must be at least 1");
+    }
+    Ok(args)
+}
+
+/// The node child process; killed (and reaped) when dropped, including on panic.
+struct NodeProcess {
+    child: Child,
+}
+
+impl NodeProcess {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Fails when the child has already exited.
+    fn check_alive(&mut self) -> anyhow::Result<()> {
+        match self.child.try_wait()? {
+            Some(status) => bail!("instance-node exited early: {status}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// VmRSS and VmHWM of a process, in KiB.
+fn memory_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .with_context(|| format!("{name} missing from /proc/{pid}/status"))?;
+        line[name.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .with_context(|| format!("parsing {line:?}"))
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn find_node_bin() -> anyhow::Result<PathBuf> {
+    let path = match std::env::var_os("ZAPINI_NODE_BIN") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => node_bin(),
+    };
+    match path {
+        Some(p) if p.is_file() => Ok(p),
+        Some(p) => bail!(
+            "the instance-node binary {} does not exist; build it with `cargo build --release -p instance-node` (or point ZAPINI_NODE_BIN at it)",
+            p.display()
+        ),
+        None => bail!(
+            "no instance-node binary next to bench-send; build it with `cargo build --release -p instance-node` (same target dir), or set ZAPINI_NODE_BIN"
+        ),
+    }
+}
+
+/// Latencies (µs) and errors of one run.
+#[derive(Default)]
+struct Outcome {
+    latencies_us: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+    elapsed: Duration,
+}
+
+impl Outcome {
+    fn merge(&mut self, other: Outcome) {
+        self.latencies_us.extend(other.latencies_us);
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+
+    fn record(&mut self, result: Result<u32, String>) {
+        match result {
+            Ok(us) => self.latencies_us.push(us),
+            Err(e) => {
+                self.errors += 1;
+                if self.first_error.is_none() {
+                    self.first_error = Some(e);
+                }
+            }
+        }
+    }
+
+    /// Successful requests per second over the measured window.
+    fn rate(&self) -> f64 {
+        self.latencies_us.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(sorted: &[u32], p: f64) -> u32 {
+        if sorted.is_empty() {
+            return 0;
+        }
+        let idx = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+        sorted[idx.min(sorted.len() - 1)]
+    }
+
+    /// `(p50, p90, p99, max)` in µs; sorts the samples.
+    fn percentiles(&mut self) -> (u32, u32, u32, u32) {
+        self.latencies_us.sort_unstable();
+        let s = &self.latencies_us;
+        (
+            Self::percentile(s, 50.0),
+            Self::percentile(s, 90.0),
+            Self::percentile(s, 99.0),
+            s.last().copied().unwrap_or(0),
+        )
+    }
+}
+
+fn ms(us: u32) -> String {
+    let ms = f64::from(us) / 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The hot-path client: hyper 1 over HTTP/1.1 keep-alive, one connection per in-flight request.
+#[derive(Clone)]
+struct Sender {
+    client: Client<HttpConnector, Full<Bytes>>,
+    uri: Uri,
+    auth: HeaderValue,
+    body: Bytes,
+}
+
+impl Sender {
+    fn new(port: u16, token: &str) -> anyhow::Result<Sender> {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(usize::MAX)
+            .build(connector);
+        Ok(Sender {
+            client,
+            uri: format!("http://127.0.0.1:{port}/send-message").parse()?,
+            auth: HeaderValue::from_str(&format!("Bearer {token}"))?,
+            body: Bytes::from(
+                serde_json::to_vec(&json!({"recipient": RECIPIENT, "message": "bench"}))
+                    .expect("json"),
+            ),
+        })
+    }
+
+    /// Sends one message; `Err` describes a non-200 answer or a transport failure.
+    async fn send(&self) -> Result<(), String> {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(self.uri.clone())
+            .header(AUTHORIZATION, self.auth.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(Full::new(self.body.clone()))
+            .map_err(|e| format!("building the request: {e}"))?;
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| format!("transport: {e:?}"))?;
+        let status = resp.status();
+        // Read the whole body so the connection goes back to the pool.
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("reading the body: {e}"))?
+            .to_bytes();
+        if status.as_u16() == 200 {
+            Ok(())
+        } else {
+            Err(format!("HTTP {status}: {}", String::from_utf8_lossy(&body)))
+        }
+    }
+}
+
+fn micros_since(start: Instant) -> u32 {
+    u32::try_from(start.elapsed().as_micros()).unwrap_or(u32::MAX)
+}
+
+/// `concurrency` clients sending back to back: a warm-up, then `duration` measured.
+async fn closed_loop(sender: &Sender, concurrency: usize, duration: Duration) -> Outcome {
+    let measure_from = Instant::now() + WARMUP;
+    let end = measure_from + duration;
+    let mut tasks = JoinSet::new();
+    for _ in 0..concurrency {
+        let sender = sender.clone();
+        tasks.spawn(async move {
+            let mut out = Outcome::default();
+            loop {
+                let t0 = Instant::now();
+                if t0 >= end {
+                    break;
+                }
+                let result = sender.send().await;
+                if t0 >= measure_from {
+                    out.record(result.map(|()| micros_since(t0)));
+                }
+            }
+            out
+        });
+    }
+    let mut total = Outcome::default();
+    while let Some(joined) = tasks.join_next().await {
+        total.merge(joined.expect("closed-loop task"));
+    }
+    total.elapsed = Instant::now().saturating_duration_since(measure_from);
+    total
+}
+
+/// Requests started on a fixed schedule of `rate` per second for `duration`, each timed from
+/// its scheduled start.
+async fn open_loop(sender: &Sender, rate: u32, duration: Duration) -> (Outcome, u64) {
+    let period = Duration::from_secs_f64(1.0 / f64::from(rate));
+    let total = (duration.as_secs_f64() * f64::from(rate)).round() as u64;
+    let in_flight_max = Arc::new(AtomicU64::new(0));
+    let in_flight = Arc::new(AtomicU64::new(0));
+    let results = Arc::new(Mutex::new(Outcome::default()));
+    let start = Instant::now();
+    let mut interval = tokio::time::interval_at(start, period);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let mut tasks = JoinSet::new();
+    for _ in 0..total {
+        let scheduled = interval.tick().await;
+        let sender = sender.clone();
+        let results = results.clone();
+        let in_flight = in_flight.clone();
+        let in_flight_max = in_flight_max.clone();
+        let now = in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        in_flight_max.fetch_max(now, Ordering::Relaxed);
+        tasks.spawn(async move {
+            let result = sender.send().await;
+            let us = micros_since(scheduled);
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+            results
+                .lock()
+                .expect("results")
+                .record(result.map(|()| us));
+        });
+        // Reap finished tasks as we go so the set does not grow with the whole run.
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    let elapsed = start.elapsed();
+    let mut out = std::mem::take(&mut *results.lock().expect("results"));
+    out.elapsed = elapsed;
+    (out, in_flight_max.load(Ordering::Relaxed))
+}
+
+async fn get_json(http: &reqwest::Client, url: &str, token: Option<&str>) -> Option<(u16, Value)> {
+    let mut req = http.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.ok()?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.ok()?;
+    Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let node_path = find_node_bin()?;
+    let workers = std::env::var("ZAPINI_WORKER_THREADS").unwrap_or_else(|_| "2".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    eprintln!("node binary: {}", node_path.display());
+
+    // Control plane, instance, tokens.
+    let dir = tempfile::tempdir()?;
+    let cp = ControlPlane::start(config(dir.path()).await?).await?;
+    let api = Api::default();
+    let user = api.login(&cp).await;
+    let (id, uuid) = api.create_instance(&cp, &user, "bench").await;
+    let sk = api.create_sk_token(&cp, &user, id).await;
+    let (status, body) = api
+        .call(
+            reqwest::Method::PUT,
+            &cp.url(&format!("/api/v1/instances/{id}")),
+            Some(&user),
+            None,
+            Some(json!({"daily_limit": 1_000_000})),
+        )
+        .await;
+    if status != 200 {
+        bail!("raising the daily limit: HTTP {status}: {body}");
+    }
+
+    // The node, as a child process.
+    let port = free_port()?;
+    let node_dir = dir.path().join("node");
+    std::fs::create_dir_all(&node_dir)?;
+    let mut node = NodeProcess {
+        child: Command::new(&node_path)
+            .env("ZAPINI_INSTANCE_ID", uuid.to_string())
+            .env("ZAPINI_NODE_SECRET", NODE_SECRET)
+            .env("ZAPINI_CONTROL_PLANE_GRPC", cp.grpc_url())
+            .env("ZAPINI_CONTROL_PLANE_URL", &cp.base)
+            .env("ZAPINI_DATA_DIR", &node_dir)
+            .env("ZAPINI_ENGINE", "sandbox")
+            .env("ZAPINI_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("ZAPINI_NODE_GRPC_ADDR", "127.0.0.1:0")
+            .env("ZAPINI_SANDBOX_RECEIPTS", "manual")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("spawning {}", node_path.display()))?,
+    };
+    let pid = node.pid();
+    let node_base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+
+    let wait = Duration::from_secs(30);
+    let started = Instant::now();
+    while get_json(&http, &format!("{node_base}/health"), None)
+        .await
+        .is_none_or(|(s, _)| s != 200)
+    {
+        node.check_alive()?;
+        if started.elapsed() > wait {
+            bail!("the node's /health did not answer 200 within {wait:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let qr_url = cp.url(&format!("/api/v1/instances/{id}/qr"));
+    let started = Instant::now();
+    loop {
+        node.check_alive()?;
+        if let Some((200, body)) = get_json(&http, &qr_url, Some(&user)).await
+            && body["data"]["status"] == "qr_ready"
+        {
+            break;
+        }
+        if started.elapsed() > wait {
+            let last = get_json(&http, &qr_url, Some(&user)).await;
+            bail!("the node did not register (qr_ready) within {wait:?}; last answer: {last:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Pair through the sandbox.
+    let (status, body) = api
+        .call(
+            reqwest::Method::POST,
+            &format!("{node_base}/sandbox/scan"),
+            Some(&sk),
+            None,
+            Some(json!({"phone_number": PAIR_PHONE, "push_name": "bench"})),
+        )
+        .await;
+    if status != 200 {
+        bail!("POST /sandbox/scan: HTTP {status}: {body}");
+    }
+    let status_url = format!("{node_base}/status");
+    eventually(wait, "node /status connected", || async {
+        match get_json(&http, &status_url, Some(&sk)).await {
+            Some((200, body)) if body["status"] == "connected" => Some(()),
+            _ => None,
+        }
+    })
+    .await;
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    node.check_alive()?;
+    let (idle_rss, idle_hwm) = memory_kib(pid)?;
+    println!(
+        "idle node RSS: {} (VmHWM {})",
+        mib(idle_rss),
+        mib(idle_hwm)
+    );
+
+    // Load.
+    let sender = Sender::new(port, &sk)?;
+    // One request first so a broken send path fails fast with its answer.
+    if let Err(e) = sender.send().await {
+        bail!("the first POST /send-message failed: {e}");
+    }
+
+    println!(
+        "closed loop: {} clients, {:?} warm-up, {:?} measured ...",
+        args.concurrency, WARMUP, args.duration
+    );
+    let mut closed = closed_loop(&sender, args.concurrency, args.duration).await;
+    let (c50, c90, c99, cmax) = closed.percentiles();
+    println!(
+        "  {} ok in {:.2} s = {:.0} req/s; p50 {} p90 {} p99 {} max {}; errors {}",
+        closed.latencies_us.len(),
+        closed.elapsed.as_secs_f64(),
+        closed.rate(),
+        ms(c50),
+        ms(c90),
+        ms(c99),
+        ms(cmax),
+        closed.errors
+    );
+    if let Some(e) = &closed.first_error {
+        println!("  first error: {e}");
+    }
+    node.check_alive()?;
+    let (mid_rss, mid_hwm) = memory_kib(pid)?;
+    println!(
+        "  node RSS after closed loop: {} (VmHWM {})",
+        mib(mid_rss),
+        mib(mid_hwm)
+    );
+
+    println!(
+        "open loop: {} req/s for {:?} ...",
+        args.rate, args.duration
+    );
+    let (mut open, open_in_flight) = open_loop(&sender, args.rate, args.duration).await;
+    let (o50, o90, o99, omax) = open.percentiles();
+    println!(
+        "  {} ok in {:.2} s = {:.0} req/s; p50 {} p90 {} p99 {} max {}; errors {}; max in flight {}",
+        open.latencies_us.len(),
+        open.elapsed.as_secs_f64(),
+        open.rate(),
+        ms(o50),
+        ms(o90),
+        ms(o99),
+        ms(omax),
+        open.errors,
+        open_in_flight
+    );
+    if let Some(e) = &open.first_error {
+        println!("  first error: {e}");
+    }
+    node.check_alive()?;
+    let (end_rss, end_hwm) = memory_kib(pid)?;
+
+    let mut summary = String::new();
+    let _ = writeln!(
+        summary,
+        "\nzapini bench-send (sandbox engine, loopback, {workers} node workers, {cores} cores; control plane and load generator in one process)"
+    );
+    let _ = writeln!(summary, "{:<24}{}", "idle node RSS:", mib(idle_rss));
+    let _ = writeln!(
+        summary,
+        "{:<24}{:>7} req/s  p50 {}  p90 {}  p99 {}  max {}  errors {}",
+        format!("closed loop c={}:", args.concurrency),
+        thousands(closed.rate().round() as u64),
+        ms(c50),
+        ms(c90),
+        ms(c99),
+        ms(cmax),
+        closed.errors
+    );
+    let _ = writeln!(
+        summary,
+        "{:<24}{:>7} req/s  p50 {}  p90 {}  p99 {}  max {}  errors {}",
+        format!("open loop {} req/s:", thousands(u64::from(args.rate))),
+        thousands(open.rate().round() as u64),
+        ms(o50),
+        ms(o90),
+        ms(o99),
+        ms(omax),
+        open.errors
+    );
+    let _ = writeln!(
+        summary,
+        "{:<24}{} (VmHWM {})",
+        "node RSS after load:",
+        mib(end_rss),
+        mib(end_hwm)
+    );
+    print!("{summary}");
+
+    drop(node);
+    cp.stop().await;
+    Ok(())
+}
