@@ -1,0 +1,114 @@
+//! The `process` launcher with real `instance-node` child processes: launched on instance
+//! creation, relaunched after a crash, stopped on deletion, launched again after a
+//! control-plane restart.
+
+use std::time::Duration;
+
+use control_plane::config::LauncherKind;
+use reqwest::Method;
+use zapini_e2e::{Api, ControlPlane, config, eventually, node_bin};
+
+const T: Duration = Duration::from_secs(30);
+
+/// Pids of live `instance-node` processes serving `instance` (found by their environment).
+fn node_pids(instance: uuid::Uuid) -> Vec<u32> {
+    let needle = format!("ZAPINI_INSTANCE_ID={instance}");
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let running = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false);
+        if running && env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+async fn node_answers(api: &Api, cp: &ControlPlane, user: &str, id: i64) -> bool {
+    let (status, body) = api
+        .call(
+            Method::GET,
+            &cp.url(&format!("/api/v1/instances/{id}/status?realtime=true")),
+            Some(user),
+            None,
+            None,
+        )
+        .await;
+    status == 200 && body["data"]["realtime"] == true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_launcher_runs_restarts_and_stops_real_nodes() {
+    let Some(bin) = node_bin() else {
+        panic!(
+            "instance-node is not built next to the tests; run `cargo build -p instance-node` (cargo test --workspace builds it)"
+        );
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path()).await.unwrap();
+    cfg.launcher = LauncherKind::Process;
+    cfg.node_bin = Some(bin);
+    let cp = ControlPlane::start(cfg).await.unwrap();
+    let api = Api::default();
+    let user = api.login(&cp).await;
+
+    let (id, uuid) = api.create_instance(&cp, &user, "launched").await;
+    eventually(T, "launched node registers", || async {
+        node_answers(&api, &cp, &user, id).await.then_some(())
+    })
+    .await;
+    let pids = node_pids(uuid);
+    assert_eq!(pids.len(), 1, "exactly one node process: {pids:?}");
+    let first = pids[0];
+
+    // Crash it: the launcher starts a new one, which takes over the lease.
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &first.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    eventually(T, "node relaunched after a crash", || async {
+        let pids = node_pids(uuid);
+        (pids.len() == 1 && pids[0] != first && node_answers(&api, &cp, &user, id).await)
+            .then_some(())
+    })
+    .await;
+    let second = node_pids(uuid)[0];
+
+    // A control-plane restart stops its children and launches every instance again.
+    let cp = cp.restart().await.unwrap();
+    eventually(
+        T,
+        "node launched again after a control-plane restart",
+        || async {
+            let pids = node_pids(uuid);
+            (pids.len() == 1 && pids[0] != second && node_answers(&api, &cp, &user, id).await)
+                .then_some(())
+        },
+    )
+    .await;
+
+    // Deleting the instance stops its node.
+    let (status, body) = api
+        .call(
+            Method::DELETE,
+            &cp.url(&format!("/api/v1/instances/{id}")),
+            Some(&user),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    eventually(T, "node stopped after deletion", || async {
+        node_pids(uuid).is_empty().then_some(())
+    })
+    .await;
+    cp.stop().await;
+}
