@@ -137,6 +137,7 @@ impl NodeApp {
             sent_log: sent_log.clone(),
             media: MediaFetcher::new(config.allow_private_urls)?,
             started: Instant::now(),
+            durable_sends: config.durable_sends,
         });
         let state = AppState {
             node,

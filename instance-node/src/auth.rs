@@ -100,11 +100,10 @@ impl TokenCache {
                 "Missing bearer token: send Authorization: Bearer {token}.",
             ));
         };
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .unwrap_or("");
+        let token = match header.trim().split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            _ => "",
+        };
         if token.is_empty() {
             return Err(ErrorBody::new(
                 ErrorCode::Unauthenticated,

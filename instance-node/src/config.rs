@@ -64,6 +64,12 @@ pub struct NodeConfig {
     pub sandbox_receipts: ReceiptMode,
     /// `ZAPINI_WORKER_THREADS`: Tokio worker threads (used by `main`).
     pub worker_threads: usize,
+    /// `ZAPINI_DURABLE_SENDS` (default true): a send is answered only once its
+    /// `message_sent` event is fsync'd in the buffer. False answers right after the engine
+    /// accepted the message (the event is still appended, group-committed, a moment later):
+    /// lower latency on disks with slow fsync, at the cost of a small window in which a
+    /// crash could lose the event of an already answered send.
+    pub durable_sends: bool,
     /// Backoff for registration and stream reconnects (not an environment setting).
     pub retry: RetryPolicy,
 }
@@ -173,6 +179,11 @@ impl NodeConfig {
             }
         };
 
+        let durable_sends = match get("ZAPINI_DURABLE_SENDS") {
+            None => true,
+            Some(v) => parse_bool("ZAPINI_DURABLE_SENDS", &v)?,
+        };
+
         let worker_threads = match get("ZAPINI_WORKER_THREADS") {
             None => 2,
             Some(v) => match v.trim().parse::<usize>() {
@@ -199,6 +210,7 @@ impl NodeConfig {
             allow_private_urls,
             sandbox_receipts,
             worker_threads,
+            durable_sends,
             retry: RetryPolicy::default(),
         })
     }
@@ -225,6 +237,7 @@ impl NodeConfig {
             allow_private_urls: true,
             sandbox_receipts: ReceiptMode::Manual,
             worker_threads: 2,
+            durable_sends: true,
             retry: RetryPolicy::default(),
         }
     }
@@ -291,6 +304,7 @@ mod tests {
         assert!(!c.allow_private_urls);
         assert_eq!(c.sandbox_receipts, ReceiptMode::Auto);
         assert_eq!(c.worker_threads, 2);
+        assert!(c.durable_sends);
     }
 
     #[test]
@@ -310,6 +324,7 @@ mod tests {
             ("ZAPINI_ALLOW_PRIVATE_URLS", "maybe"),
             ("ZAPINI_SANDBOX_RECEIPTS", "sometimes"),
             ("ZAPINI_WORKER_THREADS", "0"),
+            ("ZAPINI_DURABLE_SENDS", "sometimes"),
             ("ZAPINI_CONTROL_PLANE_URL", "ftp://x"),
             ("ZAPINI_CONTROL_PLANE_GRPC", "not a url"),
             ("ZAPINI_PUBLIC_URL", "nope"),

@@ -54,6 +54,8 @@ pub struct Node {
     pub sent_log: Arc<SentLog>,
     pub media: MediaFetcher,
     pub started: Instant,
+    /// Answer sends only once their `message_sent` event is durable.
+    pub durable_sends: bool,
 }
 
 impl Node {
@@ -70,10 +72,11 @@ impl Node {
     ) -> Result<SentMessage, SendError> {
         match result {
             Ok(sent) => {
-                if !self
-                    .sent_log
-                    .wait_durable(&sent.message_id, DURABLE_WAIT)
-                    .await
+                if self.durable_sends
+                    && !self
+                        .sent_log
+                        .wait_durable(&sent.message_id, DURABLE_WAIT)
+                        .await
                 {
                     tracing::error!(
                         message_id = %sent.message_id,

@@ -27,6 +27,8 @@ use crate::policy::PolicyState;
 const MAX_IN_FLIGHT: u64 = 1024;
 /// Records read from the buffer per step.
 const READ_CHUNK: usize = 256;
+/// Least time between two ack writes to the buffer's meta file.
+const ACK_PERSIST_INTERVAL: Duration = Duration::from_millis(500);
 
 /// The control plane refused this node; `main` exits with a distinct code for each.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -288,7 +290,7 @@ impl Link {
         let mut client = self.api.client.clone();
         let mut inbound = client.events(ReceiverStream::new(rx)).await?.into_inner();
         let (acked_tx, acked_rx) = watch::channel(self.buffer.acked_seq());
-        let send = self.send_loop(tx, acked_rx);
+        let send = self.send_loop(tx, acked_rx.clone());
         let receive = async {
             while let Some(msg) = inbound.message().await? {
                 *progressed = true;
@@ -296,9 +298,28 @@ impl Link {
             }
             Ok::<(), StreamError>(())
         };
-        tokio::select! {
+        let persist = self.persist_acks(acked_rx.clone());
+        let result = tokio::select! {
             r = send => r,
             r = receive => r,
+            r = persist => r,
+        };
+        // Whatever was acked last is durable before the next stream replays from it.
+        let last = *acked_rx.borrow();
+        self.buffer.ack_async(last).await?;
+        result
+    }
+
+    /// Applies acks to the buffer, coalesced: each ack persists the meta file (fsyncs), so
+    /// while one is written later acks pile up and the next write covers them all. Acks are
+    /// monotonic; one that is not yet persisted when the node dies only means a few events
+    /// are replayed, which the control plane deduplicates by seq.
+    async fn persist_acks(&self, mut acked: watch::Receiver<u64>) -> Result<(), StreamError> {
+        loop {
+            acked.changed().await.map_err(|_| StreamError::Closed)?;
+            let up_to = *acked.borrow_and_update();
+            self.buffer.ack_async(up_to).await?;
+            tokio::time::sleep(ACK_PERSIST_INTERVAL).await;
         }
     }
 
@@ -309,8 +330,15 @@ impl Link {
     ) -> Result<(), StreamError> {
         match msg.kind {
             Some(control_message::Kind::Ack(ack)) => {
-                self.buffer.ack_async(ack.up_to_seq).await?;
-                acked.send_replace(self.buffer.acked_seq());
+                // Never past what was appended (the buffer clamps the same way).
+                let up_to = ack.up_to_seq.min(self.buffer.next_seq().saturating_sub(1));
+                acked.send_if_modified(|cur| {
+                    let advance = up_to > *cur;
+                    if advance {
+                        *cur = up_to;
+                    }
+                    advance
+                });
             }
             Some(control_message::Kind::TokenRevoked(t)) => {
                 self.tokens.evict(&t.token_hash).await;
