@@ -62,10 +62,7 @@ fn parse_args() -> anyhow::Result<Args> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .with_context(|| format!("{name} needs a value"))
-        };
+        let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
         match flag.as_str() {
             "--concurrency" | "-c" => {
                 args.concurrency = value("--concurrency")?
@@ -365,10 +362,7 @@ async fn open_loop(sender: &Sender, rate: u32, duration: Duration) -> (Outcome, 
             let result = sender.send().await;
             let us = micros_since(scheduled);
             in_flight.fetch_sub(1, Ordering::Relaxed);
-            results
-                .lock()
-                .expect("results")
-                .record(result.map(|()| us));
+            results.lock().expect("results").record(result.map(|()| us));
         });
         // Reap finished tasks as we go so the set does not grow with the whole run.
         while tasks.try_join_next().is_some() {}
@@ -500,11 +494,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     node.check_alive()?;
     let (idle_rss, idle_hwm) = memory_kib(pid)?;
-    println!(
-        "idle node RSS: {} (VmHWM {})",
-        mib(idle_rss),
-        mib(idle_hwm)
-    );
+    println!("idle node RSS: {} (VmHWM {})", mib(idle_rss), mib(idle_hwm));
 
     // Load.
     let sender = Sender::new(port, &sk)?;
@@ -541,10 +531,7 @@ async fn main() -> anyhow::Result<()> {
         mib(mid_hwm)
     );
 
-    println!(
-        "open loop: {} req/s for {:?} ...",
-        args.rate, args.duration
-    );
+    println!("open loop: {} req/s for {:?} ...", args.rate, args.duration);
     let (mut open, open_in_flight) = open_loop(&sender, args.rate, args.duration).await;
     let (o50, o90, o99, omax) = open.percentiles();
     println!(
