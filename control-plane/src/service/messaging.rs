@@ -405,20 +405,29 @@ impl Services {
                 )
             }
         };
-        let row = self
-            .record_message(
-                inst,
-                InMessage {
-                    id: sent.message_id,
-                    chat_jid: to_str,
-                    sender_jid: String::new(),
-                    from_me: true,
-                    quoted_id: reply_to.unwrap_or_default().to_owned(),
-                    timestamp: ms_to_dt(sent.timestamp_ms),
-                    ..record
-                },
-            )
-            .await?;
+        let record = InMessage {
+            id: sent.message_id,
+            chat_jid: to_str,
+            sender_jid: String::new(),
+            from_me: true,
+            quoted_id: reply_to.unwrap_or_default().to_owned(),
+            timestamp: ms_to_dt(sent.timestamp_ms),
+            ..record
+        };
+        // The node's own message.sent event may be ingested at the same moment; SQLite then
+        // refuses one of the two writers (busy), so retry: the insert is idempotent.
+        let mut attempt = 0;
+        let row = loop {
+            match self.record_message(inst, record.clone()).await {
+                Ok(row) => break row,
+                Err(e) if attempt < 8 => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "recording a sent message; retrying");
+                    tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let conv = conversation::Entity::find_by_id(row.conversation_id)
             .one(&self.db)
             .await?
