@@ -320,7 +320,11 @@ impl ControlPlane for ControlPlaneService {
                             }
                         }
                         if !batch.is_empty() {
-                            match services.ingest_batch(&instance, &buffer_id, batch).await {
+                            let ingested = crate::service::retry_write("ingesting node events", || {
+                                services.ingest_batch(&instance, &buffer_id, batch.clone())
+                            })
+                            .await;
+                            match ingested {
                                 Ok(up_to_seq) => {
                                     let ack = v1::ControlMessage {
                                         kind: Some(v1::control_message::Kind::Ack(v1::Ack { up_to_seq })),

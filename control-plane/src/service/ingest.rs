@@ -71,6 +71,46 @@ pub struct NodeEvent {
     pub kind: EventKind,
 }
 
+/// Counter changes of a batch, written once at its end instead of once per message.
+#[derive(Default)]
+struct Totals {
+    /// (day, sent, received)
+    days: Vec<(chrono::NaiveDate, i32, i32)>,
+    activity: bool,
+}
+
+impl Totals {
+    fn count(&mut self, day: chrono::NaiveDate, from_me: bool) {
+        let (sent, received) = if from_me { (1, 0) } else { (0, 1) };
+        match self.days.iter_mut().find(|(d, _, _)| *d == day) {
+            Some((_, s, r)) => {
+                *s += sent;
+                *r += received;
+            }
+            None => self.days.push((day, sent, received)),
+        }
+        self.activity = true;
+    }
+
+    async fn write<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        instance: &instance::Model,
+    ) -> AppResult<()> {
+        for (day, sent, received) in self.days {
+            Services::bump_daily(conn, instance.id, day, sent, received).await?;
+        }
+        if self.activity {
+            instance::Entity::update_many()
+                .col_expr(instance::Column::LastActivityAt, Expr::value(Utc::now()))
+                .filter(instance::Column::Id.eq(instance.id))
+                .exec(conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 fn preview(m: &InMessage) -> String {
     if !m.text.is_empty() {
         return m.text.chars().take(500).collect();
@@ -106,13 +146,15 @@ impl Services {
             .await?
             .map_or(0, |c| u64::try_from(c.acked_seq).unwrap_or(0));
         let mut high = acked;
+        let mut totals = Totals::default();
         for event in events {
             if event.seq <= high {
                 continue;
             }
-            apply(&txn, instance, event.kind).await?;
+            apply(&txn, instance, event.kind, &mut totals).await?;
             high = event.seq;
         }
+        totals.write(&txn, instance).await?;
         if high > acked {
             node_event_cursor::Entity::insert(node_event_cursor::ActiveModel {
                 instance_id: Set(instance.id),
@@ -147,7 +189,9 @@ impl Services {
     ) -> AppResult<message::Model> {
         let txn = self.db.begin().await?;
         let id = m.id.clone();
-        apply(&txn, instance, EventKind::Message(m)).await?;
+        let mut totals = Totals::default();
+        apply(&txn, instance, EventKind::Message(m), &mut totals).await?;
+        totals.write(&txn, instance).await?;
         let row = message::Entity::find()
             .filter(message::Column::InstanceId.eq(instance.id))
             .filter(message::Column::WaMessageId.eq(id))
@@ -163,10 +207,11 @@ async fn apply<C: ConnectionTrait>(
     conn: &C,
     instance: &instance::Model,
     kind: EventKind,
+    totals: &mut Totals,
 ) -> AppResult<()> {
     let now = Utc::now();
     match kind {
-        EventKind::Message(m) => apply_message(conn, instance, m).await?,
+        EventKind::Message(m) => apply_message(conn, instance, m, totals).await?,
         EventKind::Status {
             message_ids,
             status,
@@ -345,6 +390,7 @@ async fn apply_message<C: ConnectionTrait>(
     conn: &C,
     instance: &instance::Model,
     m: InMessage,
+    totals: &mut Totals,
 ) -> AppResult<()> {
     if m.id.is_empty() {
         return Ok(());
@@ -448,13 +494,6 @@ async fn apply_message<C: ConnectionTrait>(
         .filter(conversation::Column::Id.eq(conv.id))
         .exec(conn)
         .await?;
-    let day = m.timestamp.date_naive();
-    let (sent, received) = if m.from_me { (1, 0) } else { (0, 1) };
-    Services::bump_daily(conn, instance.id, day, sent, received).await?;
-    instance::Entity::update_many()
-        .col_expr(instance::Column::LastActivityAt, Expr::value(now))
-        .filter(instance::Column::Id.eq(instance.id))
-        .exec(conn)
-        .await?;
+    totals.count(m.timestamp.date_naive(), m.from_me);
     Ok(())
 }

@@ -19,7 +19,7 @@ use super::ingest::InMessage;
 use crate::db::entities::{contact, conversation, instance, message};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
-use crate::grpc::client::NodeMedia;
+use crate::grpc::client::{NodeMedia, NodeStatus};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct QrView {
@@ -246,8 +246,26 @@ impl Services {
         }
         let node = self.require_node(&inst).await?;
         let st = node.status_within(Duration::from_secs(5)).await?;
-        self.store_status(&inst, &st.status, st.phone_number.as_deref())
-            .await?;
+        self.store_live_status(inst, st).await
+    }
+
+    /// Stores what the node just reported and shows it.
+    async fn store_live_status(
+        &self,
+        inst: instance::Model,
+        st: NodeStatus,
+    ) -> AppResult<StatusView> {
+        if let Ok(status) = st.status.parse::<InstanceStatus>() {
+            let mut update = instance::Entity::update_many()
+                .col_expr(instance::Column::Status, Expr::value(status.as_str()));
+            if let Some(phone) = &st.phone_number {
+                update = update.col_expr(instance::Column::PhoneNumber, Expr::value(phone.clone()));
+            }
+            update
+                .filter(instance::Column::Id.eq(inst.id))
+                .exec(&self.db)
+                .await?;
+        }
         Ok(StatusView {
             id: inst.id,
             uuid: inst.uuid,
@@ -260,27 +278,6 @@ impl Services {
             last_activity_at: inst.last_activity_at.map(format_secs),
             realtime: true,
         })
-    }
-
-    async fn store_status(
-        &self,
-        inst: &instance::Model,
-        status: &str,
-        phone: Option<&str>,
-    ) -> AppResult<()> {
-        let Ok(status) = status.parse::<InstanceStatus>() else {
-            return Ok(());
-        };
-        let mut update = instance::Entity::update_many()
-            .col_expr(instance::Column::Status, Expr::value(status.as_str()));
-        if let Some(phone) = phone {
-            update = update.col_expr(instance::Column::PhoneNumber, Expr::value(phone));
-        }
-        update
-            .filter(instance::Column::Id.eq(inst.id))
-            .exec(&self.db)
-            .await?;
-        Ok(())
     }
 
     /// `disconnect` or `reconnect` through the node.
@@ -297,20 +294,7 @@ impl Services {
         } else {
             node.disconnect().await?
         };
-        self.store_status(&inst, &st.status, st.phone_number.as_deref())
-            .await?;
-        Ok(StatusView {
-            id: inst.id,
-            uuid: inst.uuid,
-            connected: st.status == InstanceStatus::Connected.as_str(),
-            status: st.status,
-            phone_number: st.phone_number.or(inst.phone_number),
-            name: st.push_name,
-            platform: st.platform,
-            reason: st.reason,
-            last_activity_at: inst.last_activity_at.map(format_secs),
-            realtime: true,
-        })
+        self.store_live_status(inst, st).await
     }
 
     /// Resolves the instance of a universal send: `instance_id` when given, else the one an
@@ -414,20 +398,12 @@ impl Services {
             timestamp: ms_to_dt(sent.timestamp_ms),
             ..record
         };
-        // The node's own message.sent event may be ingested at the same moment; SQLite then
-        // refuses one of the two writers (busy), so retry: the insert is idempotent.
-        let mut attempt = 0;
-        let row = loop {
-            match self.record_message(inst, record.clone()).await {
-                Ok(row) => break row,
-                Err(e) if attempt < 8 => {
-                    attempt += 1;
-                    tracing::debug!(error = %e, attempt, "recording a sent message; retrying");
-                    tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        };
+        // The node's own message.sent event may be ingested at the same moment; the insert is
+        // idempotent, so a refused concurrent write is simply retried.
+        let row = super::retry_write("recording a sent message", || {
+            self.record_message(inst, record.clone())
+        })
+        .await?;
         let conv = conversation::Entity::find_by_id(row.conversation_id)
             .one(&self.db)
             .await?
@@ -628,10 +604,22 @@ impl Services {
     }
 
     /// Edge routing for the apex: the node of the instance an `sk_` token belongs to.
+    /// The token is looked up once per cache period; the node authenticates every request.
     pub async fn node_route_for_token(&self, token: &str) -> AppResult<Option<String>> {
-        let Ok(Caller::Instance { instance_uuid, .. }) = self.authenticate(token).await else {
-            return Ok(None);
+        let key = format!(
+            "sk:{}",
+            zapini_shared::signing::sha256_hex(token.as_bytes())
+        );
+        if let Some(hit) = self.route_cache.get(&key) {
+            return Ok(hit);
+        }
+        let route = match self.authenticate(token).await {
+            Ok(Caller::Instance { instance_uuid, .. }) => {
+                self.node_route(&instance_uuid.to_string()).await?
+            }
+            _ => None,
         };
-        self.node_route(&instance_uuid.to_string()).await
+        self.route_cache.insert(key, route.clone());
+        Ok(route)
     }
 }

@@ -42,6 +42,27 @@ pub fn random_secret(len: usize) -> String {
         .collect()
 }
 
+/// Runs an idempotent write again when it fails for a reason that is not the caller's
+/// (SQLite refusing one of two concurrent writers, a dropped connection): up to 8 attempts,
+/// 20 ms more between each.
+pub(crate) async fn retry_write<T, F, Fut>(what: &str, mut write: F) -> crate::error::AppResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::error::AppResult<T>>,
+{
+    let mut attempt = 0u64;
+    loop {
+        match write().await {
+            Err(e) if attempt < 8 && !matches!(e, crate::error::AppError::Client(_)) => {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "{what}: retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Services {
     pub fn new(db: DatabaseConnection, config: Arc<Config>, limiter: Limiter) -> Self {
         let node_secret = config
