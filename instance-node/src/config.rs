@@ -70,6 +70,10 @@ pub struct NodeConfig {
     /// lower latency on disks with slow fsync, at the cost of a small window in which a
     /// crash could lose the event of an already answered send.
     pub durable_sends: bool,
+    /// `ZAPINI_EXIT_WITH_PARENT` (default false): stop when the process that started us goes
+    /// away (set by the control plane's process launcher, so a killed control plane does not
+    /// leave orphan nodes holding leases).
+    pub exit_with_parent: bool,
     /// Backoff for registration and stream reconnects (not an environment setting).
     pub retry: RetryPolicy,
 }
@@ -184,6 +188,11 @@ impl NodeConfig {
             Some(v) => parse_bool("ZAPINI_DURABLE_SENDS", &v)?,
         };
 
+        let exit_with_parent = match get("ZAPINI_EXIT_WITH_PARENT") {
+            None => false,
+            Some(v) => parse_bool("ZAPINI_EXIT_WITH_PARENT", &v)?,
+        };
+
         let worker_threads = match get("ZAPINI_WORKER_THREADS") {
             None => 2,
             Some(v) => match v.trim().parse::<usize>() {
@@ -211,6 +220,7 @@ impl NodeConfig {
             sandbox_receipts,
             worker_threads,
             durable_sends,
+            exit_with_parent,
             retry: RetryPolicy::default(),
         })
     }
@@ -238,6 +248,7 @@ impl NodeConfig {
             sandbox_receipts: ReceiptMode::Manual,
             worker_threads: 2,
             durable_sends: true,
+            exit_with_parent: false,
             retry: RetryPolicy::default(),
         }
     }

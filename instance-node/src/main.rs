@@ -38,12 +38,13 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let exit_with_parent = config.exit_with_parent;
     let code = runtime.block_on(async move {
         let result = async {
             let listeners = NodeListeners::bind(&config)?;
             let app = NodeApp::build(config, listeners)?;
             tracing::info!(http = %app.http_addr(), grpc = %app.grpc_addr(), "instance node listening");
-            app.run(shutdown_signal()).await
+            app.run(shutdown_signal(exit_with_parent)).await
         }
         .await;
         match result {
@@ -67,7 +68,24 @@ fn main() {
     std::process::exit(code);
 }
 
-async fn shutdown_signal() {
+/// Resolves when the parent process is gone (we were re-parented), checked every second.
+async fn parent_gone() {
+    #[cfg(unix)]
+    {
+        let parent = std::os::unix::process::parent_id();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            if std::os::unix::process::parent_id() != parent {
+                tracing::warn!(parent, "the process that started this node is gone");
+                return;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await
+}
+
+async fn shutdown_signal(exit_with_parent: bool) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -82,9 +100,17 @@ async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
+    let orphaned = async {
+        if exit_with_parent {
+            parent_gone().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+        () = orphaned => {}
     }
     tracing::info!("shutting down");
 }

@@ -17,7 +17,7 @@ mod ids;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -33,6 +33,9 @@ use crate::engine::types::*;
 
 /// WhatsApp caps group subjects at 100 characters.
 const MAX_SUBJECT_CHARS: usize = 100;
+/// How many of our sent messages the sandbox remembers for receipts, reactions and edits.
+const SENT_KEPT: usize = 10_000;
+
 /// WhatsApp caps group descriptions at 2048 characters.
 const MAX_DESCRIPTION_CHARS: usize = 2048;
 
@@ -261,7 +264,8 @@ struct State {
     /// The pair code on offer and the phone it was requested for.
     pair_code: Option<(String, PhoneNumber)>,
     sent: HashMap<String, SentRecord>,
-    sent_order: Vec<String>,
+    /// Oldest first; bounded by [`SENT_KEPT`].
+    sent_order: VecDeque<String>,
     inbound: HashMap<String, InboundRecord>,
     read_marks: Vec<String>,
     groups: BTreeMap<Jid, Group>,
@@ -350,7 +354,7 @@ impl SandboxEngine {
                 session_epoch: 0,
                 pair_code: None,
                 sent: HashMap::new(),
-                sent_order: Vec::new(),
+                sent_order: VecDeque::new(),
                 inbound: HashMap::new(),
                 read_marks: Vec::new(),
                 groups: BTreeMap::new(),
@@ -819,7 +823,7 @@ impl SandboxEngine {
 
     /// Ids of our sent messages, oldest first.
     pub fn sent_ids(&self) -> Vec<String> {
-        self.lock().sent_order.clone()
+        self.lock().sent_order.iter().cloned().collect()
     }
 
     /// Message ids we marked as read, in order.
@@ -845,7 +849,13 @@ impl SandboxEngine {
                     revoked: false,
                 },
             );
-            st.sent_order.push(message.id.clone());
+            st.sent_order.push_back(message.id.clone());
+            // Receipts and reactions only concern recent sends; memory stays flat.
+            while st.sent_order.len() > SENT_KEPT {
+                if let Some(old) = st.sent_order.pop_front() {
+                    st.sent.remove(&old);
+                }
+            }
             st.touch();
             st.session_epoch
         };
