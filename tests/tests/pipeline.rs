@@ -106,7 +106,23 @@ async fn conversation_messages(s: &Setup, instance: uuid::Uuid, min: usize) -> (
             .await;
         assert_eq!(status, 200, "{body}");
         let msgs = body["data"]["messages"].as_array()?.clone();
-        (msgs.len() >= min).then_some((conv, msgs))
+        if msgs.len() < min {
+            return None;
+        }
+        // The listing above may predate the last message: read the conversation again.
+        let (status, body) = s
+            .api
+            .call(
+                Method::GET,
+                &s.cp
+                    .url(&format!("/api/v1/conversations/{}", conv["id"].as_str()?)),
+                Some(&s.user),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        Some((body["data"].clone(), msgs))
     })
     .await
 }
