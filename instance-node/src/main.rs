@@ -73,6 +73,11 @@ async fn parent_gone() {
     #[cfg(unix)]
     {
         let parent = std::os::unix::process::parent_id();
+        // Already adopted by init: the parent died before we looked.
+        if parent == 1 {
+            tracing::warn!("started without a living parent");
+            return;
+        }
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             if std::os::unix::process::parent_id() != parent {

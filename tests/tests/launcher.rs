@@ -112,3 +112,49 @@ async fn process_launcher_runs_restarts_and_stops_real_nodes() {
     .await;
     cp.stop().await;
 }
+
+/// A node started with `ZAPINI_EXIT_WITH_PARENT=1` stops when its parent dies, so a killed
+/// control plane leaves no orphan nodes holding leases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_exits_when_its_parent_dies() {
+    let bin = node_bin().expect("instance-node is built next to the tests");
+    let dir = tempfile::tempdir().unwrap();
+    let instance = uuid::Uuid::new_v4();
+    // The shell starts the node in the background and exits a second later: orphaned.
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("\"$NODE\" >/dev/null 2>&1 & echo $!; sleep 1")
+        .env("NODE", &bin)
+        .env("ZAPINI_INSTANCE_ID", instance.to_string())
+        .env("ZAPINI_NODE_SECRET", "orphan-test-secret-0123456789")
+        .env("ZAPINI_CONTROL_PLANE_GRPC", "http://127.0.0.1:9")
+        .env("ZAPINI_DATA_DIR", dir.path())
+        .env("ZAPINI_EXIT_WITH_PARENT", "1")
+        .output()
+        .unwrap();
+    let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
+    };
+    let gone = eventually(Duration::from_secs(10), "orphaned node exits", || async {
+        (!alive()).then_some(())
+    });
+    let guard = scopeguard(pid);
+    gone.await;
+    drop(guard);
+}
+
+/// Kills `pid` on drop, so a failing test leaves nothing running.
+fn scopeguard(pid: u32) -> impl Drop {
+    struct Kill(u32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &self.0.to_string()])
+                .status();
+        }
+    }
+    Kill(pid)
+}
