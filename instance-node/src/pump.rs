@@ -7,12 +7,12 @@
 //! ([`SentLog::wait_durable`]), so `Message sent successfully` is only answered once the
 //! control plane is guaranteed to hear about the message.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc};
 
 use crate::buffer::{BufferError, EventBuffer};
 use crate::engine::EngineEvent;
@@ -23,63 +23,58 @@ const MAX_BATCH: usize = 512;
 /// Ids of durable sent messages remembered for late waiters.
 const RECENT_SENT: usize = 8192;
 
-/// Which of our sent messages are durable in the buffer. A send waits on its own oneshot, so
-/// a flush wakes exactly the sends it made durable.
+/// Which of our sent messages are durable in the buffer.
 #[derive(Debug, Default)]
 pub struct SentLog {
-    inner: Mutex<SentState>,
-}
-
-#[derive(Debug, Default)]
-struct SentState {
-    /// Recently durable ids, for sends that ask after the flush already happened.
-    recent: HashSet<String>,
-    order: VecDeque<String>,
-    waiters: HashMap<String, oneshot::Sender<()>>,
+    recent: Mutex<(HashSet<String>, VecDeque<String>)>,
+    changed: Notify,
 }
 
 impl SentLog {
-    fn lock(&self) -> std::sync::MutexGuard<'_, SentState> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashSet<String>, VecDeque<String>)> {
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn record(&self, ids: Vec<String>) {
         if ids.is_empty() {
             return;
         }
-        let mut st = self.lock();
-        for id in ids {
-            if let Some(waiter) = st.waiters.remove(&id) {
-                let _ = waiter.send(());
+        {
+            let mut guard = self.lock();
+            let (set, order) = &mut *guard;
+            for id in ids {
+                if set.insert(id.clone()) {
+                    order.push_back(id);
+                }
             }
-            if st.recent.insert(id.clone()) {
-                st.order.push_back(id);
+            while order.len() > RECENT_SENT {
+                if let Some(old) = order.pop_front() {
+                    set.remove(&old);
+                }
             }
         }
-        while st.order.len() > RECENT_SENT {
-            if let Some(old) = st.order.pop_front() {
-                st.recent.remove(&old);
-            }
-        }
+        self.changed.notify_waiters();
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.lock().0.contains(id)
     }
 
     /// Waits until the `message_sent` event for `message_id` is in the buffer, at most
     /// `timeout`. Returns false on timeout (the buffer is failing; the pump keeps retrying).
     pub async fn wait_durable(&self, message_id: &str, timeout: Duration) -> bool {
-        let rx = {
-            let mut st = self.lock();
-            if st.recent.contains(message_id) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.contains(message_id) {
                 return true;
             }
-            let (tx, rx) = oneshot::channel();
-            st.waiters.insert(message_id.to_owned(), tx);
-            rx
-        };
-        let durable = matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(())));
-        if !durable {
-            self.lock().waiters.remove(message_id);
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.contains(message_id);
+            }
         }
-        durable
     }
 }
 
@@ -102,7 +97,6 @@ pub async fn run(mut events: mpsc::Receiver<EngineEvent>, buffer: EventBuffer, s
         batch.clear();
         let mut delay = Duration::from_millis(100);
         loop {
-            // Bytes clones share their data; only the Vec is copied for a retry.
             match buffer.append_batch_async(payloads.clone()).await {
                 Ok(_) => break,
                 Err(err) => {

@@ -5,11 +5,11 @@
 //! sandbox and then measures:
 //!
 //! - the node's idle RSS once connected;
-//! - a closed loop of `--concurrency N` clients sending back to back for `--duration SECS`
-//!   (after a 2 s warm-up): throughput and latency percentiles;
 //! - an open loop at `--rate R` requests per second for `--duration SECS`, latency measured
 //!   from each request's scheduled start (so queueing in the node shows up, no coordinated
 //!   omission);
+//! - then a closed loop of `--concurrency N` clients sending back to back for
+//!   `--duration SECS` (after a 2 s warm-up): throughput and latency percentiles;
 //! - the node's RSS after the load.
 //!
 //! Run it in release mode next to a release `instance-node`:
@@ -503,6 +503,28 @@ async fn main() -> anyhow::Result<()> {
         bail!("the first POST /send-message failed: {e}");
     }
 
+    // The fixed-rate run first, on a quiet system: the closed loop's burst leaves the control
+    // plane ingesting a backlog for a while, which would distort it.
+    println!("open loop: {} req/s for {:?} ...", args.rate, args.duration);
+    let (mut open, open_in_flight) = open_loop(&sender, args.rate, args.duration).await;
+    let (o50, o90, o99, omax) = open.percentiles();
+    println!(
+        "  {} ok in {:.2} s = {:.0} req/s; p50 {} p90 {} p99 {} max {}; errors {}; max in flight {}",
+        open.latencies_us.len(),
+        open.elapsed.as_secs_f64(),
+        open.rate(),
+        ms(o50),
+        ms(o90),
+        ms(o99),
+        ms(omax),
+        open.errors,
+        open_in_flight
+    );
+    if let Some(e) = &open.first_error {
+        println!("  first error: {e}");
+    }
+    node.check_alive()?;
+
     println!(
         "closed loop: {} clients, {:?} warm-up, {:?} measured ...",
         args.concurrency, WARMUP, args.duration
@@ -531,24 +553,6 @@ async fn main() -> anyhow::Result<()> {
         mib(mid_hwm)
     );
 
-    println!("open loop: {} req/s for {:?} ...", args.rate, args.duration);
-    let (mut open, open_in_flight) = open_loop(&sender, args.rate, args.duration).await;
-    let (o50, o90, o99, omax) = open.percentiles();
-    println!(
-        "  {} ok in {:.2} s = {:.0} req/s; p50 {} p90 {} p99 {} max {}; errors {}; max in flight {}",
-        open.latencies_us.len(),
-        open.elapsed.as_secs_f64(),
-        open.rate(),
-        ms(o50),
-        ms(o90),
-        ms(o99),
-        ms(omax),
-        open.errors,
-        open_in_flight
-    );
-    if let Some(e) = &open.first_error {
-        println!("  first error: {e}");
-    }
     node.check_alive()?;
     let (end_rss, end_hwm) = memory_kib(pid)?;
 
