@@ -19,6 +19,7 @@ use crate::service::Services;
 use crate::service::nodes::NodeStarter;
 
 /// Exit codes the node uses (see instance-node's main.rs).
+const EXIT_BAD_CONFIG: i32 = 2;
 const EXIT_LEASE_HELD: i32 = 3;
 const EXIT_INSTANCE_GONE: i32 = 4;
 
@@ -148,8 +149,13 @@ impl ProcessLauncher {
                 }
             };
             let code = status.and_then(|s| s.code());
-            if code == Some(EXIT_INSTANCE_GONE) {
-                tracing::info!(%instance, "instance no longer exists; node not restarted");
+            if code == Some(EXIT_INSTANCE_GONE) || code == Some(EXIT_BAD_CONFIG) {
+                if code == Some(EXIT_BAD_CONFIG) {
+                    // It would fail the same way again (e.g. an engine this build lacks).
+                    tracing::error!(%instance, engine = %engine, "instance node refused its configuration; not restarted (see its log above)");
+                } else {
+                    tracing::info!(%instance, "instance no longer exists; node not restarted");
+                }
                 self.inner
                     .children
                     .lock()
