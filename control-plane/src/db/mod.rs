@@ -93,3 +93,21 @@ impl TenantScoped for entities::user::Entity {
         Self::find().filter(entities::user::Column::TenantId.eq(tenant.0))
     }
 }
+
+impl TenantScoped for entities::conversation::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::conversation::Column::TenantId.eq(tenant.0))
+    }
+}
+
+impl TenantScoped for entities::contact::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::contact::Column::TenantId.eq(tenant.0))
+    }
+}
+
+impl TenantScoped for entities::message::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::message::Column::TenantId.eq(tenant.0))
+    }
+}

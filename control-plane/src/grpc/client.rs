@@ -105,7 +105,15 @@ fn map_status(status: tonic::Status) -> AppError {
             ErrorCode::GatewayTimeout,
             "The instance node did not answer in time.",
         ),
-        _ => AppError::new(
+        Code::Ok
+        | Code::Cancelled
+        | Code::Unknown
+        | Code::AlreadyExists
+        | Code::Internal
+        | Code::Unavailable
+        | Code::DataLoss
+        | Code::OutOfRange
+        | Code::Unauthenticated => AppError::new(
             ErrorCode::NodeUnavailable,
             format!("The instance node is unavailable: {msg}"),
         ),

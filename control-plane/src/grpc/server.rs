@@ -35,11 +35,46 @@ fn to_status(err: AppError) -> Status {
     match err {
         AppError::Client(body) => {
             let msg = body.message.clone();
+            // Every code listed, so a new one is a build error rather than a silent default.
             match body.code {
-                ErrorCode::InstanceNotFound | ErrorCode::NotFound => Status::not_found(msg),
-                ErrorCode::Conflict | ErrorCode::DuplicateEntry => Status::already_exists(msg),
-                ErrorCode::Unauthenticated => Status::unauthenticated(msg),
-                _ => Status::invalid_argument(msg),
+                ErrorCode::InstanceNotFound
+                | ErrorCode::NotFound
+                | ErrorCode::NumberNotFound
+                | ErrorCode::CallNotFound => Status::not_found(msg),
+                ErrorCode::Conflict
+                | ErrorCode::DuplicateEntry
+                | ErrorCode::DuplicateName
+                | ErrorCode::DuplicateSlug => Status::already_exists(msg),
+                ErrorCode::Unauthenticated
+                | ErrorCode::InvalidCredentials
+                | ErrorCode::TokenExpired => Status::unauthenticated(msg),
+                ErrorCode::Forbidden
+                | ErrorCode::InstanceForbidden
+                | ErrorCode::NoVoiceAccess
+                | ErrorCode::AiAgentNotEnabled => Status::permission_denied(msg),
+                ErrorCode::DailyLimitExceeded
+                | ErrorCode::RateLimitExceeded
+                | ErrorCode::TooManyLoginAttempts
+                | ErrorCode::MinutesExceeded => Status::resource_exhausted(msg),
+                ErrorCode::InstanceNotConnected
+                | ErrorCode::AutomationActive
+                | ErrorCode::ActiveExecutions
+                | ErrorCode::CallNotActive
+                | ErrorCode::CallbackExpired
+                | ErrorCode::IvrNotEnabled
+                | ErrorCode::NoCredentials => Status::failed_precondition(msg),
+                ErrorCode::NodeUnavailable | ErrorCode::ServiceUnavailable => {
+                    Status::unavailable(msg)
+                }
+                ErrorCode::GatewayTimeout => Status::deadline_exceeded(msg),
+                ErrorCode::InternalError => Status::internal(msg),
+                ErrorCode::MethodNotAllowed => Status::unimplemented(msg),
+                ErrorCode::BadRequest
+                | ErrorCode::InvalidJson
+                | ErrorCode::PayloadTooLarge
+                | ErrorCode::UnsupportedMediaType
+                | ErrorCode::ValidationError
+                | ErrorCode::InvalidIntegrationType => Status::invalid_argument(msg),
             }
         }
         AppError::RateLimited { body, .. } => Status::resource_exhausted(body.message),

@@ -16,6 +16,7 @@ use zapini_shared::time::{format_millis, format_secs};
 
 use super::Services;
 use super::ingest::InMessage;
+use crate::db::TenantScoped;
 use crate::db::entities::{contact, conversation, instance, message};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
@@ -416,8 +417,7 @@ impl Services {
         caller: &Caller,
         filter: ConversationFilter,
     ) -> AppResult<Page<ConversationView>> {
-        let mut query = conversation::Entity::find()
-            .filter(conversation::Column::TenantId.eq(caller.tenant().0))
+        let mut query = conversation::Entity::scoped(caller.tenant())
             .filter(conversation::Column::IsArchived.eq(false));
         let instance_filter = match (&filter.instance, caller.bound_instance()) {
             (Some(r), _) => Some(self.find_instance(caller, r).await?.id),
@@ -502,8 +502,7 @@ impl Services {
     ) -> AppResult<conversation::Model> {
         let not_found = || AppError::not_found(ErrorCode::NotFound, "Conversation");
         let uuid = Uuid::parse_str(reference.trim()).map_err(|_| not_found())?;
-        let mut query = conversation::Entity::find()
-            .filter(conversation::Column::TenantId.eq(caller.tenant().0))
+        let mut query = conversation::Entity::scoped(caller.tenant())
             .filter(conversation::Column::Uuid.eq(uuid));
         if let Some(bound) = caller.bound_instance() {
             query = query.filter(conversation::Column::InstanceId.eq(bound.0));
