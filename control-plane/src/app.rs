@@ -70,6 +70,52 @@ fn resolve_node_secret(config: &mut Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The key that seals secrets at rest: configured, or generated once and kept in the data
+/// directory (mode 0600 where the platform has modes).
+fn resolve_secret_key(config: &mut Config) -> anyhow::Result<()> {
+    if config.secret_key.is_some() {
+        return Ok(());
+    }
+    let path = config.data_dir.join("secret_key");
+    let key = match std::fs::read_to_string(&path) {
+        Ok(s) if crate::crypto::SecretBox::parse_key(&s).is_some() => s.trim().to_owned(),
+        Ok(_) => anyhow::bail!(
+            "{} does not hold a 32-byte key; restore it or set ZAPINI_SECRET_KEY",
+            path.display()
+        ),
+        Err(_) => {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!(
+                    "ZAPINI_DATA_DIR: cannot create {}",
+                    config.data_dir.display()
+                )
+            })?;
+            let key = crate::crypto::SecretBox::generate_key();
+            write_private(&path, &key)?;
+            key
+        }
+    };
+    config.secret_key = Some(secrecy::SecretString::from(key));
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    std::io::Write::write_all(&mut file, contents.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.sync_all()?;
+    Ok(())
+}
+
 pub struct App {
     http: std::net::TcpListener,
     http_addr: SocketAddr,
@@ -78,11 +124,13 @@ pub struct App {
     router: axum::Router,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     services: Services,
+    dispatcher: crate::webhooks::Dispatcher,
 }
 
 impl App {
     pub async fn build(mut config: Config, listeners: Listeners) -> anyhow::Result<App> {
         resolve_node_secret(&mut config)?;
+        resolve_secret_key(&mut config)?;
         let config = Arc::new(config);
         let db = db::connect(&config)
             .await
@@ -153,6 +201,14 @@ impl App {
             }
             _ => None,
         };
+        let dispatcher = crate::webhooks::Dispatcher::new(
+            services.db.clone(),
+            config.webhooks.clone(),
+            services.secrets.clone(),
+            services.webhook_signal.clone(),
+            config.allow_private_urls,
+        )
+        .context("webhook HTTP client")?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(30))
@@ -171,6 +227,7 @@ impl App {
             router,
             tls,
             services,
+            dispatcher,
         })
     }
 
@@ -231,6 +288,7 @@ impl App {
                 }
             });
         }
+        tokio::spawn(self.dispatcher.clone().run(stop_rx.clone()));
         if let Some(launcher) = &self.launcher {
             launcher.launch_all().await?;
             let launcher = launcher.clone();

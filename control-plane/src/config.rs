@@ -57,6 +57,33 @@ pub struct Config {
     pub node_bin: Option<PathBuf>,
     /// How long a node's lease lives without renewal.
     pub lease_ttl_secs: u32,
+    /// Key that seals third-party secrets at rest (base64 or hex, 32 bytes); `None`:
+    /// generated once and kept in `<data_dir>/secret_key`. Replicas must share it.
+    pub secret_key: Option<SecretString>,
+    /// Let user-supplied URLs (webhooks, media) reach loopback and private networks.
+    pub allow_private_urls: bool,
+    pub webhooks: WebhookSettings,
+}
+
+/// Outgoing webhook delivery.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Accept `http://` webhook URLs (the reference asks for HTTPS in production).
+    pub allow_http: bool,
+    /// Per attempt, from connect to the end of the response.
+    pub timeout: std::time::Duration,
+    /// Attempts in flight overall, and per endpoint.
+    pub concurrency: usize,
+    pub endpoint_concurrency: usize,
+    /// Delay before each attempt: the first is the initial delay (normally 0), and a
+    /// delivery that failed every one is marked failed.
+    pub retry_schedule: Vec<std::time::Duration>,
+    /// An endpoint with no success for this long is disabled.
+    pub disable_after: std::time::Duration,
+    /// After a secret rotation, deliveries are signed with the old secret too for this long.
+    pub secret_overlap: std::time::Duration,
+    /// Delivered and failed deliveries are kept this many days for the log and replays.
+    pub retention_days: u32,
 }
 
 /// Who starts instance nodes.
@@ -109,6 +136,17 @@ struct RawConfig {
     launcher: LauncherKind,
     node_bin: Option<PathBuf>,
     lease_ttl_secs: u32,
+    secret_key: Option<String>,
+    allow_private_urls: bool,
+    webhook_allow_http: bool,
+    webhook_timeout_secs: u64,
+    webhook_concurrency: usize,
+    webhook_endpoint_concurrency: usize,
+    /// Seconds, comma separated.
+    webhook_retry_schedule: String,
+    webhook_disable_after_secs: u64,
+    webhook_secret_overlap_secs: u64,
+    webhook_retention_days: u32,
 }
 
 impl Default for RawConfig {
@@ -138,6 +176,17 @@ impl Default for RawConfig {
             launcher: LauncherKind::Process,
             node_bin: None,
             lease_ttl_secs: 15,
+            secret_key: None,
+            allow_private_urls: false,
+            webhook_allow_http: false,
+            webhook_timeout_secs: 5,
+            webhook_concurrency: 256,
+            webhook_endpoint_concurrency: 16,
+            // Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+            webhook_retry_schedule: "0,5,300,1800,7200,18000,36000,36000".into(),
+            webhook_disable_after_secs: 5 * 24 * 3600,
+            webhook_secret_overlap_secs: 24 * 3600,
+            webhook_retention_days: 7,
         }
     }
 }
@@ -368,6 +417,40 @@ impl RawConfig {
         if self.redis_prefix.is_empty() {
             return Err(invalid("ZAPINI_REDIS_PREFIX", "must not be empty"));
         }
+        let secret_key = non_empty(self.secret_key);
+        if let Some(key) = &secret_key
+            && crate::crypto::SecretBox::parse_key(key).is_none()
+        {
+            return Err(invalid(
+                "ZAPINI_SECRET_KEY",
+                "must be 32 bytes in base64 or hex (generate one with `openssl rand -base64 32`)",
+            ));
+        }
+        let webhooks = WebhookSettings {
+            allow_http: self.webhook_allow_http,
+            timeout: std::time::Duration::from_secs(positive(
+                "ZAPINI_WEBHOOK_TIMEOUT_SECS",
+                self.webhook_timeout_secs,
+            )?),
+            concurrency: positive(
+                "ZAPINI_WEBHOOK_CONCURRENCY",
+                self.webhook_concurrency as u64,
+            )? as usize,
+            endpoint_concurrency: positive(
+                "ZAPINI_WEBHOOK_ENDPOINT_CONCURRENCY",
+                self.webhook_endpoint_concurrency as u64,
+            )? as usize,
+            retry_schedule: parse_schedule(&self.webhook_retry_schedule)?,
+            disable_after: std::time::Duration::from_secs(positive(
+                "ZAPINI_WEBHOOK_DISABLE_AFTER_SECS",
+                self.webhook_disable_after_secs,
+            )?),
+            secret_overlap: std::time::Duration::from_secs(self.webhook_secret_overlap_secs),
+            retention_days: positive(
+                "ZAPINI_WEBHOOK_RETENTION_DAYS",
+                u64::from(self.webhook_retention_days),
+            )? as u32,
+        };
         Ok(Config {
             data_dir: self.data_dir,
             http_addr,
@@ -392,8 +475,43 @@ impl RawConfig {
             user_token_ttl_days: self.user_token_ttl_days,
             trust_forwarded_for: self.trust_forwarded_for,
             log_format: self.log_format,
+            secret_key: secret_key.map(SecretString::from),
+            allow_private_urls: self.allow_private_urls,
+            webhooks,
         })
     }
+}
+
+fn positive(name: &str, value: u64) -> Result<u64, ConfigError> {
+    if value == 0 {
+        return Err(invalid(name, "must be at least 1"));
+    }
+    Ok(value)
+}
+
+/// `0,5,300` -> delays in seconds; 1 to 20 entries.
+fn parse_schedule(text: &str) -> Result<Vec<std::time::Duration>, ConfigError> {
+    let name = "ZAPINI_WEBHOOK_RETRY_SCHEDULE";
+    let delays = text
+        .split(',')
+        .map(|part| {
+            part.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 7.0 * 24.0 * 3600.0)
+                .map(std::time::Duration::from_secs_f64)
+                .ok_or_else(|| {
+                    invalid(
+                        name,
+                        format!("`{}` is not a delay in seconds (0 to 604800)", part.trim()),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if delays.is_empty() || delays.len() > 20 {
+        return Err(invalid(name, "must list 1 to 20 delays"));
+    }
+    Ok(delays)
 }
 
 #[cfg(test)]
@@ -424,6 +542,12 @@ mod tests {
             assert!(c.redis_url.is_none());
             assert_eq!(c.rate_limit_requests, 100);
             assert_eq!(c.rate_limit_window_secs, 900);
+            assert!(!c.allow_private_urls && !c.webhooks.allow_http);
+            assert_eq!(
+                c.webhooks.retry_schedule,
+                [0, 5, 300, 1800, 7200, 18000, 36000, 36000].map(std::time::Duration::from_secs)
+            );
+            assert_eq!(c.webhooks.timeout, std::time::Duration::from_secs(5));
             Ok(())
         });
     }
@@ -464,6 +588,19 @@ mod tests {
             assert_eq!(load_in_jail().unwrap_err().setting, "ZAPINI_ADMIN_PASSWORD");
             Ok(())
         });
+        for (name, value) in [
+            ("ZAPINI_WEBHOOK_RETRY_SCHEDULE", "0,soon"),
+            ("ZAPINI_WEBHOOK_RETRY_SCHEDULE", ""),
+            ("ZAPINI_SECRET_KEY", "too-short"),
+            ("ZAPINI_WEBHOOK_TIMEOUT_SECS", "0"),
+        ] {
+            Jail::expect_with(|jail| {
+                jail.clear_env();
+                jail.set_env(name, value);
+                assert_eq!(load_in_jail().unwrap_err().setting, name);
+                Ok(())
+            });
+        }
     }
 
     #[test]

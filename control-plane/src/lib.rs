@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod lease;
 pub mod limiter;
 pub mod service;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use app::{App, Listeners};
 pub use config::Config;

@@ -4,12 +4,13 @@
 //! loopback, private, link-local or otherwise non-public addresses are refused, including
 //! after redirects and at connect time (the guard is the client's DNS resolver).
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
+
+use zapini_shared::netguard::{self, GuardedResolver, is_public, literal_ip};
 
 use crate::engine::MediaKind;
 
@@ -197,58 +198,6 @@ pub struct Fetched {
     pub url_filename: Option<String>,
 }
 
-/// Whether an address is reachable from the public internet (the SSRF guard's test).
-pub fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64.0.0/10 carrier-grade NAT
-                || (o[0] == 198 && (o[1] & 0xfe) == 18) // 198.18.0.0/15 benchmarking
-                || o[0] >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let seg = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (seg[0] & 0xfe00) == 0xfc00 // unique local
-                || (seg[0] & 0xffc0) == 0xfe80 // link local
-                || (seg[0] == 0x2001 && seg[1] == 0x0db8)) // documentation
-        }
-    }
-}
-
-/// DNS resolution that drops non-public addresses, so a hostname cannot smuggle a request
-/// to an internal service (including by DNS rebinding between check and connect).
-struct GuardedResolver;
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| is_public(a.ip()))
-                .collect();
-            if addrs.is_empty() {
-                return Err(format!("{host} does not resolve to a public address").into());
-            }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
 /// Fetches `media_url`s.
 #[derive(Clone)]
 pub struct MediaFetcher {
@@ -264,17 +213,9 @@ impl MediaFetcher {
             .user_agent("zapini-instance-node")
             .pool_max_idle_per_host(2);
         if !allow_private {
-            builder = builder.dns_resolver(Arc::new(GuardedResolver)).redirect(
-                reqwest::redirect::Policy::custom(|attempt| {
-                    if attempt.previous().len() >= 5 {
-                        attempt.error("too many redirects")
-                    } else if literal_ip(attempt.url()).is_some_and(|ip| !is_public(ip)) {
-                        attempt.error("redirected to a private address")
-                    } else {
-                        attempt.follow()
-                    }
-                }),
-            );
+            builder = builder
+                .dns_resolver(Arc::new(GuardedResolver))
+                .redirect(netguard::redirect_policy(5));
         }
         Ok(MediaFetcher {
             client: builder.build()?,
@@ -350,14 +291,6 @@ impl MediaFetcher {
     }
 }
 
-fn literal_ip(url: &reqwest::Url) -> Option<IpAddr> {
-    let host = url.host_str()?;
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok()
-}
-
 fn describe(err: reqwest::Error) -> MediaError {
     use std::error::Error as _;
     let mut msg = if err.is_timeout() {
@@ -415,28 +348,6 @@ mod tests {
         );
         let err = resolve_format(MediaKind::Audio, &[Some("a.flac")], None).unwrap_err();
         assert!(err.to_string().contains("mp3, ogg"));
-    }
-
-    #[test]
-    fn private_addresses_are_not_public() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.1.1",
-            "172.16.0.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
-        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! the JSON response envelope and pagination metadata, the catalogue of API error
 //! codes with their HTTP statuses, identifiers (instance references, UUIDs),
 //! phone numbers and WhatsApp JIDs, webhook/token signing helpers, timestamp
-//! formatting, and the instance and message status enums.
+//! formatting, the instance and message status enums, and the SSRF guard for
+//! outbound URLs (`netguard`, the one place that knows reqwest).
 //!
 //! It deliberately must not know about SQL, HTTP servers, or the WhatsApp engine.
 //! Keeping it free of those concerns means both binaries (and the end-to-end test
@@ -17,6 +18,7 @@ pub mod envelope;
 pub mod error;
 pub mod ids;
 pub mod jid;
+pub mod netguard;
 pub mod phone;
 pub mod signing;
 pub mod status;

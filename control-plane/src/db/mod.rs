@@ -111,3 +111,15 @@ impl TenantScoped for entities::message::Entity {
         Self::find().filter(entities::message::Column::TenantId.eq(tenant.0))
     }
 }
+
+impl TenantScoped for entities::webhook_endpoint::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::webhook_endpoint::Column::TenantId.eq(tenant.0))
+    }
+}
+
+impl TenantScoped for entities::webhook_delivery::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::webhook_delivery::Column::TenantId.eq(tenant.0))
+    }
+}

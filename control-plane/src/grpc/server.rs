@@ -166,6 +166,13 @@ fn in_message(m: v1::WaMessage) -> InMessage {
     }
 }
 
+/// A positive millisecond timestamp; `None` for 0 (unset) or out of range.
+fn millis(ms: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+    (ms > 0)
+        .then(|| chrono::DateTime::from_timestamp_millis(ms))
+        .flatten()
+}
+
 fn node_event(e: v1::Event) -> NodeEvent {
     use v1::event::Kind;
     let kind = match e.kind {
@@ -176,11 +183,17 @@ fn node_event(e: v1::Event) -> NodeEvent {
             message_ids: r.message_ids,
             status: u8::try_from(r.status).unwrap_or(0),
         },
-        Some(Kind::Qr(_)) => EventKind::Qr,
+        Some(Kind::Qr(q)) => EventKind::Qr {
+            code: q.code,
+            image: q.png_data_url,
+            generated_at: millis(q.generated_at_ms).unwrap_or_else(chrono::Utc::now),
+            expires_at: millis(q.expires_at_ms),
+        },
         Some(Kind::Connection(c)) => EventKind::Connection {
             status: c.status,
             phone_number: c.phone_number,
             push_name: c.push_name,
+            reason: c.reason,
         },
         Some(Kind::MessageEdited(m)) => EventKind::Edit {
             message_id: m.message_id,
@@ -197,7 +210,15 @@ fn node_event(e: v1::Event) -> NodeEvent {
             group_jid: g.group_jid,
             subject: g.subject,
         },
-        Some(Kind::Reaction(_)) | None => EventKind::Other,
+        Some(Kind::Reaction(r)) => EventKind::Reaction {
+            message_id: r.message_id,
+            chat_jid: r.chat_jid,
+            sender_jid: r.sender_jid,
+            emoji: r.emoji,
+            from_me: r.from_me,
+            timestamp: millis(r.timestamp_ms).unwrap_or_else(chrono::Utc::now),
+        },
+        None => EventKind::Other,
     };
     NodeEvent { seq: e.seq, kind }
 }

@@ -33,7 +33,7 @@ pub struct MessagesQuery {
     limit: Option<String>,
 }
 
-fn opt_bool(field: &str, v: Option<&str>) -> AppResult<Option<bool>> {
+pub(super) fn opt_bool(field: &str, v: Option<&str>) -> AppResult<Option<bool>> {
     match v.map(str::trim) {
         None | Some("") => Ok(None),
         Some("1" | "true") => Ok(Some(true)),
@@ -45,7 +45,7 @@ fn opt_bool(field: &str, v: Option<&str>) -> AppResult<Option<bool>> {
     }
 }
 
-fn opt_int<T: std::str::FromStr>(field: &str, v: Option<&str>) -> AppResult<Option<T>> {
+pub(super) fn opt_int<T: std::str::FromStr>(field: &str, v: Option<&str>) -> AppResult<Option<T>> {
     match v.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => s.parse().map(Some).map_err(|_| {
@@ -54,7 +54,10 @@ fn opt_int<T: std::str::FromStr>(field: &str, v: Option<&str>) -> AppResult<Opti
     }
 }
 
-fn opt_time(field: &str, v: Option<&str>) -> AppResult<Option<chrono::DateTime<chrono::Utc>>> {
+pub(super) fn opt_time(
+    field: &str,
+    v: Option<&str>,
+) -> AppResult<Option<chrono::DateTime<chrono::Utc>>> {
     match v.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => parse_rfc3339(s).map(Some).map_err(|_| {

@@ -11,10 +11,12 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod incoming;
 pub mod instances;
 pub mod messages;
 pub mod middleware;
 pub mod tokens;
+pub mod webhooks;
 
 use std::time::Instant;
 
@@ -66,6 +68,28 @@ fn api_routes() -> Router<AppState> {
         .route("/conversations/{id}", get(conversations::show))
         .route("/conversations/{id}/messages", get(conversations::messages))
         .route(
+            "/instances/{id}/webhook",
+            get(webhooks::get)
+                .put(webhooks::put)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/instances/{id}/webhook/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/instances/{id}/webhook/deliveries/{delivery}",
+            get(webhooks::delivery),
+        )
+        .route(
+            "/instances/{id}/webhook/deliveries/{delivery}/replay",
+            post(webhooks::replay_one),
+        )
+        .route(
+            "/instances/{id}/webhook/replay",
+            post(webhooks::replay_many),
+        )
+        .route(
             "/instances/{id}/tokens",
             get(tokens::list).post(tokens::create),
         )
@@ -105,6 +129,12 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/api/v1/health", get(health::health))
+        // Engine reports authenticate by signature, not by token or rate-limit identity.
+        .route("/webhooks/instance/{uuid}/{kind}", post(incoming::report))
+        .route(
+            "/api/v1/webhooks/instance/{uuid}/{kind}",
+            post(incoming::report),
+        )
         .merge(limited)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

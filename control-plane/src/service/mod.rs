@@ -3,11 +3,13 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod incoming;
 pub mod ingest;
 pub mod instances;
 pub mod messaging;
 pub mod nodes;
 pub mod tokens;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -29,6 +31,10 @@ pub struct Services {
     pub node_secret: secrecy::SecretString,
     /// Edge routing: instance reference -> node HTTP base, for a few seconds.
     pub route_cache: moka::sync::Cache<String, Option<String>>,
+    /// Seals webhook secrets (and later other third-party credentials) at rest.
+    pub secrets: crate::crypto::SecretBox,
+    /// Wakes the webhook dispatcher after deliveries were queued.
+    pub webhook_signal: crate::webhooks::Signal,
 }
 
 /// A random alphanumeric secret of `len` characters from the OS-seeded CSPRNG.
@@ -69,6 +75,16 @@ impl Services {
             .node_secret
             .clone()
             .unwrap_or_else(|| secrecy::SecretString::from(random_secret(40)));
+        // App::build always resolves a key (configured or kept in the data directory); only
+        // one-shot CLI tools, which seal nothing, get a throwaway one.
+        let key = config
+            .secret_key
+            .as_ref()
+            .and_then(|k| {
+                use secrecy::ExposeSecret;
+                crate::crypto::SecretBox::parse_key(k.expose_secret())
+            })
+            .unwrap_or_else(rand::random);
         Services {
             db,
             config,
@@ -84,6 +100,8 @@ impl Services {
                 .time_to_live(std::time::Duration::from_secs(2))
                 .max_capacity(100_000)
                 .build(),
+            secrets: crate::crypto::SecretBox::new(&key),
+            webhook_signal: crate::webhooks::Signal::default(),
         }
     }
 

@@ -12,3 +12,6 @@ pub mod node_event_cursor;
 pub mod tenant;
 pub mod user;
 pub mod user_token;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

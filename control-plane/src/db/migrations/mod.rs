@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_init;
 mod m20261126_000001_messaging;
+mod m20261126_000002_webhooks;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_init::Migration),
             Box::new(m20261126_000001_messaging::Migration),
+            Box::new(m20261126_000002_webhooks::Migration),
         ]
     }
 }

@@ -1,0 +1,948 @@
+//! The dispatcher: claims due deliveries from the outbox, sends them, and records every
+//! attempt. It owns the delivery guarantees:
+//!
+//! - **At least once.** A delivery is claimed with a lease (`leased_until`), not removed; if
+//!   this process dies mid-attempt the lease runs out and any replica claims it again. The
+//!   body and `X-Webhook-Delivery-Id` are the same on every attempt, so receivers dedupe.
+//! - **In order per conversation.** Deliveries share an ordering key (the chat) per endpoint;
+//!   a delivery is only claimed when no older one of its stream is in flight or waiting for
+//!   a retry, and a claimed stream is sent one by one, stopping at the first failure.
+//! - **Bounded.** At most `concurrency` attempts overall and `endpoint_concurrency` per
+//!   endpoint, each with a timeout; failures follow the retry schedule with jitter; `410 Gone`
+//!   or a long run of failures disables the endpoint with the reason recorded on it.
+//!
+//! Results are written by one task in batches (one transaction per batch), which is what lets
+//! SQLite keep up with thousands of deliveries a second.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QuerySelect, Statement, TransactionTrait,
+};
+use tokio::sync::{Semaphore, mpsc, watch};
+use uuid::Uuid;
+use zapini_shared::netguard;
+use zapini_shared::signing::{sign_hex, sign_timestamped_hex};
+
+use super::retry::{Next, after_failure};
+use super::{DELIVERED, FAILED, PENDING, Signal};
+use crate::config::WebhookSettings;
+use crate::crypto::SecretBox;
+use crate::db::entities::{webhook_attempt, webhook_delivery, webhook_endpoint};
+
+/// Deliveries claimed per scan.
+const CLAIM_BATCH: u64 = 512;
+/// Outcomes written per transaction.
+const WRITE_BATCH: usize = 1024;
+/// Longest wait between scans when nothing signals (other replicas' events, retries).
+const IDLE_POLL: Duration = Duration::from_millis(500);
+/// Response bytes kept for the log when an attempt fails.
+const ERROR_BODY_CHARS: usize = 300;
+
+pub const USER_AGENT: &str = "Zapini-Webhook/1.0";
+
+/// What one attempt came to.
+#[derive(Debug)]
+enum Outcome {
+    Delivered {
+        id: i64,
+        endpoint_id: i64,
+        instance_id: i64,
+        attempt: i32,
+        status: u16,
+        latency_ms: i32,
+    },
+    /// Failed; retried at `next_at`, or marked failed when `next_at` is `None`.
+    Failed {
+        id: i64,
+        endpoint_id: i64,
+        instance_id: i64,
+        attempt: i32,
+        status: Option<u16>,
+        latency_ms: i32,
+        error: String,
+        next_at: Option<DateTime<Utc>>,
+        gone: bool,
+    },
+    /// Claimed but not attempted (an earlier delivery of the stream failed): unlease.
+    Release { ids: Vec<i64> },
+}
+
+/// An endpoint as the attempts need it.
+struct Target {
+    url: Result<reqwest::Url, String>,
+    secret: Result<String, String>,
+    previous_secret: Option<String>,
+    permits: Arc<Semaphore>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    settings: WebhookSettings,
+    secrets: SecretBox,
+    client: reqwest::Client,
+    signal: Signal,
+    allow_private: bool,
+    global: Arc<Semaphore>,
+    endpoint_permits: Mutex<HashMap<i64, Arc<Semaphore>>>,
+}
+
+/// Delivers the outbox. Start one per control-plane process with [`Dispatcher::run`].
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        db: DatabaseConnection,
+        settings: WebhookSettings,
+        secrets: SecretBox,
+        signal: Signal,
+        allow_private: bool,
+    ) -> anyhow::Result<Dispatcher> {
+        let mut builder = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(settings.endpoint_concurrency)
+            .tcp_nodelay(true)
+            // A webhook answers; it does not send us elsewhere. A 3xx is a failed attempt.
+            .redirect(reqwest::redirect::Policy::none());
+        if !allow_private {
+            builder = builder.dns_resolver(Arc::new(netguard::GuardedResolver));
+        }
+        Ok(Dispatcher {
+            inner: Arc::new(Inner {
+                db,
+                global: Arc::new(Semaphore::new(settings.concurrency)),
+                settings,
+                secrets,
+                client: builder.build()?,
+                signal,
+                allow_private,
+                endpoint_permits: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Delivers until `stop` turns true. Attempts in flight when it does are abandoned; their
+    /// leases run out and the next start delivers them again.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let (tx, rx) = mpsc::channel::<Outcome>(WRITE_BATCH * 4);
+        let writer = tokio::spawn(write_outcomes(self.inner.clone(), rx));
+        let retention = tokio::spawn(retention(self.inner.clone(), stop.clone()));
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let claimed = match self.claim().await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook dispatcher: claiming deliveries failed");
+                    Vec::new()
+                }
+            };
+            if claimed.is_empty() {
+                tokio::select! {
+                    _ = self.inner.signal.notified() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            let targets = match self.targets(&claimed).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook dispatcher: loading endpoints failed");
+                    let ids = claimed.iter().flatten().map(|d| d.id).collect();
+                    let _ = tx.send(Outcome::Release { ids }).await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            for stream in claimed {
+                let Some(target) = stream.first().and_then(|d| targets.get(&d.endpoint_id)) else {
+                    continue;
+                };
+                let target = target.clone();
+                let Ok(permit) = self.inner.global.clone().acquire_owned().await else {
+                    break;
+                };
+                let inner = self.inner.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    deliver_stream(&inner, &target, stream, &tx).await;
+                    drop(permit);
+                });
+            }
+        }
+        drop(tx);
+        retention.abort();
+        let _ = writer.await;
+    }
+
+    /// Leases due deliveries whose stream is free, grouped into streams in id order.
+    async fn claim(&self) -> anyhow::Result<Vec<Vec<webhook_delivery::Model>>> {
+        let db = &self.inner.db;
+        let now = Utc::now();
+        let backend = db.get_database_backend();
+        let sql = placeholders(
+            backend,
+            "SELECT * FROM webhook_deliveries d \
+             WHERE d.status = ? AND d.next_attempt_at <= ? \
+               AND (d.leased_until IS NULL OR d.leased_until < ?) \
+               AND d.endpoint_id IN (SELECT e.id FROM webhook_endpoints e \
+                                     WHERE e.is_active = ? AND e.disabled_at IS NULL) \
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+                     WHERE p.endpoint_id = d.endpoint_id AND p.ordering_key = d.ordering_key \
+                       AND p.status = ? AND p.id < d.id \
+                       AND ((p.leased_until IS NOT NULL AND p.leased_until >= ?) \
+                            OR p.next_attempt_at > ?)) \
+             ORDER BY d.id LIMIT ?",
+        );
+        let candidates = webhook_delivery::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [
+                    PENDING.into(),
+                    now.into(),
+                    now.into(),
+                    true.into(),
+                    PENDING.into(),
+                    now.into(),
+                    now.into(),
+                    (CLAIM_BATCH as i64).into(),
+                ],
+            ))
+            .all(db)
+            .await?;
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let longest = longest_stream(&candidates);
+        let until = now
+            + chrono::Duration::from_std(
+                self.inner.settings.timeout * (longest as u32 + 1) + Duration::from_secs(30),
+            )?;
+        let owner = Uuid::new_v4().to_string();
+        let ids: Vec<i64> = candidates.iter().map(|d| d.id).collect();
+        let leased = webhook_delivery::Entity::update_many()
+            .col_expr(webhook_delivery::Column::LeasedUntil, Expr::value(until))
+            .col_expr(
+                webhook_delivery::Column::LeaseOwner,
+                Expr::value(owner.clone()),
+            )
+            .filter(webhook_delivery::Column::Id.is_in(ids.clone()))
+            .filter(webhook_delivery::Column::Status.eq(PENDING))
+            .filter(
+                Condition::any()
+                    .add(webhook_delivery::Column::LeasedUntil.is_null())
+                    .add(webhook_delivery::Column::LeasedUntil.lt(now)),
+            )
+            .exec(db)
+            .await?
+            .rows_affected;
+        let owned: std::collections::HashSet<i64> = if leased as usize == ids.len() {
+            ids.into_iter().collect()
+        } else {
+            // Another replica won some of them: keep what we hold.
+            webhook_delivery::Entity::find()
+                .filter(webhook_delivery::Column::Id.is_in(ids))
+                .filter(webhook_delivery::Column::LeaseOwner.eq(owner))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|d| d.id)
+                .collect()
+        };
+        let (streams, lost) = into_streams(candidates, &owned);
+        if !lost.is_empty() {
+            release(db, &lost).await?;
+        }
+        Ok(streams)
+    }
+
+    async fn targets(
+        &self,
+        claimed: &[Vec<webhook_delivery::Model>],
+    ) -> anyhow::Result<HashMap<i64, Arc<Target>>> {
+        let mut ids: Vec<i64> = claimed
+            .iter()
+            .filter_map(|s| s.first().map(|d| d.endpoint_id))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let endpoints = webhook_endpoint::Entity::find()
+            .filter(webhook_endpoint::Column::Id.is_in(ids))
+            .all(&self.inner.db)
+            .await?;
+        let now = Utc::now();
+        let settings = &self.inner.settings;
+        Ok(endpoints
+            .into_iter()
+            .map(|e| {
+                let url =
+                    netguard::check_url(&e.url, settings.allow_http, self.inner.allow_private)
+                        .map_err(|r| format!("webhook URL refused: it {r}"));
+                let secret = self.inner.secrets.open(&e.secret_enc).map_err(|err| {
+                    format!(
+                        "webhook secret cannot be decrypted ({err}); was ZAPINI_SECRET_KEY changed?"
+                    )
+                });
+                let previous_secret = match (&e.previous_secret_enc, e.previous_secret_until) {
+                    (Some(sealed), Some(until)) if until > now => {
+                        self.inner.secrets.open(sealed).ok()
+                    }
+                    _ => None,
+                };
+                let permits = self.endpoint_permits(e.id);
+                (
+                    e.id,
+                    Arc::new(Target {
+                        url,
+                        secret,
+                        previous_secret,
+                        permits,
+                    }),
+                )
+            })
+            .collect())
+    }
+
+    fn endpoint_permits(&self, endpoint_id: i64) -> Arc<Semaphore> {
+        let mut map = self
+            .inner
+            .endpoint_permits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        map.entry(endpoint_id)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.inner.settings.endpoint_concurrency)))
+            .clone()
+    }
+}
+
+/// `?` placeholders as the backend wants them (`$1`, `$2`... on PostgreSQL).
+fn placeholders(backend: DbBackend, sql: &str) -> String {
+    match backend {
+        DbBackend::Postgres => {
+            let mut out = String::with_capacity(sql.len() + 16);
+            let mut n = 0;
+            for c in sql.chars() {
+                if c == '?' {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+        _ => sql.to_owned(),
+    }
+}
+
+fn longest_stream(candidates: &[webhook_delivery::Model]) -> usize {
+    let mut counts: HashMap<(i64, &str), usize> = HashMap::new();
+    for d in candidates {
+        *counts
+            .entry((d.endpoint_id, d.ordering_key.as_str()))
+            .or_default() += 1;
+    }
+    counts.into_values().max().unwrap_or(1)
+}
+
+/// Groups candidates (in id order) into streams. A stream keeps only the prefix this
+/// dispatcher holds: delivering past a delivery someone else holds would break the order, so
+/// the rest is handed back (`lost`).
+fn into_streams(
+    candidates: Vec<webhook_delivery::Model>,
+    owned: &std::collections::HashSet<i64>,
+) -> (Vec<Vec<webhook_delivery::Model>>, Vec<i64>) {
+    let mut streams: Vec<Vec<webhook_delivery::Model>> = Vec::new();
+    let mut index: HashMap<(i64, String), (usize, bool)> = HashMap::new();
+    let mut lost = Vec::new();
+    for d in candidates {
+        let key = (d.endpoint_id, d.ordering_key.clone());
+        let entry = index.entry(key).or_insert_with(|| {
+            streams.push(Vec::new());
+            (streams.len() - 1, false)
+        });
+        let is_owned = owned.contains(&d.id);
+        if entry.1 || !is_owned {
+            // The stream is broken at or before this delivery.
+            entry.1 = true;
+            if is_owned {
+                lost.push(d.id);
+            }
+            continue;
+        }
+        streams[entry.0].push(d);
+    }
+    streams.retain(|s| !s.is_empty());
+    (streams, lost)
+}
+
+async fn release(db: &DatabaseConnection, ids: &[i64]) -> Result<(), sea_orm::DbErr> {
+    webhook_delivery::Entity::update_many()
+        .col_expr(
+            webhook_delivery::Column::LeasedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            webhook_delivery::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(webhook_delivery::Column::Id.is_in(ids.to_vec()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Sends a stream one delivery at a time, stopping at the first failure.
+async fn deliver_stream(
+    inner: &Inner,
+    target: &Target,
+    stream: Vec<webhook_delivery::Model>,
+    tx: &mpsc::Sender<Outcome>,
+) {
+    let mut rest = stream.into_iter();
+    while let Some(delivery) = rest.next() {
+        let outcome = {
+            let Ok(_permit) = target.permits.acquire().await else {
+                return;
+            };
+            attempt(inner, target, &delivery).await
+        };
+        let failed = matches!(outcome, Outcome::Failed { .. });
+        if tx.send(outcome).await.is_err() {
+            return;
+        }
+        if failed {
+            let ids: Vec<i64> = rest.map(|d| d.id).collect();
+            if !ids.is_empty() {
+                let _ = tx.send(Outcome::Release { ids }).await;
+            }
+            return;
+        }
+    }
+}
+
+/// One HTTP attempt with the reference's headers plus the replay-protected signature.
+async fn attempt(inner: &Inner, target: &Target, d: &webhook_delivery::Model) -> Outcome {
+    let number = d.attempts + 1;
+    let started = Instant::now();
+    let result = send(inner, target, d, number).await;
+    let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+    match result {
+        Ok(status) if (200..300).contains(&status) => Outcome::Delivered {
+            id: d.id,
+            endpoint_id: d.endpoint_id,
+            instance_id: d.instance_id,
+            attempt: number,
+            status,
+            latency_ms,
+        },
+        other => {
+            let (status, error) = match other {
+                Ok(status) => (Some(status), format!("HTTP {status}")),
+                Err(AttemptError { status, error }) => (status, error),
+            };
+            let gone = status == Some(410);
+            let next_at = if gone {
+                None
+            } else {
+                match after_failure(
+                    &inner.settings.retry_schedule,
+                    usize::try_from(number).unwrap_or(usize::MAX),
+                    rand::random::<f64>(),
+                ) {
+                    Next::RetryIn(delay) => {
+                        Some(Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default())
+                    }
+                    Next::GiveUp => None,
+                }
+            };
+            Outcome::Failed {
+                id: d.id,
+                endpoint_id: d.endpoint_id,
+                instance_id: d.instance_id,
+                attempt: number,
+                status,
+                latency_ms,
+                error,
+                next_at,
+                gone,
+            }
+        }
+    }
+}
+
+struct AttemptError {
+    status: Option<u16>,
+    error: String,
+}
+
+impl AttemptError {
+    fn new(error: impl Into<String>) -> Self {
+        AttemptError {
+            status: None,
+            error: error.into(),
+        }
+    }
+}
+
+async fn send(
+    inner: &Inner,
+    target: &Target,
+    d: &webhook_delivery::Model,
+    number: i32,
+) -> Result<u16, AttemptError> {
+    let url = target.url.clone().map_err(AttemptError::new)?;
+    let secret = target.secret.as_ref().map_err(AttemptError::new)?;
+    let body = d.payload.as_bytes();
+    let timestamp = Utc::now().timestamp();
+    let mut timestamped = format!(
+        "v1={}",
+        sign_timestamped_hex(secret.as_bytes(), timestamp, body)
+    );
+    let mut request = inner
+        .client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("X-Webhook-Signature", sign_hex(secret.as_bytes(), body))
+        .header("X-Webhook-Event", &d.event)
+        .header("X-Instance-UUID", d.instance_uuid.to_string())
+        .header("X-Webhook-Delivery-Id", d.uuid.to_string())
+        .header("X-Webhook-Attempt", number.to_string())
+        .header("X-Webhook-Timestamp", timestamp.to_string());
+    if let Some(previous) = &target.previous_secret {
+        request = request.header(
+            "X-Webhook-Signature-Previous",
+            sign_hex(previous.as_bytes(), body),
+        );
+        timestamped.push_str(&format!(
+            " v1={}",
+            sign_timestamped_hex(previous.as_bytes(), timestamp, body)
+        ));
+    }
+    let response = request
+        .header("X-Webhook-Signature-V2", timestamped)
+        .body(d.payload.clone())
+        .send()
+        .await
+        .map_err(|e| AttemptError::new(describe(&e, inner.settings.timeout)))?;
+    let status = response.status().as_u16();
+    if (200..300).contains(&status) {
+        // Read the (normally tiny) body so the connection goes back to the pool.
+        let _ = response.bytes().await;
+        return Ok(status);
+    }
+    let text = response.text().await.unwrap_or_default();
+    let snippet: String = text.chars().take(ERROR_BODY_CHARS).collect();
+    Err(AttemptError {
+        status: Some(status),
+        error: if snippet.trim().is_empty() {
+            format!("HTTP {status}")
+        } else {
+            format!("HTTP {status}: {}", snippet.trim())
+        },
+    })
+}
+
+fn describe(err: &reqwest::Error, timeout: Duration) -> String {
+    use std::error::Error as _;
+    if err.is_timeout() {
+        return format!("timed out after {} s", timeout.as_secs_f64());
+    }
+    let mut text = if err.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Writes outcomes in batches: one transaction per batch.
+async fn write_outcomes(inner: Arc<Inner>, mut rx: mpsc::Receiver<Outcome>) {
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match write_batch(&inner, &batch).await {
+                Ok(()) => break,
+                Err(e) => {
+                    // Nothing is lost while this fails: the rows stay leased and pending,
+                    // and are delivered again once their lease runs out.
+                    tracing::warn!(error = %e, "webhook dispatcher: recording attempts failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    if delay >= Duration::from_secs(5) && rx.is_closed() {
+                        break;
+                    }
+                }
+            }
+        }
+        batch.clear();
+        inner.signal.notify();
+    }
+}
+
+async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::DbErr> {
+    let now = Utc::now();
+    let txn = inner.db.begin().await?;
+    let mut attempts = Vec::new();
+    let mut delivered: HashMap<u16, Vec<i64>> = HashMap::new();
+    let mut healthy: Vec<i64> = Vec::new();
+    let mut failing: Vec<i64> = Vec::new();
+    let mut gone: Vec<i64> = Vec::new();
+    let mut released: Vec<i64> = Vec::new();
+    for outcome in batch {
+        match outcome {
+            Outcome::Delivered {
+                id,
+                endpoint_id,
+                instance_id,
+                attempt,
+                status,
+                latency_ms,
+            } => {
+                delivered.entry(*status).or_default().push(*id);
+                healthy.push(*endpoint_id);
+                attempts.push(attempt_row(
+                    *id,
+                    *instance_id,
+                    *attempt,
+                    Some(*status),
+                    *latency_ms,
+                    None,
+                    now,
+                ));
+            }
+            Outcome::Failed {
+                id,
+                endpoint_id,
+                instance_id,
+                attempt,
+                status,
+                latency_ms,
+                error,
+                next_at,
+                gone: is_gone,
+            } => {
+                if *is_gone {
+                    gone.push(*endpoint_id);
+                } else {
+                    failing.push(*endpoint_id);
+                }
+                attempts.push(attempt_row(
+                    *id,
+                    *instance_id,
+                    *attempt,
+                    *status,
+                    *latency_ms,
+                    Some(error.clone()),
+                    now,
+                ));
+                let mut update = webhook_delivery::Entity::update_many()
+                    .col_expr(webhook_delivery::Column::Attempts, Expr::value(*attempt))
+                    .col_expr(
+                        webhook_delivery::Column::LastStatusCode,
+                        Expr::value(status.map(i32::from)),
+                    )
+                    .col_expr(
+                        webhook_delivery::Column::LastError,
+                        Expr::value(error.clone()),
+                    )
+                    .col_expr(
+                        webhook_delivery::Column::LeasedUntil,
+                        Expr::value(Option::<DateTime<Utc>>::None),
+                    )
+                    .col_expr(
+                        webhook_delivery::Column::LeaseOwner,
+                        Expr::value(Option::<String>::None),
+                    )
+                    .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(now));
+                update = match next_at {
+                    Some(at) => {
+                        update.col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(*at))
+                    }
+                    None => update.col_expr(webhook_delivery::Column::Status, Expr::value(FAILED)),
+                };
+                update
+                    .filter(webhook_delivery::Column::Id.eq(*id))
+                    .exec(&txn)
+                    .await?;
+            }
+            Outcome::Release { ids } => released.extend_from_slice(ids),
+        }
+    }
+    for (status, ids) in delivered {
+        webhook_delivery::Entity::update_many()
+            .col_expr(webhook_delivery::Column::Status, Expr::value(DELIVERED))
+            .col_expr(
+                webhook_delivery::Column::Attempts,
+                Expr::col(webhook_delivery::Column::Attempts).add(1),
+            )
+            .col_expr(
+                webhook_delivery::Column::LastStatusCode,
+                Expr::value(i32::from(status)),
+            )
+            .col_expr(
+                webhook_delivery::Column::LastError,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(webhook_delivery::Column::DeliveredAt, Expr::value(now))
+            .col_expr(
+                webhook_delivery::Column::LeasedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(
+                webhook_delivery::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(now))
+            .filter(webhook_delivery::Column::Id.is_in(ids))
+            .exec(&txn)
+            .await?;
+    }
+    if !released.is_empty() {
+        release_in(&txn, &released).await?;
+    }
+    for chunk in attempts.chunks(400) {
+        webhook_attempt::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    endpoint_health(inner, &txn, healthy, failing, gone, now).await?;
+    txn.commit().await
+}
+
+async fn release_in<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    ids: &[i64],
+) -> Result<(), sea_orm::DbErr> {
+    webhook_delivery::Entity::update_many()
+        .col_expr(
+            webhook_delivery::Column::LeasedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            webhook_delivery::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(webhook_delivery::Column::Id.is_in(ids.to_vec()))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+fn attempt_row(
+    delivery_id: i64,
+    instance_id: i64,
+    attempt: i32,
+    status: Option<u16>,
+    latency_ms: i32,
+    error: Option<String>,
+    now: DateTime<Utc>,
+) -> webhook_attempt::ActiveModel {
+    webhook_attempt::ActiveModel {
+        delivery_id: Set(delivery_id),
+        instance_id: Set(instance_id),
+        attempt: Set(attempt),
+        status_code: Set(status.map(i32::from)),
+        latency_ms: Set(latency_ms),
+        error: Set(error),
+        created_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// Success clears an endpoint's failing streak; failure starts one; a streak longer than
+/// `disable_after`, or a `410 Gone`, disables the endpoint with the reason recorded.
+async fn endpoint_health<C: sea_orm::ConnectionTrait>(
+    inner: &Inner,
+    conn: &C,
+    mut healthy: Vec<i64>,
+    mut failing: Vec<i64>,
+    mut gone: Vec<i64>,
+    now: DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    for v in [&mut healthy, &mut failing, &mut gone] {
+        v.sort_unstable();
+        v.dedup();
+    }
+    if !healthy.is_empty() {
+        webhook_endpoint::Entity::update_many()
+            .col_expr(
+                webhook_endpoint::Column::FailingSince,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(webhook_endpoint::Column::Id.is_in(healthy))
+            .filter(webhook_endpoint::Column::FailingSince.is_not_null())
+            .exec(conn)
+            .await?;
+    }
+    if !failing.is_empty() {
+        webhook_endpoint::Entity::update_many()
+            .col_expr(webhook_endpoint::Column::FailingSince, Expr::value(now))
+            .filter(webhook_endpoint::Column::Id.is_in(failing.clone()))
+            .filter(webhook_endpoint::Column::FailingSince.is_null())
+            .exec(conn)
+            .await?;
+        let limit = inner.settings.disable_after;
+        let since = now - chrono::Duration::from_std(limit).unwrap_or_default();
+        webhook_endpoint::Entity::update_many()
+            .col_expr(webhook_endpoint::Column::DisabledAt, Expr::value(now))
+            .col_expr(
+                webhook_endpoint::Column::DisabledReason,
+                Expr::value(format!(
+                    "Disabled after {} without a successful delivery.",
+                    human(limit)
+                )),
+            )
+            .col_expr(webhook_endpoint::Column::UpdatedAt, Expr::value(now))
+            .filter(webhook_endpoint::Column::Id.is_in(failing))
+            .filter(webhook_endpoint::Column::FailingSince.lt(since))
+            .filter(webhook_endpoint::Column::DisabledAt.is_null())
+            .exec(conn)
+            .await?;
+    }
+    if !gone.is_empty() {
+        webhook_endpoint::Entity::update_many()
+            .col_expr(webhook_endpoint::Column::DisabledAt, Expr::value(now))
+            .col_expr(
+                webhook_endpoint::Column::DisabledReason,
+                Expr::value("Disabled because the endpoint answered 410 Gone."),
+            )
+            .col_expr(webhook_endpoint::Column::UpdatedAt, Expr::value(now))
+            .filter(webhook_endpoint::Column::Id.is_in(gone))
+            .filter(webhook_endpoint::Column::DisabledAt.is_null())
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn human(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        s if s >= 86_400 && s % 86_400 == 0 => format!("{} days", s / 86_400),
+        s if s >= 3_600 => format!("{} hours", s / 3_600),
+        s => format!("{s} seconds"),
+    }
+}
+
+/// Deletes delivered and failed deliveries (and their attempts) past the retention period.
+async fn retention(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let cutoff = Utc::now() - chrono::Duration::days(i64::from(inner.settings.retention_days));
+        let old = webhook_delivery::Entity::find()
+            .filter(webhook_delivery::Column::Status.ne(PENDING))
+            .filter(webhook_delivery::Column::CreatedAt.lt(cutoff));
+        let ids: Result<Vec<i64>, _> = old
+            .select_only()
+            .column(webhook_delivery::Column::Id)
+            .limit(10_000)
+            .into_tuple::<i64>()
+            .all(&inner.db)
+            .await;
+        match ids {
+            Ok(ids) if !ids.is_empty() => {
+                let result = async {
+                    webhook_attempt::Entity::delete_many()
+                        .filter(webhook_attempt::Column::DeliveryId.is_in(ids.clone()))
+                        .exec(&inner.db)
+                        .await?;
+                    webhook_delivery::Entity::delete_many()
+                        .filter(webhook_delivery::Column::Id.is_in(ids))
+                        .exec(&inner.db)
+                        .await
+                }
+                .await;
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "webhook retention: delete failed");
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "webhook retention: query failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, key: &str) -> webhook_delivery::Model {
+        let now = Utc::now();
+        webhook_delivery::Model {
+            id,
+            uuid: Uuid::new_v4(),
+            tenant_id: 1,
+            instance_id: 1,
+            instance_uuid: Uuid::nil(),
+            endpoint_id: 1,
+            event: "message.received".into(),
+            ordering_key: key.into(),
+            payload: "{}".into(),
+            status: PENDING.into(),
+            attempts: 0,
+            next_attempt_at: now,
+            leased_until: None,
+            lease_owner: None,
+            last_status_code: None,
+            last_error: None,
+            created_at: now,
+            delivered_at: None,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn streams_keep_order_and_stop_at_a_delivery_held_elsewhere() {
+        let candidates = vec![
+            row(1, "a"),
+            row(2, "b"),
+            row(3, "a"),
+            row(4, "a"),
+            row(5, "b"),
+        ];
+        let owned = [1, 2, 4, 5].into_iter().collect();
+        let (streams, lost) = into_streams(candidates, &owned);
+        let ids: Vec<Vec<i64>> = streams
+            .iter()
+            .map(|s| s.iter().map(|d| d.id).collect())
+            .collect();
+        assert_eq!(ids, vec![vec![1], vec![2, 5]]);
+        assert_eq!(lost, vec![4], "4 must wait for 3, which someone else holds");
+    }
+
+    #[test]
+    fn postgres_placeholders_are_numbered() {
+        assert_eq!(
+            placeholders(DbBackend::Postgres, "a = ? AND b IN (?, ?)"),
+            "a = $1 AND b IN ($2, $3)"
+        );
+        assert_eq!(placeholders(DbBackend::Sqlite, "a = ?"), "a = ?");
+    }
+}
