@@ -129,7 +129,7 @@ impl NodeApp {
         let instance_uuid = config.instance_id.to_string();
         let tokens = TokenCache::new(api.clone(), &instance_uuid);
         let policy = Arc::new(PolicyState::default());
-        let sent_log = Arc::new(SentLog::default());
+        let sent_log = Arc::new(SentLog::new(buffer.subscribe_synced()));
         let node = Arc::new(Node {
             engine: engine.clone(),
             sandbox,
@@ -137,7 +137,7 @@ impl NodeApp {
             sent_log: sent_log.clone(),
             media: MediaFetcher::new(config.allow_private_urls)?,
             started: Instant::now(),
-            durable_sends: config.durable_sends,
+            send_ack: config.send_ack,
         });
         let state = AppState {
             node,

@@ -21,6 +21,38 @@ pub enum ReceiptMode {
     Manual,
 }
 
+/// When a send (`POST /send-message` and the other sends, HTTP or gRPC) is answered, relative
+/// to its `message.sent` event reaching the event buffer.
+///
+/// The event buffer writes an event (`write(2)`) as soon as the engine reports it and fsyncs
+/// in the background in groups; the control plane only ever hears of fsynced events. The modes
+/// trade how long a send waits against what a crash right after the answer can lose:
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendAck {
+    /// `written` (default): answered once the event is written to the buffer file. A crash
+    /// or kill of the node process loses nothing; an OS crash or power loss within the sync
+    /// window (normally well under a few milliseconds) can lose the `message.sent` event of a
+    /// message that was answered as sent.
+    Written,
+    /// `synced`: answered once the event is fsynced. Nothing answered is ever lost, but every
+    /// send waits for the disk; with an fsync p99 of several milliseconds, so is the send's.
+    Synced,
+    /// `none`: answered as soon as the engine accepted the message; the event is written a
+    /// moment later. A process crash in that gap loses the event.
+    None,
+}
+
+impl SendAck {
+    /// The setting's value, as `ZAPINI_SEND_ACK` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendAck::Written => "written",
+            SendAck::Synced => "synced",
+            SendAck::None => "none",
+        }
+    }
+}
+
 /// Reconnect/re-register backoff: exponential from `initial`, doubling up to `max`, jittered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -64,18 +96,20 @@ pub struct NodeConfig {
     pub sandbox_receipts: ReceiptMode,
     /// `ZAPINI_WORKER_THREADS`: Tokio worker threads (used by `main`).
     pub worker_threads: usize,
-    /// `ZAPINI_DURABLE_SENDS` (default true): a send is answered only once its
-    /// `message_sent` event is fsync'd in the buffer. False answers right after the engine
-    /// accepted the message (the event is still appended, group-committed, a moment later):
-    /// lower latency on disks with slow fsync, at the cost of a small window in which a
-    /// crash could lose the event of an already answered send.
-    pub durable_sends: bool,
+    /// `ZAPINI_SEND_ACK` (`written`, `synced` or `none`; default `written`): when a send is
+    /// answered; see [`SendAck`] for what each mode risks. The deprecated
+    /// `ZAPINI_DURABLE_SENDS` is still read when `ZAPINI_SEND_ACK` is unset: `true` means
+    /// `synced`, `false` means `none`.
+    pub send_ack: SendAck,
     /// `ZAPINI_EXIT_WITH_PARENT` (default false): stop when the process that started us goes
     /// away (set by the control plane's process launcher, so a killed control plane does not
     /// leave orphan nodes holding leases).
     pub exit_with_parent: bool,
     /// Backoff for registration and stream reconnects (not an environment setting).
     pub retry: RetryPolicy,
+    /// Warnings about the settings (deprecated variables), for `main` to log once logging
+    /// is set up.
+    pub warnings: Vec<String>,
 }
 
 /// A setting that failed validation; the message names the environment variable.
@@ -183,9 +217,40 @@ impl NodeConfig {
             }
         };
 
-        let durable_sends = match get("ZAPINI_DURABLE_SENDS") {
-            None => true,
-            Some(v) => parse_bool("ZAPINI_DURABLE_SENDS", &v)?,
+        let mut warnings = Vec::new();
+        let send_ack = match (get("ZAPINI_SEND_ACK"), get("ZAPINI_DURABLE_SENDS")) {
+            (Some(v), durable) => {
+                if durable.is_some() {
+                    warnings.push(
+                        "ZAPINI_DURABLE_SENDS is deprecated and ignored because ZAPINI_SEND_ACK is set"
+                            .to_owned(),
+                    );
+                }
+                match v.trim().to_ascii_lowercase().as_str() {
+                    "written" => SendAck::Written,
+                    "synced" => SendAck::Synced,
+                    "none" => SendAck::None,
+                    _ => {
+                        return Err(invalid(
+                            "ZAPINI_SEND_ACK",
+                            format!("unknown mode {v:?}; expected written, synced or none"),
+                        ));
+                    }
+                }
+            }
+            (None, Some(v)) => {
+                let mode = if parse_bool("ZAPINI_DURABLE_SENDS", &v)? {
+                    SendAck::Synced
+                } else {
+                    SendAck::None
+                };
+                warnings.push(format!(
+                    "ZAPINI_DURABLE_SENDS is deprecated; use ZAPINI_SEND_ACK={} (the default is written)",
+                    mode.as_str()
+                ));
+                mode
+            }
+            (None, None) => SendAck::Written,
         };
 
         let exit_with_parent = match get("ZAPINI_EXIT_WITH_PARENT") {
@@ -219,9 +284,10 @@ impl NodeConfig {
             allow_private_urls,
             sandbox_receipts,
             worker_threads,
-            durable_sends,
+            send_ack,
             exit_with_parent,
             retry: RetryPolicy::default(),
+            warnings,
         })
     }
 
@@ -247,9 +313,10 @@ impl NodeConfig {
             allow_private_urls: true,
             sandbox_receipts: ReceiptMode::Manual,
             worker_threads: 2,
-            durable_sends: true,
+            send_ack: SendAck::Written,
             exit_with_parent: false,
             retry: RetryPolicy::default(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -315,7 +382,8 @@ mod tests {
         assert!(!c.allow_private_urls);
         assert_eq!(c.sandbox_receipts, ReceiptMode::Auto);
         assert_eq!(c.worker_threads, 2);
-        assert!(c.durable_sends);
+        assert_eq!(c.send_ack, SendAck::Written);
+        assert!(c.warnings.is_empty());
     }
 
     #[test]
@@ -336,6 +404,8 @@ mod tests {
             ("ZAPINI_SANDBOX_RECEIPTS", "sometimes"),
             ("ZAPINI_WORKER_THREADS", "0"),
             ("ZAPINI_DURABLE_SENDS", "sometimes"),
+            ("ZAPINI_SEND_ACK", "fsync"),
+            ("ZAPINI_SEND_ACK", "true"),
             ("ZAPINI_CONTROL_PLANE_URL", "ftp://x"),
             ("ZAPINI_CONTROL_PLANE_GRPC", "not a url"),
             ("ZAPINI_PUBLIC_URL", "nope"),
@@ -346,6 +416,47 @@ mod tests {
             assert_eq!(e.setting, var, "{var}={value}");
             assert!(e.to_string().contains(var));
         }
+    }
+
+    #[test]
+    fn send_ack_modes_and_the_deprecated_alias() {
+        let base = [("ZAPINI_INSTANCE_ID", ID), ("ZAPINI_NODE_SECRET", "s")];
+        let with = |extra: &[(&str, &str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            load(&vars).unwrap()
+        };
+        for (value, mode) in [
+            ("written", SendAck::Written),
+            ("synced", SendAck::Synced),
+            (" None ", SendAck::None),
+        ] {
+            let c = with(&[("ZAPINI_SEND_ACK", value)]);
+            assert_eq!(c.send_ack, mode, "{value}");
+            assert!(c.warnings.is_empty());
+        }
+        // The old boolean still works, with a warning naming the replacement.
+        let c = with(&[("ZAPINI_DURABLE_SENDS", "true")]);
+        assert_eq!(c.send_ack, SendAck::Synced);
+        assert!(
+            c.warnings[0].contains("ZAPINI_SEND_ACK=synced"),
+            "{:?}",
+            c.warnings
+        );
+        let c = with(&[("ZAPINI_DURABLE_SENDS", "false")]);
+        assert_eq!(c.send_ack, SendAck::None);
+        assert!(
+            c.warnings[0].contains("ZAPINI_SEND_ACK=none"),
+            "{:?}",
+            c.warnings
+        );
+        // The new setting wins over the old one.
+        let c = with(&[
+            ("ZAPINI_SEND_ACK", "written"),
+            ("ZAPINI_DURABLE_SENDS", "true"),
+        ]);
+        assert_eq!(c.send_ack, SendAck::Written);
+        assert_eq!(c.warnings.len(), 1);
     }
 
     #[test]

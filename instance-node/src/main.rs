@@ -24,6 +24,9 @@ fn main() {
         .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(config.worker_threads)

@@ -1,84 +1,126 @@
-//! The event pump: engine events -> the durable buffer. Everything the engine observes is
-//! appended (fsync'd) before it counts; events that queue up while an fsync runs are written
-//! together in the next one (group commit), so a burst of sends costs a few fsyncs, not one
-//! each.
+//! The event pump: engine events -> the event buffer. Everything the engine observes is
+//! written to the buffer, whose sync thread fsyncs it in groups before the control plane
+//! hears of it; events that queue up while a write runs are written together in the next one.
 //!
-//! It also tells the hot path when the `message.sent` event of a send is durable
-//! ([`SentLog::wait_durable`]), so `Message sent successfully` is only answered once the
-//! control plane is guaranteed to hear about the message.
+//! It also tells the send path where the `message.sent` event of a send is
+//! ([`SentLog::wait_written`], [`SentLog::wait_synced`]), so `Message sent successfully` is
+//! answered at the point `ZAPINI_SEND_ACK` asks for.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::buffer::{BufferError, EventBuffer};
 use crate::engine::EngineEvent;
 use crate::grpc::convert::encode_event;
 
-/// Most events written by one group commit.
+/// Most events written by one write.
 const MAX_BATCH: usize = 512;
-/// Ids of durable sent messages remembered for late waiters.
+/// Ids of written sent messages remembered for late waiters.
 const RECENT_SENT: usize = 8192;
 
-/// Which of our sent messages are durable in the buffer.
 #[derive(Debug, Default)]
+struct Recent {
+    /// Message id -> sequence number of its `message.sent` record.
+    seqs: HashMap<String, u64>,
+    order: VecDeque<String>,
+}
+
+/// Which of our sent messages have their `message.sent` event in the buffer, and where.
+#[derive(Debug)]
 pub struct SentLog {
-    recent: Mutex<(HashSet<String>, VecDeque<String>)>,
+    recent: Mutex<Recent>,
     changed: Notify,
+    /// The buffer's synced watermark.
+    synced: watch::Receiver<u64>,
 }
 
 impl SentLog {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (HashSet<String>, VecDeque<String>)> {
+    /// A log that reads the synced watermark from `synced`
+    /// ([`EventBuffer::subscribe_synced`]).
+    pub fn new(synced: watch::Receiver<u64>) -> SentLog {
+        SentLog {
+            recent: Mutex::new(Recent::default()),
+            changed: Notify::new(),
+            synced,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recent> {
         self.recent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn record(&self, ids: Vec<String>) {
-        if ids.is_empty() {
-            return;
-        }
+    fn record(&self, written: impl IntoIterator<Item = (String, u64)>) {
+        let mut any = false;
         {
             let mut guard = self.lock();
-            let (set, order) = &mut *guard;
-            for id in ids {
-                if set.insert(id.clone()) {
+            let Recent { seqs, order } = &mut *guard;
+            for (id, seq) in written {
+                any = true;
+                if seqs.insert(id.clone(), seq).is_none() {
                     order.push_back(id);
                 }
             }
             while order.len() > RECENT_SENT {
                 if let Some(old) = order.pop_front() {
-                    set.remove(&old);
+                    seqs.remove(&old);
                 }
             }
         }
-        self.changed.notify_waiters();
+        if any {
+            self.changed.notify_waiters();
+        }
     }
 
-    fn contains(&self, id: &str) -> bool {
-        self.lock().0.contains(id)
+    fn seq_of(&self, id: &str) -> Option<u64> {
+        self.lock().seqs.get(id).copied()
     }
 
-    /// Waits until the `message_sent` event for `message_id` is in the buffer, at most
-    /// `timeout`. Returns false on timeout (the buffer is failing; the pump keeps retrying).
-    pub async fn wait_durable(&self, message_id: &str, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
+    /// Waits until the `message.sent` event for `message_id` is written to the buffer, at
+    /// most `timeout`, and returns its sequence number. `None` on timeout (the buffer is
+    /// failing; the pump keeps retrying).
+    pub async fn wait_written(&self, message_id: &str, timeout: Duration) -> Option<u64> {
+        self.wait_written_until(message_id, tokio::time::Instant::now() + timeout)
+            .await
+    }
+
+    async fn wait_written_until(
+        &self,
+        message_id: &str,
+        deadline: tokio::time::Instant,
+    ) -> Option<u64> {
         loop {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.contains(message_id) {
-                return true;
+            if let Some(seq) = self.seq_of(message_id) {
+                return Some(seq);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.contains(message_id);
+                return self.seq_of(message_id);
             }
         }
     }
+
+    /// Waits until the `message.sent` event for `message_id` is fsynced, at most `timeout`.
+    /// Returns false on timeout.
+    pub async fn wait_synced(&self, message_id: &str, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let Some(seq) = self.wait_written_until(message_id, deadline).await else {
+            return false;
+        };
+        let mut synced = self.synced.clone();
+        matches!(
+            tokio::time::timeout_at(deadline, synced.wait_for(|s| *s >= seq)).await,
+            Ok(Ok(_))
+        )
+    }
 }
 
-/// Runs until the engine drops its sender. Append failures are retried (the engine is held
+/// Runs until the engine drops its sender. Write failures are retried (the engine is held
 /// back by the bounded channel meanwhile) rather than losing events.
 pub async fn run(mut events: mpsc::Receiver<EngineEvent>, buffer: EventBuffer, sent: &SentLog) {
     let mut batch: Vec<EngineEvent> = Vec::with_capacity(16);
@@ -86,30 +128,34 @@ pub async fn run(mut events: mpsc::Receiver<EngineEvent>, buffer: EventBuffer, s
         if events.recv_many(&mut batch, MAX_BATCH).await == 0 {
             return;
         }
-        let payloads: Vec<Bytes> = batch.iter().map(|e| Bytes::from(encode_event(e))).collect();
-        let sent_ids: Vec<String> = batch
-            .iter()
-            .filter_map(|e| match e {
-                EngineEvent::MessageSent(m) => Some(m.id.clone()),
-                _ => None,
+        // (position in the batch, message id) of our sends, to map to sequence numbers.
+        let mut sends: Vec<(usize, String)> = Vec::new();
+        let payloads: Vec<Bytes> = batch
+            .drain(..)
+            .enumerate()
+            .map(|(i, event)| {
+                let payload = Bytes::from(encode_event(&event));
+                if let EngineEvent::MessageSent(m) = event {
+                    sends.push((i, m.id));
+                }
+                payload
             })
             .collect();
-        batch.clear();
         let mut delay = Duration::from_millis(100);
-        loop {
-            match buffer.append_batch_async(payloads.clone()).await {
-                Ok(_) => break,
+        let seqs = loop {
+            match buffer.write_batch_async(payloads.clone()).await {
+                Ok(seqs) => break seqs,
                 Err(err) => {
-                    log_append_error(&err);
+                    log_write_error(&err);
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
             }
-        }
-        sent.record(sent_ids);
+        };
+        sent.record(sends.into_iter().map(|(i, id)| (id, seqs[i])));
     }
 }
 
-fn log_append_error(err: &BufferError) {
-    tracing::error!(error = %err, "could not append engine events to the buffer; retrying");
+fn log_write_error(err: &BufferError) {
+    tracing::error!(error = %err, "could not write engine events to the buffer; retrying");
 }

@@ -1,6 +1,6 @@
 //! Use-cases shared by the HTTP hot path and the `InstanceNode` gRPC service: sends with the
-//! policy checks (automation guard, daily limit) and the wait for the `message_sent` event to
-//! be durable, and media preparation. Transports parse their input into these types and map
+//! policy checks (automation guard, daily limit) and the wait for the `message.sent` event to
+//! reach the event buffer (as far as `ZAPINI_SEND_ACK` asks), and media preparation. Transports parse their input into these types and map
 //! the errors; neither builds engine calls on its own for sends.
 
 use std::sync::Arc;
@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 
 use zapini_shared::jid::Jid;
 
+use crate::config::SendAck;
 use crate::engine::sandbox::SandboxEngine;
 use crate::engine::{Engine, EngineError, MediaKind, OutgoingMedia, SendOptions, SentMessage};
 use crate::media::{self, MediaError, MediaFetcher};
 use crate::policy::{PolicyDenied, PolicyState};
 use crate::pump::SentLog;
 
-/// How long a send waits for its `message_sent` event to be fsync'd.
-const DURABLE_WAIT: Duration = Duration::from_secs(10);
+/// How long a send waits for its `message.sent` event to be written or synced.
+const SEND_ACK_WAIT: Duration = Duration::from_secs(10);
 
 /// Why a send failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +55,8 @@ pub struct Node {
     pub sent_log: Arc<SentLog>,
     pub media: MediaFetcher,
     pub started: Instant,
-    /// Answer sends only once their `message_sent` event is durable.
-    pub durable_sends: bool,
+    /// How far a send's `message.sent` event must be before the send is answered.
+    pub send_ack: SendAck,
 }
 
 impl Node {
@@ -72,15 +73,24 @@ impl Node {
     ) -> Result<SentMessage, SendError> {
         match result {
             Ok(sent) => {
-                if self.durable_sends
-                    && !self
+                let reached = match self.send_ack {
+                    SendAck::None => true,
+                    SendAck::Written => self
                         .sent_log
-                        .wait_durable(&sent.message_id, DURABLE_WAIT)
+                        .wait_written(&sent.message_id, SEND_ACK_WAIT)
                         .await
-                {
+                        .is_some(),
+                    SendAck::Synced => {
+                        self.sent_log
+                            .wait_synced(&sent.message_id, SEND_ACK_WAIT)
+                            .await
+                    }
+                };
+                if !reached {
                     tracing::error!(
                         message_id = %sent.message_id,
-                        "sent, but the message_sent event is not durable yet"
+                        send_ack = self.send_ack.as_str(),
+                        "sent, but the message.sent event has not reached the event buffer yet"
                     );
                 }
                 Ok(sent)

@@ -1,55 +1,78 @@
-//! The durable event buffer: an append-only, segmented, file-based log of every event this
-//! node observes (messages, receipts, reactions, QR codes, connection changes...), kept in
-//! the node's data directory until the control plane acknowledges it.
+//! The event buffer: an append-only, segmented, file-based log of every event this node
+//! observes (messages, receipts, reactions, QR codes, connection changes...), kept in the
+//! node's data directory until the control plane acknowledges it.
+//!
+//! Records go through two stages. **Written**: [`EventBuffer::write_batch`] puts them in the
+//! segment file with `write(2)` under the state lock and returns their sequence numbers; from
+//! then on they survive the process crashing or being killed, but not an OS crash or a power
+//! loss. **Synced**: a sync thread (`sync.rs`) fsyncs what was written, in groups and without
+//! holding the state lock, and then advances the synced watermark. [`EventBuffer::append`] and
+//! [`EventBuffer::append_batch`] write and then wait for that.
 //!
 //! Guarantees:
-//! - **fsync before an event counts.** [`EventBuffer::append`] returns a sequence number
-//!   only after the record is written and `sync_data` has returned, so an event that was
-//!   reported as received survives a crash, a SIGKILL or a power loss.
+//! - **An event counts only once it is fsync'd.** [`EventBuffer::read_from`] and the watch
+//!   from [`EventBuffer::subscribe_synced`] never go past the synced watermark, and acks are
+//!   clamped to it, so everything the control plane is ever sent survives a crash, a SIGKILL
+//!   or a power loss. A segment that is sealed (the next one started) is fsynced, and the new
+//!   segment's directory entry too, before any record after it counts as synced.
 //! - **Dropped only on ack.** Records stay on disk until [`EventBuffer::ack`] covers them;
 //!   a control plane that is away for minutes gets everything unacked replayed, in order,
 //!   through [`EventBuffer::read_from`]. Delivery is at-least-once: the receiver dedupes by
 //!   sequence number.
-//! - **Sequence numbers are never reused.** They start at 1 and strictly increase. The
-//!   high-water mark is persisted in the meta file before any segment is deleted, so even a
-//!   fully acked and emptied buffer continues after its last number when reopened.
+//! - **Sequence numbers are never reused for anything the control plane may have seen.** They
+//!   start at 1 and strictly increase. The high-water mark of *written* numbers is persisted
+//!   in the meta file before any segment is deleted, so even a fully acked and emptied buffer
+//!   continues after its last number when reopened. Only numbers of records that were written
+//!   but never synced can come back, after an OS crash took those records with it.
 //! - **Crash-safe recovery.** [`EventBuffer::open`] validates every record (length, CRC32,
 //!   sequence). A torn or corrupt tail of the *last* segment (a write cut short by a crash)
 //!   is truncated away with a warning, and anything after it is dropped; none of this stops
-//!   the node from starting. Corruption inside an older, sealed segment cannot come from a
-//!   crash (those segments were fsynced and never written again), so it is reported with
+//!   the node from starting. Damage inside an older, sealed segment is disk corruption, or
+//!   the unsynced tail of a segment sealed just before an OS crash; it is reported with
 //!   `tracing::error!` and the rest of that segment is skipped while later segments are kept.
+//!   Everything recovered is fsynced before it counts as synced, since a process crash leaves
+//!   written records in the page cache only.
+//! - **A failed fsync poisons the buffer.** The kernel may have dropped the dirty pages, so
+//!   nothing more counts as synced and appends fail with [`BufferError::Poisoned`] until the
+//!   buffer is reopened (the node restarted), which validates what reached the disk.
 //! - **Bounded disk.** When retained data would exceed [`BufferOptions::max_bytes`],
 //!   appends fail with [`BufferError::Full`] instead of silently dropping older events;
 //!   the node is expected to refuse new work until acks free space.
 //!
 //! The API is synchronous and does blocking file IO. Async callers should use the
 //! `*_async` wrappers (which run the blocking call on `tokio::task::spawn_blocking`) or call
-//! `spawn_blocking` themselves; [`EventBuffer::subscribe`] lets a streaming task wait for
-//! new records without polling. `EventBuffer` is a cheap `Clone` handle; appends and acks
-//! are serialized by an internal mutex, and reads do their file IO outside it.
+//! `spawn_blocking` themselves; [`EventBuffer::subscribe_synced`] lets a streaming task wait
+//! for new records without polling. `EventBuffer` is a cheap `Clone` handle. Writes take an
+//! internal state mutex only for the `write(2)` and the bookkeeping; fsyncs (the sync thread),
+//! the meta-file writes of acks (serialized by a mutex of their own) and the file IO of reads
+//! all happen outside it, so none of them stalls an append.
 //!
 //! On-disk layout of the directory: segment files named after the sequence number of their
 //! first record (`00000000000000000001.seg`; the record format is documented in
 //! `record.rs`), plus `meta.json` holding the acked sequence and the sequence high-water
 //! mark, replaced atomically (write temp file, fsync, rename, fsync directory).
 
+mod ack;
 mod meta;
+mod read;
 mod record;
+mod recover;
+mod sync;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use meta::{META_TMP_FILE, Meta, read_meta, sync_dir, write_meta};
+use ack::remove_acked_segments;
+use record::INDEX_EVERY;
 pub use record::MAX_RECORD_BYTES;
-use record::{INDEX_EVERY, ReadStep, read_segment_range};
 
 /// Tuning knobs of an [`EventBuffer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,170 +167,166 @@ impl Segment {
 #[derive(Debug)]
 struct State {
     segments: Vec<Segment>,
-    /// Append handle of the last segment; `None` when there is no segment yet.
-    active: Option<File>,
+    /// Append handle of the last segment; `None` when there is no segment yet. Shared with
+    /// the sync thread, which fsyncs it without the lock.
+    active: Option<Arc<File>>,
     next_seq: u64,
+    /// Highest sequence known to be on disk: fsynced, in a segment whose directory entry is
+    /// durable, with every segment before it sealed and fsynced.
+    synced_seq: u64,
+    /// Segments sealed since the sync thread's last round, oldest first.
+    sealed_unsynced: Vec<(PathBuf, Arc<File>)>,
+    /// A segment file was created since the directory was last fsynced.
+    dir_dirty: bool,
     acked_seq: u64,
     /// The `next_seq` last written to the meta file.
     persisted_next_seq: u64,
     disk_bytes: u64,
+    /// A write could not be rolled back, or an fsync failed: appends are refused.
     broken: bool,
+    /// The last handle is gone: the sync thread finishes what was written and stops.
+    shutdown: bool,
+    #[cfg(test)]
+    hooks: TestHooks,
 }
+
+/// Knobs the unit tests use to stop the sync thread at chosen points.
+#[cfg(test)]
+#[derive(Debug, Default)]
+struct TestHooks {
+    /// The sync thread does nothing while set (as if every fsync were slow).
+    hold_sync: bool,
+    /// The sync thread's next round fails, as a failed fsync would.
+    fail_sync: bool,
+}
+
+/// Lets a test stop an ack between its snapshot and its meta-file write: `ack` signals the
+/// sender, then waits on the receiver.
+#[cfg(test)]
+type AckGate = Mutex<
+    Option<(
+        std::sync::mpsc::SyncSender<()>,
+        std::sync::mpsc::Receiver<()>,
+    )>,
+>;
 
 #[derive(Debug)]
 struct Inner {
     dir: PathBuf,
     options: BufferOptions,
     state: Mutex<State>,
-    last_appended: watch::Sender<u64>,
+    /// Wakes the sync thread: records were written, a segment sealed, or shutdown.
+    sync_wanted: Condvar,
+    /// Wakes [`EventBuffer::sync`] callers: the synced watermark moved or the buffer broke.
+    synced_cv: Condvar,
+    /// Serializes acks, so the state lock is never held across their meta-file fsyncs.
+    ack_lock: Mutex<()>,
+    /// The synced watermark, for streaming tasks.
+    synced: watch::Sender<u64>,
+    #[cfg(test)]
+    ack_gate: AckGate,
 }
 
-/// Handle to the durable event log. Cloning is cheap and every clone shares the same log.
+/// Owns the sync thread; dropped with the last [`EventBuffer`] clone.
+#[derive(Debug)]
+struct Handle {
+    inner: Arc<Inner>,
+    syncer: Option<JoinHandle<()>>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .shutdown = true;
+        self.inner.sync_wanted.notify_one();
+        // The thread syncs what is already written before it stops, so a clean shutdown
+        // leaves nothing unsynced and a reopen in the same process sees a quiet directory.
+        if let Some(thread) = self.syncer.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Handle to the event log. Cloning is cheap and every clone shares the same log.
 #[derive(Debug, Clone)]
 pub struct EventBuffer {
-    inner: Arc<Inner>,
+    handle: Arc<Handle>,
 }
 
 impl EventBuffer {
-    /// Opens (creating if needed) the buffer in `dir` and recovers its state. See the module
-    /// docs for how damaged segments are handled; a damaged tail never prevents opening.
+    /// Opens (creating if needed) the buffer in `dir`, recovers its state and starts its sync
+    /// thread. See the module docs for how damaged segments are handled; a damaged tail never
+    /// prevents opening.
     pub fn open(dir: &Path, options: BufferOptions) -> Result<EventBuffer, BufferError> {
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let tmp = dir.join(META_TMP_FILE);
-        // A leftover temp file is a meta write that never got renamed; the old meta file is
-        // still authoritative.
-        match fs::remove_file(&tmp) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(&tmp)(e)),
-        }
-        let meta = read_meta(dir)?;
-
-        let mut names = Vec::new();
-        for entry in fs::read_dir(dir).map_err(io_err(dir))? {
-            let entry = entry.map_err(io_err(dir))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if !name.ends_with(record::SEGMENT_SUFFIX) {
-                continue;
-            }
-            match record::parse_segment_file_name(name) {
-                Some(seq) => names.push((seq, entry.path())),
-                None => {
-                    tracing::warn!(file = %entry.path().display(), "ignoring file with a malformed segment name")
-                }
-            }
-        }
-        names.sort_by_key(|(seq, _)| *seq);
-
-        let mut segments: Vec<Segment> = Vec::new();
-        let count = names.len();
-        for (i, (first_seq, path)) in names.into_iter().enumerate() {
-            let is_last = i + 1 == count;
-            let prev_last = segments.iter().rev().find_map(|s| s.last_seq);
-            if prev_last.is_some_and(|prev| first_seq <= prev) {
-                tracing::error!(file = %path.display(), "segment overlaps the previous one; ignoring it");
-                continue;
-            }
-            let scan = record::scan_segment(&path, first_seq).map_err(io_err(&path))?;
-            if scan.valid_bytes < scan.file_len {
-                let reason = scan.problem.unwrap_or("trailing bytes");
-                if is_last {
-                    // The last segment is the only one ever written to, so damage at its end is
-                    // a write cut short by a crash: the record was never acknowledged to the
-                    // caller and can be discarded.
-                    tracing::warn!(
-                        file = %path.display(),
-                        offset = scan.valid_bytes,
-                        dropped_bytes = scan.file_len - scan.valid_bytes,
-                        reason,
-                        "truncating torn tail of the event buffer"
-                    );
-                    let file = OpenOptions::new()
-                        .write(true)
-                        .open(&path)
-                        .map_err(io_err(&path))?;
-                    file.set_len(scan.valid_bytes).map_err(io_err(&path))?;
-                    file.sync_all().map_err(io_err(&path))?;
-                } else {
-                    // A sealed segment was fsynced before the next one was created and is never
-                    // written again, so damage here is disk corruption. Keep what validated and
-                    // skip the rest of this segment rather than refusing to start.
-                    tracing::error!(
-                        file = %path.display(),
-                        offset = scan.valid_bytes,
-                        skipped_bytes = scan.file_len - scan.valid_bytes,
-                        reason,
-                        "corruption in a sealed event buffer segment; skipping the rest of it"
-                    );
-                }
-            }
-            segments.push(Segment {
-                first_seq,
-                path,
-                last_seq: scan.last_seq,
-                bytes: scan.valid_bytes,
-                index: scan.index,
-            });
-        }
-
-        let mut next_seq = meta.next_seq.max(meta.acked_seq.saturating_add(1)).max(1);
-        if let Some(last) = segments.last() {
-            next_seq = next_seq.max(last.first_seq);
-        }
-        if let Some(last) = segments.iter().rev().find_map(|s| s.last_seq) {
-            next_seq = next_seq.max(last + 1);
-        }
-        let active = match segments.last() {
-            Some(seg) => Some(
-                OpenOptions::new()
-                    .append(true)
-                    .open(&seg.path)
-                    .map_err(io_err(&seg.path))?,
-            ),
-            None => None,
-        };
-        let disk_bytes = segments.iter().map(|s| s.bytes).sum();
-        let mut state = State {
-            segments,
-            active,
-            next_seq,
-            acked_seq: meta.acked_seq.min(next_seq - 1),
-            persisted_next_seq: meta.next_seq,
-            disk_bytes,
-            broken: false,
-        };
-        // A crash between persisting an ack and deleting segments leaves acked segments
-        // behind; finish that work now.
-        remove_acked_segments(dir, &mut state)?;
-        let (last_appended, _) = watch::channel(next_seq - 1);
+        let state = recover::recover(dir)?;
+        let (synced, _) = watch::channel(state.synced_seq);
+        let inner = Arc::new(Inner {
+            dir: dir.to_path_buf(),
+            options,
+            state: Mutex::new(state),
+            sync_wanted: Condvar::new(),
+            synced_cv: Condvar::new(),
+            ack_lock: Mutex::new(()),
+            synced,
+            #[cfg(test)]
+            ack_gate: Mutex::new(None),
+        });
+        let for_thread = inner.clone();
+        let syncer = std::thread::Builder::new()
+            .name("event-buffer-sync".to_owned())
+            // It makes syscalls and, at worst, logs one error: a small stack will do.
+            .stack_size(256 << 10)
+            .spawn(move || sync::run(for_thread))
+            .map_err(io_err(dir))?;
         Ok(EventBuffer {
-            inner: Arc::new(Inner {
-                dir: dir.to_path_buf(),
-                options,
-                state: Mutex::new(state),
-                last_appended,
+            handle: Arc::new(Handle {
+                inner,
+                syncer: Some(syncer),
             }),
         })
+    }
+
+    fn inner(&self) -> &Inner {
+        &self.handle.inner
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, State>, BufferError> {
         // A panic while holding the lock may have left the in-memory state half updated, so
         // treat it like a failed write: refuse to continue until reopened.
-        self.inner.state.lock().map_err(|_| BufferError::Poisoned)
+        self.inner().state.lock().map_err(|_| BufferError::Poisoned)
     }
 
-    /// Durably appends one event and returns its sequence number. The record is fsynced
-    /// before this returns. Fails with [`BufferError::Full`] when the disk budget is spent.
+    /// Appends one event and waits until it is synced. Fails with [`BufferError::Full`] when
+    /// the disk budget is spent.
     pub fn append(&self, payload: &[u8]) -> Result<u64, BufferError> {
         let seqs = self.append_batch(&[payload])?;
         Ok(seqs[0])
     }
 
-    /// Durably appends several events with a single write and a single fsync (group commit)
-    /// and returns their sequence numbers in order. Either the whole batch is accepted or,
-    /// on error, none of it counts as appended.
+    /// [`EventBuffer::write_batch`], then waits until the batch is synced (group commit: the
+    /// sync thread covers every batch written while it runs with one fsync).
     pub fn append_batch(&self, payloads: &[&[u8]]) -> Result<Vec<u64>, BufferError> {
+        let seqs = self.write_batch(payloads)?;
+        if let Some(&last) = seqs.last() {
+            self.wait_synced(last)?;
+        }
+        Ok(seqs)
+    }
+
+    /// Writes one event without waiting for the fsync; see [`EventBuffer::write_batch`].
+    pub fn write(&self, payload: &[u8]) -> Result<u64, BufferError> {
+        let seqs = self.write_batch(&[payload])?;
+        Ok(seqs[0])
+    }
+
+    /// Writes several events with a single `write(2)` and returns their sequence numbers in
+    /// order, without waiting for the fsync: once this returns the records survive a process
+    /// crash, and they count (are streamed, can be acked) once the sync thread has synced
+    /// them. Either the whole batch is written or, on error, none of it counts as appended.
+    pub fn write_batch(&self, payloads: &[&[u8]]) -> Result<Vec<u64>, BufferError> {
         if payloads.is_empty() {
             return Ok(Vec::new());
         }
@@ -321,7 +340,10 @@ impl EventBuffer {
             }
             needed += record::record_size(p.len());
         }
-        let options = self.inner.options;
+        // The CRC covers the sequence number, so records are encoded under the lock; the
+        // buffer is allocated before it.
+        let mut buf = Vec::with_capacity(usize::try_from(needed).unwrap_or(0));
+        let options = self.inner().options;
         let mut st = self.lock()?;
         if st.broken {
             return Err(BufferError::Poisoned);
@@ -347,7 +369,6 @@ impl EventBuffer {
             self.roll(&mut st)?;
         }
 
-        let mut buf = Vec::with_capacity(usize::try_from(needed).unwrap_or(0));
         let mut offsets = Vec::with_capacity(payloads.len());
         for (i, p) in payloads.iter().enumerate() {
             offsets.push(buf.len() as u64);
@@ -355,25 +376,15 @@ impl EventBuffer {
         }
 
         let state = &mut *st;
-        let (Some(seg), Some(file)) = (state.segments.last_mut(), state.active.as_mut()) else {
+        let (Some(seg), Some(file)) = (state.segments.last_mut(), state.active.as_ref()) else {
             return Err(BufferError::Poisoned);
         };
-        if let Err(source) = file.write_all(&buf) {
+        if let Err(source) = (&**file).write_all(&buf) {
             // Cut off whatever part of the batch reached the file so the next append does not
             // land behind garbage; if even that fails, stop writing until a reopen recovers.
             if file.set_len(seg.bytes).is_err() {
                 state.broken = true;
             }
-            return Err(BufferError::Io {
-                path: seg.path.clone(),
-                source,
-            });
-        }
-        if let Err(source) = file.sync_data() {
-            // After a failed fsync the kernel may have dropped the dirty pages, so what is on
-            // disk is unknown. Refuse further appends; recovery on reopen validates the file.
-            let _ = file.set_len(seg.bytes);
-            state.broken = true;
             return Err(BufferError::Io {
                 path: seg.path.clone(),
                 source,
@@ -394,13 +405,14 @@ impl EventBuffer {
         state.disk_bytes += needed;
         state.next_seq = last + 1;
         drop(st);
-        self.inner.last_appended.send_replace(last);
+        self.inner().sync_wanted.notify_one();
         Ok(seqs)
     }
 
-    /// Seals the current segment and starts a new one named after `next_seq`.
+    /// Seals the current segment (the sync thread fsyncs it before anything after it counts)
+    /// and starts a new one named after `next_seq`. No fsync happens here, under the lock.
     fn roll(&self, st: &mut State) -> Result<(), BufferError> {
-        let dir = &self.inner.dir;
+        let dir = &self.inner().dir;
         let path = dir.join(record::segment_file_name(st.next_seq));
         let file = OpenOptions::new()
             .create(true)
@@ -414,9 +426,10 @@ impl EventBuffer {
         if len > 0 {
             file.set_len(0).map_err(io_err(&path))?;
         }
-        // The new directory entry must be durable, or a crash could lose the whole file even
-        // though its records were fsynced.
-        sync_dir(dir)?;
+        if let (Some(old), Some(seg)) = (st.active.take(), st.segments.last()) {
+            st.sealed_unsynced.push((seg.path.clone(), old));
+        }
+        st.dir_dirty = true;
         if st.segments.last().is_some_and(|s| s.path == path) {
             st.segments.pop();
         }
@@ -427,93 +440,36 @@ impl EventBuffer {
             bytes: 0,
             index: Vec::new(),
         });
-        st.active = Some(file);
+        st.active = Some(Arc::new(file));
         Ok(())
     }
 
-    /// Acknowledges every record up to and including `up_to_seq`: persists the ack and
-    /// deletes segments whose records are all acked. Acks are monotonic (a lower or equal
-    /// ack is a no-op) and are clamped to the last appended sequence.
-    pub fn ack(&self, up_to_seq: u64) -> Result<(), BufferError> {
+    /// Waits until every record written so far is synced and returns the synced watermark.
+    /// Fails with [`BufferError::Poisoned`] once an fsync has failed.
+    pub fn sync(&self) -> Result<u64, BufferError> {
+        let target = self.lock()?.next_seq - 1;
+        self.wait_synced(target)?;
+        Ok(target)
+    }
+
+    fn wait_synced(&self, seq: u64) -> Result<(), BufferError> {
+        let inner = self.inner();
         let mut st = self.lock()?;
-        let target = up_to_seq.min(st.next_seq - 1);
-        if target <= st.acked_seq {
-            return Ok(());
+        loop {
+            if st.synced_seq >= seq {
+                return Ok(());
+            }
+            if st.broken {
+                return Err(BufferError::Poisoned);
+            }
+            st = inner
+                .synced_cv
+                .wait(st)
+                .map_err(|_| BufferError::Poisoned)?;
         }
-        // Persist first: the ack and the high-water mark must be durable before any segment
-        // disappears, or a restart could replay acked data or reuse sequence numbers.
-        write_meta(
-            &self.inner.dir,
-            Meta {
-                version: 1,
-                acked_seq: target,
-                next_seq: st.next_seq,
-            },
-        )?;
-        st.acked_seq = target;
-        st.persisted_next_seq = st.next_seq;
-        remove_acked_segments(&self.inner.dir, &mut st)
     }
 
-    /// Returns up to `max` unacked records with a sequence number greater than `after_seq`,
-    /// in order. Used both to replay after a reconnect (`after_seq` = last acked) and to page
-    /// the live stream (`after_seq` = last record sent).
-    pub fn read_from(
-        &self,
-        after_seq: u64,
-        max: usize,
-    ) -> Result<Vec<(u64, Vec<u8>)>, BufferError> {
-        if max == 0 {
-            return Ok(Vec::new());
-        }
-        let (start, plan) = {
-            let st = self.lock()?;
-            let start = after_seq.max(st.acked_seq).saturating_add(1);
-            let mut plan = Vec::new();
-            let mut planned: u64 = 0;
-            let first = st
-                .segments
-                .partition_point(|s| s.first_seq <= start)
-                .saturating_sub(1);
-            for seg in &st.segments[first..] {
-                let n = seg.count_from(start);
-                if n == 0 {
-                    continue;
-                }
-                // Seek to the closest indexed record at or before `start`.
-                let pos = seg.index.partition_point(|(seq, _)| *seq <= start);
-                let offset = if pos == 0 { 0 } else { seg.index[pos - 1].1 };
-                plan.push(ReadStep {
-                    path: seg.path.clone(),
-                    offset,
-                    end: seg.bytes,
-                });
-                planned += n;
-                if planned >= max as u64 {
-                    break;
-                }
-            }
-            (start, plan)
-        };
-        // File IO happens without the lock so reads never stall appends. Records only ever
-        // get appended past `end`, and a segment can only vanish by being acked, in which
-        // case its records are no longer owed to the reader.
-        let mut out = Vec::new();
-        for step in plan {
-            let file = match File::open(&step.path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io_err(&step.path)(e)),
-            };
-            read_segment_range(file, &step, start, max, &mut out)?;
-            if out.len() >= max {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
-    /// Number of records appended but not yet acked.
+    /// Number of records written but not yet acked (synced or not).
     pub fn pending_count(&self) -> u64 {
         self.lock().map_or(0, |st| {
             let from = st.acked_seq + 1;
@@ -526,9 +482,14 @@ impl EventBuffer {
         self.lock().map_or(0, |st| st.acked_seq)
     }
 
-    /// Sequence number the next appended record will get.
+    /// Sequence number the next written record will get.
     pub fn next_seq(&self) -> u64 {
         self.lock().map_or(0, |st| st.next_seq)
+    }
+
+    /// The synced watermark: every record up to it is fsynced (0 if none yet).
+    pub fn synced_seq(&self) -> u64 {
+        self.lock().map_or(0, |st| st.synced_seq)
     }
 
     /// Bytes of segment data currently retained on disk (what counts against `max_bytes`).
@@ -536,15 +497,22 @@ impl EventBuffer {
         self.lock().map_or(0, |st| st.disk_bytes)
     }
 
-    /// Watches the sequence number of the last appended record (0 if none yet). A streaming
-    /// task awaits `changed()` and then calls [`EventBuffer::read_from`].
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.inner.last_appended.subscribe()
+    /// Watches the synced watermark (0 if nothing synced yet). A streaming task awaits
+    /// `changed()` and then calls [`EventBuffer::read_from`], which stops at the same mark.
+    pub fn subscribe_synced(&self) -> watch::Receiver<u64> {
+        self.inner().synced.subscribe()
+    }
+
+    /// Test hook: while `hold` is set the sync thread leaves written records unsynced.
+    #[cfg(test)]
+    pub(crate) fn hold_sync(&self, hold: bool) {
+        self.lock().unwrap().hooks.hold_sync = hold;
+        self.inner().sync_wanted.notify_one();
     }
 
     /// The directory holding the segments and meta file.
     pub fn dir(&self) -> &Path {
-        &self.inner.dir
+        &self.inner().dir
     }
 
     /// [`EventBuffer::append`] on the blocking thread pool, for async callers.
@@ -564,20 +532,14 @@ impl EventBuffer {
         .await
     }
 
-    /// [`EventBuffer::ack`] on the blocking thread pool, for async callers.
-    pub async fn ack_async(&self, up_to_seq: u64) -> Result<(), BufferError> {
+    /// [`EventBuffer::write_batch`] on the blocking thread pool, for async callers.
+    pub async fn write_batch_async(&self, payloads: Vec<Bytes>) -> Result<Vec<u64>, BufferError> {
         let this = self.clone();
-        run_blocking(move || this.ack(up_to_seq)).await
-    }
-
-    /// [`EventBuffer::read_from`] on the blocking thread pool, for async callers.
-    pub async fn read_from_async(
-        &self,
-        after_seq: u64,
-        max: usize,
-    ) -> Result<Vec<(u64, Vec<u8>)>, BufferError> {
-        let this = self.clone();
-        run_blocking(move || this.read_from(after_seq, max)).await
+        run_blocking(move || {
+            let refs: Vec<&[u8]> = payloads.iter().map(|p| p.as_ref()).collect();
+            this.write_batch(&refs)
+        })
+        .await
     }
 }
 
@@ -589,54 +551,4 @@ where
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| BufferError::Background(e.to_string()))?
-}
-
-/// Deletes the leading segments whose records are all acked. Deletion failures are logged
-/// and retried on the next ack; they never fail the ack itself, which is already durable.
-fn remove_acked_segments(dir: &Path, st: &mut State) -> Result<(), BufferError> {
-    let acked = st.acked_seq;
-    let removable = st
-        .segments
-        .iter()
-        .take_while(|s| s.last_seq.is_none_or(|l| l <= acked))
-        .count();
-    if removable == 0 {
-        return Ok(());
-    }
-    if st.persisted_next_seq < st.next_seq {
-        // The segments about to go may hold the highest sequence ever used; record it first.
-        write_meta(
-            dir,
-            Meta {
-                version: 1,
-                acked_seq: acked,
-                next_seq: st.next_seq,
-            },
-        )?;
-        st.persisted_next_seq = st.next_seq;
-    }
-    let mut removed = 0;
-    for seg in &st.segments[..removable] {
-        if let Err(e) = fs::remove_file(&seg.path)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(file = %seg.path.display(), error = %e, "could not delete acked segment");
-            break;
-        }
-        removed += 1;
-    }
-    let freed: u64 = st.segments[..removed].iter().map(|s| s.bytes).sum();
-    if removed == st.segments.len() {
-        st.active = None;
-    }
-    st.segments.drain(..removed);
-    st.disk_bytes -= freed;
-    if removed > 0 {
-        // Not needed for correctness (a resurrected acked segment is deleted again on open),
-        // but it keeps the directory listing in step with the meta file.
-        if let Err(e) = sync_dir(dir) {
-            tracing::warn!(error = %e, "could not fsync the event buffer directory");
-        }
-    }
-    Ok(())
 }

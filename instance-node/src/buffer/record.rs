@@ -15,6 +15,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use super::{BufferError, io_err};
@@ -175,15 +176,17 @@ pub(super) struct ReadStep {
     pub(super) end: u64,
 }
 
-/// Decodes the records of `step` with a sequence of at least `start` into `out`, stopping
-/// once `out` holds `max` records.
+/// Decodes the records of `step` with a sequence in `seqs` into `out`, stopping once `out`
+/// holds `max` records. Returns true when the read is complete (`max` reached, or a record
+/// past the end of `seqs` seen), so later segments need not be opened.
 pub(super) fn read_segment_range(
-    mut file: File,
+    file: File,
     step: &ReadStep,
-    start: u64,
+    seqs: RangeInclusive<u64>,
     max: usize,
     out: &mut Vec<(u64, Vec<u8>)>,
-) -> Result<(), BufferError> {
+) -> Result<bool, BufferError> {
+    let mut file = file;
     let path = &step.path;
     file.seek(SeekFrom::Start(step.offset))
         .map_err(io_err(path))?;
@@ -194,7 +197,10 @@ pub(super) fn read_segment_range(
         offset,
         reason: reason.to_string(),
     };
-    while offset < step.end && out.len() < max {
+    while offset < step.end {
+        if out.len() >= max {
+            return Ok(true);
+        }
         let mut head = [0u8; HEADER_LEN];
         reader
             .read_exact(&mut head)
@@ -210,10 +216,14 @@ pub(super) fn read_segment_range(
         if !verify(&header, &payload) {
             return Err(corrupt(offset, "checksum mismatch"));
         }
-        if header.seq >= start {
+        if header.seq > *seqs.end() {
+            // Written but not synced yet: not for readers.
+            return Ok(true);
+        }
+        if header.seq >= *seqs.start() {
             out.push((header.seq, payload));
         }
         offset += record_size(header.len as usize);
     }
-    Ok(())
+    Ok(out.len() >= max)
 }

@@ -1,4 +1,4 @@
-use std::fs::OpenOptions;
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -317,7 +317,7 @@ fn batch_append() {
 async fn subscription_sees_new_appends() {
     let dir = tempfile::tempdir().unwrap();
     let buf = EventBuffer::open(dir.path(), BufferOptions::default()).unwrap();
-    let mut rx = buf.subscribe();
+    let mut rx = buf.subscribe_synced();
     assert_eq!(*rx.borrow(), 0);
     let writer = buf.clone();
     let task = tokio::spawn(async move { writer.append_async(b"hello".to_vec()).await });
@@ -338,6 +338,193 @@ async fn subscription_sees_new_appends() {
     assert_eq!(page.len(), 2);
     buf.ack_async(3).await.unwrap();
     assert_eq!(buf.pending_count(), 0);
+}
+
+fn hold(buf: &EventBuffer, hold: bool) {
+    buf.hold_sync(hold);
+}
+
+#[test]
+fn written_records_count_only_once_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let buf = EventBuffer::open(dir.path(), BufferOptions::default()).unwrap();
+    assert_eq!(buf.append(&payload(1)).unwrap(), 1);
+    hold(&buf, true);
+    assert_eq!(buf.write_batch(&[b"two", b"three"]).unwrap(), vec![2, 3]);
+    assert_eq!(buf.write(b"four").unwrap(), 4);
+    // Written: numbered, on file, pending; not synced, so not readable and not ackable.
+    assert_eq!(buf.next_seq(), 5);
+    assert_eq!(buf.synced_seq(), 1);
+    assert_eq!(buf.pending_count(), 4);
+    assert_eq!(buf.read_from(0, usize::MAX).unwrap(), vec![(1, payload(1))]);
+    assert!(buf.read_from(1, usize::MAX).unwrap().is_empty());
+    buf.ack(4).unwrap();
+    assert_eq!(
+        buf.acked_seq(),
+        1,
+        "acks are clamped to the synced watermark"
+    );
+    let rx = buf.subscribe_synced();
+    assert_eq!(*rx.borrow(), 1);
+
+    hold(&buf, false);
+    assert_eq!(buf.sync().unwrap(), 4);
+    assert_eq!(buf.synced_seq(), 4);
+    assert_eq!(*rx.borrow(), 4);
+    let got: Vec<u64> = buf.read_from(1, 10).unwrap().iter().map(|r| r.0).collect();
+    assert_eq!(got, vec![2, 3, 4]);
+    buf.ack(4).unwrap();
+    assert_eq!(buf.acked_seq(), 4);
+}
+
+#[test]
+fn a_sealed_segment_is_synced_before_later_records_count() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three "event-N" records (23 bytes each) per segment.
+    let buf = EventBuffer::open(dir.path(), small(70)).unwrap();
+    hold(&buf, true);
+    for i in 1..=7 {
+        buf.write(&payload(i)).unwrap();
+    }
+    {
+        let st = buf.lock().unwrap();
+        assert_eq!(st.segments.len(), 3);
+        assert_eq!(
+            st.sealed_unsynced.len(),
+            2,
+            "two segments sealed, not synced"
+        );
+        assert!(st.dir_dirty);
+        assert_eq!(st.synced_seq, 0);
+    }
+    assert!(buf.read_from(0, usize::MAX).unwrap().is_empty());
+    hold(&buf, false);
+    assert_eq!(buf.sync().unwrap(), 7);
+    {
+        let st = buf.lock().unwrap();
+        assert!(st.sealed_unsynced.is_empty());
+        assert!(!st.dir_dirty);
+    }
+    assert_eq!(buf.read_from(0, usize::MAX).unwrap().len(), 7);
+}
+
+#[test]
+fn acks_do_not_block_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let buf = EventBuffer::open(dir.path(), BufferOptions::default()).unwrap();
+    for i in 1..=3 {
+        buf.append(&payload(i)).unwrap();
+    }
+    // Stop the ack after its snapshot, where it writes (and fsyncs) the meta file.
+    let (entered_tx, entered) = std::sync::mpsc::sync_channel(1);
+    let (release, release_rx) = std::sync::mpsc::sync_channel(1);
+    *buf.inner().ack_gate.lock().unwrap() = Some((entered_tx, release_rx));
+    let acker = buf.clone();
+    let ack = std::thread::spawn(move || acker.ack(2));
+    entered.recv().unwrap();
+
+    // Meanwhile writes, syncs and reads go through.
+    let (done_tx, done) = std::sync::mpsc::channel();
+    let writer = buf.clone();
+    std::thread::spawn(move || {
+        let seq = writer.append(b"during the ack").unwrap();
+        let read = writer.read_from(0, usize::MAX).unwrap().len();
+        done_tx.send((seq, read)).unwrap();
+    });
+    let (seq, read) = done
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("a write waited for an ack's meta-file write");
+    assert_eq!((seq, read), (4, 4));
+    // A second ack waits for the first (acks are serialized), not the other way round.
+    let (second_tx, second) = std::sync::mpsc::channel();
+    let acker = buf.clone();
+    std::thread::spawn(move || second_tx.send(acker.ack(4)).unwrap());
+
+    release.send(()).unwrap();
+    ack.join().unwrap().unwrap();
+    second
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!(buf.acked_seq(), 4);
+    drop(buf);
+    let buf = EventBuffer::open(dir.path(), BufferOptions::default()).unwrap();
+    assert_eq!(buf.acked_seq(), 4);
+    assert_eq!(buf.next_seq(), 5);
+}
+
+#[test]
+fn written_records_survive_a_process_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let buf = EventBuffer::open(dir.path(), small(70)).unwrap();
+        buf.append(&payload(1)).unwrap();
+        hold(&buf, true);
+        for i in 2..=5 {
+            buf.write(&payload(i)).unwrap();
+        }
+        assert_eq!(buf.synced_seq(), 1);
+        // Dropped with the sync thread held: it stops without syncing, like a killed
+        // process. The records are in the files (the page cache), not known to be on disk.
+    }
+    let buf = EventBuffer::open(dir.path(), small(70)).unwrap();
+    // Recovery fsyncs what it found, so all of it counts.
+    assert_eq!(buf.synced_seq(), 5);
+    assert_eq!(
+        buf.read_from(0, usize::MAX).unwrap(),
+        (1..=5).map(|i| (i, payload(i))).collect::<Vec<_>>()
+    );
+    assert_eq!(buf.append(b"six").unwrap(), 6);
+}
+
+#[test]
+fn an_unsynced_tail_lost_with_the_os_never_reuses_a_streamed_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let buf = EventBuffer::open(dir.path(), BufferOptions::default()).unwrap();
+        for i in 1..=3 {
+            buf.append(&payload(i)).unwrap();
+        }
+        buf.ack(3).unwrap();
+        buf.append(&payload(4)).unwrap();
+        hold(&buf, true);
+        buf.write(&payload(5)).unwrap();
+    }
+    // An OS crash takes the unsynced record 5 with it (and tears record 4's neighbour).
+    let seg = segment_files(dir.path()).pop().unwrap();
+    let len = fs::metadata(&seg).unwrap().len();
+    let file = OpenOptions::new().write(true).open(&seg).unwrap();
+    file.set_len(len - 3).unwrap();
+    drop(file);
+
+    let buf = EventBuffer::open(dir.path(), BufferOptions::default()).unwrap();
+    // Record 4 was synced (and maybe streamed): it stays, and its number is never reused.
+    assert_eq!(buf.read_from(0, usize::MAX).unwrap(), vec![(4, payload(4))]);
+    // Record 5 never counted, so the control plane never saw number 5.
+    assert_eq!(buf.append(b"new five").unwrap(), 5);
+}
+
+#[test]
+fn a_failed_sync_poisons_the_buffer_until_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let buf = EventBuffer::open(dir.path(), BufferOptions::default()).unwrap();
+        buf.append(&payload(1)).unwrap();
+        hold(&buf, true);
+        buf.write(&payload(2)).unwrap();
+        buf.lock().unwrap().hooks.fail_sync = true;
+        hold(&buf, false);
+        assert!(matches!(buf.sync(), Err(BufferError::Poisoned)));
+        assert!(matches!(buf.write(b"x"), Err(BufferError::Poisoned)));
+        assert!(matches!(buf.append(b"x"), Err(BufferError::Poisoned)));
+        // Nothing past the last good sync is readable.
+        assert_eq!(buf.synced_seq(), 1);
+        assert_eq!(buf.read_from(0, usize::MAX).unwrap(), vec![(1, payload(1))]);
+    }
+    // Reopening validates what is on file; the written record is intact here, so it stays.
+    let buf = EventBuffer::open(dir.path(), BufferOptions::default()).unwrap();
+    assert_eq!(buf.read_from(0, usize::MAX).unwrap().len(), 2);
+    assert_eq!(buf.append(b"three").unwrap(), 3);
 }
 
 #[derive(Debug, Clone)]

@@ -1,6 +1,7 @@
 //! The node's side of the control-plane link: `Register` (with calm, jittered exponential
 //! backoff while the control plane is away), lease renewal every ttl/3, and the `Events`
-//! stream that replays the durable buffer from the last ack and then follows new appends.
+//! stream that replays the event buffer from the last ack and then follows its synced
+//! watermark (only fsynced events are ever sent).
 //! Acks drop events from the buffer; token revocations and policy changes pushed down the
 //! stream update the token cache and the send policy.
 //!
@@ -290,7 +291,7 @@ impl Link {
         let mut client = self.api.client.clone();
         let mut inbound = client.events(ReceiverStream::new(rx)).await?.into_inner();
         let (acked_tx, acked_rx) = watch::channel(self.buffer.acked_seq());
-        let send = self.send_loop(tx, acked_rx.clone());
+        let send = stream_synced(&self.buffer, tx, acked_rx.clone());
         let receive = async {
             while let Some(msg) = inbound.message().await? {
                 *progressed = true;
@@ -330,8 +331,9 @@ impl Link {
     ) -> Result<(), StreamError> {
         match msg.kind {
             Some(control_message::Kind::Ack(ack)) => {
-                // Never past what was appended (the buffer clamps the same way).
-                let up_to = ack.up_to_seq.min(self.buffer.next_seq().saturating_sub(1));
+                // Never past what was synced, the most that can have been sent (the buffer
+                // clamps the same way).
+                let up_to = ack.up_to_seq.min(self.buffer.synced_seq());
                 acked.send_if_modified(|cur| {
                     let advance = up_to > *cur;
                     if advance {
@@ -353,46 +355,47 @@ impl Link {
         }
         Ok(())
     }
+}
 
-    /// Replays every unacked event, then follows new appends, never more than
-    /// [`MAX_IN_FLIGHT`] ahead of the acks.
-    async fn send_loop(
-        &self,
-        tx: mpsc::Sender<v1::NodeMessage>,
-        mut acked: watch::Receiver<u64>,
-    ) -> Result<(), StreamError> {
-        let mut appended = self.buffer.subscribe();
-        let mut sent_up_to = self.buffer.acked_seq();
-        loop {
-            appended.borrow_and_update();
-            let acked_seq = *acked.borrow_and_update();
-            let in_flight = sent_up_to.saturating_sub(acked_seq);
-            if in_flight >= MAX_IN_FLIGHT {
-                acked.changed().await.map_err(|_| StreamError::Closed)?;
-                continue;
+/// Replays every unacked event, then follows the synced watermark, never more than
+/// [`MAX_IN_FLIGHT`] ahead of the acks. Records that are written but not yet fsynced are never
+/// sent: `read_from` stops at the same watermark.
+async fn stream_synced(
+    buffer: &EventBuffer,
+    tx: mpsc::Sender<v1::NodeMessage>,
+    mut acked: watch::Receiver<u64>,
+) -> Result<(), StreamError> {
+    let mut synced = buffer.subscribe_synced();
+    let mut sent_up_to = buffer.acked_seq();
+    loop {
+        synced.borrow_and_update();
+        let acked_seq = *acked.borrow_and_update();
+        let in_flight = sent_up_to.saturating_sub(acked_seq);
+        if in_flight >= MAX_IN_FLIGHT {
+            acked.changed().await.map_err(|_| StreamError::Closed)?;
+            continue;
+        }
+        let room = (MAX_IN_FLIGHT - in_flight).min(READ_CHUNK as u64) as usize;
+        let records = buffer.read_from_async(sent_up_to, room).await?;
+        if records.is_empty() {
+            tokio::select! {
+                r = synced.changed() => r.map_err(|_| StreamError::Closed)?,
+                // Acks can only shrink what is owed, but keep the watch drained.
+                r = acked.changed() => r.map_err(|_| StreamError::Closed)?,
             }
-            let room = (MAX_IN_FLIGHT - in_flight).min(READ_CHUNK as u64) as usize;
-            let records = self.buffer.read_from_async(sent_up_to, room).await?;
-            if records.is_empty() {
-                tokio::select! {
-                    r = appended.changed() => r.map_err(|_| StreamError::Closed)?,
-                    // Acks can only shrink what is owed, but keep the watch drained.
-                    r = acked.changed() => r.map_err(|_| StreamError::Closed)?,
-                }
-                continue;
-            }
-            for (seq, payload) in records {
-                sent_up_to = seq;
-                match convert::decode_event(seq, &payload) {
-                    Ok(event) => tx
-                        .send(v1::NodeMessage {
-                            kind: Some(node_message::Kind::Event(event)),
-                        })
-                        .await
-                        .map_err(|_| StreamError::Closed)?,
-                    Err(err) => {
-                        tracing::error!(seq, error = %err, "skipping an undecodable buffer record");
-                    }
+            continue;
+        }
+        for (seq, payload) in records {
+            sent_up_to = seq;
+            match convert::decode_event(seq, &payload) {
+                Ok(event) => tx
+                    .send(v1::NodeMessage {
+                        kind: Some(node_message::Kind::Event(event)),
+                    })
+                    .await
+                    .map_err(|_| StreamError::Closed)?,
+                Err(err) => {
+                    tracing::error!(seq, error = %err, "skipping an undecodable buffer record");
                 }
             }
         }
@@ -402,6 +405,55 @@ impl Link {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::buffer::BufferOptions;
+    use crate::engine::EngineEvent;
+    use zapini_shared::jid::Jid;
+
+    fn contact_event(name: &str) -> Vec<u8> {
+        convert::encode_event(&EngineEvent::ContactUpdate {
+            jid: Jid::parse("5511999999999@s.whatsapp.net").unwrap(),
+            push_name: Some(name.to_owned()),
+        })
+    }
+
+    fn seq_of(msg: &v1::NodeMessage) -> u64 {
+        match &msg.kind {
+            Some(node_message::Kind::Event(e)) => e.seq,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    /// The stream follows the synced watermark: a record that is only written is not sent
+    /// until the sync thread has fsynced it.
+    #[tokio::test]
+    async fn only_synced_records_are_streamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let buffer = EventBuffer::open(dir.path(), BufferOptions::default()).unwrap();
+        buffer.write(&contact_event("one")).unwrap();
+        buffer.sync().unwrap();
+        buffer.hold_sync(true);
+        buffer.write(&contact_event("two")).unwrap();
+        assert_eq!(buffer.synced_seq(), 1);
+
+        let (tx, mut rx) = mpsc::channel(16);
+        let (_acked_tx, acked_rx) = watch::channel(0);
+        let streaming = buffer.clone();
+        let task = tokio::spawn(async move { stream_synced(&streaming, tx, acked_rx).await });
+
+        let first = rx.recv().await.unwrap();
+        assert_eq!(seq_of(&first), 1);
+        // On this single-threaded runtime the stream ran until it had to wait, so anything
+        // else it read in the same step would be queued by now.
+        assert!(rx.try_recv().is_err(), "an unsynced record was streamed");
+
+        buffer.hold_sync(false);
+        let second = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(seq_of(&second), 2);
+        task.abort();
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_caps() {
