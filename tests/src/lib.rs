@@ -5,6 +5,8 @@
 //! child processes. Everything talks over real sockets; nothing is stubbed.
 #![forbid(unsafe_code)]
 
+pub mod receiver;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -43,12 +45,25 @@ async fn fresh_postgres(base: &str) -> anyhow::Result<String> {
 /// The configuration the e2e tests run with: the given data dir, the run mode the environment
 /// asks for (PostgreSQL, Redis), a known admin and node secret, external nodes.
 pub async fn config(dir: &Path) -> anyhow::Result<Config> {
+    // `RUST_LOG=warn cargo test ... -- --nocapture` shows what the servers log.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
+        )
+        .with_test_writer()
+        .try_init();
     let mut config = Config::for_data_dir(dir);
     config.admin_email = Some(ADMIN_EMAIL.into());
     config.admin_password = Some(SecretString::from(ADMIN_PASSWORD));
     config.node_secret = Some(SecretString::from(NODE_SECRET));
     config.launcher = LauncherKind::External;
     config.lease_ttl_secs = 5;
+    // Test receivers listen on plain HTTP on loopback; retries come quickly.
+    config.allow_private_urls = true;
+    config.webhooks.allow_http = true;
+    config.webhooks.timeout = Duration::from_secs(2);
+    config.webhooks.retry_schedule = [0, 200, 400, 800, 1600].map(Duration::from_millis).to_vec();
     if let Ok(url) = std::env::var("DATABASE_URL")
         && url.starts_with("postgres")
     {
@@ -306,6 +321,32 @@ impl Api {
         )
     }
 
+    /// Posts a signed engine report (`/webhooks/instance/{uuid}/{kind}`), signed with the
+    /// node secret.
+    pub async fn engine_report(
+        &self,
+        cp: &ControlPlane,
+        instance: Uuid,
+        kind: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let bytes = serde_json::to_vec(body).expect("json");
+        let (ts, sig) = sign_report(NODE_SECRET, &bytes);
+        let resp = self
+            .client
+            .post(cp.url(&format!("/webhooks/instance/{instance}/{kind}")))
+            .header("content-type", "application/json")
+            .header("x-webhook-timestamp", ts)
+            .header("x-webhook-signature", sig)
+            .body(bytes)
+            .send()
+            .await
+            .expect("report sent");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
     /// Creates an `sk_` token for an instance.
     pub async fn create_sk_token(&self, cp: &ControlPlane, token: &str, instance: i64) -> String {
         let (status, body) = self
@@ -341,12 +382,30 @@ where
     }
 }
 
+/// `(timestamp, signature)` headers for an engine report: hex HMAC-SHA256 of
+/// `{timestamp}.{body}`.
+pub fn sign_report(secret: &str, body: &[u8]) -> (String, String) {
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    (
+        ts.to_string(),
+        zapini_shared::signing::sign_timestamped_hex(secret.as_bytes(), ts, body),
+    )
+}
+
 /// The `instance-node` executable built next to this test binary (`target/<profile>/`).
 pub fn node_bin() -> Option<PathBuf> {
+    target_bin("instance-node")
+}
+
+/// A workspace executable built next to this test binary (`target/<profile>/`).
+pub fn target_bin(name: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let mut dir = exe.parent()?;
     for _ in 0..3 {
-        let candidate = dir.join("instance-node");
+        let candidate = dir.join(name);
         if candidate.is_file() {
             return Some(candidate);
         }

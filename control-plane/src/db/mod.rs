@@ -123,3 +123,16 @@ impl TenantScoped for entities::webhook_delivery::Entity {
         Self::find().filter(entities::webhook_delivery::Column::TenantId.eq(tenant.0))
     }
 }
+
+/// Starts a transaction that will write. On SQLite it takes the write lock up front
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and then writes is refused
+/// with `SQLITE_BUSY` at once, without waiting, when another connection is writing. On
+/// PostgreSQL it is a plain `BEGIN`.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::TransactionTrait;
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}

@@ -4,9 +4,7 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use uuid::Uuid;
 use zapini_shared::error::{ErrorBody, ErrorCode};
@@ -257,7 +255,7 @@ impl Services {
             .one(&self.db)
             .await?
             .ok_or_else(|| AppError::unauthenticated("Token no longer exists."))?;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let secret = random_secret(40);
         let now = Utc::now();
         let expires_at = match self.config.user_token_ttl_days {
@@ -425,7 +423,7 @@ impl Services {
                 .map_err(|e| AppError::internal(format!("hashing: {e}")))??
         };
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let tenant = match tenant {
             Some(id) => tenant::Entity::find_by_id(id.0)
                 .one(&txn)

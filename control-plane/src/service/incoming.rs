@@ -341,10 +341,13 @@ impl Services {
         if !valid {
             return Err(unauthenticated());
         }
+        let instance = self.instance_by_uuid(uuid).await?;
         let value: Value = crate::http::extract::parse_json(body)?;
         let events = parse_report(report, &value)?;
-        let instance = self.instance_by_uuid(uuid).await?;
-        self.ingest_external(&instance, events).await
+        super::retry_write("engine report", || {
+            self.ingest_external(&instance, events.clone())
+        })
+        .await
     }
 }
 

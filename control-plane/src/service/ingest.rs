@@ -6,9 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 use zapini_shared::jid::Jid;
 use zapini_shared::status::InstanceStatus;
@@ -158,7 +156,7 @@ impl Services {
         buffer_id: &str,
         events: Vec<NodeEvent>,
     ) -> AppResult<u64> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let acked = node_event_cursor::Entity::find_by_id((instance.id, buffer_id.to_owned()))
             .one(&txn)
             .await?
@@ -211,7 +209,7 @@ impl Services {
         instance: &instance::Model,
         events: Vec<EventKind>,
     ) -> AppResult<()> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let mut totals = Totals::default();
         let mut outbox = Outbox::load(&txn, instance.id).await?;
         for kind in events {
@@ -233,7 +231,7 @@ impl Services {
         instance: &instance::Model,
         m: InMessage,
     ) -> AppResult<message::Model> {
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let id = m.id.clone();
         let mut totals = Totals::default();
         let mut outbox = Outbox::load(&txn, instance.id).await?;

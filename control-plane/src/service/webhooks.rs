@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -304,7 +304,7 @@ impl Services {
             .endpoint_of(&instance)
             .await?
             .ok_or_else(webhook_not_found)?;
-        let txn = self.db.begin().await?;
+        let txn = crate::db::begin_write(&self.db).await?;
         let ids: Vec<i64> = webhook_delivery::Entity::find()
             .filter(webhook_delivery::Column::EndpointId.eq(e.id))
             .select_only()

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QuerySelect, Statement, TransactionTrait,
+    QueryFilter, QuerySelect, Statement,
 };
 use tokio::sync::{Semaphore, mpsc, watch};
 use uuid::Uuid;
@@ -37,6 +37,9 @@ use crate::db::entities::{webhook_attempt, webhook_delivery, webhook_endpoint};
 
 /// Deliveries claimed per scan.
 const CLAIM_BATCH: u64 = 512;
+/// Deliveries of one stream claimed together; the rest wait for the next scan. Bounds the
+/// lease a claim needs (the stream is sent one by one).
+const MAX_STREAM: usize = 16;
 /// Outcomes written per transaction.
 const WRITE_BATCH: usize = 1024;
 /// Longest wait between scans when nothing signals (other replicas' events, retries).
@@ -135,6 +138,13 @@ impl Dispatcher {
     /// Delivers until `stop` turns true. Attempts in flight when it does are abandoned; their
     /// leases run out and the next start delivers them again.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        if self.inner.db.get_database_backend() == DbBackend::Sqlite {
+            // The embedded database has exactly one control plane: leases left behind are a
+            // previous run's (a crash), so its deliveries go out now instead of at expiry.
+            if let Err(e) = release_all(&self.inner.db).await {
+                tracing::warn!(error = %e, "webhook dispatcher: releasing stale leases failed");
+            }
+        }
         let (tx, rx) = mpsc::channel::<Outcome>(WRITE_BATCH * 4);
         let writer = tokio::spawn(write_outcomes(self.inner.clone(), rx));
         let retention = tokio::spawn(retention(self.inner.clone(), stop.clone()));
@@ -224,13 +234,16 @@ impl Dispatcher {
             ))
             .all(db)
             .await?;
+        let candidates = cap_streams(candidates);
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
         let longest = longest_stream(&candidates);
+        // Long enough for every attempt of the longest stream; a dead holder's deliveries are
+        // picked up again soon after.
         let until = now
             + chrono::Duration::from_std(
-                self.inner.settings.timeout * (longest as u32 + 1) + Duration::from_secs(30),
+                self.inner.settings.timeout * (longest as u32 + 1) + Duration::from_secs(5),
             )?;
         let owner = Uuid::new_v4().to_string();
         let ids: Vec<i64> = candidates.iter().map(|d| d.id).collect();
@@ -350,6 +363,21 @@ fn placeholders(backend: DbBackend, sql: &str) -> String {
     }
 }
 
+/// Keeps at most [`MAX_STREAM`] deliveries per stream (the oldest).
+fn cap_streams(candidates: Vec<webhook_delivery::Model>) -> Vec<webhook_delivery::Model> {
+    let mut counts: HashMap<(i64, String), usize> = HashMap::new();
+    candidates
+        .into_iter()
+        .filter(|d| {
+            let n = counts
+                .entry((d.endpoint_id, d.ordering_key.clone()))
+                .or_default();
+            *n += 1;
+            *n <= MAX_STREAM
+        })
+        .collect()
+}
+
 fn longest_stream(candidates: &[webhook_delivery::Model]) -> usize {
     let mut counts: HashMap<(i64, &str), usize> = HashMap::new();
     for d in candidates {
@@ -389,6 +417,22 @@ fn into_streams(
     }
     streams.retain(|s| !s.is_empty());
     (streams, lost)
+}
+
+async fn release_all(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    webhook_delivery::Entity::update_many()
+        .col_expr(
+            webhook_delivery::Column::LeasedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            webhook_delivery::Column::LeaseOwner,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(webhook_delivery::Column::LeasedUntil.is_not_null())
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 async fn release(db: &DatabaseConnection, ids: &[i64]) -> Result<(), sea_orm::DbErr> {
@@ -604,7 +648,7 @@ async fn write_outcomes(inner: Arc<Inner>, mut rx: mpsc::Receiver<Outcome>) {
 
 async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::DbErr> {
     let now = Utc::now();
-    let txn = inner.db.begin().await?;
+    let txn = crate::db::begin_write(&inner.db).await?;
     let mut attempts = Vec::new();
     let mut delivered: HashMap<u16, Vec<i64>> = HashMap::new();
     let mut healthy: Vec<i64> = Vec::new();
