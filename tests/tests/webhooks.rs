@@ -328,7 +328,10 @@ async fn sandbox_session_delivers_every_event_signed_and_shaped_as_the_reference
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert!(body["meta"]["pagination"]["total"].as_u64().unwrap() >= 8, "{body}");
+    assert!(
+        body["meta"]["pagination"]["total"].as_u64().unwrap() >= 8,
+        "{body}"
+    );
     let first = &body["data"][0];
     assert_eq!(first["status"], "delivered");
     assert!(first["last_latency_ms"].is_i64(), "{first}");
@@ -909,4 +912,106 @@ async fn engine_reports_need_a_valid_signature_and_feed_the_inbox() {
         .call(Method::GET, &format!("/instances/{id}/stats"), None)
         .await;
     assert_eq!(stats["data"]["messages_received_today"], 1, "{stats}");
+}
+
+/// The reference's Node.js snippet, as a server: it parses the body, re-serializes it with
+/// `JSON.stringify` and checks the HMAC of that against `X-Webhook-Signature`, answering 200
+/// or 401. It prints one JSON line per request.
+const NODE_RECEIVER: &str = r#"
+const http = require('http');
+const crypto = require('crypto');
+const secret = process.argv[2];
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const body = JSON.parse(raw);
+    const signature = req.headers['x-webhook-signature'];
+    const payload = JSON.stringify(body);
+    const expected = crypto.createHmac('sha256', secret).update(payload).digest('hex');
+    const ok = typeof signature === 'string' && signature.length === expected.length &&
+      crypto.timingSafeEqual(Buffer.from(signature), Buffer.from(expected));
+    console.log(JSON.stringify({ id: body.data.whatsapp_message_id, ok, same: payload === raw }));
+    res.writeHead(ok ? 200 : 401);
+    res.end(ok ? 'OK' : 'Invalid signature');
+  });
+});
+server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: server.address().port })));
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reference_nodejs_snippet_verifies_every_delivery() {
+    use tokio::io::AsyncBufReadExt;
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "SKIPPED: Node.js is not installed; the JavaScript verification test needs `node`"
+        );
+        return;
+    }
+    let s = setup().await;
+    let script = s.dir.path().join("receiver.js");
+    std::fs::write(&script, NODE_RECEIVER).unwrap();
+    let mut child = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(SECRET)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+    let url = format!("http://127.0.0.1:{}/webhook", first["port"]);
+
+    let (id, uuid) = s.api.create_instance(&s.cp, &s.user, "javascript").await;
+    s.put_webhook(id, json!({"webhook_url": url, "webhook_secret": SECRET}))
+        .await;
+    let texts = [
+        "plain ascii",
+        "Olá, você está aí? ação — “aspas” ‘simples’ …",
+        "emoji 👍🏽🎉 and 中文 and עברית and Ελληνικά",
+        "quotes \" backslash \\ slash / tab \t newline \n return \r",
+        "controls \u{1} \u{1f} \u{7f} and separators \u{2028} \u{2029}",
+        "<script>alert('x')</script> & entities &amp; 1e21 -0 1.0",
+        "{\"looks\": \"like json\", \"n\": 1.50}",
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        s.inbound(uuid, "5511000000009", &format!("JS{i}"), text)
+            .await;
+    }
+    let jid = "5511000000009@s.whatsapp.net";
+    let (status, body) = s
+        .api
+        .engine_report(
+            &s.cp,
+            uuid,
+            "incoming",
+            &json!({
+                "key": {"remoteJid": jid, "fromMe": false, "id": "JSLOC"},
+                "message": {"locationMessage": {"degreesLatitude": -23.5505199, "degreesLongitude": -46.6333094, "name": "Praça da Sé"}},
+                "messageTimestamp": "1705312200"
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let expected = texts.len() + 1;
+    let mut seen = Vec::new();
+    while seen.len() < expected {
+        let line = tokio::time::timeout(T, lines.next_line())
+            .await
+            .expect("the Node.js receiver answers")
+            .unwrap()
+            .expect("a line per request");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["ok"], true, "JavaScript could not verify {v}");
+        assert_eq!(v["same"], true, "JSON.stringify changed the bytes: {v}");
+        seen.push(v["id"].as_str().unwrap().to_owned());
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), expected);
 }

@@ -58,6 +58,16 @@ fn media_url(m: &message::Model) -> Value {
         .map_or(Value::Null, Value::from)
 }
 
+/// Adds `location` (latitude, longitude, name, address) to a location message's data.
+fn with_location(mut data: Value, m: &message::Model) -> Value {
+    if m.message_type == "location"
+        && let Some(media) = &m.media
+    {
+        data["location"] = media.clone();
+    }
+    data
+}
+
 /// `message.received` / `message.incoming`.
 pub fn received(m: &message::Model, conv: &conversation::Model) -> Value {
     let sender = if conv.is_group {
@@ -65,7 +75,7 @@ pub fn received(m: &message::Model, conv: &conversation::Model) -> Value {
     } else {
         number_of(&conv.chat_jid)
     };
-    json!({
+    let data = json!({
         "message_id": m.uuid,
         "whatsapp_message_id": m.wa_message_id,
         "sender_number": sender,
@@ -79,12 +89,13 @@ pub fn received(m: &message::Model, conv: &conversation::Model) -> Value {
         "chat_jid": conv.chat_jid,
         "is_group": conv.is_group,
         "quoted_message_id": m.quoted_id,
-    })
+    });
+    with_location(data, m)
 }
 
 /// `message.sent` / `message.outgoing`.
 pub fn sent(m: &message::Model, conv: &conversation::Model) -> Value {
-    json!({
+    let data = json!({
         "message_id": m.uuid,
         "whatsapp_message_id": m.wa_message_id,
         "recipient_number": number_of(&conv.chat_jid),
@@ -97,7 +108,8 @@ pub fn sent(m: &message::Model, conv: &conversation::Model) -> Value {
         "chat_jid": conv.chat_jid,
         "is_group": conv.is_group,
         "quoted_message_id": m.quoted_id,
-    })
+    });
+    with_location(data, m)
 }
 
 /// `message.status`.

@@ -1,0 +1,196 @@
+//! A control plane killed with SIGKILL in the middle of webhook deliveries, then started
+//! again on the same database, delivers every pending event: the real binary, a real
+//! receiver, nothing in memory survives the kill.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use zapini_e2e::receiver::Receiver;
+use zapini_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, NODE_SECRET, config, sign_report, target_bin};
+
+const EVENTS: usize = 240;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Binary {
+    child: std::process::Child,
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(envs: &[(String, String)]) -> Binary {
+    let bin = target_bin("control-plane").expect("the control-plane binary is built");
+    // Only what `envs` says: the test process's DATABASE_URL names the server, not this
+    // test's fresh database.
+    let child = std::process::Command::new(bin)
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .envs(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("control plane starts");
+    Binary { child }
+}
+
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    zapini_e2e::eventually(Duration::from_secs(60), "control plane healthy", || async {
+        client
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+            .map(|_| ())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_delivery_then_restart_delivers_every_pending_event() {
+    let dir = tempfile::tempdir().unwrap();
+    // The run mode (SQLite, or a fresh PostgreSQL database and Redis prefix) from the harness.
+    let cfg = config(dir.path()).await.unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut envs: Vec<(String, String)> = [
+        ("ZAPINI_DATA_DIR", dir.path().display().to_string()),
+        ("ZAPINI_HTTP_ADDR", format!("127.0.0.1:{port}")),
+        ("ZAPINI_GRPC_ADDR", format!("127.0.0.1:{}", free_port())),
+        ("ZAPINI_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
+        ("ZAPINI_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        ("ZAPINI_NODE_SECRET", NODE_SECRET.to_owned()),
+        ("ZAPINI_LAUNCHER", "external".to_owned()),
+        ("ZAPINI_ALLOW_PRIVATE_URLS", "true".to_owned()),
+        ("ZAPINI_WEBHOOK_ALLOW_HTTP", "true".to_owned()),
+        ("ZAPINI_WEBHOOK_TIMEOUT_SECS", "1".to_owned()),
+        ("ZAPINI_WEBHOOK_CONCURRENCY", "4".to_owned()),
+        (
+            "ZAPINI_WEBHOOK_RETRY_SCHEDULE",
+            "0,0.2,0.5,1,1,1,1,1,1,1".to_owned(),
+        ),
+        ("RUST_LOG", "warn".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    if let control_plane::config::DatabaseTarget::Postgres(_) = cfg.database {
+        envs.push(("DATABASE_URL".into(), cfg.database_url()));
+    }
+    if let Some(redis) = &cfg.redis_url {
+        envs.push(("REDIS_URL".into(), redis.expose_secret().to_owned()));
+        envs.push(("ZAPINI_REDIS_PREFIX".into(), cfg.redis_prefix.clone()));
+    }
+
+    let receiver = Receiver::start().await;
+    // Slow (4 in flight, 200 ms each) so that most events are still pending at the kill.
+    receiver.set_delay(Duration::from_millis(200));
+    let first = spawn(&envs);
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &base).await;
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["data"]["token"].as_str().unwrap().to_owned();
+    let created: Value = client
+        .post(format!("{base}/api/v1/instances"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "crash", "engine": "sandbox"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let uuid = created["data"]["instance"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let put = client
+        .put(format!("{base}/api/v1/instances/{uuid}/webhook"))
+        .bearer_auth(&token)
+        .json(&json!({"webhook_url": receiver.url, "webhook_secret": "crash-secret-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+
+    for i in 0..EVENTS {
+        let jid = format!("55110000{:05}@s.whatsapp.net", i % 12);
+        let body = serde_json::to_vec(&json!({
+            "key": {"remoteJid": jid, "fromMe": false, "id": format!("K{i:04}")},
+            "message": {"conversation": format!("event {i}")}
+        }))
+        .unwrap();
+        let (ts, sig) = sign_report(NODE_SECRET, &body);
+        let resp = client
+            .post(format!("{base}/webhooks/instance/{uuid}/incoming"))
+            .header("content-type", "application/json")
+            .header("x-webhook-timestamp", ts)
+            .header("x-webhook-signature", sig)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    receiver
+        .wait_until(
+            Duration::from_secs(60),
+            "some deliveries before the kill",
+            |log| log.len() >= 20,
+        )
+        .await;
+    drop(first); // SIGKILL
+    let before = receiver.delivered().len();
+    assert!(
+        before < EVENTS,
+        "the kill must land mid-delivery ({before})"
+    );
+
+    let _second = spawn(&envs);
+    wait_healthy(&client, &base).await;
+    let log = receiver
+        .wait_until(
+            Duration::from_secs(90),
+            "every event after the restart",
+            |log| {
+                let ids: HashSet<String> = log
+                    .iter()
+                    .filter(|r| r.ok())
+                    .map(|r| {
+                        r.json()["data"]["whatsapp_message_id"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned()
+                    })
+                    .collect();
+                ids.len() == EVENTS
+            },
+        )
+        .await;
+    let delivered = log.iter().filter(|r| r.ok()).count();
+    eprintln!(
+        "{before} delivered before SIGKILL; {EVENTS} distinct events after restart, {} duplicate deliveries",
+        delivered - EVENTS
+    );
+}
