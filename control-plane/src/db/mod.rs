@@ -8,8 +8,8 @@ pub mod migrations;
 use std::time::Duration;
 
 use sea_orm::{
-    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, Select,
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, Select,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -37,19 +37,21 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
         // proceed while one writes.
         DatabaseTarget::Sqlite(_) => {
             opts.max_connections(8).min_connections(1);
+            // Per-connection settings must be set on every pooled connection, not once: a
+            // connection left at `synchronous=FULL` fsyncs every commit.
+            opts.map_sqlx_sqlite_opts(|o| {
+                use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5))
+            });
         }
         DatabaseTarget::Postgres(_) => {
             opts.max_connections(32).min_connections(1);
         }
     }
-    let db = Database::connect(opts).await?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        db.execute_unprepared(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
-        )
-        .await?;
-    }
-    Ok(db)
+    Database::connect(opts).await
 }
 
 /// Creates database `name` on the PostgreSQL server of `server_url` (test harnesses and
