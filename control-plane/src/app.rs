@@ -203,6 +203,7 @@ impl App {
         };
         let dispatcher = crate::webhooks::Dispatcher::new(
             services.db.clone(),
+            services.write_gate.clone(),
             config.webhooks.clone(),
             services.secrets.clone(),
             services.webhook_signal.clone(),

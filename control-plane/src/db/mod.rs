@@ -126,15 +126,47 @@ impl TenantScoped for entities::webhook_delivery::Entity {
     }
 }
 
-/// Starts a transaction that will write. On SQLite it takes the write lock up front
-/// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and then writes is refused
-/// with `SQLITE_BUSY` at once, without waiting, when another connection is writing. On
-/// PostgreSQL it is a plain `BEGIN`.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+/// Serializes this process's write transactions on SQLite. SQLite has one writer at a time;
+/// connections that collide wait in its busy handler, which sleeps in steps of up to 100 ms.
+/// Queueing on an async mutex instead hands the lock over as soon as it is free. On
+/// PostgreSQL the gate is open (row locks do the work).
+#[derive(Clone, Debug, Default)]
+pub struct WriteGate(Option<std::sync::Arc<tokio::sync::Mutex<()>>>);
+
+/// Held for the life of a write transaction (drop it after the commit).
+pub type WritePermit = Option<tokio::sync::OwnedMutexGuard<()>>;
+
+impl WriteGate {
+    pub fn for_backend(backend: sea_orm::DbBackend) -> Self {
+        match backend {
+            sea_orm::DbBackend::Sqlite => WriteGate(Some(Default::default())),
+            _ => WriteGate(None),
+        }
+    }
+
+    pub async fn enter(&self) -> WritePermit {
+        match &self.0 {
+            Some(m) => Some(m.clone().lock_owned().await),
+            None => None,
+        }
+    }
+}
+
+/// Starts a transaction that will write, behind the gate. On SQLite it also takes the write
+/// lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads first and then writes
+/// is refused with `SQLITE_BUSY` at once, without waiting, when another connection is
+/// writing. On PostgreSQL it is a plain `BEGIN`.
+pub async fn begin_write(
+    db: &DatabaseConnection,
+    gate: &WriteGate,
+) -> Result<(sea_orm::DatabaseTransaction, WritePermit), DbErr> {
     use sea_orm::TransactionTrait;
-    db.begin_with_options(sea_orm::TransactionOptions {
-        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
+    let permit = gate.enter().await;
+    let txn = db
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    Ok((txn, permit))
 }

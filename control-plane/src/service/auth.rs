@@ -255,7 +255,7 @@ impl Services {
             .one(&self.db)
             .await?
             .ok_or_else(|| AppError::unauthenticated("Token no longer exists."))?;
-        let txn = crate::db::begin_write(&self.db).await?;
+        let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
         let secret = random_secret(40);
         let now = Utc::now();
         let expires_at = match self.config.user_token_ttl_days {
@@ -423,7 +423,7 @@ impl Services {
                 .map_err(|e| AppError::internal(format!("hashing: {e}")))??
         };
         let now = Utc::now();
-        let txn = crate::db::begin_write(&self.db).await?;
+        let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
         let tenant = match tenant {
             Some(id) => tenant::Entity::find_by_id(id.0)
                 .one(&txn)

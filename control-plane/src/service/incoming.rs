@@ -19,6 +19,7 @@ use zapini_shared::signing::{sign_hex, verify_timestamped_hex};
 
 use super::Services;
 use super::ingest::{EventKind, InMessage};
+use crate::db::entities::instance;
 use crate::error::{AppError, AppResult};
 
 /// How far a signed timestamp may be from our clock.
@@ -344,10 +345,96 @@ impl Services {
         let instance = self.instance_by_uuid(uuid).await?;
         let value: Value = crate::http::extract::parse_json(body)?;
         let events = parse_report(report, &value)?;
-        super::retry_write("engine report", || {
-            self.ingest_external(&instance, events.clone())
+        self.reports.submit(self, instance, events).await
+    }
+}
+
+/// One report waiting to be applied.
+struct Job {
+    instance: instance::Model,
+    events: Vec<EventKind>,
+    done: tokio::sync::oneshot::Sender<AppResult<()>>,
+}
+
+/// Applies concurrent reports together. Each report would otherwise be its own transaction,
+/// and every one of them updates the instance's counter rows, so they would queue on those
+/// row locks one commit (one fsync) at a time. Instead, whoever finds the combiner free takes
+/// every report waiting and applies them in one transaction per instance; the others just
+/// wait for their answer. No task is spawned: a report is applied by a request that is
+/// waiting anyway.
+#[derive(Default)]
+pub struct ReportCombiner {
+    queue: std::sync::Mutex<Vec<Job>>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl ReportCombiner {
+    async fn submit(
+        &self,
+        services: &Services,
+        instance: instance::Model,
+        events: Vec<EventKind>,
+    ) -> AppResult<()> {
+        let (done, mut answer) = tokio::sync::oneshot::channel();
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Job {
+                instance,
+                events,
+                done,
+            });
+        let turn = self.turn.lock().await;
+        if let Ok(result) = answer.try_recv() {
+            // An earlier holder applied it.
+            return result;
+        }
+        let jobs = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()));
+        apply_jobs(services, jobs).await;
+        drop(turn);
+        answer
+            .await
+            .unwrap_or_else(|_| Err(AppError::internal("engine report dropped")))
+    }
+}
+
+/// One transaction per instance for all its waiting reports; if that fails, each report on its
+/// own, so one bad report cannot fail the others.
+async fn apply_jobs(services: &Services, jobs: Vec<Job>) {
+    let mut by_instance: Vec<(i64, Vec<Job>)> = Vec::new();
+    for job in jobs {
+        match by_instance
+            .iter_mut()
+            .find(|(id, _)| *id == job.instance.id)
+        {
+            Some((_, list)) => list.push(job),
+            None => by_instance.push((job.instance.id, vec![job])),
+        }
+    }
+    for (_, jobs) in by_instance {
+        let instance = jobs[0].instance.clone();
+        let all: Vec<EventKind> = jobs.iter().flat_map(|j| j.events.clone()).collect();
+        let together = super::retry_write("engine reports", || {
+            services.ingest_external(&instance, all.clone())
         })
-        .await
+        .await;
+        if together.is_ok() || jobs.len() == 1 {
+            let failure = together.err().map(|e| e.to_string());
+            for job in jobs {
+                let _ = job.done.send(match &failure {
+                    None => Ok(()),
+                    Some(message) => Err(AppError::internal(message.clone())),
+                });
+            }
+            continue;
+        }
+        for job in jobs {
+            let result = super::retry_write("engine report", || {
+                services.ingest_external(&job.instance, job.events.clone())
+            })
+            .await;
+            let _ = job.done.send(result);
+        }
     }
 }
 

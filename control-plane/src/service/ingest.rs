@@ -156,7 +156,7 @@ impl Services {
         buffer_id: &str,
         events: Vec<NodeEvent>,
     ) -> AppResult<u64> {
-        let txn = crate::db::begin_write(&self.db).await?;
+        let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
         let acked = node_event_cursor::Entity::find_by_id((instance.id, buffer_id.to_owned()))
             .one(&txn)
             .await?
@@ -171,7 +171,6 @@ impl Services {
             apply(&txn, instance, event.kind, &mut totals, &mut outbox).await?;
             high = event.seq;
         }
-        totals.write(&txn, instance).await?;
         let queued = outbox.flush(&txn, instance).await?;
         if high > acked {
             node_event_cursor::Entity::insert(node_event_cursor::ActiveModel {
@@ -194,6 +193,9 @@ impl Services {
             .exec_without_returning(&txn)
             .await?;
         }
+        // The counters are rows every batch of the instance updates: touched last, their
+        // locks are held only until the commit right after.
+        totals.write(&txn, instance).await?;
         txn.commit().await?;
         if queued > 0 {
             self.webhook_signal.notify();
@@ -209,14 +211,14 @@ impl Services {
         instance: &instance::Model,
         events: Vec<EventKind>,
     ) -> AppResult<()> {
-        let txn = crate::db::begin_write(&self.db).await?;
+        let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
         let mut totals = Totals::default();
         let mut outbox = Outbox::load(&txn, instance.id).await?;
         for kind in events {
             apply(&txn, instance, kind, &mut totals, &mut outbox).await?;
         }
-        totals.write(&txn, instance).await?;
         let queued = outbox.flush(&txn, instance).await?;
+        totals.write(&txn, instance).await?;
         txn.commit().await?;
         if queued > 0 {
             self.webhook_signal.notify();
@@ -231,7 +233,7 @@ impl Services {
         instance: &instance::Model,
         m: InMessage,
     ) -> AppResult<message::Model> {
-        let txn = crate::db::begin_write(&self.db).await?;
+        let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
         let id = m.id.clone();
         let mut totals = Totals::default();
         let mut outbox = Outbox::load(&txn, instance.id).await?;

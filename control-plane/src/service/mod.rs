@@ -35,6 +35,10 @@ pub struct Services {
     pub secrets: crate::crypto::SecretBox,
     /// Wakes the webhook dispatcher after deliveries were queued.
     pub webhook_signal: crate::webhooks::Signal,
+    /// Queues write transactions on SQLite (see [`crate::db::WriteGate`]).
+    pub write_gate: crate::db::WriteGate,
+    /// Applies concurrent engine reports together.
+    reports: Arc<incoming::ReportCombiner>,
 }
 
 /// A random alphanumeric secret of `len` characters from the OS-seeded CSPRNG.
@@ -86,7 +90,6 @@ impl Services {
             })
             .unwrap_or_else(rand::random);
         Services {
-            db,
             config,
             limiter,
             tenant_limits: moka::future::Cache::builder()
@@ -102,6 +105,9 @@ impl Services {
                 .build(),
             secrets: crate::crypto::SecretBox::new(&key),
             webhook_signal: crate::webhooks::Signal::default(),
+            write_gate: crate::db::WriteGate::for_backend(db.get_database_backend()),
+            reports: Arc::default(),
+            db,
         }
     }
 

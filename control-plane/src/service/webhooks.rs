@@ -304,7 +304,7 @@ impl Services {
             .endpoint_of(&instance)
             .await?
             .ok_or_else(webhook_not_found)?;
-        let txn = crate::db::begin_write(&self.db).await?;
+        let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
         let ids: Vec<i64> = webhook_delivery::Entity::find()
             .filter(webhook_delivery::Column::EndpointId.eq(e.id))
             .select_only()

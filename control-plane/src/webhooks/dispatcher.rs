@@ -86,6 +86,7 @@ struct Target {
 
 struct Inner {
     db: DatabaseConnection,
+    gate: crate::db::WriteGate,
     settings: WebhookSettings,
     secrets: SecretBox,
     client: reqwest::Client,
@@ -104,6 +105,7 @@ pub struct Dispatcher {
 impl Dispatcher {
     pub fn new(
         db: DatabaseConnection,
+        gate: crate::db::WriteGate,
         settings: WebhookSettings,
         secrets: SecretBox,
         signal: Signal,
@@ -124,6 +126,7 @@ impl Dispatcher {
         Ok(Dispatcher {
             inner: Arc::new(Inner {
                 db,
+                gate,
                 global: Arc::new(Semaphore::new(settings.concurrency)),
                 settings,
                 secrets,
@@ -247,6 +250,7 @@ impl Dispatcher {
             )?;
         let owner = Uuid::new_v4().to_string();
         let ids: Vec<i64> = candidates.iter().map(|d| d.id).collect();
+        let permit = self.inner.gate.enter().await;
         let leased = webhook_delivery::Entity::update_many()
             .col_expr(webhook_delivery::Column::LeasedUntil, Expr::value(until))
             .col_expr(
@@ -263,6 +267,7 @@ impl Dispatcher {
             .exec(db)
             .await?
             .rows_affected;
+        drop(permit);
         let owned: std::collections::HashSet<i64> = if leased as usize == ids.len() {
             ids.into_iter().collect()
         } else {
@@ -278,6 +283,7 @@ impl Dispatcher {
         };
         let (streams, lost) = into_streams(candidates, &owned);
         if !lost.is_empty() {
+            let _permit = self.inner.gate.enter().await;
             release(db, &lost).await?;
         }
         Ok(streams)
@@ -648,7 +654,7 @@ async fn write_outcomes(inner: Arc<Inner>, mut rx: mpsc::Receiver<Outcome>) {
 
 async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::DbErr> {
     let now = Utc::now();
-    let txn = crate::db::begin_write(&inner.db).await?;
+    let (txn, _permit) = crate::db::begin_write(&inner.db, &inner.gate).await?;
     let mut attempts = Vec::new();
     let mut delivered: HashMap<u16, Vec<i64>> = HashMap::new();
     let mut healthy: Vec<i64> = Vec::new();
