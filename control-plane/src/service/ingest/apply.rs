@@ -1,91 +1,22 @@
-//! Ingest of node events: each batch is applied in one transaction together with the
-//! buffer's ack cursor and the webhook deliveries it causes, so an event is either committed,
-//! acked and queued for webhooks, or none of these. Replays are harmless: events at or below
-//! the cursor are skipped, a WhatsApp message id is stored once per instance, a message
-//! status only moves forward, and only real changes queue webhooks.
+//! Applying events inside an ingest transaction. A [`Batch`] carries what one transaction
+//! accumulates: counter changes, webhook occurrences, and the contacts and conversations it
+//! has read, so a chat seen many times in a batch is read once and its conversation row is
+//! written once, at the end.
 
-use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 use zapini_shared::jid::Jid;
 use zapini_shared::status::InstanceStatus;
 
-use super::Services;
-use crate::db::entities::{contact, conversation, instance, message, node_event_cursor};
+use super::{EventKind, InMessage};
+use crate::db::entities::{contact, conversation, instance, message};
 use crate::error::AppResult;
+use crate::service::Services;
 use crate::webhooks::{Kind, Occurrence, Outbox, payloads};
-
-/// A message as a node reports it (received, or sent by this instance).
-#[derive(Debug, Clone, Default)]
-pub struct InMessage {
-    pub id: String,
-    pub chat_jid: String,
-    pub sender_jid: String,
-    pub from_me: bool,
-    pub push_name: String,
-    /// text, image, video, audio, voice, document, sticker, location, contact, reaction, other.
-    pub message_type: String,
-    pub text: String,
-    pub quoted_id: String,
-    pub media: Option<serde_json::Value>,
-    pub mentioned_jids: Vec<String>,
-    pub timestamp: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone)]
-pub enum EventKind {
-    Message(InMessage),
-    Status {
-        message_ids: Vec<String>,
-        status: u8,
-    },
-    Qr {
-        code: String,
-        image: String,
-        generated_at: DateTime<Utc>,
-        expires_at: Option<DateTime<Utc>>,
-    },
-    Connection {
-        status: String,
-        phone_number: String,
-        push_name: String,
-        reason: String,
-    },
-    Edit {
-        message_id: String,
-        new_text: String,
-    },
-    Revoke {
-        message_id: String,
-    },
-    Contact {
-        jid: String,
-        push_name: String,
-    },
-    Group {
-        group_jid: String,
-        subject: String,
-    },
-    /// A reaction added (or removed: empty emoji). Delivered as a webhook; stored with the
-    /// inbox.
-    Reaction {
-        message_id: String,
-        chat_jid: String,
-        sender_jid: String,
-        emoji: String,
-        from_me: bool,
-        timestamp: DateTime<Utc>,
-    },
-    /// Known to the protocol but nothing to store.
-    Other,
-}
-
-#[derive(Debug, Clone)]
-pub struct NodeEvent {
-    pub seq: u64,
-    pub kind: EventKind,
-}
 
 /// Counter changes of a batch, written once at its end instead of once per message.
 #[derive(Default)]
@@ -127,6 +58,231 @@ impl Totals {
     }
 }
 
+/// Changes to a conversation row made in memory during a batch, written once at its end.
+#[derive(Default)]
+struct ConvChange {
+    last_message: bool,
+    unread: i32,
+    display_name: bool,
+}
+
+/// What one ingest transaction accumulates.
+pub(super) struct Batch {
+    totals: Totals,
+    outbox: Outbox,
+    /// WhatsApp ids among this batch's messages that were stored before it began.
+    stored: HashSet<String>,
+    /// Contacts and conversations by JID, as this transaction sees them.
+    contacts: HashMap<String, contact::Model>,
+    convs: HashMap<String, conversation::Model>,
+    dirty: HashMap<String, ConvChange>,
+}
+
+impl Batch {
+    /// Reads what the events need up front: the instance's webhook, and which of their
+    /// messages are already stored (one query instead of one per message).
+    pub(super) async fn start<'a, C: ConnectionTrait>(
+        conn: &C,
+        instance: &instance::Model,
+        kinds: impl Iterator<Item = &'a EventKind>,
+    ) -> AppResult<Batch> {
+        use sea_orm::QuerySelect;
+        let ids: Vec<String> = kinds
+            .filter_map(|k| match k {
+                EventKind::Message(m) if !m.id.is_empty() => Some(m.id.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut stored = HashSet::new();
+        for chunk in ids.chunks(500) {
+            let found: Vec<String> = message::Entity::find()
+                .select_only()
+                .column(message::Column::WaMessageId)
+                .filter(message::Column::InstanceId.eq(instance.id))
+                .filter(message::Column::WaMessageId.is_in(chunk.to_vec()))
+                .into_tuple()
+                .all(conn)
+                .await?;
+            stored.extend(found);
+        }
+        Ok(Batch {
+            totals: Totals::default(),
+            outbox: Outbox::load(conn, instance.id).await?,
+            stored,
+            contacts: HashMap::new(),
+            convs: HashMap::new(),
+            dirty: HashMap::new(),
+        })
+    }
+
+    pub(super) async fn apply<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        instance: &instance::Model,
+        kind: EventKind,
+    ) -> AppResult<()> {
+        apply(conn, instance, kind, self).await
+    }
+
+    /// Writes the conversations changed in memory and queues the webhook deliveries;
+    /// returns how many deliveries were queued.
+    pub(super) async fn flush<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        instance: &instance::Model,
+    ) -> AppResult<usize> {
+        let now = Utc::now();
+        for (key, change) in self.dirty.drain() {
+            let Some(conv) = self.convs.get(&key) else {
+                continue;
+            };
+            let mut update = conversation::Entity::update_many()
+                .col_expr(conversation::Column::UpdatedAt, Expr::value(now));
+            if change.last_message {
+                update = update
+                    .col_expr(
+                        conversation::Column::LastMessage,
+                        Expr::value(conv.last_message.clone()),
+                    )
+                    .col_expr(
+                        conversation::Column::LastMessageAt,
+                        Expr::value(conv.last_message_at),
+                    );
+            }
+            if change.unread > 0 {
+                update = update.col_expr(
+                    conversation::Column::UnreadCount,
+                    Expr::col(conversation::Column::UnreadCount).add(change.unread),
+                );
+            }
+            if change.display_name {
+                update = update.col_expr(
+                    conversation::Column::DisplayName,
+                    Expr::value(conv.display_name.clone()),
+                );
+            }
+            update
+                .filter(conversation::Column::Id.eq(conv.id))
+                .exec(conn)
+                .await?;
+        }
+        let outbox = std::mem::replace(&mut self.outbox, Outbox::none());
+        outbox.flush(conn, instance).await
+    }
+
+    /// The counter rows (daily stats, last activity): last, right before the commit.
+    pub(super) async fn write_counters<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        instance: &instance::Model,
+    ) -> AppResult<()> {
+        self.totals.write(conn, instance).await
+    }
+
+    /// The contact for `jid`, created if new; a changed push name is stored. Returns whether
+    /// anything changed.
+    async fn contact<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        instance: &instance::Model,
+        jid: &Jid,
+        push_name: Option<String>,
+    ) -> AppResult<(contact::Model, bool)> {
+        let key = jid.without_device().to_string();
+        let existing = match self.contacts.get(&key) {
+            Some(c) => Some(c.clone()),
+            None => {
+                contact::Entity::find()
+                    .filter(contact::Column::InstanceId.eq(instance.id))
+                    .filter(contact::Column::Jid.eq(key.clone()))
+                    .one(conn)
+                    .await?
+            }
+        };
+        let (model, changed) = match existing {
+            Some(existing) if push_name.is_some() && push_name != existing.push_name => {
+                let now = Utc::now();
+                contact::Entity::update_many()
+                    .col_expr(contact::Column::PushName, Expr::value(push_name.clone()))
+                    .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+                    .filter(contact::Column::Id.eq(existing.id))
+                    .exec(conn)
+                    .await?;
+                (
+                    contact::Model {
+                        push_name,
+                        updated_at: now,
+                        ..existing
+                    },
+                    true,
+                )
+            }
+            Some(existing) => (existing, false),
+            None => (
+                insert_contact(conn, instance, jid, key.clone(), push_name).await?,
+                true,
+            ),
+        };
+        self.contacts.insert(key, model.clone());
+        Ok((model, changed))
+    }
+
+    /// The conversation of `chat`, created if new.
+    async fn conversation<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        instance: &instance::Model,
+        chat: &Jid,
+        contact_id: Option<i64>,
+        display_name: Option<String>,
+    ) -> AppResult<conversation::Model> {
+        let key = chat.without_device().to_string();
+        if let Some(conv) = self.convs.get(&key) {
+            return Ok(conv.clone());
+        }
+        let conv = match conversation::Entity::find()
+            .filter(conversation::Column::InstanceId.eq(instance.id))
+            .filter(conversation::Column::ChatJid.eq(key.clone()))
+            .one(conn)
+            .await?
+        {
+            Some(existing) => existing,
+            None => {
+                insert_conversation(conn, instance, chat, key.clone(), contact_id, display_name)
+                    .await?
+            }
+        };
+        self.convs.insert(key, conv.clone());
+        Ok(conv)
+    }
+
+    /// Records a new message on its conversation (in memory; written by `flush`) and returns
+    /// the conversation as it now is.
+    fn touch_conversation(
+        &mut self,
+        key: &str,
+        m: &InMessage,
+        push_name: Option<&String>,
+    ) -> Option<conversation::Model> {
+        let conv = self.convs.get_mut(key)?;
+        let change = self.dirty.entry(key.to_owned()).or_default();
+        if conv.last_message_at.is_none_or(|t| t <= m.timestamp) {
+            conv.last_message = Some(preview(m));
+            conv.last_message_at = Some(m.timestamp);
+            change.last_message = true;
+        }
+        if !m.from_me {
+            conv.unread_count += 1;
+            change.unread += 1;
+            if conv.display_name.is_none() && !conv.is_group && push_name.is_some() {
+                conv.display_name = push_name.cloned();
+                change.display_name = true;
+            }
+        }
+        Some(conv.clone())
+    }
+}
+
 fn preview(m: &InMessage) -> String {
     if !m.text.is_empty() {
         return m.text.chars().take(500).collect();
@@ -148,119 +304,6 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.chars().take(255).collect())
 }
 
-impl Services {
-    /// Applies a batch from one node buffer; returns the buffer's new acked sequence.
-    pub async fn ingest_batch(
-        &self,
-        instance: &instance::Model,
-        buffer_id: &str,
-        events: Vec<NodeEvent>,
-    ) -> AppResult<u64> {
-        let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
-        let acked = node_event_cursor::Entity::find_by_id((instance.id, buffer_id.to_owned()))
-            .one(&txn)
-            .await?
-            .map_or(0, |c| u64::try_from(c.acked_seq).unwrap_or(0));
-        let mut high = acked;
-        let mut totals = Totals::default();
-        let mut outbox = Outbox::load(&txn, instance.id).await?;
-        for event in events {
-            if event.seq <= high {
-                continue;
-            }
-            apply(&txn, instance, event.kind, &mut totals, &mut outbox).await?;
-            high = event.seq;
-        }
-        let queued = outbox.flush(&txn, instance).await?;
-        if high > acked {
-            node_event_cursor::Entity::insert(node_event_cursor::ActiveModel {
-                instance_id: Set(instance.id),
-                buffer_id: Set(buffer_id.to_owned()),
-                acked_seq: Set(i64::try_from(high).unwrap_or(i64::MAX)),
-                updated_at: Set(Utc::now()),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    node_event_cursor::Column::InstanceId,
-                    node_event_cursor::Column::BufferId,
-                ])
-                .update_columns([
-                    node_event_cursor::Column::AckedSeq,
-                    node_event_cursor::Column::UpdatedAt,
-                ])
-                .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
-        }
-        // The counters are rows every batch of the instance updates: touched last, their
-        // locks are held only until the commit right after.
-        totals.write(&txn, instance).await?;
-        txn.commit().await?;
-        if queued > 0 {
-            self.webhook_signal.notify();
-        }
-        Ok(high)
-    }
-
-    /// Applies events reported by an external engine (the incoming webhook endpoints). They
-    /// carry no sequence numbers; idempotency comes from the WhatsApp message id and the
-    /// forward-only statuses.
-    pub async fn ingest_external(
-        &self,
-        instance: &instance::Model,
-        events: Vec<EventKind>,
-    ) -> AppResult<()> {
-        let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
-        let mut totals = Totals::default();
-        let mut outbox = Outbox::load(&txn, instance.id).await?;
-        for kind in events {
-            apply(&txn, instance, kind, &mut totals, &mut outbox).await?;
-        }
-        let queued = outbox.flush(&txn, instance).await?;
-        totals.write(&txn, instance).await?;
-        txn.commit().await?;
-        if queued > 0 {
-            self.webhook_signal.notify();
-        }
-        Ok(())
-    }
-
-    /// Stores a message the control plane itself just sent through the node, so the
-    /// response can show it; the node's later `message.sent` event finds it and is a no-op.
-    pub async fn record_message(
-        &self,
-        instance: &instance::Model,
-        m: InMessage,
-    ) -> AppResult<message::Model> {
-        let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
-        let id = m.id.clone();
-        let mut totals = Totals::default();
-        let mut outbox = Outbox::load(&txn, instance.id).await?;
-        apply(
-            &txn,
-            instance,
-            EventKind::Message(m),
-            &mut totals,
-            &mut outbox,
-        )
-        .await?;
-        totals.write(&txn, instance).await?;
-        let queued = outbox.flush(&txn, instance).await?;
-        let row = message::Entity::find()
-            .filter(message::Column::InstanceId.eq(instance.id))
-            .filter(message::Column::WaMessageId.eq(id))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| crate::error::AppError::internal("message vanished after insert"))?;
-        txn.commit().await?;
-        if queued > 0 {
-            self.webhook_signal.notify();
-        }
-        Ok(row)
-    }
-}
-
 fn occurrence(kind: Kind, ordering_key: String, data: serde_json::Value) -> Occurrence {
     Occurrence {
         kind,
@@ -280,16 +323,15 @@ async fn apply<C: ConnectionTrait>(
     conn: &C,
     instance: &instance::Model,
     kind: EventKind,
-    totals: &mut Totals,
-    outbox: &mut Outbox,
+    batch: &mut Batch,
 ) -> AppResult<()> {
     let now = Utc::now();
     match kind {
-        EventKind::Message(m) => apply_message(conn, instance, m, totals, outbox).await?,
+        EventKind::Message(m) => apply_message(conn, instance, m, batch).await?,
         EventKind::Status {
             message_ids,
             status,
-        } => apply_status(conn, instance, message_ids, status, outbox).await?,
+        } => apply_status(conn, instance, message_ids, status, &mut batch.outbox).await?,
         EventKind::Qr {
             code,
             image,
@@ -306,8 +348,8 @@ async fn apply<C: ConnectionTrait>(
                 .filter(instance::Column::Status.ne(InstanceStatus::Connected.as_str()))
                 .exec(conn)
                 .await?;
-            if outbox.wants(Kind::Qr) && !code.is_empty() {
-                outbox.push(occurrence(
+            if batch.outbox.wants(Kind::Qr) && !code.is_empty() {
+                batch.outbox.push(occurrence(
                     Kind::Qr,
                     "instance".to_owned(),
                     payloads::qr(&code, &image, generated_at, expires_at),
@@ -339,7 +381,7 @@ async fn apply<C: ConnectionTrait>(
                 .filter(instance::Column::Id.eq(instance.id))
                 .exec(conn)
                 .await?;
-            if previous != status.as_str() && outbox.wants(Kind::Connection) {
+            if previous != status.as_str() && batch.outbox.wants(Kind::Connection) {
                 let phone = phone.or_else(|| current.and_then(|i| i.phone_number));
                 let mut o = occurrence(
                     Kind::Connection,
@@ -347,7 +389,7 @@ async fn apply<C: ConnectionTrait>(
                     payloads::connection(&previous, status.as_str(), phone.as_deref(), &reason),
                 );
                 o.connection = Some(status.as_str().to_owned());
-                outbox.push(o);
+                batch.outbox.push(o);
             }
         }
         EventKind::Edit {
@@ -364,10 +406,10 @@ async fn apply<C: ConnectionTrait>(
                 .await?
                 .rows_affected;
             if changed > 0
-                && outbox.wants(Kind::MessageEdited)
+                && batch.outbox.wants(Kind::MessageEdited)
                 && let Some((m, chat)) = find_message(conn, instance, &message_id).await?
             {
-                outbox.push(occurrence(
+                batch.outbox.push(occurrence(
                     Kind::MessageEdited,
                     chat,
                     payloads::changed(&m, now, Some(&new_text)),
@@ -385,10 +427,10 @@ async fn apply<C: ConnectionTrait>(
                 .await?
                 .rows_affected;
             if changed > 0
-                && outbox.wants(Kind::MessageDeleted)
+                && batch.outbox.wants(Kind::MessageDeleted)
                 && let Some((m, chat)) = find_message(conn, instance, &message_id).await?
             {
-                outbox.push(occurrence(
+                batch.outbox.push(occurrence(
                     Kind::MessageDeleted,
                     chat,
                     payloads::changed(&m, now, None),
@@ -397,10 +439,11 @@ async fn apply<C: ConnectionTrait>(
         }
         EventKind::Contact { jid, push_name } => {
             if let Ok(jid) = Jid::parse(&jid) {
-                let (contact, changed) =
-                    upsert_contact(conn, instance, &jid, non_empty(&push_name)).await?;
+                let (contact, changed) = batch
+                    .contact(conn, instance, &jid, non_empty(&push_name))
+                    .await?;
                 if changed {
-                    outbox.push(occurrence(
+                    batch.outbox.push(occurrence(
                         Kind::ContactUpdate,
                         contact.jid.clone(),
                         payloads::contact(&contact),
@@ -410,8 +453,11 @@ async fn apply<C: ConnectionTrait>(
         }
         EventKind::Group { group_jid, subject } => {
             if let Ok(jid) = Jid::parse(&group_jid) {
-                let conv = upsert_conversation(conn, instance, &jid, None, None).await?;
+                let conv = batch.conversation(conn, instance, &jid, None, None).await?;
                 if let Some(subject) = non_empty(&subject) {
+                    if let Some(cached) = batch.convs.get_mut(&conv.chat_jid) {
+                        cached.display_name = Some(subject.clone());
+                    }
                     conversation::Entity::update_many()
                         .col_expr(
                             conversation::Column::DisplayName,
@@ -421,7 +467,7 @@ async fn apply<C: ConnectionTrait>(
                         .exec(conn)
                         .await?;
                     if conv.display_name.as_deref() != Some(subject.as_str()) {
-                        outbox.push(occurrence(
+                        batch.outbox.push(occurrence(
                             Kind::GroupUpdate,
                             conv.chat_jid.clone(),
                             payloads::group(&conv, &subject, now),
@@ -438,7 +484,7 @@ async fn apply<C: ConnectionTrait>(
             from_me,
             timestamp,
         } => {
-            if outbox.wants(Kind::MessageReaction) && !message_id.is_empty() {
+            if batch.outbox.wants(Kind::MessageReaction) && !message_id.is_empty() {
                 let target = find_message(conn, instance, &message_id).await?;
                 let chat = target
                     .as_ref()
@@ -452,7 +498,9 @@ async fn apply<C: ConnectionTrait>(
                     from_me,
                     at: timestamp,
                 });
-                outbox.push(occurrence(Kind::MessageReaction, chat, data));
+                batch
+                    .outbox
+                    .push(occurrence(Kind::MessageReaction, chat, data));
             }
         }
         EventKind::Other => {}
@@ -534,38 +582,14 @@ async fn apply_status<C: ConnectionTrait>(
     Ok(())
 }
 
-async fn upsert_contact<C: ConnectionTrait>(
+async fn insert_contact<C: ConnectionTrait>(
     conn: &C,
     instance: &instance::Model,
     jid: &Jid,
+    key: String,
     push_name: Option<String>,
-) -> AppResult<(contact::Model, bool)> {
-    let key = jid.without_device().to_string();
+) -> AppResult<contact::Model> {
     let now = Utc::now();
-    if let Some(existing) = contact::Entity::find()
-        .filter(contact::Column::InstanceId.eq(instance.id))
-        .filter(contact::Column::Jid.eq(key.clone()))
-        .one(conn)
-        .await?
-    {
-        if push_name.is_some() && push_name != existing.push_name {
-            contact::Entity::update_many()
-                .col_expr(contact::Column::PushName, Expr::value(push_name.clone()))
-                .col_expr(contact::Column::UpdatedAt, Expr::value(now))
-                .filter(contact::Column::Id.eq(existing.id))
-                .exec(conn)
-                .await?;
-            return Ok((
-                contact::Model {
-                    push_name,
-                    updated_at: now,
-                    ..existing
-                },
-                true,
-            ));
-        }
-        return Ok((existing, false));
-    }
     let model = contact::ActiveModel {
         uuid: Set(Uuid::new_v4()),
         tenant_id: Set(instance.tenant_id),
@@ -578,30 +602,19 @@ async fn upsert_contact<C: ConnectionTrait>(
         updated_at: Set(now),
         ..Default::default()
     };
-    Ok((
-        contact::Entity::insert(model)
-            .exec_with_returning(conn)
-            .await?,
-        true,
-    ))
+    Ok(contact::Entity::insert(model)
+        .exec_with_returning(conn)
+        .await?)
 }
 
-async fn upsert_conversation<C: ConnectionTrait>(
+async fn insert_conversation<C: ConnectionTrait>(
     conn: &C,
     instance: &instance::Model,
     chat: &Jid,
+    key: String,
     contact_id: Option<i64>,
     display_name: Option<String>,
 ) -> AppResult<conversation::Model> {
-    let key = chat.without_device().to_string();
-    if let Some(existing) = conversation::Entity::find()
-        .filter(conversation::Column::InstanceId.eq(instance.id))
-        .filter(conversation::Column::ChatJid.eq(key.clone()))
-        .one(conn)
-        .await?
-    {
-        return Ok(existing);
-    }
     let now = Utc::now();
     let model = conversation::ActiveModel {
         uuid: Set(Uuid::new_v4()),
@@ -628,8 +641,7 @@ async fn apply_message<C: ConnectionTrait>(
     conn: &C,
     instance: &instance::Model,
     m: InMessage,
-    totals: &mut Totals,
-    outbox: &mut Outbox,
+    batch: &mut Batch,
 ) -> AppResult<()> {
     if m.id.is_empty() {
         return Ok(());
@@ -638,13 +650,7 @@ async fn apply_message<C: ConnectionTrait>(
         tracing::warn!(chat = %m.chat_jid, "message with an unparseable chat JID skipped");
         return Ok(());
     };
-    if message::Entity::find()
-        .filter(message::Column::InstanceId.eq(instance.id))
-        .filter(message::Column::WaMessageId.eq(m.id.clone()))
-        .one(conn)
-        .await?
-        .is_some()
-    {
+    if batch.stored.contains(&m.id) {
         return Ok(());
     }
     let push_name = (!m.from_me).then(|| non_empty(&m.push_name)).flatten();
@@ -652,7 +658,8 @@ async fn apply_message<C: ConnectionTrait>(
     let contact = if chat.is_group() {
         match (m.from_me, Jid::parse(&m.sender_jid)) {
             (false, Ok(sender)) => Some(
-                upsert_contact(conn, instance, &sender, push_name.clone())
+                batch
+                    .contact(conn, instance, &sender, push_name.clone())
                     .await?
                     .0,
             ),
@@ -660,21 +667,23 @@ async fn apply_message<C: ConnectionTrait>(
         }
     } else {
         Some(
-            upsert_contact(conn, instance, &chat, push_name.clone())
+            batch
+                .contact(conn, instance, &chat, push_name.clone())
                 .await?
                 .0,
         )
     };
-    let conv = upsert_conversation(
-        conn,
-        instance,
-        &chat,
-        (!chat.is_group())
-            .then(|| contact.as_ref().map(|c| c.id))
-            .flatten(),
-        (!chat.is_group()).then(|| push_name.clone()).flatten(),
-    )
-    .await?;
+    let conv = batch
+        .conversation(
+            conn,
+            instance,
+            &chat,
+            (!chat.is_group())
+                .then(|| contact.as_ref().map(|c| c.id))
+                .flatten(),
+            (!chat.is_group()).then(|| push_name.clone()).flatten(),
+        )
+        .await?;
     let now = Utc::now();
     let status: i16 = if m.from_me { 2 } else { 3 };
     let row = message::Model {
@@ -716,43 +725,25 @@ async fn apply_message<C: ConnectionTrait>(
     if inserted == 0 {
         return Ok(());
     }
-    let newer = conv.last_message_at.is_none_or(|t| t <= m.timestamp);
-    let mut update = conversation::Entity::update_many()
-        .col_expr(conversation::Column::UpdatedAt, Expr::value(now));
-    if newer {
-        update = update
-            .col_expr(conversation::Column::LastMessage, Expr::value(preview(&m)))
-            .col_expr(
-                conversation::Column::LastMessageAt,
-                Expr::value(m.timestamp),
-            );
-    }
-    if !m.from_me {
-        update = update.col_expr(
-            conversation::Column::UnreadCount,
-            Expr::col(conversation::Column::UnreadCount).add(1),
-        );
-        if conv.display_name.is_none() && !chat.is_group() && push_name.is_some() {
-            update = update.col_expr(conversation::Column::DisplayName, Expr::value(push_name));
-        }
-    }
-    update
-        .filter(conversation::Column::Id.eq(conv.id))
-        .exec(conn)
-        .await?;
-    totals.count(m.timestamp.date_naive(), m.from_me);
+    batch.stored.insert(m.id.clone());
+    let conv = batch
+        .touch_conversation(&conv.chat_jid, &m, push_name.as_ref())
+        .unwrap_or(conv);
+    batch.totals.count(m.timestamp.date_naive(), m.from_me);
     let kind = if m.from_me {
         Kind::MessageSent
     } else {
         Kind::MessageReceived
     };
-    if outbox.wants(kind) {
+    if batch.outbox.wants(kind) {
         let data = if m.from_me {
             payloads::sent(&row, &conv)
         } else {
             payloads::received(&row, &conv)
         };
-        outbox.push(occurrence(kind, conv.chat_jid.clone(), data));
+        batch
+            .outbox
+            .push(occurrence(kind, conv.chat_jid.clone(), data));
     }
     Ok(())
 }
