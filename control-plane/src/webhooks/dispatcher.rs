@@ -250,7 +250,8 @@ impl Dispatcher {
             )?;
         let owner = Uuid::new_v4().to_string();
         let ids: Vec<i64> = candidates.iter().map(|d| d.id).collect();
-        let permit = self.inner.gate.enter().await;
+        let (txn, permit) = crate::db::begin_write(db, &self.inner.gate).await?;
+        relaxed_commit(&txn).await?;
         let leased = webhook_delivery::Entity::update_many()
             .col_expr(webhook_delivery::Column::LeasedUntil, Expr::value(until))
             .col_expr(
@@ -264,9 +265,10 @@ impl Dispatcher {
                     .add(webhook_delivery::Column::LeasedUntil.is_null())
                     .add(webhook_delivery::Column::LeasedUntil.lt(now)),
             )
-            .exec(db)
+            .exec(&txn)
             .await?
             .rows_affected;
+        txn.commit().await?;
         drop(permit);
         let owned: std::collections::HashSet<i64> = if leased as usize == ids.len() {
             ids.into_iter().collect()
@@ -346,6 +348,19 @@ impl Dispatcher {
             .or_insert_with(|| Arc::new(Semaphore::new(self.inner.settings.endpoint_concurrency)))
             .clone()
     }
+}
+
+/// The dispatcher's own bookkeeping (leases, outcomes) need not wait for the disk on
+/// PostgreSQL: if the server crashes and loses the last few of these commits, the affected
+/// deliveries are simply sent again, which at-least-once delivery allows. Ingest, which
+/// acknowledges events to their source, keeps synchronous commits.
+async fn relaxed_commit(txn: &sea_orm::DatabaseTransaction) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::ConnectionTrait;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
+            .await?;
+    }
+    Ok(())
 }
 
 /// `?` placeholders as the backend wants them (`$1`, `$2`... on PostgreSQL).
@@ -655,6 +670,7 @@ async fn write_outcomes(inner: Arc<Inner>, mut rx: mpsc::Receiver<Outcome>) {
 async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::DbErr> {
     let now = Utc::now();
     let (txn, _permit) = crate::db::begin_write(&inner.db, &inner.gate).await?;
+    relaxed_commit(&txn).await?;
     let mut attempts = Vec::new();
     let mut delivered: HashMap<u16, Vec<i64>> = HashMap::new();
     let mut healthy: Vec<i64> = Vec::new();
