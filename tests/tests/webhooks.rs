@@ -229,6 +229,17 @@ async fn sandbox_session_delivers_every_event_signed_and_shaped_as_the_reference
             .await;
         assert_eq!(status, 200, "{path}: {resp}");
     }
+    let (status, body) = s
+        .api
+        .call(
+            Method::POST,
+            &node.url("/sandbox/groups"),
+            Some(&sk),
+            None,
+            Some(json!({"subject": "Team", "participants": ["5511888888888"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     let log = rx
         .wait_until(T, "every message event", |log| {
             let ev = events_of(log);
@@ -238,6 +249,8 @@ async fn sandbox_session_delivers_every_event_signed_and_shaped_as_the_reference
                 "message.reaction",
                 "message.edited",
                 "message.deleted",
+                "contact.update",
+                "group.update",
             ]
             .iter()
             .all(|e| ev.contains(&e.to_string()))
@@ -313,6 +326,28 @@ async fn sandbox_session_delivers_every_event_signed_and_shaped_as_the_reference
         in_wa.as_str()
     );
 
+    // The contact appeared with the send, then got its name with the reply.
+    let contacts: Vec<Value> = log
+        .iter()
+        .filter(|r| r.ok() && r.header("x-webhook-event") == "contact.update")
+        .map(|r| r.json()["data"].clone())
+        .collect();
+    assert!(
+        contacts
+            .iter()
+            .all(|c| c["phone_number"] == "5511888888888"),
+        "{contacts:?}"
+    );
+    assert_eq!(contacts.last().unwrap()["push_name"], "John Doe");
+    let group = find("group.update");
+    assert_eq!(group["data"]["subject"], "Team");
+    assert!(
+        group["data"]["group_jid"]
+            .as_str()
+            .unwrap()
+            .ends_with("@g.us")
+    );
+
     // Per-conversation order: the sent message precedes its statuses and the reaction.
     let position = |pred: &dyn Fn(&Received) -> bool| log.iter().position(|r| r.ok() && pred(r));
     let sent_at = position(&|r| r.header("x-webhook-event") == "message.sent").unwrap();
@@ -348,6 +383,33 @@ async fn sandbox_session_delivers_every_event_signed_and_shaped_as_the_reference
     assert_eq!(status, 200, "{detail}");
     assert_eq!(detail["data"]["attempts_log"][0]["status_code"], 200);
     assert!(detail["data"]["payload"]["event"].is_string());
+
+    // The connection drops: instance.disconnected, with the reason.
+    let (status, body) = s
+        .api
+        .call(
+            Method::POST,
+            &node.url("/sandbox/fault"),
+            Some(&sk),
+            None,
+            Some(json!({"fault": "logged_out"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let log = rx
+        .wait_until(T, "instance.disconnected", |log| {
+            events_of(log).contains(&"instance.disconnected".to_owned())
+        })
+        .await;
+    let gone = log
+        .iter()
+        .find(|r| r.header("x-webhook-event") == "instance.disconnected")
+        .unwrap();
+    assert_signed(gone, SECRET, uuid);
+    let gone = gone.json();
+    assert_eq!(gone["data"]["previous_status"], "connected");
+    assert_eq!(gone["data"]["new_status"], "disconnected");
+    assert!(gone["data"]["reason"].is_string(), "{gone}");
     node.stop().await;
 }
 
@@ -431,8 +493,11 @@ async fn a_failing_receiver_gets_every_event_in_order_once_it_recovers() {
     // Four failures in a row, then it recovers (the schedule allows five attempts).
     rx.answer_next(&[500, 503, 500, 502]);
     let (id, uuid) = s.api.create_instance(&s.cp, &s.user, "flaky").await;
-    s.put_webhook(id, json!({"webhook_url": rx.url, "webhook_secret": SECRET}))
-        .await;
+    s.put_webhook(
+        id,
+        json!({"webhook_url": rx.url, "webhook_secret": SECRET, "events": ["message.received"]}),
+    )
+    .await;
     for i in 0..12 {
         let from = if i % 3 == 0 {
             "5511000000003"
@@ -513,8 +578,11 @@ async fn exhausted_deliveries_fail_and_can_be_replayed() {
     let rx = Receiver::start().await;
     rx.set_default(500);
     let (id, uuid) = s.api.create_instance(&s.cp, &s.user, "replay").await;
-    s.put_webhook(id, json!({"webhook_url": rx.url, "webhook_secret": SECRET}))
-        .await;
+    s.put_webhook(
+        id,
+        json!({"webhook_url": rx.url, "webhook_secret": SECRET, "events": ["message.received"]}),
+    )
+    .await;
     let since = chrono_now();
     s.inbound(uuid, "5511000000005", "R1", "one").await;
     s.inbound(uuid, "5511000000006", "R2", "two").await;
@@ -598,8 +666,11 @@ async fn gone_disables_the_endpoint_and_a_put_enables_it_again() {
     let rx = Receiver::start().await;
     rx.answer_next(&[410]);
     let (id, uuid) = s.api.create_instance(&s.cp, &s.user, "gone").await;
-    s.put_webhook(id, json!({"webhook_url": rx.url, "webhook_secret": SECRET}))
-        .await;
+    s.put_webhook(
+        id,
+        json!({"webhook_url": rx.url, "webhook_secret": SECRET, "events": ["message.received"]}),
+    )
+    .await;
     s.inbound(uuid, "5511000000007", "G1", "one").await;
     let hook = eventually(T, "endpoint disabled", || async {
         let (_, body) = s
@@ -636,7 +707,7 @@ async fn secret_rotation_signs_with_both_secrets_during_the_overlap() {
     let (id, uuid) = s.api.create_instance(&s.cp, &s.user, "rotate").await;
     s.put_webhook(
         id,
-        json!({"webhook_url": rx.url, "webhook_secret": "old-secret-1234"}),
+        json!({"webhook_url": rx.url, "webhook_secret": "old-secret-1234", "events": ["message.received"]}),
     )
     .await;
     let resp = s
@@ -968,8 +1039,11 @@ async fn the_reference_nodejs_snippet_verifies_every_delivery() {
     let url = format!("http://127.0.0.1:{}/webhook", first["port"]);
 
     let (id, uuid) = s.api.create_instance(&s.cp, &s.user, "javascript").await;
-    s.put_webhook(id, json!({"webhook_url": url, "webhook_secret": SECRET}))
-        .await;
+    s.put_webhook(
+        id,
+        json!({"webhook_url": url, "webhook_secret": SECRET, "events": ["message.received"]}),
+    )
+    .await;
     let texts = [
         "plain ascii",
         "Olá, você está aí? ação — “aspas” ‘simples’ …",
@@ -1014,4 +1088,46 @@ async fn the_reference_nodejs_snippet_verifies_every_delivery() {
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_failing_too_long_is_disabled_with_the_reason() {
+    let s = setup_with(|c| {
+        c.webhooks.disable_after = Duration::from_secs(1);
+        c.webhooks.retry_schedule = vec![Duration::ZERO; 1]
+            .into_iter()
+            .chain(std::iter::repeat_n(Duration::from_millis(300), 10))
+            .collect();
+    })
+    .await;
+    let rx = Receiver::start().await;
+    rx.set_default(503);
+    let (id, uuid) = s.api.create_instance(&s.cp, &s.user, "failing").await;
+    s.put_webhook(
+        id,
+        json!({"webhook_url": rx.url, "webhook_secret": SECRET, "events": ["message.received"]}),
+    )
+    .await;
+    s.inbound(uuid, "5511000000010", "F1", "never acknowledged")
+        .await;
+    let hook = eventually(T, "endpoint disabled after failing", || async {
+        let (_, body) = s
+            .call(Method::GET, &format!("/instances/{id}/webhook"), None)
+            .await;
+        (body["data"]["status"] == "disabled").then_some(body)
+    })
+    .await;
+    assert_eq!(
+        hook["data"]["disabled_reason"],
+        "Disabled after 1 seconds without a successful delivery."
+    );
+    assert!(hook["data"]["failing_since"].is_string());
+    // The undelivered event waits; fixing the endpoint and re-enabling delivers it.
+    rx.set_default(200);
+    s.put_webhook(id, json!({"webhook_url": rx.url})).await;
+    let log = rx
+        .wait_until(T, "the waiting event", |log| log.iter().any(|r| r.ok()))
+        .await;
+    let ok = log.iter().find(|r| r.ok()).unwrap().json();
+    assert_eq!(ok["data"]["whatsapp_message_id"], "F1");
 }

@@ -660,8 +660,7 @@ async fn apply_message<C: ConnectionTrait>(
             (false, Ok(sender)) => Some(
                 batch
                     .contact(conn, instance, &sender, push_name.clone())
-                    .await?
-                    .0,
+                    .await?,
             ),
             _ => None,
         }
@@ -669,9 +668,21 @@ async fn apply_message<C: ConnectionTrait>(
         Some(
             batch
                 .contact(conn, instance, &chat, push_name.clone())
-                .await?
-                .0,
+                .await?,
         )
+    };
+    // A contact that appeared or changed its name is a `contact.update` of its own.
+    let contact = match contact {
+        Some((c, true)) => {
+            batch.outbox.push(occurrence(
+                Kind::ContactUpdate,
+                c.jid.clone(),
+                payloads::contact(&c),
+            ));
+            Some(c)
+        }
+        Some((c, false)) => Some(c),
+        None => None,
     };
     let conv = batch
         .conversation(
