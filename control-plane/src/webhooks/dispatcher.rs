@@ -286,7 +286,7 @@ impl Dispatcher {
         let (streams, lost) = into_streams(candidates, &owned);
         if !lost.is_empty() {
             let _permit = self.inner.gate.enter().await;
-            release(db, &lost).await?;
+            release_in(db, &lost).await?;
         }
         Ok(streams)
     }
@@ -440,7 +440,8 @@ fn into_streams(
     (streams, lost)
 }
 
-async fn release_all(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+/// An update that hands deliveries back (no lease, no owner).
+fn unlease() -> sea_orm::UpdateMany<webhook_delivery::Entity> {
     webhook_delivery::Entity::update_many()
         .col_expr(
             webhook_delivery::Column::LeasedUntil,
@@ -450,23 +451,11 @@ async fn release_all(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
             webhook_delivery::Column::LeaseOwner,
             Expr::value(Option::<String>::None),
         )
-        .filter(webhook_delivery::Column::LeasedUntil.is_not_null())
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
-async fn release(db: &DatabaseConnection, ids: &[i64]) -> Result<(), sea_orm::DbErr> {
-    webhook_delivery::Entity::update_many()
-        .col_expr(
-            webhook_delivery::Column::LeasedUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
-            webhook_delivery::Column::LeaseOwner,
-            Expr::value(Option::<String>::None),
-        )
-        .filter(webhook_delivery::Column::Id.is_in(ids.to_vec()))
+async fn release_all(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    unlease()
+        .filter(webhook_delivery::Column::LeasedUntil.is_not_null())
         .exec(db)
         .await?;
     Ok(())
@@ -724,7 +713,7 @@ async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::Db
                     Some(error.clone()),
                     now,
                 ));
-                let mut update = webhook_delivery::Entity::update_many()
+                let mut update = unlease()
                     .col_expr(webhook_delivery::Column::Attempts, Expr::value(*attempt))
                     .col_expr(
                         webhook_delivery::Column::LastStatusCode,
@@ -733,14 +722,6 @@ async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::Db
                     .col_expr(
                         webhook_delivery::Column::LastError,
                         Expr::value(error.clone()),
-                    )
-                    .col_expr(
-                        webhook_delivery::Column::LeasedUntil,
-                        Expr::value(Option::<DateTime<Utc>>::None),
-                    )
-                    .col_expr(
-                        webhook_delivery::Column::LeaseOwner,
-                        Expr::value(Option::<String>::None),
                     )
                     .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(now));
                 update = match next_at {
@@ -758,7 +739,7 @@ async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::Db
         }
     }
     for (status, ids) in delivered {
-        webhook_delivery::Entity::update_many()
+        unlease()
             .col_expr(webhook_delivery::Column::Status, Expr::value(DELIVERED))
             .col_expr(
                 webhook_delivery::Column::Attempts,
@@ -773,14 +754,6 @@ async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::Db
                 Expr::value(Option::<String>::None),
             )
             .col_expr(webhook_delivery::Column::DeliveredAt, Expr::value(now))
-            .col_expr(
-                webhook_delivery::Column::LeasedUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            )
-            .col_expr(
-                webhook_delivery::Column::LeaseOwner,
-                Expr::value(Option::<String>::None),
-            )
             .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(now))
             .filter(webhook_delivery::Column::Id.is_in(ids))
             .exec(&txn)
@@ -802,15 +775,7 @@ async fn release_in<C: sea_orm::ConnectionTrait>(
     conn: &C,
     ids: &[i64],
 ) -> Result<(), sea_orm::DbErr> {
-    webhook_delivery::Entity::update_many()
-        .col_expr(
-            webhook_delivery::Column::LeasedUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
-            webhook_delivery::Column::LeaseOwner,
-            Expr::value(Option::<String>::None),
-        )
+    unlease()
         .filter(webhook_delivery::Column::Id.is_in(ids.to_vec()))
         .exec(conn)
         .await?;
