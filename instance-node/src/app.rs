@@ -129,20 +129,20 @@ impl NodeApp {
         let instance_uuid = config.instance_id.to_string();
         let tokens = TokenCache::new(api.clone(), &instance_uuid);
         let policy = Arc::new(PolicyState::default());
-        let sent_log = Arc::new(SentLog::new(buffer.subscribe_synced()));
+        let sent_log = Arc::new(SentLog::new(buffer.clone()));
         let node = Arc::new(Node {
             engine: engine.clone(),
             sandbox,
             policy: policy.clone(),
             sent_log: sent_log.clone(),
-            media: MediaFetcher::new(config.allow_private_urls)?,
+            media: MediaFetcher::new(config.allow_private_urls),
             started: Instant::now(),
             send_ack: config.send_ack,
         });
         let state = AppState {
             node,
             tokens: tokens.clone(),
-            forward: Arc::new(Forwarder::new(&config.control_plane_url)?),
+            forward: Arc::new(Forwarder::new(&config.control_plane_url)),
         };
         let http_url = config
             .public_url
@@ -228,12 +228,26 @@ impl NodeApp {
                 .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), stopped(stop_rx)),
         );
 
-        let outcome = tokio::select! {
-            () = shutdown => Ok(()),
-            refused = link.clone().run() => {
+        // A task of its own, on the workers: under `block_on` the link would run on the main
+        // thread, which then has to be woken for every batch of events it streams.
+        let mut link_task = tokio::spawn(link.clone().run());
+        let ended = tokio::select! {
+            () = shutdown => None,
+            joined = &mut link_task => Some(joined),
+        };
+        let outcome = match ended {
+            None => {
+                link_task.abort();
+                // Wait for the cancelled task to drop its handles (the engine among them,
+                // which is what lets the pump finish below).
+                let _ = link_task.await;
+                Ok(())
+            }
+            Some(Ok(refused)) => {
                 tracing::error!(error = %refused, "the control plane refused this node");
                 Err(anyhow::Error::new(refused))
             }
+            Some(Err(e)) => Err(anyhow::anyhow!("the control-plane link task failed: {e}")),
         };
 
         let _ = stop_tx.send(true);

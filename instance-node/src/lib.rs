@@ -6,7 +6,8 @@
 //! forwarding), `grpc/` (the `InstanceNode` server and the control-plane link; the only
 //! place that sees prost types), `auth` (token cache), `policy` (daily limit, automation
 //! guard), `service` (send use-cases shared by HTTP and gRPC), `media` (limits, fetcher,
-//! SSRF guard), `pump` (engine events -> durable buffer), `engine/`, `buffer/`.
+//! SSRF guard), `outbound` (HTTP clients built on first use), `pump` (engine events -> the
+//! event buffer), `engine/`, `buffer/`.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod grpc;
 pub mod http;
 pub mod media;
+pub mod outbound;
 pub mod policy;
 pub mod pump;
 pub mod service;

@@ -13,6 +13,7 @@ use futures::StreamExt;
 use zapini_shared::netguard::{self, GuardedResolver, is_public, literal_ip};
 
 use crate::engine::MediaKind;
+use crate::outbound::LazyClient;
 
 const MB: u64 = 1024 * 1024;
 
@@ -199,28 +200,32 @@ pub struct Fetched {
 }
 
 /// Fetches `media_url`s.
-#[derive(Clone)]
 pub struct MediaFetcher {
-    client: reqwest::Client,
+    /// Built on the first fetch.
+    client: LazyClient,
     allow_private: bool,
 }
 
 impl MediaFetcher {
-    pub fn new(allow_private: bool) -> anyhow::Result<MediaFetcher> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .user_agent("zapini-instance-node")
-            .pool_max_idle_per_host(2);
-        if !allow_private {
-            builder = builder
-                .dns_resolver(Arc::new(GuardedResolver))
-                .redirect(netguard::redirect_policy(5));
-        }
-        Ok(MediaFetcher {
-            client: builder.build()?,
+    pub fn new(allow_private: bool) -> MediaFetcher {
+        let client = LazyClient::new(move || {
+            let builder = reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(120))
+                .user_agent("zapini-instance-node")
+                .pool_max_idle_per_host(2);
+            if allow_private {
+                builder
+            } else {
+                builder
+                    .dns_resolver(Arc::new(GuardedResolver))
+                    .redirect(netguard::redirect_policy(5))
+            }
+        });
+        MediaFetcher {
+            client,
             allow_private,
-        })
+        }
     }
 
     /// Downloads `url` as media of `kind`, refusing anything over the type's limit or in a
@@ -251,7 +256,8 @@ impl MediaFetcher {
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
         let limit = max_bytes(kind);
-        let resp = self.client.get(parsed).send().await.map_err(describe)?;
+        let client = self.client.get().map_err(describe)?;
+        let resp = client.get(parsed).send().await.map_err(describe)?;
         let status = resp.status();
         if !status.is_success() {
             return Err(MediaError::Fetch(format!(

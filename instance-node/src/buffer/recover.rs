@@ -125,6 +125,8 @@ pub(super) fn recover(dir: &Path) -> Result<State, BufferError> {
         disk_bytes,
         broken: false,
         shutdown: false,
+        syncer_idle: false,
+        sync_urgent: false,
         #[cfg(test)]
         hooks: Default::default(),
     };

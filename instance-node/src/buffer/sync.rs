@@ -11,6 +11,7 @@
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::meta::sync_dir;
 use super::{BufferError, Inner, State};
@@ -42,6 +43,8 @@ fn has_work(st: &State) -> bool {
 /// The sync thread's body: runs until the buffer is dropped (then finishes the work already
 /// written, so a clean shutdown leaves everything synced) or breaks.
 pub(super) fn run(inner: Arc<Inner>) {
+    let interval = inner.options.sync_interval;
+    let mut last_round: Option<Instant> = None;
     loop {
         let job = {
             let Ok(mut st) = inner.state.lock() else {
@@ -54,18 +57,32 @@ pub(super) fn run(inner: Arc<Inner>) {
                     return;
                 }
                 if has_work(&st) {
-                    break;
+                    // Let writes gather until the interval since the last round is over,
+                    // unless someone waits for this round or the buffer is shutting down.
+                    let wait =
+                        last_round.map_or(Duration::ZERO, |t| interval.saturating_sub(t.elapsed()));
+                    if wait.is_zero() || st.sync_urgent || st.shutdown {
+                        break;
+                    }
+                    st = match inner.sync_wanted.wait_timeout(st, wait) {
+                        Ok((st, _)) => st,
+                        Err(_) => return,
+                    };
+                    continue;
                 }
                 if st.shutdown {
                     return;
                 }
+                st.syncer_idle = true;
                 st = match inner.sync_wanted.wait(st) {
                     Ok(st) => st,
                     Err(_) => return,
                 };
+                st.syncer_idle = false;
             }
             job(&mut st)
         };
+        last_round = Some(Instant::now());
 
         let outcome = sync_job(&inner, &job);
 
@@ -103,6 +120,7 @@ fn job(st: &mut State) -> Job {
         (Some(file), Some(seg)) => Some((seg.path.clone(), file.clone())),
         _ => None,
     };
+    st.sync_urgent = false;
     Job {
         target: st.next_seq - 1,
         sealed: st.sealed_unsynced.clone(),

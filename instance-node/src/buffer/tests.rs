@@ -10,7 +10,7 @@ use super::*;
 fn small(segment_bytes: u64) -> BufferOptions {
     BufferOptions {
         segment_bytes,
-        max_bytes: 1 << 30,
+        ..BufferOptions::default()
     }
 }
 
@@ -271,6 +271,7 @@ fn full_when_max_bytes_is_tiny() {
     let opts = BufferOptions {
         segment_bytes: 1024,
         max_bytes: 64,
+        ..BufferOptions::default()
     };
     let buf = EventBuffer::open(dir.path(), opts).unwrap();
     assert_eq!(buf.append(&[1; 20]).unwrap(), 1);
@@ -525,6 +526,55 @@ fn a_failed_sync_poisons_the_buffer_until_reopened() {
     let buf = EventBuffer::open(dir.path(), BufferOptions::default()).unwrap();
     assert_eq!(buf.read_from(0, usize::MAX).unwrap().len(), 2);
     assert_eq!(buf.append(b"three").unwrap(), 3);
+}
+
+/// Writes wait out the sync interval and share a round; anyone waiting for the synced
+/// watermark (or a shutdown) cuts it short.
+#[tokio::test]
+async fn the_sync_interval_gathers_writes_unless_someone_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = BufferOptions {
+        sync_interval: std::time::Duration::from_secs(3600),
+        ..BufferOptions::default()
+    };
+    let buf = EventBuffer::open(dir.path(), opts).unwrap();
+    let within = std::time::Duration::from_secs(10);
+    // A broken interval would make these wait an hour; fail instead.
+    let waiter = buf.clone();
+    let appended = tokio::task::spawn_blocking(move || {
+        waiter.append(b"first").unwrap();
+        waiter.append(b"second").unwrap();
+        waiter.write(b"third").unwrap();
+        waiter.sync().unwrap()
+    });
+    assert_eq!(
+        tokio::time::timeout(within, appended)
+            .await
+            .unwrap()
+            .unwrap(),
+        3
+    );
+
+    buf.write(b"fourth").unwrap();
+    // Nobody waits: the record stays written, not synced, for the rest of the interval.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(buf.synced_seq(), 3);
+    buf.sync_soon();
+    let mut synced = buf.subscribe_synced();
+    tokio::time::timeout(within, synced.wait_for(|s| *s >= 4))
+        .await
+        .unwrap()
+        .unwrap();
+
+    buf.write(b"fifth").unwrap();
+    // Dropping the last handle syncs at once rather than after the interval.
+    let dropped = tokio::task::spawn_blocking(move || drop(buf));
+    tokio::time::timeout(within, dropped)
+        .await
+        .unwrap()
+        .unwrap();
+    let buf = EventBuffer::open(dir.path(), opts).unwrap();
+    assert_eq!(buf.read_from(3, 10).unwrap().len(), 2);
 }
 
 #[derive(Debug, Clone)]

@@ -14,26 +14,27 @@ use zapini_shared::error::ErrorCode;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::outbound::LazyClient;
 
 /// Sends requests on to the control plane's HTTP API.
-#[derive(Clone)]
 pub struct Forwarder {
-    client: reqwest::Client,
+    /// Built on the first forwarded request.
+    client: LazyClient,
     /// The control plane's base URL without a trailing slash.
     base: String,
 }
 
 impl Forwarder {
-    pub fn new(base: &reqwest::Url) -> anyhow::Result<Forwarder> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(8)
-            .build()?;
-        Ok(Forwarder {
-            client,
+    pub fn new(base: &reqwest::Url) -> Forwarder {
+        Forwarder {
+            client: LazyClient::new(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .pool_max_idle_per_host(8)
+            }),
             base: base.as_str().trim_end_matches('/').to_owned(),
-        })
+        }
     }
 }
 
@@ -109,13 +110,17 @@ pub async fn forward(
         headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
     }
 
-    let upstream = fwd
-        .client
-        .request(parts.method, url)
-        .headers(headers)
-        .body(reqwest::Body::wrap_stream(body.into_data_stream()))
-        .send()
-        .await;
+    let upstream = match fwd.client.get() {
+        Ok(client) => {
+            client
+                .request(parts.method, url)
+                .headers(headers)
+                .body(reqwest::Body::wrap_stream(body.into_data_stream()))
+                .send()
+                .await
+        }
+        Err(err) => Err(err),
+    };
     let upstream = match upstream {
         Ok(r) => r,
         Err(err) => {

@@ -16,11 +16,12 @@
 //!
 //! ```text
 //! cargo build --release -p instance-node -p zapini-e2e --bin bench-send --bin instance-node
-//! target/release/bench-send [--concurrency 32] [--duration 10] [--rate 1000]
+//! target/release/bench-send [--concurrency 32] [--duration 10] [--rate 1000] [--send-ack written]
 //! ```
 //!
-//! `ZAPINI_NODE_BIN` overrides where the node binary is looked up. This prints figures; it
-//! asserts nothing about timing.
+//! `ZAPINI_NODE_BIN` overrides where the node binary is looked up. `--send-ack MODE` sets the
+//! node's `ZAPINI_SEND_ACK` (`written`, the default, `synced` or `none`); otherwise the node
+//! inherits the environment. This prints figures; it asserts nothing about timing.
 #![forbid(unsafe_code)]
 
 use std::fmt::Write as _;
@@ -52,6 +53,8 @@ struct Args {
     concurrency: usize,
     duration: Duration,
     rate: u32,
+    /// `ZAPINI_SEND_ACK` for the node; `None` leaves the environment alone.
+    send_ack: Option<String>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -59,6 +62,7 @@ fn parse_args() -> anyhow::Result<Args> {
         concurrency: 32,
         duration: Duration::from_secs(10),
         rate: 1000,
+        send_ack: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -83,9 +87,16 @@ fn parse_args() -> anyhow::Result<Args> {
                     .parse()
                     .context("--rate must be a positive integer (requests per second)")?;
             }
+            "--send-ack" => {
+                let mode = value("--send-ack")?;
+                if !matches!(mode.as_str(), "written" | "synced" | "none") {
+                    bail!("--send-ack must be written, synced or none");
+                }
+                args.send_ack = Some(mode);
+            }
             "--help" | "-h" => {
                 println!(
-                    "usage: bench-send [--concurrency N (32)] [--duration SECS (10)] [--rate R (1000)]"
+                    "usage: bench-send [--concurrency N (32)] [--duration SECS (10)] [--rate R (1000)] [--send-ack written|synced|none]"
                 );
                 std::process::exit(0);
             }
@@ -124,8 +135,16 @@ impl Drop for NodeProcess {
     }
 }
 
-/// VmRSS and VmHWM of a process, in KiB.
-fn memory_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
+/// Memory figures of a process from `/proc/<pid>/status`, in KiB (threads: a count).
+struct Memory {
+    rss: u64,
+    hwm: u64,
+    anon: u64,
+    file: u64,
+    threads: u64,
+}
+
+fn memory(pid: u32) -> anyhow::Result<Memory> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading /proc/{pid}/status"))?;
     let field = |name: &str| -> anyhow::Result<u64> {
@@ -140,7 +159,40 @@ fn memory_kib(pid: u32) -> anyhow::Result<(u64, u64)> {
             .parse()
             .with_context(|| format!("parsing {line:?}"))
     };
-    Ok((field("VmRSS:")?, field("VmHWM:")?))
+    Ok(Memory {
+        rss: field("VmRSS:")?,
+        hwm: field("VmHWM:")?,
+        anon: field("RssAnon:")?,
+        file: field("RssFile:")?,
+        threads: field("Threads:")?,
+    })
+}
+
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`, in clock
+/// ticks (100 per second on Linux).
+fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("malformed /proc/<pid>/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    let field = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i)
+            .context("short /proc/<pid>/stat")?
+            .parse()
+            .context("parsing /proc/<pid>/stat")
+    };
+    Ok(field(11)? + field(12)?)
+}
+
+/// Share of one core a process used between two [`cpu_ticks`] readings `elapsed` apart.
+fn cpu_percent(ticks: u64, elapsed: Duration) -> f64 {
+    ticks as f64 / 100.0 / elapsed.as_secs_f64() * 100.0
 }
 
 fn mib(kib: u64) -> String {
@@ -390,6 +442,15 @@ async fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let node_path = find_node_bin()?;
     let workers = std::env::var("ZAPINI_WORKER_THREADS").unwrap_or_else(|_| "2".into());
+    // What the node will run with: the flag, else what it inherits.
+    let send_ack = match (&args.send_ack, std::env::var("ZAPINI_SEND_ACK").ok()) {
+        (Some(mode), _) => mode.clone(),
+        (None, Some(mode)) if !mode.trim().is_empty() => mode.trim().to_owned(),
+        (None, _) => match std::env::var("ZAPINI_DURABLE_SENDS").ok().as_deref() {
+            Some(v) if !v.trim().is_empty() => format!("ZAPINI_DURABLE_SENDS={v} (deprecated)"),
+            _ => "written (default)".to_owned(),
+        },
+    };
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     eprintln!("node binary: {}", node_path.display());
 
@@ -417,8 +478,12 @@ async fn main() -> anyhow::Result<()> {
     let port = free_port()?;
     let node_dir = dir.path().join("node");
     std::fs::create_dir_all(&node_dir)?;
+    let mut command = Command::new(&node_path);
+    if let Some(mode) = &args.send_ack {
+        command.env("ZAPINI_SEND_ACK", mode);
+    }
     let mut node = NodeProcess {
-        child: Command::new(&node_path)
+        child: command
             .env("ZAPINI_INSTANCE_ID", uuid.to_string())
             .env("ZAPINI_NODE_SECRET", NODE_SECRET)
             .env("ZAPINI_CONTROL_PLANE_GRPC", cp.grpc_url())
@@ -493,8 +558,15 @@ async fn main() -> anyhow::Result<()> {
 
     tokio::time::sleep(Duration::from_secs(3)).await;
     node.check_alive()?;
-    let (idle_rss, idle_hwm) = memory_kib(pid)?;
-    println!("idle node RSS: {} (VmHWM {})", mib(idle_rss), mib(idle_hwm));
+    let idle = memory(pid)?;
+    println!(
+        "idle node RSS: {} (VmHWM {}; anon {}, file {}; {} threads)",
+        mib(idle.rss),
+        mib(idle.hwm),
+        mib(idle.anon),
+        mib(idle.file),
+        idle.threads
+    );
 
     // Load.
     let sender = Sender::new(port, &sk)?;
@@ -506,10 +578,12 @@ async fn main() -> anyhow::Result<()> {
     // The fixed-rate run first, on a quiet system: the closed loop's burst leaves the control
     // plane ingesting a backlog for a while, which would distort it.
     println!("open loop: {} req/s for {:?} ...", args.rate, args.duration);
+    let cpu_before = cpu_ticks(pid)?;
     let (mut open, open_in_flight) = open_loop(&sender, args.rate, args.duration).await;
+    let open_cpu = cpu_percent(cpu_ticks(pid)? - cpu_before, open.elapsed);
     let (o50, o90, o99, omax) = open.percentiles();
     println!(
-        "  {} ok in {:.2} s = {:.0} req/s; p50 {} p90 {} p99 {} max {}; errors {}; max in flight {}",
+        "  {} ok in {:.2} s = {:.0} req/s; p50 {} p90 {} p99 {} max {}; errors {}; max in flight {}; node CPU {:.0}% of a core",
         open.latencies_us.len(),
         open.elapsed.as_secs_f64(),
         open.rate(),
@@ -518,7 +592,8 @@ async fn main() -> anyhow::Result<()> {
         ms(o99),
         ms(omax),
         open.errors,
-        open_in_flight
+        open_in_flight,
+        open_cpu
     );
     if let Some(e) = &open.first_error {
         println!("  first error: {e}");
@@ -529,10 +604,13 @@ async fn main() -> anyhow::Result<()> {
         "closed loop: {} clients, {:?} warm-up, {:?} measured ...",
         args.concurrency, WARMUP, args.duration
     );
+    let cpu_before = cpu_ticks(pid)?;
     let mut closed = closed_loop(&sender, args.concurrency, args.duration).await;
+    // Includes the warm-up: CPU is read around the whole loop.
+    let closed_cpu = cpu_percent(cpu_ticks(pid)? - cpu_before, closed.elapsed + WARMUP);
     let (c50, c90, c99, cmax) = closed.percentiles();
     println!(
-        "  {} ok in {:.2} s = {:.0} req/s; p50 {} p90 {} p99 {} max {}; errors {}",
+        "  {} ok in {:.2} s = {:.0} req/s; p50 {} p90 {} p99 {} max {}; errors {}; node CPU {:.0}% of a core",
         closed.latencies_us.len(),
         closed.elapsed.as_secs_f64(),
         closed.rate(),
@@ -540,56 +618,58 @@ async fn main() -> anyhow::Result<()> {
         ms(c90),
         ms(c99),
         ms(cmax),
-        closed.errors
+        closed.errors,
+        closed_cpu
     );
     if let Some(e) = &closed.first_error {
         println!("  first error: {e}");
     }
     node.check_alive()?;
-    let (mid_rss, mid_hwm) = memory_kib(pid)?;
+    let after = memory(pid)?;
     println!(
-        "  node RSS after closed loop: {} (VmHWM {})",
-        mib(mid_rss),
-        mib(mid_hwm)
+        "  node RSS after closed loop: {} (VmHWM {}; {} threads)",
+        mib(after.rss),
+        mib(after.hwm),
+        after.threads
     );
-
-    node.check_alive()?;
-    let (end_rss, end_hwm) = memory_kib(pid)?;
 
     let mut summary = String::new();
     let _ = writeln!(
         summary,
         "\nzapini bench-send (sandbox engine, loopback, {workers} node workers, {cores} cores; control plane and load generator in one process)"
     );
-    let _ = writeln!(summary, "{:<24}{}", "idle node RSS:", mib(idle_rss));
+    let _ = writeln!(summary, "{:<24}{send_ack}", "send ack:");
+    let _ = writeln!(summary, "{:<24}{}", "idle node RSS:", mib(idle.rss));
     let _ = writeln!(
         summary,
-        "{:<24}{:>7} req/s  p50 {}  p90 {}  p99 {}  max {}  errors {}",
+        "{:<24}{:>7} req/s  p50 {}  p90 {}  p99 {}  max {}  errors {}  node CPU {:.0}%",
         format!("closed loop c={}:", args.concurrency),
         thousands(closed.rate().round() as u64),
         ms(c50),
         ms(c90),
         ms(c99),
         ms(cmax),
-        closed.errors
+        closed.errors,
+        closed_cpu
     );
     let _ = writeln!(
         summary,
-        "{:<24}{:>7} req/s  p50 {}  p90 {}  p99 {}  max {}  errors {}",
+        "{:<24}{:>7} req/s  p50 {}  p90 {}  p99 {}  max {}  errors {}  node CPU {:.0}%",
         format!("open loop {} req/s:", thousands(u64::from(args.rate))),
         thousands(open.rate().round() as u64),
         ms(o50),
         ms(o90),
         ms(o99),
         ms(omax),
-        open.errors
+        open.errors,
+        open_cpu
     );
     let _ = writeln!(
         summary,
         "{:<24}{} (VmHWM {})",
         "node RSS after load:",
-        mib(end_rss),
-        mib(end_hwm)
+        mib(after.rss),
+        mib(after.hwm)
     );
     print!("{summary}");
 
