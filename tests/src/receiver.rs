@@ -76,7 +76,11 @@ impl Receiver {
             .expect("bind receiver");
         let addr = listener.local_addr().expect("receiver addr");
         let shared = Arc::new(Shared::default());
-        shared.script.lock().unwrap().default = 200;
+        shared
+            .script
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .default = 200;
         let state = shared.clone();
         let task = tokio::spawn(async move {
             loop {
@@ -113,16 +117,28 @@ impl Receiver {
     }
 
     pub fn set_default(&self, status: u16) {
-        self.shared.script.lock().unwrap().default = status;
+        self.shared
+            .script
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .default = status;
     }
 
     /// Waits this long before answering each request.
     pub fn set_delay(&self, delay: Duration) {
-        self.shared.script.lock().unwrap().delay = delay;
+        self.shared
+            .script
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .delay = delay;
     }
 
     pub fn received(&self) -> Vec<Received> {
-        self.shared.log.lock().unwrap().clone()
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Requests answered with 2xx, in arrival order.
@@ -143,7 +159,7 @@ impl Receiver {
             tokio::pin!(changed);
             changed.as_mut().enable();
             {
-                let log = self.shared.log.lock().unwrap();
+                let log = self.shared.log.lock().unwrap_or_else(|e| e.into_inner());
                 if pred(&log) {
                     return log.clone();
                 }
@@ -180,19 +196,23 @@ async fn handle(state: Arc<Shared>, req: Request<hyper::body::Incoming>) -> Resp
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let (status, delay) = {
-        let mut script = state.script.lock().unwrap();
+        let mut script = state.script.lock().unwrap_or_else(|e| e.into_inner());
         let status = script.next.pop_front().unwrap_or(script.default);
         (status, script.delay)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    state.log.lock().unwrap().push(Received {
-        headers,
-        body,
-        at: Instant::now(),
-        status,
-    });
+    state
+        .log
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Received {
+            headers,
+            body,
+            at: Instant::now(),
+            status,
+        });
     state.changed.notify_waiters();
     Response::builder()
         .status(status)

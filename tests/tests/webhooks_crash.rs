@@ -128,7 +128,7 @@ async fn sigkill_mid_delivery_then_restart_delivers_every_pending_event() {
     let put = client
         .put(format!("{base}/api/v1/instances/{uuid}/webhook"))
         .bearer_auth(&token)
-        .json(&json!({"webhook_url": receiver.url, "webhook_secret": "crash-secret-123"}))
+        .json(&json!({"webhook_url": receiver.url, "webhook_secret": "crash-secret-123", "events": ["message.received"]}))
         .send()
         .await
         .unwrap();

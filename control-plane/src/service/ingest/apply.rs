@@ -75,7 +75,11 @@ pub(super) struct Batch {
     /// Contacts and conversations by JID, as this transaction sees them.
     contacts: HashMap<String, contact::Model>,
     convs: HashMap<String, conversation::Model>,
+    /// Keys looked up at the start; one missing from the caches does not exist yet.
+    looked_up: HashSet<String>,
     dirty: HashMap<String, ConvChange>,
+    /// Messages applied but not inserted yet.
+    new_messages: Vec<message::ActiveModel>,
 }
 
 impl Batch {
@@ -87,12 +91,29 @@ impl Batch {
         kinds: impl Iterator<Item = &'a EventKind>,
     ) -> AppResult<Batch> {
         use sea_orm::QuerySelect;
-        let ids: Vec<String> = kinds
-            .filter_map(|k| match k {
-                EventKind::Message(m) if !m.id.is_empty() => Some(m.id.clone()),
-                _ => None,
-            })
-            .collect();
+        let mut ids = Vec::new();
+        let mut chats = HashSet::new();
+        let mut people = HashSet::new();
+        for kind in kinds {
+            let EventKind::Message(m) = kind else {
+                continue;
+            };
+            if m.id.is_empty() {
+                continue;
+            }
+            ids.push(m.id.clone());
+            if let Ok(chat) = Jid::parse(&m.chat_jid) {
+                let key = chat.without_device().to_string();
+                if chat.is_group() {
+                    if let Ok(sender) = Jid::parse(&m.sender_jid) {
+                        people.insert(sender.without_device().to_string());
+                    }
+                } else {
+                    people.insert(key.clone());
+                }
+                chats.insert(key);
+            }
+        }
         let mut stored = HashSet::new();
         for chunk in ids.chunks(500) {
             let found: Vec<String> = message::Entity::find()
@@ -105,14 +126,64 @@ impl Batch {
                 .await?;
             stored.extend(found);
         }
+        // The batch's contacts and conversations in two queries; what is not found is new.
+        let people: Vec<String> = people.into_iter().collect();
+        let mut contacts = HashMap::new();
+        for chunk in people.chunks(500) {
+            for c in contact::Entity::find()
+                .filter(contact::Column::InstanceId.eq(instance.id))
+                .filter(contact::Column::Jid.is_in(chunk.to_vec()))
+                .all(conn)
+                .await?
+            {
+                contacts.insert(c.jid.clone(), c);
+            }
+        }
+        let chat_keys: Vec<String> = chats.into_iter().collect();
+        let mut convs = HashMap::new();
+        for chunk in chat_keys.chunks(500) {
+            for c in conversation::Entity::find()
+                .filter(conversation::Column::InstanceId.eq(instance.id))
+                .filter(conversation::Column::ChatJid.is_in(chunk.to_vec()))
+                .all(conn)
+                .await?
+            {
+                convs.insert(c.chat_jid.clone(), c);
+            }
+        }
         Ok(Batch {
             totals: Totals::default(),
             outbox: Outbox::load(conn, instance.id).await?,
             stored,
-            contacts: HashMap::new(),
-            convs: HashMap::new(),
+            contacts,
+            convs,
+            looked_up: people.into_iter().chain(chat_keys).collect(),
             dirty: HashMap::new(),
+            new_messages: Vec::new(),
         })
+    }
+
+    /// Inserts the messages applied so far (one statement for many). Runs before any event
+    /// that may refer to a message, and at the end.
+    async fn insert_messages<C: ConnectionTrait>(&mut self, conn: &C) -> AppResult<()> {
+        while !self.new_messages.is_empty() {
+            let rest = self
+                .new_messages
+                .split_off(self.new_messages.len().min(300));
+            let chunk = std::mem::replace(&mut self.new_messages, rest);
+            message::Entity::insert_many(chunk)
+                .on_conflict(
+                    OnConflict::columns([
+                        message::Column::InstanceId,
+                        message::Column::WaMessageId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(conn)
+                .await?;
+        }
+        Ok(())
     }
 
     pub(super) async fn apply<C: ConnectionTrait>(
@@ -121,6 +192,9 @@ impl Batch {
         instance: &instance::Model,
         kind: EventKind,
     ) -> AppResult<()> {
+        if !matches!(kind, EventKind::Message(_)) {
+            self.insert_messages(conn).await?;
+        }
         apply(conn, instance, kind, self).await
     }
 
@@ -131,6 +205,7 @@ impl Batch {
         conn: &C,
         instance: &instance::Model,
     ) -> AppResult<usize> {
+        self.insert_messages(conn).await?;
         let now = Utc::now();
         for (key, change) in self.dirty.drain() {
             let Some(conv) = self.convs.get(&key) else {
@@ -191,6 +266,7 @@ impl Batch {
         let key = jid.without_device().to_string();
         let existing = match self.contacts.get(&key) {
             Some(c) => Some(c.clone()),
+            None if self.looked_up.contains(&key) => None,
             None => {
                 contact::Entity::find()
                     .filter(contact::Column::InstanceId.eq(instance.id))
@@ -240,12 +316,16 @@ impl Batch {
         if let Some(conv) = self.convs.get(&key) {
             return Ok(conv.clone());
         }
-        let conv = match conversation::Entity::find()
-            .filter(conversation::Column::InstanceId.eq(instance.id))
-            .filter(conversation::Column::ChatJid.eq(key.clone()))
-            .one(conn)
-            .await?
-        {
+        let found = if self.looked_up.contains(&key) {
+            None
+        } else {
+            conversation::Entity::find()
+                .filter(conversation::Column::InstanceId.eq(instance.id))
+                .filter(conversation::Column::ChatJid.eq(key.clone()))
+                .one(conn)
+                .await?
+        };
+        let conv = match found {
             Some(existing) => existing,
             None => {
                 insert_conversation(conn, instance, chat, key.clone(), contact_id, display_name)
@@ -725,17 +805,7 @@ async fn apply_message<C: ConnectionTrait>(
     };
     let mut active: message::ActiveModel = row.clone().into();
     active.id = sea_orm::ActiveValue::NotSet;
-    let inserted = message::Entity::insert(active)
-        .on_conflict(
-            OnConflict::columns([message::Column::InstanceId, message::Column::WaMessageId])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(conn)
-        .await?;
-    if inserted == 0 {
-        return Ok(());
-    }
+    batch.new_messages.push(active);
     batch.stored.insert(m.id.clone());
     let conv = batch
         .touch_conversation(&conv.chat_jid, &m, push_name.as_ref())
