@@ -108,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
             &cp.url(&format!("/instances/{id}/webhook")),
             Some(&token),
             None,
-            Some(json!({"webhook_url": receiver.url, "webhook_secret": "bench-secret-0001"})),
+            Some(json!({"webhook_url": receiver.url, "webhook_secret": "bench-secret-0001", "events": ["message.received"]})),
         )
         .await;
     anyhow::ensure!(status == 201, "PUT webhook: {body}");
@@ -187,7 +187,10 @@ async fn main() -> anyhow::Result<()> {
             log.iter().filter(|r| r.ok()).count() >= args.backlog
         })
         .await;
-    let first = log.first().map(|r| r.at).unwrap_or_else(std::time::Instant::now);
+    let first = log
+        .first()
+        .map(|r| r.at)
+        .unwrap_or_else(std::time::Instant::now);
     let last = log.last().map(|r| r.at).unwrap_or(first);
     let span = last.duration_since(first).as_secs_f64().max(1e-9);
     println!(
@@ -195,17 +198,16 @@ async fn main() -> anyhow::Result<()> {
         args.backlog,
         span,
         args.backlog as f64 / span,
-        first
-            .duration_since(started.into_std())
-            .as_secs_f64()
-            * 1000.0,
+        first.duration_since(started.into_std()).as_secs_f64() * 1000.0,
         rss_before,
         rss_mib()
     );
 
     // 2. Live: event -> first attempt at a fixed rate.
     let already = log.len();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
     let sent: Arc<std::sync::Mutex<HashMap<String, std::time::Instant>>> = Arc::default();
     let total = (f64::from(args.rate) * args.duration.as_secs_f64()) as usize;
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate)));
@@ -251,9 +253,11 @@ async fn main() -> anyhow::Result<()> {
     report_ms.sort_by(f64::total_cmp);
     let expected = total - failed_reports;
     let log = receiver
-        .wait_until(Duration::from_secs(120), "the live events delivered", |log| {
-            log.len() >= already + expected
-        })
+        .wait_until(
+            Duration::from_secs(120),
+            "the live events delivered",
+            |log| log.len() >= already + expected,
+        )
         .await;
     let sent = sent.lock().expect("lock");
     let mut first_attempt: HashMap<String, std::time::Instant> = HashMap::new();

@@ -58,6 +58,54 @@ impl Totals {
     }
 }
 
+/// Writes many conversations' changes in one statement: each column is a `CASE id WHEN …`
+/// over the conversations that changed it.
+async fn update_conversations<C: ConnectionTrait>(
+    conn: &C,
+    changes: &[(conversation::Model, ConvChange)],
+) -> AppResult<()> {
+    use sea_orm::sea_query::CaseStatement;
+    let column = |col: conversation::Column,
+                  pick: &dyn Fn(
+        &conversation::Model,
+        &ConvChange,
+    ) -> Option<sea_orm::sea_query::Expr>| {
+        let mut case = CaseStatement::new();
+        let mut any = false;
+        for (conv, change) in changes {
+            if let Some(value) = pick(conv, change) {
+                case = case.case(conversation::Column::Id.eq(conv.id), value);
+                any = true;
+            }
+        }
+        any.then(|| (col, case.finally(Expr::col(col))))
+    };
+    let columns = [
+        column(conversation::Column::LastMessage, &|c, ch| {
+            ch.last_message.then(|| Expr::value(c.last_message.clone()))
+        }),
+        column(conversation::Column::LastMessageAt, &|c, ch| {
+            ch.last_message.then(|| Expr::value(c.last_message_at))
+        }),
+        column(conversation::Column::UnreadCount, &|_, ch| {
+            (ch.unread > 0).then(|| Expr::col(conversation::Column::UnreadCount).add(ch.unread))
+        }),
+        column(conversation::Column::DisplayName, &|c, ch| {
+            ch.display_name.then(|| Expr::value(c.display_name.clone()))
+        }),
+    ];
+    let mut update = conversation::Entity::update_many()
+        .col_expr(conversation::Column::UpdatedAt, Expr::value(Utc::now()));
+    for (col, case) in columns.into_iter().flatten() {
+        update = update.col_expr(col, case.into());
+    }
+    update
+        .filter(conversation::Column::Id.is_in(changes.iter().map(|(c, _)| c.id)))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// Changes to a conversation row made in memory during a batch, written once at its end.
 #[derive(Default)]
 struct ConvChange {
@@ -206,40 +254,13 @@ impl Batch {
         instance: &instance::Model,
     ) -> AppResult<usize> {
         self.insert_messages(conn).await?;
-        let now = Utc::now();
-        for (key, change) in self.dirty.drain() {
-            let Some(conv) = self.convs.get(&key) else {
-                continue;
-            };
-            let mut update = conversation::Entity::update_many()
-                .col_expr(conversation::Column::UpdatedAt, Expr::value(now));
-            if change.last_message {
-                update = update
-                    .col_expr(
-                        conversation::Column::LastMessage,
-                        Expr::value(conv.last_message.clone()),
-                    )
-                    .col_expr(
-                        conversation::Column::LastMessageAt,
-                        Expr::value(conv.last_message_at),
-                    );
-            }
-            if change.unread > 0 {
-                update = update.col_expr(
-                    conversation::Column::UnreadCount,
-                    Expr::col(conversation::Column::UnreadCount).add(change.unread),
-                );
-            }
-            if change.display_name {
-                update = update.col_expr(
-                    conversation::Column::DisplayName,
-                    Expr::value(conv.display_name.clone()),
-                );
-            }
-            update
-                .filter(conversation::Column::Id.eq(conv.id))
-                .exec(conn)
-                .await?;
+        let changes: Vec<(conversation::Model, ConvChange)> = self
+            .dirty
+            .drain()
+            .filter_map(|(key, change)| self.convs.get(&key).map(|c| (c.clone(), change)))
+            .collect();
+        for chunk in changes.chunks(100) {
+            update_conversations(conn, chunk).await?;
         }
         let outbox = std::mem::replace(&mut self.outbox, Outbox::none());
         outbox.flush(conn, instance).await
