@@ -44,6 +44,8 @@ const MAX_STREAM: usize = 16;
 const WRITE_BATCH: usize = 1024;
 /// Longest wait between scans when nothing signals (other replicas' events, retries).
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// After a wake-up, how long to let more deliveries arrive before claiming.
+const COALESCE: Duration = Duration::from_millis(2);
 /// Response bytes kept for the log when an attempt fails.
 const ERROR_BODY_CHARS: usize = 300;
 
@@ -164,7 +166,10 @@ impl Dispatcher {
             };
             if claimed.is_empty() {
                 tokio::select! {
-                    _ = self.inner.signal.notified() => {}
+                    _ = self.inner.signal.notified() => {
+                        // Let a burst of signals (many small commits) become one claim.
+                        tokio::time::sleep(COALESCE).await;
+                    }
                     _ = tokio::time::sleep(IDLE_POLL) => {}
                     _ = stop.changed() => {}
                 }

@@ -226,15 +226,17 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // The head of each ordered stream (endpoint, conversation).
+        // An endpoint's pending deliveries, and the head of each ordered stream (endpoint,
+        // conversation): status before the key, so a scan of pending rows never walks the
+        // delivered ones.
         manager
             .create_index(
                 Index::create()
                     .name("idx_webhook_deliveries_stream")
                     .table(WebhookDeliveries::Table)
                     .col(WebhookDeliveries::EndpointId)
-                    .col(WebhookDeliveries::OrderingKey)
                     .col(WebhookDeliveries::Status)
+                    .col(WebhookDeliveries::OrderingKey)
                     .col(WebhookDeliveries::Id)
                     .to_owned(),
             )
