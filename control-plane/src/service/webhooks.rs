@@ -356,39 +356,8 @@ impl Services {
             .limit(page.limit())
             .all(&self.db)
             .await?;
-        let latencies = self.last_latencies(&rows).await?;
-        let views = rows
-            .into_iter()
-            .map(|d| {
-                let latency = latencies.get(&d.id).copied();
-                delivery_view(d, latency)
-            })
-            .collect();
+        let views = rows.into_iter().map(delivery_view).collect();
         Ok((views, page.meta(total)))
-    }
-
-    async fn last_latencies(
-        &self,
-        rows: &[webhook_delivery::Model],
-    ) -> AppResult<std::collections::HashMap<i64, i32>> {
-        let ids: Vec<i64> = rows
-            .iter()
-            .filter(|d| d.attempts > 0)
-            .map(|d| d.id)
-            .collect();
-        if ids.is_empty() {
-            return Ok(Default::default());
-        }
-        let attempts = webhook_attempt::Entity::find()
-            .filter(webhook_attempt::Column::DeliveryId.is_in(ids))
-            .order_by_asc(webhook_attempt::Column::Id)
-            .all(&self.db)
-            .await?;
-        // Later attempts overwrite earlier ones: the last attempt's latency wins.
-        Ok(attempts
-            .into_iter()
-            .map(|a| (a.delivery_id, a.latency_ms))
-            .collect())
     }
 
     async fn find_delivery(
@@ -422,20 +391,33 @@ impl Services {
             .all(&self.db)
             .await?;
         let payload = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
-        let latency = attempts.last().map(|a| a.latency_ms);
+        let mut log: Vec<AttemptView> = attempts
+            .into_iter()
+            .map(|a| AttemptView {
+                attempt: a.attempt,
+                status_code: a.status_code,
+                latency_ms: a.latency_ms,
+                error: a.error,
+                attempted_at: fmt(a.created_at),
+            })
+            .collect();
+        // Failed attempts have rows of their own; the success is on the delivery.
+        if let (Some(at), Some(code), Some(latency)) =
+            (row.delivered_at, row.last_status_code, row.last_latency_ms)
+            && row.status == DELIVERED
+        {
+            log.push(AttemptView {
+                attempt: row.attempts,
+                status_code: Some(code),
+                latency_ms: latency,
+                error: None,
+                attempted_at: fmt(at),
+            });
+        }
         Ok(DeliveryDetail {
-            delivery: delivery_view(row, latency),
+            delivery: delivery_view(row),
             payload,
-            attempts_log: attempts
-                .into_iter()
-                .map(|a| AttemptView {
-                    attempt: a.attempt,
-                    status_code: a.status_code,
-                    latency_ms: a.latency_ms,
-                    error: a.error,
-                    attempted_at: fmt(a.created_at),
-                })
-                .collect(),
+            attempts_log: log,
         })
     }
 
@@ -461,7 +443,7 @@ impl Services {
             .one(&self.db)
             .await?
             .ok_or_else(delivery_not_found)?;
-        Ok(delivery_view(row, None))
+        Ok(delivery_view(row))
     }
 
     /// Queues every delivery in `status` (failed by default) created since `since` again.
@@ -502,7 +484,7 @@ pub fn parse_delivery_status(field: &str, value: &str) -> AppResult<&'static str
     }
 }
 
-fn delivery_view(d: webhook_delivery::Model, latency: Option<i32>) -> DeliveryView {
+fn delivery_view(d: webhook_delivery::Model) -> DeliveryView {
     DeliveryView {
         id: d.uuid,
         next_attempt_at: (d.status == PENDING).then(|| fmt(d.next_attempt_at)),
@@ -510,7 +492,7 @@ fn delivery_view(d: webhook_delivery::Model, latency: Option<i32>) -> DeliveryVi
         status: d.status,
         attempts: d.attempts,
         last_status_code: d.last_status_code,
-        last_latency_ms: latency,
+        last_latency_ms: d.last_latency_ms,
         last_error: d.last_error,
         created_at: fmt(d.created_at),
         delivered_at: d.delivered_at.map(fmt),

@@ -88,6 +88,7 @@ impl Outbox {
                     lease_owner: Set(None),
                     last_status_code: Set(None),
                     last_error: Set(None),
+                    last_latency_ms: Set(None),
                     created_at: Set(now),
                     delivered_at: Set(None),
                     updated_at: Set(now),

@@ -190,6 +190,36 @@ fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     Ok(field(11)? + field(12)?)
 }
 
+/// Busy and total CPU time of the whole host so far, from the first line of `/proc/stat`, in
+/// clock ticks summed over all cores.
+fn host_ticks() -> anyhow::Result<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    let line = stat.lines().next().context("empty /proc/stat")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().context("parsing /proc/stat"))
+        .collect::<anyhow::Result<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    Ok((total - idle, total))
+}
+
+/// Share of the host's CPU (all cores) that was busy between two [`host_ticks`] readings.
+fn host_busy_percent(before: (u64, u64), after: (u64, u64)) -> f64 {
+    let total = after.1.saturating_sub(before.1).max(1);
+    after.0.saturating_sub(before.0) as f64 / total as f64 * 100.0
+}
+
+/// The 1-minute load average.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
 /// Share of one core a process used between two [`cpu_ticks`] readings `elapsed` apart.
 fn cpu_percent(ticks: u64, elapsed: Duration) -> f64 {
     ticks as f64 / 100.0 / elapsed.as_secs_f64() * 100.0
@@ -578,12 +608,15 @@ async fn main() -> anyhow::Result<()> {
     // The fixed-rate run first, on a quiet system: the closed loop's burst leaves the control
     // plane ingesting a backlog for a while, which would distort it.
     println!("open loop: {} req/s for {:?} ...", args.rate, args.duration);
+    let open_load = load_average();
+    let host_before = host_ticks()?;
     let cpu_before = cpu_ticks(pid)?;
     let (mut open, open_in_flight) = open_loop(&sender, args.rate, args.duration).await;
     let open_cpu = cpu_percent(cpu_ticks(pid)? - cpu_before, open.elapsed);
+    let open_host = host_busy_percent(host_before, host_ticks()?);
     let (o50, o90, o99, omax) = open.percentiles();
     println!(
-        "  {} ok in {:.2} s = {:.0} req/s; p50 {} p90 {} p99 {} max {}; errors {}; max in flight {}; node CPU {:.0}% of a core",
+        "  {} ok in {:.2} s = {:.0} req/s; p50 {} p90 {} p99 {} max {}; errors {}; max in flight {}; node CPU {:.0}% of a core; host {:.0}% busy, load {}",
         open.latencies_us.len(),
         open.elapsed.as_secs_f64(),
         open.rate(),
@@ -593,7 +626,9 @@ async fn main() -> anyhow::Result<()> {
         ms(omax),
         open.errors,
         open_in_flight,
-        open_cpu
+        open_cpu,
+        open_host,
+        open_load
     );
     if let Some(e) = &open.first_error {
         println!("  first error: {e}");
@@ -604,13 +639,16 @@ async fn main() -> anyhow::Result<()> {
         "closed loop: {} clients, {:?} warm-up, {:?} measured ...",
         args.concurrency, WARMUP, args.duration
     );
+    let closed_load = load_average();
+    let host_before = host_ticks()?;
     let cpu_before = cpu_ticks(pid)?;
     let mut closed = closed_loop(&sender, args.concurrency, args.duration).await;
+    let closed_host = host_busy_percent(host_before, host_ticks()?);
     // Includes the warm-up: CPU is read around the whole loop.
     let closed_cpu = cpu_percent(cpu_ticks(pid)? - cpu_before, closed.elapsed + WARMUP);
     let (c50, c90, c99, cmax) = closed.percentiles();
     println!(
-        "  {} ok in {:.2} s = {:.0} req/s; p50 {} p90 {} p99 {} max {}; errors {}; node CPU {:.0}% of a core",
+        "  {} ok in {:.2} s = {:.0} req/s; p50 {} p90 {} p99 {} max {}; errors {}; node CPU {:.0}% of a core; host {:.0}% busy, load {}",
         closed.latencies_us.len(),
         closed.elapsed.as_secs_f64(),
         closed.rate(),
@@ -619,7 +657,9 @@ async fn main() -> anyhow::Result<()> {
         ms(c99),
         ms(cmax),
         closed.errors,
-        closed_cpu
+        closed_cpu,
+        closed_host,
+        closed_load
     );
     if let Some(e) = &closed.first_error {
         println!("  first error: {e}");
@@ -636,13 +676,13 @@ async fn main() -> anyhow::Result<()> {
     let mut summary = String::new();
     let _ = writeln!(
         summary,
-        "\nzapini bench-send (sandbox engine, loopback, {workers} node workers, {cores} cores; control plane and load generator in one process)"
+        "\nzapini bench-send (sandbox engine, loopback, {workers} node workers, {cores} cores; control plane and load generator in one process; host busy % includes them)"
     );
     let _ = writeln!(summary, "{:<24}{send_ack}", "send ack:");
     let _ = writeln!(summary, "{:<24}{}", "idle node RSS:", mib(idle.rss));
     let _ = writeln!(
         summary,
-        "{:<24}{:>7} req/s  p50 {}  p90 {}  p99 {}  max {}  errors {}  node CPU {:.0}%",
+        "{:<24}{:>7} req/s  p50 {}  p90 {}  p99 {}  max {}  errors {}  node CPU {:.0}%  host busy {:.0}%",
         format!("closed loop c={}:", args.concurrency),
         thousands(closed.rate().round() as u64),
         ms(c50),
@@ -650,11 +690,12 @@ async fn main() -> anyhow::Result<()> {
         ms(c99),
         ms(cmax),
         closed.errors,
-        closed_cpu
+        closed_cpu,
+        closed_host
     );
     let _ = writeln!(
         summary,
-        "{:<24}{:>7} req/s  p50 {}  p90 {}  p99 {}  max {}  errors {}  node CPU {:.0}%",
+        "{:<24}{:>7} req/s  p50 {}  p90 {}  p99 {}  max {}  errors {}  node CPU {:.0}%  host busy {:.0}%",
         format!("open loop {} req/s:", thousands(u64::from(args.rate))),
         thousands(open.rate().round() as u64),
         ms(o50),
@@ -662,7 +703,8 @@ async fn main() -> anyhow::Result<()> {
         ms(o99),
         ms(omax),
         open.errors,
-        open_cpu
+        open_cpu,
+        open_host
     );
     let _ = writeln!(
         summary,

@@ -155,6 +155,7 @@ async fn main() -> anyhow::Result<()> {
                 lease_owner: Set(None),
                 last_status_code: Set(None),
                 last_error: Set(None),
+                last_latency_ms: Set(None),
                 created_at: Set(now),
                 delivered_at: Set(None),
                 updated_at: Set(now),

@@ -31,6 +31,7 @@ pub struct Model {
     pub last_status_code: Option<i32>,
     #[sea_orm(column_type = "Text", nullable)]
     pub last_error: Option<String>,
+    pub last_latency_ms: Option<i32>,
     pub created_at: ChronoDateTimeUtc,
     pub delivered_at: Option<ChronoDateTimeUtc>,
     pub updated_at: ChronoDateTimeUtc,

@@ -51,6 +51,7 @@ enum WebhookDeliveries {
     LeaseOwner,
     LastStatusCode,
     LastError,
+    LastLatencyMs,
     CreatedAt,
     DeliveredAt,
     UpdatedAt,
@@ -197,6 +198,11 @@ impl MigrationTrait for Migration {
                             .null(),
                     )
                     .col(ColumnDef::new(WebhookDeliveries::LastError).text().null())
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::LastLatencyMs)
+                            .integer()
+                            .null(),
+                    )
                     .col(ts(WebhookDeliveries::CreatedAt))
                     .col(ts_null(WebhookDeliveries::DeliveredAt))
                     .col(ts(WebhookDeliveries::UpdatedAt))
