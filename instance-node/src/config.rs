@@ -31,11 +31,13 @@ pub enum ReceiptMode {
 pub enum SendAck {
     /// `written` (default): answered once the event is written to the buffer file. A crash
     /// or kill of the node process loses nothing; an OS crash or power loss within the sync
-    /// window (normally well under a few milliseconds) can lose the `message.sent` event of a
-    /// message that was answered as sent.
+    /// window (the buffer's 5 ms sync interval plus one fsync, so normally under 10 ms) can
+    /// lose the `message.sent` event of a message that was answered as sent.
     Written,
-    /// `synced`: answered once the event is fsynced. Nothing answered is ever lost, but every
-    /// send waits for the disk; with an fsync p99 of several milliseconds, so is the send's.
+    /// `synced`: answered once the event is fsynced (the send asks for the fsync round at
+    /// once instead of waiting out the sync interval). Nothing answered is ever lost, but
+    /// every send waits for the disk; with an fsync p99 of several milliseconds, so is the
+    /// send's.
     Synced,
     /// `none`: answered as soon as the engine accepted the message; the event is written a
     /// moment later. A process crash in that gap loses the event.

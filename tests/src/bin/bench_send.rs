@@ -42,7 +42,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use zapini_e2e::{Api, ControlPlane, NODE_SECRET, config, eventually, node_bin};
 
 const WARMUP: Duration = Duration::from_secs(2);
@@ -420,40 +420,87 @@ async fn closed_loop(sender: &Sender, concurrency: usize, duration: Duration) ->
     total
 }
 
+/// What an open-loop run measured.
+struct OpenLoop {
+    outcome: Outcome,
+    /// Most requests in flight at once.
+    in_flight_max: u64,
+    /// How late each request's task started running after its scheduled instant (µs): the
+    /// load generator's own share of the latencies.
+    start_lags_us: Vec<u32>,
+}
+
 /// Requests started on a fixed schedule of `rate` per second for `duration`, each timed from
-/// its scheduled start.
-async fn open_loop(sender: &Sender, rate: u32, duration: Duration) -> (Outcome, u64) {
+/// its scheduled start, so time a request spends waiting for the node counts even when the
+/// node falls behind.
+///
+/// The schedule is kept by a thread of its own that sleeps with `std::thread::sleep` (a
+/// high-resolution timer) and spawns each request onto the runtime. Pacing with
+/// `tokio::time::interval` instead started every request 0-1 ms late, because tokio's timers
+/// fire on a 1 ms wheel; that lateness is a per-run phase offset which was counted as node
+/// latency (p50 moved between ~0.6 and ~1.3 ms from one run to the next).
+async fn open_loop(sender: &Sender, rate: u32, duration: Duration) -> anyhow::Result<OpenLoop> {
     let period = Duration::from_secs_f64(1.0 / f64::from(rate));
     let total = (duration.as_secs_f64() * f64::from(rate)).round() as u64;
     let in_flight_max = Arc::new(AtomicU64::new(0));
     let in_flight = Arc::new(AtomicU64::new(0));
     let results = Arc::new(Mutex::new(Outcome::default()));
-    let start = Instant::now();
-    let mut interval = tokio::time::interval_at(start, period);
-    interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
-    let mut tasks = JoinSet::new();
-    for _ in 0..total {
-        let scheduled = interval.tick().await;
+    let lags = Arc::new(Mutex::new(Vec::with_capacity(total as usize)));
+    let runtime = tokio::runtime::Handle::current();
+    let (spawned_tx, spawned) = tokio::sync::oneshot::channel();
+    let start = std::time::Instant::now();
+    {
         let sender = sender.clone();
         let results = results.clone();
+        let lags = lags.clone();
         let in_flight = in_flight.clone();
         let in_flight_max = in_flight_max.clone();
-        let now = in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-        in_flight_max.fetch_max(now, Ordering::Relaxed);
-        tasks.spawn(async move {
-            let result = sender.send().await;
-            let us = micros_since(scheduled);
-            in_flight.fetch_sub(1, Ordering::Relaxed);
-            results.lock().expect("results").record(result.map(|()| us));
-        });
-        // Reap finished tasks as we go so the set does not grow with the whole run.
-        while tasks.try_join_next().is_some() {}
+        std::thread::Builder::new()
+            .name("bench-pacer".to_owned())
+            .spawn(move || {
+                let mut tasks = Vec::with_capacity(total as usize);
+                for k in 0..total {
+                    let scheduled = start + period.mul_f64(k as f64);
+                    if let Some(wait) = scheduled.checked_duration_since(std::time::Instant::now())
+                    {
+                        std::thread::sleep(wait);
+                    }
+                    // Late wake-ups (a busy host) start the missed requests at once, each still
+                    // timed from its own slot.
+                    let scheduled = Instant::from_std(scheduled);
+                    let sender = sender.clone();
+                    let results = results.clone();
+                    let lags = lags.clone();
+                    let in_flight = in_flight.clone();
+                    let in_flight_max = in_flight_max.clone();
+                    let now = in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+                    in_flight_max.fetch_max(now, Ordering::Relaxed);
+                    tasks.push(runtime.spawn(async move {
+                        let lag = micros_since(scheduled);
+                        let result = sender.send().await;
+                        let us = micros_since(scheduled);
+                        in_flight.fetch_sub(1, Ordering::Relaxed);
+                        results.lock().expect("results").record(result.map(|()| us));
+                        lags.lock().expect("lags").push(lag);
+                    }));
+                }
+                let _ = spawned_tx.send(tasks);
+            })
+            .context("starting the pacing thread")?;
     }
-    while tasks.join_next().await.is_some() {}
+    let tasks = spawned.await.context("the pacing thread stopped early")?;
+    for task in tasks {
+        task.await.context("an open-loop request task")?;
+    }
     let elapsed = start.elapsed();
-    let mut out = std::mem::take(&mut *results.lock().expect("results"));
-    out.elapsed = elapsed;
-    (out, in_flight_max.load(Ordering::Relaxed))
+    let mut outcome = std::mem::take(&mut *results.lock().expect("results"));
+    outcome.elapsed = elapsed;
+    let start_lags_us = std::mem::take(&mut *lags.lock().expect("lags"));
+    Ok(OpenLoop {
+        outcome,
+        in_flight_max: in_flight_max.load(Ordering::Relaxed),
+        start_lags_us,
+    })
 }
 
 async fn get_json(http: &reqwest::Client, url: &str, token: Option<&str>) -> Option<(u16, Value)> {
@@ -611,7 +658,11 @@ async fn main() -> anyhow::Result<()> {
     let open_load = load_average();
     let host_before = host_ticks()?;
     let cpu_before = cpu_ticks(pid)?;
-    let (mut open, open_in_flight) = open_loop(&sender, args.rate, args.duration).await;
+    let OpenLoop {
+        outcome: mut open,
+        in_flight_max: open_in_flight,
+        start_lags_us: mut lags,
+    } = open_loop(&sender, args.rate, args.duration).await?;
     let open_cpu = cpu_percent(cpu_ticks(pid)? - cpu_before, open.elapsed);
     let open_host = host_busy_percent(host_before, host_ticks()?);
     let (o50, o90, o99, omax) = open.percentiles();
@@ -629,6 +680,13 @@ async fn main() -> anyhow::Result<()> {
         open_cpu,
         open_host,
         open_load
+    );
+    lags.sort_unstable();
+    println!(
+        "  load generator start lag (included above): p50 {} p99 {} max {}",
+        ms(Outcome::percentile(&lags, 50.0)),
+        ms(Outcome::percentile(&lags, 99.0)),
+        ms(lags.last().copied().unwrap_or(0))
     );
     if let Some(e) = &open.first_error {
         println!("  first error: {e}");
