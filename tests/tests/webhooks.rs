@@ -355,18 +355,18 @@ async fn sandbox_session_delivers_every_event_signed_and_shaped_as_the_reference
     assert!(sent_at < status_at);
 
     // The delivery log lists them; a delivery shows its attempts.
-    let (status, body) = s
-        .call(
-            Method::GET,
-            &format!("/api/v1/instances/{id}/webhook/deliveries?status=delivered&per_page=100"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert!(
-        body["meta"]["pagination"]["total"].as_u64().unwrap() >= 8,
-        "{body}"
-    );
+    let body = eventually(T, "the log records the deliveries", || async {
+        let (status, body) = s
+            .call(
+                Method::GET,
+                &format!("/api/v1/instances/{id}/webhook/deliveries?status=delivered&per_page=100"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        (body["meta"]["pagination"]["total"].as_u64().unwrap() >= 8).then_some(body)
+    })
+    .await;
     let first = &body["data"][0];
     assert_eq!(first["status"], "delivered");
     assert!(first["last_latency_ms"].is_i64(), "{first}");

@@ -64,6 +64,7 @@ enum Outcome {
     Failed {
         id: i64,
         endpoint_id: i64,
+        ordering_key: String,
         instance_id: i64,
         attempt: i32,
         status: Option<u16>,
@@ -84,9 +85,22 @@ struct Target {
     permits: Arc<Semaphore>,
 }
 
+/// A stream (endpoint, ordering key) this process is delivering: new deliveries of it are
+/// handed to its task instead of waiting for the task's outcomes to be written. `Failed`
+/// holds the stream back until the failure (and its retry time) is recorded.
+enum Slot {
+    Running(mpsc::UnboundedSender<webhook_delivery::Model>),
+    Failed,
+}
+
+type StreamKey = (i64, String);
+
 struct Inner {
     db: DatabaseConnection,
     gate: crate::db::WriteGate,
+    /// Lease owner of this process's claims.
+    owner: String,
+    streams: Mutex<HashMap<StreamKey, Slot>>,
     settings: WebhookSettings,
     secrets: SecretBox,
     client: reqwest::Client,
@@ -127,6 +141,8 @@ impl Dispatcher {
             inner: Arc::new(Inner {
                 db,
                 gate,
+                owner: Uuid::new_v4().to_string(),
+                streams: Mutex::new(HashMap::new()),
                 global: Arc::new(Semaphore::new(settings.concurrency)),
                 settings,
                 secrets,
@@ -184,17 +200,49 @@ impl Dispatcher {
                 }
             };
             for stream in claimed {
-                let Some(target) = stream.first().and_then(|d| targets.get(&d.endpoint_id)) else {
+                let Some(first) = stream.first() else {
                     continue;
                 };
-                let target = target.clone();
+                let key: StreamKey = (first.endpoint_id, first.ordering_key.clone());
+                let Some(target) = targets.get(&first.endpoint_id).cloned() else {
+                    continue;
+                };
+                let handed = {
+                    let mut streams = lock(&self.inner.streams);
+                    match streams.get(&key) {
+                        Some(Slot::Running(queue)) => {
+                            // Its task is still delivering: it takes these next, in order.
+                            for d in stream {
+                                let _ = queue.send(d);
+                            }
+                            None
+                        }
+                        Some(Slot::Failed) => Some(Err(stream.iter().map(|d| d.id).collect())),
+                        None => {
+                            let (queue, rx) = mpsc::unbounded_channel();
+                            for d in stream {
+                                let _ = queue.send(d);
+                            }
+                            streams.insert(key.clone(), Slot::Running(queue));
+                            Some(Ok(rx))
+                        }
+                    }
+                };
+                let rx = match handed {
+                    None => continue,
+                    Some(Err(ids)) => {
+                        let _ = tx.send(Outcome::Release { ids }).await;
+                        continue;
+                    }
+                    Some(Ok(rx)) => rx,
+                };
                 let Ok(permit) = self.inner.global.clone().acquire_owned().await else {
                     break;
                 };
                 let inner = self.inner.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    deliver_stream(&inner, &target, stream, &tx).await;
+                    deliver_stream(&inner, &target, key, rx, &tx).await;
                     drop(permit);
                 });
             }
@@ -219,7 +267,8 @@ impl Dispatcher {
                AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
                      WHERE p.endpoint_id = d.endpoint_id AND p.ordering_key = d.ordering_key \
                        AND p.status = ? AND p.id < d.id \
-                       AND ((p.leased_until IS NOT NULL AND p.leased_until >= ?) \
+                       AND ((p.leased_until IS NOT NULL AND p.leased_until >= ? \
+                             AND (p.lease_owner IS NULL OR p.lease_owner <> ?)) \
                             OR p.next_attempt_at > ?)) \
              ORDER BY d.id LIMIT ?",
         );
@@ -234,6 +283,7 @@ impl Dispatcher {
                     true.into(),
                     PENDING.into(),
                     now.into(),
+                    self.inner.owner.clone().into(),
                     now.into(),
                     (CLAIM_BATCH as i64).into(),
                 ],
@@ -251,7 +301,7 @@ impl Dispatcher {
             + chrono::Duration::from_std(
                 self.inner.settings.timeout * (longest as u32 + 1) + Duration::from_secs(5),
             )?;
-        let owner = Uuid::new_v4().to_string();
+        let owner = self.inner.owner.clone();
         let ids: Vec<i64> = candidates.iter().map(|d| d.id).collect();
         let (txn, permit) = crate::db::begin_write(db, &self.inner.gate).await?;
         relaxed_commit(&txn).await?;
@@ -464,30 +514,59 @@ async fn release_all(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
     Ok(())
 }
 
-/// Sends a stream one delivery at a time, stopping at the first failure.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sends a stream one delivery at a time, taking deliveries handed to it meanwhile, until
+/// its queue is empty or an attempt fails.
 async fn deliver_stream(
     inner: &Inner,
     target: &Target,
-    stream: Vec<webhook_delivery::Model>,
+    key: StreamKey,
+    mut queue: mpsc::UnboundedReceiver<webhook_delivery::Model>,
     tx: &mpsc::Sender<Outcome>,
 ) {
-    let mut rest = stream.into_iter();
-    while let Some(delivery) = rest.next() {
+    loop {
+        let delivery = match queue.try_recv() {
+            Ok(d) => d,
+            Err(_) => {
+                // Checked again under the lock the dispatcher hands deliveries over with.
+                let mut streams = lock(&inner.streams);
+                match queue.try_recv() {
+                    Ok(d) => d,
+                    Err(_) => {
+                        streams.remove(&key);
+                        return;
+                    }
+                }
+            }
+        };
         let outcome = {
             let Ok(_permit) = target.permits.acquire().await else {
+                lock(&inner.streams).remove(&key);
                 return;
             };
             attempt(inner, target, &delivery).await
         };
-        let failed = matches!(outcome, Outcome::Failed { .. });
-        if tx.send(outcome).await.is_err() {
-            return;
-        }
-        if failed {
-            let ids: Vec<i64> = rest.map(|d| d.id).collect();
+        if let Outcome::Failed { .. } = outcome {
+            // Hold the stream until the writer has recorded the failure; hand back the rest.
+            let mut ids = Vec::new();
+            {
+                let mut streams = lock(&inner.streams);
+                streams.insert(key.clone(), Slot::Failed);
+                while let Ok(d) = queue.try_recv() {
+                    ids.push(d.id);
+                }
+            }
+            let _ = tx.send(outcome).await;
             if !ids.is_empty() {
                 let _ = tx.send(Outcome::Release { ids }).await;
             }
+            return;
+        }
+        if tx.send(outcome).await.is_err() {
+            lock(&inner.streams).remove(&key);
             return;
         }
     }
@@ -529,6 +608,7 @@ async fn attempt(inner: &Inner, target: &Target, d: &webhook_delivery::Model) ->
             Outcome::Failed {
                 id: d.id,
                 endpoint_id: d.endpoint_id,
+                ordering_key: d.ordering_key.clone(),
                 instance_id: d.instance_id,
                 attempt: number,
                 status,
@@ -639,7 +719,24 @@ async fn write_outcomes(inner: Arc<Inner>, mut rx: mpsc::Receiver<Outcome>) {
         let mut delay = Duration::from_millis(50);
         loop {
             match write_batch(&inner, &batch).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    // Failures are recorded: their streams wait on the retry time now.
+                    let mut streams = lock(&inner.streams);
+                    for outcome in &batch {
+                        if let Outcome::Failed {
+                            endpoint_id,
+                            ordering_key,
+                            ..
+                        } = outcome
+                        {
+                            let key = (*endpoint_id, ordering_key.clone());
+                            if matches!(streams.get(&key), Some(Slot::Failed)) {
+                                streams.remove(&key);
+                            }
+                        }
+                    }
+                    break;
+                }
                 Err(e) => {
                     // Nothing is lost while this fails: the rows stay leased and pending,
                     // and are delivered again once their lease runs out.
@@ -683,6 +780,7 @@ async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::Db
             Outcome::Failed {
                 id,
                 endpoint_id,
+                ordering_key: _,
                 instance_id,
                 attempt,
                 status,
