@@ -131,8 +131,8 @@ async fn main() -> anyhow::Result<()> {
         .env("ZAPINI_SANDBOX_RECEIPTS", "manual")
         .env("RUST_LOG", "warn")
         .env(
-            "ZAPINI_DURABLE_SENDS",
-            std::env::var("ZAPINI_DURABLE_SENDS").unwrap_or_else(|_| "true".into()),
+            "ZAPINI_SEND_ACK",
+            std::env::var("ZAPINI_SEND_ACK").unwrap_or_else(|_| "written".into()),
         )
         .stdout(Stdio::null())
         .kill_on_drop(true)

@@ -124,7 +124,7 @@ async fn send_message_accepts_every_alias() {
         assert_eq!(keys.len(), 4, "{resp}");
         ids.push(resp["message_id"].as_str().unwrap().to_owned());
     }
-    // Each send is durable before the answer, so the control plane hears of all of them.
+    // Every answered send's event is in the buffer, so the control plane hears of all of them.
     cp.wait_until("four message_sent events", |s| {
         s.events
             .values()
