@@ -204,6 +204,9 @@ struct State {
     /// Someone waits for the synced watermark: the next round starts without waiting out
     /// [`BufferOptions::sync_interval`].
     sync_urgent: bool,
+    /// The target of the round in progress, if one is: a waiter it covers need not ask for
+    /// another (a stale request would cut the next interval short for nobody).
+    syncing_to: Option<u64>,
     #[cfg(test)]
     hooks: TestHooks,
 }
@@ -478,6 +481,7 @@ impl EventBuffer {
     pub fn sync_soon(&self) {
         if let Ok(mut st) = self.lock()
             && st.synced_seq < st.next_seq - 1
+            && st.syncing_to.is_none_or(|t| t < st.next_seq - 1)
         {
             st.sync_urgent = true;
             drop(st);
@@ -488,7 +492,7 @@ impl EventBuffer {
     fn wait_synced(&self, seq: u64) -> Result<(), BufferError> {
         let inner = self.inner();
         let mut st = self.lock()?;
-        if st.synced_seq < seq {
+        if st.synced_seq < seq && st.syncing_to.is_none_or(|t| t < seq) {
             st.sync_urgent = true;
             inner.sync_wanted.notify_one();
         }
@@ -498,6 +502,11 @@ impl EventBuffer {
             }
             if st.broken {
                 return Err(BufferError::Poisoned);
+            }
+            if st.syncing_to.is_none() && !st.sync_urgent {
+                // The round this waiter relied on ended short of `seq`: ask for another.
+                st.sync_urgent = true;
+                inner.sync_wanted.notify_one();
             }
             st = inner
                 .synced_cv

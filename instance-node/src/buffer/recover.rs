@@ -127,6 +127,7 @@ pub(super) fn recover(dir: &Path) -> Result<State, BufferError> {
         shutdown: false,
         syncer_idle: false,
         sync_urgent: false,
+        syncing_to: None,
         #[cfg(test)]
         hooks: Default::default(),
     };

@@ -90,6 +90,7 @@ pub(super) fn run(inner: Arc<Inner>) {
             inner.synced_cv.notify_all();
             return;
         };
+        st.syncing_to = None;
         match outcome {
             Ok(()) => {
                 // Segments sealed while this round ran were pushed after the ones it synced.
@@ -121,6 +122,7 @@ fn job(st: &mut State) -> Job {
         _ => None,
     };
     st.sync_urgent = false;
+    st.syncing_to = Some(st.next_seq - 1);
     Job {
         target: st.next_seq - 1,
         sealed: st.sealed_unsynced.clone(),
