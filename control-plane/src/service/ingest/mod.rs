@@ -5,6 +5,7 @@
 //! status only moves forward, and only real changes queue webhooks.
 
 mod apply;
+mod batch;
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
@@ -13,7 +14,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use super::Services;
 use crate::db::entities::{instance, message, node_event_cursor};
 use crate::error::AppResult;
-use apply::Batch;
+use batch::Batch;
 
 /// A message as a node reports it (received, or sent by this instance).
 #[derive(Debug, Clone, Default)]

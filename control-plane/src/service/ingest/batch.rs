@@ -1,0 +1,439 @@
+//! What one ingest transaction accumulates — counter changes, webhook occurrences, the
+//! contacts and conversations it has read — so a chat seen many times in a batch is read
+//! once and its conversation row is written once, at the end.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+use zapini_shared::jid::Jid;
+
+use super::apply::{apply, preview};
+use super::{EventKind, InMessage};
+use crate::db::entities::{contact, conversation, instance, message};
+use crate::error::AppResult;
+use crate::service::Services;
+use crate::webhooks::Outbox;
+
+/// Counter changes of a batch, written once at its end instead of once per message.
+#[derive(Default)]
+pub(super) struct Totals {
+    /// (day, sent, received)
+    days: Vec<(chrono::NaiveDate, i32, i32)>,
+    activity: bool,
+}
+
+impl Totals {
+    pub(super) fn count(&mut self, day: chrono::NaiveDate, from_me: bool) {
+        let (sent, received) = if from_me { (1, 0) } else { (0, 1) };
+        match self.days.iter_mut().find(|(d, _, _)| *d == day) {
+            Some((_, s, r)) => {
+                *s += sent;
+                *r += received;
+            }
+            None => self.days.push((day, sent, received)),
+        }
+        self.activity = true;
+    }
+
+    async fn write<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        instance: &instance::Model,
+    ) -> AppResult<()> {
+        for (day, sent, received) in self.days {
+            Services::bump_daily(conn, instance.id, day, sent, received).await?;
+        }
+        if self.activity {
+            instance::Entity::update_many()
+                .col_expr(instance::Column::LastActivityAt, Expr::value(Utc::now()))
+                .filter(instance::Column::Id.eq(instance.id))
+                .exec(conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes many conversations' changes in one statement: each column is a `CASE id WHEN …`
+/// over the conversations that changed it.
+async fn update_conversations<C: ConnectionTrait>(
+    conn: &C,
+    changes: &[(conversation::Model, ConvChange)],
+) -> AppResult<()> {
+    use sea_orm::sea_query::CaseStatement;
+    let column = |col: conversation::Column,
+                  pick: &dyn Fn(
+        &conversation::Model,
+        &ConvChange,
+    ) -> Option<sea_orm::sea_query::Expr>| {
+        let mut case = CaseStatement::new();
+        let mut any = false;
+        for (conv, change) in changes {
+            if let Some(value) = pick(conv, change) {
+                case = case.case(conversation::Column::Id.eq(conv.id), value);
+                any = true;
+            }
+        }
+        any.then(|| (col, case.finally(Expr::col(col))))
+    };
+    let columns = [
+        column(conversation::Column::LastMessage, &|c, ch| {
+            ch.last_message.then(|| Expr::value(c.last_message.clone()))
+        }),
+        column(conversation::Column::LastMessageAt, &|c, ch| {
+            ch.last_message.then(|| Expr::value(c.last_message_at))
+        }),
+        column(conversation::Column::UnreadCount, &|_, ch| {
+            (ch.unread > 0).then(|| Expr::col(conversation::Column::UnreadCount).add(ch.unread))
+        }),
+        column(conversation::Column::DisplayName, &|c, ch| {
+            ch.display_name.then(|| Expr::value(c.display_name.clone()))
+        }),
+    ];
+    let mut update = conversation::Entity::update_many()
+        .col_expr(conversation::Column::UpdatedAt, Expr::value(Utc::now()));
+    for (col, case) in columns.into_iter().flatten() {
+        update = update.col_expr(col, case.into());
+    }
+    update
+        .filter(conversation::Column::Id.is_in(changes.iter().map(|(c, _)| c.id)))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Changes to a conversation row made in memory during a batch, written once at its end.
+#[derive(Default)]
+struct ConvChange {
+    last_message: bool,
+    unread: i32,
+    display_name: bool,
+}
+
+/// What one ingest transaction accumulates.
+pub(super) struct Batch {
+    pub(super) totals: Totals,
+    pub(super) outbox: Outbox,
+    /// WhatsApp ids among this batch's messages that were stored before it began.
+    pub(super) stored: HashSet<String>,
+    /// Contacts and conversations by JID, as this transaction sees them.
+    contacts: HashMap<String, contact::Model>,
+    pub(super) convs: HashMap<String, conversation::Model>,
+    /// Keys looked up at the start; one missing from the caches does not exist yet.
+    looked_up: HashSet<String>,
+    dirty: HashMap<String, ConvChange>,
+    /// Messages applied but not inserted yet.
+    pub(super) new_messages: Vec<message::ActiveModel>,
+}
+
+impl Batch {
+    /// Reads what the events need up front: the instance's webhook, and which of their
+    /// messages are already stored (one query instead of one per message).
+    pub(super) async fn start<'a, C: ConnectionTrait>(
+        conn: &C,
+        instance: &instance::Model,
+        kinds: impl Iterator<Item = &'a EventKind>,
+    ) -> AppResult<Batch> {
+        use sea_orm::QuerySelect;
+        let mut ids = Vec::new();
+        let mut chats = HashSet::new();
+        let mut people = HashSet::new();
+        for kind in kinds {
+            let EventKind::Message(m) = kind else {
+                continue;
+            };
+            if m.id.is_empty() {
+                continue;
+            }
+            ids.push(m.id.clone());
+            if let Ok(chat) = Jid::parse(&m.chat_jid) {
+                let key = chat.without_device().to_string();
+                if chat.is_group() {
+                    if let Ok(sender) = Jid::parse(&m.sender_jid) {
+                        people.insert(sender.without_device().to_string());
+                    }
+                } else {
+                    people.insert(key.clone());
+                }
+                chats.insert(key);
+            }
+        }
+        let mut stored = HashSet::new();
+        for chunk in ids.chunks(500) {
+            let found: Vec<String> = message::Entity::find()
+                .select_only()
+                .column(message::Column::WaMessageId)
+                .filter(message::Column::InstanceId.eq(instance.id))
+                .filter(message::Column::WaMessageId.is_in(chunk.to_vec()))
+                .into_tuple()
+                .all(conn)
+                .await?;
+            stored.extend(found);
+        }
+        // The batch's contacts and conversations in two queries; what is not found is new.
+        let people: Vec<String> = people.into_iter().collect();
+        let mut contacts = HashMap::new();
+        for chunk in people.chunks(500) {
+            for c in contact::Entity::find()
+                .filter(contact::Column::InstanceId.eq(instance.id))
+                .filter(contact::Column::Jid.is_in(chunk.to_vec()))
+                .all(conn)
+                .await?
+            {
+                contacts.insert(c.jid.clone(), c);
+            }
+        }
+        let chat_keys: Vec<String> = chats.into_iter().collect();
+        let mut convs = HashMap::new();
+        for chunk in chat_keys.chunks(500) {
+            for c in conversation::Entity::find()
+                .filter(conversation::Column::InstanceId.eq(instance.id))
+                .filter(conversation::Column::ChatJid.is_in(chunk.to_vec()))
+                .all(conn)
+                .await?
+            {
+                convs.insert(c.chat_jid.clone(), c);
+            }
+        }
+        Ok(Batch {
+            totals: Totals::default(),
+            outbox: Outbox::load(conn, instance.id).await?,
+            stored,
+            contacts,
+            convs,
+            looked_up: people.into_iter().chain(chat_keys).collect(),
+            dirty: HashMap::new(),
+            new_messages: Vec::new(),
+        })
+    }
+
+    /// Inserts the messages applied so far (one statement for many). Runs before any event
+    /// that may refer to a message, and at the end.
+    async fn insert_messages<C: ConnectionTrait>(&mut self, conn: &C) -> AppResult<()> {
+        while !self.new_messages.is_empty() {
+            let rest = self
+                .new_messages
+                .split_off(self.new_messages.len().min(300));
+            let chunk = std::mem::replace(&mut self.new_messages, rest);
+            message::Entity::insert_many(chunk)
+                .on_conflict(
+                    OnConflict::columns([
+                        message::Column::InstanceId,
+                        message::Column::WaMessageId,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn apply<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        instance: &instance::Model,
+        kind: EventKind,
+    ) -> AppResult<()> {
+        if !matches!(kind, EventKind::Message(_)) {
+            self.insert_messages(conn).await?;
+        }
+        apply(conn, instance, kind, self).await
+    }
+
+    /// Writes the conversations changed in memory and queues the webhook deliveries;
+    /// returns how many deliveries were queued.
+    pub(super) async fn flush<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        instance: &instance::Model,
+    ) -> AppResult<usize> {
+        self.insert_messages(conn).await?;
+        let changes: Vec<(conversation::Model, ConvChange)> = self
+            .dirty
+            .drain()
+            .filter_map(|(key, change)| self.convs.get(&key).map(|c| (c.clone(), change)))
+            .collect();
+        for chunk in changes.chunks(100) {
+            update_conversations(conn, chunk).await?;
+        }
+        let outbox = std::mem::replace(&mut self.outbox, Outbox::none());
+        outbox.flush(conn, instance).await
+    }
+
+    /// The counter rows (daily stats, last activity): last, right before the commit.
+    pub(super) async fn write_counters<C: ConnectionTrait>(
+        self,
+        conn: &C,
+        instance: &instance::Model,
+    ) -> AppResult<()> {
+        self.totals.write(conn, instance).await
+    }
+
+    /// The contact for `jid`, created if new; a changed push name is stored. Returns whether
+    /// anything changed.
+    pub(super) async fn contact<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        instance: &instance::Model,
+        jid: &Jid,
+        push_name: Option<String>,
+    ) -> AppResult<(contact::Model, bool)> {
+        let key = jid.without_device().to_string();
+        let existing = match self.contacts.get(&key) {
+            Some(c) => Some(c.clone()),
+            None if self.looked_up.contains(&key) => None,
+            None => {
+                contact::Entity::find()
+                    .filter(contact::Column::InstanceId.eq(instance.id))
+                    .filter(contact::Column::Jid.eq(key.clone()))
+                    .one(conn)
+                    .await?
+            }
+        };
+        let (model, changed) = match existing {
+            Some(existing) if push_name.is_some() && push_name != existing.push_name => {
+                let now = Utc::now();
+                contact::Entity::update_many()
+                    .col_expr(contact::Column::PushName, Expr::value(push_name.clone()))
+                    .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+                    .filter(contact::Column::Id.eq(existing.id))
+                    .exec(conn)
+                    .await?;
+                (
+                    contact::Model {
+                        push_name,
+                        updated_at: now,
+                        ..existing
+                    },
+                    true,
+                )
+            }
+            Some(existing) => (existing, false),
+            None => (
+                insert_contact(conn, instance, jid, key.clone(), push_name).await?,
+                true,
+            ),
+        };
+        self.contacts.insert(key, model.clone());
+        Ok((model, changed))
+    }
+
+    /// The conversation of `chat`, created if new.
+    pub(super) async fn conversation<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        instance: &instance::Model,
+        chat: &Jid,
+        contact_id: Option<i64>,
+        display_name: Option<String>,
+    ) -> AppResult<conversation::Model> {
+        let key = chat.without_device().to_string();
+        if let Some(conv) = self.convs.get(&key) {
+            return Ok(conv.clone());
+        }
+        let found = if self.looked_up.contains(&key) {
+            None
+        } else {
+            conversation::Entity::find()
+                .filter(conversation::Column::InstanceId.eq(instance.id))
+                .filter(conversation::Column::ChatJid.eq(key.clone()))
+                .one(conn)
+                .await?
+        };
+        let conv = match found {
+            Some(existing) => existing,
+            None => {
+                insert_conversation(conn, instance, chat, key.clone(), contact_id, display_name)
+                    .await?
+            }
+        };
+        self.convs.insert(key, conv.clone());
+        Ok(conv)
+    }
+
+    /// Records a new message on its conversation (in memory; written by `flush`) and returns
+    /// the conversation as it now is.
+    pub(super) fn touch_conversation(
+        &mut self,
+        key: &str,
+        m: &InMessage,
+        push_name: Option<&String>,
+    ) -> Option<conversation::Model> {
+        let conv = self.convs.get_mut(key)?;
+        let change = self.dirty.entry(key.to_owned()).or_default();
+        if conv.last_message_at.is_none_or(|t| t <= m.timestamp) {
+            conv.last_message = Some(preview(m));
+            conv.last_message_at = Some(m.timestamp);
+            change.last_message = true;
+        }
+        if !m.from_me {
+            conv.unread_count += 1;
+            change.unread += 1;
+            if conv.display_name.is_none() && !conv.is_group && push_name.is_some() {
+                conv.display_name = push_name.cloned();
+                change.display_name = true;
+            }
+        }
+        Some(conv.clone())
+    }
+}
+
+async fn insert_contact<C: ConnectionTrait>(
+    conn: &C,
+    instance: &instance::Model,
+    jid: &Jid,
+    key: String,
+    push_name: Option<String>,
+) -> AppResult<contact::Model> {
+    let now = Utc::now();
+    let model = contact::ActiveModel {
+        uuid: Set(Uuid::new_v4()),
+        tenant_id: Set(instance.tenant_id),
+        instance_id: Set(instance.id),
+        jid: Set(key),
+        phone_number: Set(jid.phone_number().map(|p| p.into_string())),
+        name: Set(None),
+        push_name: Set(push_name),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    Ok(contact::Entity::insert(model)
+        .exec_with_returning(conn)
+        .await?)
+}
+
+async fn insert_conversation<C: ConnectionTrait>(
+    conn: &C,
+    instance: &instance::Model,
+    chat: &Jid,
+    key: String,
+    contact_id: Option<i64>,
+    display_name: Option<String>,
+) -> AppResult<conversation::Model> {
+    let now = Utc::now();
+    let model = conversation::ActiveModel {
+        uuid: Set(Uuid::new_v4()),
+        tenant_id: Set(instance.tenant_id),
+        instance_id: Set(instance.id),
+        contact_id: Set(contact_id),
+        chat_jid: Set(key),
+        is_group: Set(chat.is_group()),
+        display_name: Set(display_name),
+        last_message: Set(None),
+        last_message_at: Set(None),
+        unread_count: Set(0),
+        is_archived: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    Ok(conversation::Entity::insert(model)
+        .exec_with_returning(conn)
+        .await?)
+}
