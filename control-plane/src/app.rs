@@ -201,8 +201,12 @@ impl App {
             }
             _ => None,
         };
+        let dispatcher_db = crate::db::connect_dispatcher(&config)
+            .await
+            .context("cannot connect the webhook dispatcher to the database")?
+            .unwrap_or_else(|| services.db.clone());
         let dispatcher = crate::webhooks::Dispatcher::new(
-            services.db.clone(),
+            dispatcher_db,
             services.write_gate.clone(),
             config.webhooks.clone(),
             services.secrets.clone(),

@@ -54,6 +54,27 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
     Database::connect(opts).await
 }
 
+/// The webhook dispatcher's own connections. On PostgreSQL they commit without waiting for
+/// the WAL flush (`synchronous_commit=off`, set as a startup parameter so every statement,
+/// in a transaction or not, gets it): the dispatcher only writes bookkeeping (leases,
+/// outcomes), and if a server crash loses its last few commits the affected deliveries are
+/// sent again, which at-least-once delivery allows. Ingest, which acknowledges events to
+/// their source, keeps the main pool and synchronous commits. On SQLite there is one writer
+/// and one file: `None`, use the main connection.
+pub async fn connect_dispatcher(config: &Config) -> Result<Option<DatabaseConnection>, DbErr> {
+    if !matches!(config.database, DatabaseTarget::Postgres(_)) {
+        return Ok(None);
+    }
+    let mut opts = ConnectOptions::new(config.database_url());
+    opts.connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .max_connections(8)
+        .min_connections(2);
+    opts.map_sqlx_postgres_opts(|o| o.options([("synchronous_commit", "off")]));
+    Database::connect(opts).await.map(Some)
+}
+
 /// Creates database `name` on the PostgreSQL server of `server_url` (test harnesses and
 /// operators' set-up scripts).
 pub async fn create_database(server_url: &str, name: &str) -> Result<(), DbErr> {

@@ -36,6 +36,20 @@ mod record;
 mod send;
 
 use record::{release_in, retention, write_outcomes};
+
+/// Conditions a claimable delivery meets (alias `d`): due, pending, not leased, its endpoint
+/// on, and no older delivery of its stream held by another dispatcher or waiting for a retry.
+/// Placeholders: pending, now, now, true, pending, now, owner, now.
+const CLAIMABLE: &str = "d.status = ? AND d.next_attempt_at <= ? \
+       AND (d.leased_until IS NULL OR d.leased_until < ?) \
+       AND d.endpoint_id IN (SELECT e.id FROM webhook_endpoints e \
+                             WHERE e.is_active = ? AND e.disabled_at IS NULL) \
+       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+             WHERE p.endpoint_id = d.endpoint_id AND p.ordering_key = d.ordering_key \
+               AND p.status = ? AND p.id < d.id \
+               AND ((p.leased_until IS NOT NULL AND p.leased_until >= ? \
+                     AND (p.lease_owner IS NULL OR p.lease_owner <> ?)) \
+                    OR p.next_attempt_at > ?))";
 use send::attempt;
 
 /// Deliveries claimed per scan.
@@ -47,8 +61,6 @@ const MAX_STREAM: usize = 16;
 const WRITE_BATCH: usize = 1024;
 /// Longest wait between scans when nothing signals (other replicas' events, retries).
 const IDLE_POLL: Duration = Duration::from_millis(500);
-/// After a wake-up, how long to let more deliveries arrive before claiming.
-const COALESCE: Duration = Duration::from_millis(2);
 /// Response bytes kept for the log when an attempt fails.
 const ERROR_BODY_CHARS: usize = 300;
 
@@ -174,8 +186,16 @@ impl Dispatcher {
             if *stop.borrow() {
                 break;
             }
+            let claim_started = std::time::Instant::now();
             let claimed = match self.claim().await {
-                Ok(c) => c,
+                Ok(c) => {
+                    tracing::trace!(
+                        streams = c.len(),
+                        us = claim_started.elapsed().as_micros() as u64,
+                        "webhook dispatcher: claimed"
+                    );
+                    c
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "webhook dispatcher: claiming deliveries failed");
                     Vec::new()
@@ -184,8 +204,11 @@ impl Dispatcher {
             if claimed.is_empty() {
                 tokio::select! {
                     _ = self.inner.signal.notified() => {
-                        // Let a burst of signals (many small commits) become one claim.
-                        tokio::time::sleep(COALESCE).await;
+                        tracing::trace!("webhook dispatcher: woken");
+                        // Let commits that are ready to signal too land first, so a burst
+                        // becomes one claim; no timer (a sleep costs a scheduler tick or more
+                        // on a busy host, and every event waits for it).
+                        tokio::task::yield_now().await;
                     }
                     _ = tokio::time::sleep(IDLE_POLL) => {}
                     _ = stop.changed() => {}
@@ -257,40 +280,20 @@ impl Dispatcher {
 
     /// Leases due deliveries whose stream is free, grouped into streams in id order.
     async fn claim(&self) -> anyhow::Result<Vec<Vec<webhook_delivery::Model>>> {
+        if self.inner.db.get_database_backend() == DbBackend::Postgres {
+            return self.claim_postgres().await;
+        }
         let db = &self.inner.db;
         let now = Utc::now();
         let backend = db.get_database_backend();
         let sql = placeholders(
             backend,
-            "SELECT * FROM webhook_deliveries d \
-             WHERE d.status = ? AND d.next_attempt_at <= ? \
-               AND (d.leased_until IS NULL OR d.leased_until < ?) \
-               AND d.endpoint_id IN (SELECT e.id FROM webhook_endpoints e \
-                                     WHERE e.is_active = ? AND e.disabled_at IS NULL) \
-               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
-                     WHERE p.endpoint_id = d.endpoint_id AND p.ordering_key = d.ordering_key \
-                       AND p.status = ? AND p.id < d.id \
-                       AND ((p.leased_until IS NOT NULL AND p.leased_until >= ? \
-                             AND (p.lease_owner IS NULL OR p.lease_owner <> ?)) \
-                            OR p.next_attempt_at > ?)) \
-             ORDER BY d.id LIMIT ?",
+            &format!("SELECT * FROM webhook_deliveries d WHERE {CLAIMABLE} ORDER BY d.id LIMIT ?"),
         );
+        let mut values = self.claimable_values(now);
+        values.push((CLAIM_BATCH as i64).into());
         let candidates = webhook_delivery::Entity::find()
-            .from_raw_sql(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [
-                    PENDING.into(),
-                    now.into(),
-                    now.into(),
-                    true.into(),
-                    PENDING.into(),
-                    now.into(),
-                    self.inner.owner.clone().into(),
-                    now.into(),
-                    (CLAIM_BATCH as i64).into(),
-                ],
-            ))
+            .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
             .all(db)
             .await?;
         let candidates = cap_streams(candidates);
@@ -307,7 +310,6 @@ impl Dispatcher {
         let owner = self.inner.owner.clone();
         let ids: Vec<i64> = candidates.iter().map(|d| d.id).collect();
         let (txn, permit) = crate::db::begin_write(db, &self.inner.gate).await?;
-        relaxed_commit(&txn).await?;
         let leased = webhook_delivery::Entity::update_many()
             .col_expr(webhook_delivery::Column::LeasedUntil, Expr::value(until))
             .col_expr(
@@ -342,6 +344,100 @@ impl Dispatcher {
         let (streams, lost) = into_streams(candidates, &owned);
         if !lost.is_empty() {
             let _permit = self.inner.gate.enter().await;
+            release_in(db, &lost).await?;
+        }
+        Ok(streams)
+    }
+
+    fn claimable_values(&self, now: DateTime<Utc>) -> Vec<sea_orm::Value> {
+        vec![
+            PENDING.into(),
+            now.into(),
+            now.into(),
+            true.into(),
+            PENDING.into(),
+            now.into(),
+            self.inner.owner.clone().into(),
+            now.into(),
+        ]
+    }
+
+    /// PostgreSQL: finding, capping per stream and leasing is one statement (one round trip,
+    /// no transaction). A stream is held back from its first row that waits for a retry or
+    /// that another dispatcher holds (`held`, a handful of rows found by their own indexes);
+    /// the oldest free rows are walked in id order and the walk stops after a batch. Each row
+    /// is leased for as long as its stream's attempts can take.
+    /// `rn` (the row's place among its stream's candidates) shows what a concurrent replica
+    /// won: a stream is kept only up to its first missing place, and the rest handed back.
+    async fn claim_postgres(&self) -> anyhow::Result<Vec<Vec<webhook_delivery::Model>>> {
+        use sea_orm::{ConnectionTrait, FromQueryResult};
+        let db = &self.inner.db;
+        let now = Utc::now();
+        let per_attempt_ms = self.inner.settings.timeout.as_millis() as i64;
+        // `'pending'` is inlined, not bound: the partial indexes only serve plans that know
+        // the value (a generic plan for a prepared statement with `status = $1` would not).
+        let sql = placeholders(
+            DbBackend::Postgres,
+            "WITH held AS MATERIALIZED ( \
+               SELECT h.endpoint_id, h.ordering_key, MIN(h.id) AS first_id FROM ( \
+                 SELECT endpoint_id, ordering_key, id FROM webhook_deliveries \
+                   WHERE status = 'pending' AND next_attempt_at > ? \
+                 UNION ALL \
+                 SELECT endpoint_id, ordering_key, id FROM webhook_deliveries \
+                   WHERE status = 'pending' AND lease_owner <> ? AND leased_until >= ?) h \
+               GROUP BY h.endpoint_id, h.ordering_key), \
+             cand AS ( \
+               SELECT d.id, d.endpoint_id, d.ordering_key FROM webhook_deliveries d \
+               LEFT JOIN held h ON h.endpoint_id = d.endpoint_id AND h.ordering_key = d.ordering_key \
+               WHERE d.status = 'pending' AND d.next_attempt_at <= ? \
+                 AND (d.leased_until IS NULL OR d.leased_until < ?) \
+                 AND d.endpoint_id NOT IN (SELECT e.id FROM webhook_endpoints e \
+                                           WHERE NOT e.is_active OR e.disabled_at IS NOT NULL) \
+                 AND (h.first_id IS NULL OR d.id < h.first_id) \
+               ORDER BY d.id LIMIT ?), \
+             ranked AS ( \
+               SELECT id, \
+                 ROW_NUMBER() OVER (PARTITION BY endpoint_id, ordering_key ORDER BY id) AS rn, \
+                 LEAST(COUNT(*) OVER (PARTITION BY endpoint_id, ordering_key), ?) AS len \
+               FROM cand) \
+             UPDATE webhook_deliveries u \
+             SET leased_until = ? + (? * (r.len + 1) + 5000) * INTERVAL '1 millisecond', \
+                 lease_owner = ? \
+             FROM ranked r \
+             WHERE u.id = r.id AND r.rn <= ? AND u.status = 'pending' \
+               AND (u.leased_until IS NULL OR u.leased_until < ?) \
+             RETURNING u.*, r.rn",
+        );
+        let owner = self.inner.owner.clone();
+        let cap = MAX_STREAM as i64;
+        let values: Vec<sea_orm::Value> = vec![
+            now.into(),
+            owner.clone().into(),
+            now.into(),
+            now.into(),
+            now.into(),
+            (CLAIM_BATCH as i64).into(),
+            cap.into(),
+            now.into(),
+            per_attempt_ms.into(),
+            owner.into(),
+            cap.into(),
+            now.into(),
+        ];
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await?;
+        let mut won = Vec::with_capacity(rows.len());
+        for row in rows {
+            let rn: i64 = row.try_get("", "rn")?;
+            won.push((webhook_delivery::Model::from_query_result(&row, "")?, rn));
+        }
+        let (streams, lost) = ranked_streams(won);
+        if !lost.is_empty() {
             release_in(db, &lost).await?;
         }
         Ok(streams)
@@ -404,19 +500,6 @@ impl Dispatcher {
             .or_insert_with(|| Arc::new(Semaphore::new(self.inner.settings.endpoint_concurrency)))
             .clone()
     }
-}
-
-/// The dispatcher's own bookkeeping (leases, outcomes) need not wait for the disk on
-/// PostgreSQL: if the server crashes and loses the last few of these commits, the affected
-/// deliveries are simply sent again, which at-least-once delivery allows. Ingest, which
-/// acknowledges events to their source, keeps synchronous commits.
-async fn relaxed_commit(txn: &sea_orm::DatabaseTransaction) -> Result<(), sea_orm::DbErr> {
-    use sea_orm::ConnectionTrait;
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
-            .await?;
-    }
-    Ok(())
 }
 
 /// `?` placeholders as the backend wants them (`$1`, `$2`... on PostgreSQL).
@@ -491,6 +574,32 @@ fn into_streams(
             continue;
         }
         streams[entry.0].push(d);
+    }
+    streams.retain(|s| !s.is_empty());
+    (streams, lost)
+}
+
+/// Groups leased rows with their place among their stream's candidates (`rn`, from 1) into
+/// streams in id order. A stream keeps the run of places 1, 2, 3... it holds; after a place
+/// another dispatcher won, the rest is handed back (`lost`).
+fn ranked_streams(
+    mut won: Vec<(webhook_delivery::Model, i64)>,
+) -> (Vec<Vec<webhook_delivery::Model>>, Vec<i64>) {
+    won.sort_by_key(|(d, _)| d.id);
+    let mut streams: Vec<Vec<webhook_delivery::Model>> = Vec::new();
+    let mut index: HashMap<(i64, String), usize> = HashMap::new();
+    let mut lost = Vec::new();
+    for (d, rn) in won {
+        let key = (d.endpoint_id, d.ordering_key.clone());
+        let slot = *index.entry(key).or_insert_with(|| {
+            streams.push(Vec::new());
+            streams.len() - 1
+        });
+        if rn == streams[slot].len() as i64 + 1 {
+            streams[slot].push(d);
+        } else {
+            lost.push(d.id);
+        }
     }
     streams.retain(|s| !s.is_empty());
     (streams, lost)
@@ -622,6 +731,26 @@ mod tests {
             .collect();
         assert_eq!(ids, vec![vec![1], vec![2, 5]]);
         assert_eq!(lost, vec![4], "4 must wait for 3, which someone else holds");
+    }
+
+    #[test]
+    fn ranked_streams_stop_at_a_place_won_elsewhere() {
+        // Stream a: places 1, 2, 4 (3 went to another replica); stream b: place 2 only.
+        let won = vec![
+            (row(4, "a"), 4),
+            (row(1, "a"), 1),
+            (row(2, "a"), 2),
+            (row(7, "b"), 2),
+            (row(3, "c"), 1),
+        ];
+        let (streams, lost) = ranked_streams(won);
+        let ids: Vec<Vec<i64>> = streams
+            .iter()
+            .map(|s| s.iter().map(|d| d.id).collect())
+            .collect();
+        assert_eq!(ids, vec![vec![1, 2], vec![3]]);
+        lost.iter().for_each(|id| assert!([4, 7].contains(id)));
+        assert_eq!(lost.len(), 2);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySele
 use tokio::sync::{mpsc, watch};
 
 use super::super::{DELIVERED, FAILED, PENDING};
-use super::{Inner, Outcome, Slot, WRITE_BATCH, lock, relaxed_commit, unlease};
+use super::{Inner, Outcome, Slot, WRITE_BATCH, lock, unlease};
 use crate::db::entities::{webhook_attempt, webhook_delivery, webhook_endpoint};
 
 /// Writes outcomes in batches: one transaction per batch.
@@ -58,7 +58,6 @@ pub(super) async fn write_outcomes(inner: Arc<Inner>, mut rx: mpsc::Receiver<Out
 async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::DbErr> {
     let now = Utc::now();
     let (txn, _permit) = crate::db::begin_write(&inner.db, &inner.gate).await?;
-    relaxed_commit(&txn).await?;
     let mut attempts = Vec::new();
     let mut delivered: Vec<(i64, u16, i32)> = Vec::new();
     let mut healthy: Vec<i64> = Vec::new();
