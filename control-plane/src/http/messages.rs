@@ -142,7 +142,7 @@ pub async fn send_media(
                 ));
             }
             let kind = file.kind.clone();
-            (String::new(), Some(file), kind)
+            (String::new(), Some(Box::new(file)), kind)
         }
         (url, None) => {
             let url = required("media_url", url, " (or url, or a media_id)")?;

@@ -326,15 +326,12 @@ impl Services {
         signature: Option<&str>,
     ) -> AppResult<(media::Model, Reader)> {
         let row = match (signature, caller) {
-            (Some(sig), _) if self.media_urls.verify_media(id, sig) => {
-                let row = media::Entity::find()
-                    .filter(media::Column::PublicId.eq(id))
-                    .one(&self.db)
-                    .await?
-                    .filter(|r| r.expires_at.is_none_or(|e| e > Utc::now()))
-                    .ok_or_else(|| AppError::not_found(ErrorCode::NotFound, "Media"))?;
-                row
-            }
+            (Some(sig), _) if self.media_urls.verify_media(id, sig) => media::Entity::find()
+                .filter(media::Column::PublicId.eq(id))
+                .one(&self.db)
+                .await?
+                .filter(|r| r.expires_at.is_none_or(|e| e > Utc::now()))
+                .ok_or_else(|| AppError::not_found(ErrorCode::NotFound, "Media"))?,
             (_, Some(caller)) => self.find_media(caller, id).await?,
             (Some(_), None) => {
                 return Err(AppError::unauthenticated(

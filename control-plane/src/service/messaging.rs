@@ -125,7 +125,7 @@ pub enum Outgoing {
         caption: String,
         filename: String,
         /// A library file (`media_…`) instead of `url`; the node fetches it from us.
-        library: Option<crate::db::entities::media::Model>,
+        library: Option<Box<crate::db::entities::media::Model>>,
     },
 }
 

@@ -33,7 +33,10 @@ fn free_port() -> u16 {
 }
 
 /// Samples the RSS of `pid` until `stop` is set; returns the largest value seen (KiB).
-fn sampler(pid: u32, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> std::thread::JoinHandle<u64> {
+fn sampler(
+    pid: u32,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {
         let mut peak = 0;
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -46,8 +49,9 @@ fn sampler(pid: u32, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> std
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let bin = target_bin("control-plane")
-        .ok_or_else(|| anyhow::anyhow!("build the control plane first: cargo build --release -p control-plane"))?;
+    let bin = target_bin("control-plane").ok_or_else(|| {
+        anyhow::anyhow!("build the control plane first: cargo build --release -p control-plane")
+    })?;
     let dir = tempfile::tempdir()?;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -73,7 +77,10 @@ async fn main() -> anyhow::Result<()> {
         if client.get(format!("{base}/health")).send().await.is_ok() {
             break;
         }
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(30), "control plane did not start");
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "control plane did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let login: Value = client
@@ -111,8 +118,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Ok::<Bytes, std::io::Error>(Bytes::from(chunk))
     }));
-    let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), SIZE as u64)
-        .file_name("report.pdf");
+    let part =
+        reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), SIZE as u64)
+            .file_name("report.pdf");
     let form = reqwest::multipart::Form::new().part("file", part);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watch = sampler(pid, stop.clone());
@@ -131,7 +139,10 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(status == 201, "upload answered {status}: {uploaded}");
 
     // And back: streamed from storage.
-    let url = uploaded["data"]["url"].as_str().unwrap_or_default().to_owned();
+    let url = uploaded["data"]["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watch = sampler(pid, stop.clone());
     let t0 = Instant::now();
@@ -146,7 +157,10 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(got == SIZE, "downloaded {got} bytes");
 
     let mib = |kib: u64| kib as f64 / 1024.0;
-    println!("control-plane {} (pid {pid}), SQLite and files under a temp dir", bin.display());
+    println!(
+        "control-plane {} (pid {pid}), SQLite and files under a temp dir",
+        bin.display()
+    );
     println!("idle RSS after a warm-up upload: {:.1} MiB", mib(idle));
     println!(
         "100 MiB document upload: {:.2} s ({:.0} MiB/s), peak RSS {:.1} MiB, growth {:.1} MiB",
@@ -165,7 +179,11 @@ async fn main() -> anyhow::Result<()> {
     let growth = upload_peak.saturating_sub(idle);
     println!(
         "upload RSS growth {} the 32 MiB bar",
-        if growth < 32 * 1024 { "is under" } else { "is OVER" }
+        if growth < 32 * 1024 {
+            "is under"
+        } else {
+            "is OVER"
+        }
     );
     let _ = child.kill();
     let _ = child.wait();
