@@ -154,7 +154,10 @@ impl App {
                 )
             }
         };
-        let services = Services::new(db, config.clone(), limiter).with_leases(leases);
+        let mut services = Services::new(db, config.clone(), limiter).with_leases(leases);
+        services.storage = crate::media::storage::Storage::open(&config.media.storage).context(
+            "cannot open the media storage (ZAPINI_MEDIA_STORAGE, ZAPINI_MEDIA_DIR, ZAPINI_S3_*)",
+        )?;
         services
             .bootstrap_admin()
             .await
@@ -182,6 +185,10 @@ impl App {
                 Some((l, addr))
             }
         };
+        services.media_urls.set_default_base(&format!(
+            "{}://{http_addr}",
+            if tls.is_some() { "https" } else { "http" }
+        ));
         let launcher = match (config.launcher, &grpc) {
             (crate::config::LauncherKind::Process, Some((_, grpc_addr))) => {
                 let bin = config
@@ -294,6 +301,7 @@ impl App {
             });
         }
         tokio::spawn(self.dispatcher.clone().run(stop_rx.clone()));
+        tokio::spawn(media_cleanup(self.services.clone(), stop_rx.clone()));
         if let Some(launcher) = &self.launcher {
             launcher.launch_all().await?;
             let launcher = launcher.clone();
@@ -324,5 +332,22 @@ impl App {
             }
         }
         Ok(())
+    }
+}
+
+/// Removes expired media every `ZAPINI_MEDIA_CLEANUP_INTERVAL_SECS` until shutdown.
+async fn media_cleanup(services: Services, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(services.config.media.cleanup_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        match services.cleanup_expired_media().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "expired media removed"),
+            Err(e) => tracing::warn!(error = %e, "expired media cleanup failed"),
+        }
     }
 }

@@ -63,6 +63,43 @@ pub struct Config {
     /// Let user-supplied URLs (webhooks, media) reach loopback and private networks.
     pub allow_private_urls: bool,
     pub webhooks: WebhookSettings,
+    /// Public base URL of the API (`https://zapini.example.com`), for the media URLs Zapini
+    /// hands out; `None`: the bound HTTP address.
+    pub public_url: Option<String>,
+    pub media: MediaSettings,
+}
+
+/// The media library.
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    pub storage: MediaStorageConfig,
+    /// How long an uploaded file is kept (`expires_at`).
+    pub ttl: std::time::Duration,
+    /// How often expired files are removed.
+    pub cleanup_interval: std::time::Duration,
+}
+
+/// Where media bytes are stored.
+#[derive(Debug, Clone)]
+pub enum MediaStorageConfig {
+    /// Files under a directory (default `<data dir>/media`).
+    Fs { dir: PathBuf },
+    /// An S3-compatible object store.
+    S3(S3Settings),
+}
+
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// `https://s3.example.com` for S3-compatible services; `None`: AWS.
+    pub endpoint: Option<String>,
+    pub region: String,
+    /// Credentials; `None`: the usual AWS environment/instance credentials.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    pub allow_http: bool,
+    /// Path-style requests (`{endpoint}/{bucket}/{key}`), as most S3-compatible servers want.
+    pub path_style: bool,
 }
 
 /// Outgoing webhook delivery.
@@ -147,6 +184,19 @@ struct RawConfig {
     webhook_disable_after_secs: u64,
     webhook_secret_overlap_secs: u64,
     webhook_retention_days: u32,
+    public_url: Option<String>,
+    /// `fs` or `s3`.
+    media_storage: String,
+    media_dir: Option<PathBuf>,
+    media_ttl_secs: u64,
+    media_cleanup_interval_secs: u64,
+    s3_bucket: Option<String>,
+    s3_endpoint: Option<String>,
+    s3_region: String,
+    s3_access_key_id: Option<String>,
+    s3_secret_access_key: Option<String>,
+    s3_allow_http: bool,
+    s3_path_style: bool,
 }
 
 impl Default for RawConfig {
@@ -187,6 +237,18 @@ impl Default for RawConfig {
             webhook_disable_after_secs: 5 * 24 * 3600,
             webhook_secret_overlap_secs: 24 * 3600,
             webhook_retention_days: 7,
+            public_url: None,
+            media_storage: "fs".into(),
+            media_dir: None,
+            media_ttl_secs: 7 * 24 * 3600,
+            media_cleanup_interval_secs: 300,
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_allow_http: false,
+            s3_path_style: true,
         }
     }
 }
@@ -451,7 +513,58 @@ impl RawConfig {
                 u64::from(self.webhook_retention_days),
             )? as u32,
         };
+        let public_url = match non_empty(self.public_url) {
+            None => None,
+            Some(url) => {
+                let url = url.trim().trim_end_matches('/').to_owned();
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(invalid(
+                        "ZAPINI_PUBLIC_URL",
+                        format!("`{url}` is not an http(s) URL"),
+                    ));
+                }
+                Some(url)
+            }
+        };
+        let storage = match self.media_storage.trim().to_ascii_lowercase().as_str() {
+            "fs" | "" => MediaStorageConfig::Fs {
+                dir: self
+                    .media_dir
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join("media")),
+            },
+            "s3" => MediaStorageConfig::S3(S3Settings {
+                bucket: non_empty(self.s3_bucket).ok_or_else(|| {
+                    invalid("ZAPINI_S3_BUCKET", "required with ZAPINI_MEDIA_STORAGE=s3")
+                })?,
+                endpoint: non_empty(self.s3_endpoint),
+                region: self.s3_region,
+                access_key_id: non_empty(self.s3_access_key_id),
+                secret_access_key: non_empty(self.s3_secret_access_key).map(SecretString::from),
+                allow_http: self.s3_allow_http,
+                path_style: self.s3_path_style,
+            }),
+            other => {
+                return Err(invalid(
+                    "ZAPINI_MEDIA_STORAGE",
+                    format!("`{other}` is not `fs` or `s3`"),
+                ));
+            }
+        };
+        let media = MediaSettings {
+            storage,
+            ttl: std::time::Duration::from_secs(positive(
+                "ZAPINI_MEDIA_TTL_SECS",
+                self.media_ttl_secs,
+            )?),
+            cleanup_interval: std::time::Duration::from_secs(positive(
+                "ZAPINI_MEDIA_CLEANUP_INTERVAL_SECS",
+                self.media_cleanup_interval_secs,
+            )?),
+        };
         Ok(Config {
+            public_url,
+            media,
             data_dir: self.data_dir,
             http_addr,
             grpc_addr,

@@ -14,6 +14,7 @@ pub mod http;
 pub mod launcher;
 pub mod lease;
 pub mod limiter;
+pub mod media;
 pub mod service;
 pub mod telemetry;
 pub mod webhooks;

@@ -135,7 +135,11 @@ impl NodeApp {
             sandbox,
             policy: policy.clone(),
             sent_log: sent_log.clone(),
-            media: MediaFetcher::new(config.allow_private_urls),
+            media: MediaFetcher::new(config.allow_private_urls).with_library(
+                config.control_plane_url.clone(),
+                &config.node_secret,
+                &instance_uuid,
+            ),
             started: Instant::now(),
             send_ack: config.send_ack,
         });

@@ -188,6 +188,10 @@ pub enum MediaError {
     TooLarge { kind: MediaKind, limit: u64 },
     #[error("{0}")]
     Format(String),
+    #[error(
+        "The media_id {0} does not name a media file of this instance's account (it may have expired)."
+    )]
+    NotInLibrary(String),
 }
 
 /// Fetched media, ready for the engine.
@@ -199,11 +203,22 @@ pub struct Fetched {
     pub url_filename: Option<String>,
 }
 
-/// Fetches `media_url`s.
+/// Fetches `media_url`s, and library files (`media_id`) from the control plane.
 pub struct MediaFetcher {
     /// Built on the first fetch.
     client: LazyClient,
     allow_private: bool,
+    library: Option<Library>,
+}
+
+/// Where library files come from: the control plane's internal media endpoint, reached with
+/// the node secret (not through the SSRF guard: it is our own control plane, configured by
+/// the operator, not a user-supplied URL).
+struct Library {
+    base: reqwest::Url,
+    authorization: String,
+    instance: String,
+    client: LazyClient,
 }
 
 impl MediaFetcher {
@@ -225,7 +240,113 @@ impl MediaFetcher {
         MediaFetcher {
             client,
             allow_private,
+            library: None,
         }
+    }
+
+    /// Lets `media_id` sends fetch library files from the control plane at `base`.
+    pub fn with_library(mut self, base: reqwest::Url, node_secret: &str, instance: &str) -> Self {
+        self.library = Some(Library {
+            base,
+            authorization: format!("Bearer {node_secret}"),
+            instance: instance.to_owned(),
+            client: LazyClient::new(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .timeout(Duration::from_secs(300))
+                    .user_agent("zapini-instance-node")
+            }),
+        });
+        self
+    }
+
+    /// Fetches library file `media_id` as media of `kind`, with the same limits as a URL.
+    pub async fn fetch_library(
+        &self,
+        media_id: &str,
+        kind: MediaKind,
+        filename: Option<&str>,
+    ) -> Result<Fetched, MediaError> {
+        let library = self.library.as_ref().ok_or_else(|| {
+            MediaError::Fetch("this node cannot reach the media library".to_owned())
+        })?;
+        if !media_id.starts_with("media_")
+            || !media_id[6..].chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(MediaError::InvalidUrl(
+                "The media_id field must be a media id like media_abc123.".to_owned(),
+            ));
+        }
+        let url = library
+            .base
+            .join(&format!("internal/media/{media_id}"))
+            .map_err(|e| MediaError::Fetch(e.to_string()))?;
+        let client = library.client.get().map_err(describe)?;
+        let resp = client
+            .get(url)
+            .header(reqwest::header::AUTHORIZATION, &library.authorization)
+            .header("x-zapini-instance", &library.instance)
+            .send()
+            .await
+            .map_err(describe)?;
+        match resp.status() {
+            s if s.is_success() => {}
+            reqwest::StatusCode::NOT_FOUND => {
+                return Err(MediaError::NotInLibrary(media_id.to_owned()));
+            }
+            s => {
+                return Err(MediaError::Fetch(format!(
+                    "the media library answered HTTP {s}"
+                )));
+            }
+        }
+        let filename = filename.map(str::to_owned).or_else(|| {
+            resp.headers()
+                .get(reqwest::header::CONTENT_DISPOSITION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split("filename=\"").nth(1))
+                .and_then(|v| v.split('"').next())
+                .map(str::to_owned)
+        });
+        self.read_body(resp, kind, &[filename.as_deref()], filename.clone())
+            .await
+    }
+
+    /// Reads a response as media of `kind`: size-capped while streaming, format checked.
+    async fn read_body(
+        &self,
+        resp: reqwest::Response,
+        kind: MediaKind,
+        names: &[Option<&str>],
+        url_filename: Option<String>,
+    ) -> Result<Fetched, MediaError> {
+        let limit = max_bytes(kind);
+        if resp.content_length().is_some_and(|len| len > limit) {
+            return Err(MediaError::TooLarge { kind, limit });
+        }
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mime_type = resolve_format(kind, names, content_type.as_deref())?;
+        let mut data = BytesMut::new();
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(describe)?;
+            if (data.len() + chunk.len()) as u64 > limit {
+                return Err(MediaError::TooLarge { kind, limit });
+            }
+            data.extend_from_slice(&chunk);
+        }
+        if data.is_empty() {
+            return Err(MediaError::Fetch("the file is empty".to_owned()));
+        }
+        Ok(Fetched {
+            data: data.freeze(),
+            mime_type,
+            url_filename,
+        })
     }
 
     /// Downloads `url` as media of `kind`, refusing anything over the type's limit or in a
@@ -255,7 +376,6 @@ impl MediaFetcher {
             .and_then(|mut s| s.next_back())
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
-        let limit = max_bytes(kind);
         let client = self.client.get().map_err(describe)?;
         let resp = client.get(parsed).send().await.map_err(describe)?;
         let status = resp.status();
@@ -264,36 +384,9 @@ impl MediaFetcher {
                 "the server answered HTTP {status}"
             )));
         }
-        if resp.content_length().is_some_and(|len| len > limit) {
-            return Err(MediaError::TooLarge { kind, limit });
-        }
-        let content_type = resp
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let mime_type = resolve_format(
-            kind,
-            &[filename, url_filename.as_deref()],
-            content_type.as_deref(),
-        )?;
-        let mut data = BytesMut::new();
-        let mut body = resp.bytes_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(describe)?;
-            if (data.len() + chunk.len()) as u64 > limit {
-                return Err(MediaError::TooLarge { kind, limit });
-            }
-            data.extend_from_slice(&chunk);
-        }
-        if data.is_empty() {
-            return Err(MediaError::Fetch("the file is empty".to_owned()));
-        }
-        Ok(Fetched {
-            data: data.freeze(),
-            mime_type,
-            url_filename,
-        })
+        let names = [filename, url_filename.as_deref()];
+        self.read_body(resp, kind, &names, url_filename.clone())
+            .await
     }
 }
 

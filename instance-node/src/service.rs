@@ -32,6 +32,8 @@ pub enum SendError {
 /// Where the bytes of an outgoing media message come from.
 pub enum MediaSource<'a> {
     Url(&'a str),
+    /// A file of the control plane's media library (`media_…`).
+    Library(&'a str),
     Inline {
         data: bytes::Bytes,
         mime_type: Option<&'a str>,
@@ -150,6 +152,17 @@ impl Node {
                     MediaKind::Document => fetched.url_filename,
                     _ => None,
                 });
+                (fetched.data, fetched.mime_type, filename)
+            }
+            MediaSource::Library(id) => {
+                let fetched = self
+                    .media
+                    .fetch_library(id, kind, filename.as_deref())
+                    .await?;
+                let filename = match kind {
+                    MediaKind::Document => filename.or(fetched.url_filename),
+                    _ => filename,
+                };
                 (fetched.data, fetched.mime_type, filename)
             }
             MediaSource::Inline { data, mime_type } => {

@@ -161,6 +161,11 @@ impl ControlPlane {
         format!("{}{}", self.base, path)
     }
 
+    /// The configuration it runs with.
+    pub fn config(&self) -> Config {
+        self.config.clone()
+    }
+
     pub fn grpc_url(&self) -> String {
         format!("http://{}", self.grpc_addr)
     }

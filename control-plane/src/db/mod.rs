@@ -129,6 +129,12 @@ impl TenantScoped for entities::contact::Entity {
     }
 }
 
+impl TenantScoped for entities::media::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::media::Column::TenantId.eq(tenant.0))
+    }
+}
+
 impl TenantScoped for entities::message::Entity {
     fn scoped(tenant: TenantId) -> Select<Self> {
         Self::find().filter(entities::message::Column::TenantId.eq(tenant.0))

@@ -70,6 +70,78 @@ pub struct NodeMedia {
     pub mime_type: String,
     pub caption: String,
     pub filename: String,
+    /// A library file the node fetches from the control plane instead of `url`.
+    pub media_id: String,
+}
+
+/// A group as a node reports it.
+#[derive(Debug, Clone, Default)]
+pub struct NodeGroup {
+    pub jid: String,
+    pub subject: String,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub created_at_ms: i64,
+    /// (jid, is_admin, is_super_admin)
+    pub participants: Vec<(String, bool, bool)>,
+}
+
+/// One participant's outcome in a membership or role change.
+#[derive(Debug, Clone)]
+pub struct NodeParticipantResult {
+    pub jid: String,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+/// Media bytes streamed from a node: MIME type and size from the first chunk.
+pub struct NodeDownload {
+    pub mime_type: String,
+    pub size: u64,
+    pub first: bytes::Bytes,
+    pub rest: tonic::Streaming<v1::MediaChunk>,
+}
+
+impl NodeDownload {
+    /// The next chunk after `first`.
+    pub async fn next(&mut self) -> AppResult<Option<bytes::Bytes>> {
+        match self.rest.message().await {
+            Ok(Some(c)) => Ok(Some(c.data.into())),
+            Ok(None) => Ok(None),
+            Err(status) => Err(map_status(status)),
+        }
+    }
+}
+
+fn group_from(g: v1::GroupInfo) -> NodeGroup {
+    NodeGroup {
+        jid: g.jid,
+        subject: g.subject,
+        description: non_empty(g.description),
+        owner: non_empty(g.owner_jid),
+        created_at_ms: g.created_at_ms,
+        participants: g
+            .participants
+            .into_iter()
+            .map(|p| (p.jid, p.is_admin, p.is_super_admin))
+            .collect(),
+    }
+}
+
+/// A failed group call: a missing group is `NOT_FOUND` (not `NUMBER_NOT_FOUND`) and a refused
+/// one `FORBIDDEN`, with the engine's reason.
+fn map_group_status(status: tonic::Status) -> AppError {
+    match status.code() {
+        tonic::Code::NotFound => AppError::new(
+            ErrorCode::NotFound,
+            format!("Group not found: {}", status.message()),
+        ),
+        tonic::Code::PermissionDenied => AppError::new(
+            ErrorCode::Forbidden,
+            format!("WhatsApp refused the group operation: {}", status.message()),
+        ),
+        _ => map_status(status),
+    }
 }
 
 /// A lazily connected client to one node.
@@ -234,6 +306,7 @@ impl NodeClient {
                 filename: media.filename,
                 quoted_id: quoted_id.unwrap_or_default().to_owned(),
                 bypass_automation: false,
+                media_id: media.media_id,
             })
             .await
             .map_err(map_status)?
@@ -242,5 +315,144 @@ impl NodeClient {
             message_id: r.message_id,
             timestamp_ms: r.timestamp_ms,
         })
+    }
+
+    /// Streams a message's media from the node.
+    pub async fn download_media(
+        &self,
+        request: v1::DownloadMediaRequest,
+    ) -> AppResult<NodeDownload> {
+        let mut stream = self
+            .inner
+            .clone()
+            .download_media(request)
+            .await
+            .map_err(map_media_status)?
+            .into_inner();
+        let first = stream.message().await.map_err(map_media_status)?;
+        let first = first.ok_or_else(|| {
+            AppError::new(ErrorCode::NotFound, "The node has no bytes for this media.")
+        })?;
+        Ok(NodeDownload {
+            mime_type: first.mime_type,
+            size: first.size,
+            first: first.data.into(),
+            rest: stream,
+        })
+    }
+
+    pub async fn list_groups(&self) -> AppResult<Vec<NodeGroup>> {
+        let r = self.inner.clone().list_groups(v1::Empty {}).await;
+        let list = r.map_err(map_group_status)?.into_inner();
+        Ok(list.groups.into_iter().map(group_from).collect())
+    }
+
+    pub async fn create_group(
+        &self,
+        subject: &str,
+        participants: Vec<String>,
+    ) -> AppResult<NodeGroup> {
+        let r = self
+            .inner
+            .clone()
+            .create_group(v1::CreateGroupRequest {
+                subject: subject.to_owned(),
+                participants,
+            })
+            .await;
+        Ok(group_from(r.map_err(map_group_status)?.into_inner()))
+    }
+
+    pub async fn get_group(&self, jid: &str) -> AppResult<NodeGroup> {
+        let r = self
+            .inner
+            .clone()
+            .get_group(v1::GroupRef {
+                group_jid: jid.to_owned(),
+            })
+            .await;
+        Ok(group_from(r.map_err(map_group_status)?.into_inner()))
+    }
+
+    pub async fn update_group(
+        &self,
+        jid: &str,
+        subject: Option<String>,
+        description: Option<String>,
+    ) -> AppResult<NodeGroup> {
+        let r = self
+            .inner
+            .clone()
+            .update_group(v1::UpdateGroupRequest {
+                group_jid: jid.to_owned(),
+                subject,
+                description,
+            })
+            .await;
+        Ok(group_from(r.map_err(map_group_status)?.into_inner()))
+    }
+
+    /// `action`: add, remove, promote or demote.
+    pub async fn update_participants(
+        &self,
+        jid: &str,
+        action: &str,
+        participants: Vec<String>,
+    ) -> AppResult<Vec<NodeParticipantResult>> {
+        let r = self
+            .inner
+            .clone()
+            .update_participants(v1::UpdateParticipantsRequest {
+                group_jid: jid.to_owned(),
+                action: action.to_owned(),
+                participants,
+            })
+            .await;
+        Ok(r.map_err(map_group_status)?
+            .into_inner()
+            .results
+            .into_iter()
+            .map(|p| NodeParticipantResult {
+                jid: p.jid,
+                ok: p.ok,
+                error: non_empty(p.error),
+            })
+            .collect())
+    }
+
+    pub async fn leave_group(&self, jid: &str) -> AppResult<()> {
+        self.inner
+            .clone()
+            .leave_group(v1::GroupRef {
+                group_jid: jid.to_owned(),
+            })
+            .await
+            .map_err(map_group_status)?;
+        Ok(())
+    }
+
+    /// The invite link (code, url); `revoke` resets it first.
+    pub async fn invite_link(&self, jid: &str, revoke: bool) -> AppResult<(String, String)> {
+        let group = v1::GroupRef {
+            group_jid: jid.to_owned(),
+        };
+        let r = if revoke {
+            self.inner.clone().revoke_invite_link(group).await
+        } else {
+            self.inner.clone().get_invite_link(group).await
+        };
+        let link = r.map_err(map_group_status)?.into_inner();
+        Ok((link.code, link.url))
+    }
+}
+
+/// A failed media download: gone is `NOT_FOUND`, an engine without downloads too.
+fn map_media_status(status: tonic::Status) -> AppError {
+    match status.code() {
+        tonic::Code::NotFound | tonic::Code::Unimplemented => AppError::new(
+            ErrorCode::NotFound,
+            format!("The media is no longer available: {}", status.message()),
+        ),
+        _ => map_status(status),
     }
 }

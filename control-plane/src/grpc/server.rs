@@ -209,6 +209,9 @@ fn node_event(e: v1::Event) -> NodeEvent {
         Some(Kind::GroupUpdate(g)) => EventKind::Group {
             group_jid: g.group_jid,
             subject: g.subject,
+            action: g.action,
+            participants: g.participants,
+            description: g.description,
         },
         Some(Kind::Reaction(r)) => EventKind::Reaction {
             message_id: r.message_id,

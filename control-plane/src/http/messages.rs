@@ -104,26 +104,60 @@ pub async fn send_media(
 ) -> AppResult<impl IntoResponse> {
     let instance = instance_ref(body.instance_id)?;
     let recipient = required("recipient", body.recipient, " (or number, to)")?;
-    if body.media_id.is_some() && body.media_url.is_none() {
-        return Err(AppError::validation(
-            "media_id",
-            "Sending by media_id needs the media library, which is not available yet; send a media_url.",
-        ));
-    }
-    let url = required("media_url", body.media_url, " (or url)")?;
-    if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(AppError::validation(
-            "media_url",
-            "The media_url must be an http(s) URL.",
-        ));
-    }
-    let media_type = required("media_type", body.media_type, " (or type)")?.to_ascii_lowercase();
-    if !MEDIA_TYPES.contains(&media_type.as_str()) {
+    let media_type = body
+        .media_type
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty());
+    if let Some(t) = &media_type
+        && !MEDIA_TYPES.contains(&t.as_str())
+    {
         return Err(AppError::validation(
             "media_type",
             "The media_type must be one of: image, video, audio, document.",
         ));
     }
+    let media_id = body
+        .media_id
+        .map(|m| m.trim().to_owned())
+        .filter(|m| !m.is_empty());
+    let (url, library, media_type) = match (body.media_url, media_id) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::validation(
+                "media_id",
+                "Send either media_url or media_id, not both.",
+            ));
+        }
+        (None, Some(id)) => {
+            let file = state.services.media_for_send(&caller, &id).await?;
+            // The library knows the file's type; a media_type that disagrees is a mistake.
+            if let Some(t) = &media_type
+                && *t != file.kind
+            {
+                return Err(AppError::validation(
+                    "media_type",
+                    format!(
+                        "The media_type is {t}, but media {id} is {} ({}).",
+                        file.kind, file.mime_type
+                    ),
+                ));
+            }
+            let kind = file.kind.clone();
+            (String::new(), Some(Box::new(file)), kind)
+        }
+        (url, None) => {
+            let url = required("media_url", url, " (or url, or a media_id)")?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(AppError::validation(
+                    "media_url",
+                    "The media_url must be an http(s) URL.",
+                ));
+            }
+            let media_type = media_type.ok_or_else(|| {
+                AppError::validation("media_type", "The media_type field is required (or type).")
+            })?;
+            (url, None, media_type)
+        }
+    };
     let inst = state
         .services
         .send_target(&caller, instance.as_deref())
@@ -138,6 +172,7 @@ pub async fn send_media(
                 url,
                 caption: body.caption.unwrap_or_default(),
                 filename: body.filename.unwrap_or_default(),
+                library,
             },
             body.reply_to.as_deref().filter(|r| !r.is_empty()),
         )

@@ -10,9 +10,11 @@ pub mod conversations;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod groups;
 pub mod health;
 pub mod incoming;
 pub mod instances;
+pub mod media;
 pub mod messages;
 pub mod middleware;
 pub mod tokens;
@@ -64,6 +66,36 @@ fn api_routes() -> Router<AppState> {
         .route("/chat/send", post(messages::chat_send))
         .route("/chat/send-media", post(messages::send_media))
         .route("/messages/send-media", post(messages::send_media))
+        .route(
+            "/media/upload",
+            post(media::upload).layer(DefaultBodyLimit::max(
+                (crate::media::formats::max_any() + crate::media::formats::MB) as usize,
+            )),
+        )
+        .route("/media/{id}", get(media::show).delete(media::delete))
+        .route("/media/{id}/content", get(media::content))
+        .route("/messages/{id}/media", get(media::message_media))
+        .route(
+            "/instances/{id}/groups",
+            get(groups::list).post(groups::create),
+        )
+        .route(
+            "/instances/{id}/groups/{jid}",
+            get(groups::show).patch(groups::update).put(groups::update),
+        )
+        .route(
+            "/instances/{id}/groups/{jid}/participants",
+            post(groups::add_participants).delete(groups::remove_participants),
+        )
+        .route(
+            "/instances/{id}/groups/{jid}/admins",
+            post(groups::promote).delete(groups::demote),
+        )
+        .route("/instances/{id}/groups/{jid}/leave", post(groups::leave))
+        .route(
+            "/instances/{id}/groups/{jid}/invite",
+            get(groups::invite).delete(groups::revoke_invite),
+        )
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}", get(conversations::show))
         .route("/conversations/{id}/messages", get(conversations::messages))
@@ -135,6 +167,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/webhooks/instance/{uuid}/{kind}",
             post(incoming::report),
         )
+        // Nodes fetching a library file for a `media_id` send authenticate with the node secret.
+        .route("/internal/media/{id}", get(media::for_node))
         .merge(limited)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

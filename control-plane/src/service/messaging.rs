@@ -120,9 +120,12 @@ pub enum Outgoing {
     },
     Media {
         media_type: String,
+        /// Empty when sending a library file.
         url: String,
         caption: String,
         filename: String,
+        /// A library file (`media_…`) instead of `url`; the node fetches it from us.
+        library: Option<Box<crate::db::entities::media::Model>>,
     },
 }
 
@@ -362,29 +365,51 @@ impl Services {
                 url,
                 caption,
                 filename,
+                library,
             } => {
+                let filename = match (&library, filename.is_empty()) {
+                    (Some(m), true) if media_type == "document" => m.filename.clone(),
+                    _ => filename,
+                };
                 let sent = node
                     .send_media(
                         &to_str,
                         NodeMedia {
                             media_type: media_type.clone(),
                             url: url.clone(),
-                            mime_type: String::new(),
+                            mime_type: library
+                                .as_ref()
+                                .map(|m| m.mime_type.clone())
+                                .unwrap_or_default(),
                             caption: caption.clone(),
                             filename: filename.clone(),
+                            media_id: library
+                                .as_ref()
+                                .map(|m| m.public_id.clone())
+                                .unwrap_or_default(),
                         },
                         reply_to,
                     )
                     .await?;
+                let media = match &library {
+                    Some(m) => serde_json::json!({
+                        "media_id": m.public_id,
+                        "mime_type": m.mime_type,
+                        "size": m.size,
+                        "caption": (!caption.is_empty()).then_some(caption),
+                        "filename": (!filename.is_empty()).then_some(filename),
+                    }),
+                    None => serde_json::json!({
+                        "url": url,
+                        "caption": (!caption.is_empty()).then_some(caption),
+                        "filename": (!filename.is_empty()).then_some(filename),
+                    }),
+                };
                 (
                     sent,
                     InMessage {
                         message_type: media_type,
-                        media: Some(serde_json::json!({
-                            "url": url,
-                            "caption": (!caption.is_empty()).then_some(caption),
-                            "filename": (!filename.is_empty()).then_some(filename),
-                        })),
+                        media: Some(media),
                         ..InMessage::default()
                     },
                 )

@@ -3,9 +3,12 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod groups;
 pub mod incoming;
 pub mod ingest;
 pub mod instances;
+pub mod media;
+pub mod message_media;
 pub mod messaging;
 pub mod nodes;
 pub mod tokens;
@@ -39,6 +42,10 @@ pub struct Services {
     pub write_gate: crate::db::WriteGate,
     /// Applies concurrent engine reports together.
     reports: Arc<incoming::ReportCombiner>,
+    /// Where media bytes are stored (files or an S3-compatible store).
+    pub storage: crate::media::storage::Storage,
+    /// Signs and checks the media URLs Zapini hands out.
+    pub media_urls: crate::media::MediaUrls,
 }
 
 /// A random alphanumeric secret of `len` characters from the OS-seeded CSPRNG.
@@ -89,6 +96,11 @@ impl Services {
                 crate::crypto::SecretBox::parse_key(k.expose_secret())
             })
             .unwrap_or_else(rand::random);
+        // App::build opens the configured storage and reports a failure; one-shot CLI tools,
+        // which touch no media, fall back to memory.
+        let storage = crate::media::storage::Storage::open(&config.media.storage)
+            .unwrap_or_else(|_| crate::media::storage::Storage::memory());
+        let media_urls = crate::media::MediaUrls::new(&key, config.public_url.as_deref());
         Services {
             config,
             limiter,
@@ -107,6 +119,8 @@ impl Services {
             webhook_signal: crate::webhooks::Signal::default(),
             write_gate: crate::db::WriteGate::for_backend(db.get_database_backend()),
             reports: Arc::default(),
+            storage,
+            media_urls,
             db,
         }
     }

@@ -208,14 +208,31 @@ pub fn contact(c: &contact::Model) -> Value {
     })
 }
 
+/// What changed in a group, for `group.update`.
+pub struct GroupChange<'a> {
+    pub subject: Option<&'a str>,
+    /// create, subject, description, add, remove, promote, demote, leave, invite_reset; empty
+    /// when the engine did not say (a subject change).
+    pub action: &'a str,
+    pub participants: &'a [String],
+    pub description: Option<&'a str>,
+}
+
 /// `group.update`.
-pub fn group(conv: &conversation::Model, subject: &str, at: DateTime<Utc>) -> Value {
-    json!({
+pub fn group(conv: &conversation::Model, change: &GroupChange<'_>, at: DateTime<Utc>) -> Value {
+    let mut data = json!({
         "group_jid": conv.chat_jid,
-        "subject": subject,
+        "subject": change.subject,
+        "action": if change.action.is_empty() { "subject" } else { change.action },
+        "participants": change.participants,
+        "participant_numbers": change.participants.iter().map(|p| number_of(p)).collect::<Vec<_>>(),
         "conversation_id": conv.id,
         "timestamp": timestamp(at),
-    })
+    });
+    if let Some(d) = change.description {
+        data["description"] = Value::from(d);
+    }
+    data
 }
 
 #[cfg(test)]

@@ -132,6 +132,20 @@ pub trait Engine: Send + Sync + 'static {
     /// The group's invite link; `reset` revokes the old one first.
     async fn invite_link(&self, group: &Jid, reset: bool) -> Result<String, EngineError>;
 
+    /// The bytes of a message's media, received or sent by us. `media` is what the engine
+    /// reported with the message (its `url` is the engine's own handle, if it set one: an
+    /// engine that downloads from WhatsApp's servers keeps what it needs there). Engines that
+    /// cannot download answer `Unsupported`; media that is gone is `NotFound`.
+    async fn download_media(
+        &self,
+        chat: &Jid,
+        message_id: &str,
+        media: &MediaInfo,
+    ) -> Result<bytes::Bytes, EngineError> {
+        let _ = (chat, message_id, media);
+        Err(EngineError::Unsupported("media download"))
+    }
+
     /// Drops the connection but keeps the session (reconnect resumes without a scan).
     async fn disconnect(&self) -> Result<(), EngineError>;
 

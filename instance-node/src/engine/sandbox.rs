@@ -14,6 +14,7 @@
 //! `inject_*`, `advance_receipt`, `fault`) are the controls the sandbox HTTP endpoints drive.
 
 mod ids;
+mod media;
 #[cfg(test)]
 mod tests;
 
@@ -122,7 +123,8 @@ pub enum Fault {
     StreamReplaced,
 }
 
-/// Media on an injected inbound message (the sandbox holds no bytes, only the description).
+/// Media on an injected inbound message: its bytes (`data`), or made up to `size` bytes
+/// (2 KiB when 0) with the format's leading bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboundMedia {
     pub kind: MessageKind,
@@ -130,6 +132,7 @@ pub struct InboundMedia {
     pub caption: Option<String>,
     pub filename: Option<String>,
     pub size: u64,
+    pub data: Option<bytes::Bytes>,
 }
 
 /// An inbound message to inject. Build with [`InboundSpec::new`] and the builder methods,
@@ -336,6 +339,8 @@ pub struct SandboxEngine {
     config: SandboxConfig,
     events: mpsc::Sender<EngineEvent>,
     state: Mutex<State>,
+    /// Bytes of received and sent media, for `download_media`.
+    media: Mutex<media::MediaStore>,
     /// A weak handle to ourselves for background tasks, so they never keep us alive.
     me: Weak<SandboxEngine>,
 }
@@ -346,6 +351,7 @@ impl SandboxEngine {
         Arc::new_cyclic(|me| SandboxEngine {
             config,
             events,
+            media: Mutex::new(media::MediaStore::default()),
             state: Mutex::new(State {
                 conn: ConnectionState::pending(),
                 session: None,
@@ -368,6 +374,10 @@ impl SandboxEngine {
     }
 
     /// Short critical sections only; a panic elsewhere must not wedge the sandbox.
+    fn media_lock(&self) -> MutexGuard<'_, media::MediaStore> {
+        self.media.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -538,8 +548,29 @@ impl SandboxEngine {
                     "an inbound message needs text, media, a location or a contact".to_owned(),
                 ));
             };
+            let id = ids::their_message_id();
+            let media_info = spec.media.map(|m| {
+                let data = m.data.unwrap_or_else(|| {
+                    let size = usize::try_from(m.size)
+                        .ok()
+                        .filter(|s| *s > 0)
+                        .unwrap_or(media::DEFAULT_SIZE);
+                    media::synthesize(&m.mime_type, size, &id)
+                });
+                let info = MediaInfo {
+                    mime_type: m.mime_type,
+                    caption: m.caption,
+                    filename: m.filename,
+                    size: data.len() as u64,
+                    url: None,
+                    sha256: None,
+                    duration_secs: None,
+                };
+                self.media_lock().insert(&id, data);
+                info
+            });
             let message = WaMessage {
-                id: ids::their_message_id(),
+                id,
                 chat: chat.clone(),
                 sender: sender.clone(),
                 sender_pn: None,
@@ -548,15 +579,7 @@ impl SandboxEngine {
                 kind,
                 text: spec.text,
                 quoted_id: spec.quoted_id,
-                media: spec.media.map(|m| MediaInfo {
-                    mime_type: m.mime_type,
-                    caption: m.caption,
-                    filename: m.filename,
-                    size: m.size,
-                    url: None,
-                    sha256: None,
-                    duration_secs: None,
-                }),
+                media: media_info,
                 location: spec.location,
                 contact: spec.contact,
                 mentioned_jids: spec.mentioned_jids,
@@ -1083,8 +1106,10 @@ impl Engine for SandboxEngine {
                     "the media has no MIME type".to_owned(),
                 ));
             }
+            let id = ids::own_message_id();
+            self.media_lock().insert(&id, media.data.clone());
             WaMessage {
-                id: ids::own_message_id(),
+                id,
                 chat,
                 sender: me,
                 sender_pn: None,
@@ -1406,6 +1431,18 @@ impl Engine for SandboxEngine {
         };
         self.emit(event.into_iter().collect()).await;
         Ok(link)
+    }
+
+    async fn download_media(
+        &self,
+        _chat: &Jid,
+        message_id: &str,
+        _media: &MediaInfo,
+    ) -> Result<bytes::Bytes, EngineError> {
+        self.lock().connected_jid()?;
+        self.media_lock()
+            .get(message_id)
+            .ok_or_else(|| EngineError::NotFound(format!("media of message {message_id}")))
     }
 
     async fn disconnect(&self) -> Result<(), EngineError> {

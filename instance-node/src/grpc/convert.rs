@@ -50,6 +50,20 @@ fn media(m: &MediaInfo) -> v1::Media {
     }
 }
 
+/// What the control plane sends back about a message's media, for `download_media`.
+pub fn media_info(m: v1::Media) -> MediaInfo {
+    let some = |s: String| (!s.is_empty()).then_some(s);
+    MediaInfo {
+        mime_type: m.mime_type,
+        caption: some(m.caption),
+        filename: some(m.filename),
+        size: m.size,
+        url: some(m.url),
+        sha256: some(m.sha256),
+        duration_secs: (m.duration_secs > 0).then_some(m.duration_secs),
+    }
+}
+
 fn wa_message(m: &WaMessage) -> v1::WaMessage {
     v1::WaMessage {
         id: m.id.clone(),

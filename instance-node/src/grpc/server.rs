@@ -62,6 +62,7 @@ fn media_status(err: MediaError) -> Status {
     match err {
         MediaError::Fetch(_) => Status::failed_precondition(msg),
         MediaError::InvalidUrl(_)
+        | MediaError::NotInLibrary(_)
         | MediaError::Blocked(_)
         | MediaError::TooLarge { .. }
         | MediaError::Format(_) => Status::invalid_argument(msg),
@@ -139,7 +140,9 @@ impl InstanceNode for InstanceNodeService {
         let kind = media::parse_kind(&r.media_type, true).ok_or_else(|| {
             Status::invalid_argument("media_type must be image, video, audio, document or sticker")
         })?;
-        let source = if !r.data.is_empty() {
+        let source = if !r.media_id.is_empty() {
+            MediaSource::Library(&r.media_id)
+        } else if !r.data.is_empty() {
             MediaSource::Inline {
                 data: bytes::Bytes::from(r.data),
                 mime_type: Some(r.mime_type.as_str()).filter(|m| !m.is_empty()),
@@ -461,7 +464,60 @@ impl InstanceNode for InstanceNodeService {
     ) -> Result<Response<v1::InviteLink>, Status> {
         self.invite(request, true).await
     }
+
+    type DownloadMediaStream = std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<v1::MediaChunk, Status>> + Send + 'static>,
+    >;
+
+    async fn download_media(
+        &self,
+        request: Request<v1::DownloadMediaRequest>,
+    ) -> Result<Response<Self::DownloadMediaStream>, Status> {
+        let r = request.into_inner();
+        let chat = jid("chat_jid", &r.chat_jid)?;
+        let info = r
+            .media
+            .map(convert::media_info)
+            .unwrap_or_else(|| crate::engine::MediaInfo {
+                mime_type: String::new(),
+                caption: None,
+                filename: None,
+                size: 0,
+                url: None,
+                sha256: None,
+                duration_secs: None,
+            });
+        let data = self
+            .node
+            .engine
+            .download_media(&chat, &r.message_id, &info)
+            .await
+            .map_err(engine_status)?;
+        let mime_type = info.mime_type.clone();
+        let size = data.len() as u64;
+        // Slices of one buffer: no copies, bounded gRPC messages.
+        let chunks: Vec<Result<v1::MediaChunk, Status>> = (0..data.len().max(1))
+            .step_by(MEDIA_CHUNK)
+            .enumerate()
+            .map(|(i, start)| {
+                let end = (start + MEDIA_CHUNK).min(data.len());
+                Ok(v1::MediaChunk {
+                    data: data.slice(start..end).to_vec(),
+                    mime_type: if i == 0 {
+                        mime_type.clone()
+                    } else {
+                        String::new()
+                    },
+                    size: if i == 0 { size } else { 0 },
+                })
+            })
+            .collect();
+        Ok(Response::new(Box::pin(futures::stream::iter(chunks))))
+    }
 }
+
+/// Bytes per `MediaChunk`.
+const MEDIA_CHUNK: usize = 256 * 1024;
 
 impl InstanceNodeService {
     async fn invite(

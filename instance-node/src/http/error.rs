@@ -88,6 +88,7 @@ pub fn media_error(err: MediaError) -> ApiError {
         MediaError::TooLarge { .. } | MediaError::Format(_) => {
             ApiError(ErrorBody::validation("media_url", err.to_string()))
         }
+        MediaError::NotInLibrary(_) => ApiError::validation("media_id", err.to_string()),
     }
 }
 

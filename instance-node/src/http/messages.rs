@@ -73,7 +73,12 @@ pub async fn send_media(
     body: JsonObject,
 ) -> Result<Json<SentResponse>, ApiError> {
     let to = recipient(&body, RECIPIENT)?;
-    let (_, url) = body.req_str(&["media_url", "url"])?;
+    // A library file (`media_id`, from POST /media/upload) instead of a URL.
+    let media_id = body.opt_str(&["media_id"])?.map(|(_, v)| v);
+    let url = match &media_id {
+        Some(_) => String::new(),
+        None => body.req_str(&["media_url", "url"])?.1,
+    };
     let (kind_field, kind_raw) = body.req_str(&["media_type", "type"])?;
     let kind = media::parse_kind(&kind_raw, false).ok_or_else(|| {
         ApiError::validation(
@@ -86,7 +91,10 @@ pub async fn send_media(
     let options = options(&body)?;
     let request = MediaRequest {
         kind,
-        source: MediaSource::Url(&url),
+        source: match &media_id {
+            Some(id) => MediaSource::Library(id),
+            None => MediaSource::Url(&url),
+        },
         caption,
         filename,
     };

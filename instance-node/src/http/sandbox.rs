@@ -31,6 +31,7 @@ use super::error::{ApiError, engine_error};
 use super::messages::recipient;
 use crate::engine::sandbox::{Fault, InboundMedia, InboundSpec, SandboxEngine};
 use crate::engine::{ConnectionState, ContactCard, Engine, LocationInfo, MessageKind};
+use base64::Engine as _;
 
 type Reply = Result<Json<Value>, ApiError>;
 
@@ -137,7 +138,7 @@ fn default_mime(kind: MessageKind) -> &'static str {
 /// `POST /sandbox/inbound`: a message arrives from `from` (phone or JID), in `group` (a group
 /// JID we are in, with `from` a participant) when given. Content: `message` (text) and/or
 /// `media` {type: image|video|audio|voice|document|sticker, mime_type?, filename?, caption?,
-/// size?}, `location` {latitude, longitude, name?, address?}, `contact` {display_name, vcard}.
+/// size?, data? (base64 bytes; else made up to `size`)}, `location` {latitude, longitude, name?, address?}, `contact` {display_name, vcard}.
 /// Also `push_name?`, `reply_to`|`quoted_message_id?`, `mentions?` (phones or JIDs).
 /// Returns `data.message_id` (the event reaches the control plane as `message_received`).
 pub async fn inbound(State(state): State<AppState>, body: JsonObject) -> Reply {
@@ -189,6 +190,20 @@ pub async fn inbound(State(state): State<AppState>, body: JsonObject) -> Reply {
             caption: media.opt_str(&["caption"])?.map(|(_, v)| v),
             filename: media.opt_str(&["filename"])?.map(|(_, v)| v),
             size: media.opt_u64("size")?.unwrap_or(0),
+            data: match media.opt_str(&["data"])? {
+                None => None,
+                Some((_, b64)) => Some(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b64.trim())
+                        .map_err(|_| {
+                            ApiError::validation(
+                                "media.data",
+                                "The media.data field must be base64.",
+                            )
+                        })?
+                        .into(),
+                ),
+            },
         });
     }
     if let Some(loc) = body.opt_object("location")? {

@@ -7,6 +7,7 @@ pub mod instance;
 pub mod instance_daily_stat;
 pub mod instance_node;
 pub mod instance_token;
+pub mod media;
 pub mod message;
 pub mod node_event_cursor;
 pub mod tenant;

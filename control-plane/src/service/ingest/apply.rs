@@ -182,10 +182,17 @@ pub(super) async fn apply<C: ConnectionTrait>(
                 }
             }
         }
-        EventKind::Group { group_jid, subject } => {
+        EventKind::Group {
+            group_jid,
+            subject,
+            action,
+            participants,
+            description,
+        } => {
             if let Ok(jid) = Jid::parse(&group_jid) {
                 let conv = batch.conversation(conn, instance, &jid, None, None).await?;
-                if let Some(subject) = non_empty(&subject) {
+                let subject = non_empty(&subject);
+                if let Some(subject) = &subject {
                     if let Some(cached) = batch.convs.get_mut(&conv.chat_jid) {
                         cached.display_name = Some(subject.clone());
                     }
@@ -197,13 +204,24 @@ pub(super) async fn apply<C: ConnectionTrait>(
                         .filter(conversation::Column::Id.eq(conv.id))
                         .exec(conn)
                         .await?;
-                    if conv.display_name.as_deref() != Some(subject.as_str()) {
-                        batch.outbox.push(occurrence(
-                            Kind::GroupUpdate,
-                            conv.chat_jid.clone(),
-                            payloads::group(&conv, &subject, now),
-                        ));
-                    }
+                }
+                let renamed = subject
+                    .as_deref()
+                    .is_some_and(|s| conv.display_name.as_deref() != Some(s));
+                // Every membership, role, subject or description change is an update;
+                // engines that do not name the change report subjects only.
+                if renamed || !action.is_empty() {
+                    let change = payloads::GroupChange {
+                        subject: subject.as_deref().or(conv.display_name.as_deref()),
+                        action: &action,
+                        participants: &participants,
+                        description: (!description.is_empty()).then_some(description.as_str()),
+                    };
+                    batch.outbox.push(occurrence(
+                        Kind::GroupUpdate,
+                        conv.chat_jid.clone(),
+                        payloads::group(&conv, &change, now),
+                    ));
                 }
             }
         }
@@ -373,9 +391,21 @@ async fn apply_message<C: ConnectionTrait>(
         .await?;
     let now = Utc::now();
     let status: i16 = if m.from_me { 2 } else { 3 };
+    let uuid = Uuid::new_v4();
+    let message_type = if m.message_type.is_empty() {
+        "text".to_owned()
+    } else {
+        m.message_type.clone()
+    };
+    let media = crate::service::message_media::with_signed_url(
+        &batch.media_urls,
+        &message_type,
+        uuid,
+        m.media.clone(),
+    );
     let row = message::Model {
         id: 0,
-        uuid: Uuid::new_v4(),
+        uuid,
         tenant_id: instance.tenant_id,
         instance_id: instance.id,
         conversation_id: conv.id,
@@ -383,14 +413,10 @@ async fn apply_message<C: ConnectionTrait>(
         from_me: m.from_me,
         sender_jid: non_empty(&m.sender_jid),
         sender_name: push_name.clone(),
-        message_type: if m.message_type.is_empty() {
-            "text".to_owned()
-        } else {
-            m.message_type.clone()
-        },
+        message_type,
         body: (!m.text.is_empty()).then(|| m.text.clone()),
         quoted_id: non_empty(&m.quoted_id),
-        media: m.media.clone(),
+        media,
         mentioned_jids: (!m.mentioned_jids.is_empty()).then(|| serde_json::json!(m.mentioned_jids)),
         status,
         is_edited: false,

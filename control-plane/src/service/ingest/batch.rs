@@ -127,6 +127,8 @@ pub(super) struct Batch {
     dirty: HashMap<String, ConvChange>,
     /// Messages applied but not inserted yet.
     pub(super) new_messages: Vec<message::ActiveModel>,
+    /// Signs the media URLs stored with messages.
+    pub(super) media_urls: crate::media::MediaUrls,
 }
 
 impl Batch {
@@ -136,6 +138,7 @@ impl Batch {
         conn: &C,
         instance: &instance::Model,
         kinds: impl Iterator<Item = &'a EventKind>,
+        media_urls: &crate::media::MediaUrls,
     ) -> AppResult<Batch> {
         use sea_orm::QuerySelect;
         let mut ids = Vec::new();
@@ -207,6 +210,7 @@ impl Batch {
             looked_up: people.into_iter().chain(chat_keys).collect(),
             dirty: HashMap::new(),
             new_messages: Vec::new(),
+            media_urls: media_urls.clone(),
         })
     }
 

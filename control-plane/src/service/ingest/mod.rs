@@ -66,6 +66,11 @@ pub enum EventKind {
     Group {
         group_jid: String,
         subject: String,
+        /// create, subject, description, add, remove, promote, demote, leave, invite_reset
+        /// (empty from engines that do not say).
+        action: String,
+        participants: Vec<String>,
+        description: String,
     },
     /// A reaction added (or removed: empty emoji). Delivered as a webhook; stored with the
     /// inbox.
@@ -102,7 +107,13 @@ impl Services {
             .map_or(0, |c| u64::try_from(c.acked_seq).unwrap_or(0));
         let events: Vec<NodeEvent> = events.into_iter().filter(|e| e.seq > acked).collect();
         let mut high = acked;
-        let mut batch = Batch::start(&txn, instance, events.iter().map(|e| &e.kind)).await?;
+        let mut batch = Batch::start(
+            &txn,
+            instance,
+            events.iter().map(|e| &e.kind),
+            &self.media_urls,
+        )
+        .await?;
         for event in events {
             if event.seq <= high {
                 continue;
@@ -151,7 +162,7 @@ impl Services {
         events: Vec<EventKind>,
     ) -> AppResult<()> {
         let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
-        let mut batch = Batch::start(&txn, instance, events.iter()).await?;
+        let mut batch = Batch::start(&txn, instance, events.iter(), &self.media_urls).await?;
         for kind in events {
             batch.apply(&txn, instance, kind).await?;
         }
@@ -174,7 +185,8 @@ impl Services {
         let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
         let id = m.id.clone();
         let event = EventKind::Message(m);
-        let mut batch = Batch::start(&txn, instance, std::iter::once(&event)).await?;
+        let mut batch =
+            Batch::start(&txn, instance, std::iter::once(&event), &self.media_urls).await?;
         batch.apply(&txn, instance, event).await?;
         let queued = batch.flush(&txn, instance).await?;
         batch.write_counters(&txn, instance).await?;

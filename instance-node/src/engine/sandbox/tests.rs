@@ -389,6 +389,7 @@ async fn inbound_messages_one_to_one_and_group() {
             caption: Some("look".to_owned()),
             filename: None,
             size: 1234,
+            data: None,
         })
         .mentioning(vec![jid(ME)]);
     let msg = e.inject_message(spec).await.unwrap();

@@ -1,0 +1,286 @@
+//! The media library over HTTP: `POST /media/upload` (multipart, streamed), `GET` and
+//! `DELETE /media/{id}`, `GET /media/{id}/content` and `GET /messages/{uuid}/media` (the
+//! bytes, with a token or a signed URL), and the nodes' internal fetch of a library file.
+
+use axum::body::Body;
+use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use futures::TryStreamExt;
+use serde::Deserialize;
+use zapini_shared::envelope::ApiResponse;
+use zapini_shared::error::ErrorCode;
+use zapini_shared::signing::constant_time_eq;
+
+use super::AppState;
+use super::extract::Auth;
+use crate::domain::Caller;
+use crate::error::{AppError, AppResult};
+use crate::media::formats::MediaKind;
+use crate::media::storage::Reader;
+use crate::service::media::Upload;
+
+/// At most this much of a refused upload's remaining body is read (and dropped) so the
+/// client sees the answer instead of a reset connection.
+const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
+
+fn multipart_error(e: &MultipartError) -> AppError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return AppError::new(
+            ErrorCode::PayloadTooLarge,
+            "The upload is larger than the largest file accepted (100 MB, for documents).",
+        );
+    }
+    AppError::new(
+        ErrorCode::BadRequest,
+        format!(
+            "The multipart body is malformed or incomplete: {}.",
+            e.body_text()
+        ),
+    )
+}
+
+/// Reads and drops what is left of a refused upload, up to [`DRAIN_LIMIT`] in all.
+async fn drain_field(field: &mut axum::extract::multipart::Field<'_>, read: &mut u64) {
+    while *read <= DRAIN_LIMIT {
+        match field.chunk().await {
+            Ok(Some(c)) => *read += c.len() as u64,
+            _ => return,
+        }
+    }
+}
+
+async fn drain(multipart: &mut Multipart, mut read: u64) {
+    while read <= DRAIN_LIMIT {
+        match multipart.next_field().await {
+            Ok(Some(mut f)) => drain_field(&mut f, &mut read).await,
+            _ => return,
+        }
+    }
+}
+
+fn parse_type(raw: &str) -> AppResult<MediaKind> {
+    MediaKind::parse(raw).ok_or_else(|| {
+        AppError::validation(
+            "type",
+            "The type field must be one of: image, video, audio, document.",
+        )
+    })
+}
+
+/// Streams the `file` part into `upload`; `Err` leaves the upload to be aborted.
+async fn feed(
+    upload: &mut Upload,
+    field: &mut axum::extract::multipart::Field<'_>,
+) -> AppResult<()> {
+    upload.set_filename(field.file_name());
+    loop {
+        match field.chunk().await {
+            Ok(Some(chunk)) => upload.push(chunk).await?,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(multipart_error(&e)),
+        }
+    }
+}
+
+/// `POST /media/upload` — multipart `file` (required) and `type` (optional; checked against
+/// what the bytes are).
+pub async fn upload(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> AppResult<Response> {
+    let mut multipart = multipart.map_err(|_| {
+        AppError::new(
+            ErrorCode::UnsupportedMediaType,
+            "Send the file as multipart/form-data with a `file` field (and optionally `type`).",
+        )
+    })?;
+    let services = &state.services;
+    let mut upload = services.begin_upload(&caller).await?;
+    let mut has_file = false;
+    let outcome: AppResult<()> = loop {
+        let mut field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(multipart_error(&e)),
+        };
+        match field.name() {
+            Some("file") if has_file => {
+                break Err(AppError::validation("file", "Send one file per upload."));
+            }
+            Some("file") => {
+                has_file = true;
+                if let Err(e) = feed(&mut upload, &mut field).await {
+                    let mut read = 0;
+                    drain_field(&mut field, &mut read).await;
+                    break Err(e);
+                }
+            }
+            Some("type") => {
+                let text = match field.text().await {
+                    Ok(t) => t,
+                    Err(e) => break Err(multipart_error(&e)),
+                };
+                if text.trim().is_empty() {
+                    continue;
+                }
+                let declared = match parse_type(&text) {
+                    Ok(k) => k,
+                    Err(e) => break Err(e),
+                };
+                if let Err(e) = upload.declare(declared) {
+                    break Err(e.into());
+                }
+            }
+            // Other fields are ignored, as form posts often carry extras.
+            _ => while let Ok(Some(_)) = field.chunk().await {},
+        }
+    };
+    if let Err(e) = outcome {
+        services.abort_upload(upload).await;
+        drain(&mut multipart, 0).await;
+        return Err(e);
+    }
+    if !has_file {
+        services.abort_upload(upload).await;
+        return Err(AppError::validation(
+            "file",
+            "The file field is required (multipart/form-data).",
+        ));
+    }
+    let view = services.finish_upload(&caller, upload).await?;
+    Ok((StatusCode::CREATED, Json(ApiResponse::data(view))).into_response())
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> AppResult<impl IntoResponse> {
+    let view = state.services.get_media(&caller, &id).await?;
+    Ok(Json(ApiResponse::data(view)))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> AppResult<impl IntoResponse> {
+    state.services.delete_media(&caller, &id).await?;
+    Ok(Json(ApiResponse::message_only(
+        "Media deleted successfully",
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct SignedQuery {
+    signature: Option<String>,
+}
+
+/// `filename="…"` (ASCII) plus `filename*=UTF-8''…` for the rest.
+fn disposition(filename: &str) -> HeaderValue {
+    let ascii: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .filter(|c| *c != '"' && *c != '\\')
+        .collect();
+    let mut encoded = String::new();
+    for b in filename.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    HeaderValue::from_str(&format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+fn binary(filename: &str, mime: &str, reader: Reader) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(mime)
+            .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream")),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(reader.size));
+    headers.insert(header::CONTENT_DISPOSITION, disposition(filename));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    let body = Body::from_stream(reader.body.map_err(std::io::Error::other));
+    (headers, body).into_response()
+}
+
+/// `GET /media/{id}/content` — the file, with a token or the signed `url`.
+pub async fn content(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    Path(id): Path<String>,
+    Query(q): Query<SignedQuery>,
+) -> AppResult<Response> {
+    let caller = caller.map(|Extension(c)| c);
+    let (row, reader) = state
+        .services
+        .media_content(caller.as_ref(), &id, q.signature.as_deref())
+        .await?;
+    Ok(binary(&row.filename, &row.mime_type, reader))
+}
+
+/// `GET /messages/{uuid}/media` — a message's media, with a token or the signed `url`.
+pub async fn message_media(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    Path(id): Path<String>,
+    Query(q): Query<SignedQuery>,
+) -> AppResult<Response> {
+    let caller = caller.map(|Extension(c)| c);
+    let (filename, mime, reader) = state
+        .services
+        .message_media(caller.as_ref(), &id, q.signature.as_deref())
+        .await?;
+    Ok(binary(&filename, &mime, reader))
+}
+
+/// `GET /internal/media/{id}` — a node fetching a library file for a `media_id` send:
+/// `Authorization: Bearer <node secret>` and `X-Zapini-Instance: <instance uuid>`.
+pub async fn for_node(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    use secrecy::ExposeSecret;
+    let expected = format!("Bearer {}", state.services.node_secret.expose_secret());
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    if !constant_time_eq(presented, expected.as_bytes()) {
+        return Err(AppError::unauthenticated("missing or wrong node secret"));
+    }
+    let instance = headers
+        .get("x-zapini-instance")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| uuid::Uuid::parse_str(v).ok())
+        .ok_or_else(|| {
+            AppError::validation("x-zapini-instance", "The instance UUID is required.")
+        })?;
+    let (row, reader) = state.services.media_for_node(instance, &id).await?;
+    Ok(binary(&row.filename, &row.mime_type, reader))
+}

@@ -1,0 +1,177 @@
+//! Set-up shared by the media and groups tests: a control plane, a paired sandbox instance
+//! with its in-process node, and small request helpers.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use zapini_e2e::{Api, ControlPlane, Node, config, eventually};
+
+pub const T: Duration = Duration::from_secs(30);
+
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub cp: ControlPlane,
+    pub api: Api,
+    pub user: String,
+}
+
+pub async fn setup_with(tweak: impl FnOnce(&mut control_plane::Config)) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path()).await.unwrap();
+    config.rate_limit_requests = 100_000;
+    tweak(&mut config);
+    let cp = ControlPlane::start(config).await.unwrap();
+    let api = Api::default();
+    let user = api.login(&cp).await;
+    Setup { dir, cp, api, user }
+}
+
+pub async fn setup() -> Setup {
+    setup_with(|_| {}).await
+}
+
+pub fn host(id: impl std::fmt::Display) -> String {
+    format!("instance-{id}.localhost")
+}
+
+pub struct Paired {
+    pub id: i64,
+    pub uuid: uuid::Uuid,
+    pub sk: String,
+    pub node: Node,
+}
+
+/// A sandbox instance with its own in-process node, paired with `phone`.
+pub async fn paired(s: &Setup, name: &str, phone: &str) -> Paired {
+    let (id, uuid) = s.api.create_instance(&s.cp, &s.user, name).await;
+    let sk = s.api.create_sk_token(&s.cp, &s.user, id).await;
+    let node = Node::start(s.cp.node_config(uuid, &s.dir.path().join(format!("node-{uuid}"))))
+        .await
+        .unwrap();
+    eventually(T, "node registered and offering a QR", || async {
+        let (status, body) = s
+            .api
+            .call(
+                Method::GET,
+                &s.cp.url(&format!("/api/v1/instances/{id}/qr")),
+                Some(&s.user),
+                None,
+                None,
+            )
+            .await;
+        (status == 200 && body["data"]["status"] == "qr_ready").then_some(body)
+    })
+    .await;
+    let (status, body) = s
+        .api
+        .call(
+            Method::POST,
+            &node.url("/sandbox/scan"),
+            Some(&sk),
+            None,
+            Some(json!({"phone_number": phone})),
+        )
+        .await;
+    assert_eq!(status, 200, "scan: {body}");
+    Paired { id, uuid, sk, node }
+}
+
+impl Setup {
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.api
+            .call(Method::GET, &self.cp.url(path), Some(token), None, None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.api
+            .call(
+                Method::POST,
+                &self.cp.url(path),
+                Some(token),
+                None,
+                Some(body),
+            )
+            .await
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.api
+            .call(method, &self.cp.url(path), Some(token), None, body)
+            .await
+    }
+
+    /// A second tenant's admin token.
+    pub async fn other_tenant(&self, email: &str) -> String {
+        let db = control_plane::db::connect(&self.cp_config()).await.unwrap();
+        let services = control_plane::service::Services::for_cli(db, self.cp_config());
+        services
+            .create_user(
+                None,
+                "Other",
+                "Other Admin",
+                email,
+                "other-password-1",
+                "admin",
+            )
+            .await
+            .expect("create other tenant");
+        let (status, body) = self
+            .api
+            .call(
+                Method::POST,
+                &self.cp.url("/api/v1/auth/login"),
+                None,
+                None,
+                Some(json!({"email": email, "password": "other-password-1", "device_name": "t"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["data"]["token"].as_str().unwrap().to_owned()
+    }
+
+    pub fn cp_config(&self) -> control_plane::Config {
+        self.cp.config()
+    }
+}
+
+/// Waits for the instance's first conversation matching `pred` and returns (conversation,
+/// messages).
+pub async fn conversation_where(
+    s: &Setup,
+    instance: uuid::Uuid,
+    pred: impl Fn(&Value) -> bool,
+    min_messages: usize,
+) -> (Value, Vec<Value>) {
+    eventually(T, "the conversation and its messages", || async {
+        let (status, body) = s
+            .get(
+                &format!("/api/v1/conversations?instance_id={instance}"),
+                &s.user,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let conv = body["data"].as_array()?.iter().find(|c| pred(c))?.clone();
+        let (status, body) = s
+            .get(
+                &format!(
+                    "/api/v1/conversations/{}/messages?limit=100",
+                    conv["id"].as_str()?
+                ),
+                &s.user,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let msgs = body["data"]["messages"].as_array()?.clone();
+        (msgs.len() >= min_messages).then_some((conv, msgs))
+    })
+    .await
+}
