@@ -63,9 +63,23 @@ pub struct Config {
     /// Let user-supplied URLs (webhooks, media) reach loopback and private networks.
     pub allow_private_urls: bool,
     pub webhooks: WebhookSettings,
+    pub transcription: TranscriptionSettings,
 }
 
-/// Outgoing webhook delivery.
+/// Speech-to-text for audio messages, through an OpenAI-compatible
+/// `POST {base_url}/audio/transcriptions` endpoint.
+#[derive(Debug, Clone)]
+pub struct TranscriptionSettings {
+    pub base_url: String,
+    /// `None`: transcription requests fail with a clear error until a key is configured.
+    pub api_key: Option<SecretString>,
+    pub model: String,
+    /// Sent as `language` when set; otherwise the provider detects it.
+    pub language: Option<String>,
+    pub timeout: std::time::Duration,
+    /// Attempts before a job is `failed`.
+    pub max_attempts: u32,
+}
 #[derive(Debug, Clone)]
 pub struct WebhookSettings {
     /// Accept `http://` webhook URLs (the reference asks for HTTPS in production).
@@ -147,6 +161,12 @@ struct RawConfig {
     webhook_disable_after_secs: u64,
     webhook_secret_overlap_secs: u64,
     webhook_retention_days: u32,
+    transcription_base_url: String,
+    transcription_api_key: Option<String>,
+    transcription_model: String,
+    transcription_language: Option<String>,
+    transcription_timeout_secs: u64,
+    transcription_max_attempts: u32,
 }
 
 impl Default for RawConfig {
@@ -187,6 +207,12 @@ impl Default for RawConfig {
             webhook_disable_after_secs: 5 * 24 * 3600,
             webhook_secret_overlap_secs: 24 * 3600,
             webhook_retention_days: 7,
+            transcription_base_url: "https://api.openai.com/v1".into(),
+            transcription_api_key: None,
+            transcription_model: "whisper-1".into(),
+            transcription_language: None,
+            transcription_timeout_secs: 120,
+            transcription_max_attempts: 3,
         }
     }
 }
@@ -451,6 +477,33 @@ impl RawConfig {
                 u64::from(self.webhook_retention_days),
             )? as u32,
         };
+        let base_url = self.transcription_base_url.trim().trim_end_matches('/').to_owned();
+        if reqwest::Url::parse(&base_url)
+            .ok()
+            .is_none_or(|u| !matches!(u.scheme(), "http" | "https"))
+        {
+            return Err(invalid(
+                "ZAPINI_TRANSCRIPTION_BASE_URL",
+                format!("`{base_url}` is not an http(s) URL"),
+            ));
+        }
+        if self.transcription_model.trim().is_empty() {
+            return Err(invalid("ZAPINI_TRANSCRIPTION_MODEL", "must not be empty"));
+        }
+        let transcription = TranscriptionSettings {
+            base_url,
+            api_key: non_empty(self.transcription_api_key).map(SecretString::from),
+            model: self.transcription_model.trim().to_owned(),
+            language: non_empty(self.transcription_language),
+            timeout: std::time::Duration::from_secs(positive(
+                "ZAPINI_TRANSCRIPTION_TIMEOUT_SECS",
+                self.transcription_timeout_secs,
+            )?),
+            max_attempts: positive(
+                "ZAPINI_TRANSCRIPTION_MAX_ATTEMPTS",
+                u64::from(self.transcription_max_attempts),
+            )? as u32,
+        };
         Ok(Config {
             data_dir: self.data_dir,
             http_addr,
@@ -478,6 +531,7 @@ impl RawConfig {
             secret_key: secret_key.map(SecretString::from),
             allow_private_urls: self.allow_private_urls,
             webhooks,
+            transcription,
         })
     }
 }

@@ -3,12 +3,16 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod contacts;
+pub mod inbox;
 pub mod incoming;
 pub mod ingest;
 pub mod instances;
 pub mod messaging;
 pub mod nodes;
+pub mod tags;
 pub mod tokens;
+pub mod transcription;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -39,6 +43,8 @@ pub struct Services {
     pub write_gate: crate::db::WriteGate,
     /// Applies concurrent engine reports together.
     reports: Arc<incoming::ReportCombiner>,
+    /// Wakes the transcription worker after jobs were queued.
+    pub transcription_signal: Arc<tokio::sync::Notify>,
 }
 
 /// A random alphanumeric secret of `len` characters from the OS-seeded CSPRNG.
@@ -107,6 +113,7 @@ impl Services {
             webhook_signal: crate::webhooks::Signal::default(),
             write_gate: crate::db::WriteGate::for_backend(db.get_database_backend()),
             reports: Arc::default(),
+            transcription_signal: Arc::default(),
             db,
         }
     }
