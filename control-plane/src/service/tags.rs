@@ -125,10 +125,12 @@ impl Services {
     }
 
     pub async fn list_tags(&self, caller: &Caller) -> AppResult<Vec<TagView>> {
-        let rows = tag::Entity::scoped(caller.tenant())
-            .order_by_asc(tag::Column::Name)
+        let mut rows = tag::Entity::scoped(caller.tenant())
+            .order_by_asc(tag::Column::Id)
             .all(&self.db)
             .await?;
+        // By name, ignoring case, the same on every database whatever its collation.
+        rows.sort_by_cached_key(|t| t.name.to_lowercase());
         self.tag_views(rows).await
     }
 
@@ -271,7 +273,7 @@ impl Services {
                 color: t.color,
             })
             .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out.sort_by_cached_key(|t| t.name.to_lowercase());
         Ok(out)
     }
 }

@@ -147,7 +147,8 @@ impl SttClient {
     ) -> Result<(String, Option<String>), SttError> {
         let Some(key) = &self.settings.api_key else {
             return Err(SttError {
-                message: "No speech-to-text API key is configured (ZAPINI_TRANSCRIPTION_API_KEY).".into(),
+                message: "No speech-to-text API key is configured (ZAPINI_TRANSCRIPTION_API_KEY)."
+                    .into(),
                 retry: false,
             });
         };
@@ -434,13 +435,21 @@ impl Services {
             .one(&self.db)
             .await?
             .and_then(|s| s.transcription_language);
-        let result = match self.audio_of(&m).await {
+        let result = if self.config.transcription.api_key.is_none() {
+            Err(SttError {
+                message: "No speech-to-text API key is configured (ZAPINI_TRANSCRIPTION_API_KEY)."
+                    .into(),
+                retry: false,
+            })
+        } else {
+            match self.audio_of(&m).await {
             Ok((audio, filename, mime)) => {
                 client
                     .transcribe(audio, &filename, &mime, language.as_deref())
                     .await
             }
-            Err(e) => Err(e),
+                Err(e) => Err(e),
+            }
         };
         let now = Utc::now();
         let mut update = message_transcription::Entity::update_many()

@@ -315,7 +315,7 @@ impl Services {
             }
         }
         for v in out.values_mut() {
-            v.sort_by(|a, b| a.name.cmp(&b.name));
+            v.sort_by_cached_key(|t| t.name.to_lowercase());
         }
         Ok(out)
     }
