@@ -276,10 +276,24 @@ impl Services {
                 }
             }
         }
+        // Our own reactions are listed under the instance's number.
+        let own_number = if reactions.iter().any(|r| r.from_me) {
+            crate::db::entities::instance::Entity::find_by_id(c.instance_id)
+                .one(&self.db)
+                .await?
+                .and_then(|i| i.phone_number)
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         let mut grouped: HashMap<i64, Vec<GroupedReaction>> = HashMap::new();
         for r in reactions {
             let list = grouped.entry(r.message_id).or_default();
-            let number = jid_user(&r.reactor_jid);
+            let number = if r.from_me {
+                own_number.clone()
+            } else {
+                jid_user(&r.reactor_jid)
+            };
             let name = if r.from_me {
                 "You".to_owned()
             } else {
