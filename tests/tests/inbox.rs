@@ -196,7 +196,7 @@ async fn chat_actions_go_through_the_node() {
     let (status, body) = s
         .call(Method::PATCH, &format!("/chat/messages/{incoming}"), Some(json!({"message": "x"})))
         .await;
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(status, 403, "{incoming}: {body}");
 
     // Webhooks: each change once, although the node echoes it back.
     rx.wait_until(T, "edit, delete, reactions", |log| {

@@ -1,4 +1,4 @@
-//! A reaction to a stored message: one per reactor (a new emoji replaces the old one).
+//! A reaction to a stored message: one row per reactor (a new emoji replaces the old one).
 
 use sea_orm::entity::prelude::*;
 
@@ -11,7 +11,9 @@ pub struct Model {
     /// The reactor's JID without device (our own for `from_me`).
     pub reactor_jid: String,
     pub from_me: bool,
+    /// Empty for a removed reaction (kept so that an older change arriving late is ignored).
     pub emoji: String,
+    /// When the reaction (or its removal) was made.
     pub created_at: ChronoDateTimeUtc,
 }
 

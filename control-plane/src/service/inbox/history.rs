@@ -241,6 +241,8 @@ impl Services {
     ) -> AppResult<(HashMap<i64, Vec<GroupedReaction>>, HashMap<String, String>)> {
         let reactions = message_reaction::Entity::find()
             .filter(message_reaction::Column::MessageId.is_in(ids.to_vec()))
+            // An empty emoji is a removed reaction, kept to order later changes.
+            .filter(message_reaction::Column::Emoji.ne(""))
             .order_by_asc(message_reaction::Column::Id)
             .all(&self.db)
             .await?;

@@ -230,7 +230,9 @@ pub(super) async fn apply<C: ConnectionTrait>(
             // when it changes something, so the node's echo of a reaction the control plane
             // already applied is silent. One to an unknown message is only announced.
             let changed = match &target {
-                Some((m, _)) => store_reaction(conn, m.id, &sender_jid, from_me, &emoji).await?,
+                Some((m, _)) => {
+                    store_reaction(conn, m.id, &sender_jid, from_me, &emoji, timestamp).await?
+                }
                 None => true,
             };
             if changed && batch.outbox.wants(Kind::MessageReaction) {
@@ -266,51 +268,61 @@ fn reactor_key(sender_jid: &str, from_me: bool) -> String {
 }
 
 /// Adds, replaces or (empty emoji) removes one reactor's reaction; returns whether anything
-/// changed.
+/// changed. A removal is kept as a row with an empty emoji, and a change older than the
+/// stored one is ignored: the node's echo of a reaction the control plane already applied
+/// can arrive after a newer change and must not undo it.
 async fn store_reaction<C: ConnectionTrait>(
     conn: &C,
     message_id: i64,
     sender_jid: &str,
     from_me: bool,
     emoji: &str,
+    at: chrono::DateTime<Utc>,
 ) -> AppResult<bool> {
     use sea_orm::ActiveValue::Set;
     let reactor = reactor_key(sender_jid, from_me);
-    let existing = message_reaction::Entity::find()
-        .filter(message_reaction::Column::MessageId.eq(message_id))
-        .filter(message_reaction::Column::ReactorJid.eq(reactor.clone()))
-        .one(conn)
-        .await?;
-    match (existing, emoji.is_empty()) {
-        (None, true) => Ok(false),
-        (Some(r), true) => {
-            message_reaction::Entity::delete_by_id(r.id).exec(conn).await?;
-            Ok(true)
-        }
-        (Some(r), false) if r.emoji == emoji => Ok(false),
-        (Some(r), false) => {
-            message_reaction::Entity::update_many()
-                .col_expr(message_reaction::Column::Emoji, Expr::value(emoji))
-                .col_expr(message_reaction::Column::CreatedAt, Expr::value(Utc::now()))
-                .filter(message_reaction::Column::Id.eq(r.id))
-                .exec(conn)
-                .await?;
-            Ok(true)
-        }
-        (None, false) => {
-            message_reaction::Entity::insert(message_reaction::ActiveModel {
-                message_id: Set(message_id),
-                reactor_jid: Set(reactor),
-                from_me: Set(from_me),
-                emoji: Set(emoji.to_owned()),
-                created_at: Set(Utc::now()),
-                ..Default::default()
-            })
-            .exec_without_returning(conn)
-            .await?;
-            Ok(true)
-        }
+    // Conditional writes, not read-then-write: two transactions applying the same change at
+    // once (the control plane's and the node's echo) must not both count it. The update
+    // re-checks its condition on a row another writer just changed.
+    let update = || {
+        message_reaction::Entity::update_many()
+            .col_expr(message_reaction::Column::Emoji, Expr::value(emoji))
+            .col_expr(message_reaction::Column::CreatedAt, Expr::value(at))
+            .filter(message_reaction::Column::MessageId.eq(message_id))
+            .filter(message_reaction::Column::ReactorJid.eq(reactor.clone()))
+            .filter(message_reaction::Column::CreatedAt.lte(at))
+            .filter(message_reaction::Column::Emoji.ne(emoji))
+            .exec(conn)
+    };
+    if update().await?.rows_affected > 0 {
+        return Ok(true);
     }
+    if emoji.is_empty() {
+        return Ok(false);
+    }
+    let inserted = message_reaction::Entity::insert(message_reaction::ActiveModel {
+        message_id: Set(message_id),
+        reactor_jid: Set(reactor.clone()),
+        from_me: Set(from_me),
+        emoji: Set(emoji.to_owned()),
+        created_at: Set(at),
+        ..Default::default()
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::columns([
+            message_reaction::Column::MessageId,
+            message_reaction::Column::ReactorJid,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    if inserted > 0 {
+        return Ok(true);
+    }
+    // Someone inserted it meanwhile: apply ours over theirs if it is newer and different.
+    Ok(update().await?.rows_affected > 0)
 }
 
 /// A stored message and its chat JID.
