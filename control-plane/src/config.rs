@@ -477,7 +477,11 @@ impl RawConfig {
                 u64::from(self.webhook_retention_days),
             )? as u32,
         };
-        let base_url = self.transcription_base_url.trim().trim_end_matches('/').to_owned();
+        let base_url = self
+            .transcription_base_url
+            .trim()
+            .trim_end_matches('/')
+            .to_owned();
         if reqwest::Url::parse(&base_url)
             .ok()
             .is_none_or(|u| !matches!(u.scheme(), "http" | "https"))

@@ -341,10 +341,6 @@ pub struct ErrorBody {
     pub message: String,
     #[serde(default = "empty_object")]
     pub details: Value,
-    /// Fields the reference shows beside `code`/`message` for some errors (the
-    /// `conversation_id` of `AUTOMATION_ACTIVE`); empty for most.
-    #[serde(flatten, default, skip_serializing_if = "Map::is_empty")]
-    pub extra: Map<String, Value>,
 }
 
 impl ErrorBody {
@@ -354,7 +350,6 @@ impl ErrorBody {
             code,
             message: message.into(),
             details: empty_object(),
-            extra: Map::new(),
         }
     }
 
@@ -367,14 +362,6 @@ impl ErrorBody {
     #[must_use]
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = details;
-        self
-    }
-
-    /// Adds a field beside `code` and `message` (as the reference shows `conversation_id`
-    /// on `AUTOMATION_ACTIVE`).
-    #[must_use]
-    pub fn with_extra(mut self, key: &str, value: Value) -> Self {
-        self.extra.insert(key.to_owned(), value);
         self
     }
 
@@ -397,7 +384,6 @@ impl ErrorBody {
             code: ErrorCode::ValidationError,
             message: top,
             details: Value::Object(details),
-            extra: Map::new(),
         }
     }
 

@@ -28,7 +28,10 @@ impl Setup {
 
     async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
         let (status, resp) = self.call(method.clone(), path, body).await;
-        assert!((200..300).contains(&status), "{method} {path}: {status} {resp}");
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {resp}"
+        );
         resp
     }
 }
@@ -44,7 +47,9 @@ async fn paired(s: &Setup, phone: &str) -> (i64, uuid::Uuid, String, Node) {
         .await
         .unwrap();
     eventually(T, "node registered", || async {
-        let (status, body) = s.call(Method::GET, &format!("/api/v1/instances/{id}/qr"), None).await;
+        let (status, body) = s
+            .call(Method::GET, &format!("/api/v1/instances/{id}/qr"), None)
+            .await;
         (status == 200 && body["data"]["status"] == "qr_ready").then_some(())
     })
     .await;
@@ -66,7 +71,11 @@ async fn paired(s: &Setup, phone: &str) -> (i64, uuid::Uuid, String, Node) {
 async fn conversation(s: &Setup, number: &str) -> String {
     eventually(T, "conversation stored", || async {
         let (_, body) = s
-            .call(Method::GET, &format!("/api/v1/conversations?search={number}"), None)
+            .call(
+                Method::GET,
+                &format!("/api/v1/conversations?search={number}"),
+                None,
+            )
             .await;
         body["data"][0]["id"].as_str().map(str::to_owned)
     })
@@ -94,7 +103,9 @@ fn events(log: &[zapini_e2e::receiver::Received], name: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_actions_go_through_the_node() {
     let dir = tempfile::tempdir().unwrap();
-    let cp = ControlPlane::start(config(dir.path()).await.unwrap()).await.unwrap();
+    let cp = ControlPlane::start(config(dir.path()).await.unwrap())
+        .await
+        .unwrap();
     let api = Api::default();
     let user = api.login(&cp).await;
     let s = Setup { dir, cp, api, user };
@@ -121,14 +132,22 @@ async fn chat_actions_go_through_the_node() {
     assert_eq!(status, 200);
     let conv = conversation(&s, "5511977776666").await;
     let unread = eventually(T, "unread counted", || async {
-        let (_, c) = s.call(Method::GET, &format!("/conversations/{conv}"), None).await;
+        let (_, c) = s
+            .call(Method::GET, &format!("/conversations/{conv}"), None)
+            .await;
         (c["data"]["unread_count"] == 1).then_some(c)
     })
     .await;
     assert_eq!(unread["data"]["last_message"], "Oi <3");
 
     // Mark-read sends the receipt through the node.
-    let read = s.ok(Method::POST, &format!("/api/v1/chat/conversations/{conv}/mark-read"), None).await;
+    let read = s
+        .ok(
+            Method::POST,
+            &format!("/api/v1/chat/conversations/{conv}/mark-read"),
+            None,
+        )
+        .await;
     assert_eq!(read["data"]["read_receipt_sent"], true);
     assert_eq!(read["data"]["unread_count"], 0);
 
@@ -147,18 +166,28 @@ async fn chat_actions_go_through_the_node() {
     assert_eq!(m["grouped_reactions"], json!([]));
     let wa = m["unique_id"].as_str().unwrap().to_owned();
     let msg_uuid = m["uuid"].as_str().unwrap().to_owned();
-    let c = s.ok(Method::GET, &format!("/conversations/{conv}"), None).await;
+    let c = s
+        .ok(Method::GET, &format!("/conversations/{conv}"), None)
+        .await;
     assert_eq!(c["data"]["last_message"], "Hello & <welcome>");
     assert_eq!(c["data"]["unread_count"], 0);
 
     // Edit (by WhatsApp id) and react (by our UUID): reflected at once and in webhooks.
     let edited = s
-        .ok(Method::PATCH, &format!("/api/v1/chat/messages/{wa}"), Some(json!({"message": "Hello, edited"})))
+        .ok(
+            Method::PATCH,
+            &format!("/api/v1/chat/messages/{wa}"),
+            Some(json!({"message": "Hello, edited"})),
+        )
         .await;
     assert_eq!(edited["data"]["message_body"], "Hello, edited");
     assert_eq!(edited["data"]["is_edited"], true);
     let reacted = s
-        .ok(Method::POST, &format!("/api/v1/chat/messages/{msg_uuid}/reaction"), Some(json!({"emoji": "👍"})))
+        .ok(
+            Method::POST,
+            &format!("/api/v1/chat/messages/{msg_uuid}/reaction"),
+            Some(json!({"emoji": "👍"})),
+        )
         .await;
     let g = &reacted["data"]["grouped_reactions"][0];
     assert_eq!(g["emoji"], "👍");
@@ -181,42 +210,67 @@ async fn chat_actions_go_through_the_node() {
         (m["grouped_reactions"][0]["count"] == 2).then_some(m)
     })
     .await;
-    assert_eq!(both["grouped_reactions"][0]["reactor_names"], json!(["You", "Maria"]));
+    assert_eq!(
+        both["grouped_reactions"][0]["reactor_names"],
+        json!(["You", "Maria"])
+    );
     let removed = s
-        .ok(Method::DELETE, &format!("/chat/messages/{wa}/reaction"), None)
+        .ok(
+            Method::DELETE,
+            &format!("/chat/messages/{wa}/reaction"),
+            None,
+        )
         .await;
     assert_eq!(removed["data"]["grouped_reactions"][0]["count"], 1);
-    assert_eq!(removed["data"]["grouped_reactions"][0]["has_my_reaction"], false);
+    assert_eq!(
+        removed["data"]["grouped_reactions"][0]["has_my_reaction"],
+        false
+    );
 
     // Delete for everyone.
-    let deleted = s.ok(Method::DELETE, &format!("/api/v1/chat/messages/{wa}"), None).await;
+    let deleted = s
+        .ok(Method::DELETE, &format!("/api/v1/chat/messages/{wa}"), None)
+        .await;
     assert_eq!(deleted["data"]["is_deleted"], true);
     // Someone else's message cannot be edited or deleted.
-    let incoming = history(&s, &conv).await[0]["unique_id"].as_str().unwrap().to_owned();
+    let incoming = history(&s, &conv).await[0]["unique_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (status, body) = s
-        .call(Method::PATCH, &format!("/chat/messages/{incoming}"), Some(json!({"message": "x"})))
+        .call(
+            Method::PATCH,
+            &format!("/chat/messages/{incoming}"),
+            Some(json!({"message": "x"})),
+        )
         .await;
     assert_eq!(status, 403, "{incoming}: {body}");
 
     // Webhooks: each change once, although the node echoes it back.
     rx.wait_until(T, "edit, delete, reactions", |log| {
-            events(log, "message.edited") >= 1
-                && events(log, "message.deleted") >= 1
-                && events(log, "message.reaction") >= 3
-        })
-        .await;
+        events(log, "message.edited") >= 1
+            && events(log, "message.deleted") >= 1
+            && events(log, "message.reaction") >= 3
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let log = rx.delivered();
     assert_eq!(events(&log, "message.edited"), 1, "edits");
     assert_eq!(events(&log, "message.deleted"), 1, "deletes");
-    assert_eq!(events(&log, "message.reaction"), 3, "reactions: ours, theirs, our removal");
+    assert_eq!(
+        events(&log, "message.reaction"),
+        3,
+        "reactions: ours, theirs, our removal"
+    );
     node.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn automation_active_is_enforced_on_the_node_hot_path() {
     let dir = tempfile::tempdir().unwrap();
-    let cp = ControlPlane::start(config(dir.path()).await.unwrap()).await.unwrap();
+    let cp = ControlPlane::start(config(dir.path()).await.unwrap())
+        .await
+        .unwrap();
     let api = Api::default();
     let user = api.login(&cp).await;
     let s = Setup { dir, cp, api, user };
@@ -241,7 +295,11 @@ async fn automation_active_is_enforced_on_the_node_hot_path() {
     let conv = conversation(&s, "5511977770001").await;
 
     let flow = s
-        .ok(Method::POST, "/automation/flows", Some(json!({"instance_id": uuid.to_string(), "name": "Bot"})))
+        .ok(
+            Method::POST,
+            "/automation/flows",
+            Some(json!({"instance_id": uuid.to_string(), "name": "Bot"})),
+        )
         .await;
     let flow_id = flow["data"]["id"].as_str().unwrap().to_owned();
     // The node learns it from the pushed policy; no call per send.
@@ -258,8 +316,12 @@ async fn automation_active_is_enforced_on_the_node_hot_path() {
     let (status, body) = send("5511977770002").await;
     assert_eq!(status, 409, "a new chat is automated too: {body}");
 
-    s.ok(Method::POST, &format!("/conversations/{conv}/automation/pause"), Some(json!({"reason": "human"})))
-        .await;
+    s.ok(
+        Method::POST,
+        &format!("/conversations/{conv}/automation/pause"),
+        Some(json!({"reason": "human"})),
+    )
+    .await;
     eventually(T, "paused chat accepted by the node", || async {
         let (status, _) = send("5511977770001").await;
         (status == 200).then_some(())
@@ -269,8 +331,18 @@ async fn automation_active_is_enforced_on_the_node_hot_path() {
     assert_eq!(status, 409, "other chats stay automated");
 
     // Archive + resume: automated again.
-    s.ok(Method::POST, &format!("/conversations/{conv}/archive"), None).await;
-    s.ok(Method::POST, &format!("/conversations/{conv}/automation/resume"), None).await;
+    s.ok(
+        Method::POST,
+        &format!("/conversations/{conv}/archive"),
+        None,
+    )
+    .await;
+    s.ok(
+        Method::POST,
+        &format!("/conversations/{conv}/automation/resume"),
+        None,
+    )
+    .await;
     eventually(T, "resumed chat refused again", || async {
         let (status, _) = send("5511977770001").await;
         (status == 409).then_some(())
@@ -278,8 +350,12 @@ async fn automation_active_is_enforced_on_the_node_hot_path() {
     .await;
 
     // The flow off: everything goes.
-    s.ok(Method::PATCH, &format!("/automation/flows/{flow_id}"), Some(json!({"is_active": false})))
-        .await;
+    s.ok(
+        Method::PATCH,
+        &format!("/automation/flows/{flow_id}"),
+        Some(json!({"is_active": false})),
+    )
+    .await;
     eventually(T, "automation lifted", || async {
         let (status, _) = send("5511977770002").await;
         (status == 200).then_some(())

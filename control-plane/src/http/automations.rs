@@ -125,7 +125,14 @@ async fn update(
 ) -> AppResult<axum::response::Response> {
     let e = state
         .services
-        .change_automation(caller, kind, id, name(body.name, false)?, body.is_active, false)
+        .change_automation(
+            caller,
+            kind,
+            id,
+            name(body.name, false)?,
+            body.is_active,
+            false,
+        )
         .await?;
     Ok(axum::Json(ApiResponse::message_data("Updated successfully", e)).into_response())
 }

@@ -74,12 +74,12 @@ fn text(field: &str, v: Option<Option<String>>, max: usize) -> AppResult<Option<
 fn fields(body: FieldsBody) -> AppResult<ContactFields> {
     let email = text("email", body.email, 255)?;
     if let Some(Some(e)) = &email {
-        let ok = e
-            .split_once('@')
-            .is_some_and(|(local, domain)| {
-                !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-            })
-            && !e.contains(char::is_whitespace);
+        let ok = e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        }) && !e.contains(char::is_whitespace);
         if !ok {
             return Err(AppError::validation(
                 "email",
@@ -216,10 +216,13 @@ pub async fn import(
     for (index, item) in items.into_iter().enumerate() {
         let phone = item.phone_number.unwrap_or_default();
         match fields(item.fields) {
-            Ok(f) => rows.push((index, ImportRow {
-                phone_number: phone,
-                fields: f,
-            })),
+            Ok(f) => rows.push((
+                index,
+                ImportRow {
+                    phone_number: phone,
+                    fields: f,
+                },
+            )),
             Err(AppError::Client(e)) => invalid.push(crate::service::contacts::ImportError {
                 index,
                 phone_number: phone,
@@ -231,7 +234,11 @@ pub async fn import(
     let indexes: Vec<usize> = rows.iter().map(|(i, _)| *i).collect();
     let mut outcome = state
         .services
-        .import_contacts(&caller, &instance, rows.into_iter().map(|(_, r)| r).collect())
+        .import_contacts(
+            &caller,
+            &instance,
+            rows.into_iter().map(|(_, r)| r).collect(),
+        )
         .await?;
     // Row numbers refer to the request's array.
     for e in &mut outcome.errors {

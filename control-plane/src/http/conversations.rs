@@ -167,7 +167,11 @@ async fn list_with(
             shape,
         )
         .await?;
-    Ok(axum::Json(ApiResponse::paginated(result.items, page.meta(result.total))).into_response())
+    Ok(axum::Json(ApiResponse::paginated(
+        result.items,
+        page.meta(result.total),
+    ))
+    .into_response())
 }
 
 pub async fn list(

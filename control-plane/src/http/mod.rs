@@ -95,10 +95,7 @@ fn api_routes() -> Router<AppState> {
             "/instances/{id}/tokens",
             get(tokens::list).post(tokens::create),
         )
-        .route(
-            "/instances/{id}/tokens/{token_id}",
-            delete(tokens::revoke),
-        )
+        .route("/instances/{id}/tokens/{token_id}", delete(tokens::revoke))
 }
 
 /// Conversations, the chat API, automation control, contacts and tags.
@@ -118,11 +115,20 @@ fn inbox_routes() -> Router<AppState> {
         .route("/conversations/{id}/automation", get(conv::automation))
         .route("/conversations/{id}/automation/pause", post(conv::pause))
         .route("/conversations/{id}/automation/resume", post(conv::resume))
-        .route("/conversations/automation/bulk-pause", post(conv::bulk_pause))
-        .route("/conversations/automation/bulk-resume", post(conv::bulk_resume))
+        .route(
+            "/conversations/automation/bulk-pause",
+            post(conv::bulk_pause),
+        )
+        .route(
+            "/conversations/automation/bulk-resume",
+            post(conv::bulk_resume),
+        )
         .route("/chat/conversations", get(conv::chat_list))
         .route("/chat/conversations/{id}", get(conv::chat_show))
-        .route("/chat/conversations/{id}/messages", get(conv::chat_messages))
+        .route(
+            "/chat/conversations/{id}/messages",
+            get(conv::chat_messages),
+        )
         .route("/chat/conversations/{id}/mark-read", post(conv::mark_read))
         .route(
             "/chat/conversations/{id}/archive",
@@ -136,7 +142,10 @@ fn inbox_routes() -> Router<AppState> {
             "/chat/conversations/{id}/resume-automation",
             post(conv::chat_resume),
         )
-        .route("/chat/messages/{id}", patch(chat::edit).delete(chat::delete))
+        .route(
+            "/chat/messages/{id}",
+            patch(chat::edit).delete(chat::delete),
+        )
         .route(
             "/chat/messages/{id}/reaction",
             post(chat::react).delete(chat::unreact),

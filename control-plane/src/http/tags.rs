@@ -43,7 +43,10 @@ pub async fn create(
         (Ok(n), Ok(c)) => (n, c),
         (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e.into()),
         (Err(e), Err(c)) => {
-            let msg = c.details["color"][0].as_str().unwrap_or_default().to_owned();
+            let msg = c.details["color"][0]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             return Err(AppError::Client(e.with_field_error("color", msg)));
         }
     };

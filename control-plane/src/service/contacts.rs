@@ -268,10 +268,18 @@ impl Services {
             ..Default::default()
         };
         let _permit = self.write_gate.enter().await;
-        let saved = match contact::Entity::insert(model).exec_with_returning(&self.db).await {
+        let saved = match contact::Entity::insert(model)
+            .exec_with_returning(&self.db)
+            .await
+        {
             Ok(m) => m,
             // Created concurrently by the ingest or another request.
-            Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+            Err(e)
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+            {
                 return Err(duplicate(phone.as_str(), 0));
             }
             Err(e) => return Err(e.into()),
@@ -314,7 +322,10 @@ impl Services {
         let c = self.find_contact(caller, reference).await?;
         let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
         conversation::Entity::update_many()
-            .col_expr(conversation::Column::ContactId, Expr::value(Option::<i64>::None))
+            .col_expr(
+                conversation::Column::ContactId,
+                Expr::value(Option::<i64>::None),
+            )
             .filter(conversation::Column::ContactId.eq(c.id))
             .exec(&txn)
             .await?;

@@ -30,7 +30,10 @@ pub enum NodePush {
     TokenRevoked(String),
     Policy(NodePolicy),
     /// One conversation's automation was paused or resumed.
-    ChatPolicy { chat_jid: String, paused: bool },
+    ChatPolicy {
+        chat_jid: String,
+        paused: bool,
+    },
 }
 
 /// The limits a node enforces on its hot path.

@@ -49,9 +49,7 @@ pub fn parse_tag_name(raw: &str) -> Result<String, ErrorBody> {
 /// A color as `#RRGGBB` (hex digits in either case; stored lower-case).
 pub fn parse_color(raw: &str) -> Result<String, ErrorBody> {
     let c = raw.trim();
-    let ok = c.len() == 7
-        && c.starts_with('#')
-        && c[1..].chars().all(|ch| ch.is_ascii_hexdigit());
+    let ok = c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|ch| ch.is_ascii_hexdigit());
     if !ok {
         return Err(ErrorBody::validation(
             "color",
@@ -116,7 +114,12 @@ impl Services {
             .ok_or_else(not_found)
     }
 
-    async fn name_taken(&self, caller: &Caller, name: &str, except: Option<i64>) -> AppResult<bool> {
+    async fn name_taken(
+        &self,
+        caller: &Caller,
+        name: &str,
+        except: Option<i64>,
+    ) -> AppResult<bool> {
         let mut q = tag::Entity::scoped(caller.tenant()).filter(tag::Column::Name.eq(name));
         if let Some(id) = except {
             q = q.filter(tag::Column::Id.ne(id));
@@ -139,7 +142,12 @@ impl Services {
         Ok(self.tag_views(vec![t]).await?.remove(0))
     }
 
-    pub async fn create_tag(&self, caller: &Caller, name: String, color: String) -> AppResult<TagView> {
+    pub async fn create_tag(
+        &self,
+        caller: &Caller,
+        name: String,
+        color: String,
+    ) -> AppResult<TagView> {
         if self.name_taken(caller, &name, None).await? {
             return Err(duplicate_name(&name));
         }
@@ -160,7 +168,12 @@ impl Services {
         };
         let saved = match saved {
             Ok(t) => t,
-            Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+            Err(e)
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+            {
                 return Err(duplicate_name(&name));
             }
             Err(e) => return Err(e.into()),
@@ -195,7 +208,12 @@ impl Services {
         };
         let saved = match saved {
             Ok(t) => t,
-            Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+            Err(e)
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+            {
                 return Err(duplicate_name(&name.unwrap_or_default()));
             }
             Err(e) => return Err(e.into()),
@@ -232,10 +250,7 @@ impl Services {
                 .all(&self.db)
                 .await?
         };
-        if let Some(missing) = tag_ids
-            .iter()
-            .find(|u| !tags.iter().any(|t| t.uuid == **u))
-        {
+        if let Some(missing) = tag_ids.iter().find(|u| !tags.iter().any(|t| t.uuid == **u)) {
             return Err(AppError::validation(
                 "tag_ids",
                 format!("The tag_ids field names an unknown tag: {missing}."),
@@ -248,10 +263,12 @@ impl Services {
             .exec(&txn)
             .await?;
         if !tags.is_empty() {
-            conversation_tag::Entity::insert_many(tags.iter().map(|t| conversation_tag::ActiveModel {
-                conversation_id: Set(c.id),
-                tag_id: Set(t.id),
-                created_at: Set(now),
+            conversation_tag::Entity::insert_many(tags.iter().map(|t| {
+                conversation_tag::ActiveModel {
+                    conversation_id: Set(c.id),
+                    tag_id: Set(t.id),
+                    created_at: Set(now),
+                }
             }))
             .exec_without_returning(&txn)
             .await?;

@@ -181,7 +181,10 @@ impl SttClient {
                 .as_str()
                 .map_or_else(|| status.to_string(), str::to_owned);
             return Err(SttError {
-                message: format!("speech-to-text provider answered {}: {detail}", status.as_u16()),
+                message: format!(
+                    "speech-to-text provider answered {}: {detail}",
+                    status.as_u16()
+                ),
                 retry: status.is_server_error() || status.as_u16() == 429,
             });
         }
@@ -199,11 +202,7 @@ impl SttClient {
 }
 
 impl Services {
-    async fn audio_message(
-        &self,
-        caller: &Caller,
-        reference: &str,
-    ) -> AppResult<message::Model> {
+    async fn audio_message(&self, caller: &Caller, reference: &str) -> AppResult<message::Model> {
         let (m, _, _) = self.find_message(caller, reference).await?;
         if !is_audio(&m) {
             return Err(AppError::validation(
@@ -279,7 +278,11 @@ impl Services {
         Ok((view, queue))
     }
 
-    pub async fn inbox_settings(&self, caller: &Caller, reference: &str) -> AppResult<InboxSettings> {
+    pub async fn inbox_settings(
+        &self,
+        caller: &Caller,
+        reference: &str,
+    ) -> AppResult<InboxSettings> {
         let inst = self.find_instance(caller, reference).await?;
         let s = instance_inbox_setting::Entity::find_by_id(inst.id)
             .one(&self.db)
@@ -324,7 +327,10 @@ impl Services {
     }
 
     /// Claims the next due job: pending, or processing with an expired lease (a worker died).
-    async fn claim_transcription(&self, lease: Duration) -> AppResult<Option<message_transcription::Model>> {
+    async fn claim_transcription(
+        &self,
+        lease: Duration,
+    ) -> AppResult<Option<message_transcription::Model>> {
         let now = Utc::now();
         let candidates = message_transcription::Entity::find()
             .filter(message_transcription::Column::Status.is_in(["pending", "processing"]))
@@ -341,8 +347,14 @@ impl Services {
             let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
             let _permit = self.write_gate.enter().await;
             let claimed = message_transcription::Entity::update_many()
-                .col_expr(message_transcription::Column::Status, Expr::value("processing"))
-                .col_expr(message_transcription::Column::LeasedUntil, Expr::value(until))
+                .col_expr(
+                    message_transcription::Column::Status,
+                    Expr::value("processing"),
+                )
+                .col_expr(
+                    message_transcription::Column::LeasedUntil,
+                    Expr::value(until),
+                )
                 .col_expr(
                     message_transcription::Column::Attempts,
                     Expr::value(job.attempts + 1),
@@ -443,11 +455,11 @@ impl Services {
             })
         } else {
             match self.audio_of(&m).await {
-            Ok((audio, filename, mime)) => {
-                client
-                    .transcribe(audio, &filename, &mime, language.as_deref())
-                    .await
-            }
+                Ok((audio, filename, mime)) => {
+                    client
+                        .transcribe(audio, &filename, &mime, language.as_deref())
+                        .await
+                }
                 Err(e) => Err(e),
             }
         };
@@ -456,7 +468,10 @@ impl Services {
             .col_expr(message_transcription::Column::UpdatedAt, Expr::value(now));
         update = match result {
             Ok((text, lang)) => update
-                .col_expr(message_transcription::Column::Status, Expr::value("completed"))
+                .col_expr(
+                    message_transcription::Column::Status,
+                    Expr::value("completed"),
+                )
                 .col_expr(message_transcription::Column::Text, Expr::value(text))
                 .col_expr(message_transcription::Column::Language, Expr::value(lang))
                 .col_expr(

@@ -47,7 +47,10 @@ async fn pause_resume_and_the_send_guard() {
     assert_eq!(shown["data"]["automation_status"], "active");
     assert_eq!(shown["data"]["can_send_manual_message"], false);
 
-    let resp = t.app.post("/api/v1/chat/send", &t.token, send.clone()).await;
+    let resp = t
+        .app
+        .post("/api/v1/chat/send", &t.token, send.clone())
+        .await;
     let err = assert_error(resp, 409, "AUTOMATION_ACTIVE").await;
     assert_eq!(
         err["error"]["message"],
@@ -74,7 +77,10 @@ async fn pause_resume_and_the_send_guard() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["message"], "Automation paused. You can now send messages manually.");
+    assert_eq!(
+        body["message"],
+        "Automation paused. You can now send messages manually."
+    );
     assert_eq!(body["data"]["automation_status"], "paused");
     assert_eq!(body["data"]["paused_by"], "Administrator");
     assert!(body["data"]["paused_at"].is_string());
@@ -87,17 +93,32 @@ async fn pause_resume_and_the_send_guard() {
     // Resume needs the conversation archived first; resuming unarchives it.
     let resp = t
         .app
-        .post(&format!("/conversations/{c}/automation/resume"), &t.token, json!({}))
+        .post(
+            &format!("/conversations/{c}/automation/resume"),
+            &t.token,
+            json!({}),
+        )
         .await;
     assert_error(resp, 409, "CONFLICT").await;
-    t.call(Method::POST, &format!("/conversations/{c}/archive"), None).await;
+    t.call(Method::POST, &format!("/conversations/{c}/archive"), None)
+        .await;
     let (status, body) = t
-        .call(Method::POST, &format!("/conversations/{c}/automation/resume"), None)
+        .call(
+            Method::POST,
+            &format!("/conversations/{c}/automation/resume"),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["message"], "Automation resumed. AI will handle this conversation.");
+    assert_eq!(
+        body["message"],
+        "Automation resumed. AI will handle this conversation."
+    );
     assert_eq!(body["data"]["automation_status"], "active");
-    assert_eq!(t.get(&format!("/conversations/{c}")).await["data"]["is_archived"], false);
+    assert_eq!(
+        t.get(&format!("/conversations/{c}")).await["data"]["is_archived"],
+        false
+    );
 
     // The chat API forms.
     let (status, body) = t
@@ -114,12 +135,25 @@ async fn pause_resume_and_the_send_guard() {
     assert_eq!(body["data"]["conversation_id"], c.as_str());
     let resp = t
         .app
-        .post(&format!("/api/v1/chat/conversations/{c}/resume-automation"), &t.token, json!({}))
+        .post(
+            &format!("/api/v1/chat/conversations/{c}/resume-automation"),
+            &t.token,
+            json!({}),
+        )
         .await;
     assert_error(resp, 409, "CONFLICT").await;
-    t.call(Method::POST, &format!("/chat/conversations/{c}/archive"), None).await;
+    t.call(
+        Method::POST,
+        &format!("/chat/conversations/{c}/archive"),
+        None,
+    )
+    .await;
     let (status, body) = t
-        .call(Method::POST, &format!("/api/v1/chat/conversations/{c}/resume-automation"), None)
+        .call(
+            Method::POST,
+            &format!("/api/v1/chat/conversations/{c}/resume-automation"),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["automation_paused"], false);
@@ -163,7 +197,8 @@ async fn pause_resume_and_the_send_guard() {
 async fn bulk_pause_and_resume() {
     let t = Inbox::new().await;
     for n in 1..=3 {
-        t.inbound(&format!("551190000000{n}"), &format!("M{n}"), "hi").await;
+        t.inbound(&format!("551190000000{n}"), &format!("M{n}"), "hi")
+            .await;
     }
     let a = t.conversation_of("5511900000001").await;
     let b = t.conversation_of("5511900000002").await;
@@ -176,7 +211,10 @@ async fn bulk_pause_and_resume() {
             Some(json!({"conversation_ids": [a, b]})),
         )
         .await;
-    assert_eq!(body["data"], json!({"paused": 0, "skipped": 2, "errors": 0}));
+    assert_eq!(
+        body["data"],
+        json!({"paused": 0, "skipped": 2, "errors": 0})
+    );
 
     t.call(
         Method::POST,
@@ -196,8 +234,14 @@ async fn bulk_pause_and_resume() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["message"], "2 conversations paused");
-    assert_eq!(body["data"], json!({"paused": 2, "skipped": 0, "errors": 2}));
-    assert_eq!(automation(&t, &a).await["pause_reason"], "Bulk pause for maintenance");
+    assert_eq!(
+        body["data"],
+        json!({"paused": 2, "skipped": 0, "errors": 2})
+    );
+    assert_eq!(
+        automation(&t, &a).await["pause_reason"],
+        "Bulk pause for maintenance"
+    );
     // Already paused: skipped.
     let (_, body) = t
         .call(
@@ -206,10 +250,14 @@ async fn bulk_pause_and_resume() {
             Some(json!({"conversation_ids": [a, c]})),
         )
         .await;
-    assert_eq!(body["data"], json!({"paused": 1, "skipped": 1, "errors": 0}));
+    assert_eq!(
+        body["data"],
+        json!({"paused": 1, "skipped": 1, "errors": 0})
+    );
 
     // Resume: not paused is skipped, not archived is an error, archived is resumed.
-    t.call(Method::POST, &format!("/conversations/{a}/archive"), None).await;
+    t.call(Method::POST, &format!("/conversations/{a}/archive"), None)
+        .await;
     let (status, body) = t
         .call(
             Method::POST,
@@ -219,12 +267,19 @@ async fn bulk_pause_and_resume() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["message"], "1 automations resumed");
-    assert_eq!(body["data"], json!({"resumed": 1, "skipped": 0, "errors": 1}));
+    assert_eq!(
+        body["data"],
+        json!({"resumed": 1, "skipped": 0, "errors": 1})
+    );
     assert_eq!(automation(&t, &a).await["automation_status"], "active");
     assert_eq!(automation(&t, &b).await["automation_status"], "paused");
 
     let many: Vec<String> = (0..101).map(|_| uuid::Uuid::new_v4().to_string()).collect();
-    for body in [json!({"conversation_ids": many}), json!({}), json!({"conversation_ids": []})] {
+    for body in [
+        json!({"conversation_ids": many}),
+        json!({}),
+        json!({"conversation_ids": []}),
+    ] {
         let resp = t
             .app
             .post("/conversations/automation/bulk-pause", &t.token, body)

@@ -45,7 +45,10 @@ async fn contact_crud_normalizes_and_rejects_duplicates() {
 
     for (body, field) in [
         (json!({"instance_id": t.uuid}), "phone_number"),
-        (json!({"instance_id": t.uuid, "phone_number": "abc"}), "phone_number"),
+        (
+            json!({"instance_id": t.uuid, "phone_number": "abc"}),
+            "phone_number",
+        ),
         (json!({"phone_number": "5511888888888"}), "instance_id"),
         (
             json!({"instance_id": t.uuid, "phone_number": "5511888888888", "email": "nope"}),
@@ -72,7 +75,9 @@ async fn contact_crud_normalizes_and_rejects_duplicates() {
     assert_eq!(body["data"]["notes"], Value::Null);
     assert_eq!(body["data"]["company"], "Acme Inc");
 
-    let (status, _) = t.call(Method::DELETE, &format!("/contacts/{id}"), None).await;
+    let (status, _) = t
+        .call(Method::DELETE, &format!("/contacts/{id}"), None)
+        .await;
     assert_eq!(status, 200);
     let (status, _) = t.call(Method::GET, &format!("/contacts/{id}"), None).await;
     assert_eq!(status, 404);
@@ -84,7 +89,9 @@ async fn list_search_paginate_import_and_export() {
     let t = Inbox::new().await;
     // 2,500 rows in one request: valid, duplicated within the request, and invalid.
     let mut rows: Vec<Value> = (0..2_400)
-        .map(|i| json!({"phone_number": format!("+55 11 9{:08}", i), "name": format!("Person {i}")}))
+        .map(
+            |i| json!({"phone_number": format!("+55 11 9{:08}", i), "name": format!("Person {i}")}),
+        )
         .collect();
     rows.push(json!({"phone_number": "5511900000001", "name": "dup"}));
     rows.push(json!({"phone_number": "not a phone"}));
@@ -129,10 +136,15 @@ async fn list_search_paginate_import_and_export() {
     let resp = t.app.get("/contacts?per_page=101", &t.token).await;
     assert_error(resp, 422, "VALIDATION_ERROR").await;
 
-    let json_export = t.get(&format!("/contacts/export?instance_id={}", t.uuid)).await;
+    let json_export = t
+        .get(&format!("/contacts/export?instance_id={}", t.uuid))
+        .await;
     assert_eq!(json_export["data"].as_array().unwrap().len(), 2_402);
 
-    let resp = t.app.get("/api/v1/contacts/export?format=csv", &t.token).await;
+    let resp = t
+        .app
+        .get("/api/v1/contacts/export?format=csv", &t.token)
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
         resp.headers()["content-type"].to_str().unwrap(),
@@ -176,7 +188,12 @@ async fn ingest_creates_contacts_and_sk_tokens_see_their_instance_only() {
     assert_eq!(status, 404);
     // With an sk_ token, instance_id is optional and defaults to its own instance.
     let (status, body) = t
-        .call_as(&sk, Method::POST, "/contacts", Some(json!({"phone_number": "5511933334444"})))
+        .call_as(
+            &sk,
+            Method::POST,
+            "/contacts",
+            Some(json!({"phone_number": "5511933334444"})),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["data"]["instance_id"], other["uuid"]);

@@ -52,7 +52,10 @@ impl Inbox {
         let resp = self
             .app
             .client
-            .post(self.app.url(&format!("/webhooks/instance/{instance}/{kind}")))
+            .post(
+                self.app
+                    .url(&format!("/webhooks/instance/{instance}/{kind}")),
+            )
             .header("content-type", "application/json")
             .header("x-webhook-timestamp", ts.to_string())
             .header("x-webhook-signature", sig)
@@ -122,7 +125,10 @@ impl Inbox {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str) -> Value {

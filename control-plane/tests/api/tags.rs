@@ -9,7 +9,11 @@ use crate::inbox_setup::Inbox;
 
 async fn tag(t: &Inbox, name: &str, color: &str) -> String {
     let (status, body) = t
-        .call(Method::POST, "/tags", Some(json!({"name": name, "color": color})))
+        .call(
+            Method::POST,
+            "/tags",
+            Some(json!({"name": name, "color": color})),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["message"], "Tag created successfully");
@@ -46,17 +50,28 @@ async fn tag_crud_and_validation() {
     }
     let resp = t
         .app
-        .post("/tags", &t.token, json!({"name": "VIP", "color": "#000000"}))
+        .post(
+            "/tags",
+            &t.token,
+            json!({"name": "VIP", "color": "#000000"}),
+        )
         .await;
     assert_error(resp, 409, "DUPLICATE_ENTRY").await;
 
     // Another tenant may use the same name.
     let other = t.app.other_tenant_token("tags-other@test.local").await;
     let (status, _) = t
-        .call_as(&other, Method::POST, "/tags", Some(json!({"name": "VIP", "color": "#000000"})))
+        .call_as(
+            &other,
+            Method::POST,
+            "/tags",
+            Some(json!({"name": "VIP", "color": "#000000"})),
+        )
         .await;
     assert_eq!(status, 201);
-    let (status, _) = t.call_as(&other, Method::GET, &format!("/tags/{vip}"), None).await;
+    let (status, _) = t
+        .call_as(&other, Method::GET, &format!("/tags/{vip}"), None)
+        .await;
     assert_eq!(status, 404);
 
     let support = tag(&t, "Support", "#3b82f6").await;
@@ -70,7 +85,11 @@ async fn tag_crud_and_validation() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["tag"]["name"], "Very Important");
     let (status, _) = t
-        .call(Method::PATCH, &format!("/tags/{support}"), Some(json!({"name": "VIP"})))
+        .call(
+            Method::PATCH,
+            &format!("/tags/{support}"),
+            Some(json!({"name": "VIP"})),
+        )
         .await;
     assert_eq!(status, 409);
 
@@ -109,17 +128,29 @@ async fn conversation_tags_filters_and_deletion() {
     assert_eq!(body["data"]["tags"].as_array().unwrap().len(), 2);
     assert_eq!(body["data"]["tags"][0]["name"], "Support");
     assert_eq!(body["data"]["tags"][0]["color"], "#3b82f6");
-    t.call(Method::PUT, &format!("/conversations/{b}/tags"), Some(json!({"tag_ids": [support]})))
-        .await;
+    t.call(
+        Method::PUT,
+        &format!("/conversations/{b}/tags"),
+        Some(json!({"tag_ids": [support]})),
+    )
+    .await;
     // Replacing, not adding.
     let (_, body) = t
-        .call(Method::PUT, &format!("/conversations/{b}/tags"), Some(json!({"tag_ids": [vip]})))
+        .call(
+            Method::PUT,
+            &format!("/conversations/{b}/tags"),
+            Some(json!({"tag_ids": [vip]})),
+        )
         .await;
     assert_eq!(body["data"]["tags"][0]["name"], "VIP");
 
     let resp = t
         .app
-        .req(Method::PUT, &format!("/conversations/{c}/tags"), Some(&t.token))
+        .req(
+            Method::PUT,
+            &format!("/conversations/{c}/tags"),
+            Some(&t.token),
+        )
         .json(&json!({"tag_ids": [uuid::Uuid::new_v4()]}))
         .send()
         .await
@@ -127,7 +158,11 @@ async fn conversation_tags_filters_and_deletion() {
     assert_error(resp, 422, "VALIDATION_ERROR").await;
     let resp = t
         .app
-        .req(Method::PUT, &format!("/conversations/{c}/tags"), Some(&t.token))
+        .req(
+            Method::PUT,
+            &format!("/conversations/{c}/tags"),
+            Some(&t.token),
+        )
         .json(&json!({}))
         .send()
         .await
@@ -142,15 +177,29 @@ async fn conversation_tags_filters_and_deletion() {
     let mut want = vec![a.clone(), b.clone()];
     want.sort();
     assert_eq!(by_vip, want);
-    assert_eq!(ids(&t.get(&format!("/conversations?tag_ids={support}")).await), [a.clone()]);
-    let mut both = ids(&t.get(&format!("/conversations?tag_ids[]={support}&tag_ids[]={vip}")).await);
+    assert_eq!(
+        ids(&t.get(&format!("/conversations?tag_ids={support}")).await),
+        [a.as_str()]
+    );
+    let mut both = ids(&t
+        .get(&format!(
+            "/conversations?tag_ids[]={support}&tag_ids[]={vip}"
+        ))
+        .await);
     both.sort();
     assert_eq!(both, want);
     assert_eq!(
-        ids(&t.get(&format!("/conversations?tag_ids={support},{vip}&search=0001")).await),
-        [a.clone()]
+        ids(&t
+            .get(&format!(
+                "/conversations?tag_ids={support},{vip}&search=0001"
+            ))
+            .await),
+        [a.as_str()]
     );
-    assert_eq!(ids(&t.get("/conversations?untagged=true").await), [c.clone()]);
+    assert_eq!(
+        ids(&t.get("/conversations?untagged=true").await),
+        [c.as_str()]
+    );
     let resp = t.app.get("/conversations?tag_id=nope", &t.token).await;
     assert_error(resp, 422, "VALIDATION_ERROR").await;
 
@@ -167,7 +216,11 @@ async fn conversation_tags_filters_and_deletion() {
 
     // Clearing with an empty array, and deleting a tag removes it everywhere.
     let (_, body) = t
-        .call(Method::PUT, &format!("/conversations/{b}/tags"), Some(json!({"tag_ids": []})))
+        .call(
+            Method::PUT,
+            &format!("/conversations/{b}/tags"),
+            Some(json!({"tag_ids": []})),
+        )
         .await;
     assert_eq!(body["data"]["tags"], json!([]));
     let (status, body) = t.call(Method::DELETE, &format!("/tags/{vip}"), None).await;

@@ -15,10 +15,12 @@ use serde_json::{Value, json};
 use crate::helpers::assert_error;
 use crate::inbox_setup::Inbox;
 
+/// One request: (authorization, model, language, file bytes, file name).
+type Call = (String, String, Option<String>, Vec<u8>, String);
+
 #[derive(Clone, Default)]
 struct Seen {
-    /// (authorization, model, language, file bytes, file name)
-    calls: Arc<Mutex<Vec<(String, String, Option<String>, Vec<u8>, String)>>>,
+    calls: Arc<Mutex<Vec<Call>>>,
 }
 
 const AUDIO: &[u8] = b"OggS-fake-audio-bytes";
@@ -28,7 +30,8 @@ async fn transcribe(
     headers: HeaderMap,
     mut form: Multipart,
 ) -> (StatusCode, axum::Json<Value>) {
-    let (mut model, mut language, mut file, mut name) = (String::new(), None, Vec::new(), String::new());
+    let (mut model, mut language, mut file, mut name) =
+        (String::new(), None, Vec::new(), String::new());
     while let Ok(Some(field)) = form.next_field().await {
         match field.name().unwrap_or_default().to_owned().as_str() {
             "model" => model = field.text().await.unwrap(),
@@ -92,11 +95,16 @@ async fn audio(t: &Inbox, id: &str, url: &str) {
 async fn wait_status(t: &Inbox, id: &str, want: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let body = t.get(&format!("/api/v1/chat/messages/{id}/transcription")).await;
+        let body = t
+            .get(&format!("/api/v1/chat/messages/{id}/transcription"))
+            .await;
         if body["data"]["transcription_status"] == want {
             return body;
         }
-        assert!(tokio::time::Instant::now() < deadline, "never {want}: {body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never {want}: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -120,7 +128,11 @@ async fn transcription_on_request_and_automatic() {
     assert_eq!(none["data"]["audio_transcription"], Value::Null);
 
     let (status, body) = t
-        .call(Method::POST, "/api/v1/chat/messages/AUD1/transcription", None)
+        .call(
+            Method::POST,
+            "/api/v1/chat/messages/AUD1/transcription",
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["message"], "Transcription queued successfully.");
@@ -132,7 +144,12 @@ async fn transcription_on_request_and_automatic() {
     assert_eq!(done["data"]["audio_transcription"], "Olá, tudo bem?");
     assert_eq!(done["data"]["transcription_language"], "pt");
     assert_eq!(done["data"]["transcription_error"], Value::Null);
-    assert!(done["data"]["transcription_completed_at"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        done["data"]["transcription_completed_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
     {
         let calls = seen.calls.lock().unwrap();
         assert_eq!(calls.len(), 1);
@@ -166,12 +183,16 @@ async fn transcription_on_request_and_automatic() {
         .post("/chat/messages/TXT1/transcription", &t.token, json!({}))
         .await;
     assert_error(resp, 422, "VALIDATION_ERROR").await;
-    let resp = t.app.get("/chat/messages/NOPE/transcription", &t.token).await;
+    let resp = t
+        .app
+        .get("/chat/messages/NOPE/transcription", &t.token)
+        .await;
     assert_error(resp, 404, "NOT_FOUND").await;
 
     // A provider refusal fails the job with its message; asking again requeues it.
     audio(&t, "AUD2", &format!("{base}/audio/bad.ogg")).await;
-    t.call(Method::POST, "/chat/messages/AUD2/transcription", None).await;
+    t.call(Method::POST, "/chat/messages/AUD2/transcription", None)
+        .await;
     let failed = wait_status(&t, "AUD2", "failed").await;
     assert!(
         failed["data"]["transcription_error"]
@@ -206,7 +227,8 @@ async fn transcription_on_request_and_automatic() {
 async fn transcription_without_a_key_fails_clearly() {
     let t = Inbox::with_config(|c| c.allow_private_urls = true).await;
     audio(&t, "AUD9", "http://127.0.0.1:9/a.ogg").await;
-    t.call(Method::POST, "/chat/messages/AUD9/transcription", None).await;
+    t.call(Method::POST, "/chat/messages/AUD9/transcription", None)
+        .await;
     let failed = wait_status(&t, "AUD9", "failed").await;
     assert!(
         failed["data"]["transcription_error"]

@@ -50,7 +50,10 @@ fn parse_args() -> anyhow::Result<Args> {
             other => anyhow::bail!("unknown flag {other}"),
         }
     }
-    anyhow::ensure!(args.conversations >= 2, "--conversations must be at least 2");
+    anyhow::ensure!(
+        args.conversations >= 2,
+        "--conversations must be at least 2"
+    );
     Ok(args)
 }
 
@@ -95,7 +98,11 @@ async fn seed(
 ) -> anyhow::Result<()> {
     let b = db.get_database_backend();
     let pg = b == DbBackend::Postgres;
-    let uuid = if pg { "gen_random_uuid()" } else { "randomblob(16)" };
+    let uuid = if pg {
+        "gen_random_uuid()"
+    } else {
+        "randomblob(16)"
+    };
     // Timestamps: one second apart, ending now-ish; the same text format sqlx writes.
     let base = chrono::Utc::now().timestamp() - i64::try_from(messages).unwrap_or(0) - 10;
     let ts = |expr: &str| {
@@ -164,19 +171,12 @@ async fn seed(
             started.elapsed().as_secs_f64()
         );
     }
-    if pg {
-        db.execute_unprepared("ANALYZE").await?;
-    } else {
-        db.execute_unprepared("ANALYZE").await?;
-    }
+    // Fresh statistics, as autovacuum (or `PRAGMA optimize`) would gather in production.
+    db.execute_unprepared("ANALYZE").await?;
     Ok(())
 }
 
-async fn time_requests(
-    api: &Api,
-    token: &str,
-    urls: &[String],
-) -> anyhow::Result<(f64, f64, f64)> {
+async fn time_requests(api: &Api, token: &str, urls: &[String]) -> anyhow::Result<(f64, f64, f64)> {
     let mut ms = Vec::with_capacity(urls.len());
     for url in urls {
         let started = Instant::now();
@@ -184,7 +184,11 @@ async fn time_requests(
         let status = resp.status();
         let body = resp.bytes().await?;
         ms.push(started.elapsed().as_secs_f64() * 1000.0);
-        anyhow::ensure!(status.is_success(), "{url}: {status} {}", String::from_utf8_lossy(&body));
+        anyhow::ensure!(
+            status.is_success(),
+            "{url}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
     }
     ms.sort_by(f64::total_cmp);
     Ok((
@@ -250,7 +254,13 @@ async fn main() -> anyhow::Result<()> {
     }
     let total = {
         let (_, body) = api
-            .call(reqwest::Method::GET, &cp.url("/api/v1/conversations?per_page=1"), Some(&token), None, None)
+            .call(
+                reqwest::Method::GET,
+                &cp.url("/api/v1/conversations?per_page=1"),
+                Some(&token),
+                None,
+                None,
+            )
             .await;
         body["meta"]["pagination"]["total"].as_u64().unwrap_or(0)
     };
@@ -290,15 +300,35 @@ async fn main() -> anyhow::Result<()> {
     let n = args.requests;
     let base = cp.url("/api/v1");
     let kinds: Vec<(&str, Vec<String>)> = vec![
-        ("list, page 1", (0..n).map(|_| format!("{base}/conversations?per_page=20")).collect()),
+        (
+            "list, page 1",
+            (0..n)
+                .map(|_| format!("{base}/conversations?per_page=20"))
+                .collect(),
+        ),
         (
             "list, random page <= 50",
             (0..n)
-                .map(|_| format!("{base}/conversations?per_page=20&page={}", 1 + rng.below(50)))
+                .map(|_| {
+                    format!(
+                        "{base}/conversations?per_page=20&page={}",
+                        1 + rng.below(50)
+                    )
+                })
                 .collect(),
         ),
-        ("list, unread=true", (0..n).map(|_| format!("{base}/conversations?per_page=20&unread=true")).collect()),
-        ("list, format=chat", (0..n).map(|_| format!("{base}/conversations?per_page=20&format=chat")).collect()),
+        (
+            "list, unread=true",
+            (0..n)
+                .map(|_| format!("{base}/conversations?per_page=20&unread=true"))
+                .collect(),
+        ),
+        (
+            "list, format=chat",
+            (0..n)
+                .map(|_| format!("{base}/conversations?per_page=20&format=chat"))
+                .collect(),
+        ),
         (
             "history, random conversation",
             (0..n)
@@ -312,7 +342,8 @@ async fn main() -> anyhow::Result<()> {
             "history, long conversation, random before_id",
             (0..n)
                 .map(|_| {
-                    let before = long_newest - i64::try_from(rng.below(args.messages / 10)).unwrap_or(0);
+                    let before =
+                        long_newest - i64::try_from(rng.below(args.messages / 10)).unwrap_or(0);
                     format!("{base}/conversations/{long_uuid}/messages?limit=50&before_id={before}")
                 })
                 .collect(),
@@ -326,7 +357,10 @@ async fn main() -> anyhow::Result<()> {
     ];
     // Warm-up: the first requests open pooled connections and fill caches.
     time_requests(&api, &token, &kinds[0].1[..20.min(n)]).await?;
-    println!("{:<48} {:>9} {:>9} {:>9}", "request (sequential, over loopback)", "p50 ms", "p99 ms", "max ms");
+    println!(
+        "{:<48} {:>9} {:>9} {:>9}",
+        "request (sequential, over loopback)", "p50 ms", "p99 ms", "max ms"
+    );
     for (name, urls) in &kinds {
         let (p50, p99, max) = time_requests(&api, &token, urls).await?;
         println!("{name:<48} {p50:>9.2} {p99:>9.2} {max:>9.2}");

@@ -180,19 +180,47 @@ async fn add_column(
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // Contacts: the reference's editable fields.
-        add_column(manager, Contacts::Table, ColumnDef::new(Contacts::Email).string_len(255).null().to_owned()).await?;
-        add_column(manager, Contacts::Table, ColumnDef::new(Contacts::Company).string_len(255).null().to_owned()).await?;
-        add_column(manager, Contacts::Table, ColumnDef::new(Contacts::Notes).text().null().to_owned()).await?;
         add_column(
             manager,
             Contacts::Table,
-            ColumnDef::new(Contacts::IsBusiness).boolean().not_null().default(false).to_owned(),
+            ColumnDef::new(Contacts::Email)
+                .string_len(255)
+                .null()
+                .to_owned(),
         )
         .await?;
         add_column(
             manager,
             Contacts::Table,
-            ColumnDef::new(Contacts::ProfilePictureUrl).string_len(1024).null().to_owned(),
+            ColumnDef::new(Contacts::Company)
+                .string_len(255)
+                .null()
+                .to_owned(),
+        )
+        .await?;
+        add_column(
+            manager,
+            Contacts::Table,
+            ColumnDef::new(Contacts::Notes).text().null().to_owned(),
+        )
+        .await?;
+        add_column(
+            manager,
+            Contacts::Table,
+            ColumnDef::new(Contacts::IsBusiness)
+                .boolean()
+                .not_null()
+                .default(false)
+                .to_owned(),
+        )
+        .await?;
+        add_column(
+            manager,
+            Contacts::Table,
+            ColumnDef::new(Contacts::ProfilePictureUrl)
+                .string_len(1024)
+                .null()
+                .to_owned(),
         )
         .await?;
         manager
@@ -207,24 +235,44 @@ impl MigrationTrait for Migration {
             .await?;
 
         // Conversations: archive time and per-conversation automation state.
-        add_column(manager, Conversations::Table, ts_null(Conversations::ArchivedAt)).await?;
         add_column(
             manager,
             Conversations::Table,
-            ColumnDef::new(Conversations::AutomationPaused).boolean().not_null().default(false).to_owned(),
-        )
-        .await?;
-        add_column(manager, Conversations::Table, ts_null(Conversations::AutomationPausedAt)).await?;
-        add_column(
-            manager,
-            Conversations::Table,
-            ColumnDef::new(Conversations::AutomationPausedBy).string_len(255).null().to_owned(),
+            ts_null(Conversations::ArchivedAt),
         )
         .await?;
         add_column(
             manager,
             Conversations::Table,
-            ColumnDef::new(Conversations::AutomationPauseReason).string_len(500).null().to_owned(),
+            ColumnDef::new(Conversations::AutomationPaused)
+                .boolean()
+                .not_null()
+                .default(false)
+                .to_owned(),
+        )
+        .await?;
+        add_column(
+            manager,
+            Conversations::Table,
+            ts_null(Conversations::AutomationPausedAt),
+        )
+        .await?;
+        add_column(
+            manager,
+            Conversations::Table,
+            ColumnDef::new(Conversations::AutomationPausedBy)
+                .string_len(255)
+                .null()
+                .to_owned(),
+        )
+        .await?;
+        add_column(
+            manager,
+            Conversations::Table,
+            ColumnDef::new(Conversations::AutomationPauseReason)
+                .string_len(500)
+                .null()
+                .to_owned(),
         )
         .await?;
         // The inbox lists a tenant's (or an instance's) active or archived conversations,
@@ -284,8 +332,16 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(ConversationTags::Table)
-                    .col(ColumnDef::new(ConversationTags::ConversationId).big_integer().not_null())
-                    .col(ColumnDef::new(ConversationTags::TagId).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(ConversationTags::ConversationId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ConversationTags::TagId)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ts(ConversationTags::CreatedAt))
                     .primary_key(
                         Index::create()
@@ -324,10 +380,26 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(MessageReactions::Table)
                     .col(id_col(MessageReactions::Id))
-                    .col(ColumnDef::new(MessageReactions::MessageId).big_integer().not_null())
-                    .col(ColumnDef::new(MessageReactions::ReactorJid).string_len(128).not_null())
-                    .col(ColumnDef::new(MessageReactions::FromMe).boolean().not_null())
-                    .col(ColumnDef::new(MessageReactions::Emoji).string_len(64).not_null())
+                    .col(
+                        ColumnDef::new(MessageReactions::MessageId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MessageReactions::ReactorJid)
+                            .string_len(128)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MessageReactions::FromMe)
+                            .boolean()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MessageReactions::Emoji)
+                            .string_len(64)
+                            .not_null(),
+                    )
                     .col(ts(MessageReactions::CreatedAt))
                     .foreign_key(
                         ForeignKey::create()
@@ -357,14 +429,39 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(AutomationFlows::Table)
                     .col(id_col(AutomationFlows::Id))
-                    .col(ColumnDef::new(AutomationFlows::Uuid).uuid().not_null().unique_key())
-                    .col(ColumnDef::new(AutomationFlows::TenantId).big_integer().not_null())
-                    .col(ColumnDef::new(AutomationFlows::InstanceId).big_integer().not_null())
-                    .col(ColumnDef::new(AutomationFlows::Name).string_len(255).not_null())
-                    .col(ColumnDef::new(AutomationFlows::IsActive).boolean().not_null().default(false))
+                    .col(
+                        ColumnDef::new(AutomationFlows::Uuid)
+                            .uuid()
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(AutomationFlows::TenantId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AutomationFlows::InstanceId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AutomationFlows::Name)
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AutomationFlows::IsActive)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
                     .col(ts(AutomationFlows::CreatedAt))
                     .col(ts(AutomationFlows::UpdatedAt))
-                    .foreign_key(&mut instance_fk(AutomationFlows::Table, AutomationFlows::InstanceId))
+                    .foreign_key(&mut instance_fk(
+                        AutomationFlows::Table,
+                        AutomationFlows::InstanceId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -383,12 +480,38 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(AutomationIntegrations::Table)
                     .col(id_col(AutomationIntegrations::Id))
-                    .col(ColumnDef::new(AutomationIntegrations::Uuid).uuid().not_null().unique_key())
-                    .col(ColumnDef::new(AutomationIntegrations::TenantId).big_integer().not_null())
-                    .col(ColumnDef::new(AutomationIntegrations::InstanceId).big_integer().not_null())
-                    .col(ColumnDef::new(AutomationIntegrations::Name).string_len(255).not_null())
-                    .col(ColumnDef::new(AutomationIntegrations::IntegrationType).string_len(32).not_null())
-                    .col(ColumnDef::new(AutomationIntegrations::IsActive).boolean().not_null().default(false))
+                    .col(
+                        ColumnDef::new(AutomationIntegrations::Uuid)
+                            .uuid()
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(AutomationIntegrations::TenantId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AutomationIntegrations::InstanceId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AutomationIntegrations::Name)
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AutomationIntegrations::IntegrationType)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AutomationIntegrations::IsActive)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
                     .col(ts(AutomationIntegrations::CreatedAt))
                     .col(ts(AutomationIntegrations::UpdatedAt))
                     .foreign_key(&mut instance_fk(
@@ -420,10 +543,22 @@ impl MigrationTrait for Migration {
                             .not_null()
                             .primary_key(),
                     )
-                    .col(ColumnDef::new(MessageTranscriptions::TenantId).big_integer().not_null())
-                    .col(ColumnDef::new(MessageTranscriptions::Status).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(MessageTranscriptions::TenantId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(MessageTranscriptions::Status)
+                            .string_len(16)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(MessageTranscriptions::Text).text().null())
-                    .col(ColumnDef::new(MessageTranscriptions::Language).string_len(16).null())
+                    .col(
+                        ColumnDef::new(MessageTranscriptions::Language)
+                            .string_len(16)
+                            .null(),
+                    )
                     .col(ColumnDef::new(MessageTranscriptions::Error).text().null())
                     .col(
                         ColumnDef::new(MessageTranscriptions::Attempts)
@@ -437,7 +572,10 @@ impl MigrationTrait for Migration {
                     .col(ts(MessageTranscriptions::UpdatedAt))
                     .foreign_key(
                         ForeignKey::create()
-                            .from(MessageTranscriptions::Table, MessageTranscriptions::MessageId)
+                            .from(
+                                MessageTranscriptions::Table,
+                                MessageTranscriptions::MessageId,
+                            )
                             .to(Messages::Table, Messages::Id)
                             .on_delete(ForeignKeyAction::Cascade),
                     )

@@ -142,7 +142,11 @@ impl Services {
     }
 
     /// One message in the chat shape.
-    pub async fn chat_message(&self, caller: &Caller, reference: &str) -> AppResult<HistoryMessage> {
+    pub async fn chat_message(
+        &self,
+        caller: &Caller,
+        reference: &str,
+    ) -> AppResult<HistoryMessage> {
         let (m, c, _) = self.find_message(caller, reference).await?;
         Ok(self
             .history_messages(&c, std::slice::from_ref(&m), true)

@@ -108,7 +108,10 @@ impl Services {
 
     /// What a node needs for its automation guard: whether the instance is automated and
     /// the chats whose automation is paused.
-    pub(crate) async fn automation_policy(&self, instance_id: i64) -> AppResult<(bool, Vec<String>)> {
+    pub(crate) async fn automation_policy(
+        &self,
+        instance_id: i64,
+    ) -> AppResult<(bool, Vec<String>)> {
         let active = self.instance_automated(instance_id).await?;
         let paused = if active {
             conversation::Entity::find()
@@ -171,7 +174,11 @@ impl Services {
         }
     }
 
-    pub async fn automation_of(&self, caller: &Caller, reference: &str) -> AppResult<AutomationView> {
+    pub async fn automation_of(
+        &self,
+        caller: &Caller,
+        reference: &str,
+    ) -> AppResult<AutomationView> {
         let c = self.find_conversation(caller, reference).await?;
         let active = self.instance_automated(c.instance_id).await?;
         Ok(Self::automation_view(&c, active))
@@ -187,7 +194,10 @@ impl Services {
             Caller::Instance { token_id, .. } => instance_token::Entity::find_by_id(*token_id)
                 .one(&self.db)
                 .await?
-                .map_or_else(|| "API token".to_owned(), |t| format!("API token {}", t.name)),
+                .map_or_else(
+                    || "API token".to_owned(),
+                    |t| format!("API token {}", t.name),
+                ),
         })
     }
 
@@ -199,7 +209,10 @@ impl Services {
     ) -> AppResult<()> {
         let now = Utc::now();
         let mut update = conversation::Entity::update_many()
-            .col_expr(conversation::Column::AutomationPaused, Expr::value(paused.is_some()))
+            .col_expr(
+                conversation::Column::AutomationPaused,
+                Expr::value(paused.is_some()),
+            )
             .col_expr(
                 conversation::Column::AutomationPausedAt,
                 Expr::value(paused.map(|p| p.2)),
@@ -366,7 +379,10 @@ impl Services {
         })
     }
 
-    async fn instance_uuids(&self, caller: &Caller) -> AppResult<std::collections::HashMap<i64, Uuid>> {
+    async fn instance_uuids(
+        &self,
+        caller: &Caller,
+    ) -> AppResult<std::collections::HashMap<i64, Uuid>> {
         Ok(instance::Entity::scoped(caller.tenant())
             .all(&self.db)
             .await?
@@ -457,7 +473,9 @@ impl Services {
                     .ok_or_else(not_found)?;
                 let instance_id = m.instance_id;
                 if delete {
-                    automation_flow::Entity::delete_by_id(m.id).exec(&self.db).await?;
+                    automation_flow::Entity::delete_by_id(m.id)
+                        .exec(&self.db)
+                        .await?;
                     (instance_id, None)
                 } else {
                     let mut a: automation_flow::ActiveModel = m.into();
@@ -468,7 +486,10 @@ impl Services {
                         a.is_active = Set(v);
                     }
                     a.updated_at = Set(now);
-                    (instance_id, Some(flow_view(&a.update(&self.db).await?, &uuids)))
+                    (
+                        instance_id,
+                        Some(flow_view(&a.update(&self.db).await?, &uuids)),
+                    )
                 }
             }
             AutomationKind::Integration => {
@@ -508,12 +529,10 @@ impl Services {
 /// The reference's `AUTOMATION_ACTIVE` error.
 pub fn automation_active(conversation: Option<Uuid>, chat_jid: &str) -> AppError {
     AppError::Client(
-        ErrorBody::from_code(ErrorCode::AutomationActive)
-            .with_extra("conversation_id", serde_json::json!(conversation))
-            .with_details(serde_json::json!({
-                "conversation_id": conversation,
-                "chat_jid": chat_jid,
-            })),
+        ErrorBody::from_code(ErrorCode::AutomationActive).with_details(serde_json::json!({
+            "conversation_id": conversation,
+            "chat_jid": chat_jid,
+        })),
     )
 }
 

@@ -10,7 +10,9 @@ use serde::Serialize;
 use zapini_shared::jid::Jid;
 use zapini_shared::time::format_micros;
 
-use crate::db::entities::{contact, conversation, message, message_reaction, message_transcription};
+use crate::db::entities::{
+    contact, conversation, message, message_reaction, message_transcription,
+};
 use crate::domain::Caller;
 use crate::error::AppResult;
 use crate::service::Services;
@@ -214,7 +216,8 @@ impl Services {
                             .iter()
                             .map(|j| {
                                 let user = jid_user(j);
-                                let name = names.get(&user).cloned().unwrap_or_else(|| user.clone());
+                                let name =
+                                    names.get(&user).cloned().unwrap_or_else(|| user.clone());
                                 (user, name)
                             })
                             .collect();
@@ -299,7 +302,10 @@ impl Services {
             let name = if r.from_me {
                 "You".to_owned()
             } else {
-                names.get(&number).cloned().unwrap_or_else(|| number.clone())
+                names
+                    .get(&number)
+                    .cloned()
+                    .unwrap_or_else(|| number.clone())
             };
             let idx = match list.iter().position(|g| g.emoji == r.emoji) {
                 Some(i) => i,
@@ -342,7 +348,13 @@ mod tests {
     fn unknown_and_partial_mentions_stay_text() {
         let mut m = HashMap::new();
         m.insert("552199".to_owned(), "X".to_owned());
-        assert_eq!(format_body("@5521999 @ a@b \"q\"", &m), "@5521999 @ a@b &quot;q&quot;");
-        assert_eq!(format_body("hi @552199", &m), "hi <span class=\"mention\" data-phone=\"552199\">@X</span>");
+        assert_eq!(
+            format_body("@5521999 @ a@b \"q\"", &m),
+            "@5521999 @ a@b &quot;q&quot;"
+        );
+        assert_eq!(
+            format_body("hi @552199", &m),
+            "hi <span class=\"mention\" data-phone=\"552199\">@X</span>"
+        );
     }
 }

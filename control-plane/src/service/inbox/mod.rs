@@ -70,7 +70,9 @@ pub struct ConversationView {
 /// How much a conversation listing shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
-    Standard { tags: bool },
+    Standard {
+        tags: bool,
+    },
     /// The chat format: tags and the instance block.
     Chat,
 }
@@ -105,10 +107,7 @@ pub fn automation_status(instance_active: bool, paused: bool) -> &'static str {
 }
 
 fn like_pattern(s: &str) -> String {
-    format!(
-        "%{}%",
-        s.to_lowercase().replace(['%', '_', '\\'], "")
-    )
+    format!("%{}%", s.to_lowercase().replace(['%', '_', '\\'], ""))
 }
 
 impl Services {

@@ -264,7 +264,10 @@ fn reactor_key(sender_jid: &str, from_me: bool) -> String {
     if from_me {
         return "me".to_owned();
     }
-    Jid::parse(sender_jid).map_or_else(|_| sender_jid.to_owned(), |j| j.without_device().to_string())
+    Jid::parse(sender_jid).map_or_else(
+        |_| sender_jid.to_owned(),
+        |j| j.without_device().to_string(),
+    )
 }
 
 /// Adds, replaces or (empty emoji) removes one reactor's reaction; returns whether anything
