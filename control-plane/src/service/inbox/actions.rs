@@ -118,8 +118,13 @@ impl Services {
             return Err(not_found());
         }
         let mut query = message::Entity::scoped(caller.tenant());
+        // WhatsApp ids are often 32 hex digits, which also parse as a UUID: try both.
         query = match Uuid::parse_str(reference) {
-            Ok(u) => query.filter(message::Column::Uuid.eq(u)),
+            Ok(u) => query.filter(
+                sea_orm::Condition::any()
+                    .add(message::Column::Uuid.eq(u))
+                    .add(message::Column::WaMessageId.eq(reference)),
+            ),
             Err(_) => query.filter(message::Column::WaMessageId.eq(reference)),
         };
         if let Some(bound) = caller.bound_instance() {
