@@ -67,6 +67,7 @@ pub struct Config {
     /// hands out; `None`: the bound HTTP address.
     pub public_url: Option<String>,
     pub media: MediaSettings,
+    pub transcription: TranscriptionSettings,
 }
 
 /// The media library.
@@ -102,7 +103,20 @@ pub struct S3Settings {
     pub path_style: bool,
 }
 
-/// Outgoing webhook delivery.
+/// Speech-to-text for audio messages, through an OpenAI-compatible
+/// `POST {base_url}/audio/transcriptions` endpoint.
+#[derive(Debug, Clone)]
+pub struct TranscriptionSettings {
+    pub base_url: String,
+    /// `None`: transcription requests fail with a clear error until a key is configured.
+    pub api_key: Option<SecretString>,
+    pub model: String,
+    /// Sent as `language` when set; otherwise the provider detects it.
+    pub language: Option<String>,
+    pub timeout: std::time::Duration,
+    /// Attempts before a job is `failed`.
+    pub max_attempts: u32,
+}
 #[derive(Debug, Clone)]
 pub struct WebhookSettings {
     /// Accept `http://` webhook URLs (the reference asks for HTTPS in production).
@@ -197,6 +211,12 @@ struct RawConfig {
     s3_secret_access_key: Option<String>,
     s3_allow_http: bool,
     s3_path_style: bool,
+    transcription_base_url: String,
+    transcription_api_key: Option<String>,
+    transcription_model: String,
+    transcription_language: Option<String>,
+    transcription_timeout_secs: u64,
+    transcription_max_attempts: u32,
 }
 
 impl Default for RawConfig {
@@ -249,6 +269,12 @@ impl Default for RawConfig {
             s3_secret_access_key: None,
             s3_allow_http: false,
             s3_path_style: true,
+            transcription_base_url: "https://api.openai.com/v1".into(),
+            transcription_api_key: None,
+            transcription_model: "whisper-1".into(),
+            transcription_language: None,
+            transcription_timeout_secs: 120,
+            transcription_max_attempts: 3,
         }
     }
 }
@@ -562,6 +588,37 @@ impl RawConfig {
                 self.media_cleanup_interval_secs,
             )?),
         };
+        let base_url = self
+            .transcription_base_url
+            .trim()
+            .trim_end_matches('/')
+            .to_owned();
+        if reqwest::Url::parse(&base_url)
+            .ok()
+            .is_none_or(|u| !matches!(u.scheme(), "http" | "https"))
+        {
+            return Err(invalid(
+                "ZAPINI_TRANSCRIPTION_BASE_URL",
+                format!("`{base_url}` is not an http(s) URL"),
+            ));
+        }
+        if self.transcription_model.trim().is_empty() {
+            return Err(invalid("ZAPINI_TRANSCRIPTION_MODEL", "must not be empty"));
+        }
+        let transcription = TranscriptionSettings {
+            base_url,
+            api_key: non_empty(self.transcription_api_key).map(SecretString::from),
+            model: self.transcription_model.trim().to_owned(),
+            language: non_empty(self.transcription_language),
+            timeout: std::time::Duration::from_secs(positive(
+                "ZAPINI_TRANSCRIPTION_TIMEOUT_SECS",
+                self.transcription_timeout_secs,
+            )?),
+            max_attempts: positive(
+                "ZAPINI_TRANSCRIPTION_MAX_ATTEMPTS",
+                u64::from(self.transcription_max_attempts),
+            )? as u32,
+        };
         Ok(Config {
             public_url,
             media,
@@ -591,6 +648,7 @@ impl RawConfig {
             secret_key: secret_key.map(SecretString::from),
             allow_private_urls: self.allow_private_urls,
             webhooks,
+            transcription,
         })
     }
 }

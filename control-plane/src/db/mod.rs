@@ -141,6 +141,24 @@ impl TenantScoped for entities::message::Entity {
     }
 }
 
+impl TenantScoped for entities::tag::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::tag::Column::TenantId.eq(tenant.0))
+    }
+}
+
+impl TenantScoped for entities::automation_flow::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::automation_flow::Column::TenantId.eq(tenant.0))
+    }
+}
+
+impl TenantScoped for entities::automation_integration::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::automation_integration::Column::TenantId.eq(tenant.0))
+    }
+}
+
 impl TenantScoped for entities::webhook_endpoint::Entity {
     fn scoped(tenant: TenantId) -> Select<Self> {
         Self::find().filter(entities::webhook_endpoint::Column::TenantId.eq(tenant.0))

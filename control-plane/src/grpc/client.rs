@@ -267,6 +267,7 @@ impl NodeClient {
         to: &str,
         text: &str,
         quoted_id: Option<&str>,
+        bypass_automation: bool,
     ) -> AppResult<NodeSent> {
         let r = self
             .inner
@@ -276,7 +277,7 @@ impl NodeClient {
                 text: text.to_owned(),
                 quoted_id: quoted_id.unwrap_or_default().to_owned(),
                 mentioned_jids: Vec::new(),
-                bypass_automation: false,
+                bypass_automation,
             })
             .await
             .map_err(map_status)?
@@ -292,6 +293,7 @@ impl NodeClient {
         to: &str,
         media: NodeMedia,
         quoted_id: Option<&str>,
+        bypass_automation: bool,
     ) -> AppResult<NodeSent> {
         let r = self
             .inner
@@ -305,7 +307,7 @@ impl NodeClient {
                 caption: media.caption,
                 filename: media.filename,
                 quoted_id: quoted_id.unwrap_or_default().to_owned(),
-                bypass_automation: false,
+                bypass_automation,
                 media_id: media.media_id,
             })
             .await
@@ -443,6 +445,90 @@ impl NodeClient {
         };
         let link = r.map_err(map_group_status)?.into_inner();
         Ok((link.code, link.url))
+    }
+    /// Reacts to a message (an empty emoji removes our reaction).
+    pub async fn send_reaction(
+        &self,
+        chat_jid: &str,
+        message_id: &str,
+        emoji: &str,
+        target_from_me: bool,
+    ) -> AppResult<NodeSent> {
+        let r = self
+            .inner
+            .clone()
+            .send_reaction(v1::SendReactionRequest {
+                chat_jid: chat_jid.to_owned(),
+                message_id: message_id.to_owned(),
+                emoji: emoji.to_owned(),
+                from_me: target_from_me,
+            })
+            .await
+            .map_err(map_status)?
+            .into_inner();
+        Ok(NodeSent {
+            message_id: r.message_id,
+            timestamp_ms: r.timestamp_ms,
+        })
+    }
+
+    pub async fn edit_message(
+        &self,
+        chat_jid: &str,
+        message_id: &str,
+        text: &str,
+    ) -> AppResult<NodeSent> {
+        let r = self
+            .inner
+            .clone()
+            .edit_message(v1::EditMessageRequest {
+                chat_jid: chat_jid.to_owned(),
+                message_id: message_id.to_owned(),
+                text: text.to_owned(),
+            })
+            .await
+            .map_err(map_status)?
+            .into_inner();
+        Ok(NodeSent {
+            message_id: r.message_id,
+            timestamp_ms: r.timestamp_ms,
+        })
+    }
+
+    pub async fn revoke_message(&self, chat_jid: &str, message_id: &str) -> AppResult<NodeSent> {
+        let r = self
+            .inner
+            .clone()
+            .revoke_message(v1::RevokeMessageRequest {
+                chat_jid: chat_jid.to_owned(),
+                message_id: message_id.to_owned(),
+            })
+            .await
+            .map_err(map_status)?
+            .into_inner();
+        Ok(NodeSent {
+            message_id: r.message_id,
+            timestamp_ms: r.timestamp_ms,
+        })
+    }
+
+    /// Read receipts for `message_ids` of `chat_jid` (in groups, all by `sender_jid`).
+    pub async fn mark_read(
+        &self,
+        chat_jid: &str,
+        message_ids: &[String],
+        sender_jid: &str,
+    ) -> AppResult<()> {
+        self.inner
+            .clone()
+            .mark_read(v1::MarkReadRequest {
+                chat_jid: chat_jid.to_owned(),
+                message_ids: message_ids.to_vec(),
+                sender_jid: sender_jid.to_owned(),
+            })
+            .await
+            .map_err(map_status)?;
+        Ok(())
     }
 }
 

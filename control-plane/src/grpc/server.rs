@@ -105,6 +105,9 @@ fn push_msg(p: NodePush) -> v1::ControlMessage {
     let kind = match p {
         NodePush::TokenRevoked(token_hash) => Kind::TokenRevoked(v1::TokenRevoked { token_hash }),
         NodePush::Policy(p) => Kind::Policy(policy_msg(p)),
+        NodePush::ChatPolicy { chat_jid, paused } => {
+            Kind::ChatPolicy(v1::ChatPolicy { chat_jid, paused })
+        }
     };
     v1::ControlMessage { kind: Some(kind) }
 }

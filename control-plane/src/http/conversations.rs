@@ -1,36 +1,80 @@
-//! Reading what the pipeline stored: `GET /conversations`, `GET /conversations/{uuid}`,
-//! `GET /conversations/{uuid}/messages`. (The full inbox — archive, mark-read, automation —
-//! is its own issue.)
+//! Conversations: list (every filter of the reference), archived list, show, history,
+//! mark-read, archive/restore, delete, tags, and automation control. The chat API
+//! (`/chat/conversations…`) reuses these with the chat shape.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
+use uuid::Uuid;
 use zapini_shared::envelope::{ApiResponse, PageRequest};
-use zapini_shared::time::parse_rfc3339;
+use zapini_shared::time::{format_micros, parse_rfc3339};
 
 use super::AppState;
-use super::extract::{Auth, Query};
+use super::extract::{Auth, Json};
+use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
-use crate::service::messaging::{ConversationFilter, MessageFilter};
+use crate::service::inbox::history::MessageFilter;
+use crate::service::inbox::{ConversationFilter, Shape};
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    instance_id: Option<String>,
-    unread: Option<String>,
-    is_group: Option<String>,
-    search: Option<String>,
-    page: Option<String>,
-    per_page: Option<String>,
-}
+/// A query string as (key, value) pairs, so repeated keys (`tag_ids[]=a&tag_ids[]=b`) work.
+pub(super) struct Params(Vec<(String, String)>);
 
-#[derive(Deserialize)]
-pub struct MessagesQuery {
-    from: Option<String>,
-    to: Option<String>,
-    before_id: Option<String>,
-    after_id: Option<String>,
-    limit: Option<String>,
+impl Params {
+    pub(super) fn parse(raw: Option<String>) -> Params {
+        Params(
+            form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    fn all(&self, key: &str) -> Vec<&str> {
+        let bracket = format!("{key}[]");
+        self.0
+            .iter()
+            .filter(|(k, _)| *k == key || *k == bracket || k.starts_with(&format!("{key}[")))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub(super) fn bool(&self, key: &str) -> AppResult<Option<bool>> {
+        opt_bool(key, self.get(key))
+    }
+
+    pub(super) fn int<T: std::str::FromStr>(&self, key: &str) -> AppResult<Option<T>> {
+        opt_int(key, self.get(key))
+    }
+
+    pub(super) fn page(&self, default: u64) -> AppResult<PageRequest> {
+        Ok(PageRequest::new(
+            self.int("page")?,
+            self.int("per_page")?,
+            default,
+            100,
+        )?)
+    }
+
+    /// `format=chat` (anything else but empty is a 422).
+    fn chat(&self) -> AppResult<bool> {
+        match self.get("format") {
+            None => Ok(false),
+            Some(f) if f.eq_ignore_ascii_case("chat") => Ok(true),
+            Some(_) => Err(AppError::validation(
+                "format",
+                "The format field must be chat.",
+            )),
+        }
+    }
 }
 
 pub(super) fn opt_bool(field: &str, v: Option<&str>) -> AppResult<Option<bool>> {
@@ -69,79 +113,410 @@ pub(super) fn opt_time(
     }
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    Query(q): Query<ListQuery>,
-) -> AppResult<impl IntoResponse> {
-    let page = PageRequest::new(
-        opt_int("page", q.page.as_deref())?,
-        opt_int("per_page", q.per_page.as_deref())?,
-        15,
-        100,
-    )?;
+fn tag_uuids(params: &Params) -> AppResult<Vec<Uuid>> {
+    let mut out = Vec::new();
+    let raw = params
+        .all("tag_ids")
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .map(|s| ("tag_ids", s))
+        .chain(params.get("tag_id").map(|s| ("tag_id", s)));
+    for (field, s) in raw {
+        let s = s.trim();
+        if s.is_empty() {
+            continue;
+        }
+        out.push(Uuid::parse_str(s).map_err(|_| {
+            AppError::validation(field, format!("The {field} field must hold tag UUIDs."))
+        })?);
+    }
+    Ok(out)
+}
+
+async fn list_with(
+    state: &AppState,
+    caller: &Caller,
+    params: &Params,
+    archived: bool,
+    force_chat: bool,
+) -> AppResult<axum::response::Response> {
+    let page = params.page(15)?;
+    let chat = force_chat || params.chat()?;
+    let shape = if chat {
+        Shape::Chat
+    } else {
+        Shape::Standard {
+            tags: params.bool("include_tags")?.unwrap_or(false),
+        }
+    };
     let result = state
         .services
         .list_conversations(
-            &caller,
+            caller,
             ConversationFilter {
-                instance: q.instance_id.filter(|s| !s.trim().is_empty()),
-                unread: opt_bool("unread", q.unread.as_deref())?,
-                is_group: opt_bool("is_group", q.is_group.as_deref())?,
-                search: q.search,
+                instance: params.get("instance_id").map(str::to_owned),
+                unread: params.bool("unread")?,
+                is_group: params.bool("is_group")?,
+                search: params.get("search").map(str::to_owned),
+                tag_ids: tag_uuids(params)?,
+                untagged: params.bool("untagged")?.unwrap_or(false),
+                archived,
                 page: page.page,
                 per_page: page.per_page,
             },
+            shape,
         )
         .await?;
     Ok(axum::Json(ApiResponse::paginated(
         result.items,
         page.meta(result.total),
-    )))
+    ))
+    .into_response())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    RawQuery(q): RawQuery,
+) -> AppResult<impl IntoResponse> {
+    list_with(&state, &caller, &Params::parse(q), false, false).await
+}
+
+pub async fn archived(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    RawQuery(q): RawQuery,
+) -> AppResult<impl IntoResponse> {
+    list_with(&state, &caller, &Params::parse(q), true, false).await
+}
+
+pub async fn chat_list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    RawQuery(q): RawQuery,
+) -> AppResult<impl IntoResponse> {
+    list_with(&state, &caller, &Params::parse(q), false, true).await
 }
 
 pub async fn show(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
+    RawQuery(q): RawQuery,
 ) -> AppResult<impl IntoResponse> {
-    let c = state.services.get_conversation(&caller, &id).await?;
+    let params = Params::parse(q);
+    let shape = if params.chat()? {
+        Shape::Chat
+    } else {
+        Shape::Standard { tags: true }
+    };
+    let c = state.services.get_conversation(&caller, &id, shape).await?;
     Ok(axum::Json(ApiResponse::data(c)))
 }
 
-pub async fn messages(
+pub async fn chat_show(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-    Query(q): Query<MessagesQuery>,
 ) -> AppResult<impl IntoResponse> {
-    let limit: u64 = opt_int("limit", q.limit.as_deref())?.unwrap_or(50);
+    let c = state
+        .services
+        .get_conversation(&caller, &id, Shape::Chat)
+        .await?;
+    Ok(axum::Json(ApiResponse::data(c)))
+}
+
+async fn history(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    params: &Params,
+    chat: bool,
+) -> AppResult<axum::response::Response> {
+    let limit: u64 = params.int("limit")?.unwrap_or(50);
     if !(1..=100).contains(&limit) {
         return Err(AppError::validation(
             "limit",
             "The limit must be between 1 and 100.",
         ));
     }
-    let (messages, has_more) = state
+    let h = state
         .services
-        .conversation_messages(
-            &caller,
-            &id,
+        .conversation_history(
+            caller,
+            id,
             MessageFilter {
-                before_id: opt_int("before_id", q.before_id.as_deref())?,
-                after_id: opt_int("after_id", q.after_id.as_deref())?,
-                from: opt_time("from", q.from.as_deref())?,
-                to: opt_time("to", q.to.as_deref())?,
+                before_id: params.int("before_id")?,
+                after_id: params.int("after_id")?,
+                from: opt_time("from", params.get("from"))?,
+                to: opt_time("to", params.get("to"))?,
                 limit,
             },
+            chat,
         )
         .await?;
-    let oldest = messages.first().map(|m| m.id);
-    let newest = messages.last().map(|m| m.id);
-    Ok(axum::Json(ApiResponse::data(json!({
-        "messages": messages,
-        "has_more": has_more,
-        "oldest_id": oldest,
-        "newest_id": newest,
-    }))))
+    Ok(axum::Json(ApiResponse::data(h)).into_response())
+}
+
+pub async fn messages(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> AppResult<impl IntoResponse> {
+    let params = Params::parse(q);
+    let chat = params.chat()?;
+    history(&state, &caller, &id, &params, chat).await
+}
+
+pub async fn chat_messages(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> AppResult<impl IntoResponse> {
+    history(&state, &caller, &id, &Params::parse(q), true).await
+}
+
+pub async fn mark_read(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> AppResult<impl IntoResponse> {
+    let r = state.services.mark_read(&caller, &id).await?;
+    Ok(axum::Json(ApiResponse::message_data(
+        "Conversation marked as read.",
+        r,
+    )))
+}
+
+pub async fn archive(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> AppResult<impl IntoResponse> {
+    let (uuid, at) = state.services.archive_conversation(&caller, &id).await?;
+    Ok(axum::Json(ApiResponse::message_data(
+        "Conversation archived.",
+        json!({"archived_id": uuid, "archived_at": format_micros(at)}),
+    )))
+}
+
+pub async fn restore(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> AppResult<impl IntoResponse> {
+    let uuid = state.services.restore_conversation(&caller, &id).await?;
+    Ok(axum::Json(ApiResponse::message_data(
+        "Conversation restored.",
+        json!({"conversation_id": uuid, "restored": true}),
+    )))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> AppResult<impl IntoResponse> {
+    state.services.delete_conversation(&caller, &id).await?;
+    Ok(axum::Json(ApiResponse::message_data(
+        "Conversation deleted.",
+        json!({"conversation_id": id.trim(), "deleted": true}),
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagsBody {
+    tag_ids: Option<Vec<String>>,
+}
+
+pub async fn set_tags(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(body): Json<TagsBody>,
+) -> AppResult<impl IntoResponse> {
+    let raw = body
+        .tag_ids
+        .ok_or_else(|| AppError::validation("tag_ids", "The tag_ids field is required."))?;
+    let mut ids = Vec::with_capacity(raw.len());
+    for s in raw {
+        let u = Uuid::parse_str(s.trim()).map_err(|_| {
+            AppError::validation("tag_ids", "The tag_ids field must hold tag UUIDs.")
+        })?;
+        if !ids.contains(&u) {
+            ids.push(u);
+        }
+    }
+    let tags = state
+        .services
+        .set_conversation_tags(&caller, &id, ids)
+        .await?;
+    Ok(axum::Json(ApiResponse::message_data(
+        "Conversation tags updated",
+        json!({ "tags": tags }),
+    )))
+}
+
+// ---- automation control ----
+
+#[derive(Deserialize, Default)]
+pub struct PauseBody {
+    reason: Option<String>,
+}
+
+fn reason(r: Option<String>) -> AppResult<Option<String>> {
+    let r = r.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if r.as_ref().is_some_and(|s| s.chars().count() > 500) {
+        return Err(AppError::validation(
+            "reason",
+            "The reason may not be greater than 500 characters.",
+        ));
+    }
+    Ok(r)
+}
+
+pub async fn automation(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> AppResult<impl IntoResponse> {
+    let v = state.services.automation_of(&caller, &id).await?;
+    Ok(axum::Json(ApiResponse::data(v)))
+}
+
+pub async fn pause(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(body): Json<PauseBody>,
+) -> AppResult<impl IntoResponse> {
+    let v = state
+        .services
+        .pause_automation(&caller, &id, reason(body.reason)?)
+        .await?;
+    Ok(axum::Json(ApiResponse::message_data(
+        "Automation paused. You can now send messages manually.",
+        v,
+    )))
+}
+
+pub async fn resume(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> AppResult<impl IntoResponse> {
+    let v = state.services.resume_automation(&caller, &id).await?;
+    Ok(axum::Json(ApiResponse::message_data(
+        "Automation resumed. AI will handle this conversation.",
+        v,
+    )))
+}
+
+pub async fn chat_pause(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(body): Json<PauseBody>,
+) -> AppResult<impl IntoResponse> {
+    let v = state
+        .services
+        .pause_automation(&caller, &id, reason(body.reason)?)
+        .await?;
+    Ok(axum::Json(ApiResponse::message_data(
+        "Automation paused successfully",
+        json!({
+            "conversation_id": v.conversation_id,
+            "automation_paused": true,
+            "automation_status": v.automation_status,
+            "paused_at": v.paused_at,
+            "paused_by": v.paused_by,
+            "reason": v.pause_reason,
+        }),
+    )))
+}
+
+pub async fn chat_resume(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> AppResult<impl IntoResponse> {
+    let v = state.services.resume_automation(&caller, &id).await?;
+    Ok(axum::Json(ApiResponse::message_data(
+        "Automation resumed successfully",
+        json!({
+            "conversation_id": v.conversation_id,
+            "automation_paused": false,
+            "automation_status": v.automation_status,
+            "resumed_at": zapini_shared::time::format_secs(chrono::Utc::now()),
+        }),
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct BulkBody {
+    conversation_ids: Option<Vec<Value>>,
+    reason: Option<String>,
+}
+
+fn bulk_ids(body: &BulkBody) -> AppResult<Vec<String>> {
+    let ids = body.conversation_ids.as_ref().ok_or_else(|| {
+        AppError::validation(
+            "conversation_ids",
+            "The conversation_ids field is required.",
+        )
+    })?;
+    if ids.is_empty() {
+        return Err(AppError::validation(
+            "conversation_ids",
+            "The conversation_ids field must have at least 1 item.",
+        ));
+    }
+    if ids.len() > crate::service::inbox::automation::MAX_BULK {
+        return Err(AppError::validation(
+            "conversation_ids",
+            "The conversation_ids field must not have more than 100 items.",
+        ));
+    }
+    Ok(ids
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect())
+}
+
+pub async fn bulk_pause(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Json(body): Json<BulkBody>,
+) -> AppResult<impl IntoResponse> {
+    let ids = bulk_ids(&body)?;
+    let o = state
+        .services
+        .bulk_automation(&caller, &ids, true, reason(body.reason)?)
+        .await?;
+    Ok(axum::Json(ApiResponse::message_data(
+        format!("{} conversations paused", o.done),
+        json!({"paused": o.done, "skipped": o.skipped, "errors": o.errors}),
+    )))
+}
+
+pub async fn bulk_resume(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Json(body): Json<BulkBody>,
+) -> AppResult<impl IntoResponse> {
+    let ids = bulk_ids(&body)?;
+    let o = state
+        .services
+        .bulk_automation(&caller, &ids, false, None)
+        .await?;
+    Ok(axum::Json(ApiResponse::message_data(
+        format!("{} automations resumed", o.done),
+        json!({"resumed": o.done, "skipped": o.skipped, "errors": o.errors}),
+    )))
 }

@@ -14,6 +14,18 @@ pub struct InternalCause(pub String);
 pub fn envelope(body: ErrorBody) -> Response {
     let status =
         StatusCode::from_u16(body.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    // The reference shows `AUTOMATION_ACTIVE` with `conversation_id` beside `code` and
+    // `message`; it is copied there from `details`.
+    if body.code == ErrorCode::AutomationActive
+        && let Some(id) = body.details.get("conversation_id").cloned()
+        && let Ok(serde_json::Value::Object(mut env)) =
+            serde_json::to_value(ErrorEnvelope::from(body.clone()))
+    {
+        if let Some(serde_json::Value::Object(error)) = env.get_mut("error") {
+            error.insert("conversation_id".to_owned(), id);
+        }
+        return (status, axum::Json(serde_json::Value::Object(env))).into_response();
+    }
     (status, axum::Json(ErrorEnvelope::from(body))).into_response()
 }
 

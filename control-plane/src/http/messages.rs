@@ -39,7 +39,7 @@ pub struct SendMediaBody {
 }
 
 /// `instance_id` as the reference shows it: a UUID string or a numeric id (string or number).
-fn instance_ref(v: Option<Value>) -> AppResult<Option<String>> {
+pub(super) fn instance_ref(v: Option<Value>) -> AppResult<Option<String>> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_owned())),
@@ -90,6 +90,10 @@ pub async fn chat_send(
             Outgoing::Text { text },
             body.reply_to.as_deref().filter(|r| !r.is_empty()),
         )
+        .await?;
+    let msg = state
+        .services
+        .chat_message(&caller, &msg.uuid.to_string())
         .await?;
     Ok(axum::Json(ApiResponse::message_data(
         "Message sent successfully",

@@ -5,7 +5,10 @@
 //! reference shows both forms.
 
 pub mod auth;
+pub mod automations;
+pub mod chat;
 pub mod connection;
+pub mod contacts;
 pub mod conversations;
 pub mod edge;
 pub mod error;
@@ -17,6 +20,7 @@ pub mod instances;
 pub mod media;
 pub mod messages;
 pub mod middleware;
+pub mod tags;
 pub mod tokens;
 pub mod webhooks;
 
@@ -26,7 +30,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -96,9 +100,7 @@ fn api_routes() -> Router<AppState> {
             "/instances/{id}/groups/{jid}/invite",
             get(groups::invite).delete(groups::revoke_invite),
         )
-        .route("/conversations", get(conversations::list))
-        .route("/conversations/{id}", get(conversations::show))
-        .route("/conversations/{id}/messages", get(conversations::messages))
+        .merge(inbox_routes())
         .route(
             "/instances/{id}/webhook",
             get(webhooks::get)
@@ -125,9 +127,102 @@ fn api_routes() -> Router<AppState> {
             "/instances/{id}/tokens",
             get(tokens::list).post(tokens::create),
         )
+        .route("/instances/{id}/tokens/{token_id}", delete(tokens::revoke))
+}
+
+/// Conversations, the chat API, automation control, contacts and tags.
+fn inbox_routes() -> Router<AppState> {
+    use conversations as conv;
+    Router::new()
+        .route("/conversations", get(conv::list))
+        .route("/conversations/archived", get(conv::archived))
+        .route("/conversations/{id}", get(conv::show).delete(conv::delete))
+        .route("/conversations/{id}/messages", get(conv::messages))
+        .route("/conversations/{id}/mark-read", post(conv::mark_read))
         .route(
-            "/instances/{id}/tokens/{token_id}",
-            axum::routing::delete(tokens::revoke),
+            "/conversations/{id}/archive",
+            post(conv::archive).delete(conv::restore),
+        )
+        .route("/conversations/{id}/tags", put(conv::set_tags))
+        .route("/conversations/{id}/automation", get(conv::automation))
+        .route("/conversations/{id}/automation/pause", post(conv::pause))
+        .route("/conversations/{id}/automation/resume", post(conv::resume))
+        .route(
+            "/conversations/automation/bulk-pause",
+            post(conv::bulk_pause),
+        )
+        .route(
+            "/conversations/automation/bulk-resume",
+            post(conv::bulk_resume),
+        )
+        .route("/chat/conversations", get(conv::chat_list))
+        .route("/chat/conversations/{id}", get(conv::chat_show))
+        .route(
+            "/chat/conversations/{id}/messages",
+            get(conv::chat_messages),
+        )
+        .route("/chat/conversations/{id}/mark-read", post(conv::mark_read))
+        .route(
+            "/chat/conversations/{id}/archive",
+            post(conv::archive).delete(conv::restore),
+        )
+        .route(
+            "/chat/conversations/{id}/pause-automation",
+            post(conv::chat_pause),
+        )
+        .route(
+            "/chat/conversations/{id}/resume-automation",
+            post(conv::chat_resume),
+        )
+        .route(
+            "/chat/messages/{id}",
+            patch(chat::edit).delete(chat::delete),
+        )
+        .route(
+            "/chat/messages/{id}/reaction",
+            post(chat::react).delete(chat::unreact),
+        )
+        .route(
+            "/chat/messages/{id}/transcription",
+            get(chat::transcription).post(chat::request_transcription),
+        )
+        .route("/contacts", get(contacts::list).post(contacts::create))
+        .route("/contacts/import", post(contacts::import))
+        .route("/contacts/export", get(contacts::export))
+        .route(
+            "/contacts/{id}",
+            get(contacts::show)
+                .put(contacts::update)
+                .patch(contacts::update)
+                .delete(contacts::delete),
+        )
+        .route("/tags", get(tags::list).post(tags::create))
+        .route(
+            "/tags/{id}",
+            get(tags::show)
+                .patch(tags::update)
+                .put(tags::update)
+                .delete(tags::delete),
+        )
+        .route(
+            "/automation/flows",
+            get(automations::flows).post(automations::create_flow),
+        )
+        .route(
+            "/automation/flows/{id}",
+            patch(automations::update_flow).delete(automations::delete_flow),
+        )
+        .route(
+            "/automation/integrations",
+            get(automations::integrations).post(automations::create_integration),
+        )
+        .route(
+            "/automation/integrations/{id}",
+            patch(automations::update_integration).delete(automations::delete_integration),
+        )
+        .route(
+            "/instances/{id}/inbox-settings",
+            get(automations::settings).put(automations::put_settings),
         )
 }
 

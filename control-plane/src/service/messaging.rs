@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Serialize;
 use uuid::Uuid;
 use zapini_shared::error::ErrorCode;
@@ -16,7 +16,6 @@ use zapini_shared::time::{format_millis, format_secs};
 
 use super::Services;
 use super::ingest::InMessage;
-use crate::db::TenantScoped;
 use crate::db::entities::{contact, conversation, instance, message};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
@@ -72,47 +71,6 @@ pub struct MessageView {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ConversationView {
-    pub id: Uuid,
-    pub instance_id: Uuid,
-    pub chat_jid: String,
-    pub contact_number: Option<String>,
-    pub contact_name: Option<String>,
-    pub display_name: String,
-    pub is_group: bool,
-    pub profile_picture_url: Option<String>,
-    pub last_message: Option<String>,
-    pub last_message_at: Option<String>,
-    pub unread_count: i32,
-    pub is_archived: bool,
-    pub created_at: String,
-}
-
-pub struct ConversationFilter {
-    pub instance: Option<String>,
-    pub unread: Option<bool>,
-    pub is_group: Option<bool>,
-    pub search: Option<String>,
-    pub page: u64,
-    pub per_page: u64,
-}
-
-pub struct MessageFilter {
-    pub before_id: Option<i64>,
-    pub after_id: Option<i64>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-    pub limit: u64,
-}
-
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub total: u64,
-    pub page: u64,
-    pub per_page: u64,
-}
-
 /// What to send through a node.
 pub enum Outgoing {
     Text {
@@ -159,37 +117,6 @@ pub fn message_view(m: &message::Model, conversation: Uuid) -> MessageView {
         is_deleted: m.is_deleted,
         timestamp: format_millis(m.sent_at),
         created_at: format_secs(m.created_at),
-    }
-}
-
-fn conversation_view(
-    c: &conversation::Model,
-    instance_uuid: Uuid,
-    contact: Option<&contact::Model>,
-) -> ConversationView {
-    let number = contact
-        .and_then(|k| k.phone_number.clone())
-        .or_else(|| (!c.is_group).then(|| c.chat_jid.split('@').next().unwrap_or("").to_owned()));
-    let contact_name = contact.and_then(|k| k.name.clone().or_else(|| k.push_name.clone()));
-    ConversationView {
-        id: c.uuid,
-        instance_id: instance_uuid,
-        chat_jid: c.chat_jid.clone(),
-        display_name: c
-            .display_name
-            .clone()
-            .or_else(|| contact_name.clone())
-            .or_else(|| number.clone())
-            .unwrap_or_else(|| c.chat_jid.clone()),
-        contact_number: number,
-        contact_name,
-        is_group: c.is_group,
-        profile_picture_url: None,
-        last_message: c.last_message.clone(),
-        last_message_at: c.last_message_at.map(format_secs),
-        unread_count: c.unread_count,
-        is_archived: c.is_archived,
-        created_at: format_secs(c.created_at),
     }
 }
 
@@ -346,11 +273,14 @@ impl Services {
                 })),
             ));
         }
+        let to_str = to.without_device().to_string();
+        // The control plane has the authoritative automation state (and can name the
+        // conversation); the node is told to skip its own copy of the check.
+        self.check_manual_send(inst, &to_str).await?;
         let node = self.require_node(inst).await?;
-        let to_str = to.to_string();
         let (sent, record) = match outgoing {
             Outgoing::Text { text } => {
-                let sent = node.send_text(&to_str, &text, reply_to).await?;
+                let sent = node.send_text(&to_str, &text, reply_to, true).await?;
                 (
                     sent,
                     InMessage {
@@ -389,6 +319,7 @@ impl Services {
                                 .unwrap_or_default(),
                         },
                         reply_to,
+                        true,
                     )
                     .await?;
                 let media = match &library {
@@ -435,159 +366,6 @@ impl Services {
             .await?
             .map_or(Uuid::nil(), |c| c.uuid);
         Ok(message_view(&row, conv))
-    }
-
-    pub async fn list_conversations(
-        &self,
-        caller: &Caller,
-        filter: ConversationFilter,
-    ) -> AppResult<Page<ConversationView>> {
-        let mut query = conversation::Entity::scoped(caller.tenant())
-            .filter(conversation::Column::IsArchived.eq(false));
-        let instance_filter = match (&filter.instance, caller.bound_instance()) {
-            (Some(r), _) => Some(self.find_instance(caller, r).await?.id),
-            (None, Some(bound)) => Some(bound.0),
-            (None, None) => None,
-        };
-        if let Some(id) = instance_filter {
-            query = query.filter(conversation::Column::InstanceId.eq(id));
-        }
-        if filter.unread == Some(true) {
-            query = query.filter(conversation::Column::UnreadCount.gt(0));
-        }
-        if let Some(g) = filter.is_group {
-            query = query.filter(conversation::Column::IsGroup.eq(g));
-        }
-        if let Some(s) = filter
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let pattern = format!("%{}%", s.replace(['%', '_'], ""));
-            query = query.filter(
-                sea_orm::Condition::any()
-                    .add(conversation::Column::DisplayName.like(pattern.clone()))
-                    .add(conversation::Column::ChatJid.like(pattern)),
-            );
-        }
-        let total = query.clone().count(&self.db).await?;
-        let rows = query
-            .order_by_desc(conversation::Column::LastMessageAt)
-            .order_by_desc(conversation::Column::Id)
-            .offset((filter.page - 1).saturating_mul(filter.per_page))
-            .limit(filter.per_page)
-            .all(&self.db)
-            .await?;
-        let items = self.conversation_views(&rows).await?;
-        Ok(Page {
-            items,
-            total,
-            page: filter.page,
-            per_page: filter.per_page,
-        })
-    }
-
-    async fn conversation_views(
-        &self,
-        rows: &[conversation::Model],
-    ) -> AppResult<Vec<ConversationView>> {
-        let contact_ids: Vec<i64> = rows.iter().filter_map(|c| c.contact_id).collect();
-        let contacts: std::collections::HashMap<i64, contact::Model> = contact::Entity::find()
-            .filter(contact::Column::Id.is_in(contact_ids))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
-        let instance_ids: Vec<i64> = rows.iter().map(|c| c.instance_id).collect();
-        let instances: std::collections::HashMap<i64, Uuid> = instance::Entity::find()
-            .filter(instance::Column::Id.is_in(instance_ids))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|i| (i.id, i.uuid))
-            .collect();
-        Ok(rows
-            .iter()
-            .map(|c| {
-                conversation_view(
-                    c,
-                    instances.get(&c.instance_id).copied().unwrap_or_default(),
-                    c.contact_id.and_then(|id| contacts.get(&id)),
-                )
-            })
-            .collect())
-    }
-
-    async fn find_conversation(
-        &self,
-        caller: &Caller,
-        reference: &str,
-    ) -> AppResult<conversation::Model> {
-        let not_found = || AppError::not_found(ErrorCode::NotFound, "Conversation");
-        let uuid = Uuid::parse_str(reference.trim()).map_err(|_| not_found())?;
-        let mut query = conversation::Entity::scoped(caller.tenant())
-            .filter(conversation::Column::Uuid.eq(uuid));
-        if let Some(bound) = caller.bound_instance() {
-            query = query.filter(conversation::Column::InstanceId.eq(bound.0));
-        }
-        query.one(&self.db).await?.ok_or_else(not_found)
-    }
-
-    pub async fn get_conversation(
-        &self,
-        caller: &Caller,
-        reference: &str,
-    ) -> AppResult<ConversationView> {
-        let c = self.find_conversation(caller, reference).await?;
-        Ok(self
-            .conversation_views(std::slice::from_ref(&c))
-            .await?
-            .remove(0))
-    }
-
-    /// A conversation's messages, newest first within the window, returned oldest first.
-    pub async fn conversation_messages(
-        &self,
-        caller: &Caller,
-        reference: &str,
-        filter: MessageFilter,
-    ) -> AppResult<(Vec<MessageView>, bool)> {
-        let c = self.find_conversation(caller, reference).await?;
-        let mut query = message::Entity::find().filter(message::Column::ConversationId.eq(c.id));
-        if let Some(b) = filter.before_id {
-            query = query.filter(message::Column::Id.lt(b));
-        }
-        if let Some(a) = filter.after_id {
-            query = query.filter(message::Column::Id.gt(a));
-        }
-        if let Some(f) = filter.from {
-            query = query.filter(message::Column::SentAt.gte(f));
-        }
-        if let Some(t) = filter.to {
-            query = query.filter(message::Column::SentAt.lte(t));
-        }
-        let mut rows = if filter.after_id.is_some() {
-            query
-                .order_by_asc(message::Column::Id)
-                .limit(filter.limit + 1)
-                .all(&self.db)
-                .await?
-        } else {
-            query
-                .order_by_desc(message::Column::Id)
-                .limit(filter.limit + 1)
-                .all(&self.db)
-                .await?
-        };
-        let has_more = rows.len() as u64 > filter.limit;
-        rows.truncate(filter.limit as usize);
-        rows.sort_by_key(|m| m.id);
-        Ok((
-            rows.iter().map(|m| message_view(m, c.uuid)).collect(),
-            has_more,
-        ))
     }
 
     /// Counts for `/instances/{id}/stats`.

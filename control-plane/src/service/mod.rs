@@ -3,7 +3,9 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod contacts;
 pub mod groups;
+pub mod inbox;
 pub mod incoming;
 pub mod ingest;
 pub mod instances;
@@ -11,7 +13,9 @@ pub mod media;
 pub mod message_media;
 pub mod messaging;
 pub mod nodes;
+pub mod tags;
 pub mod tokens;
+pub mod transcription;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -46,6 +50,8 @@ pub struct Services {
     pub storage: crate::media::storage::Storage,
     /// Signs and checks the media URLs Zapini hands out.
     pub media_urls: crate::media::MediaUrls,
+    /// Wakes the transcription worker after jobs were queued.
+    pub transcription_signal: Arc<tokio::sync::Notify>,
 }
 
 /// A random alphanumeric secret of `len` characters from the OS-seeded CSPRNG.
@@ -121,6 +127,7 @@ impl Services {
             reports: Arc::default(),
             storage,
             media_urls,
+            transcription_signal: Arc::default(),
             db,
         }
     }

@@ -29,6 +29,11 @@ pub enum NodePush {
     /// secret part.
     TokenRevoked(String),
     Policy(NodePolicy),
+    /// One conversation's automation was paused or resumed.
+    ChatPolicy {
+        chat_jid: String,
+        paused: bool,
+    },
 }
 
 /// The limits a node enforces on its hot path.
@@ -220,12 +225,13 @@ impl Services {
 
     pub async fn policy_for(&self, instance: &instance::Model) -> AppResult<NodePolicy> {
         let sent = self.sent_today_count(instance.id).await?;
+        let (automation_active, paused_chats) = self.automation_policy(instance.id).await?;
         Ok(NodePolicy {
             daily_limit: u32::try_from(instance.daily_limit).unwrap_or(0),
             messages_sent_today: u32::try_from(sent).unwrap_or(u32::MAX),
             day: Utc::now().date_naive().to_string(),
-            automation_active: false,
-            paused_chats: Vec::new(),
+            automation_active,
+            paused_chats,
         })
     }
 

@@ -1,11 +1,18 @@
 //! Black-box API tests: the real server on port 0, a fresh database each.
 
 mod auth;
+mod automation;
+mod contacts;
+mod conversations;
 mod health;
 mod helpers;
+mod inbox_setup;
 mod instances;
+mod isolation;
 mod ratelimit;
 mod robustness;
+mod tags;
 mod tenancy;
 mod tls;
 mod tokens;
+mod transcription;

@@ -74,9 +74,9 @@ fn send_status(err: SendError) -> Status {
         SendError::Policy(PolicyDenied::DailyLimit { limit }) => {
             Status::resource_exhausted(format!("daily message limit of {limit} reached"))
         }
-        SendError::Policy(PolicyDenied::AutomationActive) => Status::failed_precondition(
-            "automation is active for this conversation; pause it to send manually",
-        ),
+        SendError::Policy(PolicyDenied::AutomationActive) => {
+            Status::aborted("automation is active for this conversation; pause it to send manually")
+        }
         SendError::Engine(e) => engine_status(e),
         SendError::Media(e) => media_status(e),
     }

@@ -1,4 +1,4 @@
-//! A WhatsApp contact an instance has talked to, created on first contact.
+//! A WhatsApp contact of an instance: created on first contact or through the contacts API.
 
 use sea_orm::entity::prelude::*;
 
@@ -14,6 +14,12 @@ pub struct Model {
     pub phone_number: Option<String>,
     pub name: Option<String>,
     pub push_name: Option<String>,
+    pub email: Option<String>,
+    pub company: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub notes: Option<String>,
+    pub is_business: bool,
+    pub profile_picture_url: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

@@ -19,6 +19,12 @@ pub struct Model {
     pub last_message_at: Option<ChronoDateTimeUtc>,
     pub unread_count: i32,
     pub is_archived: bool,
+    pub archived_at: Option<ChronoDateTimeUtc>,
+    /// The automation of the instance leaves this conversation alone (a person took over).
+    pub automation_paused: bool,
+    pub automation_paused_at: Option<ChronoDateTimeUtc>,
+    pub automation_paused_by: Option<String>,
+    pub automation_pause_reason: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

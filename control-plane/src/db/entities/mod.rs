@@ -1,15 +1,22 @@
 //! sea-orm entities. Tenant-owned tables are reached through the scoped finders in
 //! `db::scoped`, never by a bare `find()` in a service.
 
+pub mod automation_flow;
+pub mod automation_integration;
 pub mod contact;
 pub mod conversation;
+pub mod conversation_tag;
 pub mod instance;
 pub mod instance_daily_stat;
+pub mod instance_inbox_setting;
 pub mod instance_node;
 pub mod instance_token;
 pub mod media;
 pub mod message;
+pub mod message_reaction;
+pub mod message_transcription;
 pub mod node_event_cursor;
+pub mod tag;
 pub mod tenant;
 pub mod user;
 pub mod user_token;

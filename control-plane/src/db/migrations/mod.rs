@@ -7,6 +7,7 @@ mod m20261125_000001_init;
 mod m20261126_000001_messaging;
 mod m20261126_000002_webhooks;
 mod m20261126_000003_webhook_claim;
+mod m20261127_000001_inbox;
 mod m20261127_000007_media;
 
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_messaging::Migration),
             Box::new(m20261126_000002_webhooks::Migration),
             Box::new(m20261126_000003_webhook_claim::Migration),
+            Box::new(m20261127_000001_inbox::Migration),
             Box::new(m20261127_000007_media::Migration),
         ]
     }

@@ -10,7 +10,7 @@ use zapini_shared::status::InstanceStatus;
 
 use super::batch::Batch;
 use super::{EventKind, InMessage};
-use crate::db::entities::{conversation, instance, message};
+use crate::db::entities::{conversation, instance, message, message_reaction};
 use crate::error::AppResult;
 use crate::webhooks::{Kind, Occurrence, Outbox, payloads};
 
@@ -133,6 +133,13 @@ pub(super) async fn apply<C: ConnectionTrait>(
                 .col_expr(message::Column::UpdatedAt, Expr::value(now))
                 .filter(message::Column::InstanceId.eq(instance.id))
                 .filter(message::Column::WaMessageId.eq(message_id.clone()))
+                // The same edit seen twice (applied by the control plane, then echoed by the
+                // node) changes nothing the second time.
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(message::Column::IsEdited.eq(false))
+                        .add(message::Column::Body.ne(new_text.clone())),
+                )
                 .exec(conn)
                 .await?
                 .rows_affected;
@@ -233,8 +240,20 @@ pub(super) async fn apply<C: ConnectionTrait>(
             from_me,
             timestamp,
         } => {
-            if batch.outbox.wants(Kind::MessageReaction) && !message_id.is_empty() {
-                let target = find_message(conn, instance, &message_id).await?;
+            if message_id.is_empty() {
+                return Ok(());
+            }
+            let target = find_message(conn, instance, &message_id).await?;
+            // A reaction to a stored message is stored (one per reactor) and announced only
+            // when it changes something, so the node's echo of a reaction the control plane
+            // already applied is silent. One to an unknown message is only announced.
+            let changed = match &target {
+                Some((m, _)) => {
+                    store_reaction(conn, m.id, &sender_jid, from_me, &emoji, timestamp).await?
+                }
+                None => true,
+            };
+            if changed && batch.outbox.wants(Kind::MessageReaction) {
                 let chat = target
                     .as_ref()
                     .map_or_else(|| chat_key(&chat_jid), |(_, c)| c.clone());
@@ -255,6 +274,76 @@ pub(super) async fn apply<C: ConnectionTrait>(
         EventKind::Other => {}
     }
     Ok(())
+}
+
+/// Who reacted, as stored: `me` for this instance's own reactions, else the JID without
+/// device.
+fn reactor_key(sender_jid: &str, from_me: bool) -> String {
+    if from_me {
+        return "me".to_owned();
+    }
+    Jid::parse(sender_jid).map_or_else(
+        |_| sender_jid.to_owned(),
+        |j| j.without_device().to_string(),
+    )
+}
+
+/// Adds, replaces or (empty emoji) removes one reactor's reaction; returns whether anything
+/// changed. A removal is kept as a row with an empty emoji, and a change older than the
+/// stored one is ignored: the node's echo of a reaction the control plane already applied
+/// can arrive after a newer change and must not undo it.
+async fn store_reaction<C: ConnectionTrait>(
+    conn: &C,
+    message_id: i64,
+    sender_jid: &str,
+    from_me: bool,
+    emoji: &str,
+    at: chrono::DateTime<Utc>,
+) -> AppResult<bool> {
+    use sea_orm::ActiveValue::Set;
+    let reactor = reactor_key(sender_jid, from_me);
+    // Conditional writes, not read-then-write: two transactions applying the same change at
+    // once (the control plane's and the node's echo) must not both count it. The update
+    // re-checks its condition on a row another writer just changed.
+    let update = || {
+        message_reaction::Entity::update_many()
+            .col_expr(message_reaction::Column::Emoji, Expr::value(emoji))
+            .col_expr(message_reaction::Column::CreatedAt, Expr::value(at))
+            .filter(message_reaction::Column::MessageId.eq(message_id))
+            .filter(message_reaction::Column::ReactorJid.eq(reactor.clone()))
+            .filter(message_reaction::Column::CreatedAt.lte(at))
+            .filter(message_reaction::Column::Emoji.ne(emoji))
+            .exec(conn)
+    };
+    if update().await?.rows_affected > 0 {
+        return Ok(true);
+    }
+    if emoji.is_empty() {
+        return Ok(false);
+    }
+    let inserted = message_reaction::Entity::insert(message_reaction::ActiveModel {
+        message_id: Set(message_id),
+        reactor_jid: Set(reactor.clone()),
+        from_me: Set(from_me),
+        emoji: Set(emoji.to_owned()),
+        created_at: Set(at),
+        ..Default::default()
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::columns([
+            message_reaction::Column::MessageId,
+            message_reaction::Column::ReactorJid,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(conn)
+    .await?;
+    if inserted > 0 {
+        return Ok(true);
+    }
+    // Someone inserted it meanwhile: apply ours over theirs if it is newer and different.
+    Ok(update().await?.rows_affected > 0)
 }
 
 /// A stored message and its chat JID.
@@ -429,6 +518,9 @@ async fn apply_message<C: ConnectionTrait>(
     active.id = sea_orm::ActiveValue::NotSet;
     batch.new_messages.push(active);
     batch.stored.insert(m.id.clone());
+    if !m.from_me && (row.message_type == "audio" || row.message_type == "voice") {
+        batch.audio.push(m.id.clone());
+    }
     let conv = batch
         .touch_conversation(&conv.chat_jid, &m, push_name.as_ref())
         .unwrap_or(conv);

@@ -92,6 +92,13 @@ async fn update_conversations<C: ConnectionTrait>(
         column(conversation::Column::DisplayName, &|c, ch| {
             ch.display_name.then(|| Expr::value(c.display_name.clone()))
         }),
+        column(conversation::Column::IsArchived, &|_, ch| {
+            ch.unarchive.then(|| Expr::value(false))
+        }),
+        column(conversation::Column::ArchivedAt, &|_, ch| {
+            ch.unarchive
+                .then(|| Expr::value(Option::<chrono::DateTime<Utc>>::None))
+        }),
     ];
     let mut update = conversation::Entity::update_many()
         .col_expr(conversation::Column::UpdatedAt, Expr::value(Utc::now()));
@@ -111,6 +118,8 @@ struct ConvChange {
     last_message: bool,
     unread: i32,
     display_name: bool,
+    /// A message came in on an archived conversation: it returns to the inbox.
+    unarchive: bool,
 }
 
 /// What one ingest transaction accumulates.
@@ -129,6 +138,10 @@ pub(super) struct Batch {
     pub(super) new_messages: Vec<message::ActiveModel>,
     /// Signs the media URLs stored with messages.
     pub(super) media_urls: crate::media::MediaUrls,
+    /// WhatsApp ids of audio messages received in this batch (for auto-transcription).
+    pub(super) audio: Vec<String>,
+    /// Whether this batch queued transcriptions.
+    pub(super) queued_transcriptions: bool,
 }
 
 impl Batch {
@@ -211,6 +224,8 @@ impl Batch {
             dirty: HashMap::new(),
             new_messages: Vec::new(),
             media_urls: media_urls.clone(),
+            audio: Vec::new(),
+            queued_transcriptions: false,
         })
     }
 
@@ -264,6 +279,11 @@ impl Batch {
             .collect();
         for chunk in changes.chunks(100) {
             update_conversations(conn, chunk).await?;
+        }
+        if !self.audio.is_empty() {
+            let audio = std::mem::take(&mut self.audio);
+            self.queued_transcriptions |=
+                crate::service::transcription::queue_auto(conn, instance, &audio).await?;
         }
         let outbox = std::mem::replace(&mut self.outbox, Outbox::none());
         outbox.flush(conn, instance).await
@@ -378,6 +398,11 @@ impl Batch {
         if !m.from_me {
             conv.unread_count += 1;
             change.unread += 1;
+            if conv.is_archived {
+                conv.is_archived = false;
+                conv.archived_at = None;
+                change.unarchive = true;
+            }
             if conv.display_name.is_none() && !conv.is_group && push_name.is_some() {
                 conv.display_name = push_name.cloned();
                 change.display_name = true;

@@ -122,6 +122,7 @@ impl Services {
             high = event.seq;
         }
         let queued = batch.flush(&txn, instance).await?;
+        let transcribe = batch.queued_transcriptions;
         if high > acked {
             node_event_cursor::Entity::insert(node_event_cursor::ActiveModel {
                 instance_id: Set(instance.id),
@@ -150,6 +151,9 @@ impl Services {
         if queued > 0 {
             self.webhook_signal.notify();
         }
+        if transcribe {
+            self.transcription_signal.notify_one();
+        }
         Ok(high)
     }
 
@@ -167,10 +171,14 @@ impl Services {
             batch.apply(&txn, instance, kind).await?;
         }
         let queued = batch.flush(&txn, instance).await?;
+        let transcribe = batch.queued_transcriptions;
         batch.write_counters(&txn, instance).await?;
         txn.commit().await?;
         if queued > 0 {
             self.webhook_signal.notify();
+        }
+        if transcribe {
+            self.transcription_signal.notify_one();
         }
         Ok(())
     }
