@@ -388,9 +388,26 @@ impl Services {
             .as_str()
             .filter(|s| !s.is_empty())
             .map_or_else(|| format!("{}.ogg", m.uuid), str::to_owned);
-        let Some(url) = media["url"].as_str().filter(|s| !s.is_empty()) else {
+        // The media library first: a copy kept before, or the node's engine (as
+        // `GET /messages/{uuid}/media` does).
+        let library = match super::message_media::serve(self, m).await {
+            Ok((_, _, reader)) => read_all(reader, 25 * 1024 * 1024).await,
+            Err(e) => Err(e.to_string()),
+        };
+        let library_error = match library {
+            Ok(bytes) => return Ok((bytes, mime, filename)),
+            Err(e) => e,
+        };
+        // Else the URL the engine reported (an external engine's media link).
+        let Some(url) = media["source_url"]
+            .as_str()
+            .or_else(|| media["url"].as_str())
+            .filter(|s| !s.is_empty())
+        else {
             return Err(SttError {
-                message: "The audio of this message is not available to download.".into(),
+                message: format!(
+                    "The audio of this message is not available to download ({library_error})."
+                ),
                 retry: false,
             });
         };
@@ -554,4 +571,28 @@ mod tests {
         assert_eq!(language_code("EN"), "en");
         assert_eq!(language_code("xx"), "xx");
     }
+}
+
+/// Reads a stored file whole, refusing more than `limit` bytes.
+async fn read_all(reader: crate::media::storage::Reader, limit: u64) -> Result<Vec<u8>, String> {
+    use futures::StreamExt;
+    if reader.size > limit {
+        return Err(format!(
+            "the audio is larger than {} MB",
+            limit / (1024 * 1024)
+        ));
+    }
+    let mut body = reader.body;
+    let mut out = Vec::with_capacity(reader.size as usize);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        if (out.len() + chunk.len()) as u64 > limit {
+            return Err(format!(
+                "the audio is larger than {} MB",
+                limit / (1024 * 1024)
+            ));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }

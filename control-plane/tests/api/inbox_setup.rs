@@ -6,7 +6,7 @@ use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, id_str, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, id_str, spawn_app_with};
 
 pub struct Inbox {
     pub app: TestApp,
@@ -17,11 +17,20 @@ pub struct Inbox {
 
 impl Inbox {
     pub async fn new() -> Inbox {
-        Self::with(spawn_app().await).await
+        Self::with_config(|_| {}).await
     }
 
+    /// The inbox tests poll background work (transcriptions); the API rate limit (tested on its
+    /// own elsewhere) is raised so a slow host cannot turn polling into 429s.
     pub async fn with_config(tweak: impl FnOnce(&mut control_plane::Config)) -> Inbox {
-        Self::with(spawn_app_with(tweak).await).await
+        Self::with(
+            spawn_app_with(|c| {
+                c.rate_limit_requests = 100_000;
+                tweak(c);
+            })
+            .await,
+        )
+        .await
     }
 
     async fn with(app: TestApp) -> Inbox {
