@@ -423,8 +423,10 @@ impl WhatsappEngine {
                 }
             }
             InstanceStatus::Pending | InstanceStatus::Disconnected => {
+                let already = self.lock().conn.reason.as_deref() == Some("unreachable");
                 if let Some(since) = connecting_since
                     && since.elapsed() >= self.config.unreachable_after
+                    && !already
                 {
                     let errors = client.stats().reconnect_errors;
                     tracing::warn!(
