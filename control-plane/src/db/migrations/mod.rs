@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m20261125_000001_init;
 mod m20261126_000001_messaging;
 mod m20261126_000002_webhooks;
+mod m20261126_000003_instance_status_reason;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_init::Migration),
             Box::new(m20261126_000001_messaging::Migration),
             Box::new(m20261126_000002_webhooks::Migration),
+            Box::new(m20261126_000003_instance_status_reason::Migration),
         ]
     }
 }

@@ -239,6 +239,9 @@ impl Engine for WhatsappEngine {
                     "the instance is already paired; log out first".to_owned(),
                 ));
             }
+            if st.conn.reason.as_deref() == Some("unreachable") {
+                return Err(EngineError::Temporary("cannot reach WhatsApp".to_owned()));
+            }
             st.running.as_ref().map(|g| g.client.clone())
         }
         .ok_or(EngineError::NotConnected)?;

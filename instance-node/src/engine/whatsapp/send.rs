@@ -10,6 +10,7 @@ use whatsapp_rust::features::{
     GroupCreateOptions, GroupDescription, GroupError, GroupParticipantOptions, GroupSubject,
     PreviousDescription,
 };
+use whatsapp_rust::wacore::proto_helpers::MessageExt;
 use whatsapp_rust::waproto::buffa::MessageField;
 use whatsapp_rust::waproto::whatsapp as wa;
 use whatsapp_rust::{Client, IqError, SendError, UploadOptions};
@@ -208,7 +209,7 @@ impl WhatsappEngine {
             match st.quotes.get(id) {
                 Some((_, author, quoted)) => {
                     ctx.participant = Some(author.to_string());
-                    ctx.quoted_message = MessageField::some(quoted.clone());
+                    ctx.quoted_message = MessageField::from_box(quoted.prepare_for_quote());
                 }
                 None if !to.is_group() => ctx.participant = Some(to.to_string()),
                 None => {}

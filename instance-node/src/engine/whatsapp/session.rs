@@ -225,7 +225,6 @@ impl WhatsappEngine {
     /// Handles one crate event of generation `generation`; returns a terminal outcome.
     async fn on_event(
         self: &Arc<Self>,
-        generation: u64,
         client: &Arc<Client>,
         event: &Event,
     ) -> Option<(String, After, bool)> {
@@ -240,9 +239,13 @@ impl WhatsappEngine {
                         + chrono::Duration::from_std(q.timeout)
                             .unwrap_or_else(|_| chrono::Duration::seconds(20)),
                 };
-                self.lock().qr = Some(qr.clone());
+                {
+                    let mut st = self.lock();
+                    st.qr = Some(qr.clone());
+                    // WhatsApp answered: not unreachable.
+                    st.connecting_since = None;
+                }
                 self.set_status(InstanceStatus::QrReady, "pairing").await;
-                self.lock().qr = Some(qr.clone());
                 self.emit(EngineEvent::Qr(qr)).await;
             }
             Event::PairSuccess(p) => {
@@ -275,8 +278,13 @@ impl WhatsappEngine {
             }
             Event::Disconnected(d) => {
                 tracing::info!(reason = %d.reason, "whatsapp transport disconnected; the client reconnects");
-                self.lock().connecting_since = Some(Instant::now());
-                if self.lock().conn.status == InstanceStatus::Connected {
+                let was = {
+                    let mut st = self.lock();
+                    st.connecting_since = Some(Instant::now());
+                    st.conn.status
+                };
+                // A dropped socket also ends the QR codes on offer.
+                if matches!(was, InstanceStatus::Connected | InstanceStatus::QrReady) {
                     self.set_status(InstanceStatus::Disconnected, "network").await;
                 }
             }
@@ -317,9 +325,7 @@ impl WhatsappEngine {
             _ => {}
         }
         let failures = self.lock().restart_failures;
-        let outcome = terminal(event, failures, self.config.restart_max)?;
-        let _ = generation;
-        Some(outcome)
+        terminal(event, failures, self.config.restart_max)
     }
 }
 
@@ -357,7 +363,7 @@ async fn supervise(
         if !engine.is_current(generation) {
             return;
         }
-        if let Some(outcome) = engine.on_event(generation, &client, &event).await {
+        if let Some(outcome) = engine.on_event(&client, &event).await {
             break outcome;
         }
     };
