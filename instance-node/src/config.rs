@@ -372,7 +372,10 @@ fn whatsapp_settings(
         let url = reqwest::Url::parse(v.trim())
             .map_err(|e| invalid("ZAPINI_WA_WS_URL", format!("not a URL ({v:?}): {e}")))?;
         if !matches!(url.scheme(), "ws" | "wss") {
-            return Err(invalid("ZAPINI_WA_WS_URL", "must start with ws:// or wss://"));
+            return Err(invalid(
+                "ZAPINI_WA_WS_URL",
+                "must start with ws:// or wss://",
+            ));
         }
         s.ws_url = Some(v.trim().to_owned());
     }
@@ -551,7 +554,10 @@ mod tests {
             ("ZAPINI_PACING_TYPING", "false"),
         ])
         .unwrap();
-        assert_eq!(c.whatsapp.ws_url.as_deref(), Some("ws://127.0.0.1:9/ws/chat"));
+        assert_eq!(
+            c.whatsapp.ws_url.as_deref(),
+            Some("ws://127.0.0.1:9/ws/chat")
+        );
         assert_eq!(c.whatsapp.unreachable_after, Duration::from_secs(5));
         assert_eq!(c.whatsapp.pacing.recipient_gap, Duration::from_millis(1500));
         assert_eq!(c.whatsapp.pacing.new_chats_per_hour, 0);

@@ -136,7 +136,10 @@ async fn contract_connected(s: &mut Subject) {
     let engine = s.engine.clone();
     let state = engine.state().await;
     assert_eq!(state.status, InstanceStatus::Connected);
-    assert!(state.phone_number.is_some(), "a connected session knows its number");
+    assert!(
+        state.phone_number.is_some(),
+        "a connected session knows its number"
+    );
     assert!(engine.current_qr().await.is_none(), "no QR while connected");
     let peer = Jid::from_phone(&s.peer);
 
@@ -154,9 +157,10 @@ async fn contract_connected(s: &mut Subject) {
     assert!(!sent.message_id.is_empty());
     let id = sent.message_id.clone();
     match s
-        .expect("MessageSent", |e| {
-            matches!(e, EngineEvent::MessageSent(m) if m.id == id)
-        })
+        .expect(
+            "MessageSent",
+            |e| matches!(e, EngineEvent::MessageSent(m) if m.id == id),
+        )
         .await
     {
         EngineEvent::MessageSent(m) => {
@@ -187,9 +191,10 @@ async fn contract_connected(s: &mut Subject) {
         .unwrap();
     let reply_id = reply.message_id.clone();
     match s
-        .expect("the reply", |e| {
-            matches!(e, EngineEvent::MessageSent(m) if m.id == reply_id)
-        })
+        .expect(
+            "the reply",
+            |e| matches!(e, EngineEvent::MessageSent(m) if m.id == reply_id),
+        )
         .await
     {
         EngineEvent::MessageSent(m) => assert_eq!(m.quoted_id.as_deref(), Some(id.as_str())),
@@ -249,8 +254,10 @@ async fn contract_connected(s: &mut Subject) {
         Err(EngineError::NotConnected)
     );
     engine.reconnect().await.unwrap();
-    s.wait_state("connected again", |st| st.status == InstanceStatus::Connected)
-        .await;
+    s.wait_state("connected again", |st| {
+        st.status == InstanceStatus::Connected
+    })
+    .await;
     assert!(engine.current_qr().await.is_none());
 }
 
@@ -274,7 +281,10 @@ async fn whatsapp_unpaired_refuses_sends() {
     let engine = WhatsappEngine::new(WhatsappConfig::new(dir.path().join("wa")), tx);
     assert_eq!(engine.kind(), EngineKind::Whatsapp);
     assert_eq!(engine.state().await, ConnectionState::pending());
-    assert!(engine.pacing().unwrap().config.enabled, "pacing is on by default");
+    assert!(
+        engine.pacing().unwrap().config.enabled,
+        "pacing is on by default"
+    );
     contract_unpaired(engine.as_ref()).await;
 }
 

@@ -4,7 +4,9 @@
 //! its CPU time over 30 s offline must stay small (no reconnect spin). On a machine that does
 //! reach WhatsApp the first QR arrives instead, and the calm part holds the same.
 //!
-//! It also prints the node's idle RSS, the figure the README reports.
+//! It also prints the node's idle RSS, the figure the README reports; point
+//! `ZAPINI_TEST_NODE_BIN` at a release build (`target/release/instance-node`) to measure that
+//! one instead of the test profile's binary.
 
 mod common;
 
@@ -53,7 +55,9 @@ async fn offline_whatsapp_node_reports_clearly_and_stays_calm() {
     let cp = FakeCp::start().await;
     let instance = Uuid::new_v4();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_instance-node"))
+    let bin = std::env::var("ZAPINI_TEST_NODE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_instance-node").to_owned());
+    let mut child = tokio::process::Command::new(bin)
         .env("ZAPINI_INSTANCE_ID", instance.to_string())
         .env("ZAPINI_NODE_SECRET", SECRET)
         .env("ZAPINI_CONTROL_PLANE_GRPC", cp.url())
@@ -119,14 +123,17 @@ async fn offline_whatsapp_node_reports_clearly_and_stays_calm() {
         cpu_ms < 1_500,
         "the offline node used {cpu_ms} ms CPU in 30 s: it spins"
     );
-    assert!(child.try_wait().unwrap().is_none(), "the node must keep running");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the node must keep running"
+    );
 
     // Still reported as such (no flapping between statuses while offline).
     if first == "unreachable" {
         let st = cp.state.lock().unwrap();
-        let connected = st.events.values().any(|e| {
-            matches!(&e.kind, Some(v1::event::Kind::Connection(c)) if c.status == "connected")
-        });
+        let connected = st.events.values().any(
+            |e| matches!(&e.kind, Some(v1::event::Kind::Connection(c)) if c.status == "connected"),
+        );
         assert!(!connected);
     }
     let _ = child.start_kill();

@@ -131,7 +131,10 @@ async fn whatsapp_instance_offline_pair_code_and_logout() {
     };
     let (status, body) = pair(json!({})).await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["error"]["details"]["phone_number"].is_array(), "{body}");
+    assert!(
+        body["error"]["details"]["phone_number"].is_array(),
+        "{body}"
+    );
     let (status, body) = pair(json!({"phone_number": "12"})).await;
     assert_eq!(status, 422, "{body}");
     let (status, body) = pair(json!({"phone_number": "5511999990000"})).await;

@@ -342,7 +342,11 @@ mod tests {
             p.admit("n3", false, 0, now + Duration::from_secs(3601))
                 .is_ok()
         );
-        assert_eq!(p.report(now + Duration::from_secs(3601)).new_chats_last_hour, 1);
+        assert_eq!(
+            p.report(now + Duration::from_secs(3601))
+                .new_chats_last_hour,
+            1
+        );
     }
 
     #[test]

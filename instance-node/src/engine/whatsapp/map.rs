@@ -4,11 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use whatsapp_rust::types::events::{Event, Receipt, ServerAck};
-use whatsapp_rust::wacore_binary::jid::JidExt;
 use whatsapp_rust::types::message::MessageInfo;
 use whatsapp_rust::types::presence::ReceiptType;
 use whatsapp_rust::wacore::proto_helpers::MessageExt;
 use whatsapp_rust::wacore::stanza::groups::GroupNotificationAction;
+use whatsapp_rust::wacore_binary::jid::JidExt;
 use whatsapp_rust::waproto::whatsapp as wa;
 use zapini_shared::jid::Jid;
 use zapini_shared::status::MessageStatus;
@@ -363,7 +363,10 @@ fn context_parts(ctx: Option<&wa::ContextInfo>) -> (Option<String>, Vec<Jid>) {
     match ctx {
         Some(ctx) => (
             non_empty(ctx.stanza_id.as_deref()),
-            ctx.mentioned_jid.iter().filter_map(|j| jid_str(j)).collect(),
+            ctx.mentioned_jid
+                .iter()
+                .filter_map(|j| jid_str(j))
+                .collect(),
         ),
         None => (None, Vec::new()),
     }

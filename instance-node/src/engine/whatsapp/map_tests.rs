@@ -165,7 +165,10 @@ fn audio_and_voice_notes() {
     let voice = received(&audio(true), &dm_info("A1"));
     assert_eq!(voice.kind, MessageKind::Voice);
     assert_eq!(voice.media.as_ref().unwrap().duration_secs, Some(12));
-    assert_eq!(received(&audio(false), &dm_info("A2")).kind, MessageKind::Audio);
+    assert_eq!(
+        received(&audio(false), &dm_info("A2")).kind,
+        MessageKind::Audio
+    );
 }
 
 #[test]
@@ -193,7 +196,10 @@ fn document_with_filename_and_caption() {
         }),
         ..Default::default()
     };
-    assert_eq!(received(&wrapped, &dm_info("D2")).kind, MessageKind::Document);
+    assert_eq!(
+        received(&wrapped, &dm_info("D2")).kind,
+        MessageKind::Document
+    );
 }
 
 #[test]
@@ -376,10 +382,7 @@ fn revokes() {
 
 #[test]
 fn housekeeping_protocol_messages_are_not_messages() {
-    let msg = protocol(
-        wa::message::protocol_message::Type::EPHEMERAL_SETTING,
-        None,
-    );
+    let msg = protocol(wa::message::protocol_message::Type::EPHEMERAL_SETTING, None);
     assert_eq!(map::message_event(&msg, &dm_info("P4")), None);
     assert_eq!(
         map::message_event(&wa::Message::default(), &dm_info("P5")),
@@ -757,7 +760,10 @@ fn terminal_events_never_loop() {
         terminal(&refused, 3, cap).unwrap().1,
         After::RestartIn(Duration::from_secs(240))
     );
-    assert_eq!(terminal(&refused, 30, cap).unwrap().1, After::RestartIn(cap));
+    assert_eq!(
+        terminal(&refused, 30, cap).unwrap().1,
+        After::RestartIn(cap)
+    );
     // A transient refusal is the client's own retry, not terminal.
     let transient = Event::ConnectFailure(
         whatsapp_rust::types::events::ConnectFailure::builder()

@@ -135,7 +135,9 @@ impl WhatsappEngine {
 
     fn arc(&self) -> Arc<WhatsappEngine> {
         // `&self` comes from a live `Arc`, so the upgrade cannot fail while a method runs.
-        self.me.upgrade().expect("the engine is alive while one of its methods runs")
+        self.me
+            .upgrade()
+            .expect("the engine is alive while one of its methods runs")
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -342,10 +344,14 @@ impl Engine for WhatsappEngine {
         }
         let client = self.client()?;
         let id = client
-            .edit_message(send::target(chat)?, message_id, wa::Message {
-                conversation: Some(text.to_owned()),
-                ..Default::default()
-            })
+            .edit_message(
+                send::target(chat)?,
+                message_id,
+                wa::Message {
+                    conversation: Some(text.to_owned()),
+                    ..Default::default()
+                },
+            )
             .await
             .map_err(send::send_error)?;
         self.emit(EngineEvent::MessageEdited {

@@ -19,8 +19,8 @@ use zapini_shared::phone::PhoneNumber;
 
 use super::WhatsappEngine;
 use super::map::{self, WaJid};
-use crate::engine::types::*;
 use crate::engine::EngineError;
+use crate::engine::types::*;
 
 /// Our JID as the crate wants it.
 pub(super) fn target(j: &Jid) -> Result<WaJid, EngineError> {
@@ -32,11 +32,19 @@ fn iq_error(e: &IqError) -> EngineError {
         IqError::NotConnected | IqError::Socket(_) | IqError::ClientState(_) => {
             EngineError::NotConnected
         }
-        IqError::ServerError { code: 401 | 403, text, .. } => {
-            EngineError::NotAllowed(text.clone())
-        }
-        IqError::ServerError { code: 404, text, .. } => EngineError::NotFound(text.clone()),
-        IqError::ServerError { code: 400 | 406, text, .. } => EngineError::Invalid(text.clone()),
+        IqError::ServerError {
+            code: 401 | 403,
+            text,
+            ..
+        } => EngineError::NotAllowed(text.clone()),
+        IqError::ServerError {
+            code: 404, text, ..
+        } => EngineError::NotFound(text.clone()),
+        IqError::ServerError {
+            code: 400 | 406,
+            text,
+            ..
+        } => EngineError::Invalid(text.clone()),
         other => EngineError::Temporary(other.to_string()),
     }
 }
@@ -309,7 +317,9 @@ pub(super) async fn check_numbers(
         .map(|phone| {
             let hit = results.iter().find(|r| {
                 r.jid.user.as_str() == phone.as_str()
-                    || r.pn_jid.as_ref().is_some_and(|j| j.user.as_str() == phone.as_str())
+                    || r.pn_jid
+                        .as_ref()
+                        .is_some_and(|j| j.user.as_str() == phone.as_str())
             });
             NumberCheck {
                 phone_number: phone.as_str().to_owned(),

@@ -81,7 +81,11 @@ pub(super) enum After {
 }
 
 /// Where a terminal event leaves the instance: `(reason, what next, clear the session)`.
-pub(super) fn terminal(event: &Event, failures: u32, cap: Duration) -> Option<(String, After, bool)> {
+pub(super) fn terminal(
+    event: &Event,
+    failures: u32,
+    cap: Duration,
+) -> Option<(String, After, bool)> {
     let backoff = || {
         let base = Duration::from_secs(30).saturating_mul(1 << failures.min(10));
         After::RestartIn(base.min(cap))
@@ -144,10 +148,9 @@ impl WhatsappEngine {
         if let Some(name) = &self.config.push_name {
             builder = builder.with_push_name(name.clone());
         }
-        let bot = builder
-            .build()
-            .await
-            .map_err(|e| EngineError::Temporary(format!("cannot start the WhatsApp client: {e}")))?;
+        let bot = builder.build().await.map_err(|e| {
+            EngineError::Temporary(format!("cannot start the WhatsApp client: {e}"))
+        })?;
         let client = bot.client();
         let handle = bot.spawn();
         let id = {
@@ -191,7 +194,9 @@ impl WhatsappEngine {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => tracing::warn!(error = %e, path = %path.display(), "cannot delete the session file"),
+                Err(e) => {
+                    tracing::warn!(error = %e, path = %path.display(), "cannot delete the session file")
+                }
             }
         }
     }
@@ -285,14 +290,18 @@ impl WhatsappEngine {
                 };
                 // A dropped socket also ends the QR codes on offer.
                 if matches!(was, InstanceStatus::Connected | InstanceStatus::QrReady) {
-                    self.set_status(InstanceStatus::Disconnected, "network").await;
+                    self.set_status(InstanceStatus::Disconnected, "network")
+                        .await;
                 }
             }
             Event::StreamError(e) => {
                 tracing::warn!(code = %e.code, "whatsapp stream error");
             }
             Event::ConnectFailure(f) if f.reason.should_reconnect() => {
-                tracing::warn!(code = f.reason.code(), "whatsapp refused the connection for now; the client retries");
+                tracing::warn!(
+                    code = f.reason.code(),
+                    "whatsapp refused the connection for now; the client retries"
+                );
             }
             Event::Messages(batch) => {
                 for m in batch.iter() {
@@ -380,7 +389,9 @@ async fn supervise(
         st.conn.push_name = None;
         st.conn.platform = None;
     }
-    engine.set_status(InstanceStatus::Disconnected, &reason).await;
+    engine
+        .set_status(InstanceStatus::Disconnected, &reason)
+        .await;
     if let After::RestartIn(delay) = after {
         let epoch = {
             let mut st = engine.lock();
@@ -417,13 +428,15 @@ impl WhatsappEngine {
                 let stats = client.stats();
                 let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
                 let silent_ms = now_ms.saturating_sub(stats.last_data_received_ms);
-                let limit = u64::try_from(self.config.watchdog_silence.as_millis()).unwrap_or(u64::MAX);
+                let limit =
+                    u64::try_from(self.config.watchdog_silence.as_millis()).unwrap_or(u64::MAX);
                 if stats.last_data_received_ms > 0 && silent_ms > limit {
                     tracing::warn!(
                         silent_secs = silent_ms / 1000,
                         "connected but nothing received; restarting the connection"
                     );
-                    self.set_status(InstanceStatus::Disconnected, "watchdog").await;
+                    self.set_status(InstanceStatus::Disconnected, "watchdog")
+                        .await;
                     self.lock().connecting_since = Some(Instant::now());
                     client.reconnect().await;
                 }
