@@ -57,6 +57,9 @@ pub struct Config {
     pub node_bin: Option<PathBuf>,
     /// How long a node's lease lives without renewal.
     pub lease_ttl_secs: u32,
+    /// `ZAPINI_DEFAULT_ENGINE`: the engine of instances created without one (`whatsapp`,
+    /// the production default, or `sandbox`).
+    pub default_engine: String,
     /// Key that seals third-party secrets at rest (base64 or hex, 32 bytes); `None`:
     /// generated once and kept in `<data_dir>/secret_key`. Replicas must share it.
     pub secret_key: Option<SecretString>,
@@ -187,6 +190,7 @@ struct RawConfig {
     launcher: LauncherKind,
     node_bin: Option<PathBuf>,
     lease_ttl_secs: u32,
+    default_engine: String,
     secret_key: Option<String>,
     allow_private_urls: bool,
     webhook_allow_http: bool,
@@ -246,6 +250,7 @@ impl Default for RawConfig {
             launcher: LauncherKind::Process,
             node_bin: None,
             lease_ttl_secs: 15,
+            default_engine: "whatsapp".to_owned(),
             secret_key: None,
             allow_private_urls: false,
             webhook_allow_http: false,
@@ -488,6 +493,12 @@ impl RawConfig {
                 "must be at least 16 characters",
             ));
         }
+        if !matches!(self.default_engine.as_str(), "whatsapp" | "sandbox") {
+            return Err(invalid(
+                "ZAPINI_DEFAULT_ENGINE",
+                "must be whatsapp or sandbox",
+            ));
+        }
         if !(3..=3600).contains(&self.lease_ttl_secs) {
             return Err(invalid(
                 "ZAPINI_LEASE_TTL_SECS",
@@ -633,6 +644,7 @@ impl RawConfig {
             launcher: self.launcher,
             node_bin: self.node_bin,
             lease_ttl_secs: self.lease_ttl_secs,
+            default_engine: self.default_engine,
             admin_email,
             admin_password: admin_password.map(SecretString::from),
             tls,

@@ -18,6 +18,7 @@ use crate::auth::TokenCache;
 use crate::buffer::{BufferOptions, EventBuffer};
 use crate::config::{NodeConfig, ReceiptMode};
 use crate::engine::sandbox::{SandboxConfig, SandboxEngine};
+use crate::engine::whatsapp::{WhatsappConfig, WhatsappEngine};
 use crate::engine::{Engine, EngineEvent, EngineKind};
 use crate::grpc::client::ControlPlaneApi;
 use crate::grpc::link::{Announcement, Link};
@@ -111,9 +112,14 @@ impl NodeApp {
                 (engine.clone(), Some(engine))
             }
             EngineKind::Whatsapp => {
-                anyhow::bail!(
-                    "invalid configuration: ZAPINI_ENGINE: the whatsapp engine is not available in this build yet"
-                )
+                let settings = &config.whatsapp;
+                let mut wa = WhatsappConfig::new(config.data_dir.join("whatsapp"));
+                wa.ws_url = settings.ws_url.clone();
+                wa.push_name = settings.push_name.clone();
+                wa.pacing = settings.pacing.clone();
+                wa.unreachable_after = settings.unreachable_after;
+                wa.watchdog_silence = settings.watchdog_silence;
+                (WhatsappEngine::new(wa, events_tx), None)
             }
         };
 

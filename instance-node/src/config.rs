@@ -11,6 +11,36 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::engine::EngineKind;
+use crate::engine::pacing::PacingConfig;
+
+/// Settings of the real WhatsApp engine (`ZAPINI_WA_*`, `ZAPINI_PACING_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhatsappSettings {
+    /// `ZAPINI_WA_WS_URL`: the WebSocket endpoint (default WhatsApp Web's; a relay or a test
+    /// server otherwise).
+    pub ws_url: Option<String>,
+    /// `ZAPINI_WA_PUSH_NAME`: the name this linked device shows on the phone.
+    pub push_name: Option<String>,
+    /// `ZAPINI_WA_UNREACHABLE_SECS` (30): without a QR code or a connection this long, the
+    /// status turns `disconnected` with reason `unreachable` (the client keeps retrying).
+    pub unreachable_after: Duration,
+    /// `ZAPINI_WA_WATCHDOG_SECS` (180): a connected session silent this long is reconnected.
+    pub watchdog_silence: Duration,
+    /// `ZAPINI_PACING*`: anti-ban pacing of sends.
+    pub pacing: PacingConfig,
+}
+
+impl Default for WhatsappSettings {
+    fn default() -> Self {
+        WhatsappSettings {
+            ws_url: None,
+            push_name: None,
+            unreachable_after: Duration::from_secs(30),
+            watchdog_silence: Duration::from_secs(180),
+            pacing: PacingConfig::default(),
+        }
+    }
+}
 
 /// When the sandbox produces receipts for our sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +139,8 @@ pub struct NodeConfig {
     pub exit_with_parent: bool,
     /// Backoff for registration and stream reconnects (not an environment setting).
     pub retry: RetryPolicy,
+    /// The real engine's settings (read whatever the engine; used by `whatsapp`).
+    pub whatsapp: WhatsappSettings,
     /// Warnings about the settings (deprecated variables), for `main` to log once logging
     /// is set up.
     pub warnings: Vec<String>,
@@ -181,12 +213,7 @@ impl NodeConfig {
 
         let engine = match get("ZAPINI_ENGINE").as_deref().map(str::trim) {
             None | Some("sandbox") => EngineKind::Sandbox,
-            Some("whatsapp") => {
-                return Err(invalid(
-                    "ZAPINI_ENGINE",
-                    "the whatsapp engine is not available in this build yet; use sandbox",
-                ));
-            }
+            Some("whatsapp") => EngineKind::Whatsapp,
             Some(other) => {
                 return Err(invalid(
                     "ZAPINI_ENGINE",
@@ -273,7 +300,10 @@ impl NodeConfig {
             },
         };
 
+        let whatsapp = whatsapp_settings(&get)?;
+
         Ok(NodeConfig {
+            whatsapp,
             instance_id,
             control_plane_grpc,
             control_plane_url,
@@ -318,9 +348,86 @@ impl NodeConfig {
             send_ack: SendAck::Written,
             exit_with_parent: false,
             retry: RetryPolicy::default(),
+            whatsapp: WhatsappSettings::default(),
             warnings: Vec::new(),
         }
     }
+}
+
+fn parse_u64(setting: &'static str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(invalid(
+            setting,
+            format!("expected a number from {min} to {max}, got {value:?}"),
+        )),
+    }
+}
+
+fn whatsapp_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<WhatsappSettings, ConfigError> {
+    let mut s = WhatsappSettings::default();
+    if let Some(v) = get("ZAPINI_WA_WS_URL") {
+        let url = reqwest::Url::parse(v.trim())
+            .map_err(|e| invalid("ZAPINI_WA_WS_URL", format!("not a URL ({v:?}): {e}")))?;
+        if !matches!(url.scheme(), "ws" | "wss") {
+            return Err(invalid(
+                "ZAPINI_WA_WS_URL",
+                "must start with ws:// or wss://",
+            ));
+        }
+        s.ws_url = Some(v.trim().to_owned());
+    }
+    s.push_name = get("ZAPINI_WA_PUSH_NAME").map(|v| v.trim().to_owned());
+    if let Some(v) = get("ZAPINI_WA_UNREACHABLE_SECS") {
+        s.unreachable_after =
+            Duration::from_secs(parse_u64("ZAPINI_WA_UNREACHABLE_SECS", &v, 1, 3600)?);
+    }
+    if let Some(v) = get("ZAPINI_WA_WATCHDOG_SECS") {
+        s.watchdog_silence =
+            Duration::from_secs(parse_u64("ZAPINI_WA_WATCHDOG_SECS", &v, 30, 86_400)?);
+    }
+    let p = &mut s.pacing;
+    if let Some(v) = get("ZAPINI_PACING") {
+        p.enabled = parse_bool("ZAPINI_PACING", &v)?;
+    }
+    if let Some(v) = get("ZAPINI_PACING_TYPING") {
+        p.typing = parse_bool("ZAPINI_PACING_TYPING", &v)?;
+    }
+    let ms = |name: &'static str, max: u64| -> Result<Option<Duration>, ConfigError> {
+        get(name)
+            .map(|v| parse_u64(name, &v, 0, max).map(Duration::from_millis))
+            .transpose()
+    };
+    if let Some(d) = ms("ZAPINI_PACING_TYPING_MIN_MS", 60_000)? {
+        p.typing_min = d;
+    }
+    if let Some(d) = ms("ZAPINI_PACING_TYPING_MAX_MS", 60_000)? {
+        p.typing_max = d;
+    }
+    if p.typing_max < p.typing_min {
+        return Err(invalid(
+            "ZAPINI_PACING_TYPING_MAX_MS",
+            "must not be below ZAPINI_PACING_TYPING_MIN_MS",
+        ));
+    }
+    if let Some(d) = ms("ZAPINI_PACING_RECIPIENT_GAP_MS", 3_600_000)? {
+        p.recipient_gap = d;
+    }
+    if let Some(d) = ms("ZAPINI_PACING_INSTANCE_GAP_MS", 3_600_000)? {
+        p.instance_gap = d;
+    }
+    if let Some(v) = get("ZAPINI_PACING_NEW_CHATS_PER_HOUR") {
+        p.new_chats_per_hour = u32::try_from(parse_u64(
+            "ZAPINI_PACING_NEW_CHATS_PER_HOUR",
+            &v,
+            0,
+            100_000,
+        )?)
+        .unwrap_or(u32::MAX);
+    }
+    Ok(s)
 }
 
 fn parse_addr(setting: &'static str, value: Option<String>) -> Result<SocketAddr, ConfigError> {
@@ -398,8 +505,13 @@ mod tests {
         assert_eq!(e.setting, "ZAPINI_NODE_SECRET");
         let base = [("ZAPINI_INSTANCE_ID", ID), ("ZAPINI_NODE_SECRET", "s")];
         for (var, value) in [
-            ("ZAPINI_ENGINE", "whatsapp"),
             ("ZAPINI_ENGINE", "foo"),
+            ("ZAPINI_WA_WS_URL", "https://web.whatsapp.com"),
+            ("ZAPINI_WA_UNREACHABLE_SECS", "0"),
+            ("ZAPINI_WA_WATCHDOG_SECS", "5"),
+            ("ZAPINI_PACING", "sometimes"),
+            ("ZAPINI_PACING_NEW_CHATS_PER_HOUR", "-1"),
+            ("ZAPINI_PACING_TYPING_MAX_MS", "10"),
             ("ZAPINI_HTTP_ADDR", "localhost"),
             ("ZAPINI_NODE_GRPC_ADDR", "1.2.3.4"),
             ("ZAPINI_ALLOW_PRIVATE_URLS", "maybe"),
@@ -418,6 +530,38 @@ mod tests {
             assert_eq!(e.setting, var, "{var}={value}");
             assert!(e.to_string().contains(var));
         }
+    }
+
+    #[test]
+    fn whatsapp_engine_and_its_settings() {
+        let c = load(&[
+            ("ZAPINI_INSTANCE_ID", ID),
+            ("ZAPINI_NODE_SECRET", "s"),
+            ("ZAPINI_ENGINE", "whatsapp"),
+        ])
+        .unwrap();
+        assert_eq!(c.engine, EngineKind::Whatsapp);
+        assert_eq!(c.whatsapp, WhatsappSettings::default());
+        assert!(c.whatsapp.pacing.enabled);
+        let c = load(&[
+            ("ZAPINI_INSTANCE_ID", ID),
+            ("ZAPINI_NODE_SECRET", "s"),
+            ("ZAPINI_ENGINE", "whatsapp"),
+            ("ZAPINI_WA_WS_URL", "ws://127.0.0.1:9/ws/chat"),
+            ("ZAPINI_WA_UNREACHABLE_SECS", "5"),
+            ("ZAPINI_PACING_RECIPIENT_GAP_MS", "1500"),
+            ("ZAPINI_PACING_NEW_CHATS_PER_HOUR", "0"),
+            ("ZAPINI_PACING_TYPING", "false"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.whatsapp.ws_url.as_deref(),
+            Some("ws://127.0.0.1:9/ws/chat")
+        );
+        assert_eq!(c.whatsapp.unreachable_after, Duration::from_secs(5));
+        assert_eq!(c.whatsapp.pacing.recipient_gap, Duration::from_millis(1500));
+        assert_eq!(c.whatsapp.pacing.new_chats_per_hour, 0);
+        assert!(!c.whatsapp.pacing.typing);
     }
 
     #[test]

@@ -80,7 +80,7 @@ async fn qr_then_scan_then_status_connected() {
     assert_eq!(status, 200);
     assert_eq!(
         body,
-        json!({"success": true, "status": "connected", "phone": "5511988887777", "name": "Shop", "platform": "android"})
+        json!({"success": true, "status": "connected", "phone": "5511988887777", "name": "Shop", "platform": "android", "engine": "sandbox", "reason": "paired"})
     );
 
     let (status, body) = node.get("/qr").await;

@@ -252,8 +252,28 @@ impl NodeClient {
         })
     }
 
+    /// Asks the node's engine for a pairing code for `phone` (digits only).
+    pub async fn pair_code(&self, phone: &str) -> AppResult<String> {
+        let mut req = tonic::Request::new(v1::PairCodeRequest {
+            phone_number: phone.to_owned(),
+        });
+        req.set_timeout(Duration::from_secs(30));
+        let r = self
+            .inner
+            .clone()
+            .request_pair_code(req)
+            .await
+            .map_err(map_status)?;
+        Ok(r.into_inner().code)
+    }
+
     pub async fn disconnect(&self) -> AppResult<NodeStatus> {
         let r = self.inner.clone().disconnect(v1::Empty {}).await;
+        Ok(Self::status_from(r.map_err(map_status)?.into_inner()))
+    }
+
+    pub async fn logout(&self) -> AppResult<NodeStatus> {
+        let r = self.inner.clone().logout(v1::Empty {}).await;
         Ok(Self::status_from(r.map_err(map_status)?.into_inner()))
     }
 

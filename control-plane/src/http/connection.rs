@@ -7,7 +7,7 @@ use serde::Deserialize;
 use zapini_shared::envelope::ApiResponse;
 
 use super::AppState;
-use super::extract::{Auth, Query};
+use super::extract::{Auth, Json, Query};
 use crate::error::{AppError, AppResult};
 
 #[derive(Deserialize)]
@@ -50,6 +50,41 @@ pub async fn status(
     Ok(axum::Json(ApiResponse::data(status)))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairCodeBody {
+    #[serde(alias = "phone", alias = "number")]
+    phone_number: Option<String>,
+}
+
+/// `POST /instances/{id}/pair-code` (beyond the reference): links the phone by typing a code
+/// instead of scanning the QR. Answers the code to enter on the phone under Linked devices ->
+/// Link with phone number.
+pub async fn pair_code(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Json(body): Json<PairCodeBody>,
+) -> AppResult<impl IntoResponse> {
+    let raw = body.phone_number.unwrap_or_default();
+    if raw.trim().is_empty() {
+        return Err(AppError::validation(
+            "phone_number",
+            "The phone number field is required.",
+        ));
+    }
+    let phone = zapini_shared::phone::PhoneNumber::parse(&raw)
+        .map_err(|e| AppError::validation("phone_number", e.to_string()))?;
+    let code = state
+        .services
+        .instance_pair_code(&caller, &id, &phone)
+        .await?;
+    Ok(axum::Json(ApiResponse::message_data(
+        "Enter this code on the phone: WhatsApp > Linked devices > Link with phone number",
+        serde_json::json!({ "pairing_code": code, "phone_number": phone.as_str() }),
+    )))
+}
+
 pub async fn disconnect(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -63,6 +98,17 @@ pub async fn disconnect(
         "Instance disconnected",
         status,
     )))
+}
+
+/// `POST /instances/{id}/logout` (beyond the reference): unlinks the device and deletes the
+/// session keys; the next reconnect shows a fresh QR.
+pub async fn logout(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> AppResult<impl IntoResponse> {
+    let status = state.services.instance_logout(&caller, &id).await?;
+    Ok(axum::Json(ApiResponse::message_data("Logged out", status)))
 }
 
 pub async fn reconnect(

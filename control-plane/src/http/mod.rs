@@ -67,6 +67,8 @@ fn api_routes() -> Router<AppState> {
         .route("/instances/{id}/status", get(connection::status))
         .route("/instances/{id}/disconnect", post(connection::disconnect))
         .route("/instances/{id}/reconnect", post(connection::reconnect))
+        .route("/instances/{id}/pair-code", post(connection::pair_code))
+        .route("/instances/{id}/logout", post(connection::logout))
         .route("/chat/send", post(messages::chat_send))
         .route("/chat/send-media", post(messages::send_media))
         .route("/messages/send-media", post(messages::send_media))

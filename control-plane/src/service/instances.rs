@@ -71,6 +71,8 @@ pub struct InstanceView {
     pub engine: String,
     pub phone_number: Option<String>,
     pub status: String,
+    /// Beyond the reference: why the status last changed (`logged_out`, `unreachable`, …).
+    pub status_reason: Option<String>,
     pub connected: bool,
     pub daily_limit: i64,
     pub messages_sent_today: i64,
@@ -104,6 +106,7 @@ fn view(model: &instance::Model, sent_today: i64) -> InstanceView {
         engine: model.engine.clone(),
         phone_number: model.phone_number.clone(),
         status: model.status.clone(),
+        status_reason: model.status_reason.clone(),
         connected,
         daily_limit,
         messages_sent_today: sent_today,
@@ -209,7 +212,7 @@ impl Services {
         };
         let engine = match input.engine.as_deref() {
             Some(e) => Engine::parse(e)?,
-            None => Engine::Whatsapp,
+            None => Engine::parse(&self.config.default_engine)?,
         };
         let now = Utc::now();
         let model = instance::ActiveModel {

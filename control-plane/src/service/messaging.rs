@@ -170,7 +170,7 @@ impl Services {
                 phone_number: inst.phone_number.clone(),
                 name: None,
                 platform: None,
-                reason: None,
+                reason: inst.status_reason.clone(),
                 last_activity_at: inst.last_activity_at.map(format_secs),
                 realtime: false,
             });
@@ -188,7 +188,11 @@ impl Services {
     ) -> AppResult<StatusView> {
         if let Ok(status) = st.status.parse::<InstanceStatus>() {
             let mut update = instance::Entity::update_many()
-                .col_expr(instance::Column::Status, Expr::value(status.as_str()));
+                .col_expr(instance::Column::Status, Expr::value(status.as_str()))
+                .col_expr(
+                    instance::Column::StatusReason,
+                    Expr::value(st.reason.clone()),
+                );
             if let Some(phone) = &st.phone_number {
                 update = update.col_expr(instance::Column::PhoneNumber, Expr::value(phone.clone()));
             }
@@ -209,6 +213,26 @@ impl Services {
             last_activity_at: inst.last_activity_at.map(format_secs),
             realtime: true,
         })
+    }
+
+    /// A pairing code for linking by phone number instead of the QR code.
+    pub async fn instance_pair_code(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        phone: &zapini_shared::phone::PhoneNumber,
+    ) -> AppResult<String> {
+        let inst = self.find_instance(caller, reference).await?;
+        let node = self.require_node(&inst).await?;
+        node.pair_code(phone.as_str()).await
+    }
+
+    /// Ends the WhatsApp session through the node: the next start needs a new scan.
+    pub async fn instance_logout(&self, caller: &Caller, reference: &str) -> AppResult<StatusView> {
+        let inst = self.find_instance(caller, reference).await?;
+        let node = self.require_node(&inst).await?;
+        let st = node.logout().await?;
+        self.store_live_status(inst, st).await
     }
 
     /// `disconnect` or `reconnect` through the node.

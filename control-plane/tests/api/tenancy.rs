@@ -48,6 +48,12 @@ async fn another_tenant_cannot_see_or_change_instances_or_tokens() {
                 format!("/instances/{id}/tokens/{token_id}"),
                 None,
             ),
+            (
+                Method::POST,
+                format!("/instances/{id}/pair-code"),
+                Some(json!({"phone_number": "5511999990000"})),
+            ),
+            (Method::POST, format!("/api/v1/instances/{id}/logout"), None),
             (Method::DELETE, format!("/instances/{id}"), None),
         ];
         for (method, path, body) in routes {

@@ -1,14 +1,16 @@
 //! The engine seam: one trait for a WhatsApp session, with two implementations — `sandbox`
-//! (a simulated WhatsApp network, here) and `whatsapp` (the real protocol via `whatsapp-rust`,
-//! in its own module later). The rest of the node sees only these types; no protocol crate
+//! (a simulated WhatsApp network) and `whatsapp` (the real protocol via `whatsapp-rust`, the
+//! only module that sees the crate's types). The rest of the node sees only these types; no protocol crate
 //! type ever crosses this boundary.
 //!
 //! An engine reports everything that happens (QR codes, connection changes, messages,
 //! receipts, reactions, edits, revokes, group changes) as [`EngineEvent`]s on the channel it
 //! was built with; the node appends them to its durable buffer before they count.
 
+pub mod pacing;
 pub mod sandbox;
 pub mod types;
+pub mod whatsapp;
 
 use async_trait::async_trait;
 use zapini_shared::jid::Jid;
@@ -154,4 +156,10 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Ends the session: the next start needs a new scan.
     async fn logout(&self) -> Result<(), EngineError>;
+
+    /// The anti-ban pacing this engine applies to sends, with live counters (reported on the
+    /// status endpoint). `None`: no pacing (the sandbox has no ban to avoid).
+    fn pacing(&self) -> Option<pacing::PacingReport> {
+        None
+    }
 }

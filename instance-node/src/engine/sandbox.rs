@@ -13,7 +13,7 @@
 //! need a weak handle to it. The inherent `pub async` methods (`scan`, `enter_pair_code`,
 //! `inject_*`, `advance_receipt`, `fault`) are the controls the sandbox HTTP endpoints drive.
 
-mod ids;
+pub(crate) mod ids;
 mod media;
 #[cfg(test)]
 mod tests;

@@ -17,9 +17,16 @@ pub struct StatusResponse {
     phone: Option<String>,
     name: Option<String>,
     platform: Option<String>,
+    /// Beyond the reference: the engine, why the status last changed, and the anti-ban pacing
+    /// the engine applies (absent on the sandbox).
+    engine: &'static str,
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pacing: Option<crate::engine::pacing::PacingReport>,
 }
 
-/// `GET /status` -> `{"success":true,"status","phone","name","platform"}` (null when unknown).
+/// `GET /status` -> `{"success":true,"status","phone","name","platform","engine","reason"}`
+/// (null when unknown), plus `pacing` on engines that pace sends.
 pub async fn status(State(state): State<AppState>) -> Json<StatusResponse> {
     let s = state.node.engine.state().await;
     Json(StatusResponse {
@@ -28,6 +35,9 @@ pub async fn status(State(state): State<AppState>) -> Json<StatusResponse> {
         phone: s.phone_number,
         name: s.push_name,
         platform: s.platform,
+        engine: state.node.engine.kind().as_str(),
+        reason: s.reason,
+        pacing: state.node.engine.pacing(),
     })
 }
 

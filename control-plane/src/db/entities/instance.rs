@@ -15,6 +15,8 @@ pub struct Model {
     pub engine: String,
     /// `connected`, `disconnected`, `qr_ready` or `pending`.
     pub status: String,
+    /// Why the status last changed, as the node reported it (`logged_out`, `unreachable`, …).
+    pub status_reason: Option<String>,
     pub phone_number: Option<String>,
     pub daily_limit: i32,
     pub last_activity_at: Option<ChronoDateTimeUtc>,

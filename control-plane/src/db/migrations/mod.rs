@@ -7,6 +7,7 @@ mod m20261125_000001_init;
 mod m20261126_000001_messaging;
 mod m20261126_000002_webhooks;
 mod m20261126_000003_webhook_claim;
+mod m20261126_000003_instance_status_reason;
 mod m20261127_000001_inbox;
 mod m20261127_000007_media;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_messaging::Migration),
             Box::new(m20261126_000002_webhooks::Migration),
             Box::new(m20261126_000003_webhook_claim::Migration),
+            Box::new(m20261126_000003_instance_status_reason::Migration),
             Box::new(m20261127_000001_inbox::Migration),
             Box::new(m20261127_000007_media::Migration),
         ]

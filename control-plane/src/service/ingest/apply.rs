@@ -103,6 +103,10 @@ pub(super) async fn apply<C: ConnectionTrait>(
             let phone = non_empty(&phone_number);
             let mut update = instance::Entity::update_many()
                 .col_expr(instance::Column::Status, Expr::value(status.as_str()))
+                .col_expr(
+                    instance::Column::StatusReason,
+                    Expr::value(non_empty(&reason)),
+                )
                 .col_expr(instance::Column::LastActivityAt, Expr::value(now))
                 .col_expr(instance::Column::UpdatedAt, Expr::value(now));
             if let Some(phone) = &phone {

@@ -87,7 +87,7 @@ pub(super) fn qr_text() -> String {
 }
 
 /// Renders `text` as a real QR code PNG data URL, so a phone camera (or a test) can read it.
-pub(super) fn qr_png_data_url(text: &str) -> String {
+pub(crate) fn qr_png_data_url(text: &str) -> String {
     let code = match qrcode::QrCode::new(text.as_bytes()) {
         Ok(code) => code,
         // The payload is short ASCII, far below QR capacity; an empty image beats a panic.
