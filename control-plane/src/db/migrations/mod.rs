@@ -6,8 +6,8 @@ use sea_orm_migration::prelude::*;
 mod m20261125_000001_init;
 mod m20261126_000001_messaging;
 mod m20261126_000002_webhooks;
-mod m20261126_000003_webhook_claim;
 mod m20261126_000003_instance_status_reason;
+mod m20261126_000003_webhook_claim;
 mod m20261127_000001_inbox;
 mod m20261127_000007_media;
 
