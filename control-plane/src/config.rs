@@ -731,6 +731,13 @@ mod tests {
                 [0, 5, 300, 1800, 7200, 18000, 36000, 36000].map(std::time::Duration::from_secs)
             );
             assert_eq!(c.webhooks.timeout, std::time::Duration::from_secs(5));
+            assert_eq!(c.default_engine, "whatsapp");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("ZAPINI_DEFAULT_ENGINE", "sandbox");
+            assert_eq!(load_in_jail().unwrap().default_engine, "sandbox");
             Ok(())
         });
     }
@@ -776,6 +783,7 @@ mod tests {
             ("ZAPINI_WEBHOOK_RETRY_SCHEDULE", ""),
             ("ZAPINI_SECRET_KEY", "too-short"),
             ("ZAPINI_WEBHOOK_TIMEOUT_SECS", "0"),
+            ("ZAPINI_DEFAULT_ENGINE", "telegram"),
         ] {
             Jail::expect_with(|jail| {
                 jail.clear_env();

@@ -280,14 +280,14 @@ pub(super) fn message_event(msg: &wa::Message, info: &MessageInfo) -> Option<Eng
         // The key's from_me is relative to the author of the protocol message.
         let target_from_me = key.and_then(|k| k.from_me).unwrap_or(from_me);
         return match p.r#type {
-            Some(t) if t == wa::message::protocol_message::Type::REVOKE => {
+            Some(wa::message::protocol_message::Type::REVOKE) => {
                 Some(EngineEvent::MessageRevoked {
                     message_id: target,
                     chat,
                     from_me: target_from_me,
                 })
             }
-            Some(t) if t == wa::message::protocol_message::Type::MESSAGE_EDIT => {
+            Some(wa::message::protocol_message::Type::MESSAGE_EDIT) => {
                 let edited = p.edited_message.as_option()?;
                 let text = edited
                     .get_base_message()

@@ -109,7 +109,7 @@ fn image_with_caption_and_reply() {
             mimetype: Some("image/png".to_owned()),
             caption: Some("the receipt".to_owned()),
             file_length: Some(2048),
-            file_sha256: Some(vec![0xab, 0xcd].into()),
+            file_sha256: Some(vec![0xab, 0xcd]),
             context_info: ctx_reply("3EB0Q"),
             ..Default::default()
         }),

@@ -104,9 +104,9 @@ pub(super) async fn media_message(
     let mime = Some(media.mime_type.clone());
     let url = Some(uploaded.url.clone());
     let direct_path = Some(uploaded.direct_path.clone());
-    let media_key = Some(uploaded.media_key.to_vec().into());
-    let enc_sha = Some(uploaded.file_enc_sha256.to_vec().into());
-    let sha = Some(uploaded.file_sha256.to_vec().into());
+    let media_key = Some(uploaded.media_key.to_vec());
+    let enc_sha = Some(uploaded.file_enc_sha256.to_vec());
+    let sha = Some(uploaded.file_sha256.to_vec());
     let length = Some(uploaded.file_length);
     let key_ts = Some(uploaded.media_key_timestamp);
     let mut message = wa::Message::default();
