@@ -561,18 +561,6 @@ impl Services {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::language_code;
-
-    #[test]
-    fn language_names_become_codes() {
-        assert_eq!(language_code("portuguese"), "pt");
-        assert_eq!(language_code("EN"), "en");
-        assert_eq!(language_code("xx"), "xx");
-    }
-}
-
 /// Reads a stored file whole, refusing more than `limit` bytes.
 async fn read_all(reader: crate::media::storage::Reader, limit: u64) -> Result<Vec<u8>, String> {
     use futures::StreamExt;
@@ -595,4 +583,16 @@ async fn read_all(reader: crate::media::storage::Reader, limit: u64) -> Result<V
         out.extend_from_slice(&chunk);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::language_code;
+
+    #[test]
+    fn language_names_become_codes() {
+        assert_eq!(language_code("portuguese"), "pt");
+        assert_eq!(language_code("EN"), "en");
+        assert_eq!(language_code("xx"), "xx");
+    }
 }
