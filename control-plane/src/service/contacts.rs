@@ -431,7 +431,20 @@ impl Services {
     }
 }
 
-/// Contacts as CSV: a header row, every field quoted as needed, UTF-8.
+/// A free-text cell made safe for spreadsheets: text starting with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return would be run as a formula by Excel, LibreOffice or Google Sheets
+/// (CSV injection; push names are chosen by whoever messages the number), so it gets a
+/// leading `'`, which spreadsheets show as plain text.
+fn spreadsheet_safe(v: &Option<String>) -> String {
+    match v.as_deref() {
+        Some(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
+        Some(s) => s.to_owned(),
+        None => String::new(),
+    }
+}
+
+/// Contacts as CSV: a header row, every field quoted as needed, UTF-8. Free-text fields are
+/// guarded against formula injection ([`spreadsheet_safe`]); ids, numbers and dates are ours.
 pub fn contacts_csv(contacts: &[ContactView]) -> AppResult<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let header = [
@@ -451,18 +464,18 @@ pub fn contacts_csv(contacts: &[ContactView]) -> AppResult<Vec<u8>> {
     let fail = |e: csv::Error| AppError::internal(format!("csv: {e}"));
     w.write_record(header).map_err(fail)?;
     for c in contacts {
-        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let text = spreadsheet_safe;
         w.write_record([
             c.id.to_string(),
             c.uuid.to_string(),
             c.instance_id.to_string(),
-            opt(&c.phone_number),
-            opt(&c.name),
-            opt(&c.display_name),
-            opt(&c.push_name),
-            opt(&c.email),
-            opt(&c.company),
-            opt(&c.notes),
+            c.phone_number.clone().unwrap_or_default(),
+            text(&c.name),
+            text(&c.display_name),
+            text(&c.push_name),
+            text(&c.email),
+            text(&c.company),
+            text(&c.notes),
             c.is_business.to_string(),
             c.created_at.clone(),
         ])

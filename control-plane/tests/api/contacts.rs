@@ -97,6 +97,8 @@ async fn list_search_paginate_import_and_export() {
     rows.push(json!({"phone_number": "not a phone"}));
     rows.push(json!({"name": "no phone"}));
     rows.push(json!({"phone_number": "5521977776666", "name": "Zoë \"Q\", Ltd", "email": "zoe@example.com", "notes": "line1\nline2"}));
+    // A spreadsheet formula in a free-text field (push names are chosen by strangers).
+    rows.push(json!({"phone_number": "5521966665555", "name": "=HYPERLINK(\"http://x\",\"y\")", "company": "@SUM(A1)", "notes": "-2+3"}));
     let (status, body) = t
         .call(
             Method::POST,
@@ -106,7 +108,7 @@ async fn list_search_paginate_import_and_export() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["message"], "Contacts imported successfully");
-    assert_eq!(body["data"]["imported"], 2_401);
+    assert_eq!(body["data"]["imported"], 2_402);
     assert_eq!(body["data"]["skipped"], 1);
     let errors = body["data"]["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 2, "{errors:?}");
@@ -126,7 +128,7 @@ async fn list_search_paginate_import_and_export() {
 
     let page = t.get("/contacts?per_page=50&page=2").await;
     assert_eq!(page["data"].as_array().unwrap().len(), 50);
-    assert_eq!(page["meta"]["pagination"]["total"], 2_402);
+    assert_eq!(page["meta"]["pagination"]["total"], 2_403);
     assert_eq!(page["meta"]["pagination"]["last_page"], 49);
     let found = t.get("/contacts?search=zo%C3%AB").await;
     assert_eq!(found["data"].as_array().unwrap().len(), 1);
@@ -139,7 +141,7 @@ async fn list_search_paginate_import_and_export() {
     let json_export = t
         .get(&format!("/contacts/export?instance_id={}", t.uuid))
         .await;
-    assert_eq!(json_export["data"].as_array().unwrap().len(), 2_402);
+    assert_eq!(json_export["data"].as_array().unwrap().len(), 2_403);
 
     let resp = t
         .app
@@ -156,11 +158,23 @@ async fn list_search_paginate_import_and_export() {
     assert_eq!(&headers[3], "phone_number");
     assert_eq!(&headers[4], "name");
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    assert_eq!(records.len(), 2_402);
+    assert_eq!(records.len(), 2_403);
     let zoe = records.iter().find(|r| &r[3] == "5521977776666").unwrap();
     assert_eq!(&zoe[4], "Zoë \"Q\", Ltd");
     assert_eq!(&zoe[9], "line1\nline2");
     assert!(text.contains("\"Zoë \"\"Q\"\", Ltd\""), "quoted as CSV");
+    // Formulas are neutralised with a leading quote in CSV, and kept as typed in JSON.
+    let formula = records.iter().find(|r| &r[3] == "5521966665555").unwrap();
+    assert_eq!(&formula[4], "'=HYPERLINK(\"http://x\",\"y\")");
+    assert_eq!(&formula[8], "'@SUM(A1)");
+    assert_eq!(&formula[9], "'-2+3");
+    let stored = json_export["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["phone_number"] == "5521966665555")
+        .unwrap();
+    assert_eq!(stored["name"], "=HYPERLINK(\"http://x\",\"y\")");
 
     let resp = t.app.get("/contacts/export?format=xml", &t.token).await;
     assert_error(resp, 422, "VALIDATION_ERROR").await;
