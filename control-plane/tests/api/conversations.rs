@@ -414,3 +414,135 @@ async fn archive_restore_and_delete() {
     assert_eq!(msgs["data"]["messages"].as_array().unwrap().len(), 1);
     t.app.stop().await;
 }
+
+/// The listed rows of `path` (every page of 100).
+async fn all_rows(t: &Inbox, path: &str) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for page in 1.. {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let body = t.get(&format!("{path}{sep}per_page=100&page={page}")).await;
+        let data = body["data"].as_array().unwrap().clone();
+        if data.is_empty() {
+            break;
+        }
+        rows.extend(data);
+    }
+    rows
+}
+
+/// Every filter combination the counters serve (archived or not, `unread`, `is_group`, with and
+/// without `instance_id`) answers a `total` equal to the rows the same filters list.
+async fn assert_totals(t: &Inbox, step: &str) {
+    let instance = format!("instance_id={}", t.uuid);
+    for base in ["/conversations", "/conversations/archived"] {
+        for scope in ["", instance.as_str()] {
+            let everything = all_rows(t, &format!("{base}?{scope}")).await;
+            for unread in [None, Some(true), Some(false)] {
+                for group in [None, Some(true), Some(false)] {
+                    let mut query = scope.to_owned();
+                    if let Some(u) = unread {
+                        query += &format!("&unread={u}");
+                    }
+                    if let Some(g) = group {
+                        query += &format!("&is_group={g}");
+                    }
+                    let expected = everything
+                        .iter()
+                        .filter(|c| {
+                            unread.is_none_or(|u| (c["unread_count"].as_i64().unwrap() > 0) == u)
+                                && group.is_none_or(|g| c["is_group"] == g)
+                        })
+                        .count();
+                    let body = t.get(&format!("{base}?{query}&per_page=1")).await;
+                    assert_eq!(
+                        body["meta"]["pagination"]["total"], expected,
+                        "{step}: {base}?{query}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn totals_stay_exact_through_every_change() {
+    let t = Inbox::new().await;
+    let other = t.app.create_instance(&t.token, "Other").await;
+    let other_uuid = other["uuid"].as_str().unwrap().to_owned();
+    assert_totals(&t, "empty").await;
+
+    t.inbound("5511900000001", "A1", "hi").await;
+    t.inbound("5511900000002", "B1", "yo").await;
+    t.outbound("5511900000003", "C1", "we wrote first").await;
+    t.report_to(
+        &t.uuid,
+        "incoming",
+        json!({
+            "remoteJid": "120363000000000009@g.us",
+            "message": {"conversation": "group hi"},
+            "key": {"remoteJid": "120363000000000009@g.us", "fromMe": false, "id": "G1",
+                    "participant": "5511900000004@s.whatsapp.net"}
+        }),
+    )
+    .await;
+    t.report_to(
+        &other_uuid,
+        "incoming",
+        json!({
+            "remoteJid": "5511900000005@s.whatsapp.net",
+            "message": {"conversation": "other instance"},
+            "key": {"remoteJid": "5511900000005@s.whatsapp.net", "fromMe": false, "id": "D1"}
+        }),
+    )
+    .await;
+    assert_eq!(
+        t.get("/conversations?per_page=1").await["meta"]["pagination"]["total"],
+        5
+    );
+    assert_totals(&t, "after ingest").await;
+
+    let a = t.conversation_of("5511900000001").await;
+    let b = t.conversation_of("5511900000002").await;
+    let c = t.conversation_of("5511900000003").await;
+    let (status, _) = t
+        .call(Method::POST, &format!("/conversations/{a}/mark-read"), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_totals(&t, "after mark-read").await;
+
+    let (status, _) = t
+        .call(Method::POST, &format!("/conversations/{b}/archive"), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_totals(&t, "after archive").await;
+    // A message on the archived conversation brings it back, unread.
+    t.inbound("5511900000002", "B2", "again").await;
+    assert_totals(&t, "after a message unarchived one").await;
+    // Archived and read, then restored.
+    t.call(Method::POST, &format!("/conversations/{b}/mark-read"), None)
+        .await;
+    t.call(Method::POST, &format!("/conversations/{b}/archive"), None)
+        .await;
+    assert_totals(&t, "archived and read").await;
+    t.call(Method::DELETE, &format!("/conversations/{b}/archive"), None)
+        .await;
+    assert_totals(&t, "after restore").await;
+
+    let (status, _) = t
+        .call(Method::DELETE, &format!("/conversations/{c}"), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_totals(&t, "after delete").await;
+
+    // Deleting an instance takes its conversations out of the tenant's totals.
+    let (status, _) = t
+        .call(Method::DELETE, &format!("/instances/{other_uuid}"), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        t.get("/conversations?per_page=1").await["meta"]["pagination"]["total"],
+        3
+    );
+    assert_totals(&t, "after instance delete").await;
+    t.app.stop().await;
+}

@@ -171,8 +171,10 @@ async fn seed(
             started.elapsed().as_secs_f64()
         );
     }
-    // Fresh statistics, as autovacuum (or `PRAGMA optimize`) would gather in production.
-    db.execute_unprepared("ANALYZE").await?;
+    // Fresh statistics and (PostgreSQL) a visibility map, as autovacuum after a bulk insert
+    // (or SQLite's `PRAGMA optimize`) leaves a production database.
+    db.execute_unprepared(if pg { "VACUUM ANALYZE" } else { "ANALYZE" })
+        .await?;
     Ok(())
 }
 

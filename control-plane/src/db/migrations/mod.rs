@@ -10,6 +10,7 @@ mod m20261126_000003_instance_status_reason;
 mod m20261126_000003_webhook_claim;
 mod m20261127_000001_inbox;
 mod m20261127_000007_media;
+pub(crate) mod m20261128_000001_conversation_counts;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_instance_status_reason::Migration),
             Box::new(m20261127_000001_inbox::Migration),
             Box::new(m20261127_000007_media::Migration),
+            Box::new(m20261128_000001_conversation_counts::Migration),
         ]
     }
 }

@@ -136,6 +136,10 @@ impl Services {
         if let Some(g) = filter.is_group {
             query = query.filter(conversation::Column::IsGroup.eq(g));
         }
+        // Without a text or tag filter, the total is a sum of maintained counters.
+        let counted = filter.search.as_deref().is_none_or(|s| s.trim().is_empty())
+            && filter.tag_ids.is_empty()
+            && !filter.untagged;
         if let Some(s) = filter
             .search
             .as_deref()
@@ -185,7 +189,12 @@ impl Services {
                 .to_owned();
             query = query.filter(conversation::Column::Id.not_in_subquery(tagged));
         }
-        let total = query.clone().count(&self.db).await?;
+        let total = if counted {
+            self.counted_total(tenant.0, instance_filter, &filter)
+                .await?
+        } else {
+            query.clone().count(&self.db).await?
+        };
         let rows = query
             .order_by_desc(conversation::Column::LastMessageAt)
             .order_by_desc(conversation::Column::Id)
@@ -195,6 +204,49 @@ impl Services {
             .await?;
         let items = self.conversation_views(&rows, shape).await?;
         Ok(Page { items, total })
+    }
+
+    /// How many conversations match the instance, archived, `unread` and `is_group` filters,
+    /// from the counters the database keeps (migration `m20261128_000001_conversation_counts`).
+    async fn counted_total(
+        &self,
+        tenant: i64,
+        instance: Option<i64>,
+        filter: &ConversationFilter,
+    ) -> AppResult<u64> {
+        use crate::db::migrations::m20261128_000001_conversation_counts::BUCKETS;
+        use sea_orm::{ConnectionTrait, Statement};
+        let columns: Vec<&str> = BUCKETS
+            .iter()
+            .filter(|&&(_, archived, group, unread)| {
+                archived == filter.archived
+                    && filter.is_group.is_none_or(|g| g == group)
+                    && filter.unread.is_none_or(|u| u == unread)
+            })
+            .map(|(c, ..)| *c)
+            .collect();
+        let backend = self.db.get_database_backend();
+        let mut sql = format!(
+            "SELECT CAST(COALESCE(SUM({}), 0) AS BIGINT) FROM conversation_counts WHERE tenant_id = $1",
+            columns.join(" + ")
+        );
+        let mut values: Vec<sea_orm::Value> = vec![tenant.into()];
+        if let Some(id) = instance {
+            sql.push_str(" AND instance_id = $2");
+            values.push(id.into());
+        }
+        if backend == sea_orm::DbBackend::Sqlite {
+            sql = sql.replace('$', "?");
+        }
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        let total: i64 = match row {
+            Some(r) => r.try_get_by_index(0)?,
+            None => 0,
+        };
+        Ok(u64::try_from(total).unwrap_or(0))
     }
 
     /// Views of conversation rows: their contacts, instances, automation and (when asked)
