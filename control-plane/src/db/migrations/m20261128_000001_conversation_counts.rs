@@ -44,7 +44,8 @@ fn member(row: &str, archived: bool, group: bool, unread: bool) -> String {
     )
 }
 
-/// `UPDATE conversation_counts SET …` adding `NEW`'s bucket and taking away `OLD`'s.
+/// SQLite: `UPDATE conversation_counts SET …` adding `NEW`'s bucket and taking away `OLD`'s
+/// (row-level triggers; SQLite updates a row in place, so many in one transaction are cheap).
 fn update(add: bool, remove: bool, instance: &str) -> String {
     let sets: Vec<String> = BUCKETS
         .iter()
@@ -101,6 +102,84 @@ fn backfill() -> String {
     )
 }
 
+/// PostgreSQL: statement-level triggers over transition tables, so a statement that touches many
+/// conversations (an instance's deletion cascading to 100,000 of them) adjusts each counter
+/// row once. Row-level triggers would update one row 100,000 times in one transaction, each
+/// update a new row version, which took minutes. (Transition tables rule out `UPDATE OF`
+/// column lists, so the update trigger sees every update and keeps only rows that moved.)
+fn postgres_triggers() -> Vec<String> {
+    let cols: Vec<&str> = BUCKETS.iter().map(|(c, ..)| *c).collect();
+    let sums = |expr: &dyn Fn(bool, bool, bool) -> String| -> String {
+        BUCKETS
+            .iter()
+            .map(|&(c, a, g, u)| format!("SUM({}) AS {c}", expr(a, g, u)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let apply = |sign: &str| -> String {
+        cols.iter()
+            .map(|c| format!("{c} = k.{c} {sign} d.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let function = |name: &str, body: String| {
+        format!(
+            "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$ \
+             BEGIN {body}; RETURN NULL; END $fn$"
+        )
+    };
+    let moved = MOVED.replace("OLD.", "o.").replace("NEW.", "n.");
+    vec![
+        function(
+            "zapini_conversation_counts_insert",
+            format!(
+                "INSERT INTO conversation_counts AS k (instance_id, tenant_id, {cols}) \
+                 SELECT n.instance_id, MIN(n.tenant_id), {sums} FROM new_rows n GROUP BY n.instance_id \
+                 ON CONFLICT (instance_id) DO UPDATE SET {set}",
+                cols = cols.join(", "),
+                sums = sums(&|a, g, u| member("n", a, g, u)),
+                set = cols
+                    .iter()
+                    .map(|c| format!("{c} = k.{c} + EXCLUDED.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        ),
+        function(
+            "zapini_conversation_counts_delete",
+            format!(
+                "UPDATE conversation_counts AS k SET {set} FROM (SELECT o.instance_id, {sums} \
+                 FROM old_rows o GROUP BY o.instance_id) d WHERE k.instance_id = d.instance_id",
+                set = apply("-"),
+                sums = sums(&|a, g, u| member("o", a, g, u)),
+            ),
+        ),
+        function(
+            "zapini_conversation_counts_update",
+            format!(
+                "UPDATE conversation_counts AS k SET {set} FROM (SELECT n.instance_id, {sums} \
+                 FROM new_rows n JOIN old_rows o ON o.id = n.id WHERE {moved} \
+                 GROUP BY n.instance_id) d WHERE k.instance_id = d.instance_id",
+                set = apply("+"),
+                sums =
+                    sums(&|a, g, u| format!("{} - {}", member("n", a, g, u), member("o", a, g, u))),
+            ),
+        ),
+        "CREATE TRIGGER conversation_counts_insert AFTER INSERT ON conversations \
+         REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT \
+         EXECUTE FUNCTION zapini_conversation_counts_insert()"
+            .to_owned(),
+        "CREATE TRIGGER conversation_counts_delete AFTER DELETE ON conversations \
+         REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT \
+         EXECUTE FUNCTION zapini_conversation_counts_delete()"
+            .to_owned(),
+        "CREATE TRIGGER conversation_counts_update AFTER UPDATE ON conversations \
+         REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT \
+         EXECUTE FUNCTION zapini_conversation_counts_update()"
+            .to_owned(),
+    ]
+}
+
 fn up_statements(backend: DbBackend) -> Vec<String> {
     let mut out = vec![
         create_table(backend),
@@ -109,33 +188,7 @@ fn up_statements(backend: DbBackend) -> Vec<String> {
         backfill(),
     ];
     if backend == DbBackend::Postgres {
-        out.push(format!(
-            "CREATE OR REPLACE FUNCTION zapini_conversation_counts() RETURNS trigger \
-             LANGUAGE plpgsql AS $fn$ BEGIN \
-             IF TG_OP = 'INSERT' THEN \
-               INSERT INTO conversation_counts (instance_id, tenant_id) \
-                 VALUES (NEW.instance_id, NEW.tenant_id) ON CONFLICT (instance_id) DO NOTHING; \
-               {ins}; \
-             ELSIF TG_OP = 'DELETE' THEN {del}; \
-             ELSE {upd}; \
-             END IF; RETURN NULL; END $fn$",
-            ins = update(true, false, "NEW"),
-            del = update(false, true, "OLD"),
-            upd = update(true, true, "NEW"),
-        ));
-        out.extend([
-            "CREATE TRIGGER conversation_counts_insert AFTER INSERT ON conversations \
-             FOR EACH ROW EXECUTE FUNCTION zapini_conversation_counts()"
-                .to_owned(),
-            "CREATE TRIGGER conversation_counts_delete AFTER DELETE ON conversations \
-             FOR EACH ROW EXECUTE FUNCTION zapini_conversation_counts()"
-                .to_owned(),
-            format!(
-                "CREATE TRIGGER conversation_counts_update \
-                 AFTER UPDATE OF is_archived, is_group, unread_count ON conversations \
-                 FOR EACH ROW WHEN ({MOVED}) EXECUTE FUNCTION zapini_conversation_counts()"
-            ),
-        ]);
+        out.extend(postgres_triggers());
     } else {
         out.extend([
             format!(
@@ -190,8 +243,12 @@ impl MigrationTrait for Migration {
             db.execute_unprepared(&sql).await?;
         }
         if pg {
-            db.execute_unprepared("DROP FUNCTION IF EXISTS zapini_conversation_counts()")
+            for f in ["insert", "delete", "update"] {
+                db.execute_unprepared(&format!(
+                    "DROP FUNCTION IF EXISTS zapini_conversation_counts_{f}()"
+                ))
                 .await?;
+            }
         }
         Ok(())
     }
