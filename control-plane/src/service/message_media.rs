@@ -230,8 +230,7 @@ mod tests {
 
         // A link a client sent from stays visible.
         let link = "https://example.com/a.jpg";
-        let stored =
-            with_signed_url(&urls, "image", uuid, Some(json!({"url": link}))).unwrap();
+        let stored = with_signed_url(&urls, "image", uuid, Some(json!({"url": link}))).unwrap();
         assert_eq!(external_source(&stored), Some(link));
         assert_eq!(public_media(Some(&stored)).unwrap()["source_url"], link);
         assert_eq!(public_media(None), None);

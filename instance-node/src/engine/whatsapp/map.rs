@@ -200,14 +200,7 @@ fn content(m: &wa::Message) -> Option<Content> {
         });
     }
     if let Some(x) = m.sticker_message.as_option() {
-        let info = media(
-            x,
-            x.mimetype.as_deref(),
-            None,
-            None,
-            None,
-            "image/webp",
-        );
+        let info = media(x, x.mimetype.as_deref(), None, None, None, "image/webp");
         return Some(Content {
             media: Some(info),
             ..plain(MessageKind::Sticker, None, x.context_info.as_option())

@@ -231,7 +231,10 @@ fn refs(seed: u8) -> (String, Vec<u8>, Vec<u8>, Vec<u8>) {
 
 /// The handle in `info.url`, decoded into what the crate downloads with.
 fn download_params(info: &MediaInfo) -> whatsapp_rust::download::DownloadParams {
-    let url = info.url.as_deref().expect("media with references has a handle");
+    let url = info
+        .url
+        .as_deref()
+        .expect("media with references has a handle");
     assert!(url.starts_with("wa-media:"), "{url}");
     MediaHandle::parse(url).unwrap().params()
 }

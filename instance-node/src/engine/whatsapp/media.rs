@@ -138,8 +138,7 @@ impl MediaHandle {
         let json = URL_SAFE_NO_PAD
             .decode(encoded)
             .map_err(|_| bad("not base64url"))?;
-        let handle: MediaHandle =
-            serde_json::from_slice(&json).map_err(|e| bad(&e.to_string()))?;
+        let handle: MediaHandle = serde_json::from_slice(&json).map_err(|e| bad(&e.to_string()))?;
         if handle.v != VERSION {
             return Err(bad(&format!("unknown version {}", handle.v)));
         }
@@ -212,8 +211,7 @@ fn gone() -> EngineError {
 fn classify(cause: &(dyn StdError + 'static), shown: &dyn std::fmt::Display) -> EngineError {
     if matches!(cause.http_status(), Some(401 | 403 | 404 | 410)) {
         gone()
-    } else if cause
-        .sources()
+    } else if ErrorChainExt::sources(cause)
         .any(|c| c.downcast_ref::<MediaDecryptionError>().is_some())
     {
         EngineError::Temporary("the downloaded media failed verification".to_owned())

@@ -29,7 +29,10 @@ use crate::engine::types::*;
 #[derive(Clone)]
 enum Blob {
     /// The bytes, served only with the right `token` (base64url of the encrypted SHA-256).
-    File { token: String, body: Vec<u8> },
+    File {
+        token: String,
+        body: Vec<u8>,
+    },
     Status(StatusCode),
 }
 
@@ -227,8 +230,7 @@ async fn a_file_that_decrypts_but_is_not_the_announced_one_is_refused() {
             body: other.data_to_upload,
         },
     );
-    let handle =
-        MediaHandle::from_info(&received_document(&announced, path, plain.len())).unwrap();
+    let handle = MediaHandle::from_info(&received_document(&announced, path, plain.len())).unwrap();
 
     let err = cdn.download(&handle).await.unwrap_err();
     assert_eq!(
@@ -241,8 +243,12 @@ async fn a_file_that_decrypts_but_is_not_the_announced_one_is_refused() {
 async fn expired_or_unknown_media_is_not_found() {
     let cdn = start_cdn().await;
     let enc = encrypt_media(b"gone", MediaType::Document).unwrap();
-    cdn.cdn.put("/v/t62.7119-24/expired.enc", Blob::Status(StatusCode::GONE));
-    for path in ["/v/t62.7119-24/expired.enc", "/v/t62.7119-24/never-there.enc"] {
+    cdn.cdn
+        .put("/v/t62.7119-24/expired.enc", Blob::Status(StatusCode::GONE));
+    for path in [
+        "/v/t62.7119-24/expired.enc",
+        "/v/t62.7119-24/never-there.enc",
+    ] {
         let handle = MediaHandle::from_info(&received_document(&enc, path, 4)).unwrap();
         let err = cdn.download(&handle).await.unwrap_err();
         assert!(
@@ -316,7 +322,8 @@ fn media_without_our_handle_is_not_found_and_a_broken_handle_is_invalid() {
 #[test]
 fn a_handle_never_prints_its_key() {
     let enc = encrypt_media(b"secret", MediaType::Image).unwrap();
-    let handle = MediaHandle::from_info(&received_document(&enc, "/v/t62.7119-24/k.enc", 6)).unwrap();
+    let handle =
+        MediaHandle::from_info(&received_document(&enc, "/v/t62.7119-24/k.enc", 6)).unwrap();
     let shown = format!("{handle:?}");
     assert!(shown.contains("/v/t62.7119-24/k.enc"), "{shown}");
     for secret in [
