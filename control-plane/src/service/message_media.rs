@@ -157,6 +157,27 @@ async fn fetch_from_node(
     Ok((name, mime, reader))
 }
 
+/// A link the media was sent from or received at: an http(s) `source_url`. Anything else
+/// there is an engine's private download handle (the WhatsApp engine's `wa-media:` carries
+/// the file's decryption key): kept for [`fetch_from_node`], never shown.
+pub fn external_source(media: &Value) -> Option<&str> {
+    media
+        .get("source_url")
+        .and_then(Value::as_str)
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+}
+
+/// A message's media JSON as API clients see it: without an engine's private handle.
+pub fn public_media(media: Option<&Value>) -> Option<Value> {
+    let mut media = media?.clone();
+    if external_source(&media).is_none()
+        && let Some(obj) = media.as_object_mut()
+    {
+        obj.remove("source_url");
+    }
+    Some(media)
+}
+
 /// The media JSON stored with a message: the node's or client's `url` moves to
 /// `source_url`, and `url` becomes Zapini's signed URL of `GET /messages/{uuid}/media`.
 pub fn with_signed_url(
@@ -178,4 +199,40 @@ pub fn with_signed_url(
         obj.insert("url".to_owned(), Value::from(urls.message_url(uuid)));
     }
     Some(media)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_engine_handle_is_kept_for_downloads_but_never_shown() {
+        let urls = crate::media::MediaUrls::new(b"0123456789abcdef0123456789abcdef", None);
+        let uuid = uuid::Uuid::new_v4();
+        let handle = "wa-media:eyJ2IjoxfQ";
+        let stored = with_signed_url(
+            &urls,
+            "image",
+            uuid,
+            Some(json!({"mime_type": "image/jpeg", "url": handle})),
+        )
+        .unwrap();
+        // Stored for the node...
+        assert_eq!(stored["source_url"], handle);
+        assert_eq!(external_source(&stored), None);
+        // ...but not in what clients see, where `url` is Zapini's signed route.
+        let shown = public_media(Some(&stored)).unwrap();
+        assert_eq!(shown.get("source_url"), None);
+        assert_eq!(shown["url"], Value::from(urls.message_url(uuid)));
+        assert_eq!(shown["mime_type"], "image/jpeg");
+
+        // A link a client sent from stays visible.
+        let link = "https://example.com/a.jpg";
+        let stored = with_signed_url(&urls, "image", uuid, Some(json!({"url": link}))).unwrap();
+        assert_eq!(external_source(&stored), Some(link));
+        assert_eq!(public_media(Some(&stored)).unwrap()["source_url"], link);
+        assert_eq!(public_media(None), None);
+    }
 }

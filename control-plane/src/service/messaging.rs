@@ -102,7 +102,7 @@ pub fn message_view(m: &message::Model, conversation: Uuid) -> MessageView {
         is_from_me: m.from_me,
         message_type: m.message_type.clone(),
         message_body: m.body.clone(),
-        media: m.media.clone(),
+        media: super::message_media::public_media(m.media.as_ref()),
         quoted_message_id: m.quoted_id.clone(),
         mentioned_jids: m
             .mentioned_jids

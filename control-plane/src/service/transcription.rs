@@ -399,8 +399,7 @@ impl Services {
             Err(e) => e,
         };
         // Else the URL the engine reported (an external engine's media link).
-        let Some(url) = media["source_url"]
-            .as_str()
+        let Some(url) = super::message_media::external_source(&media)
             .or_else(|| media["url"].as_str())
             .filter(|s| !s.is_empty())
         else {

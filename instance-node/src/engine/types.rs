@@ -129,7 +129,8 @@ pub struct MediaInfo {
     pub caption: Option<String>,
     pub filename: Option<String>,
     pub size: u64,
-    /// Where the bytes can be fetched from the node, if it holds them.
+    /// The engine's own reference to the bytes, handed back on download (the WhatsApp
+    /// engine's `wa-media:` handle, which holds the decryption key: never shown to clients).
     pub url: Option<String>,
     pub sha256: Option<String>,
     pub duration_secs: Option<u32>,

@@ -21,6 +21,12 @@ impl ReqwestHttp {
             .build()?;
         Ok(ReqwestHttp { client })
     }
+
+    /// Over a given client (tests: one that trusts a local HTTPS server's certificate).
+    #[cfg(test)]
+    pub(super) fn with_client(client: reqwest::Client) -> ReqwestHttp {
+        ReqwestHttp { client }
+    }
 }
 
 #[whatsapp_rust::async_trait]

@@ -3,6 +3,7 @@
 //! crate's own types.
 
 use chrono::{DateTime, Utc};
+use whatsapp_rust::download::Downloadable;
 use whatsapp_rust::types::events::{Event, Receipt, ServerAck};
 use whatsapp_rust::types::message::MessageInfo;
 use whatsapp_rust::types::presence::ReceiptType;
@@ -13,6 +14,7 @@ use whatsapp_rust::waproto::whatsapp as wa;
 use zapini_shared::jid::Jid;
 use zapini_shared::status::MessageStatus;
 
+use super::media::MediaHandle;
 use crate::engine::types::*;
 
 pub(super) type WaJid = whatsapp_rust::Jid;
@@ -87,12 +89,13 @@ struct Content {
     context: Option<wa::ContextInfo>,
 }
 
+/// The media info of a downloadable message part; `url` is its download handle (see
+/// `media.rs`), when the message carries what a download needs.
 fn media(
+    part: &dyn Downloadable,
     mime: Option<&str>,
     caption: Option<&str>,
     filename: Option<&str>,
-    size: Option<u64>,
-    sha: Option<&[u8]>,
     seconds: Option<u32>,
     default_mime: &str,
 ) -> MediaInfo {
@@ -100,9 +103,9 @@ fn media(
         mime_type: non_empty(mime).unwrap_or_else(|| default_mime.to_owned()),
         caption: non_empty(caption),
         filename: non_empty(filename),
-        size: size.unwrap_or(0),
-        url: None,
-        sha256: hex(sha),
+        size: part.file_length().unwrap_or(0),
+        url: MediaHandle::of(part).map(|h| h.encode()),
+        sha256: hex(part.file_sha256()),
         duration_secs: seconds,
     }
 }
@@ -130,11 +133,10 @@ fn content(m: &wa::Message) -> Option<Content> {
     }
     if let Some(x) = m.image_message.as_option() {
         let info = media(
+            x,
             x.mimetype.as_deref(),
             x.caption.as_deref(),
             None,
-            x.file_length,
-            x.file_sha256.as_deref(),
             None,
             "image/jpeg",
         );
@@ -150,11 +152,10 @@ fn content(m: &wa::Message) -> Option<Content> {
         .or_else(|| m.ptv_message.as_option())
     {
         let info = media(
+            x,
             x.mimetype.as_deref(),
             x.caption.as_deref(),
             None,
-            x.file_length,
-            x.file_sha256.as_deref(),
             x.seconds,
             "video/mp4",
         );
@@ -171,11 +172,10 @@ fn content(m: &wa::Message) -> Option<Content> {
             MessageKind::Audio
         };
         let info = media(
+            x,
             x.mimetype.as_deref(),
             None,
             None,
-            x.file_length,
-            x.file_sha256.as_deref(),
             x.seconds,
             "audio/ogg; codecs=opus",
         );
@@ -186,11 +186,10 @@ fn content(m: &wa::Message) -> Option<Content> {
     }
     if let Some(x) = m.document_message.as_option() {
         let info = media(
+            x,
             x.mimetype.as_deref(),
             x.caption.as_deref(),
             x.file_name.as_deref().or(x.title.as_deref()),
-            x.file_length,
-            x.file_sha256.as_deref(),
             None,
             "application/octet-stream",
         );
@@ -201,15 +200,7 @@ fn content(m: &wa::Message) -> Option<Content> {
         });
     }
     if let Some(x) = m.sticker_message.as_option() {
-        let info = media(
-            x.mimetype.as_deref(),
-            None,
-            None,
-            x.file_length,
-            x.file_sha256.as_deref(),
-            None,
-            "image/webp",
-        );
+        let info = media(x, x.mimetype.as_deref(), None, None, None, "image/webp");
         return Some(Content {
             media: Some(info),
             ..plain(MessageKind::Sticker, None, x.context_info.as_option())

@@ -18,6 +18,7 @@ use zapini_shared::jid::Jid;
 use zapini_shared::status::MessageStatus;
 
 use super::map::{self, WaJid};
+use super::media::MediaHandle;
 use super::session::{After, terminal};
 use crate::engine::types::*;
 
@@ -215,6 +216,154 @@ fn sticker() {
     let m = received(&msg, &dm_info("S1"));
     assert_eq!(m.kind, MessageKind::Sticker);
     assert_eq!(m.media.unwrap().mime_type, "image/webp");
+}
+
+/// The download references of an encrypted media message, as WhatsApp sends them. The
+/// direct path carries its own query, as real ones do.
+fn refs(seed: u8) -> (String, Vec<u8>, Vec<u8>, Vec<u8>) {
+    (
+        format!("/v/t62.7118-24/{seed}_123_n.enc?ccb=11-4&oh=01_Q5&oe=67A0B1C2&_nc_sid=5e03e0"),
+        vec![seed; 32],
+        vec![seed.wrapping_add(1); 32],
+        vec![seed.wrapping_add(2); 32],
+    )
+}
+
+/// The handle in `info.url`, decoded into what the crate downloads with.
+fn download_params(info: &MediaInfo) -> whatsapp_rust::download::DownloadParams {
+    let url = info
+        .url
+        .as_deref()
+        .expect("media with references has a handle");
+    assert!(url.starts_with("wa-media:"), "{url}");
+    MediaHandle::parse(url).unwrap().params()
+}
+
+#[test]
+fn received_media_carries_a_download_handle_that_round_trips() {
+    use whatsapp_rust::download::{Downloadable, MediaType};
+
+    let (path, key, enc, sha) = refs(7);
+    let image = wa::message::ImageMessage {
+        mimetype: Some("image/jpeg".to_owned()),
+        direct_path: Some(path.clone()),
+        media_key: Some(key.clone()),
+        file_enc_sha256: Some(enc.clone()),
+        file_sha256: Some(sha.clone()),
+        file_length: Some(51_234),
+        ..Default::default()
+    };
+    let msg = wa::Message {
+        image_message: MessageField::some(image),
+        ..Default::default()
+    };
+    let media = received(&msg, &dm_info("IMGH")).media.unwrap();
+    let p = download_params(&media);
+    assert_eq!(p.direct_path, path);
+    assert_eq!(p.media_key.as_deref(), Some(key.as_slice()));
+    assert_eq!(p.file_enc_sha256.as_deref(), Some(enc.as_slice()));
+    assert_eq!(p.file_sha256, sha);
+    assert_eq!(p.file_length, 51_234);
+    assert_eq!(p.app_info(), MediaType::Image);
+    // The public fields stay what they were.
+    assert_eq!(media.size, 51_234);
+    assert_eq!(media.sha256.as_deref(), Some("09".repeat(32).as_str()));
+
+    let (path, key, enc, sha) = refs(40);
+    let doc = wa::Message {
+        document_message: MessageField::some(wa::message::DocumentMessage {
+            mimetype: Some("application/pdf".to_owned()),
+            file_name: Some("invoice.pdf".to_owned()),
+            direct_path: Some(path.clone()),
+            media_key: Some(key.clone()),
+            file_enc_sha256: Some(enc.clone()),
+            file_sha256: Some(sha.clone()),
+            file_length: Some(99),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let p = download_params(&received(&doc, &dm_info("DOCH")).media.unwrap());
+    assert_eq!(p.direct_path, path);
+    assert_eq!(p.media_key.as_deref(), Some(key.as_slice()));
+    assert_eq!(p.file_enc_sha256.as_deref(), Some(enc.as_slice()));
+    assert_eq!(p.file_sha256, sha);
+    assert_eq!(p.app_info(), MediaType::Document);
+
+    let (path, key, enc, sha) = refs(200);
+    let voice = wa::Message {
+        audio_message: MessageField::some(wa::message::AudioMessage {
+            mimetype: Some("audio/ogg; codecs=opus".to_owned()),
+            ptt: Some(true),
+            seconds: Some(3),
+            direct_path: Some(path.clone()),
+            media_key: Some(key.clone()),
+            file_enc_sha256: Some(enc.clone()),
+            file_sha256: Some(sha.clone()),
+            file_length: Some(4_000),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let m = received(&voice, &dm_info("PTTH"));
+    assert_eq!(m.kind, MessageKind::Voice);
+    let p = download_params(&m.media.unwrap());
+    assert_eq!(p.direct_path, path);
+    assert_eq!(p.media_key.as_deref(), Some(key.as_slice()));
+    assert_eq!(p.file_enc_sha256.as_deref(), Some(enc.as_slice()));
+    assert_eq!(p.file_sha256, sha);
+    assert_eq!(p.file_length, 4_000);
+    assert_eq!(p.app_info(), MediaType::Audio);
+
+    // A sticker downloads with the image keys of its own type.
+    let (path, key, enc, sha) = refs(9);
+    let sticker = wa::Message {
+        sticker_message: MessageField::some(wa::message::StickerMessage {
+            direct_path: Some(path),
+            media_key: Some(key),
+            file_enc_sha256: Some(enc),
+            file_sha256: Some(sha),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let p = download_params(&received(&sticker, &dm_info("STKH")).media.unwrap());
+    assert_eq!(p.app_info(), MediaType::Sticker);
+}
+
+#[test]
+fn media_without_download_references_has_no_handle() {
+    let (path, _, enc, sha) = refs(1);
+    // No media key: nothing could decrypt it (the handle would be useless).
+    let msg = wa::Message {
+        image_message: MessageField::some(wa::message::ImageMessage {
+            direct_path: Some(path),
+            file_enc_sha256: Some(enc),
+            file_sha256: Some(sha),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    assert_eq!(received(&msg, &dm_info("NOKEY")).media.unwrap().url, None);
+}
+
+#[test]
+fn our_own_sent_media_carries_a_handle_too() {
+    let (path, key, enc, sha) = refs(3);
+    let msg = wa::Message {
+        video_message: MessageField::some(wa::message::VideoMessage {
+            direct_path: Some(path.clone()),
+            media_key: Some(key),
+            file_enc_sha256: Some(enc),
+            file_sha256: Some(sha),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let peer = j(&format!("{PEER}@s.whatsapp.net"));
+    let me = j(&format!("{ME}@s.whatsapp.net"));
+    let m = map::sent_message(&msg, "3EB0VID", &peer, &me, when()).unwrap();
+    assert_eq!(download_params(&m.media.unwrap()).direct_path, path);
 }
 
 #[test]

@@ -6,6 +6,8 @@
 //!   terminal events).
 //! - `map`: the crate's events and protocol messages -> [`EngineEvent`]s (pure, unit-tested).
 //! - `send`: building outgoing protocol messages (text, replies, media uploads).
+//! - `media`: the download handle of a message's media and the CDN download behind
+//!   [`Engine::download_media`].
 //! - `http_client`: the crate's HTTP client trait on reqwest.
 //!
 //! Session keys live in `<data dir>/whatsapp.db` (SQLite, one file per instance), so a node
@@ -15,6 +17,9 @@ mod http_client;
 mod map;
 #[cfg(test)]
 mod map_tests;
+mod media;
+#[cfg(test)]
+mod media_tests;
 mod send;
 mod session;
 
@@ -461,6 +466,34 @@ impl Engine for WhatsappEngine {
     async fn invite_link(&self, group: &Jid, reset: bool) -> Result<String, EngineError> {
         let client = self.client()?;
         send::invite_link(&client, group, reset).await
+    }
+
+    /// Received and sent media alike, from the handle `map` put in `media.url` (nothing is
+    /// kept on the node). Connected: through the session, which knows the current media hosts
+    /// and refreshes an expired route. Not connected: straight from WhatsApp's CDN hosts, which
+    /// need no session for a download, so media stays downloadable while the instance is
+    /// disconnected or logged out.
+    async fn download_media(
+        &self,
+        _chat: &Jid,
+        _message_id: &str,
+        info: &MediaInfo,
+    ) -> Result<bytes::Bytes, EngineError> {
+        let handle = media::MediaHandle::from_info(info)?;
+        match self.client() {
+            Ok(client) => media::download_live(&client, &handle).await,
+            Err(_) => {
+                let http = http_client::ReqwestHttp::new().map_err(|e| {
+                    EngineError::Temporary(format!("cannot build the HTTP client: {e}"))
+                })?;
+                media::download_via(
+                    Arc::new(http),
+                    whatsapp_rust::download::MediaRoute::default_hosts(),
+                    &handle,
+                )
+                .await
+            }
+        }
     }
 
     async fn disconnect(&self) -> Result<(), EngineError> {
