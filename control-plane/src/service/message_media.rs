@@ -98,7 +98,10 @@ async fn fetch_from_node(
                 .and_then(|i| i.get("size"))
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
-            url: field(info, "source_url").unwrap_or_default().to_owned(),
+            url: field(info, ENGINE_HANDLE)
+                .or_else(|| field(info, "source_url"))
+                .unwrap_or_default()
+                .to_owned(),
             sha256: field(info, "sha256").unwrap_or_default().to_owned(),
             duration_secs: 0,
         }),
@@ -167,14 +170,38 @@ pub fn external_source(media: &Value) -> Option<&str> {
         .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
 }
 
+/// Where an engine's private download handle is kept when `source_url` already holds the
+/// link a message was sent from (media sent through the API with `media_url`: the engine's
+/// echo of the sent message brings the handle later, see `ingest::apply`).
+pub const ENGINE_HANDLE: &str = "engine_handle";
+
 /// A message's media JSON as API clients see it: without an engine's private handle.
 pub fn public_media(media: Option<&Value>) -> Option<Value> {
     let mut media = media?.clone();
-    if external_source(&media).is_none()
-        && let Some(obj) = media.as_object_mut()
-    {
-        obj.remove("source_url");
+    let external = external_source(&media).is_some();
+    if let Some(obj) = media.as_object_mut() {
+        if !external {
+            obj.remove("source_url");
+        }
+        obj.remove(ENGINE_HANDLE);
     }
+    Some(media)
+}
+
+/// The media JSON of a stored message with the engine's download `handle` adopted: as
+/// `source_url` when that is empty, else as [`ENGINE_HANDLE`]. `None` when nothing changes.
+pub fn adopt_engine_handle(media: Option<&Value>, handle: &str) -> Option<Value> {
+    let mut media = media?.clone();
+    let obj = media.as_object_mut()?;
+    let key = match obj.get("source_url").and_then(Value::as_str) {
+        None | Some("") => "source_url",
+        Some(current) if current == handle => return None,
+        Some(_) => ENGINE_HANDLE,
+    };
+    if obj.get(key).and_then(Value::as_str) == Some(handle) {
+        return None;
+    }
+    obj.insert(key.to_owned(), Value::from(handle));
     Some(media)
 }
 
@@ -234,5 +261,28 @@ mod tests {
         assert_eq!(external_source(&stored), Some(link));
         assert_eq!(public_media(Some(&stored)).unwrap()["source_url"], link);
         assert_eq!(public_media(None), None);
+    }
+
+    #[test]
+    fn a_sent_links_message_adopts_the_engines_handle_beside_the_link() {
+        let handle = "wa-media:eyJ2IjoxfQ";
+        // Sent by media_url: the link stays the source, the handle goes beside it, hidden.
+        let sent = json!({"url": "https://z/sig", "source_url": "https://example.com/a.jpg"});
+        let adopted = adopt_engine_handle(Some(&sent), handle).unwrap();
+        assert_eq!(adopted["source_url"], "https://example.com/a.jpg");
+        assert_eq!(adopted[ENGINE_HANDLE], handle);
+        assert_eq!(
+            adopt_engine_handle(Some(&adopted), handle),
+            None,
+            "no change twice"
+        );
+        let shown = public_media(Some(&adopted)).unwrap();
+        assert_eq!(shown.get(ENGINE_HANDLE), None);
+        assert_eq!(shown["source_url"], "https://example.com/a.jpg");
+        // Sent by media_id (no source): the handle becomes the source.
+        let adopted = adopt_engine_handle(Some(&json!({"url": "https://z/sig"})), handle).unwrap();
+        assert_eq!(adopted["source_url"], handle);
+        assert_eq!(adopted.get(ENGINE_HANDLE), None);
+        assert_eq!(adopt_engine_handle(None, handle), None);
     }
 }

@@ -546,3 +546,39 @@ async fn totals_stay_exact_through_every_change() {
     assert_totals(&t, "after instance delete").await;
     t.app.stop().await;
 }
+
+#[tokio::test]
+async fn a_sent_messages_echo_brings_the_engines_media_handle_hidden_from_clients() {
+    use control_plane::db::entities::message;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let t = Inbox::new().await;
+    let jid = "5511900000007@s.whatsapp.net";
+    let image = |url: &str| {
+        json!({
+            "remoteJid": jid,
+            "message": {"imageMessage": {"mimetype": "image/jpeg", "url": url, "caption": "pic"}},
+            "key": {"remoteJid": jid, "fromMe": true, "id": "SENT1"}
+        })
+    };
+    // First stored with the link it was sent from, then the engine's echo with its handle.
+    t.report_to(&t.uuid, "incoming", image("https://example.com/pic.jpg"))
+        .await;
+    t.report_to(&t.uuid, "incoming", image("wa-media:eyJ2IjoxfQ"))
+        .await;
+    let row = message::Entity::find()
+        .filter(message::Column::WaMessageId.eq("SENT1"))
+        .one(&t.app.services.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let media = row.media.unwrap();
+    assert_eq!(media["source_url"], "https://example.com/pic.jpg");
+    assert_eq!(media["engine_handle"], "wa-media:eyJ2IjoxfQ");
+
+    let c = t.conversation_of("5511900000007").await;
+    let history = t.get(&format!("/conversations/{c}/messages")).await;
+    let text = history.to_string();
+    assert!(!text.contains("wa-media:"), "the handle leaked: {text}");
+    assert!(text.contains("https://example.com/pic.jpg"), "{text}");
+    t.app.stop().await;
+}

@@ -424,6 +424,46 @@ async fn apply_status<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The engine's echo of a message the control plane already stored (a send through the API)
+/// may carry the engine's private download handle for its media (the WhatsApp engine's
+/// `wa-media:`), which the stored row, written from the API request, lacks: adopt it, so the
+/// media can be downloaded again from WhatsApp once the kept copy expires.
+async fn adopt_engine_handle<C: ConnectionTrait>(
+    conn: &C,
+    instance: &instance::Model,
+    m: &InMessage,
+    batch: &mut Batch,
+) -> AppResult<()> {
+    let Some(handle) = m
+        .media
+        .as_ref()
+        .and_then(|v| v.get("url"))
+        .and_then(serde_json::Value::as_str)
+        .filter(|u| !u.is_empty() && !u.starts_with("http://") && !u.starts_with("https://"))
+    else {
+        return Ok(());
+    };
+    batch.insert_messages(conn).await?;
+    let Some(stored) = message::Entity::find()
+        .filter(message::Column::InstanceId.eq(instance.id))
+        .filter(message::Column::WaMessageId.eq(m.id.clone()))
+        .one(conn)
+        .await?
+    else {
+        return Ok(());
+    };
+    if let Some(media) =
+        crate::service::message_media::adopt_engine_handle(stored.media.as_ref(), handle)
+    {
+        message::Entity::update_many()
+            .col_expr(message::Column::Media, Expr::value(media))
+            .filter(message::Column::Id.eq(stored.id))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 async fn apply_message<C: ConnectionTrait>(
     conn: &C,
     instance: &instance::Model,
@@ -438,6 +478,9 @@ async fn apply_message<C: ConnectionTrait>(
         return Ok(());
     };
     if batch.stored.contains(&m.id) {
+        if m.from_me {
+            adopt_engine_handle(conn, instance, &m, batch).await?;
+        }
         return Ok(());
     }
     let push_name = (!m.from_me).then(|| non_empty(&m.push_name)).flatten();

@@ -231,7 +231,7 @@ impl Batch {
 
     /// Inserts the messages applied so far (one statement for many). Runs before any event
     /// that may refer to a message, and at the end.
-    async fn insert_messages<C: ConnectionTrait>(&mut self, conn: &C) -> AppResult<()> {
+    pub(super) async fn insert_messages<C: ConnectionTrait>(&mut self, conn: &C) -> AppResult<()> {
         while !self.new_messages.is_empty() {
             let rest = self
                 .new_messages
