@@ -414,10 +414,17 @@ async fn apply_jobs(services: &Services, jobs: Vec<Job>) {
     for (_, jobs) in by_instance {
         let instance = jobs[0].instance.clone();
         let all: Vec<EventKind> = jobs.iter().flat_map(|j| j.events.clone()).collect();
+        let started = std::time::Instant::now();
         let together = super::retry_write("engine reports", || {
             services.ingest_external(&instance, all.clone())
         })
         .await;
+        tracing::debug!(
+            reports = jobs.len(),
+            events = all.len(),
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "engine reports applied"
+        );
         if together.is_ok() || jobs.len() == 1 {
             let failure = together.err().map(|e| e.to_string());
             for job in jobs {
