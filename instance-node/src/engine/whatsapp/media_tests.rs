@@ -53,7 +53,12 @@ impl Cdn {
 }
 
 async fn serve(State(cdn): State<Cdn>, uri: Uri) -> Response {
-    cdn.requests.lock().unwrap().push(uri.to_string());
+    // Path and query only: over HTTP/2 (negotiated by ALPN) the URI is absolute.
+    let target = uri
+        .path_and_query()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    cdn.requests.lock().unwrap().push(target);
     let token = uri
         .query()
         .unwrap_or_default()
