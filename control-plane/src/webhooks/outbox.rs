@@ -97,9 +97,13 @@ impl Outbox {
             })
             .collect();
         let count = rows.len();
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
+        // SQL text and the other columns take about 400 bytes a row besides the payload.
+        let size = |r: &webhook_delivery::ActiveModel| match &r.payload {
+            sea_orm::ActiveValue::Set(p) | sea_orm::ActiveValue::Unchanged(p) => p.len() + 400,
+            sea_orm::ActiveValue::NotSet => 400,
+        };
+        let max_bytes = crate::db::statement_bytes(conn.get_database_backend());
+        for chunk in crate::db::size_bounded_chunks(rows, INSERT_CHUNK, max_bytes, size) {
             webhook_delivery::Entity::insert_many(chunk)
                 .on_conflict(
                     OnConflict::column(webhook_delivery::Column::Uuid)

@@ -57,6 +57,20 @@ impl Totals {
     }
 }
 
+/// About how many bytes a message row adds to a multi-row insert (SQL text and values).
+fn message_size(m: &message::ActiveModel) -> usize {
+    use sea_orm::ActiveValue::{Set, Unchanged};
+    let text = match &m.body {
+        Set(Some(s)) | Unchanged(Some(s)) => s.len(),
+        _ => 0,
+    };
+    let json = |v: &sea_orm::ActiveValue<Option<serde_json::Value>>| match v {
+        Set(Some(j)) | Unchanged(Some(j)) => j.to_string().len(),
+        _ => 0,
+    };
+    400 + text + json(&m.media) + json(&m.mentioned_jids)
+}
+
 /// Writes many conversations' changes in one statement: each column is a `CASE id WHEN …`
 /// over the conversations that changed it.
 async fn update_conversations<C: ConnectionTrait>(
@@ -177,8 +191,11 @@ impl Batch {
                 chats.insert(key);
             }
         }
+        // Keys per `IN (…)` lookup: a few KiB of statement on PostgreSQL (see
+        // `db::size_bounded_chunks`).
+        let in_list = crate::db::rows_per_statement(conn.get_database_backend(), 500, 200);
         let mut stored = HashSet::new();
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(in_list) {
             let found: Vec<String> = message::Entity::find()
                 .select_only()
                 .column(message::Column::WaMessageId)
@@ -192,7 +209,7 @@ impl Batch {
         // The batch's contacts and conversations in two queries; what is not found is new.
         let people: Vec<String> = people.into_iter().collect();
         let mut contacts = HashMap::new();
-        for chunk in people.chunks(500) {
+        for chunk in people.chunks(in_list) {
             for c in contact::Entity::find()
                 .filter(contact::Column::InstanceId.eq(instance.id))
                 .filter(contact::Column::Jid.is_in(chunk.to_vec()))
@@ -204,7 +221,7 @@ impl Batch {
         }
         let chat_keys: Vec<String> = chats.into_iter().collect();
         let mut convs = HashMap::new();
-        for chunk in chat_keys.chunks(500) {
+        for chunk in chat_keys.chunks(in_list) {
             for c in conversation::Entity::find()
                 .filter(conversation::Column::InstanceId.eq(instance.id))
                 .filter(conversation::Column::ChatJid.is_in(chunk.to_vec()))
@@ -232,11 +249,9 @@ impl Batch {
     /// Inserts the messages applied so far (one statement for many). Runs before any event
     /// that may refer to a message, and at the end.
     pub(super) async fn insert_messages<C: ConnectionTrait>(&mut self, conn: &C) -> AppResult<()> {
-        while !self.new_messages.is_empty() {
-            let rest = self
-                .new_messages
-                .split_off(self.new_messages.len().min(300));
-            let chunk = std::mem::replace(&mut self.new_messages, rest);
+        let rows = std::mem::take(&mut self.new_messages);
+        let max_bytes = crate::db::statement_bytes(conn.get_database_backend());
+        for chunk in crate::db::size_bounded_chunks(rows, 300, max_bytes, message_size) {
             message::Entity::insert_many(chunk)
                 .on_conflict(
                     OnConflict::columns([
@@ -277,8 +292,13 @@ impl Batch {
             .drain()
             .filter_map(|(key, change)| self.convs.get(&key).map(|c| (c.clone(), change)))
             .collect();
-        for chunk in changes.chunks(100) {
-            update_conversations(conn, chunk).await?;
+        // Each conversation adds a few `CASE` branches and its preview to the statement.
+        let size = |(c, _): &(conversation::Model, ConvChange)| {
+            300 + c.last_message.as_ref().map_or(0, String::len)
+        };
+        let max_bytes = crate::db::statement_bytes(conn.get_database_backend());
+        for chunk in crate::db::size_bounded_chunks(changes, 100, max_bytes, size) {
+            update_conversations(conn, &chunk).await?;
         }
         if !self.audio.is_empty() {
             let audio = std::mem::take(&mut self.audio);

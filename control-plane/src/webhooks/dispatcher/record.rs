@@ -132,7 +132,10 @@ async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::Db
             Outcome::Release { ids } => released.extend_from_slice(ids),
         }
     }
-    for chunk in delivered.chunks(200) {
+    // Small statements on PostgreSQL: see `db::size_bounded_chunks` (each row adds two `CASE`
+    // branches).
+    let backend = inner.db.get_database_backend();
+    for chunk in delivered.chunks(crate::db::rows_per_statement(backend, 200, 50)) {
         use sea_orm::sea_query::CaseStatement;
         let case = |value: &dyn Fn(&(i64, u16, i32)) -> i32| {
             let mut case = CaseStatement::new();
@@ -164,7 +167,7 @@ async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::Db
     if !released.is_empty() {
         release_in(&txn, &released).await?;
     }
-    for chunk in attempts.chunks(400) {
+    for chunk in attempts.chunks(crate::db::rows_per_statement(backend, 400, 100)) {
         webhook_attempt::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(&txn)
             .await?;
