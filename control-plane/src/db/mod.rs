@@ -254,8 +254,10 @@ pub fn size_bounded_chunks<T>(
     let mut out = Vec::new();
     let mut current = Vec::new();
     let mut bytes: usize = 0;
+    // Without a byte bound (SQLite) the estimate is not worth computing.
+    let bounded = max_bytes != usize::MAX;
     for row in rows {
-        let n = size(&row);
+        let n = if bounded { size(&row) } else { 0 };
         if !current.is_empty() && (current.len() >= max_rows || bytes.saturating_add(n) > max_bytes)
         {
             out.push(std::mem::take(&mut current));

@@ -167,7 +167,12 @@ pub fn external_source(media: &Value) -> Option<&str> {
     media
         .get("source_url")
         .and_then(Value::as_str)
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .filter(|u| is_link(u))
+}
+
+/// An http(s) link, as opposed to an engine's private handle.
+pub fn is_link(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
 }
 
 /// Where an engine's private download handle is kept when `source_url` already holds the

@@ -439,7 +439,7 @@ async fn adopt_engine_handle<C: ConnectionTrait>(
         .as_ref()
         .and_then(|v| v.get("url"))
         .and_then(serde_json::Value::as_str)
-        .filter(|u| !u.is_empty() && !u.starts_with("http://") && !u.starts_with("https://"))
+        .filter(|u| !u.is_empty() && !crate::service::message_media::is_link(u))
     else {
         return Ok(());
     };
