@@ -42,6 +42,27 @@ async fn fresh_postgres(base: &str) -> anyhow::Result<String> {
     Ok(format!("{prefix}/{name}"))
 }
 
+/// Drops a database made by [`config`] (benchmarks, which run outside CI's clean-up): on
+/// PostgreSQL, closing whatever connections are left; on SQLite nothing (its file lives in
+/// the data dir).
+pub async fn drop_database(database_url: &str) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    let (Ok(base), Some((_, name))) =
+        (std::env::var("DATABASE_URL"), database_url.rsplit_once('/'))
+    else {
+        return Ok(());
+    };
+    if !database_url.starts_with("postgres") || !name.starts_with("zapini_e2e_") {
+        return Ok(());
+    }
+    let admin = sea_orm::Database::connect(&base).await?;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await?;
+    admin.close().await.ok();
+    Ok(())
+}
+
 /// The configuration the e2e tests run with: the given data dir, the run mode the environment
 /// asks for (PostgreSQL, Redis), a known admin and node secret, external nodes.
 pub async fn config(dir: &Path) -> anyhow::Result<Config> {

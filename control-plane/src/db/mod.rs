@@ -4,6 +4,7 @@
 
 pub mod entities;
 pub mod migrations;
+mod nodelay;
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use sea_orm::{
     QueryFilter, Select,
 };
 use sea_orm_migration::MigratorTrait;
+use secrecy::ExposeSecret;
 
 use crate::config::{Config, DatabaseTarget};
 use crate::domain::TenantId;
@@ -47,18 +49,56 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
                     .busy_timeout(Duration::from_secs(5))
             });
         }
-        DatabaseTarget::Postgres(_) => {
-            opts.max_connections(32).min_connections(1);
+        DatabaseTarget::Postgres(url) => {
+            // Kept open: a burst of requests would otherwise open connections one by one
+            // (a backend start each) just when the database is busiest.
+            opts.max_connections(32).min_connections(4);
+            set_nodelay_after_connect(&mut opts, url.expose_secret());
         }
     }
     Database::connect(opts).await
+}
+
+/// Each new PostgreSQL connection of the pool gets `TCP_NODELAY` (see [`nodelay`]).
+fn set_nodelay_after_connect(opts: &mut ConnectOptions, url: &str) {
+    use std::str::FromStr;
+    let Ok(port) = sea_orm::sqlx::postgres::PgConnectOptions::from_str(url).map(|o| o.get_port())
+    else {
+        return;
+    };
+    opts.map_sqlx_postgres_pool_opts(move |pool| {
+        pool.after_connect(move |_conn, _meta| {
+            Box::pin(async move {
+                // A sweep of the process's descriptors: off the async workers.
+                match tokio::task::spawn_blocking(move || nodelay::set_on_sockets_to(port)).await
+                {
+                    Ok(Ok(set)) => tracing::debug!(set, "TCP_NODELAY on new PostgreSQL connections"),
+                    Ok(Err(e)) => {
+                        static WARNED: std::sync::Once = std::sync::Once::new();
+                        WARNED.call_once(|| {
+                            tracing::warn!(error = %e, "cannot set TCP_NODELAY on PostgreSQL connections: large statements may wait 40 ms for a delayed ACK");
+                        });
+                    }
+                    Err(_) => {}
+                }
+                Ok(())
+            })
+        })
+    });
 }
 
 /// The webhook dispatcher's own connections. On PostgreSQL they commit without waiting for
 /// the WAL flush (`synchronous_commit=off`, set as a startup parameter so every statement,
 /// in a transaction or not, gets it): the dispatcher only writes bookkeeping (leases,
 /// outcomes), and if a server crash loses its last few commits the affected deliveries are
-/// sent again, which at-least-once delivery allows. Ingest, which acknowledges events to
+/// sent again, which at-least-once delivery allows.
+///
+/// They also plan without bitmap scans (`enable_bitmapscan=off`). The claim reads the outbox
+/// through partial indexes on `status = 'pending'`, and every delivery leaves an entry there
+/// when it stops being pending, until a vacuum removes it: tens of thousands after a burst.
+/// A bitmap scan visits every such entry's heap page on every claim (4–5 ms per claim after a
+/// 20,000-delivery backlog, each time); a plain index scan marks the entries it finds dead
+/// (`LP_DEAD`) and later scans skip them (0.04 ms). Ingest, which acknowledges events to
 /// their source, keeps the main pool and synchronous commits. On SQLite there is one writer
 /// and one file: `None`, use the main connection.
 pub async fn connect_dispatcher(config: &Config) -> Result<Option<DatabaseConnection>, DbErr> {
@@ -71,7 +111,12 @@ pub async fn connect_dispatcher(config: &Config) -> Result<Option<DatabaseConnec
         .sqlx_logging(false)
         .max_connections(8)
         .min_connections(2);
-    opts.map_sqlx_postgres_opts(|o| o.options([("synchronous_commit", "off")]));
+    opts.map_sqlx_postgres_opts(|o| {
+        o.options([("synchronous_commit", "off"), ("enable_bitmapscan", "off")])
+    });
+    if let DatabaseTarget::Postgres(url) = &config.database {
+        set_nodelay_after_connect(&mut opts, url.expose_secret());
+    }
     Database::connect(opts).await.map(Some)
 }
 
@@ -245,6 +290,8 @@ pub fn rows_per_statement(backend: sea_orm::DbBackend, sqlite: usize, postgres: 
 /// Nagle's algorithm holds the second until the server's delayed ACK: 40 ms on Linux. With
 /// statement logging, ingest batches showed that 42–45 ms gap before nearly every big insert.
 /// Statements under 12 KiB go out in one write; a few more round trips cost far less.
+/// [`nodelay`] now sets the option on the pools' sockets; the bound stays for hosts where it
+/// cannot (a seccomp policy refusing `pidfd_getfd`), and costs a few round trips elsewhere.
 pub fn size_bounded_chunks<T>(
     rows: Vec<T>,
     max_rows: usize,
@@ -296,5 +343,67 @@ mod chunk_tests {
         // SQLite: rows only.
         let sqlite = statement_bytes(sea_orm::DbBackend::Sqlite);
         assert_eq!(size_bounded_chunks(rows, 400, sqlite, |n| *n).len(), 1);
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod nodelay_tests {
+    use std::str::FromStr;
+
+    use sea_orm::ConnectionTrait;
+    use secrecy::SecretString;
+
+    use crate::config::{Config, DatabaseTarget};
+
+    /// Every connection the PostgreSQL pools open has `TCP_NODELAY` (sqlx 0.9.0 leaves it
+    /// off). Runs where `DATABASE_URL` names PostgreSQL (CI's second pass).
+    #[tokio::test]
+    async fn postgres_pool_connections_have_nodelay() {
+        let Ok(url) = std::env::var("DATABASE_URL") else {
+            return;
+        };
+        if !url.starts_with("postgres") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::for_data_dir(dir.path());
+        config.database = DatabaseTarget::Postgres(SecretString::from(url.clone()));
+        let main = super::connect(&config).await.unwrap();
+        let dispatcher = super::connect_dispatcher(&config).await.unwrap().unwrap();
+        // Queries at once, so each pool opens more connections than its first.
+        let mut queries = tokio::task::JoinSet::new();
+        for db in [
+            &main,
+            &main,
+            &main,
+            &main,
+            &main,
+            &main,
+            &dispatcher,
+            &dispatcher,
+            &dispatcher,
+        ] {
+            let db = db.clone();
+            queries.spawn(async move { db.execute_unprepared("SELECT pg_sleep(0.1)").await });
+        }
+        while let Some(done) = queries.join_next().await {
+            done.unwrap().unwrap();
+        }
+        let opened = main.get_postgres_connection_pool().size()
+            + dispatcher.get_postgres_connection_pool().size();
+        assert!(opened >= 9, "the pools opened {opened} connections");
+        let port = sea_orm::sqlx::postgres::PgConnectOptions::from_str(&url)
+            .unwrap()
+            .get_port();
+        let with_nodelay = super::nodelay::nodelay_of_sockets_to(port)
+            .into_iter()
+            .filter(|on| *on)
+            .count();
+        assert!(
+            with_nodelay >= opened as usize,
+            "{with_nodelay} sockets to the database have TCP_NODELAY, the pools hold {opened}"
+        );
+        main.close().await.unwrap();
+        dispatcher.close().await.unwrap();
     }
 }

@@ -7,6 +7,7 @@ mod conversations;
 mod health;
 mod helpers;
 mod inbox_setup;
+mod ingest;
 mod instances;
 mod isolation;
 mod ratelimit;

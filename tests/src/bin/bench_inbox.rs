@@ -369,5 +369,6 @@ async fn main() -> anyhow::Result<()> {
     }
     tokio::time::sleep(Duration::from_millis(10)).await;
     cp.stop().await;
+    zapini_e2e::drop_database(&db_url).await?;
     Ok(())
 }

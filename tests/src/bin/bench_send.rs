@@ -533,7 +533,9 @@ async fn main() -> anyhow::Result<()> {
 
     // Control plane, instance, tokens.
     let dir = tempfile::tempdir()?;
-    let cp = ControlPlane::start(config(dir.path()).await?).await?;
+    let cfg = config(dir.path()).await?;
+    let db_url = cfg.database_url();
+    let cp = ControlPlane::start(cfg).await?;
     let api = Api::default();
     let user = api.login(&cp).await;
     let (id, uuid) = api.create_instance(&cp, &user, "bench").await;
@@ -775,5 +777,6 @@ async fn main() -> anyhow::Result<()> {
 
     drop(node);
     cp.stop().await;
+    zapini_e2e::drop_database(&db_url).await?;
     Ok(())
 }

@@ -18,7 +18,8 @@
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test target/release/bench-webhooks
 //! ```
 //!
-//! It prints figures and asserts nothing about timing.
+//! It prints figures and asserts nothing about timing. `BENCH_WEBHOOKS_TIMELINE=<file>` also
+//! writes each live event's latency, in the order sent.
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -29,7 +30,7 @@ use anyhow::Context;
 use chrono::Utc;
 use control_plane::db::entities::{webhook_delivery, webhook_endpoint};
 use control_plane::webhooks::events::render;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -204,6 +205,30 @@ async fn main() -> anyhow::Result<()> {
         rss_mib()
     );
 
+    // The dispatcher records outcomes after the arrivals: the live phase starts once the
+    // whole backlog is recorded as delivered, so it measures steady state, not the drain's
+    // last bookkeeping.
+    let recorded = tokio::time::Instant::now();
+    loop {
+        let done = webhook_delivery::Entity::find()
+            .filter(webhook_delivery::Column::Status.eq("delivered"))
+            .count(&db)
+            .await?;
+        if done >= args.backlog as u64 {
+            break;
+        }
+        anyhow::ensure!(
+            recorded.elapsed() < Duration::from_secs(120),
+            "the backlog's outcomes were not recorded: {done} of {}",
+            args.backlog
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "backlog outcomes recorded {:.0} ms after the last arrival",
+        last.elapsed().as_secs_f64() * 1000.0
+    );
+
     // 2. Live: event -> first attempt at a fixed rate.
     let already = log.len();
     let client = reqwest::Client::builder()
@@ -260,7 +285,7 @@ async fn main() -> anyhow::Result<()> {
             |log| log.len() >= already + expected,
         )
         .await;
-    let sent = sent.lock().expect("lock");
+    let sent = std::mem::take(&mut *sent.lock().expect("lock"));
     let mut first_attempt: HashMap<String, std::time::Instant> = HashMap::new();
     for r in &log[already..] {
         let id = r.json()["data"]["whatsapp_message_id"]
@@ -276,6 +301,22 @@ async fn main() -> anyhow::Result<()> {
                 .map(|s| at.duration_since(*s).as_secs_f64() * 1000.0)
         })
         .collect();
+    // Each event's latency in the order sent, for finding when the slow ones happened.
+    if let Ok(path) = std::env::var("BENCH_WEBHOOKS_TIMELINE") {
+        let mut by_id: Vec<(&String, f64)> = first_attempt
+            .iter()
+            .filter_map(|(id, at)| {
+                sent.get(id)
+                    .map(|s| (id, at.duration_since(*s).as_secs_f64() * 1000.0))
+            })
+            .collect();
+        by_id.sort_by(|a, b| a.0.cmp(b.0));
+        let lines: Vec<String> = by_id
+            .iter()
+            .map(|(id, ms)| format!("{id} {ms:.1}"))
+            .collect();
+        std::fs::write(&path, lines.join("\n"))?;
+    }
     latencies.sort_by(f64::total_cmp);
     println!(
         "live: {} events at {}/s over {} s ({} reports failed): event -> first attempt p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (the signed report itself: p50 {:.1} ms, p99 {:.1} ms)",
@@ -289,5 +330,7 @@ async fn main() -> anyhow::Result<()> {
         percentile(&report_ms, 0.50),
         percentile(&report_ms, 0.99),
     );
+    drop(cp);
+    zapini_e2e::drop_database(&db_url).await?;
     Ok(())
 }

@@ -144,6 +144,8 @@ pub(super) struct Batch {
     pub(super) stored: HashSet<String>,
     /// Contacts and conversations by JID, as this transaction sees them.
     contacts: HashMap<String, contact::Model>,
+    /// Contacts `create_new` inserted that `contact` has not reported as new yet.
+    fresh_contacts: HashSet<String>,
     pub(super) convs: HashMap<String, conversation::Model>,
     /// Keys looked up at the start; one missing from the caches does not exist yet.
     looked_up: HashSet<String>,
@@ -171,6 +173,7 @@ impl Batch {
         let mut ids = Vec::new();
         let mut chats = HashSet::new();
         let mut people = HashSet::new();
+        let mut messages = Vec::new();
         for kind in kinds {
             let EventKind::Message(m) = kind else {
                 continue;
@@ -189,6 +192,7 @@ impl Batch {
                     people.insert(key.clone());
                 }
                 chats.insert(key);
+                messages.push(m);
             }
         }
         // Keys per `IN (…)` lookup: a few KiB of statement on PostgreSQL (see
@@ -231,19 +235,102 @@ impl Batch {
                 convs.insert(c.chat_jid.clone(), c);
             }
         }
-        Ok(Batch {
+        let mut batch = Batch {
             totals: Totals::default(),
             outbox: Outbox::load(conn, instance.id).await?,
             stored,
             contacts,
             convs,
+            fresh_contacts: HashSet::new(),
             looked_up: people.into_iter().chain(chat_keys).collect(),
             dirty: HashMap::new(),
             new_messages: Vec::new(),
             media_urls: media_urls.clone(),
             audio: Vec::new(),
             queued_transcriptions: false,
-        })
+        };
+        batch.create_new(conn, instance, &messages).await?;
+        Ok(batch)
+    }
+
+    /// Creates the contacts and conversations that the batch's new messages need and that
+    /// do not exist yet: one multi-row insert each, instead of two statements per new chat
+    /// when `apply` meets it (a burst of first messages, a history sync). Rows get the values
+    /// the first message needing them would have given them; later messages change them
+    /// through `contact` and `touch_conversation` as usual.
+    async fn create_new<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        instance: &instance::Model,
+        messages: &[&InMessage],
+    ) -> AppResult<()> {
+        let mut new_contacts: Vec<(Jid, String, Option<String>)> = Vec::new();
+        let mut new_convs: Vec<(Jid, String, Option<String>)> = Vec::new();
+        let mut planned = HashSet::new();
+        let mut seen = HashSet::new();
+        for m in messages {
+            // As `apply` will see them: a message stored before, or earlier in this batch,
+            // creates nothing.
+            if self.stored.contains(&m.id) || !seen.insert(m.id.as_str()) {
+                continue;
+            }
+            let Ok(chat) = Jid::parse(&m.chat_jid) else {
+                continue;
+            };
+            let push_name = (!m.from_me)
+                .then(|| Some(m.push_name.clone()).filter(|p| !p.is_empty()))
+                .flatten();
+            let person = if chat.is_group() {
+                Jid::parse(&m.sender_jid).ok().filter(|_| !m.from_me)
+            } else {
+                Some(chat.clone())
+            };
+            if let Some(person) = person {
+                let key = person.without_device().to_string();
+                if !self.contacts.contains_key(&key) && planned.insert(format!("c:{key}")) {
+                    new_contacts.push((person, key, push_name.clone()));
+                }
+            }
+            let key = chat.without_device().to_string();
+            if !self.convs.contains_key(&key) && planned.insert(format!("v:{key}")) {
+                let display_name = (!chat.is_group()).then_some(push_name).flatten();
+                new_convs.push((chat, key, display_name));
+            }
+        }
+        let backend = conn.get_database_backend();
+        let max_bytes = crate::db::statement_bytes(backend);
+        let rows = new_contacts
+            .into_iter()
+            .map(|(jid, key, push_name)| contact_row(instance, &jid, key, push_name))
+            .collect();
+        for chunk in crate::db::size_bounded_chunks(rows, 500, max_bytes, |_| 300) {
+            for c in contact::Entity::insert_many(chunk)
+                .exec_with_returning(conn)
+                .await?
+            {
+                self.fresh_contacts.insert(c.jid.clone());
+                self.contacts.insert(c.jid.clone(), c);
+            }
+        }
+        let rows = new_convs
+            .into_iter()
+            .map(|(chat, key, display_name)| {
+                // A 1:1 chat's conversation belongs to the contact of the chat's JID.
+                let contact_id = (!chat.is_group())
+                    .then(|| self.contacts.get(&key).map(|c| c.id))
+                    .flatten();
+                conversation_row(instance, &chat, key, contact_id, display_name)
+            })
+            .collect();
+        for chunk in crate::db::size_bounded_chunks(rows, 500, max_bytes, |_| 400) {
+            for c in conversation::Entity::insert_many(chunk)
+                .exec_with_returning(conn)
+                .await?
+            {
+                self.convs.insert(c.chat_jid.clone(), c);
+            }
+        }
+        Ok(())
     }
 
     /// Inserts the messages applied so far (one statement for many). Runs before any event
@@ -359,10 +446,14 @@ impl Batch {
             }
             Some(existing) => (existing, false),
             None => (
-                insert_contact(conn, instance, jid, key.clone(), push_name).await?,
+                contact::Entity::insert(contact_row(instance, jid, key.clone(), push_name))
+                    .exec_with_returning(conn)
+                    .await?,
                 true,
             ),
         };
+        // A contact created up front is new the first time a message asks for it.
+        let changed = self.fresh_contacts.remove(&key) || changed;
         self.contacts.insert(key, model.clone());
         Ok((model, changed))
     }
@@ -392,8 +483,15 @@ impl Batch {
         let conv = match found {
             Some(existing) => existing,
             None => {
-                insert_conversation(conn, instance, chat, key.clone(), contact_id, display_name)
-                    .await?
+                conversation::Entity::insert(conversation_row(
+                    instance,
+                    chat,
+                    key.clone(),
+                    contact_id,
+                    display_name,
+                ))
+                .exec_with_returning(conn)
+                .await?
             }
         };
         self.convs.insert(key, conv.clone());
@@ -432,15 +530,14 @@ impl Batch {
     }
 }
 
-async fn insert_contact<C: ConnectionTrait>(
-    conn: &C,
+fn contact_row(
     instance: &instance::Model,
     jid: &Jid,
     key: String,
     push_name: Option<String>,
-) -> AppResult<contact::Model> {
+) -> contact::ActiveModel {
     let now = Utc::now();
-    let model = contact::ActiveModel {
+    contact::ActiveModel {
         uuid: Set(Uuid::new_v4()),
         tenant_id: Set(instance.tenant_id),
         instance_id: Set(instance.id),
@@ -451,22 +548,18 @@ async fn insert_contact<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
-    };
-    Ok(contact::Entity::insert(model)
-        .exec_with_returning(conn)
-        .await?)
+    }
 }
 
-async fn insert_conversation<C: ConnectionTrait>(
-    conn: &C,
+fn conversation_row(
     instance: &instance::Model,
     chat: &Jid,
     key: String,
     contact_id: Option<i64>,
     display_name: Option<String>,
-) -> AppResult<conversation::Model> {
+) -> conversation::ActiveModel {
     let now = Utc::now();
-    let model = conversation::ActiveModel {
+    conversation::ActiveModel {
         uuid: Set(Uuid::new_v4()),
         tenant_id: Set(instance.tenant_id),
         instance_id: Set(instance.id),
@@ -481,8 +574,5 @@ async fn insert_conversation<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
-    };
-    Ok(conversation::Entity::insert(model)
-        .exec_with_returning(conn)
-        .await?)
+    }
 }
