@@ -19,7 +19,7 @@
 //! ```
 //!
 //! It prints figures and asserts nothing about timing. `BENCH_WEBHOOKS_TIMELINE=<file>` also
-//! writes each live event's latency, in the order sent.
+//! writes each live event's latency and its report's, in the order sent.
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -255,7 +255,7 @@ async fn main() -> anyhow::Result<()> {
             .expect("json");
             let (ts, sig) = sign_report(NODE_SECRET, &body);
             let start = std::time::Instant::now();
-            sent.lock().expect("lock").insert(wa_id, start);
+            sent.lock().expect("lock").insert(wa_id.clone(), start);
             let resp = client
                 .post(url)
                 .header("content-type", "application/json")
@@ -265,14 +265,18 @@ async fn main() -> anyhow::Result<()> {
                 .send()
                 .await;
             let ok = matches!(resp, Ok(r) if r.status().is_success());
-            (ok, start.elapsed().as_secs_f64() * 1000.0)
+            (ok, start.elapsed().as_secs_f64() * 1000.0, wa_id)
         });
     }
     let mut failed_reports = 0;
     let mut report_ms = Vec::new();
+    let mut report_of: HashMap<String, f64> = HashMap::new();
     while let Some(result) = tasks.join_next().await {
         match result {
-            Ok((true, ms)) => report_ms.push(ms),
+            Ok((true, ms, id)) => {
+                report_ms.push(ms);
+                report_of.insert(id, ms);
+            }
             _ => failed_reports += 1,
         }
     }
@@ -313,7 +317,7 @@ async fn main() -> anyhow::Result<()> {
         by_id.sort_by(|a, b| a.0.cmp(b.0));
         let lines: Vec<String> = by_id
             .iter()
-            .map(|(id, ms)| format!("{id} {ms:.1}"))
+            .map(|(id, ms)| format!("{id} {ms:.1} {:.1}", report_of.get(*id).unwrap_or(&0.0)))
             .collect();
         std::fs::write(&path, lines.join("\n"))?;
     }
