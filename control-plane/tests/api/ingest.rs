@@ -140,3 +140,37 @@ async fn first_messages_of_new_chats_in_one_batch() {
     assert_eq!(count("message.received"), 5, "{deliveries:?}");
     assert_eq!(count("message.sent"), 1, "{deliveries:?}");
 }
+
+/// Two writers meeting on a new chat (a send's own record and the node's report of another
+/// message, say): neither fails on the unique keys, and the chat has one contact and one
+/// conversation holding both messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_batches_share_a_new_chats_contact_and_conversation() {
+    let t = Inbox::new().await;
+    let instance = t
+        .app
+        .services
+        .instance_by_uuid(t.uuid.parse().unwrap())
+        .await
+        .unwrap();
+    let mut writers = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let jid = format!("55119100000{n:02}@s.whatsapp.net");
+        for side in ["X", "Y"] {
+            let services = t.app.services.clone();
+            let instance = instance.clone();
+            let event = message(&format!("{side}{n}"), &jid, &jid, false, "Twin");
+            writers.spawn(async move { services.ingest_external(&instance, vec![event]).await });
+        }
+    }
+    while let Some(done) = writers.join_next().await {
+        done.unwrap().expect("both writers succeed");
+    }
+    let conversations = t.get("/conversations?per_page=100").await;
+    assert_eq!(conversations["meta"]["pagination"]["total"], 20);
+    for c in conversations["data"].as_array().unwrap() {
+        assert_eq!(c["unread_count"], 2, "{c}");
+    }
+    let contacts = t.get("/contacts?per_page=100").await;
+    assert_eq!(contacts["data"].as_array().unwrap().len(), 20, "{contacts}");
+}

@@ -297,20 +297,17 @@ impl Batch {
                 new_convs.push((chat, key, display_name));
             }
         }
-        let backend = conn.get_database_backend();
-        let max_bytes = crate::db::statement_bytes(backend);
         let rows = new_contacts
             .into_iter()
             .map(|(jid, key, push_name)| contact_row(instance, &jid, key, push_name))
-            .collect();
-        for chunk in crate::db::size_bounded_chunks(rows, 500, max_bytes, |_| 300) {
-            for c in contact::Entity::insert_many(chunk)
-                .exec_with_returning(conn)
-                .await?
-            {
-                self.fresh_contacts.insert(c.jid.clone());
-                self.contacts.insert(c.jid.clone(), c);
-            }
+            .collect::<Vec<_>>();
+        let (inserted, found) = create_contacts(conn, instance, rows).await?;
+        for c in inserted {
+            self.fresh_contacts.insert(c.jid.clone());
+            self.contacts.insert(c.jid.clone(), c);
+        }
+        for c in found {
+            self.contacts.insert(c.jid.clone(), c);
         }
         let rows = new_convs
             .into_iter()
@@ -321,14 +318,9 @@ impl Batch {
                     .flatten();
                 conversation_row(instance, &chat, key, contact_id, display_name)
             })
-            .collect();
-        for chunk in crate::db::size_bounded_chunks(rows, 500, max_bytes, |_| 400) {
-            for c in conversation::Entity::insert_many(chunk)
-                .exec_with_returning(conn)
-                .await?
-            {
-                self.convs.insert(c.chat_jid.clone(), c);
-            }
+            .collect::<Vec<_>>();
+        for c in create_conversations(conn, instance, rows).await? {
+            self.convs.insert(c.chat_jid.clone(), c);
         }
         Ok(())
     }
@@ -426,6 +418,19 @@ impl Batch {
                     .await?
             }
         };
+        let existing = match existing {
+            Some(existing) => Some(existing),
+            None => {
+                let row = contact_row(instance, jid, key.clone(), push_name.clone());
+                let (mut inserted, found) = create_contacts(conn, instance, vec![row]).await?;
+                if let Some(model) = inserted.pop() {
+                    self.contacts.insert(key, model.clone());
+                    return Ok((model, true));
+                }
+                // Another transaction created it meanwhile.
+                found.into_iter().next()
+            }
+        };
         let (model, changed) = match existing {
             Some(existing) if push_name.is_some() && push_name != existing.push_name => {
                 let now = Utc::now();
@@ -445,12 +450,11 @@ impl Batch {
                 )
             }
             Some(existing) => (existing, false),
-            None => (
-                contact::Entity::insert(contact_row(instance, jid, key.clone(), push_name))
-                    .exec_with_returning(conn)
-                    .await?,
-                true,
-            ),
+            None => {
+                return Err(crate::error::AppError::internal(
+                    "contact neither inserted nor found",
+                ));
+            }
         };
         // A contact created up front is new the first time a message asks for it.
         let changed = self.fresh_contacts.remove(&key) || changed;
@@ -483,15 +487,13 @@ impl Batch {
         let conv = match found {
             Some(existing) => existing,
             None => {
-                conversation::Entity::insert(conversation_row(
-                    instance,
-                    chat,
-                    key.clone(),
-                    contact_id,
-                    display_name,
-                ))
-                .exec_with_returning(conn)
-                .await?
+                let row = conversation_row(instance, chat, key.clone(), contact_id, display_name);
+                create_conversations(conn, instance, vec![row])
+                    .await?
+                    .pop()
+                    .ok_or_else(|| {
+                        crate::error::AppError::internal("conversation neither inserted nor found")
+                    })?
             }
         };
         self.convs.insert(key, conv.clone());
@@ -528,6 +530,89 @@ impl Batch {
         }
         Some(conv.clone())
     }
+}
+
+/// Inserts contacts (multi-row statements) and returns the inserted rows, then those another
+/// transaction created meanwhile, as they are now. Two writers can meet on a new contact (a
+/// send's own record and the node's report of it): the second waits for the first to commit,
+/// then takes its row instead of failing on the unique key.
+async fn create_contacts<C: ConnectionTrait>(
+    conn: &C,
+    instance: &instance::Model,
+    rows: Vec<contact::ActiveModel>,
+) -> AppResult<(Vec<contact::Model>, Vec<contact::Model>)> {
+    let mut keys: HashSet<String> = rows
+        .iter()
+        .filter_map(|r| r.jid.try_as_ref().cloned())
+        .collect();
+    let max_bytes = crate::db::statement_bytes(conn.get_database_backend());
+    let mut inserted = Vec::new();
+    for chunk in crate::db::size_bounded_chunks(rows, 500, max_bytes, |_| 300) {
+        inserted.extend(
+            contact::Entity::insert_many(chunk)
+                .on_conflict(
+                    OnConflict::columns([contact::Column::InstanceId, contact::Column::Jid])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_with_returning(conn)
+                .await?,
+        );
+    }
+    for c in &inserted {
+        keys.remove(&c.jid);
+    }
+    let mut found = Vec::new();
+    if !keys.is_empty() {
+        found = contact::Entity::find()
+            .filter(contact::Column::InstanceId.eq(instance.id))
+            .filter(contact::Column::Jid.is_in(keys))
+            .all(conn)
+            .await?;
+    }
+    Ok((inserted, found))
+}
+
+/// Inserts conversations like [`create_contacts`]; returns each one, inserted or found.
+async fn create_conversations<C: ConnectionTrait>(
+    conn: &C,
+    instance: &instance::Model,
+    rows: Vec<conversation::ActiveModel>,
+) -> AppResult<Vec<conversation::Model>> {
+    let mut keys: HashSet<String> = rows
+        .iter()
+        .filter_map(|r| r.chat_jid.try_as_ref().cloned())
+        .collect();
+    let max_bytes = crate::db::statement_bytes(conn.get_database_backend());
+    let mut out = Vec::new();
+    for chunk in crate::db::size_bounded_chunks(rows, 500, max_bytes, |_| 400) {
+        out.extend(
+            conversation::Entity::insert_many(chunk)
+                .on_conflict(
+                    OnConflict::columns([
+                        conversation::Column::InstanceId,
+                        conversation::Column::ChatJid,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_with_returning(conn)
+                .await?,
+        );
+    }
+    for c in &out {
+        keys.remove(&c.chat_jid);
+    }
+    if !keys.is_empty() {
+        out.extend(
+            conversation::Entity::find()
+                .filter(conversation::Column::InstanceId.eq(instance.id))
+                .filter(conversation::Column::ChatJid.is_in(keys))
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(out)
 }
 
 fn contact_row(
