@@ -230,6 +230,23 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // 2. Live: event -> first attempt at a fixed rate.
+    // Whether the runtime itself stalls (a blocked worker): a 5 ms timer that comes late.
+    let probe_for = args.duration + Duration::from_secs(1);
+    let lag_probe = tokio::spawn(async move {
+        let mut worst = Vec::new();
+        let start = std::time::Instant::now();
+        loop {
+            let before = std::time::Instant::now();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let late = before.elapsed().as_secs_f64() * 1000.0 - 5.0;
+            if late > 20.0 {
+                worst.push((start.elapsed().as_secs_f64(), late));
+            }
+            if start.elapsed() > probe_for {
+                return worst;
+            }
+        }
+    });
     let already = log.len();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -321,6 +338,18 @@ async fn main() -> anyhow::Result<()> {
             .collect();
         std::fs::write(&path, lines.join("\n"))?;
     }
+    let lags: Vec<String> = lag_probe
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|(at, ms)| format!("{ms:.0} ms at {at:.2} s"))
+        .collect();
+    println!(
+        "runtime: a 5 ms timer came more than 20 ms late {} times during the live phase{}{}",
+        lags.len(),
+        if lags.is_empty() { "" } else { ": " },
+        lags.join(", ")
+    );
     latencies.sort_by(f64::total_cmp);
     println!(
         "live: {} events at {}/s over {} s ({} reports failed): event -> first attempt p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (the signed report itself: p50 {:.1} ms, p99 {:.1} ms)",
