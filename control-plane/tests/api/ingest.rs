@@ -22,6 +22,15 @@ fn message(id: &str, chat: &str, sender: &str, from_me: bool, push_name: &str) -
     })
 }
 
+/// The instance as the ingest takes it.
+async fn instance_row(t: &Inbox) -> control_plane::db::entities::instance::Model {
+    t.app
+        .services
+        .instance_by_uuid(t.uuid.parse().unwrap())
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn first_messages_of_new_chats_in_one_batch() {
     let t = Inbox::with_config(|c| {
@@ -56,12 +65,7 @@ async fn first_messages_of_new_chats_in_one_batch() {
         // A repeat of A1: ignored.
         message("A1", ana, ana, false, "Someone Else"),
     ];
-    let instance = t
-        .app
-        .services
-        .instance_by_uuid(t.uuid.parse().unwrap())
-        .await
-        .unwrap();
+    let instance = instance_row(&t).await;
     t.app
         .services
         .ingest_external(&instance, events)
@@ -147,12 +151,7 @@ async fn first_messages_of_new_chats_in_one_batch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_batches_share_a_new_chats_contact_and_conversation() {
     let t = Inbox::new().await;
-    let instance = t
-        .app
-        .services
-        .instance_by_uuid(t.uuid.parse().unwrap())
-        .await
-        .unwrap();
+    let instance = instance_row(&t).await;
     let mut writers = tokio::task::JoinSet::new();
     for n in 0..20 {
         let jid = format!("55119100000{n:02}@s.whatsapp.net");

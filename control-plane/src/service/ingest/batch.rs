@@ -266,7 +266,7 @@ impl Batch {
     ) -> AppResult<()> {
         let mut new_contacts: Vec<(Jid, String, Option<String>)> = Vec::new();
         let mut new_convs: Vec<(Jid, String, Option<String>)> = Vec::new();
-        let mut planned = HashSet::new();
+        let (mut planned_contacts, mut planned_convs) = (HashSet::new(), HashSet::new());
         let mut seen = HashSet::new();
         for m in messages {
             // As `apply` will see them: a message stored before, or earlier in this batch,
@@ -287,12 +287,12 @@ impl Batch {
             };
             if let Some(person) = person {
                 let key = person.without_device().to_string();
-                if !self.contacts.contains_key(&key) && planned.insert(format!("c:{key}")) {
+                if !self.contacts.contains_key(&key) && planned_contacts.insert(key.clone()) {
                     new_contacts.push((person, key, push_name.clone()));
                 }
             }
             let key = chat.without_device().to_string();
-            if !self.convs.contains_key(&key) && planned.insert(format!("v:{key}")) {
+            if !self.convs.contains_key(&key) && planned_convs.insert(key.clone()) {
                 let display_name = (!chat.is_group()).then_some(push_name).flatten();
                 new_convs.push((chat, key, display_name));
             }
