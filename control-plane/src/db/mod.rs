@@ -4,7 +4,6 @@
 
 pub mod entities;
 pub mod migrations;
-mod nodelay;
 
 use std::time::Duration;
 
@@ -13,7 +12,6 @@ use sea_orm::{
     QueryFilter, Select,
 };
 use sea_orm_migration::MigratorTrait;
-use secrecy::ExposeSecret;
 
 use crate::config::{Config, DatabaseTarget};
 use crate::domain::TenantId;
@@ -49,42 +47,13 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
                     .busy_timeout(Duration::from_secs(5))
             });
         }
-        DatabaseTarget::Postgres(url) => {
+        DatabaseTarget::Postgres(_) => {
             // Kept open: a burst of requests would otherwise open connections one by one
             // (a backend start each) just when the database is busiest.
             opts.max_connections(32).min_connections(4);
-            set_nodelay_after_connect(&mut opts, url.expose_secret());
         }
     }
     Database::connect(opts).await
-}
-
-/// Each new PostgreSQL connection of the pool gets `TCP_NODELAY` (see [`nodelay`]).
-fn set_nodelay_after_connect(opts: &mut ConnectOptions, url: &str) {
-    use std::str::FromStr;
-    let Ok(port) = sea_orm::sqlx::postgres::PgConnectOptions::from_str(url).map(|o| o.get_port())
-    else {
-        return;
-    };
-    opts.map_sqlx_postgres_pool_opts(move |pool| {
-        pool.after_connect(move |_conn, _meta| {
-            Box::pin(async move {
-                // A sweep of the process's descriptors: off the async workers.
-                match tokio::task::spawn_blocking(move || nodelay::set_on_sockets_to(port)).await
-                {
-                    Ok(Ok(set)) => tracing::debug!(set, "TCP_NODELAY on new PostgreSQL connections"),
-                    Ok(Err(e)) => {
-                        static WARNED: std::sync::Once = std::sync::Once::new();
-                        WARNED.call_once(|| {
-                            tracing::warn!(error = %e, "cannot set TCP_NODELAY on PostgreSQL connections: large statements may wait 40 ms for a delayed ACK");
-                        });
-                    }
-                    Err(_) => {}
-                }
-                Ok(())
-            })
-        })
-    });
 }
 
 /// The webhook dispatcher's own connections. On PostgreSQL they commit without waiting for
@@ -114,9 +83,6 @@ pub async fn connect_dispatcher(config: &Config) -> Result<Option<DatabaseConnec
     opts.map_sqlx_postgres_opts(|o| {
         o.options([("synchronous_commit", "off"), ("enable_bitmapscan", "off")])
     });
-    if let DatabaseTarget::Postgres(url) = &config.database {
-        set_nodelay_after_connect(&mut opts, url.expose_secret());
-    }
     Database::connect(opts).await.map(Some)
 }
 
@@ -284,14 +250,10 @@ pub fn rows_per_statement(backend: sea_orm::DbBackend, sqlite: usize, postgres: 
 /// `max_bytes` (from [`statement_bytes`]) as `size` estimates each row (a larger row goes
 /// alone).
 ///
-/// Why bytes: sqlx 0.9.0 opens PostgreSQL connections without `TCP_NODELAY` (a regression,
-/// transact-rs/sqlx#4335, fixed upstream by #4336, not on crates.io yet). A message bigger
-/// than the socket's send buffer (16 KiB when a connection starts) goes out in two writes, and
-/// Nagle's algorithm holds the second until the server's delayed ACK: 40 ms on Linux. With
-/// statement logging, ingest batches showed that 42–45 ms gap before nearly every big insert.
-/// Statements under 12 KiB go out in one write; a few more round trips cost far less.
-/// [`nodelay`] now sets the option on the pools' sockets; the bound stays for hosts where it
-/// cannot (a seccomp policy refusing `pidfd_getfd`), and costs a few round trips elsewhere.
+/// Why bytes: a statement bigger than the socket's send buffer goes out in several writes;
+/// without `TCP_NODELAY` (sqlx 0.9.0 left it off) the last one waited 40 ms for the server's
+/// delayed ACK. sqlx 0.9.1 sets the option (the test below checks every pooled socket), so
+/// the bound only keeps statements to a size PostgreSQL parses quickly.
 pub fn size_bounded_chunks<T>(
     rows: Vec<T>,
     max_rows: usize,
@@ -355,8 +317,8 @@ mod nodelay_tests {
 
     use crate::config::{Config, DatabaseTarget};
 
-    /// Every connection the PostgreSQL pools open has `TCP_NODELAY` (sqlx 0.9.0 leaves it
-    /// off). Runs where `DATABASE_URL` names PostgreSQL (CI's second pass).
+    /// Every connection the PostgreSQL pools open has `TCP_NODELAY` (sqlx 0.9.0 left it off;
+    /// 0.9.1 sets it). Runs where `DATABASE_URL` names PostgreSQL (CI's second pass).
     #[tokio::test]
     async fn postgres_pool_connections_have_nodelay() {
         let Ok(url) = std::env::var("DATABASE_URL") else {
@@ -395,7 +357,7 @@ mod nodelay_tests {
         let port = sea_orm::sqlx::postgres::PgConnectOptions::from_str(&url)
             .unwrap()
             .get_port();
-        let with_nodelay = super::nodelay::nodelay_of_sockets_to(port)
+        let with_nodelay = nodelay_of_sockets_to(port)
             .into_iter()
             .filter(|on| *on)
             .count();
@@ -405,5 +367,45 @@ mod nodelay_tests {
         );
         main.close().await.unwrap();
         dispatcher.close().await.unwrap();
+    }
+}
+
+    /// `TCP_NODELAY` of each socket of this process connected to `port`, read through a
+    /// duplicate of its descriptor (`pidfd_getfd` on our own process: a socket option belongs
+    /// to the socket, so the duplicate shows the pool's setting).
+    fn nodelay_of_sockets_to(port: u16) -> Vec<bool> {
+        use rustix::io::Errno;
+        use rustix::process::{PidfdFlags, PidfdGetfdFlags, getpid, pidfd_getfd, pidfd_open};
+
+        let pidfd = pidfd_open(getpid(), PidfdFlags::empty()).expect("pidfd_open");
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+            let is_socket = std::fs::read_link(entry.path()).is_ok_and(|target| {
+                target
+                    .as_os_str()
+                    .as_encoded_bytes()
+                    .starts_with(b"socket:")
+            });
+            let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            if !is_socket {
+                continue;
+            }
+            let dup = match pidfd_getfd(&pidfd, fd, PidfdGetfdFlags::empty()) {
+                Ok(dup) => dup,
+                // Closed since the listing.
+                Err(Errno::BADF) => continue,
+                Err(e) => panic!("pidfd_getfd: {e}"),
+            };
+            let peer = rustix::net::getpeername(&dup)
+                .ok()
+                .flatten()
+                .and_then(|a| std::net::SocketAddr::try_from(a).ok());
+            if peer.is_some_and(|p| p.port() == port) {
+                out.push(rustix::net::sockopt::tcp_nodelay(&dup).unwrap_or(false));
+            }
+        }
+        out
     }
 }
