@@ -368,7 +368,6 @@ mod nodelay_tests {
         main.close().await.unwrap();
         dispatcher.close().await.unwrap();
     }
-}
 
     /// `TCP_NODELAY` of each socket of this process connected to `port`, read through a
     /// duplicate of its descriptor (`pidfd_getfd` on our own process: a socket option belongs
