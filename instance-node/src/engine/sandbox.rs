@@ -15,6 +15,7 @@
 
 pub(crate) mod ids;
 mod media;
+mod receipts;
 #[cfg(test)]
 mod tests;
 
@@ -343,12 +344,24 @@ pub struct SandboxEngine {
     media: Mutex<media::MediaStore>,
     /// A weak handle to ourselves for background tasks, so they never keep us alive.
     me: Weak<SandboxEngine>,
+    /// Receipts waiting for their time (see [`receipts`]).
+    receipts: Arc<receipts::ReceiptQueue>,
+}
+
+impl Drop for SandboxEngine {
+    fn drop(&mut self) {
+        self.receipts.close();
+    }
 }
 
 impl SandboxEngine {
     /// Builds an unpaired engine (status `pending`) that reports to `events`.
     pub fn new(config: SandboxConfig, events: mpsc::Sender<EngineEvent>) -> Arc<SandboxEngine> {
+        let receipts = Arc::new(receipts::ReceiptQueue::new(
+            config.receipt_schedule.as_ref(),
+        ));
         Arc::new_cyclic(|me| SandboxEngine {
+            receipts,
             config,
             events,
             media: Mutex::new(media::MediaStore::default()),
@@ -900,35 +913,24 @@ impl SandboxEngine {
     }
 
     fn schedule_receipts(&self, message_id: String, audio: bool, epoch: u64) {
-        let Some(schedule) = &self.config.receipt_schedule else {
-            return;
-        };
-        let mut steps = Vec::new();
-        if let Some(after) = schedule.delivered_after {
-            steps.push((after, MessageStatus::Delivered));
-        }
-        if let Some(after) = schedule.read_after {
-            steps.push((after, MessageStatus::Read));
-        }
-        if audio && let Some(after) = schedule.played_after {
-            steps.push((after, MessageStatus::Played));
-        }
-        if steps.is_empty() {
+        if !self.receipts.push(&message_id, audio, epoch) {
             return;
         }
-        steps.sort_by_key(|(after, _)| *after);
+        // The first receipt queued: start the one task that gives them all.
         let weak = self.me.clone();
-        let start = tokio::time::Instant::now();
+        let queue = self.receipts.clone();
         tokio::spawn(async move {
-            for (after, status) in steps {
-                tokio::time::sleep_until(start + after).await;
+            while let Some(due) = queue.next_batch().await {
                 let Some(engine) = weak.upgrade() else { return };
-                if engine.lock().session_epoch != epoch {
-                    return;
-                }
-                // A no-op when an on-demand receipt already moved the message further.
-                if let Err(err) = engine.advance_receipt(&message_id, status).await {
-                    tracing::debug!(%err, "sandbox scheduled receipt skipped");
+                let epoch = engine.lock().session_epoch;
+                for receipt in due.into_iter().filter(|d| d.epoch == epoch) {
+                    // A no-op when an on-demand receipt already moved the message further.
+                    if let Err(err) = engine
+                        .advance_receipt(&receipt.message_id, receipt.status)
+                        .await
+                    {
+                        tracing::debug!(%err, "sandbox scheduled receipt skipped");
+                    }
                 }
             }
         });

@@ -10,7 +10,8 @@
 //!   omission);
 //! - then a closed loop of `--concurrency N` clients sending back to back for
 //!   `--duration SECS` (after a 2 s warm-up): throughput and latency percentiles;
-//! - the node's RSS after the load.
+//! - the node's RSS: its peak during the closed loop, and `--settle` seconds (30) after it,
+//!   with when it came back under twice the idle figure.
 //!
 //! Run it in release mode next to a release `instance-node`:
 //!
@@ -21,7 +22,8 @@
 //!
 //! `ZAPINI_NODE_BIN` overrides where the node binary is looked up. `--send-ack MODE` sets the
 //! node's `ZAPINI_SEND_ACK` (`written`, the default, `synced` or `none`); otherwise the node
-//! inherits the environment. This prints figures; it asserts nothing about timing.
+//! inherits the environment. `--receipts auto|manual` sets `ZAPINI_SANDBOX_RECEIPTS` (`auto`,
+//! as users run the sandbox: every send gets scheduled delivered and read receipts). This prints figures; it asserts nothing about timing.
 #![forbid(unsafe_code)]
 
 use std::fmt::Write as _;
@@ -55,6 +57,11 @@ struct Args {
     rate: u32,
     /// `ZAPINI_SEND_ACK` for the node; `None` leaves the environment alone.
     send_ack: Option<String>,
+    /// `ZAPINI_SANDBOX_RECEIPTS` for the node: `auto` (the default, as users run it: every
+    /// send gets delivered and read receipts a few seconds later) or `manual`.
+    receipts: String,
+    /// How long the node's RSS is followed after the closed loop.
+    settle: Duration,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -63,6 +70,8 @@ fn parse_args() -> anyhow::Result<Args> {
         duration: Duration::from_secs(10),
         rate: 1000,
         send_ack: None,
+        receipts: "auto".to_owned(),
+        settle: Duration::from_secs(30),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -94,9 +103,23 @@ fn parse_args() -> anyhow::Result<Args> {
                 }
                 args.send_ack = Some(mode);
             }
+            "--receipts" => {
+                let mode = value("--receipts")?;
+                if !matches!(mode.as_str(), "auto" | "manual") {
+                    bail!("--receipts must be auto or manual");
+                }
+                args.receipts = mode;
+            }
+            "--settle" => {
+                args.settle = Duration::from_secs(
+                    value("--settle")?
+                        .parse()
+                        .context("--settle must be a number of seconds")?,
+                );
+            }
             "--help" | "-h" => {
                 println!(
-                    "usage: bench-send [--concurrency N (32)] [--duration SECS (10)] [--rate R (1000)] [--send-ack written|synced|none]"
+                    "usage: bench-send [--concurrency N (32)] [--duration SECS (10)] [--rate R (1000)] [--send-ack written|synced|none] [--receipts auto|manual (auto)] [--settle SECS (30)]"
                 );
                 std::process::exit(0);
             }
@@ -166,6 +189,44 @@ fn memory(pid: u32) -> anyhow::Result<Memory> {
         file: field("RssFile:")?,
         threads: field("Threads:")?,
     })
+}
+
+/// The highest RSS a process reaches while followed (sampled every 50 ms).
+struct RssPeak {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Memory>,
+}
+
+impl RssPeak {
+    fn follow(pid: u32) -> RssPeak {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut peak = Memory {
+                rss: 0,
+                hwm: 0,
+                anon: 0,
+                file: 0,
+                threads: 0,
+            };
+            loop {
+                if let Ok(m) = memory(pid)
+                    && m.rss > peak.rss
+                {
+                    peak = m;
+                }
+                tokio::select! {
+                    _ = &mut stopped => return peak,
+                    () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                }
+            }
+        });
+        RssPeak { stop, task }
+    }
+
+    async fn stop(self) -> Memory {
+        let _ = self.stop.send(());
+        self.task.await.expect("the RSS sampler does not panic")
+    }
 }
 
 /// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`, in clock
@@ -571,7 +632,7 @@ async fn main() -> anyhow::Result<()> {
             .env("ZAPINI_ENGINE", "sandbox")
             .env("ZAPINI_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("ZAPINI_NODE_GRPC_ADDR", "127.0.0.1:0")
-            .env("ZAPINI_SANDBOX_RECEIPTS", "manual")
+            .env("ZAPINI_SANDBOX_RECEIPTS", &args.receipts)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -702,7 +763,9 @@ async fn main() -> anyhow::Result<()> {
     let closed_load = load_average();
     let host_before = host_ticks()?;
     let cpu_before = cpu_ticks(pid)?;
+    let peak = RssPeak::follow(pid);
     let mut closed = closed_loop(&sender, args.concurrency, args.duration).await;
+    let under_load = peak.stop().await;
     let closed_host = host_busy_percent(host_before, host_ticks()?);
     // Includes the warm-up: CPU is read around the whole loop.
     let closed_cpu = cpu_percent(cpu_ticks(pid)? - cpu_before, closed.elapsed + WARMUP);
@@ -727,10 +790,36 @@ async fn main() -> anyhow::Result<()> {
     node.check_alive()?;
     let after = memory(pid)?;
     println!(
-        "  node RSS after closed loop: {} (VmHWM {}; {} threads)",
+        "  node RSS: peak under load {} (anon {}), right after {} (VmHWM {}; {} threads)",
+        mib(under_load.rss),
+        mib(under_load.anon),
         mib(after.rss),
         mib(after.hwm),
         after.threads
+    );
+    // After the burst: how soon the node gives the memory back (the figure that decides how
+    // many numbers fit on a host).
+    let settle_start = Instant::now();
+    let mut back_under_twice_idle = None;
+    while settle_start.elapsed() < args.settle {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        node.check_alive()?;
+        let now = memory(pid)?;
+        if back_under_twice_idle.is_none() && now.rss < 2 * idle.rss {
+            back_under_twice_idle = Some(settle_start.elapsed());
+        }
+    }
+    let settled = memory(pid)?;
+    println!(
+        "  node RSS {:?} after the load: {} (anon {}); under twice idle ({}) {}",
+        args.settle,
+        mib(settled.rss),
+        mib(settled.anon),
+        mib(2 * idle.rss),
+        back_under_twice_idle.map_or_else(
+            || "not within the wait".to_owned(),
+            |d| format!("after {:.0} s", d.as_secs_f64())
+        )
     );
 
     let mut summary = String::new();
@@ -766,12 +855,21 @@ async fn main() -> anyhow::Result<()> {
         open_cpu,
         open_host
     );
+    let _ = writeln!(summary, "{:<24}{}", "sandbox receipts:", args.receipts);
     let _ = writeln!(
         summary,
-        "{:<24}{} (VmHWM {})",
-        "node RSS after load:",
-        mib(after.rss),
-        mib(after.hwm)
+        "{:<24}{} (anon {})",
+        "node RSS under load:",
+        mib(under_load.rss),
+        mib(under_load.anon)
+    );
+    let _ = writeln!(
+        summary,
+        "{:<24}{} (anon {}; VmHWM {})",
+        format!("node RSS {} s after:", args.settle.as_secs()),
+        mib(settled.rss),
+        mib(settled.anon),
+        mib(settled.hwm)
     );
     print!("{summary}");
 
