@@ -16,9 +16,9 @@ pub const DIR_MODE: u32 = 0o700;
 /// Mode of private files.
 pub const FILE_MODE: u32 = 0o600;
 
-/// `create_dir_all` with every directory it creates at `0700`; the last one is narrowed to
-/// `0700` when it already existed wider. Ancestors that already existed are left alone (a
-/// data directory may live under a shared `/var/lib`).
+/// `create_dir_all` with every directory it creates at `0700`. Directories that already
+/// existed are left alone (a data directory may live under a shared `/var/lib`); narrow the
+/// ones that are the service's own with [`restrict_dir`].
 pub fn create_dir_all(path: &Path) -> io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -27,8 +27,7 @@ pub fn create_dir_all(path: &Path) -> io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(DIR_MODE);
     }
-    builder.create(path)?;
-    restrict_dir(path)
+    builder.create(path)
 }
 
 /// Open options that create files at `0600` (the caller adds read/write/append/create).
@@ -67,6 +66,8 @@ pub fn touch(path: &Path) -> io::Result<()> {
 }
 
 /// Narrows a directory to `0700` when group or others have any access; a missing one is fine.
+/// A shared directory with the sticky bit (`/tmp`, set as a data directory by mistake) is
+/// left alone: narrowing it would lock every other user out of it.
 pub fn restrict_dir(path: &Path) -> io::Result<()> {
     restrict(path, DIR_MODE)
 }
@@ -102,6 +103,7 @@ fn restrict(path: &Path, mode: u32) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_symlink() => Ok(()),
+        Ok(meta) if meta.is_dir() && meta.permissions().mode() & 0o1000 != 0 => Ok(()),
         Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         }
@@ -146,6 +148,19 @@ mod tests {
         create_dir_all(&nested).unwrap();
         assert_eq!(mode(&dir.join("a")), 0o700);
         assert_eq!(mode(&nested), 0o700);
+
+        // An existing directory is not narrowed by creating it, only by restricting it; a
+        // sticky one never.
+        let shared = dir.join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+        create_dir_all(&shared).unwrap();
+        assert_eq!(mode(&shared), 0o755);
+        restrict_dir(&shared).unwrap();
+        assert_eq!(mode(&shared), 0o700);
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        restrict_dir(&shared).unwrap();
+        assert_eq!(mode(&shared), 0o777);
 
         let file = nested.join("secret");
         write(&file, b"x").unwrap();
