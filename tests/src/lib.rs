@@ -195,7 +195,7 @@ impl ControlPlane {
     pub fn node_config(&self, instance: Uuid, data_dir: &Path) -> NodeConfig {
         NodeConfig::sandbox(
             instance,
-            NODE_SECRET,
+            node_credential(instance),
             self.grpc_url(),
             reqwest::Url::parse(&self.base).expect("base url"),
             data_dir,
@@ -390,6 +390,12 @@ impl Api {
             .expect("plaintext token")
             .to_owned()
     }
+}
+
+/// The credential of the node serving `instance` under [`NODE_SECRET`]
+/// (`ZAPINI_NODE_CREDENTIAL`).
+pub fn node_credential(instance: Uuid) -> String {
+    zapini_shared::node_auth::node_credential(NODE_SECRET.as_bytes(), instance)
 }
 
 /// Polls `f` every 50 ms until it returns `Some`, or panics after `timeout` with `what`.
