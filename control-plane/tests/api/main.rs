@@ -3,6 +3,7 @@
 mod auth;
 mod automation;
 mod contacts;
+mod files;
 mod conversations;
 mod health;
 mod helpers;
