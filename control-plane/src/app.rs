@@ -217,13 +217,11 @@ impl App {
 
         let tls = match &config.tls {
             None => None,
-            Some(files) => {
-                Some(
-                    axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
-                        .await
-                        .context("ZAPINI_TLS_CERT / ZAPINI_TLS_KEY could not be loaded")?,
-                )
-            }
+            Some(files) => Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await
+                    .context("ZAPINI_TLS_CERT / ZAPINI_TLS_KEY could not be loaded")?,
+            ),
         };
         listeners.http.set_nonblocking(true)?;
         let http_addr = listeners.http.local_addr()?;

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::TcpListenerStream;
-use zapini_shared::private_fs;
 use zapini_proto::v1::instance_node_server::InstanceNodeServer;
+use zapini_shared::private_fs;
 
 use crate::auth::TokenCache;
 use crate::buffer::{BufferOptions, EventBuffer};
@@ -85,7 +85,9 @@ fn buffer_id(data_dir: &Path) -> anyhow::Result<String> {
 
 /// The `InstanceNode` server's TLS (`ZAPINI_NODE_GRPC_TLS_CERT` / `_KEY`), checked now so a
 /// bad pair stops the start with a message naming the settings.
-fn grpc_server_tls(config: &NodeConfig) -> anyhow::Result<Option<tonic::transport::ServerTlsConfig>> {
+fn grpc_server_tls(
+    config: &NodeConfig,
+) -> anyhow::Result<Option<tonic::transport::ServerTlsConfig>> {
     if config.grpc_tls.server.is_some() || config.grpc_tls.ca.is_some() {
         // One process-wide crypto provider (ring, as everywhere in Zapini); a second install
         // attempt is harmless.
@@ -96,13 +98,17 @@ fn grpc_server_tls(config: &NodeConfig) -> anyhow::Result<Option<tonic::transpor
     };
     let read = |path: &Path, name: &str| {
         std::fs::read(path).with_context(|| {
-            format!("invalid configuration: {name}: cannot read {}", path.display())
+            format!(
+                "invalid configuration: {name}: cannot read {}",
+                path.display()
+            )
         })
     };
-    let tls = tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(
-        read(cert, "ZAPINI_NODE_GRPC_TLS_CERT")?,
-        read(key, "ZAPINI_NODE_GRPC_TLS_KEY")?,
-    ));
+    let tls =
+        tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(
+            read(cert, "ZAPINI_NODE_GRPC_TLS_CERT")?,
+            read(key, "ZAPINI_NODE_GRPC_TLS_KEY")?,
+        ));
     tonic::transport::Server::builder()
         .tls_config(tls.clone())
         .context("invalid configuration: ZAPINI_NODE_GRPC_TLS_CERT / ZAPINI_NODE_GRPC_TLS_KEY")?;

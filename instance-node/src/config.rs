@@ -600,8 +600,11 @@ mod tests {
         let c = load(&[("ZAPINI_INSTANCE_ID", ID), ("ZAPINI_NODE_CREDENTIAL", CRED)]).unwrap();
         assert_eq!(c.credential, CRED);
         assert!(c.warnings.is_empty());
-        let e = load(&[("ZAPINI_INSTANCE_ID", ID), ("ZAPINI_NODE_CREDENTIAL", "short")])
-            .unwrap_err();
+        let e = load(&[
+            ("ZAPINI_INSTANCE_ID", ID),
+            ("ZAPINI_NODE_CREDENTIAL", "short"),
+        ])
+        .unwrap_err();
         assert_eq!(e.setting, "ZAPINI_NODE_CREDENTIAL");
         // The node secret alone: the node derives its own credential and presents only that.
         let c = load(&[
@@ -643,7 +646,10 @@ mod tests {
             ("ZAPINI_NODE_GRPC_TLS_CERT", pem_str),
             ("ZAPINI_NODE_GRPC_TLS_KEY", pem_str),
             ("ZAPINI_GRPC_TLS_CA", pem_str),
-            ("ZAPINI_NODE_GRPC_PUBLIC_URL", "https://node-1.internal:7001/"),
+            (
+                "ZAPINI_NODE_GRPC_PUBLIC_URL",
+                "https://node-1.internal:7001/",
+            ),
         ]);
         let c = load(&vars).unwrap();
         assert_eq!(c.grpc_tls.server, Some((pem.clone(), pem.clone())));
@@ -695,7 +701,11 @@ mod tests {
     fn errors_name_the_variable() {
         let e = load(&[("ZAPINI_NODE_CREDENTIAL", CRED)]).unwrap_err();
         assert_eq!(e.setting, "ZAPINI_INSTANCE_ID");
-        let e = load(&[("ZAPINI_INSTANCE_ID", "nope"), ("ZAPINI_NODE_CREDENTIAL", CRED)]).unwrap_err();
+        let e = load(&[
+            ("ZAPINI_INSTANCE_ID", "nope"),
+            ("ZAPINI_NODE_CREDENTIAL", CRED),
+        ])
+        .unwrap_err();
         assert_eq!(e.setting, "ZAPINI_INSTANCE_ID");
         let e = load(&[("ZAPINI_INSTANCE_ID", ID)]).unwrap_err();
         assert_eq!(e.setting, "ZAPINI_NODE_CREDENTIAL");

@@ -61,7 +61,11 @@ pub fn write(path: &Path, contents: &[u8]) -> io::Result<File> {
 /// alone) and narrows its mode; for files another library opens afterwards (SQLite creates
 /// its `-wal` and `-shm` files with the database file's mode).
 pub fn touch(path: &Path) -> io::Result<()> {
-    let file = open_options().read(true).write(true).create(true).open(path)?;
+    let file = open_options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .open(path)?;
     narrow(&file, FILE_MODE)
 }
 

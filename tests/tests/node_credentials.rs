@@ -64,7 +64,9 @@ async fn open_stream(
     };
     // The hello, then nothing more until the test ends (an open stream, as a node keeps it).
     let messages = futures::stream::iter([hello]).chain(futures::stream::pending());
-    c.events(with_bearer(messages, credential)).await.map(|_| ())
+    c.events(with_bearer(messages, credential))
+        .await
+        .map(|_| ())
 }
 
 async fn authorize(
@@ -89,7 +91,10 @@ fn refused(result: Result<impl std::fmt::Debug, tonic::Status>, what: &str) {
     match result {
         Ok(v) => panic!("{what}: accepted ({v:?})"),
         Err(status) => assert!(
-            matches!(status.code(), Code::Unauthenticated | Code::PermissionDenied),
+            matches!(
+                status.code(),
+                Code::Unauthenticated | Code::PermissionDenied
+            ),
             "{what}: {status:?}"
         ),
     }
@@ -114,8 +119,14 @@ async fn a_node_credential_opens_its_own_instance_only() {
     // registers B.
     let lease_a = register(&mut c, a, Some(&cred_a)).await.unwrap();
     refused(register(&mut c, b, Some(&cred_a)).await, "register B as A");
-    refused(register(&mut c, b, Some(NODE_SECRET)).await, "register B with the node secret");
-    refused(register(&mut c, b, None).await, "register B without a credential");
+    refused(
+        register(&mut c, b, Some(NODE_SECRET)).await,
+        "register B with the node secret",
+    );
+    refused(
+        register(&mut c, b, None).await,
+        "register B without a credential",
+    );
     let lease_b = register(&mut c, b, Some(&cred_b)).await.unwrap();
 
     // Renew: B's lease cannot be renewed (or probed) with A's credential.

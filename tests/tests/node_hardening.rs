@@ -106,7 +106,10 @@ async fn launched_nodes_hold_no_secrets_keep_private_files_and_go_with_their_ins
             "ZAPINI_SECRET_KEY",
             "c2VhbGluZy1rZXktb2YtdGhlLWNvbnRyb2wtcGxhbmU=".to_owned(),
         ),
-        ("ZAPINI_S3_ACCESS_KEY_ID", "s3-access-id-e2e-7731".to_owned()),
+        (
+            "ZAPINI_S3_ACCESS_KEY_ID",
+            "s3-access-id-e2e-7731".to_owned(),
+        ),
         (
             "ZAPINI_S3_SECRET_ACCESS_KEY",
             "s3-secret-access-key-e2e-7731".to_owned(),

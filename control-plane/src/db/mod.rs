@@ -40,7 +40,10 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
             })?;
         }
         zapini_shared::private_fs::touch(path).map_err(|e| {
-            DbErr::Custom(format!("cannot create the database {}: {e}", path.display()))
+            DbErr::Custom(format!(
+                "cannot create the database {}: {e}",
+                path.display()
+            ))
         })?;
     }
     let mut opts = ConnectOptions::new(config.database_url());

@@ -34,9 +34,8 @@ impl BearerInterceptor {
 pub fn client_tls(ca: Option<&Path>) -> AppResult<ClientTlsConfig> {
     let mut tls = ClientTlsConfig::new().with_webpki_roots();
     if let Some(ca) = ca {
-        let pem = std::fs::read(ca).map_err(|e| {
-            AppError::internal(format!("ZAPINI_GRPC_TLS_CA {}: {e}", ca.display()))
-        })?;
+        let pem = std::fs::read(ca)
+            .map_err(|e| AppError::internal(format!("ZAPINI_GRPC_TLS_CA {}: {e}", ca.display())))?;
         tls = tls.ca_certificate(Certificate::from_pem(pem));
     }
     Ok(tls)
@@ -225,9 +224,12 @@ impl NodeClient {
         }
         let channel = endpoint.connect_lazy();
         Ok(NodeClient {
-            inner: InstanceNodeClient::with_interceptor(channel, BearerInterceptor::new(credential))
-                .max_decoding_message_size(128 * 1024 * 1024)
-                .max_encoding_message_size(128 * 1024 * 1024),
+            inner: InstanceNodeClient::with_interceptor(
+                channel,
+                BearerInterceptor::new(credential),
+            )
+            .max_decoding_message_size(128 * 1024 * 1024)
+            .max_encoding_message_size(128 * 1024 * 1024),
         })
     }
 

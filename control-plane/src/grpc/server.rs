@@ -480,11 +480,7 @@ impl ControlPlane for ControlPlaneService {
         let r = request.into_inner();
         let d = self
             .services
-            .authorize_for_node(
-                instance_uuid,
-                &r.token_hash,
-                r.user_token_id,
-            )
+            .authorize_for_node(instance_uuid, &r.token_hash, r.user_token_id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(v1::AuthorizeTokenResponse {

@@ -327,7 +327,9 @@ impl Services {
             }
         };
         match tokio::time::timeout(LOGOUT_ON_DELETE_TIMEOUT, node.logout()).await {
-            Ok(Ok(_)) => tracing::info!(instance = %model.uuid, "session logged out before deletion"),
+            Ok(Ok(_)) => {
+                tracing::info!(instance = %model.uuid, "session logged out before deletion")
+            }
             Ok(Err(e)) => {
                 tracing::warn!(instance = %model.uuid, error = %e, "logout before deletion failed")
             }

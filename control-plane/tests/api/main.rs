@@ -3,8 +3,8 @@
 mod auth;
 mod automation;
 mod contacts;
-mod files;
 mod conversations;
+mod files;
 mod health;
 mod helpers;
 mod inbox_setup;

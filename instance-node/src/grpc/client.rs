@@ -33,8 +33,12 @@ impl BearerInterceptor {
 pub fn client_tls(ca: Option<&Path>) -> anyhow::Result<ClientTlsConfig> {
     let mut tls = ClientTlsConfig::new().with_webpki_roots();
     if let Some(ca) = ca {
-        let pem = std::fs::read(ca)
-            .with_context(|| format!("invalid configuration: ZAPINI_GRPC_TLS_CA: cannot read {}", ca.display()))?;
+        let pem = std::fs::read(ca).with_context(|| {
+            format!(
+                "invalid configuration: ZAPINI_GRPC_TLS_CA: cannot read {}",
+                ca.display()
+            )
+        })?;
         tls = tls.ca_certificate(Certificate::from_pem(pem));
     }
     Ok(tls)
