@@ -76,6 +76,23 @@ fn assert_private_tree(root: &Path) -> usize {
     }
 }
 
+fn count_files(root: &Path) -> usize {
+    match std::fs::read_dir(root) {
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| {
+                let path = e.path();
+                if path.is_dir() {
+                    count_files(&path)
+                } else {
+                    1
+                }
+            })
+            .sum(),
+        Err(_) => 0,
+    }
+}
+
 struct Binary(std::process::Child);
 
 impl Drop for Binary {
@@ -269,10 +286,12 @@ async fn launched_nodes_hold_no_secrets_keep_private_files_and_go_with_their_ins
     }
     assert_eq!(mode(&data.join("nodes")), 0o700);
     let node_dir = data.join("nodes").join(uuid.to_string());
-    assert!(
-        assert_private_tree(&node_dir) >= 2,
-        "the node keeps its buffer id and event buffer there"
-    );
+    // Its buffer id, and the event buffer's first segment once the QR event is written.
+    eventually(T, "the node's buffer id and event segment", || async {
+        (count_files(&node_dir) >= 2).then_some(())
+    })
+    .await;
+    assert_private_tree(&node_dir);
     assert!(assert_private_tree(&data.join("media")) >= 1);
 
     // Deleting the instance stops its node and removes its directory.
