@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use secrecy::ExposeSecret;
 
-use crate::config::Config;
+use zapini_shared::private_fs;
+
+use crate::config::{Config, DatabaseTarget, MediaStorageConfig};
 use crate::db;
 use crate::http::{AppState, router};
 use crate::limiter::Limiter;
@@ -45,7 +47,34 @@ impl Listeners {
     }
 }
 
-/// The node secret: configured, or generated once and kept in the data directory.
+/// The data directory and what the control plane keeps in it belong to its user alone: the
+/// directory is `0700`, the secrets and the SQLite database (with its `-wal` and `-shm`) are
+/// `0600`, as are node and media directories below it. Everything is created that way; this
+/// narrows what an older version (or an operator's umask) left wider, at every start.
+fn secure_data_dir(config: &Config) -> anyhow::Result<()> {
+    let dir = &config.data_dir;
+    private_fs::create_dir_all(dir)
+        .with_context(|| format!("ZAPINI_DATA_DIR: cannot create {}", dir.display()))?;
+    let mut dirs = vec![dir.clone(), dir.join("nodes")];
+    if let MediaStorageConfig::Fs { dir: media } = &config.media.storage {
+        dirs.push(media.clone());
+    }
+    for d in &dirs {
+        private_fs::restrict_dir(d)
+            .with_context(|| format!("cannot restrict {} to its owner", d.display()))?;
+    }
+    let mut files = vec![dir.join("node_secret"), dir.join("secret_key")];
+    if let DatabaseTarget::Sqlite(db) = &config.database {
+        files.extend(crate::db::sqlite_files(db));
+    }
+    for f in &files {
+        private_fs::restrict_file(f)
+            .with_context(|| format!("cannot restrict {} to its owner", f.display()))?;
+    }
+    Ok(())
+}
+
+/// The node secret: configured, or generated once and kept in the data directory (`0600`).
 fn resolve_node_secret(config: &mut Config) -> anyhow::Result<()> {
     if config.node_secret.is_some() {
         return Ok(());
@@ -54,14 +83,8 @@ fn resolve_node_secret(config: &mut Config) -> anyhow::Result<()> {
     let secret = match std::fs::read_to_string(&path) {
         Ok(s) if s.trim().len() >= 16 => s.trim().to_owned(),
         _ => {
-            std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                format!(
-                    "ZAPINI_DATA_DIR: cannot create {}",
-                    config.data_dir.display()
-                )
-            })?;
             let s = crate::service::random_secret(40);
-            std::fs::write(&path, &s)
+            private_fs::write(&path, s.as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))?;
             s
         }
@@ -70,8 +93,27 @@ fn resolve_node_secret(config: &mut Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The node secret a running control plane uses, for tools (`control-plane node-credential`):
+/// `ZAPINI_NODE_SECRET`, else the one kept in the data directory. Never generates one.
+pub fn existing_node_secret(config: &Config) -> anyhow::Result<secrecy::SecretString> {
+    if let Some(secret) = &config.node_secret {
+        return Ok(secret.clone());
+    }
+    let path = config.data_dir.join("node_secret");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 16 => Ok(secrecy::SecretString::from(s.trim().to_owned())),
+        Ok(_) => anyhow::bail!("{} does not hold a node secret", path.display()),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "no ZAPINI_NODE_SECRET and cannot read {} (start the control plane once, or set ZAPINI_NODE_SECRET / ZAPINI_DATA_DIR as it runs with)",
+                path.display()
+            )
+        }),
+    }
+}
+
 /// The key that seals secrets at rest: configured, or generated once and kept in the data
-/// directory (mode 0600 where the platform has modes).
+/// directory (`0600`).
 fn resolve_secret_key(config: &mut Config) -> anyhow::Result<()> {
     if config.secret_key.is_some() {
         return Ok(());
@@ -84,14 +126,16 @@ fn resolve_secret_key(config: &mut Config) -> anyhow::Result<()> {
             path.display()
         ),
         Err(_) => {
-            std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                format!(
-                    "ZAPINI_DATA_DIR: cannot create {}",
-                    config.data_dir.display()
-                )
-            })?;
             let key = crate::crypto::SecretBox::generate_key();
-            write_private(&path, &key)?;
+            let mut options = private_fs::open_options();
+            let mut file = options
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            std::io::Write::write_all(&mut file, key.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            file.sync_all()?;
             key
         }
     };
@@ -99,27 +143,29 @@ fn resolve_secret_key(config: &mut Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    std::io::Write::write_all(&mut file, contents.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.sync_all()?;
-    Ok(())
+/// The `ControlPlane` gRPC service's TLS (`ZAPINI_GRPC_TLS_CERT` / `ZAPINI_GRPC_TLS_KEY`).
+fn grpc_server_tls(config: &Config) -> anyhow::Result<Option<tonic::transport::ServerTlsConfig>> {
+    let Some(files) = &config.grpc_tls else {
+        return Ok(None);
+    };
+    let cert = std::fs::read(&files.cert)
+        .with_context(|| format!("ZAPINI_GRPC_TLS_CERT: cannot read {}", files.cert.display()))?;
+    let key = std::fs::read(&files.key)
+        .with_context(|| format!("ZAPINI_GRPC_TLS_KEY: cannot read {}", files.key.display()))?;
+    let tls = tonic::transport::ServerTlsConfig::new()
+        .identity(tonic::transport::Identity::from_pem(cert, key));
+    // Checked now, so a bad pair stops the start with a message naming the settings.
+    tonic::transport::Server::builder()
+        .tls_config(tls.clone())
+        .context("ZAPINI_GRPC_TLS_CERT / ZAPINI_GRPC_TLS_KEY could not be loaded")?;
+    Ok(Some(tls))
 }
 
 pub struct App {
     http: std::net::TcpListener,
     http_addr: SocketAddr,
     grpc: Option<(std::net::TcpListener, SocketAddr)>,
+    grpc_tls: Option<tonic::transport::ServerTlsConfig>,
     launcher: Option<crate::launcher::ProcessLauncher>,
     router: axum::Router,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
@@ -129,8 +175,14 @@ pub struct App {
 
 impl App {
     pub async fn build(mut config: Config, listeners: Listeners) -> anyhow::Result<App> {
+        secure_data_dir(&config)?;
         resolve_node_secret(&mut config)?;
         resolve_secret_key(&mut config)?;
+        if config.tls.is_some() || config.grpc_tls.is_some() || config.grpc_tls_ca.is_some() {
+            // One process-wide crypto provider; a second install attempt is harmless.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let grpc_tls = grpc_server_tls(&config)?;
         let config = Arc::new(config);
         let db = db::connect(&config)
             .await
@@ -165,15 +217,11 @@ impl App {
 
         let tls = match &config.tls {
             None => None,
-            Some(files) => {
-                // One process-wide crypto provider; a second install attempt is harmless.
-                let _ = rustls::crypto::ring::default_provider().install_default();
-                Some(
-                    axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
-                        .await
-                        .context("ZAPINI_TLS_CERT / ZAPINI_TLS_KEY could not be loaded")?,
-                )
-            }
+            Some(files) => Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await
+                    .context("ZAPINI_TLS_CERT / ZAPINI_TLS_KEY could not be loaded")?,
+            ),
         };
         listeners.http.set_nonblocking(true)?;
         let http_addr = listeners.http.local_addr()?;
@@ -235,6 +283,7 @@ impl App {
             http: listeners.http,
             http_addr,
             grpc,
+            grpc_tls,
             launcher,
             router,
             tls,
@@ -285,9 +334,15 @@ impl App {
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
             let svc = crate::grpc::server::server(self.services.clone());
             let mut stop = stop_rx.clone();
-            tracing::info!(%addr, "node gRPC listening");
+            tracing::info!(%addr, tls = self.grpc_tls.is_some(), "node gRPC listening");
+            let mut builder = tonic::transport::Server::builder();
+            if let Some(tls) = self.grpc_tls {
+                builder = builder
+                    .tls_config(tls)
+                    .context("ZAPINI_GRPC_TLS_CERT / ZAPINI_GRPC_TLS_KEY could not be loaded")?;
+            }
             tokio::spawn(async move {
-                let result = tonic::transport::Server::builder()
+                let result = builder
                     .http2_keepalive_interval(Some(Duration::from_secs(20)))
                     .tcp_nodelay(true)
                     .add_service(svc)

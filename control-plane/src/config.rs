@@ -53,6 +53,16 @@ pub struct Config {
     /// `<data_dir>/node_secret`.
     pub node_secret: Option<SecretString>,
     pub launcher: LauncherKind,
+    /// `ZAPINI_GRPC_TLS_CERT` / `ZAPINI_GRPC_TLS_KEY`: serve the `ControlPlane` gRPC service
+    /// (the one nodes call) over TLS; `None`: plain HTTP/2 (fine on loopback).
+    pub grpc_tls: Option<TlsFiles>,
+    /// `ZAPINI_GRPC_TLS_CA`: PEM certificates trusted for nodes' TLS gRPC servers (besides the
+    /// public web roots), and handed by the process launcher to its nodes to trust ours.
+    pub grpc_tls_ca: Option<PathBuf>,
+    /// The part of the control plane's environment the process launcher passes on to the
+    /// nodes it starts (see [`node_env_allowed`]); captured by [`Config::load`], empty
+    /// otherwise.
+    pub node_env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
     /// The `instance-node` executable the process launcher starts; default: next to ours.
     pub node_bin: Option<PathBuf>,
     /// How long a node's lease lives without renewal.
@@ -188,6 +198,9 @@ struct RawConfig {
     log_format: LogFormat,
     node_secret: Option<String>,
     launcher: LauncherKind,
+    grpc_tls_cert: Option<PathBuf>,
+    grpc_tls_key: Option<PathBuf>,
+    grpc_tls_ca: Option<PathBuf>,
     node_bin: Option<PathBuf>,
     lease_ttl_secs: u32,
     default_engine: String,
@@ -248,6 +261,9 @@ impl Default for RawConfig {
             log_format: LogFormat::Text,
             node_secret: None,
             launcher: LauncherKind::Process,
+            grpc_tls_cert: None,
+            grpc_tls_key: None,
+            grpc_tls_ca: None,
             node_bin: None,
             lease_ttl_secs: 15,
             default_engine: "whatsapp".to_owned(),
@@ -312,7 +328,11 @@ impl Config {
         let figment = figment
             .merge(Env::prefixed("ZAPINI_").ignore(&["CONFIG"]))
             .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]));
-        Self::from_figment(figment)
+        let mut config = Self::from_figment(figment)?;
+        config.node_env = std::env::vars_os()
+            .filter(|(name, _)| name.to_str().is_some_and(node_env_allowed))
+            .collect();
+        Ok(config)
     }
 
     /// Configuration for tests and embedding: defaults with the given data directory,
@@ -348,6 +368,50 @@ impl Config {
             DatabaseTarget::Postgres(url) => url.expose_secret().to_owned(),
         }
     }
+}
+
+/// Whether the process launcher passes the control plane's variable `name` on to the nodes it
+/// starts. Nodes start with an empty environment plus these and their own settings (instance,
+/// credential, addresses), so the control plane's secrets — `ZAPINI_NODE_SECRET`,
+/// `ZAPINI_SECRET_KEY`, `ZAPINI_S3_*`, `ZAPINI_TRANSCRIPTION_*`, `ZAPINI_ADMIN_*`,
+/// `DATABASE_URL`, `REDIS_URL` — never reach a node.
+pub fn node_env_allowed(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        // the process basics
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "TMPDIR",
+        "TZ",
+        "LANG",
+        "LANGUAGE",
+        "RUST_LOG",
+        "RUST_BACKTRACE",
+        "RUST_LIB_BACKTRACE",
+        // TLS trust and outbound proxies for the node's own requests (media, WhatsApp)
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+        // node settings an operator sets for every node (see instance-node's config.rs)
+        "ZAPINI_ALLOW_PRIVATE_URLS",
+        "ZAPINI_SANDBOX_RECEIPTS",
+        "ZAPINI_SEND_ACK",
+        "ZAPINI_DURABLE_SENDS",
+        "ZAPINI_WORKER_THREADS",
+        "ZAPINI_LOG_FORMAT",
+        "ZAPINI_NODE_GRPC_TLS_CERT",
+        "ZAPINI_NODE_GRPC_TLS_KEY",
+    ];
+    const PREFIXES: &[&str] = &["LC_", "ZAPINI_WA_", "ZAPINI_PACING"];
+    NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// The environment variable a config key comes from, for error messages.
@@ -470,6 +534,40 @@ impl RawConfig {
                 ));
             }
         };
+        let grpc_tls = match (self.grpc_tls_cert, self.grpc_tls_key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                for (name, path) in [
+                    ("ZAPINI_GRPC_TLS_CERT", &cert),
+                    ("ZAPINI_GRPC_TLS_KEY", &key),
+                ] {
+                    if !path.is_file() {
+                        return Err(invalid(name, format!("no such file: {}", path.display())));
+                    }
+                }
+                Some(TlsFiles { cert, key })
+            }
+            (Some(_), None) => {
+                return Err(invalid(
+                    "ZAPINI_GRPC_TLS_KEY",
+                    "required when ZAPINI_GRPC_TLS_CERT is set",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "ZAPINI_GRPC_TLS_CERT",
+                    "required when ZAPINI_GRPC_TLS_KEY is set",
+                ));
+            }
+        };
+        if let Some(ca) = &self.grpc_tls_ca
+            && !ca.is_file()
+        {
+            return Err(invalid(
+                "ZAPINI_GRPC_TLS_CA",
+                format!("no such file: {}", ca.display()),
+            ));
+        }
         if self.max_body_bytes < 1024 {
             return Err(invalid("ZAPINI_MAX_BODY_BYTES", "must be at least 1024"));
         }
@@ -642,6 +740,9 @@ impl RawConfig {
             redis_prefix: self.redis_prefix,
             node_secret: node_secret.map(SecretString::from),
             launcher: self.launcher,
+            grpc_tls,
+            grpc_tls_ca: self.grpc_tls_ca,
+            node_env: Vec::new(),
             node_bin: self.node_bin,
             lease_ttl_secs: self.lease_ttl_secs,
             default_engine: self.default_engine,

@@ -10,7 +10,6 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use secrecy::{ExposeSecret, SecretString};
 use tokio::process::Command;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -33,7 +32,9 @@ struct Inner {
     data_dir: PathBuf,
     grpc_url: String,
     http_url: String,
-    secret: SecretString,
+    /// What nodes trust for the control plane's TLS gRPC: the configured CA, else our own
+    /// certificate (self-signed deployments).
+    grpc_ca: Option<PathBuf>,
     services: Services,
     children: Mutex<HashMap<Uuid, watch::Sender<bool>>>,
 }
@@ -64,13 +65,25 @@ impl ProcessLauncher {
         tls: bool,
     ) -> ProcessLauncher {
         let scheme = if tls { "https" } else { "http" };
+        let config = &services.config;
+        let grpc_scheme = if config.grpc_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let grpc_ca = config.grpc_tls.as_ref().map(|files| {
+            config
+                .grpc_tls_ca
+                .clone()
+                .unwrap_or_else(|| files.cert.clone())
+        });
         ProcessLauncher {
             inner: Arc::new(Inner {
                 bin,
-                data_dir: services.config.data_dir.join("nodes"),
-                grpc_url: format!("http://{}", loopback(grpc_addr)),
+                data_dir: config.data_dir.join("nodes"),
+                grpc_url: format!("{grpc_scheme}://{}", loopback(grpc_addr)),
                 http_url: format!("{scheme}://{}", loopback(http_addr)),
-                secret: services.node_secret.clone(),
+                grpc_ca,
                 services,
                 children: Mutex::new(HashMap::new()),
             }),
@@ -91,33 +104,51 @@ impl ProcessLauncher {
         }
     }
 
+    /// The node's command line: an empty environment, then what the operator set for nodes
+    /// ([`crate::config::node_env_allowed`]), then the node's own settings. Nothing else of
+    /// ours is inherited: the node gets its own credential, never the node secret, and none
+    /// of the control plane's other secrets.
     fn command(&self, instance: Uuid, engine: &str) -> Command {
         let inner = &self.inner;
         let mut cmd = Command::new(&inner.bin);
-        for var in [
-            "DATABASE_URL",
-            "REDIS_URL",
-            "ZAPINI_CONFIG",
-            "ZAPINI_ADMIN_EMAIL",
-            "ZAPINI_ADMIN_PASSWORD",
-            "ZAPINI_PUBLIC_URL",
-            "ZAPINI_TLS_CERT",
-            "ZAPINI_TLS_KEY",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.env("ZAPINI_INSTANCE_ID", instance.to_string())
+        cmd.env_clear()
+            .envs(inner.services.config.node_env.iter().map(|(k, v)| (k, v)))
+            .env("ZAPINI_INSTANCE_ID", instance.to_string())
             .env("ZAPINI_ENGINE", engine)
-            .env("ZAPINI_NODE_SECRET", inner.secret.expose_secret())
+            .env(
+                "ZAPINI_NODE_CREDENTIAL",
+                inner.services.node_credential(instance),
+            )
             .env("ZAPINI_CONTROL_PLANE_GRPC", &inner.grpc_url)
             .env("ZAPINI_CONTROL_PLANE_URL", &inner.http_url)
-            .env("ZAPINI_DATA_DIR", inner.data_dir.join(instance.to_string()))
+            .env("ZAPINI_DATA_DIR", self.node_dir(instance))
             .env("ZAPINI_HTTP_ADDR", "127.0.0.1:0")
             .env("ZAPINI_NODE_GRPC_ADDR", "127.0.0.1:0")
             .env("ZAPINI_EXIT_WITH_PARENT", "1")
             .stdin(Stdio::null())
             .kill_on_drop(true);
+        if let Some(ca) = &inner.grpc_ca {
+            cmd.env("ZAPINI_GRPC_TLS_CA", ca);
+        }
         cmd
+    }
+
+    /// `<data dir>/nodes/<instance uuid>`: the node's event buffer and session.
+    fn node_dir(&self, instance: Uuid) -> PathBuf {
+        self.inner.data_dir.join(instance.to_string())
+    }
+
+    /// Removes a deleted instance's node directory (its WhatsApp session, event buffer and
+    /// pacing state).
+    fn remove_node_dir(&self, instance: Uuid) {
+        let dir = self.node_dir(instance);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => tracing::info!(%instance, dir = %dir.display(), "node directory removed"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(%instance, dir = %dir.display(), error = %e, "cannot remove the node directory")
+            }
+        }
     }
 
     async fn supervise(self, instance: Uuid, engine: String, mut stop: watch::Receiver<bool>) {
@@ -225,5 +256,24 @@ impl NodeStarter for ProcessLauncher {
         if let Some(tx) = tx {
             let _ = tx.send(true);
         }
+    }
+
+    fn remove(&self, instance: Uuid) {
+        let tx = self
+            .inner
+            .children
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&instance);
+        let launcher = self.clone();
+        tokio::spawn(async move {
+            if let Some(tx) = tx {
+                let _ = tx.send(true);
+                // The supervisor holds the only receiver and drops it once the child has
+                // exited and been reaped, so the directory is no longer in use after this.
+                tx.closed().await;
+            }
+            launcher.remove_node_dir(instance);
+        });
     }
 }

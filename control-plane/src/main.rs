@@ -1,4 +1,5 @@
-//! `control-plane` binary: `serve` (the default), `migrate`, `create-user`.
+//! `control-plane` binary: `serve` (the default), `migrate`, `create-user`,
+//! `tenant-rate-limit`, `node-credential`.
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,14 @@ enum Command {
         /// Requests per window; 0 means the configured default.
         #[arg(long)]
         requests: u32,
+    },
+    /// Print the credential of the node serving an instance (`ZAPINI_NODE_CREDENTIAL` for
+    /// nodes started by someone else, `ZAPINI_LAUNCHER=external`); derived from the node
+    /// secret, so run it with the control plane's configuration.
+    NodeCredential {
+        /// UUID of the instance.
+        #[arg(long)]
+        instance: uuid::Uuid,
     },
 }
 
@@ -128,7 +137,20 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("tenant {tenant}: {requests} requests per window (0 = default)");
             Ok(())
         }
+        Command::NodeCredential { instance } => {
+            println!("{}", node_credential(&config, instance)?);
+            Ok(())
+        }
     }
+}
+
+fn node_credential(config: &Config, instance: uuid::Uuid) -> anyhow::Result<String> {
+    use secrecy::ExposeSecret;
+    let secret = control_plane::app::existing_node_secret(config)?;
+    Ok(zapini_shared::node_auth::node_credential(
+        secret.expose_secret().as_bytes(),
+        instance,
+    ))
 }
 
 async fn shutdown_signal() {

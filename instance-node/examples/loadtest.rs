@@ -18,7 +18,8 @@ use tonic::{Request, Response, Status, Streaming};
 use zapini_proto::v1;
 use zapini_proto::v1::control_plane_server::{ControlPlane, ControlPlaneServer};
 
-const SECRET: &str = "loadtest-secret";
+/// The node credential (`ZAPINI_NODE_CREDENTIAL`); the fake control plane checks none.
+const CREDENTIAL: &str = "10ad7e5710ad7e5710ad7e5710ad7e5710ad7e5710ad7e5710ad7e5710ad7e57";
 
 struct Cp;
 
@@ -124,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
     let http_port = free_port();
     let mut child = tokio::process::Command::new(&bin)
         .env("ZAPINI_INSTANCE_ID", uuid::Uuid::new_v4().to_string())
-        .env("ZAPINI_NODE_SECRET", SECRET)
+        .env("ZAPINI_NODE_CREDENTIAL", CREDENTIAL)
         .env("ZAPINI_CONTROL_PLANE_GRPC", format!("http://{cp_addr}"))
         .env("ZAPINI_HTTP_ADDR", format!("127.0.0.1:{http_port}"))
         .env("ZAPINI_DATA_DIR", &data)

@@ -13,6 +13,7 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::TcpListenerStream;
 use zapini_proto::v1::instance_node_server::InstanceNodeServer;
+use zapini_shared::private_fs;
 
 use crate::auth::TokenCache;
 use crate::buffer::{BufferOptions, EventBuffer};
@@ -61,7 +62,8 @@ pub struct NodeApp {
     events: mpsc::Receiver<EngineEvent>,
     buffer: EventBuffer,
     sent_log: Arc<SentLog>,
-    secret: String,
+    credential: String,
+    grpc_tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 /// Reads `<data_dir>/buffer_id`, creating it (a UUID v4) on first start.
@@ -75,12 +77,42 @@ fn buffer_id(data_dir: &Path) -> anyhow::Result<String> {
     }
     let id = uuid::Uuid::new_v4().to_string();
     let tmp = data_dir.join("buffer_id.tmp");
-    std::fs::write(&tmp, &id).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .with_context(|| format!("cannot fsync {}", tmp.display()))?;
+    private_fs::write(&tmp, id.as_bytes())
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot create {}", path.display()))?;
     Ok(id)
+}
+
+/// The `InstanceNode` server's TLS (`ZAPINI_NODE_GRPC_TLS_CERT` / `_KEY`), checked now so a
+/// bad pair stops the start with a message naming the settings.
+fn grpc_server_tls(
+    config: &NodeConfig,
+) -> anyhow::Result<Option<tonic::transport::ServerTlsConfig>> {
+    if config.grpc_tls.server.is_some() || config.grpc_tls.ca.is_some() {
+        // One process-wide crypto provider (ring, as everywhere in Zapini); a second install
+        // attempt is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    let Some((cert, key)) = &config.grpc_tls.server else {
+        return Ok(None);
+    };
+    let read = |path: &Path, name: &str| {
+        std::fs::read(path).with_context(|| {
+            format!(
+                "invalid configuration: {name}: cannot read {}",
+                path.display()
+            )
+        })
+    };
+    let tls =
+        tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(
+            read(cert, "ZAPINI_NODE_GRPC_TLS_CERT")?,
+            read(key, "ZAPINI_NODE_GRPC_TLS_KEY")?,
+        ));
+    tonic::transport::Server::builder()
+        .tls_config(tls.clone())
+        .context("invalid configuration: ZAPINI_NODE_GRPC_TLS_CERT / ZAPINI_NODE_GRPC_TLS_KEY")?;
+    Ok(Some(tls))
 }
 
 async fn stopped(mut rx: watch::Receiver<bool>) {
@@ -91,12 +123,17 @@ impl NodeApp {
     /// Builds the node. Must be called inside a Tokio runtime (the gRPC channel and the
     /// listeners register with it). Nothing talks to the control plane until [`NodeApp::run`].
     pub fn build(config: NodeConfig, listeners: NodeListeners) -> anyhow::Result<NodeApp> {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!(
-                "cannot create ZAPINI_DATA_DIR {}",
-                config.data_dir.display()
-            )
-        })?;
+        // The session store, event buffer and pacing state are this user's alone: created
+        // 0700/0600, and whatever an older version left wider is narrowed now.
+        private_fs::create_dir_all(&config.data_dir)
+            .and_then(|()| private_fs::restrict_tree(&config.data_dir))
+            .with_context(|| {
+                format!(
+                    "cannot create ZAPINI_DATA_DIR {} (private to this user)",
+                    config.data_dir.display()
+                )
+            })?;
+        let grpc_tls = grpc_server_tls(&config)?;
         let buffer_id = buffer_id(&config.data_dir)?;
         let buffer = EventBuffer::open(&config.data_dir.join("events"), BufferOptions::default())
             .context("cannot open the event buffer")?;
@@ -130,8 +167,12 @@ impl NodeApp {
         let http = tokio::net::TcpListener::from_std(listeners.http)?;
         let grpc = tokio::net::TcpListener::from_std(listeners.grpc)?;
 
-        let api = ControlPlaneApi::connect_lazy(&config.control_plane_grpc, &config.node_secret)
-            .context("invalid configuration: ZAPINI_CONTROL_PLANE_GRPC")?;
+        let api = ControlPlaneApi::connect_lazy(
+            &config.control_plane_grpc,
+            &config.credential,
+            config.grpc_tls.ca.as_deref(),
+        )
+        .context("invalid configuration: ZAPINI_CONTROL_PLANE_GRPC")?;
         let instance_uuid = config.instance_id.to_string();
         let tokens = TokenCache::new(api.clone(), &instance_uuid);
         let policy = Arc::new(PolicyState::default());
@@ -143,7 +184,7 @@ impl NodeApp {
             sent_log: sent_log.clone(),
             media: MediaFetcher::new(config.allow_private_urls).with_library(
                 config.control_plane_url.clone(),
-                &config.node_secret,
+                &config.credential,
                 &instance_uuid,
             ),
             started: Instant::now(),
@@ -164,7 +205,10 @@ impl NodeApp {
                 instance_uuid,
                 node_id: uuid::Uuid::new_v4().to_string(),
                 http_url,
-                grpc_url: format!("http://{grpc_addr}"),
+                grpc_url: config.grpc_public_url.clone().unwrap_or_else(|| {
+                    let scheme = if grpc_tls.is_some() { "https" } else { "http" };
+                    format!("{scheme}://{grpc_addr}")
+                }),
                 engine: config.engine.as_str().to_owned(),
                 buffer_id,
             },
@@ -184,7 +228,8 @@ impl NodeApp {
             events,
             buffer,
             sent_log,
-            secret: config.node_secret,
+            credential: config.credential,
+            grpc_tls,
         })
     }
 
@@ -213,7 +258,8 @@ impl NodeApp {
             events,
             buffer,
             sent_log,
-            secret,
+            credential,
+            grpc_tls,
             ..
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -229,11 +275,17 @@ impl NodeApp {
         let service = InstanceNodeService {
             node: state.node.clone(),
         };
+        let mut grpc_builder = tonic::transport::Server::builder();
+        if let Some(tls) = grpc_tls {
+            grpc_builder = grpc_builder
+                .tls_config(tls)
+                .context("ZAPINI_NODE_GRPC_TLS_CERT / ZAPINI_NODE_GRPC_TLS_KEY")?;
+        }
         let grpc_server = tokio::spawn(
-            tonic::transport::Server::builder()
+            grpc_builder
                 .add_service(InstanceNodeServer::with_interceptor(
                     service,
-                    SecretCheck::new(&secret),
+                    SecretCheck::new(&credential),
                 ))
                 .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), stopped(stop_rx)),
         );

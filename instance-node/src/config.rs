@@ -110,8 +110,15 @@ pub struct NodeConfig {
     pub control_plane_grpc: String,
     /// `ZAPINI_CONTROL_PLANE_URL`: HTTP base every non-hot-path request is forwarded to.
     pub control_plane_url: reqwest::Url,
-    /// `ZAPINI_NODE_SECRET`: shared secret for both gRPC directions.
-    pub node_secret: String,
+    /// `ZAPINI_NODE_CREDENTIAL`: this node's own credential, bound to its instance; presented
+    /// on every call to the control plane and expected on every call from it. See
+    /// [`link_credential`] for the deprecated `ZAPINI_NODE_SECRET`.
+    pub credential: String,
+    /// TLS on the gRPC link (`ZAPINI_NODE_GRPC_TLS_*`, `ZAPINI_GRPC_TLS_CA`).
+    pub grpc_tls: GrpcTls,
+    /// `ZAPINI_NODE_GRPC_PUBLIC_URL`: the gRPC address announced to the control plane
+    /// (`https://node-3.internal:7001`); `http(s)://<bound addr>` when unset.
+    pub grpc_public_url: Option<String>,
     /// `ZAPINI_HTTP_ADDR`.
     pub http_addr: SocketAddr,
     /// `ZAPINI_NODE_GRPC_ADDR`.
@@ -144,6 +151,17 @@ pub struct NodeConfig {
     /// Warnings about the settings (deprecated variables), for `main` to log once logging
     /// is set up.
     pub warnings: Vec<String>,
+}
+
+/// TLS on the node's side of the gRPC link.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrpcTls {
+    /// `ZAPINI_NODE_GRPC_TLS_CERT` / `ZAPINI_NODE_GRPC_TLS_KEY` (PEM): serve `InstanceNode`
+    /// over TLS; `None`: plain HTTP/2.
+    pub server: Option<(PathBuf, PathBuf)>,
+    /// `ZAPINI_GRPC_TLS_CA` (PEM): certificates trusted for an `https://` control plane, besides
+    /// the public web roots.
+    pub ca: Option<PathBuf>,
 }
 
 /// A setting that failed validation; the message names the environment variable.
@@ -182,8 +200,16 @@ impl NodeConfig {
             Some(v) => Uuid::parse_str(v.trim())
                 .map_err(|e| invalid("ZAPINI_INSTANCE_ID", format!("not a UUID ({v:?}): {e}")))?,
         };
-        let node_secret =
-            get("ZAPINI_NODE_SECRET").ok_or_else(|| invalid("ZAPINI_NODE_SECRET", "required"))?;
+        let mut warnings = Vec::new();
+        let credential = link_credential(&get, instance_id, &mut warnings)?;
+        let grpc_tls = grpc_tls(&get)?;
+        let grpc_public_url = match get("ZAPINI_NODE_GRPC_PUBLIC_URL") {
+            None => None,
+            Some(v) => {
+                let url = parse_http_url("ZAPINI_NODE_GRPC_PUBLIC_URL", &v)?;
+                Some(url.as_str().trim_end_matches('/').to_owned())
+            }
+        };
 
         let control_plane_grpc =
             get("ZAPINI_CONTROL_PLANE_GRPC").unwrap_or_else(|| "http://127.0.0.1:9090".to_owned());
@@ -246,7 +272,6 @@ impl NodeConfig {
             }
         };
 
-        let mut warnings = Vec::new();
         let send_ack = match (get("ZAPINI_SEND_ACK"), get("ZAPINI_DURABLE_SENDS")) {
             (Some(v), durable) => {
                 if durable.is_some() {
@@ -307,7 +332,9 @@ impl NodeConfig {
             instance_id,
             control_plane_grpc,
             control_plane_url,
-            node_secret,
+            credential,
+            grpc_tls,
+            grpc_public_url,
             http_addr,
             grpc_addr,
             data_dir,
@@ -324,10 +351,10 @@ impl NodeConfig {
     }
 
     /// A sandbox node for tests and embedding: ephemeral ports, private media URLs allowed,
-    /// manual receipts.
+    /// manual receipts, no TLS.
     pub fn sandbox(
         instance_id: Uuid,
-        node_secret: impl Into<String>,
+        credential: impl Into<String>,
         control_plane_grpc: impl Into<String>,
         control_plane_url: reqwest::Url,
         data_dir: impl Into<PathBuf>,
@@ -336,7 +363,9 @@ impl NodeConfig {
             instance_id,
             control_plane_grpc: control_plane_grpc.into(),
             control_plane_url,
-            node_secret: node_secret.into(),
+            credential: credential.into(),
+            grpc_tls: GrpcTls::default(),
+            grpc_public_url: None,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir: data_dir.into(),
@@ -362,6 +391,91 @@ fn parse_u64(setting: &'static str, value: &str, min: u64, max: u64) -> Result<u
             format!("expected a number from {min} to {max}, got {value:?}"),
         )),
     }
+}
+
+/// The node's credential: `ZAPINI_NODE_CREDENTIAL` (what the process launcher sets, and what
+/// `control-plane node-credential --instance <uuid>` prints for nodes started elsewhere).
+///
+/// For nodes configured before per-node credentials, `ZAPINI_NODE_SECRET` is still read when
+/// no credential is given: the node derives its own credential from it and presents only that,
+/// so the control plane never accepts the node secret itself from a node. Such a node still
+/// holds the secret of every instance, which is why this logs a deprecation warning.
+fn link_credential(
+    get: &impl Fn(&str) -> Option<String>,
+    instance: Uuid,
+    warnings: &mut Vec<String>,
+) -> Result<String, ConfigError> {
+    match (get("ZAPINI_NODE_CREDENTIAL"), get("ZAPINI_NODE_SECRET")) {
+        (Some(credential), secret) => {
+            let credential = credential.trim().to_owned();
+            if credential.len() != 64 || !credential.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid(
+                    "ZAPINI_NODE_CREDENTIAL",
+                    "expected 64 hex characters (from `control-plane node-credential --instance <uuid>`)",
+                ));
+            }
+            if secret.is_some() {
+                warnings.push(
+                    "ZAPINI_NODE_SECRET is ignored because ZAPINI_NODE_CREDENTIAL is set; remove it from the node's environment"
+                        .to_owned(),
+                );
+            }
+            Ok(credential.to_ascii_lowercase())
+        }
+        (None, Some(secret)) => {
+            warnings.push(
+                "ZAPINI_NODE_SECRET on a node is deprecated: it opens every instance; give the node ZAPINI_NODE_CREDENTIAL (`control-plane node-credential --instance <uuid>`) instead"
+                    .to_owned(),
+            );
+            Ok(zapini_shared::node_auth::node_credential(
+                secret.trim().as_bytes(),
+                instance,
+            ))
+        }
+        (None, None) => Err(invalid(
+            "ZAPINI_NODE_CREDENTIAL",
+            "required (the launcher sets it; for nodes started elsewhere, `control-plane node-credential --instance <uuid>` prints it)",
+        )),
+    }
+}
+
+fn grpc_tls(get: &impl Fn(&str) -> Option<String>) -> Result<GrpcTls, ConfigError> {
+    let file = |name: &'static str| -> Result<Option<PathBuf>, ConfigError> {
+        match get(name) {
+            None => Ok(None),
+            Some(v) => {
+                let path = PathBuf::from(v.trim());
+                if path.is_file() {
+                    Ok(Some(path))
+                } else {
+                    Err(invalid(name, format!("no such file: {}", path.display())))
+                }
+            }
+        }
+    };
+    let server = match (
+        file("ZAPINI_NODE_GRPC_TLS_CERT")?,
+        file("ZAPINI_NODE_GRPC_TLS_KEY")?,
+    ) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (Some(_), None) => {
+            return Err(invalid(
+                "ZAPINI_NODE_GRPC_TLS_KEY",
+                "required when ZAPINI_NODE_GRPC_TLS_CERT is set",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(invalid(
+                "ZAPINI_NODE_GRPC_TLS_CERT",
+                "required when ZAPINI_NODE_GRPC_TLS_KEY is set",
+            ));
+        }
+    };
+    Ok(GrpcTls {
+        server,
+        ca: file("ZAPINI_GRPC_TLS_CA")?,
+    })
 }
 
 fn whatsapp_settings(
@@ -479,10 +593,98 @@ mod tests {
     }
 
     const ID: &str = "550e8400-e29b-41d4-a716-446655440000";
+    const CRED: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn the_credential_and_the_deprecated_node_secret() {
+        let c = load(&[("ZAPINI_INSTANCE_ID", ID), ("ZAPINI_NODE_CREDENTIAL", CRED)]).unwrap();
+        assert_eq!(c.credential, CRED);
+        assert!(c.warnings.is_empty());
+        let e = load(&[
+            ("ZAPINI_INSTANCE_ID", ID),
+            ("ZAPINI_NODE_CREDENTIAL", "short"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.setting, "ZAPINI_NODE_CREDENTIAL");
+        // The node secret alone: the node derives its own credential and presents only that.
+        let c = load(&[
+            ("ZAPINI_INSTANCE_ID", ID),
+            ("ZAPINI_NODE_SECRET", "master-secret-0123456789"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.credential,
+            zapini_shared::node_auth::node_credential(
+                b"master-secret-0123456789",
+                Uuid::parse_str(ID).unwrap()
+            )
+        );
+        assert!(c.warnings[0].contains("deprecated"), "{:?}", c.warnings);
+        // Both: the credential wins, and the secret is reported as left over.
+        let c = load(&[
+            ("ZAPINI_INSTANCE_ID", ID),
+            ("ZAPINI_NODE_CREDENTIAL", CRED),
+            ("ZAPINI_NODE_SECRET", "master-secret-0123456789"),
+        ])
+        .unwrap();
+        assert_eq!(c.credential, CRED);
+        assert_eq!(c.warnings.len(), 1);
+    }
+
+    #[test]
+    fn grpc_tls_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = dir.path().join("x.pem");
+        std::fs::write(&pem, "-").unwrap();
+        let pem_str = pem.to_str().unwrap();
+        let base = [("ZAPINI_INSTANCE_ID", ID), ("ZAPINI_NODE_CREDENTIAL", CRED)];
+        let c = load(&base).unwrap();
+        assert_eq!(c.grpc_tls, GrpcTls::default());
+        assert_eq!(c.grpc_public_url, None);
+        let mut vars = base.to_vec();
+        vars.extend([
+            ("ZAPINI_NODE_GRPC_TLS_CERT", pem_str),
+            ("ZAPINI_NODE_GRPC_TLS_KEY", pem_str),
+            ("ZAPINI_GRPC_TLS_CA", pem_str),
+            (
+                "ZAPINI_NODE_GRPC_PUBLIC_URL",
+                "https://node-1.internal:7001/",
+            ),
+        ]);
+        let c = load(&vars).unwrap();
+        assert_eq!(c.grpc_tls.server, Some((pem.clone(), pem.clone())));
+        assert_eq!(c.grpc_tls.ca, Some(pem.clone()));
+        assert_eq!(
+            c.grpc_public_url.as_deref(),
+            Some("https://node-1.internal:7001")
+        );
+        for (vars, setting) in [
+            (
+                vec![("ZAPINI_NODE_GRPC_TLS_CERT", pem_str)],
+                "ZAPINI_NODE_GRPC_TLS_KEY",
+            ),
+            (
+                vec![("ZAPINI_NODE_GRPC_TLS_KEY", pem_str)],
+                "ZAPINI_NODE_GRPC_TLS_CERT",
+            ),
+            (
+                vec![("ZAPINI_GRPC_TLS_CA", "/nonexistent.pem")],
+                "ZAPINI_GRPC_TLS_CA",
+            ),
+            (
+                vec![("ZAPINI_NODE_GRPC_PUBLIC_URL", "node-1:7001")],
+                "ZAPINI_NODE_GRPC_PUBLIC_URL",
+            ),
+        ] {
+            let mut all = base.to_vec();
+            all.extend(vars);
+            assert_eq!(load(&all).unwrap_err().setting, setting);
+        }
+    }
 
     #[test]
     fn defaults() {
-        let c = load(&[("ZAPINI_INSTANCE_ID", ID), ("ZAPINI_NODE_SECRET", "s")]).unwrap();
+        let c = load(&[("ZAPINI_INSTANCE_ID", ID), ("ZAPINI_NODE_CREDENTIAL", CRED)]).unwrap();
         assert_eq!(c.control_plane_grpc, "http://127.0.0.1:9090");
         assert_eq!(c.control_plane_url.as_str(), "http://127.0.0.1:8080/");
         assert_eq!(c.http_addr.port(), 0);
@@ -497,13 +699,17 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable() {
-        let e = load(&[("ZAPINI_NODE_SECRET", "s")]).unwrap_err();
+        let e = load(&[("ZAPINI_NODE_CREDENTIAL", CRED)]).unwrap_err();
         assert_eq!(e.setting, "ZAPINI_INSTANCE_ID");
-        let e = load(&[("ZAPINI_INSTANCE_ID", "nope"), ("ZAPINI_NODE_SECRET", "s")]).unwrap_err();
+        let e = load(&[
+            ("ZAPINI_INSTANCE_ID", "nope"),
+            ("ZAPINI_NODE_CREDENTIAL", CRED),
+        ])
+        .unwrap_err();
         assert_eq!(e.setting, "ZAPINI_INSTANCE_ID");
         let e = load(&[("ZAPINI_INSTANCE_ID", ID)]).unwrap_err();
-        assert_eq!(e.setting, "ZAPINI_NODE_SECRET");
-        let base = [("ZAPINI_INSTANCE_ID", ID), ("ZAPINI_NODE_SECRET", "s")];
+        assert_eq!(e.setting, "ZAPINI_NODE_CREDENTIAL");
+        let base = [("ZAPINI_INSTANCE_ID", ID), ("ZAPINI_NODE_CREDENTIAL", CRED)];
         for (var, value) in [
             ("ZAPINI_ENGINE", "foo"),
             ("ZAPINI_WA_WS_URL", "https://web.whatsapp.com"),
@@ -536,7 +742,7 @@ mod tests {
     fn whatsapp_engine_and_its_settings() {
         let c = load(&[
             ("ZAPINI_INSTANCE_ID", ID),
-            ("ZAPINI_NODE_SECRET", "s"),
+            ("ZAPINI_NODE_CREDENTIAL", CRED),
             ("ZAPINI_ENGINE", "whatsapp"),
         ])
         .unwrap();
@@ -545,7 +751,7 @@ mod tests {
         assert!(c.whatsapp.pacing.enabled);
         let c = load(&[
             ("ZAPINI_INSTANCE_ID", ID),
-            ("ZAPINI_NODE_SECRET", "s"),
+            ("ZAPINI_NODE_CREDENTIAL", CRED),
             ("ZAPINI_ENGINE", "whatsapp"),
             ("ZAPINI_WA_WS_URL", "ws://127.0.0.1:9/ws/chat"),
             ("ZAPINI_WA_UNREACHABLE_SECS", "5"),
@@ -566,7 +772,7 @@ mod tests {
 
     #[test]
     fn send_ack_modes_and_the_deprecated_alias() {
-        let base = [("ZAPINI_INSTANCE_ID", ID), ("ZAPINI_NODE_SECRET", "s")];
+        let base = [("ZAPINI_INSTANCE_ID", ID), ("ZAPINI_NODE_CREDENTIAL", CRED)];
         let with = |extra: &[(&str, &str)]| {
             let mut vars = base.to_vec();
             vars.extend_from_slice(extra);
@@ -609,7 +815,7 @@ mod tests {
     fn explicit_values() {
         let c = load(&[
             ("ZAPINI_INSTANCE_ID", ID),
-            ("ZAPINI_NODE_SECRET", "s"),
+            ("ZAPINI_NODE_CREDENTIAL", CRED),
             ("ZAPINI_ALLOW_PRIVATE_URLS", "true"),
             ("ZAPINI_SANDBOX_RECEIPTS", "manual"),
             ("ZAPINI_WORKER_THREADS", "4"),

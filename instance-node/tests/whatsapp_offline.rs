@@ -59,7 +59,7 @@ async fn offline_whatsapp_node_reports_clearly_and_stays_calm() {
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_instance-node").to_owned());
     let mut child = tokio::process::Command::new(bin)
         .env("ZAPINI_INSTANCE_ID", instance.to_string())
-        .env("ZAPINI_NODE_SECRET", SECRET)
+        .env("ZAPINI_NODE_CREDENTIAL", SECRET)
         .env("ZAPINI_CONTROL_PLANE_GRPC", cp.url())
         .env("ZAPINI_CONTROL_PLANE_URL", "http://127.0.0.1:9")
         .env("ZAPINI_DATA_DIR", dir.path())

@@ -195,7 +195,7 @@ impl ControlPlane {
     pub fn node_config(&self, instance: Uuid, data_dir: &Path) -> NodeConfig {
         NodeConfig::sandbox(
             instance,
-            NODE_SECRET,
+            node_credential(instance),
             self.grpc_url(),
             reqwest::Url::parse(&self.base).expect("base url"),
             data_dir,
@@ -214,6 +214,8 @@ impl Drop for ControlPlane {
 /// A node running in this process.
 pub struct Node {
     pub http_addr: SocketAddr,
+    /// Where its `InstanceNode` gRPC server listens.
+    pub grpc_addr: SocketAddr,
     pub base: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -224,12 +226,14 @@ impl Node {
         let listeners = NodeListeners::bind(&config)?;
         let app = NodeApp::build(config, listeners)?;
         let http_addr = app.http_addr();
+        let grpc_addr = app.grpc_addr();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(app.run(async {
             let _ = rx.await;
         }));
         Ok(Node {
             http_addr,
+            grpc_addr,
             base: format!("http://{http_addr}"),
             shutdown: Some(tx),
             handle: Some(handle),
@@ -390,6 +394,12 @@ impl Api {
             .expect("plaintext token")
             .to_owned()
     }
+}
+
+/// The credential of the node serving `instance` under [`NODE_SECRET`]
+/// (`ZAPINI_NODE_CREDENTIAL`).
+pub fn node_credential(instance: Uuid) -> String {
+    zapini_shared::node_auth::node_credential(NODE_SECRET.as_bytes(), instance)
 }
 
 /// Polls `f` every 50 ms until it returns `Some`, or panics after `timeout` with `what`.

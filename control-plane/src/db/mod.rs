@@ -16,15 +16,33 @@ use sea_orm_migration::MigratorTrait;
 use crate::config::{Config, DatabaseTarget};
 use crate::domain::TenantId;
 
+/// A SQLite database's files: the database, its write-ahead log and shared-memory index.
+pub fn sqlite_files(db: &std::path::Path) -> [std::path::PathBuf; 3] {
+    let with = |suffix: &str| {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    [db.to_owned(), with("-wal"), with("-shm")]
+}
+
 /// Opens the configured database, creating the SQLite file (and data directory) if needed.
+/// The file is created `0600` before SQLite opens it, and SQLite gives its `-wal` and `-shm`
+/// files the database file's mode.
 pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
-    if let DatabaseTarget::Sqlite(path) = &config.database
-        && let Some(parent) = path.parent()
-    {
-        std::fs::create_dir_all(parent).map_err(|e| {
+    if let DatabaseTarget::Sqlite(path) = &config.database {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            zapini_shared::private_fs::create_dir_all(parent).map_err(|e| {
+                DbErr::Custom(format!(
+                    "cannot create data directory {}: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+        zapini_shared::private_fs::touch(path).map_err(|e| {
             DbErr::Custom(format!(
-                "cannot create data directory {}: {e}",
-                parent.display()
+                "cannot create the database {}: {e}",
+                path.display()
             ))
         })?;
     }

@@ -3,30 +3,42 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use std::path::Path;
+
 use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use zapini_proto::v1;
 use zapini_proto::v1::instance_node_client::InstanceNodeClient;
 use zapini_shared::error::ErrorCode;
 
 use crate::error::{AppError, AppResult};
 
-/// Adds `authorization: Bearer <node secret>` to every call.
+/// Adds `authorization: Bearer <node credential>` to every call.
 #[derive(Clone)]
 pub struct BearerInterceptor {
     value: MetadataValue<tonic::metadata::Ascii>,
 }
 
 impl BearerInterceptor {
-    pub fn new(secret: &SecretString) -> Self {
-        let value = format!("Bearer {}", secret.expose_secret())
+    pub fn new(credential: &str) -> Self {
+        let value = zapini_shared::node_auth::bearer(credential)
             .parse()
             .unwrap_or_else(|_| MetadataValue::from_static("Bearer invalid"));
         BearerInterceptor { value }
     }
+}
+
+/// TLS for an `https://` node address: the public web roots, plus the certificates in `ca`.
+pub fn client_tls(ca: Option<&Path>) -> AppResult<ClientTlsConfig> {
+    let mut tls = ClientTlsConfig::new().with_webpki_roots();
+    if let Some(ca) = ca {
+        let pem = std::fs::read(ca)
+            .map_err(|e| AppError::internal(format!("ZAPINI_GRPC_TLS_CA {}: {e}", ca.display())))?;
+        tls = tls.ca_certificate(Certificate::from_pem(pem));
+    }
+    Ok(tls)
 }
 
 impl Interceptor for BearerInterceptor {
@@ -193,18 +205,31 @@ fn map_status(status: tonic::Status) -> AppError {
 }
 
 impl NodeClient {
-    /// A client for `grpc_url`; the connection is made on first use.
-    pub fn connect_lazy(grpc_url: &str, secret: &SecretString) -> AppResult<NodeClient> {
-        let endpoint = Endpoint::from_shared(grpc_url.to_owned())
+    /// A client for `grpc_url` presenting `credential`; the connection is made on first use.
+    /// An `https://` address is reached over TLS, trusting the public web roots and `ca`.
+    pub fn connect_lazy(
+        grpc_url: &str,
+        credential: &str,
+        ca: Option<&Path>,
+    ) -> AppResult<NodeClient> {
+        let mut endpoint = Endpoint::from_shared(grpc_url.to_owned())
             .map_err(|e| AppError::internal(format!("bad node url {grpc_url}: {e}")))?
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(60))
             .tcp_nodelay(true);
+        if grpc_url.starts_with("https://") {
+            endpoint = endpoint
+                .tls_config(client_tls(ca)?)
+                .map_err(|e| AppError::internal(format!("TLS for node {grpc_url}: {e}")))?;
+        }
         let channel = endpoint.connect_lazy();
         Ok(NodeClient {
-            inner: InstanceNodeClient::with_interceptor(channel, BearerInterceptor::new(secret))
-                .max_decoding_message_size(128 * 1024 * 1024)
-                .max_encoding_message_size(128 * 1024 * 1024),
+            inner: InstanceNodeClient::with_interceptor(
+                channel,
+                BearerInterceptor::new(credential),
+            )
+            .max_decoding_message_size(128 * 1024 * 1024)
+            .max_encoding_message_size(128 * 1024 * 1024),
         })
     }
 

@@ -12,12 +12,15 @@ use uuid::Uuid;
 use zapini_proto::v1;
 use zapini_proto::v1::control_plane_server::{ControlPlane, ControlPlaneServer};
 use zapini_shared::error::ErrorCode;
-use zapini_shared::signing::constant_time_eq;
 
 use crate::error::AppError;
 use crate::service::Services;
 use crate::service::ingest::{EventKind, InMessage, NodeEvent};
 use crate::service::nodes::{NodePolicy, NodePush, RegisterInput};
+
+/// How long an events stream may wait for its first message (the hello naming the instance,
+/// which its credential is checked against).
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Events applied per transaction at most.
 const MAX_BATCH: usize = 256;
@@ -230,22 +233,40 @@ fn node_event(e: v1::Event) -> NodeEvent {
 }
 
 impl ControlPlaneService {
+    /// Checks that the call carries the credential of the node serving `instance` (see
+    /// [`zapini_shared::node_auth`]): a node's credential opens its own instance and no other,
+    /// and the node secret itself is not accepted from a node. Refusals are logged with the
+    /// caller's address.
     #[allow(clippy::result_large_err)]
-    fn check_secret<T>(&self, req: &Request<T>) -> Result<(), Status> {
-        let presented = req
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if constant_time_eq(
-            presented.as_bytes(),
-            self.services.node_secret.expose_secret().as_bytes(),
-        ) {
-            Ok(())
-        } else {
-            Err(Status::unauthenticated("missing or wrong node secret"))
+    fn authenticate(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        peer: Option<std::net::SocketAddr>,
+        instance: Uuid,
+        call: &'static str,
+    ) -> Result<(), Status> {
+        let presented = metadata.get("authorization").map(|v| v.as_bytes());
+        let valid = presented.is_some_and(|p| {
+            zapini_shared::node_auth::verify_bearer(
+                self.services.node_secret.expose_secret().as_bytes(),
+                instance,
+                p,
+            )
+        });
+        if valid {
+            return Ok(());
         }
+        let peer = peer.map(|p| p.to_string()).unwrap_or_default();
+        if presented.is_none() {
+            tracing::warn!(%instance, call, %peer, "node call without a credential refused");
+            return Err(Status::unauthenticated(
+                "missing node credential (authorization: Bearer <node credential>)",
+            ));
+        }
+        tracing::warn!(%instance, call, %peer, "node call with a credential not valid for this instance refused");
+        Err(Status::unauthenticated(format!(
+            "the node credential is not valid for instance {instance}"
+        )))
     }
 }
 
@@ -257,7 +278,13 @@ impl ControlPlane for ControlPlaneService {
         &self,
         request: Request<v1::RegisterRequest>,
     ) -> Result<Response<v1::RegisterResponse>, Status> {
-        self.check_secret(&request)?;
+        let instance_uuid = parse_uuid(&request.get_ref().instance_uuid)?;
+        self.authenticate(
+            request.metadata(),
+            request.remote_addr(),
+            instance_uuid,
+            "Register",
+        )?;
         let r = request.into_inner();
         if r.protocol_version != zapini_proto::PROTOCOL_VERSION {
             return Err(Status::failed_precondition(format!(
@@ -269,7 +296,7 @@ impl ControlPlane for ControlPlaneService {
         let reg = self
             .services
             .register_node(RegisterInput {
-                instance_uuid: parse_uuid(&r.instance_uuid)?,
+                instance_uuid,
                 node_id: r.node_id,
                 http_url: r.http_url,
                 grpc_url: r.grpc_url,
@@ -299,11 +326,17 @@ impl ControlPlane for ControlPlaneService {
         &self,
         request: Request<v1::RenewLeaseRequest>,
     ) -> Result<Response<v1::RenewLeaseResponse>, Status> {
-        self.check_secret(&request)?;
+        let instance_uuid = parse_uuid(&request.get_ref().instance_uuid)?;
+        self.authenticate(
+            request.metadata(),
+            request.remote_addr(),
+            instance_uuid,
+            "RenewLease",
+        )?;
         let r = request.into_inner();
         let ttl = self
             .services
-            .renew_lease(parse_uuid(&r.instance_uuid)?, &r.lease_id)
+            .renew_lease(instance_uuid, &r.lease_id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(v1::RenewLeaseResponse {
@@ -318,15 +351,28 @@ impl ControlPlane for ControlPlaneService {
         &self,
         request: Request<Streaming<v1::NodeMessage>>,
     ) -> Result<Response<Self::EventsStream>, Status> {
-        self.check_secret(&request)?;
+        // The instance is named by the first message, so the credential is checked once it
+        // has arrived, before anything else is done for the stream.
+        let metadata = request.metadata().clone();
+        let peer = request.remote_addr();
+        if metadata.get("authorization").is_none() {
+            tracing::warn!(call = "Events", peer = %peer.map(|p| p.to_string()).unwrap_or_default(), "node call without a credential refused");
+            return Err(Status::unauthenticated(
+                "missing node credential (authorization: Bearer <node credential>)",
+            ));
+        }
         let mut inbound = request.into_inner();
-        let hello = match inbound.message().await? {
+        let first = tokio::time::timeout(HELLO_TIMEOUT, inbound.message())
+            .await
+            .map_err(|_| Status::deadline_exceeded("no hello within 10 seconds"))?;
+        let hello = match first? {
             Some(v1::NodeMessage {
                 kind: Some(v1::node_message::Kind::Hello(h)),
             }) => h,
             _ => return Err(Status::invalid_argument("the first message must be hello")),
         };
         let uuid = parse_uuid(&hello.instance_uuid)?;
+        self.authenticate(&metadata, peer, uuid, "Events")?;
         let instance = self
             .services
             .instance_by_uuid(uuid)
@@ -424,15 +470,17 @@ impl ControlPlane for ControlPlaneService {
         &self,
         request: Request<v1::AuthorizeTokenRequest>,
     ) -> Result<Response<v1::AuthorizeTokenResponse>, Status> {
-        self.check_secret(&request)?;
+        let instance_uuid = parse_uuid(&request.get_ref().instance_uuid)?;
+        self.authenticate(
+            request.metadata(),
+            request.remote_addr(),
+            instance_uuid,
+            "AuthorizeToken",
+        )?;
         let r = request.into_inner();
         let d = self
             .services
-            .authorize_for_node(
-                parse_uuid(&r.instance_uuid)?,
-                &r.token_hash,
-                r.user_token_id,
-            )
+            .authorize_for_node(instance_uuid, &r.token_hash, r.user_token_id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(v1::AuthorizeTokenResponse {

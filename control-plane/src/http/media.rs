@@ -12,7 +12,6 @@ use futures::TryStreamExt;
 use serde::Deserialize;
 use zapini_shared::envelope::ApiResponse;
 use zapini_shared::error::ErrorCode;
-use zapini_shared::signing::constant_time_eq;
 
 use super::AppState;
 use super::extract::Auth;
@@ -259,21 +258,18 @@ pub async fn message_media(
 }
 
 /// `GET /internal/media/{id}` — a node fetching a library file for a `media_id` send:
-/// `Authorization: Bearer <node secret>` and `X-Zapini-Instance: <instance uuid>`.
+/// `Authorization: Bearer <node credential>` and `X-Zapini-Instance: <instance uuid>`; the
+/// credential must be that instance's (a node fetches for its own instance only).
 pub async fn for_node(
     State(state): State<AppState>,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     use secrecy::ExposeSecret;
-    let expected = format!("Bearer {}", state.services.node_secret.expose_secret());
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if !constant_time_eq(presented, expected.as_bytes()) {
-        return Err(AppError::unauthenticated("missing or wrong node secret"));
-    }
+    let Some(presented) = headers.get(header::AUTHORIZATION) else {
+        return Err(AppError::unauthenticated("missing node credential"));
+    };
     let instance = headers
         .get("x-zapini-instance")
         .and_then(|v| v.to_str().ok())
@@ -281,6 +277,20 @@ pub async fn for_node(
         .ok_or_else(|| {
             AppError::validation("x-zapini-instance", "The instance UUID is required.")
         })?;
+    if !zapini_shared::node_auth::verify_bearer(
+        state.services.node_secret.expose_secret().as_bytes(),
+        instance,
+        presented.as_bytes(),
+    ) {
+        let peer = extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.to_string())
+            .unwrap_or_default();
+        tracing::warn!(%instance, %peer, "media fetch with a node credential not valid for this instance refused");
+        return Err(AppError::unauthenticated(
+            "the node credential is not valid for this instance",
+        ));
+    }
     let (row, reader) = state.services.media_for_node(instance, &id).await?;
     Ok(binary(&row.filename, &row.mime_type, reader))
 }

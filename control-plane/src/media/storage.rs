@@ -45,6 +45,10 @@ impl From<StorageError> for crate::error::AppError {
 #[derive(Clone)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+    /// The directory of the `fs` backend: files are made private to the service's user
+    /// (directories `0700`, files `0600`), which the object store's file backend cannot do
+    /// itself.
+    root: Option<Arc<std::path::PathBuf>>,
     /// `fs` or `s3`, for logs.
     pub backend: &'static str,
 }
@@ -65,10 +69,13 @@ impl Storage {
     pub fn open(config: &MediaStorageConfig) -> Result<Storage, StorageError> {
         match config {
             MediaStorageConfig::Fs { dir } => {
-                std::fs::create_dir_all(dir)?;
+                zapini_shared::private_fs::create_dir_all(dir)?;
+                zapini_shared::private_fs::restrict_dir(dir)?;
                 let store = object_store::local::LocalFileSystem::new_with_prefix(dir)?;
+                let root = std::fs::canonicalize(dir)?;
                 Ok(Storage {
                     store: Arc::new(store),
+                    root: Some(Arc::new(root)),
                     backend: "fs",
                 })
             }
@@ -89,6 +96,7 @@ impl Storage {
                 }
                 Ok(Storage {
                     store: Arc::new(builder.build()?),
+                    root: None,
                     backend: "s3",
                 })
             }
@@ -99,6 +107,7 @@ impl Storage {
     pub fn memory() -> Storage {
         Storage {
             store: Arc::new(object_store::memory::InMemory::new()),
+            root: None,
             backend: "memory",
         }
     }
@@ -109,10 +118,25 @@ impl Storage {
 
     /// Starts writing `key`; finish with [`Writer::finish`] or drop it with [`Writer::abort`].
     pub async fn writer(&self, key: &str) -> Result<Writer, StorageError> {
-        let upload = self.store.put_multipart(&Self::path(key)).await?;
+        let path = Self::path(key);
+        // The file backend writes a staging file next to the object and creates missing
+        // directories with the process umask: create them `0700` first, so neither the staging
+        // file nor the object is ever reachable by another user.
+        let file = match &self.root {
+            Some(root) => {
+                let file = root.join(path.as_ref());
+                if let Some(parent) = file.parent() {
+                    zapini_shared::private_fs::create_dir_all(parent)?;
+                }
+                Some(file)
+            }
+            None => None,
+        };
+        let upload = self.store.put_multipart(&path).await?;
         Ok(Writer {
             inner: Some(WriteMultipart::new_with_chunk_size(upload, PART_BYTES)),
             written: 0,
+            file,
         })
     }
 
@@ -143,6 +167,8 @@ impl Storage {
 pub struct Writer {
     inner: Option<WriteMultipart>,
     written: u64,
+    /// The object's file (the `fs` backend), narrowed to `0600` once written.
+    file: Option<std::path::PathBuf>,
 }
 
 impl Writer {
@@ -164,6 +190,9 @@ impl Writer {
     pub async fn finish(mut self) -> Result<u64, StorageError> {
         if let Some(inner) = self.inner.take() {
             inner.finish().await?;
+        }
+        if let Some(file) = &self.file {
+            zapini_shared::private_fs::restrict_file(file)?;
         }
         Ok(self.written)
     }

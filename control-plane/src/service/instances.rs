@@ -19,6 +19,9 @@ use crate::db::entities::{instance, instance_daily_stat};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 
+/// How long deleting an instance waits for its node to log the session out.
+const LOGOUT_ON_DELETE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub const DEFAULT_DAILY_LIMIT: i32 = 500;
 pub const MAX_DAILY_LIMIT: i32 = 1_000_000;
 
@@ -301,12 +304,39 @@ impl Services {
         require_user(caller, "delete instances")?;
         let model = self.find_instance(caller, reference).await?;
         let uuid = model.uuid;
+        self.log_out_for_deletion(&model).await;
         model.delete(&self.db).await?;
         if let Some(starter) = self.hub.starter() {
-            starter.stop(uuid);
+            starter.remove(uuid);
         }
         self.route_cache.invalidate_all();
         Ok(uuid)
+    }
+
+    /// Logs a deleted instance's session out while its node still runs: the real engine
+    /// unlinks the device from the phone, the sandbox forgets its pairing. Best effort: a node
+    /// that is not running, or does not answer in time, does not block the deletion (its
+    /// session files go with its directory; the phone then lists the device until WhatsApp
+    /// expires it).
+    async fn log_out_for_deletion(&self, model: &instance::Model) {
+        let node = match self.require_node(model).await {
+            Ok(node) => node,
+            Err(e) => {
+                tracing::info!(instance = %model.uuid, error = %e, "deleting an instance whose node is not running; no logout");
+                return;
+            }
+        };
+        match tokio::time::timeout(LOGOUT_ON_DELETE_TIMEOUT, node.logout()).await {
+            Ok(Ok(_)) => {
+                tracing::info!(instance = %model.uuid, "session logged out before deletion")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(instance = %model.uuid, error = %e, "logout before deletion failed")
+            }
+            Err(_) => {
+                tracing::warn!(instance = %model.uuid, "logout before deletion timed out")
+            }
+        }
     }
 
     pub async fn instance_stats(

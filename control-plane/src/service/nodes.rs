@@ -50,6 +50,9 @@ pub struct NodePolicy {
 pub trait NodeStarter: Send + Sync + 'static {
     fn start(&self, instance: Uuid, engine: &str);
     fn stop(&self, instance: Uuid);
+    /// Stops the node of a deleted instance and, once it has exited, removes what it kept on
+    /// disk (its WhatsApp session and event buffer).
+    fn remove(&self, instance: Uuid);
 }
 
 type Streams = HashMap<Uuid, (u64, mpsc::Sender<NodePush>)>;
@@ -59,7 +62,7 @@ type Streams = HashMap<Uuid, (u64, mpsc::Sender<NodePush>)>;
 pub struct NodeHub {
     streams: Arc<Mutex<Streams>>,
     next_conn: Arc<std::sync::atomic::AtomicU64>,
-    clients: Arc<Mutex<HashMap<String, NodeClient>>>,
+    clients: Arc<Mutex<HashMap<(Uuid, String), NodeClient>>>,
     starter: Arc<OnceLock<Arc<dyn NodeStarter>>>,
 }
 
@@ -165,17 +168,34 @@ fn http_url_ok(url: &str) -> bool {
 }
 
 impl Services {
-    /// A cached client for a node's gRPC address.
-    pub fn node_client(&self, grpc_url: &str) -> AppResult<NodeClient> {
+    /// The credential of the node serving `instance`: what that node presents on its calls,
+    /// and what the control plane presents on calls to it (see [`zapini_shared::node_auth`]).
+    pub fn node_credential(&self, instance: Uuid) -> String {
+        use secrecy::ExposeSecret;
+        zapini_shared::node_auth::node_credential(
+            self.node_secret.expose_secret().as_bytes(),
+            instance,
+        )
+    }
+
+    /// A cached client for the node serving `instance` at `grpc_url`. The client carries that
+    /// instance's node credential, so an address a node registered reaches only what that
+    /// node may see: a node announcing another node's address gets calls the other refuses.
+    pub fn node_client(&self, instance: Uuid, grpc_url: &str) -> AppResult<NodeClient> {
+        let key = (instance, grpc_url.to_owned());
         let mut clients = self.hub.clients.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = clients.get(grpc_url) {
+        if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
         }
-        let client = NodeClient::connect_lazy(grpc_url, &self.node_secret)?;
+        let client = NodeClient::connect_lazy(
+            grpc_url,
+            &self.node_credential(instance),
+            self.config.grpc_tls_ca.as_deref(),
+        )?;
         if clients.len() > 10_000 {
             clients.clear();
         }
-        clients.insert(grpc_url.to_owned(), client.clone());
+        clients.insert(key, client.clone());
         Ok(client)
     }
 
@@ -211,7 +231,7 @@ impl Services {
                 "The instance node is not running; it starts with the instance and registers within seconds.",
             )
         })?;
-        self.node_client(&row.grpc_url)
+        self.node_client(instance.uuid, &row.grpc_url)
     }
 
     pub(crate) async fn sent_today_count(&self, instance_id: i64) -> AppResult<i64> {
@@ -264,7 +284,7 @@ impl Services {
             && *holder == row.lease_id
             && row.node_id != input.node_id
         {
-            let alive = match self.node_client(&row.grpc_url) {
+            let alive = match self.node_client(instance.uuid, &row.grpc_url) {
                 Ok(c) => c.status_within(Duration::from_secs(1)).await.is_ok(),
                 Err(_) => false,
             };

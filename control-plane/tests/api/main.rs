@@ -4,6 +4,7 @@ mod auth;
 mod automation;
 mod contacts;
 mod conversations;
+mod files;
 mod health;
 mod helpers;
 mod inbox_setup;

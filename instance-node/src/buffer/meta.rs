@@ -48,7 +48,12 @@ pub(super) fn write_meta(dir: &Path, meta: Meta) -> Result<(), BufferError> {
         path: tmp.clone(),
         source: std::io::Error::other(e),
     })?;
-    let mut file = File::create(&tmp).map_err(io_err(&tmp))?;
+    let mut file = zapini_shared::private_fs::open_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+        .map_err(io_err(&tmp))?;
     file.write_all(&bytes).map_err(io_err(&tmp))?;
     file.sync_all().map_err(io_err(&tmp))?;
     drop(file);

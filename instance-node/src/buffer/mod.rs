@@ -63,7 +63,7 @@ mod sync;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -438,7 +438,7 @@ impl EventBuffer {
     fn roll(&self, st: &mut State) -> Result<(), BufferError> {
         let dir = &self.inner().dir;
         let path = dir.join(record::segment_file_name(st.next_seq));
-        let file = OpenOptions::new()
+        let file = zapini_shared::private_fs::open_options()
             .create(true)
             .append(true)
             .open(&path)

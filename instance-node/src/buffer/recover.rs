@@ -12,7 +12,7 @@ use super::{BufferError, Segment, State, io_err, record, remove_acked_segments};
 /// Reads the directory into a fresh [`State`]. A damaged tail never prevents opening; see
 /// the module docs of `buffer` for what is kept and what is dropped.
 pub(super) fn recover(dir: &Path) -> Result<State, BufferError> {
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    zapini_shared::private_fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tmp = dir.join(META_TMP_FILE);
     // A leftover temp file is a meta write that never got renamed; the old meta file is
     // still authoritative.

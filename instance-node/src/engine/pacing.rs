@@ -174,7 +174,7 @@ impl Pacer {
             st.known.len() < MAX_KNOWN && st.known.insert(chat.to_owned())
         };
         if added && let Some(path) = &self.known_file {
-            let written = std::fs::OpenOptions::new()
+            let written = zapini_shared::private_fs::open_options()
                 .create(true)
                 .append(true)
                 .open(path)

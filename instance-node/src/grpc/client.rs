@@ -1,29 +1,47 @@
 //! The node's client of the control plane's `ControlPlane` service: one lazily connected
-//! HTTP/2 channel (it reconnects by itself when the control plane comes back), every call
-//! carrying `authorization: Bearer <node secret>`.
+//! HTTP/2 channel (it reconnects by itself when the control plane comes back; TLS for an
+//! `https://` address), every call carrying `authorization: Bearer <node credential>`.
 
+use std::path::Path;
 use std::time::Duration;
 
+use anyhow::Context;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use zapini_proto::v1;
 use zapini_proto::v1::control_plane_client::ControlPlaneClient;
 
-/// Adds the node secret to every outgoing call.
+/// Adds the node credential to every outgoing call.
 #[derive(Clone)]
 pub struct BearerInterceptor {
     value: MetadataValue<Ascii>,
 }
 
 impl BearerInterceptor {
-    pub fn new(secret: &str) -> anyhow::Result<BearerInterceptor> {
-        let value = format!("Bearer {secret}")
+    pub fn new(credential: &str) -> anyhow::Result<BearerInterceptor> {
+        let value = zapini_shared::node_auth::bearer(credential)
             .parse()
-            .map_err(|_| anyhow::anyhow!("the node secret is not a valid header value"))?;
+            .map_err(|_| anyhow::anyhow!("the node credential is not a valid header value"))?;
         Ok(BearerInterceptor { value })
     }
+}
+
+/// TLS for an `https://` control plane: the public web roots, plus the certificates in `ca`
+/// (`ZAPINI_GRPC_TLS_CA`).
+pub fn client_tls(ca: Option<&Path>) -> anyhow::Result<ClientTlsConfig> {
+    let mut tls = ClientTlsConfig::new().with_webpki_roots();
+    if let Some(ca) = ca {
+        let pem = std::fs::read(ca).with_context(|| {
+            format!(
+                "invalid configuration: ZAPINI_GRPC_TLS_CA: cannot read {}",
+                ca.display()
+            )
+        })?;
+        tls = tls.ca_certificate(Certificate::from_pem(pem));
+    }
+    Ok(tls)
 }
 
 impl Interceptor for BearerInterceptor {
@@ -63,15 +81,24 @@ pub struct ControlPlaneApi {
 
 impl ControlPlaneApi {
     /// Builds the lazy channel; nothing is dialled until the first call. Needs a Tokio runtime.
-    pub fn connect_lazy(url: &str, secret: &str) -> anyhow::Result<ControlPlaneApi> {
-        let endpoint = Endpoint::from_shared(url.to_owned())?
+    /// An `https://` URL is reached over TLS, trusting the public web roots and `ca`.
+    pub fn connect_lazy(
+        url: &str,
+        credential: &str,
+        ca: Option<&Path>,
+    ) -> anyhow::Result<ControlPlaneApi> {
+        let mut endpoint = Endpoint::from_shared(url.to_owned())?
             .connect_timeout(Duration::from_secs(5))
             .http2_keep_alive_interval(Duration::from_secs(20))
             .keep_alive_timeout(Duration::from_secs(10))
             .keep_alive_while_idle(true)
             .tcp_nodelay(true);
+        if url.starts_with("https://") {
+            endpoint = endpoint.tls_config(client_tls(ca)?)?;
+        }
         let channel = endpoint.connect_lazy();
-        let client = ControlPlaneClient::with_interceptor(channel, BearerInterceptor::new(secret)?);
+        let client =
+            ControlPlaneClient::with_interceptor(channel, BearerInterceptor::new(credential)?);
         Ok(ControlPlaneApi { client })
     }
 

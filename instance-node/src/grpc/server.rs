@@ -1,6 +1,6 @@
 //! The `InstanceNode` gRPC service the control plane calls: every rpc delegates to the engine
-//! (sends go through the same use-cases as HTTP, with the daily limit), behind the node
-//! secret. Engine errors map onto gRPC codes; the status message is the human message.
+//! (sends go through the same use-cases as HTTP, with the daily limit), behind the node's
+//! credential. Engine errors map onto gRPC codes; the status message is the human message.
 
 use std::sync::Arc;
 
@@ -17,16 +17,20 @@ use crate::media::{self, MediaError};
 use crate::policy::PolicyDenied;
 use crate::service::{MediaRequest, MediaSource, Node, SendError};
 
-/// Checks `authorization: Bearer <node secret>` on every call.
+/// Checks `authorization: Bearer <node credential>` on every call: the control plane presents
+/// this node's own credential (derived for its instance), so a caller holding another node's
+/// credential is refused.
 #[derive(Clone)]
 pub struct SecretCheck {
     expected: Arc<[u8]>,
 }
 
 impl SecretCheck {
-    pub fn new(secret: &str) -> SecretCheck {
+    pub fn new(credential: &str) -> SecretCheck {
         SecretCheck {
-            expected: format!("Bearer {secret}").into_bytes().into(),
+            expected: zapini_shared::node_auth::bearer(credential)
+                .into_bytes()
+                .into(),
         }
     }
 }
@@ -40,7 +44,9 @@ impl tonic::service::Interceptor for SecretCheck {
         if ok {
             Ok(req)
         } else {
-            Err(Status::unauthenticated("missing or wrong node secret"))
+            let peer = req.remote_addr().map(|p| p.to_string()).unwrap_or_default();
+            tracing::warn!(%peer, "gRPC call without this node's credential refused");
+            Err(Status::unauthenticated("missing or wrong node credential"))
         }
     }
 }

@@ -21,7 +21,8 @@ use zapini_proto::v1;
 use zapini_proto::v1::control_plane_server::{ControlPlane, ControlPlaneServer};
 use zapini_shared::signing::sha256_hex;
 
-pub const SECRET: &str = "node-secret-for-tests";
+/// The node's credential (`ZAPINI_NODE_CREDENTIAL`: 64 hex characters).
+pub const SECRET: &str = "7e57c0ffee7e57c0ffee7e57c0ffee7e57c0ffee7e57c0ffee7e57c0ffee7e57";
 pub const TOKEN: &str = "sk_test_token_0123456789";
 pub const WAIT: Duration = Duration::from_secs(15);
 

@@ -45,7 +45,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use zapini_e2e::{Api, ControlPlane, NODE_SECRET, config, eventually, node_bin};
+use zapini_e2e::{Api, ControlPlane, config, eventually, node_bin, node_credential};
 
 const WARMUP: Duration = Duration::from_secs(2);
 const PAIR_PHONE: &str = "5511999990000";
@@ -625,7 +625,7 @@ async fn main() -> anyhow::Result<()> {
     let mut node = NodeProcess {
         child: command
             .env("ZAPINI_INSTANCE_ID", uuid.to_string())
-            .env("ZAPINI_NODE_SECRET", NODE_SECRET)
+            .env("ZAPINI_NODE_CREDENTIAL", node_credential(uuid))
             .env("ZAPINI_CONTROL_PLANE_GRPC", cp.grpc_url())
             .env("ZAPINI_CONTROL_PLANE_URL", &cp.base)
             .env("ZAPINI_DATA_DIR", &node_dir)

@@ -125,9 +125,13 @@ impl WhatsappEngine {
 
     async fn spawn_generation_inner(self: &Arc<Self>) -> Result<(), EngineError> {
         let path = self.config.data_dir.join("whatsapp.db");
-        std::fs::create_dir_all(&self.config.data_dir).map_err(|e| {
-            EngineError::Temporary(format!("cannot create the session directory: {e}"))
-        })?;
+        // The session store holds the device's keys: a 0700 directory and a 0600 database,
+        // created before the store opens it (SQLite gives its -wal and -shm the same mode).
+        zapini_shared::private_fs::create_dir_all(&self.config.data_dir)
+            .and_then(|()| zapini_shared::private_fs::touch(&path))
+            .map_err(|e| {
+                EngineError::Temporary(format!("cannot create the session directory: {e}"))
+            })?;
         let store = SqliteStore::new(&path.to_string_lossy())
             .await
             .map_err(|e| EngineError::Temporary(format!("cannot open the session store: {e}")))?;
