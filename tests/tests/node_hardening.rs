@@ -82,11 +82,7 @@ fn count_files(root: &Path) -> usize {
             .flatten()
             .map(|e| {
                 let path = e.path();
-                if path.is_dir() {
-                    count_files(&path)
-                } else {
-                    1
-                }
+                if path.is_dir() { count_files(&path) } else { 1 }
             })
             .sum(),
         Err(_) => 0,
