@@ -192,6 +192,8 @@ async fn sigkill_of_the_control_plane_or_the_node_recovers_within_two_seconds_lo
             "ZAPINI_WEBHOOK_RETRY_SCHEDULE",
             "0,0.2,0.5,1,1,1,1,1,1,1".to_owned(),
         ),
+        // The client and the checks below poll; the API rate limit is tested on its own.
+        ("ZAPINI_RATE_LIMIT_REQUESTS", "1000000".to_owned()),
         ("RUST_LOG", "warn".to_owned()),
     ]
     .into_iter()
@@ -369,7 +371,7 @@ async fn sigkill_of_the_control_plane_or_the_node_recovers_within_two_seconds_lo
         let contents: Vec<String> = body["data"]["messages"]
             .as_array()?
             .iter()
-            .filter_map(|m| m["content"].as_str().map(str::to_owned))
+            .filter_map(|m| m["message_body"].as_str().map(str::to_owned))
             .collect();
         texts
             .iter()
