@@ -64,19 +64,22 @@ fn resolve<T: TryInto<u64>>(own: Option<T>, default: u64) -> Option<u64> {
 
 pub(crate) fn limits_of(t: &tenant::Model, config: &crate::config::Config) -> TenantLimits {
     let d = &config.tenancy;
+    let requests_per_token = t
+        .rate_limit_requests
+        .and_then(|n| u64::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(u64::from(config.rate_limit_requests));
     TenantLimits {
         instances: resolve(t.max_instances, u64::from(d.quota_instances)),
         instance_tokens: resolve(t.max_instance_tokens, u64::from(d.quota_instance_tokens)),
         media_bytes: resolve(t.max_media_bytes, d.quota_media_bytes),
-        requests_per_token: t
-            .rate_limit_requests
-            .and_then(|n| u64::try_from(n).ok())
-            .filter(|n| *n > 0)
-            .unwrap_or(u64::from(config.rate_limit_requests)),
+        requests_per_token,
+        // Never below one token's budget, which would make that one meaningless.
         requests_per_tenant: resolve(
             t.tenant_rate_limit_requests,
             u64::from(d.tenant_rate_limit_requests),
-        ),
+        )
+        .map(|n| n.max(requests_per_token)),
     }
 }
 
