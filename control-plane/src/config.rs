@@ -759,10 +759,8 @@ impl RawConfig {
             quota_instance_tokens: self.quota_instance_tokens,
             quota_media_bytes: self.quota_media_bytes,
             tenant_rate_limit_requests: self.tenant_rate_limit_requests,
-            login_concurrency: positive(
-                "ZAPINI_LOGIN_CONCURRENCY",
-                self.login_concurrency as u64,
-            )? as usize,
+            login_concurrency: positive("ZAPINI_LOGIN_CONCURRENCY", self.login_concurrency as u64)?
+                as usize,
             trusted_proxies: tenancy::parse_proxies(&self.trusted_proxies)
                 .map_err(|p| invalid("ZAPINI_TRUSTED_PROXIES", p))?,
         };
@@ -872,6 +870,22 @@ mod tests {
             );
             assert_eq!(c.webhooks.timeout, std::time::Duration::from_secs(5));
             assert_eq!(c.default_engine, "whatsapp");
+            assert_eq!(c.tenancy.quota_instances, 100);
+            assert_eq!(c.tenancy.quota_instance_tokens, 1000);
+            assert_eq!(c.tenancy.quota_media_bytes, 10 << 30);
+            assert_eq!(c.tenancy.tenant_rate_limit_requests, 1000);
+            assert_eq!(c.tenancy.login_concurrency, 4);
+            assert!(c.tenancy.trusted_proxies.is_empty());
+            assert_eq!(c.webhooks.tenant_concurrency, 64);
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("ZAPINI_QUOTA_INSTANCES", "3");
+            jail.set_env("ZAPINI_TRUSTED_PROXIES", "10.0.0.0/8, ::1");
+            let c = load_in_jail().unwrap();
+            assert_eq!(c.tenancy.quota_instances, 3);
+            assert_eq!(c.tenancy.trusted_proxies.len(), 2);
             Ok(())
         });
         Jail::expect_with(|jail| {
@@ -924,6 +938,9 @@ mod tests {
             ("ZAPINI_SECRET_KEY", "too-short"),
             ("ZAPINI_WEBHOOK_TIMEOUT_SECS", "0"),
             ("ZAPINI_DEFAULT_ENGINE", "telegram"),
+            ("ZAPINI_TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("ZAPINI_LOGIN_CONCURRENCY", "0"),
+            ("ZAPINI_WEBHOOK_TENANT_CONCURRENCY", "0"),
         ] {
             Jail::expect_with(|jail| {
                 jail.clear_env();

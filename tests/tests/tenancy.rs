@@ -61,7 +61,10 @@ async fn put_webhook(s: &support::Setup, token: &str, instance: i64, url: &str) 
             Some(json!({"webhook_url": url, "webhook_secret": "secret-of-the-hook", "is_active": true})),
         )
         .await;
-    assert!(status == 200 || status == 201, "PUT webhook: {status} {body}");
+    assert!(
+        status == 200 || status == 201,
+        "PUT webhook: {status} {body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,7 +85,13 @@ async fn a_tenant_with_a_hanging_endpoint_does_not_delay_another_tenants_deliver
 
     // Many chats (streams) of the slow tenant, all stuck on its endpoint.
     for i in 0..12 {
-        inbound(&s, slow_uuid, &format!("55119000010{i:02}"), &format!("SLOW-{i}")).await;
+        inbound(
+            &s,
+            slow_uuid,
+            &format!("55119000010{i:02}"),
+            &format!("SLOW-{i}"),
+        )
+        .await;
     }
     eventually(T, "the slow tenant's attempts in flight", || async {
         (accepted.load(Ordering::SeqCst) >= 2).then_some(())
@@ -91,9 +100,14 @@ async fn a_tenant_with_a_hanging_endpoint_does_not_delay_another_tenants_deliver
 
     let started = Instant::now();
     inbound(&s, fast_uuid, "5511900002000", "FAST-1").await;
-    rx.wait_until(Duration::from_secs(10), "the other tenant's delivery", |log| {
-        log.iter().any(|r| r.ok() && r.json()["event"] == "message.received")
-    })
+    rx.wait_until(
+        Duration::from_secs(10),
+        "the other tenant's delivery",
+        |log| {
+            log.iter()
+                .any(|r| r.ok() && r.json()["event"] == "message.received")
+        },
+    )
     .await;
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -115,7 +129,13 @@ async fn a_refreshed_token_stops_working_on_the_nodes_at_once() {
     // The node learns the token (and caches it as allowed).
     let (status, body) = s
         .api
-        .call(Method::GET, &p.node.url("/status"), Some(&s.user), None, None)
+        .call(
+            Method::GET,
+            &p.node.url("/status"),
+            Some(&s.user),
+            None,
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = s
@@ -131,17 +151,33 @@ async fn a_refreshed_token_stops_working_on_the_nodes_at_once() {
     assert_eq!(status, 200, "{body}");
     let fresh = body["data"]["token"].as_str().unwrap().to_owned();
     // Well inside the node's cache lifetime (60 s): only the pushed revocation explains it.
-    eventually(Duration::from_secs(10), "old token refused by the node", || async {
-        let (status, _) = s
-            .api
-            .call(Method::GET, &p.node.url("/status"), Some(&s.user), None, None)
-            .await;
-        (status == 401).then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "old token refused by the node",
+        || async {
+            let (status, _) = s
+                .api
+                .call(
+                    Method::GET,
+                    &p.node.url("/status"),
+                    Some(&s.user),
+                    None,
+                    None,
+                )
+                .await;
+            (status == 401).then_some(())
+        },
+    )
     .await;
     let (status, body) = s
         .api
-        .call(Method::GET, &p.node.url("/status"), Some(&fresh), None, None)
+        .call(
+            Method::GET,
+            &p.node.url("/status"),
+            Some(&fresh),
+            None,
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{body}");
 }

@@ -54,7 +54,8 @@ impl ProxyNet {
                     == masked(u32::from(ip).into(), 32, self.prefix)
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(u128::from(net), 128, self.prefix) == masked(u128::from(ip), 128, self.prefix)
+                masked(u128::from(net), 128, self.prefix)
+                    == masked(u128::from(ip), 128, self.prefix)
             }
             (IpAddr::V4(_), IpAddr::V6(ip)) => ip
                 .to_ipv4_mapped()

@@ -116,13 +116,11 @@ pub async fn auth_and_rate_limit(
             Ok(caller) => {
                 key = caller.rate_key();
                 let per_tenant;
-                (limit, per_tenant) = match services.tenant_budgets_cached(caller.tenant()).await
-                {
+                (limit, per_tenant) = match services.tenant_budgets_cached(caller.tenant()).await {
                     Ok(l) => l,
                     Err(e) => return e.into_response(),
                 };
-                tenant_budget =
-                    per_tenant.map(|l| (format!("tenant:{}", caller.tenant().0), l));
+                tenant_budget = per_tenant.map(|l| (format!("tenant:{}", caller.tenant().0), l));
                 req.extensions_mut().insert(caller);
             }
             Err(AppError::Client(body)) => {
@@ -139,7 +137,10 @@ pub async fn auth_and_rate_limit(
     if decision.allowed
         && let Some((tenant_key, tenant_limit)) = tenant_budget
     {
-        let shared = services.limiter.hit(&tenant_key, tenant_limit, window).await;
+        let shared = services
+            .limiter
+            .hit(&tenant_key, tenant_limit, window)
+            .await;
         if !shared.allowed || shared.remaining < decision.remaining {
             decision = shared;
             whose = "account";
@@ -163,6 +164,17 @@ pub async fn auth_and_rate_limit(
         .into_response()
     };
     set_rate_headers(resp.headers_mut(), &decision);
+    resp
+}
+
+/// Logs the hidden cause of every 5xx exactly once.
+pub async fn log_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let resp = next.run(req).await;
+    if let Some(InternalCause(cause)) = resp.extensions().get::<InternalCause>() {
+        tracing::error!(%method, %path, status = resp.status().as_u16(), %cause, "request failed");
+    }
     resp
 }
 
@@ -192,15 +204,4 @@ mod tests {
         );
         assert_eq!(rightmost_untrusted(&[], &proxies), None);
     }
-}
-
-/// Logs the hidden cause of every 5xx exactly once.
-pub async fn log_errors(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let resp = next.run(req).await;
-    if let Some(InternalCause(cause)) = resp.extensions().get::<InternalCause>() {
-        tracing::error!(%method, %path, status = resp.status().as_u16(), %cause, "request failed");
-    }
-    resp
 }

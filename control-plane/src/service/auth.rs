@@ -249,10 +249,8 @@ impl Services {
             .into_iter()
             .map(|i| i.uuid)
             .collect();
-        self.hub.push_all(
-            &instances,
-            super::nodes::NodePush::TokenRevoked(token_hash),
-        );
+        self.hub
+            .push_all(&instances, super::nodes::NodePush::TokenRevoked(token_hash));
         Ok(())
     }
 

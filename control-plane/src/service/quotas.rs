@@ -98,7 +98,11 @@ fn exceeded(quota: &str, what: &str, limit: u64, used: u64) -> AppError {
 }
 
 impl Services {
-    async fn tenant_row<C: ConnectionTrait>(&self, conn: &C, t: TenantId) -> AppResult<tenant::Model> {
+    async fn tenant_row<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        t: TenantId,
+    ) -> AppResult<tenant::Model> {
         let mut q = tenant::Entity::find_by_id(t.0);
         if conn.get_database_backend() == DbBackend::Postgres {
             // Serializes quota checks of one tenant until the transaction ends.
@@ -111,7 +115,10 @@ impl Services {
 
     /// The tenant's limits (overrides applied to the defaults).
     pub async fn tenant_limits(&self, t: TenantId) -> AppResult<TenantLimits> {
-        Ok(limits_of(&self.tenant_row(&self.db, t).await?, &self.config))
+        Ok(limits_of(
+            &self.tenant_row(&self.db, t).await?,
+            &self.config,
+        ))
     }
 
     pub async fn tenant_usage(&self, t: TenantId) -> AppResult<TenantUsage> {
@@ -185,7 +192,6 @@ impl Services {
         }
         Ok(())
     }
-
 
     /// Changes a tenant's overrides.
     pub async fn set_tenant_quota(&self, t: TenantId, change: QuotaChange) -> AppResult<()> {

@@ -84,11 +84,7 @@ fn require_user(caller: &Caller) -> AppResult<()> {
 }
 
 impl Services {
-    async fn tag_counts(
-        &self,
-        caller: &Caller,
-        ids: Vec<i64>,
-    ) -> AppResult<HashMap<i64, u64>> {
+    async fn tag_counts(&self, caller: &Caller, ids: Vec<i64>) -> AppResult<HashMap<i64, u64>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }

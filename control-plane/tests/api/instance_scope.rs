@@ -99,7 +99,13 @@ async fn instance_tokens_read_tenant_tags_and_count_their_own_instance() {
     let got = t.get(&format!("/tags/{vip}")).await;
     assert_eq!(got["data"]["tag"]["name"], "VIP");
     assert_eq!(got["data"]["tag"]["color"], "#f59e0b");
-    assert_eq!(t.get("/tags").await["data"]["tags"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        t.get("/tags").await["data"]["tags"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // It still tags its own instance's conversations, and not the other's.
     let (status, body) = t

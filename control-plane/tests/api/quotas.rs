@@ -46,7 +46,11 @@ async fn instances_past_the_quota_are_refused_and_an_override_lifts_it() {
     app.create_instance(&token, "two again").await;
 
     // The tenant's own quota (0 = unlimited) wins over the default.
-    let tenant = app.services.tenant_by_uuid(tenant_uuid(&app, &token).await).await.unwrap();
+    let tenant = app
+        .services
+        .tenant_by_uuid(tenant_uuid(&app, &token).await)
+        .await
+        .unwrap();
     app.services
         .set_tenant_quota(
             tenant,
@@ -81,7 +85,10 @@ async fn instances_past_the_quota_are_refused_and_an_override_lifts_it() {
     .await;
     let limits = app.services.tenant_limits(tenant).await.unwrap();
     assert_eq!(limits.instances, Some(3));
-    assert_eq!(app.services.tenant_usage(tenant).await.unwrap().instances, 3);
+    assert_eq!(
+        app.services.tenant_usage(tenant).await.unwrap().instances,
+        3
+    );
     app.stop().await;
 }
 
@@ -115,7 +122,10 @@ async fn instance_tokens_past_the_quota_are_refused_until_one_is_revoked() {
     .await;
     assert_eq!(body["error"]["details"]["quota"], "instance_tokens");
     let list: Value = app
-        .get(&format!("/api/v1/instances/{}/tokens", id_str(&a["id"])), &token)
+        .get(
+            &format!("/api/v1/instances/{}/tokens", id_str(&a["id"])),
+            &token,
+        )
         .await
         .json()
         .await
@@ -136,7 +146,8 @@ async fn instance_tokens_past_the_quota_are_refused_until_one_is_revoked() {
 }
 
 fn png(len: usize) -> Vec<u8> {
-    let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89".to_vec();
+    let mut bytes =
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89".to_vec();
     bytes.resize(len, 0);
     bytes
 }
@@ -196,7 +207,12 @@ async fn the_tenant_budget_is_shared_by_all_its_tokens() {
         assert_eq!(app.get("/instances", &first).await.status(), 200);
     }
     // The first token's own budget is spent; the tenant has 2 left.
-    assert_error(app.get("/instances", &first).await, 429, "RATE_LIMIT_EXCEEDED").await;
+    assert_error(
+        app.get("/instances", &first).await,
+        429,
+        "RATE_LIMIT_EXCEEDED",
+    )
+    .await;
     for _ in 0..2 {
         assert_eq!(app.get("/instances", &second).await.status(), 200);
     }
@@ -206,7 +222,12 @@ async fn the_tenant_budget_is_shared_by_all_its_tokens() {
     assert_error(resp, 429, "RATE_LIMIT_EXCEEDED").await;
     // A new token draws from the same budget.
     let third = app.login().await;
-    assert_error(app.get("/instances", &third).await, 429, "RATE_LIMIT_EXCEEDED").await;
+    assert_error(
+        app.get("/instances", &third).await,
+        429,
+        "RATE_LIMIT_EXCEEDED",
+    )
+    .await;
     // Another tenant is not affected.
     let other = app.other_tenant_token("rl@other.local").await;
     assert_eq!(app.get("/instances", &other).await.status(), 200);

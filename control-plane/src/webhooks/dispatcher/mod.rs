@@ -462,7 +462,8 @@ impl Dispatcher {
         // the value (a generic plan for a prepared statement with `status = $1` would not).
         let sql = placeholders(
             DbBackend::Postgres,
-            &format!("WITH held AS MATERIALIZED ( \
+            &format!(
+                "WITH held AS MATERIALIZED ( \
                SELECT h.endpoint_id, h.ordering_key, MIN(h.id) AS first_id FROM ( \
                  SELECT endpoint_id, ordering_key, id FROM webhook_deliveries \
                    WHERE status = 'pending' AND next_attempt_at > ? \
