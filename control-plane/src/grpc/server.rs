@@ -58,6 +58,7 @@ fn to_status(err: AppError) -> Status {
                 ErrorCode::DailyLimitExceeded
                 | ErrorCode::RateLimitExceeded
                 | ErrorCode::TooManyLoginAttempts
+                | ErrorCode::QuotaExceeded
                 | ErrorCode::MinutesExceeded => Status::resource_exhausted(msg),
                 ErrorCode::InstanceNotConnected
                 | ErrorCode::AutomationActive
