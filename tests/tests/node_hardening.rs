@@ -422,10 +422,15 @@ async fn the_grpc_link_runs_over_tls_both_ways() {
     let value: MetadataValue<_> = format!("Bearer {}", node_credential(uuid)).parse().unwrap();
     req.metadata_mut().insert("authorization", value);
     let err = plain.renew_lease(req).await.unwrap_err();
+    // How the transport reports the TLS listener hanging up on cleartext depends on timing
+    // (the connection fails, or the request on it is cancelled); never an answer.
     assert!(
         matches!(
             err.code(),
-            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal
+            tonic::Code::Unavailable
+                | tonic::Code::Unknown
+                | tonic::Code::Internal
+                | tonic::Code::Cancelled
         ),
         "{err:?}"
     );
