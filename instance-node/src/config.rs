@@ -147,7 +147,8 @@ pub struct NodeConfig {
     pub send_ack: SendAck,
     /// `ZAPINI_EXIT_WITH_PARENT` (default false): stop when the process that started us goes
     /// away (set by the control plane's process launcher, so a killed control plane does not
-    /// leave orphan nodes holding leases).
+    /// leave orphan nodes holding leases). With a pipe as stdin, its end is the signal, seen at
+    /// once; otherwise the parent pid is checked 5 times a second.
     pub exit_with_parent: bool,
     /// Backoff for registration and stream reconnects (not an environment setting).
     pub retry: RetryPolicy,
