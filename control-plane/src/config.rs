@@ -91,6 +91,8 @@ pub struct MediaSettings {
     pub ttl: std::time::Duration,
     /// How often expired files are removed.
     pub cleanup_interval: std::time::Duration,
+    /// How long a signed media URL works without a token (`ZAPINI_MEDIA_URL_TTL_SECS`, 7 days).
+    pub url_ttl: std::time::Duration,
 }
 
 /// Where media bytes are stored.
@@ -221,6 +223,7 @@ struct RawConfig {
     media_dir: Option<PathBuf>,
     media_ttl_secs: u64,
     media_cleanup_interval_secs: u64,
+    media_url_ttl_secs: u64,
     s3_bucket: Option<String>,
     s3_endpoint: Option<String>,
     s3_region: String,
@@ -283,6 +286,7 @@ impl Default for RawConfig {
             media_dir: None,
             media_ttl_secs: 7 * 24 * 3600,
             media_cleanup_interval_secs: 300,
+            media_url_ttl_secs: 7 * 24 * 3600,
             s3_bucket: None,
             s3_endpoint: None,
             s3_region: "us-east-1".into(),
@@ -695,6 +699,10 @@ impl RawConfig {
             cleanup_interval: std::time::Duration::from_secs(positive(
                 "ZAPINI_MEDIA_CLEANUP_INTERVAL_SECS",
                 self.media_cleanup_interval_secs,
+            )?),
+            url_ttl: std::time::Duration::from_secs(positive(
+                "ZAPINI_MEDIA_URL_TTL_SECS",
+                self.media_url_ttl_secs,
             )?),
         };
         let base_url = self

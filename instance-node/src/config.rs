@@ -26,6 +26,9 @@ pub struct WhatsappSettings {
     pub unreachable_after: Duration,
     /// `ZAPINI_WA_WATCHDOG_SECS` (180): a connected session silent this long is reconnected.
     pub watchdog_silence: Duration,
+    /// `ZAPINI_WA_MEDIA_MAX_MB` (100): the largest media file the engine downloads from
+    /// WhatsApp's servers; a larger one is refused while it streams.
+    pub media_max_bytes: u64,
     /// `ZAPINI_PACING*`: anti-ban pacing of sends.
     pub pacing: PacingConfig,
 }
@@ -37,6 +40,7 @@ impl Default for WhatsappSettings {
             push_name: None,
             unreachable_after: Duration::from_secs(30),
             watchdog_silence: Duration::from_secs(180),
+            media_max_bytes: 100 * 1024 * 1024,
             pacing: PacingConfig::default(),
         }
     }
@@ -501,6 +505,9 @@ fn whatsapp_settings(
     if let Some(v) = get("ZAPINI_WA_WATCHDOG_SECS") {
         s.watchdog_silence =
             Duration::from_secs(parse_u64("ZAPINI_WA_WATCHDOG_SECS", &v, 30, 86_400)?);
+    }
+    if let Some(v) = get("ZAPINI_WA_MEDIA_MAX_MB") {
+        s.media_max_bytes = parse_u64("ZAPINI_WA_MEDIA_MAX_MB", &v, 1, 4096)? * 1024 * 1024;
     }
     let p = &mut s.pacing;
     if let Some(v) = get("ZAPINI_PACING") {

@@ -6,6 +6,7 @@ mod contacts;
 mod conversations;
 mod files;
 mod health;
+mod hostile_endpoints;
 mod helpers;
 mod inbox_setup;
 mod ingest;
