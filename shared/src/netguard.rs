@@ -109,6 +109,13 @@ pub fn literal_ip(url: &reqwest::Url) -> Option<IpAddr> {
         .ok()
 }
 
+/// The guard's refusal at connect time, in the source chain of the request's error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{host} does not resolve to a public address")]
+pub struct NotPublic {
+    pub host: String,
+}
+
 /// DNS resolution that drops non-public addresses, so a hostname cannot smuggle a request
 /// to an internal service (including by DNS rebinding between check and connect).
 #[derive(Debug, Clone, Copy, Default)]
@@ -123,7 +130,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
                 .filter(|a| is_public(a.ip()))
                 .collect();
             if addrs.is_empty() {
-                return Err(format!("{host} does not resolve to a public address").into());
+                return Err(Box::new(NotPublic { host }) as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })

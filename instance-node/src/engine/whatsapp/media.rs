@@ -25,6 +25,7 @@ use whatsapp_rust::download::{
 };
 use whatsapp_rust::http::HttpClient;
 use whatsapp_rust::{Client, ErrorChainExt, TokioRuntime};
+use zapini_shared::netguard;
 
 use super::http_client::TooLarge;
 use crate::engine::EngineError;
@@ -222,14 +223,19 @@ fn gone() -> EngineError {
     EngineError::NotFound("the media on WhatsApp's servers (expired or deleted)".to_owned())
 }
 
-/// What a failed download means: the CDN refusing or not knowing the reference is gone
-/// media, bytes that fail their MAC are a failed (retryable) transfer, a dropped session is
-/// `NotConnected`.
+/// What a failed download means: a response over the size cap or a media host the SSRF
+/// guard refuses is invalid (trying again changes nothing), the CDN refusing or not knowing
+/// the reference is gone media, bytes that fail their MAC are a failed (retryable) transfer,
+/// a dropped session is `NotConnected`.
 fn classify(cause: &(dyn StdError + 'static), shown: &dyn std::fmt::Display) -> EngineError {
     if let Some(too_large) =
         ErrorChainExt::sources(cause).find_map(|c| c.downcast_ref::<TooLarge>())
     {
         EngineError::Invalid(format!("the media is too large: {too_large}"))
+    } else if let Some(refused) =
+        ErrorChainExt::sources(cause).find_map(|c| c.downcast_ref::<netguard::NotPublic>())
+    {
+        EngineError::Invalid(format!("the media host is refused: {refused}"))
     } else if matches!(cause.http_status(), Some(401 | 403 | 404 | 410)) {
         gone()
     } else if ErrorChainExt::sources(cause)

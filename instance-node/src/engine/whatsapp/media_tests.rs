@@ -463,10 +463,10 @@ async fn the_engines_http_client_refuses_private_media_hosts() {
         .await
         .unwrap_err();
     match err {
-        EngineError::Temporary(why) => {
+        EngineError::Invalid(why) => {
             assert!(why.contains("does not resolve to a public address"), "{why}")
         }
-        other => panic!("expected Temporary, got {other:?}"),
+        other => panic!("expected Invalid, got {other:?}"),
     }
     assert!(cdn.cdn.requests().is_empty());
 }
