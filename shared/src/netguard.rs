@@ -130,7 +130,9 @@ impl reqwest::dns::Resolve for GuardedResolver {
                 .filter(|a| is_public(a.ip()))
                 .collect();
             if addrs.is_empty() {
-                return Err(Box::new(NotPublic { host }) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(
+                    Box::new(NotPublic { host }) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
@@ -292,14 +294,22 @@ mod tests {
         let cases: [(&str, &str, Embedding); 12] = [
             ("::ffff:10.0.0.1", "::ffff:8.8.8.8", Embedding::Mapped),
             ("::ffff:a9fe:a9fe", "::ffff:1.1.1.1", Embedding::Mapped),
-            ("::ffff:0:127.0.0.1", "::ffff:0:8.8.8.8", Embedding::Translated),
+            (
+                "::ffff:0:127.0.0.1",
+                "::ffff:0:8.8.8.8",
+                Embedding::Translated,
+            ),
             ("::127.0.0.1", "::8.8.8.8", Embedding::Compatible),
             ("::169.254.169.254", "::1.1.1.1", Embedding::Compatible),
             ("64:ff9b::127.0.0.1", "64:ff9b::8.8.8.8", Embedding::Nat64),
             ("64:ff9b::a9fe:a9fe", "64:ff9b::101:101", Embedding::Nat64),
             ("64:ff9b::192.168.0.1", "64:ff9b::8.8.4.4", Embedding::Nat64),
             ("2002:7f00:1::", "2002:808:808::", Embedding::SixToFour),
-            ("2002:a9fe:a9fe:1::5", "2002:101:101:1::5", Embedding::SixToFour),
+            (
+                "2002:a9fe:a9fe:1::5",
+                "2002:101:101:1::5",
+                Embedding::SixToFour,
+            ),
             // Teredo: server 65.54.227.120, client 127.0.0.1 / 8.8.8.8 with its bits inverted.
             (
                 "2001:0:4136:e378:8000:63bf:80ff:fffe",
@@ -339,7 +349,11 @@ mod tests {
             "https://[2002:a00:1::]/",
             "https://[::10.0.0.1]/",
         ] {
-            assert_eq!(check_url(url, false, false), Err(UrlRefused::Private), "{url}");
+            assert_eq!(
+                check_url(url, false, false),
+                Err(UrlRefused::Private),
+                "{url}"
+            );
         }
     }
 }

@@ -158,20 +158,24 @@ mod tests {
     fn signatures_bind_the_object_and_the_expiry() {
         let urls = MediaUrls::new(&[7; 32], Some("https://zapini.example/"));
         let url = urls.media_url("media_abc");
-        assert!(
-            url.starts_with("https://zapini.example/api/v1/media/media_abc/content?expires=")
-        );
+        assert!(url.starts_with("https://zapini.example/api/v1/media/media_abc/content?expires="));
         let (expires, sig) = parts(&url);
         let in_a_week = Utc::now().timestamp() + 7 * 24 * 3600;
         assert!((in_a_week - expires.unwrap()).abs() < 5, "{url}");
         assert_eq!(urls.check_media("media_abc", expires, &sig), Signed::Valid);
-        assert_eq!(urls.check_media("media_abd", expires, &sig), Signed::Invalid);
+        assert_eq!(
+            urls.check_media("media_abd", expires, &sig),
+            Signed::Invalid
+        );
         // A later expiry written into the URL breaks the signature.
         let later = expires.map(|e| e + 3600);
         assert_eq!(urls.check_media("media_abc", later, &sig), Signed::Invalid);
         assert_eq!(urls.check_media("media_abc", None, &sig), Signed::Invalid);
         let other = MediaUrls::new(&[8; 32], None);
-        assert_eq!(other.check_media("media_abc", expires, &sig), Signed::Invalid);
+        assert_eq!(
+            other.check_media("media_abc", expires, &sig),
+            Signed::Invalid
+        );
         let m = Uuid::new_v4();
         let (expires, sig) = parts(&urls.message_url(m));
         assert_eq!(urls.check_message(m, expires, &sig), Signed::Valid);
@@ -185,7 +189,10 @@ mod tests {
     fn urls_expire_after_their_ttl() {
         let urls = MediaUrls::new(&[7; 32], None).with_ttl(Duration::ZERO);
         let (expires, sig) = parts(&urls.media_url("media_abc"));
-        assert_eq!(urls.check_media("media_abc", expires, &sig), Signed::Expired);
+        assert_eq!(
+            urls.check_media("media_abc", expires, &sig),
+            Signed::Expired
+        );
         let urls = urls.with_ttl(Duration::from_secs(60));
         let (expires, sig) = parts(&urls.media_url("media_abc"));
         assert_eq!(urls.check_media("media_abc", expires, &sig), Signed::Valid);

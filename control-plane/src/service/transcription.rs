@@ -443,7 +443,10 @@ impl Services {
             message: format!("The audio is larger than {} MB.", AUDIO_LIMIT >> 20),
             retry: false,
         };
-        if resp.content_length().is_some_and(|len| len > AUDIO_LIMIT as u64) {
+        if resp
+            .content_length()
+            .is_some_and(|len| len > AUDIO_LIMIT as u64)
+        {
             return Err(too_large());
         }
         // Streamed through the limit: an endless or oversized body stops at 25 MB.

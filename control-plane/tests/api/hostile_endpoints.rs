@@ -66,7 +66,10 @@ async fn a_webhook_answer_without_end_is_cut_at_64_kib() {
     .await;
     let id = t.instance_id();
     let mut kinds = Vec::new();
-    for (path, from, msg) in [("/hook", "5511900000001", "OK1"), ("/hook-500", "5511900000002", "ERR1")] {
+    for (path, from, msg) in [
+        ("/hook", "5511900000001", "OK1"),
+        ("/hook-500", "5511900000002", "ERR1"),
+    ] {
         let (status, body) = t
             .call(
                 Method::PUT,
@@ -85,8 +88,11 @@ async fn a_webhook_answer_without_end_is_cut_at_64_kib() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|d| d["event"] == "message.received" && d["attempts"].as_i64() >= Some(1)
-                    && !kinds.iter().any(|k: &Value| k["id"] == d["id"]))
+                .find(|d| {
+                    d["event"] == "message.received"
+                        && d["attempts"].as_i64() >= Some(1)
+                        && !kinds.iter().any(|k: &Value| k["id"] == d["id"])
+                })
                 .cloned()
         })
         .await;

@@ -29,9 +29,7 @@ use super::AppState;
 use super::body::JsonObject;
 use super::error::{ApiError, engine_error};
 use super::messages::recipient;
-use crate::engine::sandbox::{
-    Fault, InboundMedia, InboundSpec, MAX_INBOUND_SIZE, SandboxEngine,
-};
+use crate::engine::sandbox::{Fault, InboundMedia, InboundSpec, MAX_INBOUND_SIZE, SandboxEngine};
 use crate::engine::{ConnectionState, ContactCard, Engine, LocationInfo, MessageKind};
 use base64::Engine as _;
 

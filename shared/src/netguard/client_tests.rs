@@ -46,7 +46,14 @@ fn child(target: &str) {
         .unwrap();
     rt.block_on(async {
         let plain = reqwest::Client::new();
-        let via = plain.get(target).send().await.unwrap().text().await.unwrap();
+        let via = plain
+            .get(target)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert_eq!(via, "proxy", "the environment's proxy is in effect");
         for allow_private in [false, true] {
             let guarded = client_builder(
@@ -73,15 +80,38 @@ fn environment_proxies_do_not_route_guarded_clients() {
     let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
     cmd.args(["--exact", TEST, "--nocapture", "--test-threads=1"])
         .env(CHILD, &target);
-    for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
         cmd.env(var, &proxy);
     }
-    let out = cmd.env_remove("NO_PROXY").env_remove("no_proxy").output().unwrap();
+    let out = cmd
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .output()
+        .unwrap();
     let log = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "child failed: {log}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "child failed: {log}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(log.contains("1 passed"), "the child ran the test: {log}");
-    assert_eq!(proxy_hits.load(Ordering::SeqCst), 1, "only the plain client used the proxy");
-    assert_eq!(target_hits.load(Ordering::SeqCst), 2, "both guarded clients went direct");
+    assert_eq!(
+        proxy_hits.load(Ordering::SeqCst),
+        1,
+        "only the plain client used the proxy"
+    );
+    assert_eq!(
+        target_hits.load(Ordering::SeqCst),
+        2,
+        "both guarded clients went direct"
+    );
 }
 
 /// A server that answers `200` with a chunked body that never ends, counting the bytes it
@@ -127,8 +157,14 @@ async fn capped_reading_stops_an_endless_body() {
     let (small, _) = serve("short answer");
     let resp = client.get(&small).send().await.unwrap();
     let capped = read_capped(resp, 100_000).await.unwrap();
-    assert_eq!((capped.bytes.as_slice(), capped.truncated), (&b"short answer"[..], false));
+    assert_eq!(
+        (capped.bytes.as_slice(), capped.truncated),
+        (&b"short answer"[..], false)
+    );
     let resp = client.get(&small).send().await.unwrap();
     let capped = read_capped(resp, 5).await.unwrap();
-    assert_eq!((capped.bytes.as_slice(), capped.truncated), (&b"short"[..], true));
+    assert_eq!(
+        (capped.bytes.as_slice(), capped.truncated),
+        (&b"short"[..], true)
+    );
 }

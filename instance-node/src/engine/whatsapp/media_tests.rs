@@ -360,7 +360,12 @@ fn a_handle_never_prints_its_key() {
 #[tokio::test]
 async fn a_direct_path_that_names_another_host_is_refused() {
     let cdn = start_cdn().await;
-    let port = cdn.route.hosts[0].hostname.rsplit(':').next().unwrap().to_owned();
+    let port = cdn.route.hosts[0]
+        .hostname
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
     let enc = encrypt_media(b"%PDF-1.7 stolen?", MediaType::Document).unwrap();
     cdn.cdn.put(
         "/steal",
@@ -411,7 +416,9 @@ async fn a_direct_path_that_names_another_host_is_refused() {
 #[tokio::test]
 async fn a_download_over_the_size_cap_is_refused_while_it_streams() {
     let cdn = start_cdn().await;
-    let plain: Vec<u8> = (0..(LIMIT as u32 + 50_000)).map(|i| (i % 251) as u8).collect();
+    let plain: Vec<u8> = (0..(LIMIT as u32 + 50_000))
+        .map(|i| (i % 251) as u8)
+        .collect();
     let enc = encrypt_media(&plain, MediaType::Document).unwrap();
     let big = "/v/t62.7119-24/big.enc";
     cdn.cdn.put(
@@ -464,7 +471,10 @@ async fn the_engines_http_client_refuses_private_media_hosts() {
         .unwrap_err();
     match err {
         EngineError::Invalid(why) => {
-            assert!(why.contains("does not resolve to a public address"), "{why}")
+            assert!(
+                why.contains("does not resolve to a public address"),
+                "{why}"
+            )
         }
         other => panic!("expected Invalid, got {other:?}"),
     }
