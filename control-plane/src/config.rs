@@ -841,6 +841,17 @@ mod tests {
             );
             assert_eq!(c.webhooks.timeout, std::time::Duration::from_secs(5));
             assert_eq!(c.default_engine, "whatsapp");
+            assert_eq!(
+                c.media.url_ttl,
+                std::time::Duration::from_secs(7 * 24 * 3600)
+            );
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("ZAPINI_MEDIA_URL_TTL_SECS", "3600");
+            let c = load_in_jail().unwrap();
+            assert_eq!(c.media.url_ttl, std::time::Duration::from_secs(3600));
             Ok(())
         });
         Jail::expect_with(|jail| {
@@ -893,6 +904,7 @@ mod tests {
             ("ZAPINI_SECRET_KEY", "too-short"),
             ("ZAPINI_WEBHOOK_TIMEOUT_SECS", "0"),
             ("ZAPINI_DEFAULT_ENGINE", "telegram"),
+            ("ZAPINI_MEDIA_URL_TTL_SECS", "0"),
         ] {
             Jail::expect_with(|jail| {
                 jail.clear_env();

@@ -722,6 +722,8 @@ mod tests {
             ("ZAPINI_WA_WS_URL", "https://web.whatsapp.com"),
             ("ZAPINI_WA_UNREACHABLE_SECS", "0"),
             ("ZAPINI_WA_WATCHDOG_SECS", "5"),
+            ("ZAPINI_WA_MEDIA_MAX_MB", "0"),
+            ("ZAPINI_WA_MEDIA_MAX_MB", "lots"),
             ("ZAPINI_PACING", "sometimes"),
             ("ZAPINI_PACING_NEW_CHATS_PER_HOUR", "-1"),
             ("ZAPINI_PACING_TYPING_MAX_MS", "10"),
@@ -762,6 +764,7 @@ mod tests {
             ("ZAPINI_ENGINE", "whatsapp"),
             ("ZAPINI_WA_WS_URL", "ws://127.0.0.1:9/ws/chat"),
             ("ZAPINI_WA_UNREACHABLE_SECS", "5"),
+            ("ZAPINI_WA_MEDIA_MAX_MB", "16"),
             ("ZAPINI_PACING_RECIPIENT_GAP_MS", "1500"),
             ("ZAPINI_PACING_NEW_CHATS_PER_HOUR", "0"),
             ("ZAPINI_PACING_TYPING", "false"),
@@ -772,6 +775,7 @@ mod tests {
             Some("ws://127.0.0.1:9/ws/chat")
         );
         assert_eq!(c.whatsapp.unreachable_after, Duration::from_secs(5));
+        assert_eq!(c.whatsapp.media_max_bytes, 16 * 1024 * 1024);
         assert_eq!(c.whatsapp.pacing.recipient_gap, Duration::from_millis(1500));
         assert_eq!(c.whatsapp.pacing.new_chats_per_hour, 0);
         assert!(!c.whatsapp.pacing.typing);
