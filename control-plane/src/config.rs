@@ -12,6 +12,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+mod tenancy;
+pub use tenancy::{ProxyNet, TenancySettings};
+
 /// Which SQL database to use, after validation.
 #[derive(Debug, Clone)]
 pub enum DatabaseTarget {
@@ -48,6 +51,9 @@ pub struct Config {
     pub user_token_ttl_days: u32,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Tenant quotas, the tenant-wide request budget, the login checks' bound, and which
+    /// `X-Forwarded-For` hops are our own proxies.
+    pub tenancy: TenancySettings,
     pub log_format: LogFormat,
     /// Shared secret nodes present on every gRPC call; `None`: generated once and kept in
     /// `<data_dir>/node_secret`.
@@ -138,9 +144,10 @@ pub struct WebhookSettings {
     pub allow_http: bool,
     /// Per attempt, from connect to the end of the response.
     pub timeout: std::time::Duration,
-    /// Attempts in flight overall, and per endpoint.
+    /// Attempts in flight overall, per endpoint, and per tenant (its fair share).
     pub concurrency: usize,
     pub endpoint_concurrency: usize,
+    pub tenant_concurrency: usize,
     /// Delay before each attempt: the first is the initial delay (normally 0), and a
     /// delivery that failed every one is marked failed.
     pub retry_schedule: Vec<std::time::Duration>,
@@ -197,6 +204,13 @@ struct RawConfig {
     login_window_secs: u64,
     user_token_ttl_days: u32,
     trust_forwarded_for: bool,
+    /// IPs or CIDRs, comma separated.
+    trusted_proxies: String,
+    quota_instances: u32,
+    quota_instance_tokens: u32,
+    quota_media_bytes: u64,
+    tenant_rate_limit_requests: u32,
+    login_concurrency: usize,
     log_format: LogFormat,
     node_secret: Option<String>,
     launcher: LauncherKind,
@@ -212,6 +226,7 @@ struct RawConfig {
     webhook_timeout_secs: u64,
     webhook_concurrency: usize,
     webhook_endpoint_concurrency: usize,
+    webhook_tenant_concurrency: usize,
     /// Seconds, comma separated.
     webhook_retry_schedule: String,
     webhook_disable_after_secs: u64,
@@ -261,6 +276,12 @@ impl Default for RawConfig {
             login_window_secs: 15 * 60,
             user_token_ttl_days: 30,
             trust_forwarded_for: false,
+            trusted_proxies: String::new(),
+            quota_instances: 100,
+            quota_instance_tokens: 1000,
+            quota_media_bytes: 10 * 1024 * 1024 * 1024,
+            tenant_rate_limit_requests: 1000,
+            login_concurrency: 4,
             log_format: LogFormat::Text,
             node_secret: None,
             launcher: LauncherKind::Process,
@@ -276,6 +297,7 @@ impl Default for RawConfig {
             webhook_timeout_secs: 5,
             webhook_concurrency: 256,
             webhook_endpoint_concurrency: 16,
+            webhook_tenant_concurrency: 64,
             // Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
             webhook_retry_schedule: "0,5,300,1800,7200,18000,36000,36000".into(),
             webhook_disable_after_secs: 5 * 24 * 3600,
@@ -641,6 +663,10 @@ impl RawConfig {
                 "ZAPINI_WEBHOOK_ENDPOINT_CONCURRENCY",
                 self.webhook_endpoint_concurrency as u64,
             )? as usize,
+            tenant_concurrency: positive(
+                "ZAPINI_WEBHOOK_TENANT_CONCURRENCY",
+                self.webhook_tenant_concurrency as u64,
+            )? as usize,
             retry_schedule: parse_schedule(&self.webhook_retry_schedule)?,
             disable_after: std::time::Duration::from_secs(positive(
                 "ZAPINI_WEBHOOK_DISABLE_AFTER_SECS",
@@ -736,7 +762,18 @@ impl RawConfig {
                 u64::from(self.transcription_max_attempts),
             )? as u32,
         };
+        let tenancy = TenancySettings {
+            quota_instances: self.quota_instances,
+            quota_instance_tokens: self.quota_instance_tokens,
+            quota_media_bytes: self.quota_media_bytes,
+            tenant_rate_limit_requests: self.tenant_rate_limit_requests,
+            login_concurrency: positive("ZAPINI_LOGIN_CONCURRENCY", self.login_concurrency as u64)?
+                as usize,
+            trusted_proxies: tenancy::parse_proxies(&self.trusted_proxies)
+                .map_err(|p| invalid("ZAPINI_TRUSTED_PROXIES", p))?,
+        };
         Ok(Config {
+            tenancy,
             public_url,
             media,
             data_dir: self.data_dir,
@@ -845,6 +882,13 @@ mod tests {
                 c.media.url_ttl,
                 std::time::Duration::from_secs(7 * 24 * 3600)
             );
+            assert_eq!(c.tenancy.quota_instances, 100);
+            assert_eq!(c.tenancy.quota_instance_tokens, 1000);
+            assert_eq!(c.tenancy.quota_media_bytes, 10 << 30);
+            assert_eq!(c.tenancy.tenant_rate_limit_requests, 1000);
+            assert_eq!(c.tenancy.login_concurrency, 4);
+            assert!(c.tenancy.trusted_proxies.is_empty());
+            assert_eq!(c.webhooks.tenant_concurrency, 64);
             Ok(())
         });
         Jail::expect_with(|jail| {
@@ -852,6 +896,11 @@ mod tests {
             jail.set_env("ZAPINI_MEDIA_URL_TTL_SECS", "3600");
             let c = load_in_jail().unwrap();
             assert_eq!(c.media.url_ttl, std::time::Duration::from_secs(3600));
+            jail.set_env("ZAPINI_QUOTA_INSTANCES", "3");
+            jail.set_env("ZAPINI_TRUSTED_PROXIES", "10.0.0.0/8, ::1");
+            let c = load_in_jail().unwrap();
+            assert_eq!(c.tenancy.quota_instances, 3);
+            assert_eq!(c.tenancy.trusted_proxies.len(), 2);
             Ok(())
         });
         Jail::expect_with(|jail| {
@@ -905,6 +954,9 @@ mod tests {
             ("ZAPINI_WEBHOOK_TIMEOUT_SECS", "0"),
             ("ZAPINI_DEFAULT_ENGINE", "telegram"),
             ("ZAPINI_MEDIA_URL_TTL_SECS", "0"),
+            ("ZAPINI_TRUSTED_PROXIES", "10.0.0.0/40"),
+            ("ZAPINI_LOGIN_CONCURRENCY", "0"),
+            ("ZAPINI_WEBHOOK_TENANT_CONCURRENCY", "0"),
         ] {
             Jail::expect_with(|jail| {
                 jail.clear_env();

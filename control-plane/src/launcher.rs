@@ -1,6 +1,6 @@
 //! The `process` launcher: one `instance-node` child process per instance, on free local
 //! ports (the node binds port 0 and reports its addresses when it registers). A crashed node
-//! is restarted with exponential backoff (1 s doubling to 60 s, reset after a minute of
+//! is restarted with exponential backoff (250 ms doubling to 60 s, reset after a minute of
 //! uptime); a deleted instance's node is stopped; after a control-plane restart every
 //! instance is launched again.
 
@@ -16,6 +16,10 @@ use uuid::Uuid;
 
 use crate::service::Services;
 use crate::service::nodes::NodeStarter;
+
+/// The wait before relaunching a crashed node the first time: a single crash costs well under
+/// a second; a crash loop backs off, doubling to a minute.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 
 /// Exit codes the node uses (see instance-node's main.rs).
 const EXIT_BAD_CONFIG: i32 = 2;
@@ -125,7 +129,10 @@ impl ProcessLauncher {
             .env("ZAPINI_HTTP_ADDR", "127.0.0.1:0")
             .env("ZAPINI_NODE_GRPC_ADDR", "127.0.0.1:0")
             .env("ZAPINI_EXIT_WITH_PARENT", "1")
-            .stdin(Stdio::null())
+            // Our end of this pipe closes when we die, however we die (SIGKILL included): the
+            // node sees the end of its stdin and stops at once, so a restarted control plane
+            // does not find the old node still holding the lease.
+            .stdin(Stdio::piped())
             .kill_on_drop(true);
         if let Some(ca) = &inner.grpc_ca {
             cmd.env("ZAPINI_GRPC_TLS_CA", ca);
@@ -152,7 +159,7 @@ impl ProcessLauncher {
     }
 
     async fn supervise(self, instance: Uuid, engine: String, mut stop: watch::Receiver<bool>) {
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff = FIRST_BACKOFF;
         loop {
             if *stop.borrow() {
                 return;
@@ -168,6 +175,8 @@ impl ProcessLauncher {
                     continue;
                 }
             };
+            // Held (never written) until the child is reaped.
+            let _parent_alive = child.stdin.take();
             tracing::info!(%instance, pid = child.id(), "instance node started");
             let status = tokio::select! {
                 s = child.wait() => s.ok(),
@@ -195,7 +204,7 @@ impl ProcessLauncher {
                 return;
             }
             if started.elapsed() > Duration::from_secs(60) {
-                backoff = Duration::from_secs(1);
+                backoff = FIRST_BACKOFF;
             }
             let wait = if code == Some(EXIT_LEASE_HELD) {
                 Duration::from_secs(u64::from(self.inner.services.config.lease_ttl_secs))

@@ -42,8 +42,16 @@ enum Backend {
         conn: ConnectionManager,
         prefix: String,
         script: Arc<redis::Script>,
+        undo: Arc<redis::Script>,
     },
 }
+
+/// DECR the window's key if it is there and above 0.
+const UNDO_SCRIPT: &str = r"
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+";
 
 /// INCRBY the window's key (by 0 for a peek), set its expiry on first use, return the count.
 const SCRIPT: &str = r"
@@ -76,6 +84,7 @@ impl Limiter {
                 conn,
                 prefix,
                 script: Arc::new(redis::Script::new(SCRIPT)),
+                undo: Arc::new(redis::Script::new(UNDO_SCRIPT)),
             },
         }
     }
@@ -117,6 +126,34 @@ impl Limiter {
         }
     }
 
+    /// Takes one request back from the current window of `key` (one counted up front that
+    /// turned out not to count, like a successful login).
+    pub async fn undo(&self, key: &str, window_secs: u64) {
+        let (index, _) = window_of(window_secs);
+        let full = format!("{key}:{index}");
+        match &self.backend {
+            Backend::Memory(cache) => {
+                if let Some(counter) = cache.get(&full) {
+                    let _ = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                        Some(n.saturating_sub(1))
+                    });
+                }
+            }
+            Backend::Redis {
+                conn, prefix, undo, ..
+            } => {
+                let mut conn = conn.clone();
+                let res: redis::RedisResult<i64> = undo
+                    .key(format!("{prefix}rl:{full}"))
+                    .invoke_async(&mut conn)
+                    .await;
+                if let Err(e) = res {
+                    tracing::warn!(error = %e, "rate limiter: redis undo failed");
+                }
+            }
+        }
+    }
+
     async fn add(&self, key: &str, index: u64, window_secs: u64, by: u64) -> u64 {
         let full = format!("{key}:{index}");
         match &self.backend {
@@ -131,6 +168,7 @@ impl Limiter {
                 conn,
                 prefix,
                 script,
+                ..
             } => {
                 let mut conn = conn.clone();
                 let res: redis::RedisResult<u64> = script
@@ -165,7 +203,10 @@ mod tests {
         assert_eq!(d.remaining, 0);
         assert!(d.retry_after() >= 1 && d.retry_after() <= 60);
         assert_eq!(l.peek("k", 60).await.0, 4);
+        l.undo("k", 60).await;
+        assert_eq!(l.peek("k", 60).await.0, 3);
         l.clear("k", 60).await;
+        l.undo("k", 60).await;
         assert_eq!(l.peek("k", 60).await.0, 0);
         assert!(l.hit("other", 3, 60).await.allowed);
     }

@@ -1,8 +1,9 @@
 //! `control-plane` binary: `serve` (the default), `migrate`, `create-user`,
-//! `tenant-rate-limit`, `node-credential`.
+//! `tenant-rate-limit`, `tenant set-quota`, `tenant show`, `node-credential`.
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
+use control_plane::service::quotas::{Override, QuotaChange};
 use control_plane::{App, Config, Listeners, db, telemetry};
 
 #[derive(Parser)]
@@ -45,6 +46,11 @@ enum Command {
         #[arg(long)]
         requests: u32,
     },
+    /// A tenant's quotas and request budgets.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
     /// Print the credential of the node serving an instance (`ZAPINI_NODE_CREDENTIAL` for
     /// nodes started by someone else, `ZAPINI_LAUNCHER=external`); derived from the node
     /// secret, so run it with the control plane's configuration.
@@ -53,6 +59,47 @@ enum Command {
         #[arg(long)]
         instance: uuid::Uuid,
     },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Set a tenant's own limits: a number (0 = unlimited) or `default` (the configured
+    /// default); limits not given are left as they are.
+    SetQuota {
+        /// UUID of the tenant.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// Instances.
+        #[arg(long, value_parser = parse_override)]
+        instances: Option<Override>,
+        /// Active instance (`sk_`) tokens.
+        #[arg(long, value_parser = parse_override)]
+        instance_tokens: Option<Override>,
+        /// Bytes of stored media.
+        #[arg(long, value_parser = parse_override)]
+        media_bytes: Option<Override>,
+        /// Requests per rate-limit window for each token.
+        #[arg(long, value_parser = parse_override)]
+        requests_per_token: Option<Override>,
+        /// Requests per rate-limit window for all the tenant's tokens together.
+        #[arg(long, value_parser = parse_override)]
+        requests_per_tenant: Option<Override>,
+    },
+    /// Print a tenant's limits and what it uses (JSON).
+    Show {
+        /// UUID of the tenant.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+    },
+}
+
+fn parse_override(s: &str) -> Result<Override, String> {
+    if s.eq_ignore_ascii_case("default") {
+        return Ok(Override::Default);
+    }
+    s.parse::<u64>()
+        .map(Override::Value)
+        .map_err(|_| format!("`{s}` is not a number or `default`"))
 }
 
 #[tokio::main]
@@ -137,11 +184,63 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("tenant {tenant}: {requests} requests per window (0 = default)");
             Ok(())
         }
+        Command::Tenant { command } => tenant_command(command, config).await,
         Command::NodeCredential { instance } => {
             println!("{}", node_credential(&config, instance)?);
             Ok(())
         }
     }
+}
+
+async fn tenant_command(command: TenantCommand, config: Config) -> anyhow::Result<()> {
+    let conn = db::connect(&config).await?;
+    db::migrate(&conn).await?;
+    let services = control_plane::service::Services::for_cli(conn, config);
+    let uuid = match &command {
+        TenantCommand::SetQuota { tenant, .. } | TenantCommand::Show { tenant } => *tenant,
+    };
+    let id = services
+        .tenant_by_uuid(uuid)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let TenantCommand::SetQuota {
+        instances,
+        instance_tokens,
+        media_bytes,
+        requests_per_token,
+        requests_per_tenant,
+        ..
+    } = command
+    {
+        let change = QuotaChange {
+            instances,
+            instance_tokens,
+            media_bytes,
+            requests_per_token,
+            requests_per_tenant,
+        };
+        services
+            .set_tenant_quota(id, change)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let limits = services
+        .tenant_limits(id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let usage = services
+        .tenant_usage(id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "tenant": uuid,
+            "limits": limits,
+            "usage": usage,
+        }))?
+    );
+    Ok(())
 }
 
 fn node_credential(config: &Config, instance: uuid::Uuid) -> anyhow::Result<String> {

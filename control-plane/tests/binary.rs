@@ -259,3 +259,124 @@ async fn migrate_and_create_user_subcommands() {
         .unwrap();
     assert_eq!(resp.headers()["x-ratelimit-limit"], "7");
 }
+
+#[tokio::test]
+async fn tenant_quota_subcommands_set_and_show_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(dir.path())
+        .args([
+            "create-user",
+            "--email",
+            "quota@example.com",
+            "--password",
+            "quota-password-1",
+            "--tenant-name",
+            "Quota",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let tenant = stdout
+        .split("tenant Quota (")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .expect("tenant uuid printed")
+        .to_owned();
+    let out = command(dir.path())
+        .args([
+            "tenant",
+            "set-quota",
+            "--tenant",
+            &tenant,
+            "--instances",
+            "1",
+            "--media-bytes",
+            "0",
+            "--requests-per-tenant",
+            "5000",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(shown["limits"]["instances"], 1);
+    assert_eq!(shown["limits"]["media_bytes"], Value::Null, "0 = unlimited");
+    assert_eq!(shown["limits"]["requests_per_tenant"], 5000);
+    assert_eq!(shown["usage"]["instances"], 0);
+    let out = command(dir.path())
+        .args([
+            "tenant",
+            "set-quota",
+            "--tenant",
+            &tenant,
+            "--instances",
+            "lots",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a bad value is refused");
+
+    let running = start(dir.path(), &[]).await;
+    let client = reqwest::Client::new();
+    let body: Value = client
+        .post(format!("{}/auth/login", running.base))
+        .json(&json!({"email": "quota@example.com", "password": "quota-password-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["data"]["token"].as_str().unwrap().to_owned();
+    let create = || {
+        client
+            .post(format!("{}/instances", running.base))
+            .bearer_auth(&token)
+            .json(&json!({"name": "one", "engine": "sandbox"}))
+            .send()
+    };
+    assert_eq!(create().await.unwrap().status(), 201);
+    let resp = create().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "QUOTA_EXCEEDED", "{body}");
+
+    let out = command(dir.path())
+        .args(["tenant", "show", "--tenant", &tenant])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(shown["usage"]["instances"], 1);
+    let out = command(dir.path())
+        .args([
+            "tenant",
+            "set-quota",
+            "--tenant",
+            &tenant,
+            "--instances",
+            "default",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(shown["limits"]["instances"], 100);
+}

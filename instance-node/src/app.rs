@@ -141,7 +141,10 @@ impl NodeApp {
         let (events_tx, events) = mpsc::channel(ENGINE_EVENTS_CAPACITY);
         let (engine, sandbox): (Arc<dyn Engine>, Option<Arc<SandboxEngine>>) = match config.engine {
             EngineKind::Sandbox => {
-                let mut sandbox_config = SandboxConfig::default();
+                let mut sandbox_config = SandboxConfig {
+                    session_file: Some(config.data_dir.join("sandbox-session.json")),
+                    ..SandboxConfig::default()
+                };
                 if config.sandbox_receipts == ReceiptMode::Manual {
                     sandbox_config.receipt_schedule = None;
                 }

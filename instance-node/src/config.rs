@@ -94,6 +94,10 @@ impl SendAck {
 pub struct RetryPolicy {
     pub initial: Duration,
     pub max: Duration,
+    /// How long a registration refused because another node holds the lease is asked again
+    /// (every 250 ms) before the refusal is final: the holder is usually the node this one
+    /// replaces, still shutting down.
+    pub lease_patience: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -101,6 +105,7 @@ impl Default for RetryPolicy {
         RetryPolicy {
             initial: Duration::from_millis(250),
             max: Duration::from_secs(30),
+            lease_patience: Duration::from_secs(10),
         }
     }
 }

@@ -71,7 +71,10 @@ fn main() {
     std::process::exit(code);
 }
 
-/// Resolves when the parent process is gone (we were re-parented), checked every second.
+/// Resolves when the parent process is gone. A launcher that gives us a pipe as stdin (the
+/// control plane's `process` launcher does) holds its write end until it dies, so the end of
+/// stdin is the parent's death, seen at once; otherwise the parent pid is polled, 5 times a
+/// second, for a change (we were re-parented).
 async fn parent_gone() {
     #[cfg(unix)]
     {
@@ -81,16 +84,40 @@ async fn parent_gone() {
             tracing::warn!("started without a living parent");
             return;
         }
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            if std::os::unix::process::parent_id() != parent {
-                tracing::warn!(parent, "the process that started this node is gone");
-                return;
+        let pipe_closed = async {
+            if stdin_is_pipe() {
+                use tokio::io::AsyncReadExt;
+                let mut stdin = tokio::io::stdin();
+                let mut buf = [0u8; 64];
+                // Whatever the launcher writes is ignored; only the end matters.
+                while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+            } else {
+                std::future::pending::<()>().await;
             }
+        };
+        let reparented = async {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                if std::os::unix::process::parent_id() != parent {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            () = pipe_closed => {}
+            () = reparented => {}
         }
+        tracing::warn!(parent, "the process that started this node is gone");
     }
     #[cfg(not(unix))]
     std::future::pending::<()>().await
+}
+
+/// Whether stdin is a pipe (not a terminal or `/dev/null`, whose end means nothing).
+#[cfg(unix)]
+fn stdin_is_pipe() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata("/dev/stdin").is_ok_and(|m| m.file_type().is_fifo())
 }
 
 async fn shutdown_signal(exit_with_parent: bool) {

@@ -330,6 +330,31 @@ async fn registration_refused_ends_run_with_a_distinct_error() {
     assert_eq!(unknown.exit_code(), 4);
 }
 
+/// The holder of the lease is usually the node being replaced, still shutting down: a
+/// refusal is asked again within a second, and the node registers once the holder is gone.
+#[tokio::test]
+async fn a_lease_held_refusal_is_asked_again_within_a_second() {
+    let cp = FakeCp::start().await;
+    cp.set_refuse(Some(tonic::Code::AlreadyExists));
+    let mut node = TestNode::start(&cp).await;
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while cp.state.lock().unwrap().refusals < 2 {
+        assert!(std::time::Instant::now() < deadline, "asked again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second_refusal = std::time::Instant::now();
+    cp.set_refuse(None);
+    node.wait_ready(&cp).await;
+    assert!(
+        second_refusal.elapsed() < Duration::from_secs(1),
+        "registered {:?} after the holder went away",
+        second_refusal.elapsed()
+    );
+    let task = node.task.take().unwrap();
+    assert!(!task.is_finished(), "the node still runs");
+    task.abort();
+}
+
 #[tokio::test]
 async fn registration_is_retried_while_the_control_plane_is_down() {
     let cp = FakeCp::start().await;

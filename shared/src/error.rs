@@ -52,6 +52,9 @@ pub enum ErrorCode {
     RateLimitExceeded,
     /// 429: too many failed logins; the client must back off.
     TooManyLoginAttempts,
+    /// 403: a tenant quota (instances, instance tokens, media storage) is used up. Not in
+    /// the reference; `details` names the quota, its limit and the current use.
+    QuotaExceeded,
     /// 409: the instance exists but its WhatsApp session is not connected.
     InstanceNotConnected,
     /// 503: the node hosting the instance cannot be reached.
@@ -139,6 +142,7 @@ impl ErrorCode {
         ErrorCode::ActiveExecutions,
         ErrorCode::InvalidIntegrationType,
         ErrorCode::DuplicateSlug,
+        ErrorCode::QuotaExceeded,
     ];
 
     /// Same as [`ErrorCode::ALL`], for callers that prefer a function.
@@ -167,6 +171,7 @@ impl ErrorCode {
             ErrorCode::DailyLimitExceeded => "DAILY_LIMIT_EXCEEDED",
             ErrorCode::RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
             ErrorCode::TooManyLoginAttempts => "TOO_MANY_LOGIN_ATTEMPTS",
+            ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
             ErrorCode::InstanceNotConnected => "INSTANCE_NOT_CONNECTED",
             ErrorCode::NodeUnavailable => "NODE_UNAVAILABLE",
             ErrorCode::ServiceUnavailable => "SERVICE_UNAVAILABLE",
@@ -215,6 +220,7 @@ impl ErrorCode {
             ErrorCode::DailyLimitExceeded => 429,
             ErrorCode::RateLimitExceeded => 429,
             ErrorCode::TooManyLoginAttempts => 429,
+            ErrorCode::QuotaExceeded => 403,
             ErrorCode::InstanceNotConnected => 409,
             ErrorCode::NodeUnavailable => 503,
             ErrorCode::ServiceUnavailable => 503,
@@ -261,6 +267,7 @@ impl ErrorCode {
             ErrorCode::DailyLimitExceeded => "Daily message limit exceeded.",
             ErrorCode::RateLimitExceeded => "Too many requests. Please slow down.",
             ErrorCode::TooManyLoginAttempts => "Too many login attempts. Please try again later.",
+            ErrorCode::QuotaExceeded => "A quota of this account is used up.",
             ErrorCode::InstanceNotConnected => "The instance is not connected to WhatsApp.",
             ErrorCode::NodeUnavailable => "The instance node is unavailable.",
             ErrorCode::ServiceUnavailable => "Service temporarily unavailable.",
@@ -504,12 +511,13 @@ mod tests {
             ErrorCode::ActiveExecutions => 34,
             ErrorCode::InvalidIntegrationType => 35,
             ErrorCode::DuplicateSlug => 36,
+            ErrorCode::QuotaExceeded => 37,
         }
     }
 
     #[test]
     fn all_lists_every_variant_once() {
-        assert_eq!(ErrorCode::ALL.len(), 37);
+        assert_eq!(ErrorCode::ALL.len(), 38);
         for (i, code) in ErrorCode::ALL.iter().enumerate() {
             assert_eq!(position(*code), i, "{code} is out of place in ALL");
         }

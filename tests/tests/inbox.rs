@@ -363,3 +363,68 @@ async fn automation_active_is_enforced_on_the_node_hot_path() {
     .await;
     node.stop().await;
 }
+
+/// A new contact's profile picture (made up by the sandbox, fetched by the real engine)
+/// shows in conversations, the chat API and contacts, and a `contact.update` carries it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_pictures_reach_conversations_contacts_and_webhooks() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(config(dir.path()).await.unwrap())
+        .await
+        .unwrap();
+    let api = Api::default();
+    let user = api.login(&cp).await;
+    let s = Setup { dir, cp, api, user };
+    let (id, _uuid, sk, _node) = paired(&s, "5511988880000").await;
+    let rx = Receiver::start().await;
+    s.ok(
+        Method::PUT,
+        &format!("/instances/{id}/webhook"),
+        Some(json!({"webhook_url": rx.url, "webhook_secret": "secret-secret", "events": ["contact.update"]})),
+    )
+    .await;
+    let (status, _) = s
+        .api
+        .call(
+            Method::POST,
+            &s.cp.url("/sandbox/inbound"),
+            Some(&sk),
+            Some(&host(id)),
+            Some(json!({"from": "5511955554444", "message": "hello", "push_name": "Ana"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let expected = "https://sandbox.zapini.invalid/profile-pictures/5511955554444.jpg";
+    let conv = conversation(&s, "5511955554444").await;
+    eventually(T, "picture on the conversation", || async {
+        let (_, c) = s
+            .call(Method::GET, &format!("/api/v1/conversations/{conv}"), None)
+            .await;
+        (c["data"]["profile_picture_url"] == expected).then_some(())
+    })
+    .await;
+    let chat = s.ok(Method::GET, "/api/v1/chat/conversations", None).await;
+    let listed = chat["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == conv.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(listed["profile_picture_url"], expected, "{listed}");
+    let contacts = s
+        .ok(Method::GET, "/api/v1/contacts?search=5511955554444", None)
+        .await;
+    assert_eq!(
+        contacts["data"][0]["profile_picture_url"], expected,
+        "{contacts}"
+    );
+    rx.wait_until(T, "contact.update with the picture", |log| {
+        log.iter().any(|r| {
+            r.ok()
+                && r.header("x-webhook-event") == "contact.update"
+                && r.json()["data"]["profile_picture_url"] == expected
+        })
+    })
+    .await;
+}

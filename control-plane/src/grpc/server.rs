@@ -58,6 +58,7 @@ fn to_status(err: AppError) -> Status {
                 ErrorCode::DailyLimitExceeded
                 | ErrorCode::RateLimitExceeded
                 | ErrorCode::TooManyLoginAttempts
+                | ErrorCode::QuotaExceeded
                 | ErrorCode::MinutesExceeded => Status::resource_exhausted(msg),
                 ErrorCode::InstanceNotConnected
                 | ErrorCode::AutomationActive
@@ -211,6 +212,15 @@ fn node_event(e: v1::Event) -> NodeEvent {
         Some(Kind::ContactUpdate(c)) => EventKind::Contact {
             jid: c.jid,
             push_name: c.push_name,
+            picture: if c.profile_picture_removed {
+                Some(None)
+            } else if c.profile_picture_url.starts_with("https://")
+                && c.profile_picture_url.len() <= 2048
+            {
+                Some(Some(c.profile_picture_url))
+            } else {
+                None
+            },
         },
         Some(Kind::GroupUpdate(g)) => EventKind::Group {
             group_jid: g.group_jid,

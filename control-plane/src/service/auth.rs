@@ -122,12 +122,12 @@ impl Services {
         let email = input.email.trim().to_ascii_lowercase();
         let window = self.config.login_window_secs;
         let keys = self.login_keys(&email, &input.client_ip);
+        // Every attempt counts before its password is checked, so parallel attempts cannot
+        // all pass the check; a successful login takes its count back.
         for (key, max) in &keys {
-            let (count, reset_at) = self.limiter.peek(key, window).await;
-            if count >= *max {
-                let retry_after = reset_at
-                    .saturating_sub(Utc::now().timestamp().max(0) as u64)
-                    .max(1);
+            let decision = self.limiter.hit(key, *max, window).await;
+            if !decision.allowed {
+                let retry_after = decision.retry_after();
                 return Err(AppError::RateLimited {
                     body: ErrorBody::new(
                         ErrorCode::TooManyLoginAttempts,
@@ -147,20 +147,34 @@ impl Services {
         let phc = found
             .as_ref()
             .map_or_else(|| DUMMY_PHC.to_owned(), |u| u.password_hash.clone());
+        // Password checks are expensive on purpose; past the bound, refuse at once instead
+        // of queueing without limit.
+        let Ok(permit) = self.login_permits.clone().try_acquire_owned() else {
+            for (key, _) in &keys {
+                self.limiter.undo(key, window).await;
+            }
+            return Err(AppError::RateLimited {
+                body: ErrorBody::new(
+                    ErrorCode::ServiceUnavailable,
+                    "Too many logins are being checked right now. Retry in a second.",
+                ),
+                retry_after: 1,
+            });
+        };
         let password = input.password;
-        let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-            .await
-            .map_err(|e| AppError::internal(format!("password check: {e}")))?;
+        let ok = tokio::task::spawn_blocking(move || {
+            let ok = verify_password(&password, &phc);
+            drop(permit);
+            ok
+        })
+        .await
+        .map_err(|e| AppError::internal(format!("password check: {e}")))?;
         let user = match (found, ok) {
             (Some(user), true) => user,
-            _ => {
-                for (key, max) in &keys {
-                    self.limiter.hit(key, *max, window).await;
-                }
-                return Err(invalid_credentials());
-            }
+            _ => return Err(invalid_credentials()),
         };
         self.limiter.clear(&keys[0].0, window).await;
+        self.limiter.undo(&keys[1].0, window).await;
         let name = input
             .device_name
             .map(|d| d.trim().chars().take(255).collect::<String>())
@@ -215,23 +229,28 @@ impl Services {
             .filter(user_token::Column::Id.eq(token_id))
             .exec(&self.db)
             .await?;
-        // Nodes of the tenant may have this token cached: tell the ones streaming to us.
         if let Some(token) = user_token::Entity::find_by_id(token_id)
             .one(&self.db)
             .await?
         {
-            let instances: Vec<uuid::Uuid> = instance::Entity::find()
-                .filter(instance::Column::TenantId.eq(token.tenant_id))
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .map(|i| i.uuid)
-                .collect();
-            self.hub.push_all(
-                &instances,
-                super::nodes::NodePush::TokenRevoked(token.token_hash),
-            );
+            self.push_user_token_revoked(token.tenant_id, token.token_hash)
+                .await?;
         }
+        Ok(())
+    }
+
+    /// Nodes of the tenant may have a revoked user token cached: tell the ones streaming to
+    /// us.
+    async fn push_user_token_revoked(&self, tenant_id: i64, token_hash: String) -> AppResult<()> {
+        let instances: Vec<uuid::Uuid> = instance::Entity::find()
+            .filter(instance::Column::TenantId.eq(tenant_id))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|i| i.uuid)
+            .collect();
+        self.hub
+            .push_all(&instances, super::nodes::NodePush::TokenRevoked(token_hash));
         Ok(())
     }
 
@@ -275,10 +294,13 @@ impl Services {
         }
         .insert(&txn)
         .await?;
+        let old_hash = old.token_hash.clone();
         let mut old: user_token::ActiveModel = old.into();
         old.revoked_at = Set(Some(now));
         old.update(&txn).await?;
         txn.commit().await?;
+        self.push_user_token_revoked(user.tenant_id, old_hash)
+            .await?;
         Ok((
             UserView::from(&user),
             IssuedToken {
@@ -472,17 +494,6 @@ impl Services {
                 name: tenant.name,
             },
         ))
-    }
-
-    /// The request budget of a tenant: its own override, or the configured default.
-    pub async fn tenant_rate_limit(&self, tenant_id: TenantId) -> AppResult<u64> {
-        let t = tenant::Entity::find_by_id(tenant_id.0)
-            .one(&self.db)
-            .await?;
-        Ok(t.and_then(|t| t.rate_limit_requests)
-            .and_then(|n| u64::try_from(n).ok())
-            .filter(|n| *n > 0)
-            .unwrap_or(u64::from(self.config.rate_limit_requests)))
     }
 }
 

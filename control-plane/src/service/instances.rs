@@ -218,6 +218,8 @@ impl Services {
             None => Engine::parse(&self.config.default_engine)?,
         };
         let now = Utc::now();
+        let (txn, permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
+        self.check_instance_quota(&txn, caller.tenant()).await?;
         let model = instance::ActiveModel {
             uuid: Set(Uuid::new_v4()),
             tenant_id: Set(caller.tenant().0),
@@ -231,8 +233,10 @@ impl Services {
             updated_at: Set(now),
             ..Default::default()
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await?;
+        txn.commit().await?;
+        drop(permit);
         if let Some(starter) = self.hub.starter() {
             starter.start(model.uuid, &model.engine);
         }

@@ -48,6 +48,8 @@ pub struct Upload {
     declared: Option<MediaKind>,
     filename: Option<String>,
     size: u64,
+    /// The tenant's media quota and what it used when the upload began; `None`: unlimited.
+    quota: Option<(u64, u64)>,
 }
 
 /// Why an upload is refused.
@@ -62,6 +64,11 @@ pub enum UploadError {
         error: FormatError,
     },
     Empty,
+    /// The tenant's media quota (`limit` bytes, `used` before this upload) is used up.
+    Quota {
+        limit: u64,
+        used: u64,
+    },
     Storage(crate::media::storage::StorageError),
 }
 
@@ -85,6 +92,7 @@ impl From<UploadError> for AppError {
             ),
             UploadError::Format { field, error } => AppError::validation(field, error.to_string()),
             UploadError::Empty => AppError::validation("file", "The file is empty."),
+            UploadError::Quota { limit, used } => super::quotas::media_quota_error(limit, used),
             UploadError::Storage(e) => e.into(),
         }
     }
@@ -152,6 +160,11 @@ impl Upload {
     /// type's limit, and writes it through.
     pub async fn push(&mut self, chunk: Bytes) -> Result<(), UploadError> {
         self.size += chunk.len() as u64;
+        if let Some((limit, used)) = self.quota
+            && used.saturating_add(self.size) > limit
+        {
+            return Err(UploadError::Quota { limit, used });
+        }
         if let Some(format) = self.format {
             if self.size > format.kind.max_bytes() {
                 return Err(UploadError::TooLarge {
@@ -219,6 +232,12 @@ impl Services {
 
     /// Starts an upload for `caller`.
     pub async fn begin_upload(&self, caller: &Caller) -> AppResult<Upload> {
+        let quota = self.media_quota(caller.tenant()).await?;
+        if let Some((limit, used)) = quota
+            && used >= limit
+        {
+            return Err(super::quotas::media_quota_error(limit, used));
+        }
         let public_id = new_public_id();
         let key = format!("t{}/{public_id}", caller.tenant().0);
         let writer = self.storage.writer(&key).await?;
@@ -231,6 +250,7 @@ impl Services {
             declared: None,
             filename: None,
             size: 0,
+            quota,
         })
     }
 
@@ -274,14 +294,21 @@ impl Services {
             expires_at: Set(Some(now + ttl)),
             ..Default::default()
         };
-        match media::Entity::insert(row)
-            .exec_with_returning(&self.db)
-            .await
-        {
+        // Checked again with the others' finished uploads, where concurrent ones cannot
+        // both pass.
+        let recorded = async {
+            let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
+            self.check_media_quota(&txn, caller.tenant(), upload.size)
+                .await?;
+            let m = media::Entity::insert(row).exec_with_returning(&txn).await?;
+            txn.commit().await?;
+            Ok::<_, AppError>(m)
+        };
+        match recorded.await {
             Ok(m) => Ok(self.media_view(&m)),
             Err(e) => {
                 self.abort_upload(upload).await;
-                Err(e.into())
+                Err(e)
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod media;
 pub mod message_media;
 pub mod messaging;
 pub mod nodes;
+pub mod quotas;
 pub mod tags;
 pub mod tokens;
 pub mod transcription;
@@ -31,7 +32,10 @@ pub struct Services {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
     pub limiter: Limiter,
-    tenant_limits: moka::future::Cache<i64, u64>,
+    /// Per tenant: (requests per token, requests per tenant) per window.
+    tenant_limits: moka::future::Cache<i64, (u64, Option<u64>)>,
+    /// Bounds the password checks running at once (`ZAPINI_LOGIN_CONCURRENCY`).
+    pub(crate) login_permits: Arc<tokio::sync::Semaphore>,
     pub leases: crate::lease::Leases,
     pub hub: nodes::NodeHub,
     /// The secret nodes and the control plane present to each other.
@@ -108,6 +112,9 @@ impl Services {
             .unwrap_or_else(|_| crate::media::storage::Storage::memory());
         let media_urls = crate::media::MediaUrls::new(&key, config.public_url.as_deref())
             .with_ttl(config.media.url_ttl);
+        let login_permits = Arc::new(tokio::sync::Semaphore::new(
+            config.tenancy.login_concurrency,
+        ));
         Services {
             config,
             limiter,
@@ -115,6 +122,7 @@ impl Services {
                 .time_to_live(std::time::Duration::from_secs(60))
                 .max_capacity(100_000)
                 .build(),
+            login_permits,
             leases: crate::lease::Leases::Sql,
             hub: nodes::NodeHub::default(),
             node_secret,
@@ -145,17 +153,23 @@ impl Services {
         Services::new(db, Arc::new(config), Limiter::memory(window))
     }
 
-    /// A tenant's request budget, cached for a minute: it is read on every request.
-    pub async fn tenant_rate_limit_cached(
+    /// A tenant's request budgets per window, per token and for the whole tenant (`None`:
+    /// no tenant-wide budget), cached for a minute: they are read on every request.
+    pub async fn tenant_budgets_cached(
         &self,
         tenant: crate::domain::TenantId,
-    ) -> crate::error::AppResult<u64> {
+    ) -> crate::error::AppResult<(u64, Option<u64>)> {
         if let Some(v) = self.tenant_limits.get(&tenant.0).await {
             return Ok(v);
         }
-        let v = self.tenant_rate_limit(tenant).await?;
+        let limits = self.tenant_limits(tenant).await?;
+        let v = (limits.requests_per_token, limits.requests_per_tenant);
         self.tenant_limits.insert(tenant.0, v).await;
         Ok(v)
+    }
+
+    pub(crate) async fn forget_tenant_budgets(&self, tenant: crate::domain::TenantId) {
+        self.tenant_limits.invalidate(&tenant.0).await;
     }
 
     pub async fn tenant_by_uuid(
@@ -189,7 +203,7 @@ impl Services {
             .filter(crate::db::entities::tenant::Column::Id.eq(tenant.0))
             .exec(&self.db)
             .await?;
-        self.tenant_limits.invalidate(&tenant.0).await;
+        self.forget_tenant_budgets(tenant).await;
         Ok(())
     }
 }

@@ -1,5 +1,9 @@
 //! Tags: tenant-scoped labels (unique name, `#RRGGBB` color) assigned to conversations.
 //! Deleting a tag removes it from every conversation (the link rows cascade).
+//!
+//! Tags belong to the whole tenant: an `sk_` token may read them and assign them to its
+//! instance's conversations, but not create, change or delete them, and the
+//! `conversations_count` it sees counts its instance's conversations only.
 
 use std::collections::HashMap;
 
@@ -17,7 +21,7 @@ use zapini_shared::time::format_secs;
 use super::Services;
 use super::inbox::TagRef;
 use crate::db::TenantScoped;
-use crate::db::entities::{conversation_tag, tag};
+use crate::db::entities::{conversation, conversation_tag, tag};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 
@@ -69,16 +73,35 @@ fn duplicate_name(name: &str) -> AppError {
     )
 }
 
+/// Tags are the tenant's: only user tokens change them.
+fn require_user(caller: &Caller) -> AppResult<()> {
+    match caller {
+        Caller::User { .. } => Ok(()),
+        Caller::Instance { .. } => Err(AppError::forbidden(
+            "Tags belong to the whole account: instance tokens (sk_) can read them but not create, change or delete them; use a user token.",
+        )),
+    }
+}
+
 impl Services {
-    async fn tag_counts(&self, ids: Vec<i64>) -> AppResult<HashMap<i64, u64>> {
+    async fn tag_counts(&self, caller: &Caller, ids: Vec<i64>) -> AppResult<HashMap<i64, u64>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let rows: Vec<(i64, i64)> = conversation_tag::Entity::find()
+        let mut query = conversation_tag::Entity::find()
             .select_only()
             .column(conversation_tag::Column::TagId)
             .column_as(conversation_tag::Column::ConversationId.count(), "n")
-            .filter(conversation_tag::Column::TagId.is_in(ids))
+            .filter(conversation_tag::Column::TagId.is_in(ids));
+        if let Some(bound) = caller.bound_instance() {
+            let own = sea_orm::sea_query::Query::select()
+                .column(conversation::Column::Id)
+                .from(conversation::Entity)
+                .and_where(conversation::Column::InstanceId.eq(bound.0))
+                .to_owned();
+            query = query.filter(conversation_tag::Column::ConversationId.in_subquery(own));
+        }
+        let rows: Vec<(i64, i64)> = query
             .group_by(conversation_tag::Column::TagId)
             .into_tuple()
             .all(&self.db)
@@ -89,8 +112,10 @@ impl Services {
             .collect())
     }
 
-    async fn tag_views(&self, rows: Vec<tag::Model>) -> AppResult<Vec<TagView>> {
-        let counts = self.tag_counts(rows.iter().map(|t| t.id).collect()).await?;
+    async fn tag_views(&self, caller: &Caller, rows: Vec<tag::Model>) -> AppResult<Vec<TagView>> {
+        let counts = self
+            .tag_counts(caller, rows.iter().map(|t| t.id).collect())
+            .await?;
         Ok(rows
             .into_iter()
             .map(|t| TagView {
@@ -134,12 +159,12 @@ impl Services {
             .await?;
         // By name, ignoring case, the same on every database whatever its collation.
         rows.sort_by_cached_key(|t| t.name.to_lowercase());
-        self.tag_views(rows).await
+        self.tag_views(caller, rows).await
     }
 
     pub async fn get_tag(&self, caller: &Caller, reference: &str) -> AppResult<TagView> {
         let t = self.find_tag(caller, reference).await?;
-        Ok(self.tag_views(vec![t]).await?.remove(0))
+        Ok(self.tag_views(caller, vec![t]).await?.remove(0))
     }
 
     pub async fn create_tag(
@@ -148,6 +173,7 @@ impl Services {
         name: String,
         color: String,
     ) -> AppResult<TagView> {
+        require_user(caller)?;
         if self.name_taken(caller, &name, None).await? {
             return Err(duplicate_name(&name));
         }
@@ -178,7 +204,7 @@ impl Services {
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(self.tag_views(vec![saved]).await?.remove(0))
+        Ok(self.tag_views(caller, vec![saved]).await?.remove(0))
     }
 
     pub async fn update_tag(
@@ -188,6 +214,7 @@ impl Services {
         name: Option<String>,
         color: Option<String>,
     ) -> AppResult<TagView> {
+        require_user(caller)?;
         let t = self.find_tag(caller, reference).await?;
         if let Some(n) = &name
             && self.name_taken(caller, n, Some(t.id)).await?
@@ -218,10 +245,11 @@ impl Services {
             }
             Err(e) => return Err(e.into()),
         };
-        Ok(self.tag_views(vec![saved]).await?.remove(0))
+        Ok(self.tag_views(caller, vec![saved]).await?.remove(0))
     }
 
     pub async fn delete_tag(&self, caller: &Caller, reference: &str) -> AppResult<()> {
+        require_user(caller)?;
         let t = self.find_tag(caller, reference).await?;
         let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
         conversation_tag::Entity::delete_many()

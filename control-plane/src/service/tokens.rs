@@ -97,6 +97,8 @@ impl Services {
             }
         };
         let plaintext = format!("sk_{}", random_secret(SECRET_LEN));
+        let (txn, permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
+        self.check_token_quota(&txn, caller.tenant()).await?;
         let model = instance_token::ActiveModel {
             uuid: Set(Uuid::new_v4()),
             tenant_id: Set(instance.tenant_id),
@@ -111,8 +113,10 @@ impl Services {
             created_at: Set(now),
             ..Default::default()
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await?;
+        txn.commit().await?;
+        drop(permit);
         Ok(CreatedToken {
             view: view(&model),
             token: plaintext,

@@ -204,6 +204,7 @@ pub fn contact(c: &contact::Model) -> Value {
         "phone_number": c.phone_number,
         "name": c.name,
         "push_name": c.push_name,
+        "profile_picture_url": c.profile_picture_url,
         "timestamp": timestamp(c.updated_at),
     })
 }

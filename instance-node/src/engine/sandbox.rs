@@ -4,8 +4,10 @@
 //! in-memory group model and can be told to fail (network drop, logout, stream replaced).
 //! There is no phone and no ban risk.
 //!
-//! It must not touch the network, the disk or any real WhatsApp account: everything lives in
-//! memory and disappears with the engine. Background tasks (QR rotation, receipts) hold only
+//! It must not touch the network or any real WhatsApp account. Everything lives in memory and
+//! disappears with the engine, except the pairing: with [`SandboxConfig::session_file`] set (the
+//! node sets it inside its data directory, as the real engine keeps its session store there),
+//! the paired phone and push name are written there, so a restarted node comes back connected. Background tasks (QR rotation, receipts) hold only
 //! a `Weak` reference and a generation number, so they stop when the engine is dropped or the
 //! session they belong to ends.
 //!
@@ -17,6 +19,7 @@ pub(crate) mod ids;
 mod media;
 pub use media::MAX_INBOUND_SIZE;
 mod receipts;
+mod session;
 #[cfg(test)]
 mod tests;
 
@@ -31,6 +34,7 @@ use zapini_shared::jid::Jid;
 use zapini_shared::phone::PhoneNumber;
 use zapini_shared::status::{InstanceStatus, MessageStatus};
 
+use self::session::Session;
 use super::{Engine, EngineError};
 use crate::engine::types::*;
 
@@ -100,6 +104,9 @@ pub struct SandboxConfig {
     pub known_numbers: KnownNumbers,
     /// Our push name when a scan does not give one.
     pub push_name: String,
+    /// Where the pairing is kept across restarts (written `0600` on pairing, removed on
+    /// logout); `None` keeps it in memory only.
+    pub session_file: Option<std::path::PathBuf>,
 }
 
 impl Default for SandboxConfig {
@@ -110,6 +117,7 @@ impl Default for SandboxConfig {
             receipt_schedule: Some(ReceiptSchedule::default()),
             known_numbers: KnownNumbers::default(),
             push_name: "Sandbox".to_owned(),
+            session_file: None,
         }
     }
 }
@@ -214,19 +222,6 @@ impl InboundSpec {
     }
 }
 
-/// The paired account, kept in memory so a later `start()` skips pairing.
-#[derive(Debug, Clone)]
-struct Session {
-    phone: PhoneNumber,
-    push_name: String,
-}
-
-impl Session {
-    fn jid(&self) -> Jid {
-        Jid::from_phone(&self.phone)
-    }
-}
-
 #[derive(Debug, Clone)]
 struct SentRecord {
     chat: Jid,
@@ -274,6 +269,8 @@ struct State {
     inbound: HashMap<String, InboundRecord>,
     read_marks: Vec<String>,
     groups: BTreeMap<Jid, Group>,
+    /// Senders whose made-up profile picture was reported (bounded by [`SENT_KEPT`]).
+    pictured: HashSet<Jid>,
 }
 
 impl State {
@@ -361,6 +358,7 @@ impl SandboxEngine {
         let receipts = Arc::new(receipts::ReceiptQueue::new(
             config.receipt_schedule.as_ref(),
         ));
+        let session = config.session_file.as_deref().and_then(session::load);
         Arc::new_cyclic(|me| SandboxEngine {
             receipts,
             config,
@@ -368,7 +366,7 @@ impl SandboxEngine {
             media: Mutex::new(media::MediaStore::default()),
             state: Mutex::new(State {
                 conn: ConnectionState::pending(),
-                session: None,
+                session,
                 qr: None,
                 qr_generation: 0,
                 session_epoch: 0,
@@ -378,6 +376,7 @@ impl SandboxEngine {
                 inbound: HashMap::new(),
                 read_marks: Vec::new(),
                 groups: BTreeMap::new(),
+                pictured: HashSet::new(),
             }),
             me: me.clone(),
         })
@@ -456,6 +455,7 @@ impl SandboxEngine {
         st.conn.phone_number = Some(phone.as_str().to_owned());
         st.conn.push_name = Some(session.push_name.clone());
         st.conn.platform = Some("android".to_owned());
+        self.save_session(Some(&session));
         st.session = Some(session);
         st.set_status(InstanceStatus::Connected, "paired")
     }
@@ -619,8 +619,23 @@ impl SandboxEngine {
             st.touch();
             message
         };
-        self.emit(vec![EngineEvent::MessageReceived(message.clone())])
-            .await;
+        let mut events = vec![EngineEvent::MessageReceived(message.clone())];
+        // As the real engine fetches a new contact's picture, the sandbox makes one up.
+        let first_from_sender = {
+            let mut st = self.lock();
+            if st.pictured.len() >= SENT_KEPT {
+                st.pictured.clear();
+            }
+            st.pictured.insert(message.sender.clone())
+        };
+        if first_from_sender {
+            events.push(EngineEvent::ContactUpdate {
+                jid: message.sender.clone(),
+                push_name: None,
+                profile_picture: Some(Some(ids::profile_picture_url(&message.sender))),
+            });
+        }
+        self.emit(events).await;
         Ok(message)
     }
 
@@ -770,7 +785,7 @@ impl SandboxEngine {
                 Fault::StreamReplaced => {
                     st.set_status(InstanceStatus::Disconnected, "stream_replaced")
                 }
-                Fault::LoggedOut => Self::clear_session(&mut st),
+                Fault::LoggedOut => self.clear_session(&mut st),
             };
             (event, st.conn.clone())
         };
@@ -778,7 +793,14 @@ impl SandboxEngine {
         Ok(state)
     }
 
-    fn clear_session(st: &mut State) -> EngineEvent {
+    fn save_session(&self, session: Option<&Session>) {
+        if let Some(path) = self.config.session_file.as_deref() {
+            session::save(path, session);
+        }
+    }
+
+    fn clear_session(&self, st: &mut State) -> EngineEvent {
+        self.save_session(None);
         st.end_pairing();
         st.session = None;
         st.session_epoch += 1;
@@ -1474,7 +1496,7 @@ impl Engine for SandboxEngine {
     async fn logout(&self) -> Result<(), EngineError> {
         let event = {
             let mut st = self.lock();
-            Self::clear_session(&mut st)
+            self.clear_session(&mut st)
         };
         self.emit(vec![event]).await;
         Ok(())

@@ -250,6 +250,9 @@ pub enum EngineEvent {
     ContactUpdate {
         jid: Jid,
         push_name: Option<String>,
+        /// News of the profile picture: `Some(Some(url))` a (new) picture, `Some(None)` the
+        /// picture was removed, `None` nothing known.
+        profile_picture: Option<Option<String>>,
     },
     GroupUpdate {
         group: Jid,

@@ -199,10 +199,15 @@ pub(crate) fn event(e: &EngineEvent) -> v1::Event {
             from_me: *from_me,
             revoked_by: String::new(),
         }),
-        EngineEvent::ContactUpdate { jid, push_name } => Kind::ContactUpdate(v1::ContactUpdate {
+        EngineEvent::ContactUpdate {
+            jid,
+            push_name,
+            profile_picture,
+        } => Kind::ContactUpdate(v1::ContactUpdate {
             jid: jid_str(jid),
             push_name: opt(push_name),
-            profile_picture_url: String::new(),
+            profile_picture_url: profile_picture.clone().flatten().unwrap_or_default(),
+            profile_picture_removed: matches!(profile_picture, Some(None)),
         }),
         EngineEvent::GroupUpdate {
             group,

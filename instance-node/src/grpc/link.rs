@@ -5,7 +5,8 @@
 //! Acks drop events from the buffer; token revocations and policy changes pushed down the
 //! stream update the token cache and the send policy.
 //!
-//! A refusal (`ALREADY_EXISTS`: another node holds the lease, `NOT_FOUND`: unknown instance)
+//! A refusal (`ALREADY_EXISTS`: another node holds the lease, asked again for 10 s since the
+//! holder is often a node still shutting down; `NOT_FOUND`: unknown instance)
 //! ends the link with [`RegistrationRefused`]; everything else is retried.
 
 use std::sync::Arc;
@@ -123,6 +124,9 @@ enum StreamError {
     Closed,
 }
 
+/// How often a registration refused because another node holds the lease is tried again.
+const LEASE_HELD_RETRY: Duration = Duration::from_millis(250);
+
 impl Link {
     /// Registers, then keeps the lease and the events stream alive until refused. Only returns
     /// on a refusal; cancel the future to stop.
@@ -151,6 +155,7 @@ impl Link {
     async fn register(&self) -> Result<Session, RegistrationRefused> {
         let a = &self.announce;
         let mut backoff = Backoff::new(self.retry);
+        let lease_held_since = std::time::Instant::now();
         loop {
             let mut client = self.api.client.clone();
             let req = v1::RegisterRequest {
@@ -187,6 +192,16 @@ impl Link {
                 Err(_) => tonic::Status::deadline_exceeded("Register timed out"),
             };
             match status.code() {
+                // Often the node we replace, still shutting down (its parent just died):
+                // asked again every 250 ms it is gone within a second or two. A holder that
+                // stays alive that long is a real second node, and we give way.
+                tonic::Code::AlreadyExists
+                    if lease_held_since.elapsed() < self.retry.lease_patience =>
+                {
+                    tracing::info!(error = %status.message(), "another node still holds the lease; asking again shortly");
+                    tokio::time::sleep(LEASE_HELD_RETRY).await;
+                    continue;
+                }
                 tonic::Code::AlreadyExists => {
                     return Err(RegistrationRefused::LeaseHeld {
                         instance: a.instance_uuid.clone(),
@@ -413,6 +428,7 @@ mod tests {
         convert::encode_event(&EngineEvent::ContactUpdate {
             jid: Jid::parse("5511999999999@s.whatsapp.net").unwrap(),
             push_name: Some(name.to_owned()),
+            profile_picture: None,
         })
     }
 
@@ -460,6 +476,7 @@ mod tests {
         let mut b = Backoff::new(RetryPolicy {
             initial: Duration::from_millis(250),
             max: Duration::from_secs(30),
+            lease_patience: Duration::ZERO,
         });
         let mut bound = Duration::from_millis(250);
         for _ in 0..20 {

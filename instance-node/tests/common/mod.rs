@@ -30,6 +30,8 @@ pub const WAIT: Duration = Duration::from_secs(15);
 #[derive(Default)]
 pub struct CpState {
     pub refuse: Option<tonic::Code>,
+    /// Registrations refused so far.
+    pub refusals: u32,
     pub registrations: Vec<v1::RegisterRequest>,
     pub hellos: Vec<v1::StreamHello>,
     /// Committed events by seq (duplicates from replays collapse).
@@ -87,6 +89,7 @@ impl ControlPlane for Service {
         let resp = {
             let mut st = self.state.lock().unwrap();
             if let Some(code) = st.refuse {
+                st.refusals += 1;
                 return Err(Status::new(code, "refused by the fake control plane"));
             }
             st.registrations.push(req.clone());
@@ -391,6 +394,7 @@ pub fn node_config(
     config.retry = RetryPolicy {
         initial: Duration::from_millis(100),
         max: Duration::from_secs(1),
+        lease_patience: Duration::from_secs(1),
     };
     config
 }

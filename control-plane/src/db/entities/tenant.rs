@@ -11,6 +11,12 @@ pub struct Model {
     pub name: String,
     /// Overrides the configured per-token request budget when set.
     pub rate_limit_requests: Option<i32>,
+    /// Quota overrides (`None`: the configured default; `0`: unlimited).
+    pub max_instances: Option<i32>,
+    pub max_instance_tokens: Option<i32>,
+    pub max_media_bytes: Option<i64>,
+    /// Overrides the configured tenant-wide request budget when set (`0`: none).
+    pub tenant_rate_limit_requests: Option<i32>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

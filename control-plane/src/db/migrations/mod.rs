@@ -11,6 +11,7 @@ mod m20261126_000003_webhook_claim;
 mod m20261127_000001_inbox;
 mod m20261127_000007_media;
 pub(crate) mod m20261128_000001_conversation_counts;
+mod m20261205_000001_tenant_quotas;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_inbox::Migration),
             Box::new(m20261127_000007_media::Migration),
             Box::new(m20261128_000001_conversation_counts::Migration),
+            Box::new(m20261205_000001_tenant_quotas::Migration),
         ]
     }
 }

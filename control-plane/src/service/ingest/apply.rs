@@ -179,11 +179,21 @@ pub(super) async fn apply<C: ConnectionTrait>(
                 ));
             }
         }
-        EventKind::Contact { jid, push_name } => {
+        EventKind::Contact {
+            jid,
+            push_name,
+            picture,
+        } => {
             if let Ok(jid) = Jid::parse(&jid) {
-                let (contact, changed) = batch
+                let (mut contact, mut changed) = batch
                     .contact(conn, instance, &jid, non_empty(&push_name))
                     .await?;
+                if let Some(picture) = picture
+                    && picture != contact.profile_picture_url
+                {
+                    contact = batch.set_picture(conn, contact, picture).await?;
+                    changed = true;
+                }
                 if changed {
                     batch.outbox.push(occurrence(
                         Kind::ContactUpdate,

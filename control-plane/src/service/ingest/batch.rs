@@ -462,6 +462,32 @@ impl Batch {
         Ok((model, changed))
     }
 
+    /// Stores a contact's new profile picture URL (`None`: removed).
+    pub(super) async fn set_picture<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        contact: contact::Model,
+        picture: Option<String>,
+    ) -> AppResult<contact::Model> {
+        let now = Utc::now();
+        contact::Entity::update_many()
+            .col_expr(
+                contact::Column::ProfilePictureUrl,
+                Expr::value(picture.clone()),
+            )
+            .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+            .filter(contact::Column::Id.eq(contact.id))
+            .exec(conn)
+            .await?;
+        let model = contact::Model {
+            profile_picture_url: picture,
+            updated_at: now,
+            ..contact
+        };
+        self.contacts.insert(model.jid.clone(), model.clone());
+        Ok(model)
+    }
+
     /// The conversation of `chat`, created if new.
     pub(super) async fn conversation<C: ConnectionTrait>(
         &mut self,

@@ -62,6 +62,8 @@ pub enum EventKind {
     Contact {
         jid: String,
         push_name: String,
+        /// News of the profile picture: `Some(Some(url))` set, `Some(None)` removed.
+        picture: Option<Option<String>>,
     },
     Group {
         group_jid: String,

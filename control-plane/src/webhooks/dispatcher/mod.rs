@@ -10,6 +10,9 @@
 //! - **Bounded.** At most `concurrency` attempts overall and `endpoint_concurrency` per
 //!   endpoint, each with a timeout; failures follow the retry schedule with jitter; `410 Gone`
 //!   or a long run of failures disables the endpoint with the reason recorded on it.
+//! - **Fair.** A tenant holds at most `tenant_concurrency` of the slots: while it does, its
+//!   deliveries are not claimed (so they neither take slots nor crowd other tenants out of a
+//!   claim), and one tenant's slow endpoints cannot hold up everyone else's.
 //!
 //! Results are written by one task in batches (one transaction per batch), which is what lets
 //! SQLite keep up with thousands of deliveries a second.
@@ -123,6 +126,63 @@ struct Inner {
     allow_private: bool,
     global: Arc<Semaphore>,
     endpoint_permits: Mutex<HashMap<i64, Arc<Semaphore>>>,
+    /// Streams being delivered per tenant (their slots in use).
+    tenant_running: Mutex<HashMap<i64, usize>>,
+}
+
+/// One tenant slot, given back when the stream's task ends.
+struct TenantSlot {
+    inner: Arc<Inner>,
+    tenant: i64,
+}
+
+impl Drop for TenantSlot {
+    fn drop(&mut self) {
+        let mut running = lock(&self.inner.tenant_running);
+        if let Some(n) = running.get_mut(&self.tenant) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                running.remove(&self.tenant);
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Takes a slot for `tenant` unless it holds its share already.
+    fn tenant_slot(self: &Arc<Self>, tenant: i64) -> Option<TenantSlot> {
+        let mut running = lock(&self.tenant_running);
+        let n = running.entry(tenant).or_default();
+        if *n >= self.settings.tenant_concurrency {
+            return None;
+        }
+        *n += 1;
+        Some(TenantSlot {
+            inner: self.clone(),
+            tenant,
+        })
+    }
+
+    /// Tenants holding their whole share: their deliveries wait, unclaimed.
+    fn saturated_tenants(&self) -> Vec<i64> {
+        let cap = self.settings.tenant_concurrency;
+        let mut ids: Vec<i64> = lock(&self.tenant_running)
+            .iter()
+            .filter(|&(_, n)| *n >= cap)
+            .map(|(t, _)| *t)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+/// `AND d.tenant_id NOT IN (...)` for the saturated tenants (ids are integers, inlined).
+fn excluding_tenants(alias: &str, tenants: &[i64]) -> String {
+    if tenants.is_empty() {
+        return String::new();
+    }
+    let ids: Vec<String> = tenants.iter().map(i64::to_string).collect();
+    format!(" AND {alias}.tenant_id NOT IN ({})", ids.join(","))
 }
 
 /// Delivers the outbox. Start one per control-plane process with [`Dispatcher::run`].
@@ -164,6 +224,7 @@ impl Dispatcher {
                 signal,
                 allow_private,
                 endpoint_permits: Mutex::new(HashMap::new()),
+                tenant_running: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -186,7 +247,8 @@ impl Dispatcher {
                 break;
             }
             let claim_started = std::time::Instant::now();
-            let claimed = match self.claim().await {
+            let saturated = self.inner.saturated_tenants();
+            let claimed = match self.claim(&saturated).await {
                 Ok(c) => {
                     tracing::trace!(
                         streams = c.len(),
@@ -229,6 +291,7 @@ impl Dispatcher {
                     continue;
                 };
                 let key: StreamKey = (first.endpoint_id, first.ordering_key.clone());
+                let first_tenant = first.tenant_id;
                 let Some(target) = targets.get(&first.endpoint_id).cloned() else {
                     continue;
                 };
@@ -261,6 +324,20 @@ impl Dispatcher {
                     }
                     Some(Ok(rx)) => rx,
                 };
+                let Some(slot) = self.inner.tenant_slot(first_tenant) else {
+                    // The tenant holds its share: hand the stream back for a later claim.
+                    let mut rx = rx;
+                    let mut ids = Vec::new();
+                    {
+                        let mut streams = lock(&self.inner.streams);
+                        while let Ok(d) = rx.try_recv() {
+                            ids.push(d.id);
+                        }
+                        streams.remove(&key);
+                    }
+                    let _ = tx.send(Outcome::Release { ids }).await;
+                    continue;
+                };
                 let Ok(permit) = self.inner.global.clone().acquire_owned().await else {
                     break;
                 };
@@ -269,6 +346,7 @@ impl Dispatcher {
                 tokio::spawn(async move {
                     deliver_stream(&inner, &target, key, rx, &tx).await;
                     drop(permit);
+                    drop(slot);
                 });
             }
         }
@@ -278,16 +356,19 @@ impl Dispatcher {
     }
 
     /// Leases due deliveries whose stream is free, grouped into streams in id order.
-    async fn claim(&self) -> anyhow::Result<Vec<Vec<webhook_delivery::Model>>> {
+    async fn claim(&self, saturated: &[i64]) -> anyhow::Result<Vec<Vec<webhook_delivery::Model>>> {
         if self.inner.db.get_database_backend() == DbBackend::Postgres {
-            return self.claim_postgres().await;
+            return self.claim_postgres(saturated).await;
         }
         let db = &self.inner.db;
         let now = Utc::now();
         let backend = db.get_database_backend();
         let sql = placeholders(
             backend,
-            &format!("SELECT * FROM webhook_deliveries d WHERE {CLAIMABLE} ORDER BY d.id LIMIT ?"),
+            &format!(
+                "SELECT * FROM webhook_deliveries d WHERE {CLAIMABLE}{} ORDER BY d.id LIMIT ?",
+                excluding_tenants("d", saturated)
+            ),
         );
         let mut values = self.claimable_values(now);
         values.push((CLAIM_BATCH as i64).into());
@@ -368,7 +449,10 @@ impl Dispatcher {
     /// is leased for as long as its stream's attempts can take.
     /// `rn` (the row's place among its stream's candidates) shows what a concurrent replica
     /// won: a stream is kept only up to its first missing place, and the rest handed back.
-    async fn claim_postgres(&self) -> anyhow::Result<Vec<Vec<webhook_delivery::Model>>> {
+    async fn claim_postgres(
+        &self,
+        saturated: &[i64],
+    ) -> anyhow::Result<Vec<Vec<webhook_delivery::Model>>> {
         use sea_orm::{ConnectionTrait, FromQueryResult};
         let db = &self.inner.db;
         let now = Utc::now();
@@ -377,7 +461,8 @@ impl Dispatcher {
         // the value (a generic plan for a prepared statement with `status = $1` would not).
         let sql = placeholders(
             DbBackend::Postgres,
-            "WITH held AS MATERIALIZED ( \
+            &format!(
+                "WITH held AS MATERIALIZED ( \
                SELECT h.endpoint_id, h.ordering_key, MIN(h.id) AS first_id FROM ( \
                  SELECT endpoint_id, ordering_key, id FROM webhook_deliveries \
                    WHERE status = 'pending' AND next_attempt_at > ? \
@@ -392,7 +477,7 @@ impl Dispatcher {
                  AND (d.leased_until IS NULL OR d.leased_until < ?) \
                  AND d.endpoint_id NOT IN (SELECT e.id FROM webhook_endpoints e \
                                            WHERE NOT e.is_active OR e.disabled_at IS NOT NULL) \
-                 AND (h.first_id IS NULL OR d.id < h.first_id) \
+                 AND (h.first_id IS NULL OR d.id < h.first_id){} \
                ORDER BY d.id LIMIT ?), \
              ranked AS ( \
                SELECT id, \
@@ -406,6 +491,8 @@ impl Dispatcher {
              WHERE u.id = r.id AND r.rn <= ? AND u.status = 'pending' \
                AND (u.leased_until IS NULL OR u.leased_until < ?) \
              RETURNING u.*, r.rn",
+                excluding_tenants("d", saturated)
+            ),
         );
         let owner = self.inner.owner.clone();
         let cap = MAX_STREAM as i64;

@@ -121,3 +121,11 @@ pub(super) fn qr_code(lifetime: std::time::Duration) -> QrCode {
         expires_at,
     }
 }
+/// A made-up profile picture URL for a sandbox contact: stable per contact, on a reserved
+/// domain (`.invalid`) so nobody mistakes it for a real picture.
+pub(crate) fn profile_picture_url(jid: &Jid) -> String {
+    format!(
+        "https://sandbox.zapini.invalid/profile-pictures/{}.jpg",
+        jid.user()
+    )
+}

@@ -469,5 +469,6 @@ pub(super) fn push_name_event(event: &Event) -> Option<EngineEvent> {
     Some(EngineEvent::ContactUpdate {
         jid: pn.or_else(|| jid(&p.jid))?,
         push_name: non_empty(Some(p.new_push_name.as_str())),
+        profile_picture: None,
     })
 }

@@ -842,6 +842,7 @@ fn push_names() {
         Some(EngineEvent::ContactUpdate {
             jid: j(&format!("{PEER}@s.whatsapp.net")),
             push_name: Some("Maria".to_owned()),
+            profile_picture: None,
         })
     );
 }

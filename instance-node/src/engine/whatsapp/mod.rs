@@ -20,6 +20,7 @@ mod map_tests;
 mod media;
 #[cfg(test)]
 mod media_tests;
+mod pictures;
 mod send;
 mod session;
 
@@ -125,6 +126,8 @@ pub struct WhatsappEngine {
     events: mpsc::Sender<EngineEvent>,
     state: Mutex<State>,
     pacer: Pacer,
+    /// Contacts' profile picture URLs (see [`pictures`]).
+    pictures: pictures::Pictures,
     /// Serializes start/stop transitions.
     transition: tokio::sync::Mutex<()>,
     /// Ourselves, for the tasks the trait's `&self` methods start.
@@ -155,6 +158,7 @@ impl WhatsappEngine {
                 quote_order: VecDeque::new(),
             }),
             pacer,
+            pictures: pictures::Pictures::default(),
             transition: tokio::sync::Mutex::new(()),
         })
     }
@@ -191,6 +195,44 @@ impl WhatsappEngine {
             self.pacer.mark_known(&m.chat.to_string());
             self.remember_quote(&m.id, &m.chat, &m.sender, message.clone());
         }
+    }
+
+    /// Fetches `jid`'s profile picture in the background unless it is known and fresh, and
+    /// reports a change as a `ContactUpdate`. A failure leaves the URL unknown.
+    fn refresh_picture(self: &Arc<Self>, client: &Arc<Client>, jid: &Jid) {
+        if !jid.is_user() || !self.pictures.claim(jid, Instant::now()) {
+            return;
+        }
+        let Some(wa) = map::wa_jid(jid) else {
+            return;
+        };
+        let engine = Arc::downgrade(self);
+        let client = client.clone();
+        let jid = jid.clone();
+        tokio::spawn(async move {
+            let outcome = client
+                .contacts()
+                .get_profile_picture_with_timeout(&wa, false, Some(Duration::from_secs(10)))
+                .await
+                .map(|p| p.map(|p| p.url).filter(|url| url.starts_with("https://")))
+                .map_err(|e| tracing::debug!(%jid, error = %e, "profile picture not fetched"));
+            let Some(engine) = engine.upgrade() else {
+                return;
+            };
+            if let Some(change) = engine.pictures.finish(&jid, outcome, Instant::now()) {
+                let picture = match change {
+                    pictures::Change::Set(url) => Some(url),
+                    pictures::Change::Removed => None,
+                };
+                engine
+                    .emit(EngineEvent::ContactUpdate {
+                        jid,
+                        push_name: None,
+                        profile_picture: Some(picture),
+                    })
+                    .await;
+            }
+        });
     }
 
     fn remember_quote(&self, id: &str, chat: &Jid, author: &Jid, message: wa::Message) {

@@ -44,6 +44,7 @@ fn interest() -> EventInterest {
         EventKind::ServerAck,
         EventKind::GroupUpdate,
         EventKind::PushNameUpdate,
+        EventKind::PictureUpdate,
         EventKind::StreamReplaced,
         EventKind::TemporaryBan,
         EventKind::ConnectFailure,
@@ -311,6 +312,9 @@ impl WhatsappEngine {
                 for m in batch.iter() {
                     if let Some(mapped) = map::message_event(&m.message, &m.info) {
                         self.note_message(&mapped, &m.message);
+                        if let EngineEvent::MessageReceived(msg) = &mapped {
+                            self.refresh_picture(client, &msg.sender);
+                        }
                         self.emit(mapped).await;
                     }
                 }
@@ -328,6 +332,12 @@ impl WhatsappEngine {
             Event::GroupUpdate(_) => {
                 if let Some(mapped) = map::group_event(event) {
                     self.emit(mapped).await;
+                }
+            }
+            Event::PictureUpdate(p) => {
+                if let Some(jid) = map::jid(&p.jid) {
+                    self.pictures.changed(&jid, Instant::now());
+                    self.refresh_picture(client, &jid);
                 }
             }
             Event::PushNameUpdate(_) => {
