@@ -97,6 +97,8 @@ pub struct MediaSettings {
     pub ttl: std::time::Duration,
     /// How often expired files are removed.
     pub cleanup_interval: std::time::Duration,
+    /// How long a signed media URL works without a token (`ZAPINI_MEDIA_URL_TTL_SECS`, 7 days).
+    pub url_ttl: std::time::Duration,
 }
 
 /// Where media bytes are stored.
@@ -236,6 +238,7 @@ struct RawConfig {
     media_dir: Option<PathBuf>,
     media_ttl_secs: u64,
     media_cleanup_interval_secs: u64,
+    media_url_ttl_secs: u64,
     s3_bucket: Option<String>,
     s3_endpoint: Option<String>,
     s3_region: String,
@@ -305,6 +308,7 @@ impl Default for RawConfig {
             media_dir: None,
             media_ttl_secs: 7 * 24 * 3600,
             media_cleanup_interval_secs: 300,
+            media_url_ttl_secs: 7 * 24 * 3600,
             s3_bucket: None,
             s3_endpoint: None,
             s3_region: "us-east-1".into(),
@@ -722,6 +726,10 @@ impl RawConfig {
                 "ZAPINI_MEDIA_CLEANUP_INTERVAL_SECS",
                 self.media_cleanup_interval_secs,
             )?),
+            url_ttl: std::time::Duration::from_secs(positive(
+                "ZAPINI_MEDIA_URL_TTL_SECS",
+                self.media_url_ttl_secs,
+            )?),
         };
         let base_url = self
             .transcription_base_url
@@ -870,6 +878,10 @@ mod tests {
             );
             assert_eq!(c.webhooks.timeout, std::time::Duration::from_secs(5));
             assert_eq!(c.default_engine, "whatsapp");
+            assert_eq!(
+                c.media.url_ttl,
+                std::time::Duration::from_secs(7 * 24 * 3600)
+            );
             assert_eq!(c.tenancy.quota_instances, 100);
             assert_eq!(c.tenancy.quota_instance_tokens, 1000);
             assert_eq!(c.tenancy.quota_media_bytes, 10 << 30);
@@ -881,6 +893,9 @@ mod tests {
         });
         Jail::expect_with(|jail| {
             jail.clear_env();
+            jail.set_env("ZAPINI_MEDIA_URL_TTL_SECS", "3600");
+            let c = load_in_jail().unwrap();
+            assert_eq!(c.media.url_ttl, std::time::Duration::from_secs(3600));
             jail.set_env("ZAPINI_QUOTA_INSTANCES", "3");
             jail.set_env("ZAPINI_TRUSTED_PROXIES", "10.0.0.0/8, ::1");
             let c = load_in_jail().unwrap();
@@ -938,6 +953,7 @@ mod tests {
             ("ZAPINI_SECRET_KEY", "too-short"),
             ("ZAPINI_WEBHOOK_TIMEOUT_SECS", "0"),
             ("ZAPINI_DEFAULT_ENGINE", "telegram"),
+            ("ZAPINI_MEDIA_URL_TTL_SECS", "0"),
             ("ZAPINI_TRUSTED_PROXIES", "10.0.0.0/40"),
             ("ZAPINI_LOGIN_CONCURRENCY", "0"),
             ("ZAPINI_WEBHOOK_TENANT_CONCURRENCY", "0"),

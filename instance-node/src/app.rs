@@ -19,7 +19,7 @@ use crate::auth::TokenCache;
 use crate::buffer::{BufferOptions, EventBuffer};
 use crate::config::{NodeConfig, ReceiptMode};
 use crate::engine::sandbox::{SandboxConfig, SandboxEngine};
-use crate::engine::whatsapp::{WhatsappConfig, WhatsappEngine};
+use crate::engine::whatsapp::{MediaLimits, WhatsappConfig, WhatsappEngine};
 use crate::engine::{Engine, EngineEvent, EngineKind};
 use crate::grpc::client::ControlPlaneApi;
 use crate::grpc::link::{Announcement, Link};
@@ -159,6 +159,10 @@ impl NodeApp {
                 wa.pacing = settings.pacing.clone();
                 wa.unreachable_after = settings.unreachable_after;
                 wa.watchdog_silence = settings.watchdog_silence;
+                wa.media = MediaLimits {
+                    allow_private: config.allow_private_urls,
+                    max_bytes: settings.media_max_bytes,
+                };
                 (WhatsappEngine::new(wa, events_tx), None)
             }
         };

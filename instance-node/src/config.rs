@@ -26,6 +26,9 @@ pub struct WhatsappSettings {
     pub unreachable_after: Duration,
     /// `ZAPINI_WA_WATCHDOG_SECS` (180): a connected session silent this long is reconnected.
     pub watchdog_silence: Duration,
+    /// `ZAPINI_WA_MEDIA_MAX_MB` (100): the largest media file the engine downloads from
+    /// WhatsApp's servers; a larger one is refused while it streams.
+    pub media_max_bytes: u64,
     /// `ZAPINI_PACING*`: anti-ban pacing of sends.
     pub pacing: PacingConfig,
 }
@@ -37,6 +40,7 @@ impl Default for WhatsappSettings {
             push_name: None,
             unreachable_after: Duration::from_secs(30),
             watchdog_silence: Duration::from_secs(180),
+            media_max_bytes: 100 * 1024 * 1024,
             pacing: PacingConfig::default(),
         }
     }
@@ -508,6 +512,9 @@ fn whatsapp_settings(
         s.watchdog_silence =
             Duration::from_secs(parse_u64("ZAPINI_WA_WATCHDOG_SECS", &v, 30, 86_400)?);
     }
+    if let Some(v) = get("ZAPINI_WA_MEDIA_MAX_MB") {
+        s.media_max_bytes = parse_u64("ZAPINI_WA_MEDIA_MAX_MB", &v, 1, 4096)? * 1024 * 1024;
+    }
     let p = &mut s.pacing;
     if let Some(v) = get("ZAPINI_PACING") {
         p.enabled = parse_bool("ZAPINI_PACING", &v)?;
@@ -721,6 +728,8 @@ mod tests {
             ("ZAPINI_WA_WS_URL", "https://web.whatsapp.com"),
             ("ZAPINI_WA_UNREACHABLE_SECS", "0"),
             ("ZAPINI_WA_WATCHDOG_SECS", "5"),
+            ("ZAPINI_WA_MEDIA_MAX_MB", "0"),
+            ("ZAPINI_WA_MEDIA_MAX_MB", "lots"),
             ("ZAPINI_PACING", "sometimes"),
             ("ZAPINI_PACING_NEW_CHATS_PER_HOUR", "-1"),
             ("ZAPINI_PACING_TYPING_MAX_MS", "10"),
@@ -761,6 +770,7 @@ mod tests {
             ("ZAPINI_ENGINE", "whatsapp"),
             ("ZAPINI_WA_WS_URL", "ws://127.0.0.1:9/ws/chat"),
             ("ZAPINI_WA_UNREACHABLE_SECS", "5"),
+            ("ZAPINI_WA_MEDIA_MAX_MB", "16"),
             ("ZAPINI_PACING_RECIPIENT_GAP_MS", "1500"),
             ("ZAPINI_PACING_NEW_CHATS_PER_HOUR", "0"),
             ("ZAPINI_PACING_TYPING", "false"),
@@ -771,6 +781,7 @@ mod tests {
             Some("ws://127.0.0.1:9/ws/chat")
         );
         assert_eq!(c.whatsapp.unreachable_after, Duration::from_secs(5));
+        assert_eq!(c.whatsapp.media_max_bytes, 16 * 1024 * 1024);
         assert_eq!(c.whatsapp.pacing.recipient_gap, Duration::from_millis(1500));
         assert_eq!(c.whatsapp.pacing.new_chats_per_hour, 0);
         assert!(!c.whatsapp.pacing.typing);

@@ -2,15 +2,15 @@
 //! the fetcher for `media_url`. Fetches stream with a hard cap at the type's maximum size and
 //! pass an SSRF guard: unless private URLs are allowed, hosts that are (or resolve to)
 //! loopback, private, link-local or otherwise non-public addresses are refused, including
-//! after redirects and at connect time (the guard is the client's DNS resolver).
+//! after redirects and at connect time (the guard is the client's DNS resolver), and no
+//! environment proxy is used (`netguard::client_builder`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 
-use zapini_shared::netguard::{self, GuardedResolver, is_public, literal_ip};
+use zapini_shared::netguard::{self, is_public, literal_ip};
 
 use crate::engine::MediaKind;
 use crate::outbound::LazyClient;
@@ -224,18 +224,13 @@ struct Library {
 impl MediaFetcher {
     pub fn new(allow_private: bool) -> MediaFetcher {
         let client = LazyClient::new(move || {
-            let builder = reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(Duration::from_secs(120))
-                .user_agent("zapini-instance-node")
-                .pool_max_idle_per_host(2);
-            if allow_private {
-                builder
-            } else {
-                builder
-                    .dns_resolver(Arc::new(GuardedResolver))
-                    .redirect(netguard::redirect_policy(5))
-            }
+            netguard::client_builder(
+                allow_private,
+                Duration::from_secs(10),
+                Duration::from_secs(120),
+            )
+            .user_agent("zapini-instance-node")
+            .pool_max_idle_per_host(2)
         });
         MediaFetcher {
             client,

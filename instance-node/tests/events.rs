@@ -100,6 +100,37 @@ async fn inbound_messages_arrive_in_order_with_increasing_seq() {
     node.shutdown().await;
 }
 
+/// A declared media size is made up in memory, so it is capped at 16 MB: 60 GB is a 422
+/// naming the field (not an allocation), and the node keeps serving.
+#[tokio::test]
+async fn inbound_media_sizes_over_16_mb_are_refused() {
+    let cp = FakeCp::start().await;
+    let node = TestNode::paired(&cp).await;
+    for size in [60_000_000_000u64, 16 * 1024 * 1024 + 1] {
+        let (status, body) = node
+            .post(
+                "/sandbox/inbound",
+                json!({"from": "5511977776666", "media": {"type": "document", "size": size}}),
+            )
+            .await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("16 MB"),
+            "{body}"
+        );
+    }
+    let (status, body) = node
+        .post(
+            "/sandbox/inbound",
+            json!({"from": "5511977776666", "media": {"type": "document", "size": 16 * 1024 * 1024}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    node.shutdown().await;
+}
+
 #[tokio::test]
 async fn receipts_are_reported_as_status_events() {
     let cp = FakeCp::start().await;

@@ -88,7 +88,9 @@ async fn upload_read_download_delete() {
     let (status, got) = s.get(&format!("/api/v1/media/{id}"), &s.user).await;
     assert_eq!(status, 200, "{got}");
     assert_eq!(got["data"]["id"], id);
-    assert_eq!(got["data"]["url"], m["url"]);
+    // Signed afresh on each read: the same file, a new expiry.
+    let path = |v: &Value| v.as_str().unwrap().split('?').next().unwrap().to_owned();
+    assert_eq!(path(&got["data"]["url"]), path(&m["url"]));
 
     // The url is signed: it works without a token; a tampered one does not.
     let url = m["url"].as_str().unwrap();
@@ -106,8 +108,10 @@ async fn upload_read_download_delete() {
     // Change the signature's last character (to another one: a signature may end in `0`).
     let last = if url.ends_with('0') { '1' } else { '0' };
     let tampered = format!("{}{last}", &url[..url.len() - 1]);
-    let (status, _, _) = fetch(&s, &tampered, None).await;
-    assert_eq!(status, 401);
+    let (status, _, body) = fetch(&s, &tampered, None).await;
+    assert_eq!(status, 403);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "FORBIDDEN", "{body}");
     // Without the signature, the owner's token works.
     let bare = url.split('?').next().unwrap();
     assert_eq!(fetch(&s, bare, Some(&s.user)).await.0, 200);
@@ -395,7 +399,7 @@ async fn send_by_media_id_and_download_sent_and_received_media() {
     let url = received["media"]["url"].as_str().unwrap();
     assert!(
         url.contains(&format!(
-            "/messages/{}/media?signature=",
+            "/messages/{}/media?expires=",
             received["uuid"].as_str().unwrap()
         )),
         "{url}"
@@ -417,4 +421,74 @@ async fn send_by_media_id_and_download_sent_and_received_media() {
     let missing =
         s.cp.url(&format!("/api/v1/messages/{}/media", uuid::Uuid::new_v4()));
     assert_eq!(fetch(&s, &missing, Some(&s.user)).await.0, 404);
+}
+
+/// Signed URLs carry their expiry (`ZAPINI_MEDIA_URL_TTL_SECS`): until then they work without
+/// a token; after it, and with the expiry or signature altered, they are a 403 in the
+/// envelope, while the owner's token still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_urls_expire() {
+    let s = setup_with(|c| c.media.url_ttl = Duration::from_secs(3)).await;
+    let data = file(PNG, 1_000);
+    let (status, body) = upload(&s, &s.user, "soon.png", data.clone(), None).await;
+    assert_eq!(status, 201, "{body}");
+    let url = body["data"]["url"].as_str().unwrap().to_owned();
+    let expires: i64 = url
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("expires="))
+        .expect("the url names its expiry")
+        .parse()
+        .unwrap();
+    assert!(expires > chrono::Utc::now().timestamp(), "{url}");
+    let (status, _, bytes) = fetch(&s, &url, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(bytes, data);
+    // Moving the expiry breaks the signature.
+    let later = url.replace(
+        &format!("expires={expires}"),
+        &format!("expires={}", expires + 86_400),
+    );
+    let (status, _, body) = fetch(&s, &later, None).await;
+    assert_eq!(status, 403);
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["success"], false);
+    assert_eq!(body["error"]["code"], "FORBIDDEN");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not valid"),
+        "{body}"
+    );
+    let message = eventually(T, "the url expires", || async {
+        let (status, _, body) = fetch(&s, &url, None).await;
+        (status != 200).then(|| (status, serde_json::from_slice::<Value>(&body).unwrap()))
+    })
+    .await;
+    assert_eq!(message.0, 403, "{}", message.1);
+    assert_eq!(message.1["error"]["code"], "FORBIDDEN");
+    assert!(
+        message.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{}",
+        message.1
+    );
+    // The owner's token still reads it, and reading the media again gives a fresh URL.
+    assert_eq!(fetch(&s, &url, Some(&s.user)).await.0, 200);
+    let id = body_id(&url);
+    let (_, again) = s.get(&format!("/api/v1/media/{id}"), &s.user).await;
+    let fresh = again["data"]["url"].as_str().unwrap();
+    assert_eq!(fetch(&s, fresh, None).await.0, 200);
+}
+
+/// The media id in a `/media/{id}/content` URL.
+fn body_id(url: &str) -> &str {
+    url.split("/media/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
 }

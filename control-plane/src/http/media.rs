@@ -177,6 +177,26 @@ pub async fn delete(
 #[derive(Deserialize)]
 pub struct SignedQuery {
     signature: Option<String>,
+    /// Unix seconds; a value that is not a number counts as missing (the signature then
+    /// fails to verify).
+    #[serde(default, deserialize_with = "lenient_i64")]
+    expires: Option<i64>,
+}
+
+impl SignedQuery {
+    fn signed(&self) -> Option<crate::service::media::SignedQuery<'_>> {
+        self.signature
+            .as_deref()
+            .map(|signature| crate::service::media::SignedQuery {
+                expires: self.expires,
+                signature,
+            })
+    }
+}
+
+fn lenient_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let raw = Option::<String>::deserialize(d)?;
+    Ok(raw.and_then(|v| v.trim().parse().ok()))
 }
 
 /// `filename="…"` (ASCII) plus `filename*=UTF-8''…` for the rest.
@@ -237,7 +257,7 @@ pub async fn content(
     let caller = caller.map(|Extension(c)| c);
     let (row, reader) = state
         .services
-        .media_content(caller.as_ref(), &id, q.signature.as_deref())
+        .media_content(caller.as_ref(), &id, q.signed())
         .await?;
     Ok(binary(&row.filename, &row.mime_type, reader))
 }
@@ -252,7 +272,7 @@ pub async fn message_media(
     let caller = caller.map(|Extension(c)| c);
     let (filename, mime, reader) = state
         .services
-        .message_media(caller.as_ref(), &id, q.signature.as_deref())
+        .message_media(caller.as_ref(), &id, q.signed())
         .await?;
     Ok(binary(&filename, &mime, reader))
 }

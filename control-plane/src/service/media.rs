@@ -19,6 +19,7 @@ use crate::db::TenantScoped;
 use crate::db::entities::{instance, media, message};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
+use crate::media::Signed;
 use crate::media::formats::{self, Format, FormatError, MediaKind, SNIFF_BYTES};
 use crate::media::storage::{Reader, Writer};
 
@@ -345,26 +346,24 @@ impl Services {
         Ok(())
     }
 
-    /// A library file's bytes, for its owner or for a valid signature.
+    /// A library file's bytes, for its owner or for a valid, unexpired signature.
     pub async fn media_content(
         &self,
         caller: Option<&Caller>,
         id: &str,
-        signature: Option<&str>,
+        signed: Option<SignedQuery<'_>>,
     ) -> AppResult<(media::Model, Reader)> {
-        let row = match (signature, caller) {
-            (Some(sig), _) if self.media_urls.verify_media(id, sig) => media::Entity::find()
+        let check = signed.map(|q| self.media_urls.check_media(id, q.expires, q.signature));
+        let row = match (check, caller) {
+            (Some(Signed::Valid), _) => media::Entity::find()
                 .filter(media::Column::PublicId.eq(id))
                 .one(&self.db)
                 .await?
                 .filter(|r| r.expires_at.is_none_or(|e| e > Utc::now()))
                 .ok_or_else(|| AppError::not_found(ErrorCode::NotFound, "Media"))?,
             (_, Some(caller)) => self.find_media(caller, id).await?,
-            (Some(_), None) => {
-                return Err(AppError::unauthenticated(
-                    "The media URL's signature is not valid; send Authorization: Bearer {token}.",
-                ));
-            }
+            (Some(Signed::Expired), None) => return Err(expired_url()),
+            (Some(Signed::Invalid), None) => return Err(invalid_url()),
             (None, None) => {
                 return Err(AppError::unauthenticated(
                     "Unauthenticated: send Authorization: Bearer {token}, or use the signed url.",
@@ -440,18 +439,19 @@ impl Services {
         }
     }
 
-    /// The media of a message, for its tenant (or a valid signature): from the library when
-    /// kept there, else fetched once from the instance's node and kept.
+    /// The media of a message, for its tenant (or a valid, unexpired signature): from the
+    /// library when kept there, else fetched once from the instance's node and kept.
     pub async fn message_media(
         &self,
         caller: Option<&Caller>,
         reference: &str,
-        signature: Option<&str>,
+        signed: Option<SignedQuery<'_>>,
     ) -> AppResult<(String, String, Reader)> {
         let not_found = || AppError::not_found(ErrorCode::NotFound, "Message");
         let uuid = Uuid::parse_str(reference.trim()).map_err(|_| not_found())?;
-        let query = match (signature, caller) {
-            (Some(sig), _) if self.media_urls.verify_message(uuid, sig) => message::Entity::find(),
+        let check = signed.map(|q| self.media_urls.check_message(uuid, q.expires, q.signature));
+        let query = match (check, caller) {
+            (Some(Signed::Valid), _) => message::Entity::find(),
             (_, Some(caller)) => {
                 let mut q = message::Entity::scoped(caller.tenant());
                 if let Some(bound) = caller.bound_instance() {
@@ -459,7 +459,9 @@ impl Services {
                 }
                 q
             }
-            _ => {
+            (Some(Signed::Expired), None) => return Err(expired_url()),
+            (Some(Signed::Invalid), None) => return Err(invalid_url()),
+            (None, None) => {
                 return Err(AppError::unauthenticated(
                     "Unauthenticated: send Authorization: Bearer {token}, or use the signed url.",
                 ));
@@ -472,4 +474,26 @@ impl Services {
             .ok_or_else(not_found)?;
         super::message_media::serve(self, &m).await
     }
+}
+
+/// The `expires` and `signature` of a signed media URL's query.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedQuery<'a> {
+    pub expires: Option<i64>,
+    pub signature: &'a str,
+}
+
+/// An expired signed URL without a token to fall back on: 403 (the URL is no longer a
+/// credential), saying how to get a fresh one.
+fn expired_url() -> AppError {
+    AppError::forbidden(
+        "The media URL has expired: fetch the message or media again for a fresh URL, or send Authorization: Bearer {token}.",
+    )
+}
+
+/// A signed URL that was altered, made for another object or lacks `expires`: 403.
+fn invalid_url() -> AppError {
+    AppError::forbidden(
+        "The media URL's signature is not valid (altered or incomplete): use the URL exactly as given, or send Authorization: Bearer {token}.",
+    )
 }

@@ -193,6 +193,25 @@ pub fn public_media(media: Option<&Value>) -> Option<Value> {
     Some(media)
 }
 
+/// A stored message's media as clients see it ([`public_media`]) with Zapini's `url` signed
+/// afresh, so a message read long after it arrived still shows a URL that works (signed
+/// URLs expire).
+pub fn shown_media(
+    urls: &crate::media::MediaUrls,
+    message_type: &str,
+    uuid: uuid::Uuid,
+    media: Option<&Value>,
+) -> Option<Value> {
+    let mut shown = public_media(media)?;
+    if MEDIA_TYPES.contains(&message_type)
+        && let Some(obj) = shown.as_object_mut()
+        && obj.contains_key("url")
+    {
+        obj.insert("url".to_owned(), Value::from(urls.message_url(uuid)));
+    }
+    Some(shown)
+}
+
 /// The media JSON of a stored message with the engine's download `handle` adopted: as
 /// `source_url` when that is empty, else as [`ENGINE_HANDLE`]. `None` when nothing changes.
 pub fn adopt_engine_handle(media: Option<&Value>, handle: &str) -> Option<Value> {

@@ -87,7 +87,11 @@ pub enum Outgoing {
     },
 }
 
-pub fn message_view(m: &message::Model, conversation: Uuid) -> MessageView {
+pub fn message_view(
+    m: &message::Model,
+    conversation: Uuid,
+    urls: &crate::media::MediaUrls,
+) -> MessageView {
     let status = u8::try_from(m.status)
         .ok()
         .and_then(MessageStatus::from_code)
@@ -102,7 +106,7 @@ pub fn message_view(m: &message::Model, conversation: Uuid) -> MessageView {
         is_from_me: m.from_me,
         message_type: m.message_type.clone(),
         message_body: m.body.clone(),
-        media: super::message_media::public_media(m.media.as_ref()),
+        media: super::message_media::shown_media(urls, &m.message_type, m.uuid, m.media.as_ref()),
         quoted_message_id: m.quoted_id.clone(),
         mentioned_jids: m
             .mentioned_jids
@@ -389,7 +393,7 @@ impl Services {
             .one(&self.db)
             .await?
             .map_or(Uuid::nil(), |c| c.uuid);
-        Ok(message_view(&row, conv))
+        Ok(message_view(&row, conv, &self.media_urls))
     }
 
     /// Counts for `/instances/{id}/stats`.

@@ -110,7 +110,8 @@ impl Services {
         // which touch no media, fall back to memory.
         let storage = crate::media::storage::Storage::open(&config.media.storage)
             .unwrap_or_else(|_| crate::media::storage::Storage::memory());
-        let media_urls = crate::media::MediaUrls::new(&key, config.public_url.as_deref());
+        let media_urls = crate::media::MediaUrls::new(&key, config.public_url.as_deref())
+            .with_ttl(config.media.url_ttl);
         let login_permits = Arc::new(tokio::sync::Semaphore::new(
             config.tenancy.login_concurrency,
         ));

@@ -23,6 +23,9 @@ use crate::db::entities::{instance, instance_inbox_setting, message, message_tra
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 
+/// The speech-to-text API's file limit (25 MB): audio over it is refused while downloading.
+const AUDIO_LIMIT: usize = 25 * 1024 * 1024;
+
 /// What `GET`/`POST …/transcription` answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct TranscriptionView {
@@ -391,11 +394,11 @@ impl Services {
         // The media library first: a copy kept before, or the node's engine (as
         // `GET /messages/{uuid}/media` does).
         let library = match super::message_media::serve(self, m).await {
-            Ok((_, _, reader)) => read_all(reader, 25 * 1024 * 1024).await,
+            Ok((_, _, reader)) => read_all(reader, AUDIO_LIMIT as u64).await,
             Err(e) => Err(e.to_string()),
         };
         let library_error = match library {
-            Ok(bytes) => return Ok((bytes, mime, filename)),
+            Ok(bytes) => return Ok((bytes, filename, mime)),
             Err(e) => e,
         };
         // Else the URL the engine reported (an external engine's media link).
@@ -415,13 +418,14 @@ impl Services {
             message: format!("media url refused: {e}"),
             retry: false,
         })?;
-        let mut builder = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .redirect(netguard::redirect_policy(3));
-        if !allow_private {
-            builder = builder.dns_resolver(std::sync::Arc::new(netguard::GuardedResolver));
-        }
-        let client = builder.build().map_err(|e| SttError {
+        let client = netguard::client_builder(
+            allow_private,
+            Duration::from_secs(10),
+            Duration::from_secs(60),
+        )
+        .redirect(netguard::redirect_policy(3))
+        .build()
+        .map_err(|e| SttError {
             message: e.to_string(),
             retry: true,
         })?;
@@ -435,17 +439,27 @@ impl Services {
                 retry: resp.status().is_server_error(),
             });
         }
-        let bytes = resp.bytes().await.map_err(|e| SttError {
-            message: format!("downloading the audio failed: {e}"),
-            retry: true,
-        })?;
-        if bytes.len() > 25 * 1024 * 1024 {
-            return Err(SttError {
-                message: "The audio is larger than 25 MB.".into(),
-                retry: false,
-            });
+        let too_large = || SttError {
+            message: format!("The audio is larger than {} MB.", AUDIO_LIMIT >> 20),
+            retry: false,
+        };
+        if resp
+            .content_length()
+            .is_some_and(|len| len > AUDIO_LIMIT as u64)
+        {
+            return Err(too_large());
         }
-        Ok((bytes.to_vec(), filename, mime))
+        // Streamed through the limit: an endless or oversized body stops at 25 MB.
+        let capped = netguard::read_capped(resp, AUDIO_LIMIT)
+            .await
+            .map_err(|e| SttError {
+                message: format!("downloading the audio failed: {e}"),
+                retry: true,
+            })?;
+        if capped.truncated {
+            return Err(too_large());
+        }
+        Ok((capped.bytes, filename, mime))
     }
 
     async fn run_transcription(

@@ -7,6 +7,7 @@ mod conversations;
 mod files;
 mod health;
 mod helpers;
+mod hostile_endpoints;
 mod inbox_setup;
 mod ingest;
 mod instance_scope;

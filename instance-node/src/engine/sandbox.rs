@@ -17,6 +17,7 @@
 
 pub(crate) mod ids;
 mod media;
+pub use media::MAX_INBOUND_SIZE;
 mod receipts;
 mod session;
 #[cfg(test)]
@@ -561,6 +562,15 @@ impl SandboxEngine {
                     "an inbound message needs text, media, a location or a contact".to_owned(),
                 ));
             };
+            if let Some(m) = &spec.media {
+                let given = m.data.as_ref().map_or(0, |d| d.len() as u64);
+                if m.size.max(given) > media::MAX_INBOUND_SIZE {
+                    return Err(EngineError::Invalid(format!(
+                        "inbound media may be at most {} MB",
+                        media::MAX_INBOUND_SIZE >> 20
+                    )));
+                }
+            }
             let id = ids::their_message_id();
             let media_info = spec.media.map(|m| {
                 let data = m.data.unwrap_or_else(|| {

@@ -29,7 +29,7 @@ use super::AppState;
 use super::body::JsonObject;
 use super::error::{ApiError, engine_error};
 use super::messages::recipient;
-use crate::engine::sandbox::{Fault, InboundMedia, InboundSpec, SandboxEngine};
+use crate::engine::sandbox::{Fault, InboundMedia, InboundSpec, MAX_INBOUND_SIZE, SandboxEngine};
 use crate::engine::{ConnectionState, ContactCard, Engine, LocationInfo, MessageKind};
 use base64::Engine as _;
 
@@ -182,6 +182,13 @@ pub async fn inbound(State(state): State<AppState>, body: JsonObject) -> Reply {
                 "The media.type field must be image, video, audio, voice, document or sticker.",
             )
         })?;
+        let size = media.opt_u64("size")?.unwrap_or(0);
+        if size > MAX_INBOUND_SIZE {
+            return Err(ApiError::validation(
+                "media.size",
+                "The media.size field may be at most 16777216 (16 MB).",
+            ));
+        }
         spec = spec.media(InboundMedia {
             kind,
             mime_type: media
@@ -189,7 +196,7 @@ pub async fn inbound(State(state): State<AppState>, body: JsonObject) -> Reply {
                 .map_or_else(|| default_mime(kind).to_owned(), |(_, v)| v),
             caption: media.opt_str(&["caption"])?.map(|(_, v)| v),
             filename: media.opt_str(&["filename"])?.map(|(_, v)| v),
-            size: media.opt_u64("size")?.unwrap_or(0),
+            size,
             data: match media.opt_str(&["data"])? {
                 None => None,
                 Some((_, b64)) => Some(

@@ -208,7 +208,7 @@ impl Services {
         Ok(rows
             .iter()
             .map(|m| {
-                let view = message_view(m, c.uuid);
+                let view = message_view(m, c.uuid, &self.media_urls);
                 let formatted_body = chat.then(|| {
                     m.body.as_deref().map(|body| {
                         let mentions: HashMap<String, String> = view

@@ -200,18 +200,17 @@ impl Dispatcher {
         signal: Signal,
         allow_private: bool,
     ) -> anyhow::Result<Dispatcher> {
-        let mut builder = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(settings.endpoint_concurrency)
-            .tcp_nodelay(true)
-            // A webhook answers; it does not send us elsewhere. A 3xx is a failed attempt.
-            .redirect(reqwest::redirect::Policy::none());
-        if !allow_private {
-            builder = builder.dns_resolver(Arc::new(netguard::GuardedResolver));
-        }
+        let builder = netguard::client_builder(
+            allow_private,
+            settings.timeout.min(Duration::from_secs(5)),
+            settings.timeout,
+        )
+        .user_agent(USER_AGENT)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(settings.endpoint_concurrency)
+        .tcp_nodelay(true)
+        // A webhook answers; it does not send us elsewhere. A 3xx is a failed attempt.
+        .redirect(reqwest::redirect::Policy::none());
         Ok(Dispatcher {
             inner: Arc::new(Inner {
                 db,

@@ -4,11 +4,15 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use zapini_shared::netguard;
 use zapini_shared::signing::{sign_hex, sign_timestamped_hex};
 
 use super::super::retry::{Next, after_failure};
 use super::{ERROR_BODY_CHARS, Inner, Outcome, Target};
 use crate::db::entities::webhook_delivery;
+
+/// The most of a receiver's answer that is read (64 KiB); the rest is never downloaded.
+pub(super) const RESPONSE_BODY_LIMIT: usize = 64 * 1024;
 
 /// One HTTP attempt with the reference's headers plus the replay-protected signature.
 pub(super) async fn attempt(
@@ -118,12 +122,17 @@ async fn send(
         .await
         .map_err(|e| AttemptError::new(describe(&e, inner.settings.timeout)))?;
     let status = response.status().as_u16();
+    // Read the (normally tiny) body so the connection goes back to the pool, but never more
+    // than `RESPONSE_BODY_LIMIT`: past it the rest is dropped with the connection. The status
+    // alone decides the outcome; a body that fails to arrive does not change it.
+    let body = netguard::read_capped(response, RESPONSE_BODY_LIMIT)
+        .await
+        .map(|capped| capped.bytes)
+        .unwrap_or_default();
     if (200..300).contains(&status) {
-        // Read the (normally tiny) body so the connection goes back to the pool.
-        let _ = response.bytes().await;
         return Ok(status);
     }
-    let text = response.text().await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body);
     let snippet: String = text.chars().take(ERROR_BODY_CHARS).collect();
     Err(AttemptError {
         status: Some(status),

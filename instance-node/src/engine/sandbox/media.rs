@@ -11,6 +11,9 @@ use bytes::Bytes;
 const BUDGET: usize = 256 * 1024 * 1024;
 /// Size of made-up media when the injection names none.
 pub const DEFAULT_SIZE: usize = 2048;
+/// The largest media an injected inbound message may carry or declare (16 MB, WhatsApp's
+/// limit for images and audio): a declared `size` is allocated, so it is bounded.
+pub const MAX_INBOUND_SIZE: u64 = 16 * 1024 * 1024;
 
 #[derive(Default)]
 pub struct MediaStore {

@@ -25,7 +25,9 @@ use whatsapp_rust::download::{
 };
 use whatsapp_rust::http::HttpClient;
 use whatsapp_rust::{Client, ErrorChainExt, TokioRuntime};
+use zapini_shared::netguard;
 
+use super::http_client::TooLarge;
 use crate::engine::EngineError;
 use crate::engine::types::MediaInfo;
 
@@ -103,7 +105,10 @@ impl MediaHandle {
         Some(MediaHandle {
             v: VERSION,
             kind: Kind::of(media.app_info())?,
-            direct_path: media.direct_path().filter(|p| !p.is_empty())?.to_owned(),
+            direct_path: media
+                .direct_path()
+                .filter(|p| is_safe_direct_path(p))?
+                .to_owned(),
             media_key: bytes(media.media_key())?,
             enc_sha256: bytes(media.file_enc_sha256())?,
             sha256: bytes(media.file_sha256()).unwrap_or_default(),
@@ -142,8 +147,8 @@ impl MediaHandle {
         if handle.v != VERSION {
             return Err(bad(&format!("unknown version {}", handle.v)));
         }
-        if handle.direct_path.is_empty() || handle.media_key.len() != 32 {
-            return Err(bad("no direct path or no 32-byte media key"));
+        if !is_safe_direct_path(&handle.direct_path) || handle.media_key.len() != 32 {
+            return Err(bad("no safe direct path or no 32-byte media key"));
         }
         Ok(handle)
     }
@@ -158,6 +163,19 @@ impl MediaHandle {
             self.kind.media_type(),
         )
     }
+}
+
+/// Whether a message's `direct_path` can follow a media host in a URL without changing the
+/// host. The crate builds `https://{host}{direct_path}?auth=…`, and the path comes from the
+/// sender's message: `@attacker.example/x` would make the URL's host the attacker's (and
+/// hand it the session's media auth), `\`, `#` and whitespace are read differently by
+/// different URL parsers. So a path must start with `/` and contain none of them (nor
+/// control characters).
+pub(super) fn is_safe_direct_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path
+            .chars()
+            .any(|c| matches!(c, '@' | '\\' | '#') || c.is_whitespace() || c.is_control())
 }
 
 /// Downloads through the connected session when there is one: the crate asks the server for
@@ -205,11 +223,20 @@ fn gone() -> EngineError {
     EngineError::NotFound("the media on WhatsApp's servers (expired or deleted)".to_owned())
 }
 
-/// What a failed download means: the CDN refusing or not knowing the reference is gone
-/// media, bytes that fail their MAC are a failed (retryable) transfer, a dropped session is
-/// `NotConnected`.
+/// What a failed download means: a response over the size cap or a media host the SSRF
+/// guard refuses is invalid (trying again changes nothing), the CDN refusing or not knowing
+/// the reference is gone media, bytes that fail their MAC are a failed (retryable) transfer,
+/// a dropped session is `NotConnected`.
 fn classify(cause: &(dyn StdError + 'static), shown: &dyn std::fmt::Display) -> EngineError {
-    if matches!(cause.http_status(), Some(401 | 403 | 404 | 410)) {
+    if let Some(too_large) =
+        ErrorChainExt::sources(cause).find_map(|c| c.downcast_ref::<TooLarge>())
+    {
+        EngineError::Invalid(format!("the media is too large: {too_large}"))
+    } else if let Some(refused) =
+        ErrorChainExt::sources(cause).find_map(|c| c.downcast_ref::<netguard::NotPublic>())
+    {
+        EngineError::Invalid(format!("the media host is refused: {refused}"))
+    } else if matches!(cause.http_status(), Some(401 | 403 | 404 | 410)) {
         gone()
     } else if ErrorChainExt::sources(cause)
         .any(|c| c.downcast_ref::<MediaDecryptionError>().is_some())

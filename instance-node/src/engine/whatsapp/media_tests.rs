@@ -34,6 +34,8 @@ enum Blob {
         body: Vec<u8>,
     },
     Status(StatusCode),
+    /// `200` with a body that never ends.
+    Endless,
 }
 
 #[derive(Clone, Default)]
@@ -72,15 +74,26 @@ async fn serve(State(cdn): State<Cdn>, uri: Uri) -> Response {
         }
         Some(Blob::File { .. }) => StatusCode::FORBIDDEN.into_response(),
         Some(Blob::Status(status)) => status.into_response(),
+        Some(Blob::Endless) => {
+            let chunks = futures::stream::repeat_with(|| {
+                Ok::<_, std::convert::Infallible>(bytes::Bytes::from(vec![0u8; 64 * 1024]))
+            });
+            (StatusCode::OK, axum::body::Body::from_stream(chunks)).into_response()
+        }
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
 struct TestCdn {
     cdn: Cdn,
+    /// Trusts the CDN's certificate; reads at most `LIMIT` bytes of a response.
+    client: reqwest::Client,
     http: Arc<ReqwestHttp>,
     route: MediaRoute,
 }
+
+/// The download cap of the test client (the default is 100 MB).
+const LIMIT: u64 = 1024 * 1024;
 
 /// The CDN on an HTTPS listener at 127.0.0.1, port 0, with a fresh self-signed certificate
 /// for `localhost`, and an HTTP client that trusts it.
@@ -111,7 +124,8 @@ async fn start_cdn() -> TestCdn {
         .unwrap();
     TestCdn {
         cdn,
-        http: Arc::new(ReqwestHttp::with_client(client)),
+        http: Arc::new(ReqwestHttp::with_client(client.clone(), LIMIT)),
+        client,
         route: MediaRoute::unauthenticated(vec![MediaHost::new(format!(
             "localhost:{}",
             addr.port()
@@ -338,4 +352,131 @@ fn a_handle_never_prints_its_key() {
     ] {
         assert!(!shown.contains(&secret), "{shown}");
     }
+}
+
+/// A sender's message whose `directPath` would move the download to another host (with the
+/// session's media auth) is not downloadable at all: the mapped media has no handle, a
+/// handle carrying such a path does not parse, and nothing reaches any host.
+#[tokio::test]
+async fn a_direct_path_that_names_another_host_is_refused() {
+    let cdn = start_cdn().await;
+    let port = cdn.route.hosts[0]
+        .hostname
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let enc = encrypt_media(b"%PDF-1.7 stolen?", MediaType::Document).unwrap();
+    cdn.cdn.put(
+        "/steal",
+        Blob::File {
+            token: token(&enc),
+            body: enc.data_to_upload.clone(),
+        },
+    );
+    let evil = format!("@localhost:{port}/steal");
+    for path in [
+        evil.as_str(),
+        "v/t62.7119-24/relative.enc",
+        "/v/t62\\evil.example/x.enc",
+        "/v/t62.7119-24/x.enc#@evil.example",
+        "/v/t62.7119-24/x .enc",
+        "/v/t62.7119-24/x\n.enc",
+        "",
+    ] {
+        let info = received_document(&enc, path, 16);
+        assert_eq!(info.url, None, "{path:?} gives no download handle");
+        assert!(matches!(
+            MediaHandle::from_info(&info),
+            Err(EngineError::NotFound(_))
+        ));
+        let crafted = format!(
+            "wa-media:{}",
+            URL_SAFE_NO_PAD.encode(
+                serde_json::json!({"v": 1, "type": "document", "direct_path": path,
+                    "media_key": URL_SAFE_NO_PAD.encode(enc.media_key),
+                    "enc_sha256": URL_SAFE_NO_PAD.encode(enc.file_enc_sha256), "length": 16})
+                .to_string()
+            )
+        );
+        assert!(
+            matches!(MediaHandle::parse(&crafted), Err(EngineError::Invalid(_))),
+            "{path:?}"
+        );
+    }
+    assert!(cdn.cdn.requests().is_empty(), "{:?}", cdn.cdn.requests());
+    // Real paths (with their query) still work.
+    let ok = "/v/t62.7119-24/1_2_n.enc?ccb=11-4&oh=01_Q5Aa&oe=65F0&_nc_sid=5e03e0";
+    assert!(media::is_safe_direct_path(ok));
+    assert!(MediaHandle::from_info(&received_document(&enc, ok, 16)).is_ok());
+}
+
+/// A CDN (or a host a message points to) that answers with more than the cap, or without
+/// end, is refused once the cap is reached: memory stays bounded and the error says why.
+#[tokio::test]
+async fn a_download_over_the_size_cap_is_refused_while_it_streams() {
+    let cdn = start_cdn().await;
+    let plain: Vec<u8> = (0..(LIMIT as u32 + 50_000))
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let enc = encrypt_media(&plain, MediaType::Document).unwrap();
+    let big = "/v/t62.7119-24/big.enc";
+    cdn.cdn.put(
+        big,
+        Blob::File {
+            token: token(&enc),
+            body: enc.data_to_upload.clone(),
+        },
+    );
+    let endless = "/v/t62.7119-24/endless.enc";
+    cdn.cdn.put(endless, Blob::Endless);
+    for path in [big, endless] {
+        let handle = MediaHandle::from_info(&received_document(&enc, path, plain.len())).unwrap();
+        let err = tokio::time::timeout(std::time::Duration::from_secs(20), cdn.download(&handle))
+            .await
+            .expect("the download stops at the cap")
+            .unwrap_err();
+        match err {
+            EngineError::Invalid(why) => assert!(why.contains("1 MB limit"), "{why}"),
+            other => panic!("{path}: expected Invalid, got {other:?}"),
+        }
+    }
+    // Under the cap, the same client downloads.
+    let small = ReqwestHttp::with_client(cdn.client.clone(), 100 * LIMIT);
+    let handle = MediaHandle::from_info(&received_document(&enc, big, plain.len())).unwrap();
+    let got = media::download_via(Arc::new(small), cdn.route.clone(), &handle)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), plain.len());
+}
+
+/// The engine's own client (the one the session uses for media) goes through the SSRF
+/// guard: a media host that resolves to a loopback address is never connected to.
+#[tokio::test]
+async fn the_engines_http_client_refuses_private_media_hosts() {
+    let cdn = start_cdn().await;
+    let enc = encrypt_media(b"internal", MediaType::Document).unwrap();
+    let path = "/v/t62.7119-24/internal.enc";
+    cdn.cdn.put(
+        path,
+        Blob::File {
+            token: token(&enc),
+            body: enc.data_to_upload.clone(),
+        },
+    );
+    let handle = MediaHandle::from_info(&received_document(&enc, path, 8)).unwrap();
+    let guarded = ReqwestHttp::new(super::MediaLimits::default()).unwrap();
+    let err = media::download_via(Arc::new(guarded), cdn.route.clone(), &handle)
+        .await
+        .unwrap_err();
+    match err {
+        EngineError::Invalid(why) => {
+            assert!(
+                why.contains("does not resolve to a public address"),
+                "{why}"
+            )
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    assert!(cdn.cdn.requests().is_empty());
 }

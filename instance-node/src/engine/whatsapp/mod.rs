@@ -60,6 +60,26 @@ pub struct WhatsappConfig {
     pub watchdog_silence: Duration,
     /// Cap of the backoff between restarts after refused connects.
     pub restart_max: Duration,
+    /// What the engine's HTTP client (media hosts) may reach and download.
+    pub media: MediaLimits,
+}
+
+/// Limits of the engine's HTTP client, which fetches from hosts a message or the server
+/// names: the SSRF guard (unless `allow_private`, `ZAPINI_ALLOW_PRIVATE_URLS`) and the
+/// largest response it reads (`ZAPINI_WA_MEDIA_MAX_MB`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaLimits {
+    pub allow_private: bool,
+    pub max_bytes: u64,
+}
+
+impl Default for MediaLimits {
+    fn default() -> Self {
+        MediaLimits {
+            allow_private: false,
+            max_bytes: 100 * 1024 * 1024,
+        }
+    }
 }
 
 impl WhatsappConfig {
@@ -72,6 +92,7 @@ impl WhatsappConfig {
             unreachable_after: Duration::from_secs(30),
             watchdog_silence: Duration::from_secs(180),
             restart_max: Duration::from_secs(1800),
+            media: MediaLimits::default(),
         }
     }
 }
@@ -525,7 +546,7 @@ impl Engine for WhatsappEngine {
         match self.client() {
             Ok(client) => media::download_live(&client, &handle).await,
             Err(_) => {
-                let http = http_client::ReqwestHttp::new().map_err(|e| {
+                let http = http_client::ReqwestHttp::new(self.config.media).map_err(|e| {
                     EngineError::Temporary(format!("cannot build the HTTP client: {e}"))
                 })?;
                 media::download_via(

@@ -136,7 +136,7 @@ impl WhatsappEngine {
         let store = SqliteStore::new(&path.to_string_lossy())
             .await
             .map_err(|e| EngineError::Temporary(format!("cannot open the session store: {e}")))?;
-        let http = ReqwestHttp::new()
+        let http = ReqwestHttp::new(self.config.media)
             .map_err(|e| EngineError::Temporary(format!("cannot build the HTTP client: {e}")))?;
         let mut transport = TokioWebSocketTransportFactory::new();
         if let Some(url) = &self.config.ws_url {
