@@ -285,11 +285,12 @@ async fn pacing_refusals_are_429_with_retry_after() {
     })
     .await;
     let client = quick();
+    let url = p.node.url("/send-message");
     let send = |to: &'static str| {
         call(
             &client,
             Method::POST,
-            &p.node.url("/send-message"),
+            &url,
             Some(&p.sk),
             &[],
             Some(json!({"recipient": to, "message": "hi"})),
