@@ -11,7 +11,7 @@ use instance_node::engine::pacing::PacingConfig;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use support::{host, paired, paired_with, setup};
+use support::{host, paired, paired_with, setup, setup_with};
 use zapini_shared::node_routes;
 
 fn open_fds() -> usize {
@@ -207,8 +207,8 @@ async fn hop_markers_stop_a_loop_and_forwarding_still_works() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forwarding_gives_up_after_the_proxy_timeout() {
-    let s = setup().await;
+async fn both_proxies_give_up_after_their_timeout() {
+    let s = setup_with(|c| c.proxy_timeout_secs = 1).await;
     // A "control plane" that accepts connections and never answers.
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let silent_addr = silent.local_addr().unwrap();
@@ -221,6 +221,8 @@ async fn forwarding_gives_up_after_the_proxy_timeout() {
     let p = paired_with(&s, "timeout", "5511999990003", |c| {
         c.control_plane_url = reqwest::Url::parse(&format!("http://{silent_addr}")).unwrap();
         c.edge.proxy_timeout = Duration::from_secs(1);
+        // The address the control plane proxies Instance API requests to.
+        c.public_url = Some(format!("http://{silent_addr}"));
     })
     .await;
     let a = call(
@@ -229,6 +231,20 @@ async fn forwarding_gives_up_after_the_proxy_timeout() {
         &p.node.url("/api/v1/instances"),
         Some(&s.user),
         &[],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 504, "{}", a.body);
+    assert_eq!(a.body["error"]["code"], "GATEWAY_TIMEOUT");
+    assert!(a.took < Duration::from_secs(3), "took {:?}", a.took);
+
+    // The control plane's proxy to the node.
+    let a = call(
+        &quick(),
+        Method::GET,
+        &s.cp.url("/status"),
+        Some(&p.sk),
+        &[("host", &host(p.id))],
         None,
     )
     .await;
