@@ -417,7 +417,12 @@ pub fn node_env_allowed(name: &str) -> bool {
         "ZAPINI_NODE_GRPC_TLS_KEY",
         "ZAPINI_PROXY_TIMEOUT_SECS",
     ];
-    const PREFIXES: &[&str] = &["LC_", "ZAPINI_WA_", "ZAPINI_PACING", "ZAPINI_EDGE_RATE_LIMIT"];
+    const PREFIXES: &[&str] = &[
+        "LC_",
+        "ZAPINI_WA_",
+        "ZAPINI_PACING",
+        "ZAPINI_EDGE_RATE_LIMIT",
+    ];
     NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
 }
 

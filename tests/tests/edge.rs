@@ -85,9 +85,21 @@ async fn node_paths_answer_at_once_and_never_loop() {
 
     // Through the control plane (instance host and apex with the sk_ token) and on the node.
     let cases = [
-        (Method::GET, "/send-message", 405, "METHOD_NOT_ALLOWED", Some("POST")),
+        (
+            Method::GET,
+            "/send-message",
+            405,
+            "METHOD_NOT_ALLOWED",
+            Some("POST"),
+        ),
         (Method::GET, "/sandbox/no-such", 404, "NOT_FOUND", None),
-        (Method::DELETE, "/status", 405, "METHOD_NOT_ALLOWED", Some("GET, HEAD")),
+        (
+            Method::DELETE,
+            "/status",
+            405,
+            "METHOD_NOT_ALLOWED",
+            Some("GET, HEAD"),
+        ),
     ];
     for (method, path, status, code, allow) in cases {
         for (base, host_header) in [
@@ -279,7 +291,10 @@ async fn an_unfetchable_media_url_keeps_its_code_through_the_universal_api() {
         )
         .await;
     assert!((400..500).contains(&node.status), "{}", node.body);
-    assert_ne!(universal["error"]["code"], "INSTANCE_NOT_CONNECTED", "{universal}");
+    assert_ne!(
+        universal["error"]["code"], "INSTANCE_NOT_CONNECTED",
+        "{universal}"
+    );
     assert_eq!(status, node.status, "{universal}");
     assert_eq!(universal["error"]["code"], node.body["error"]["code"]);
     assert_eq!(universal["error"]["message"], node.body["error"]["message"]);
@@ -359,33 +374,89 @@ async fn the_instance_api_is_rate_limited_per_token_address_and_failed_token() {
 
     // Per token (the pairing scan used one of the four).
     for _ in 0..3 {
-        let a = call(&client, Method::GET, &p.node.url("/status"), Some(&p.sk), &from("198.51.100.1"), None).await;
+        let a = call(
+            &client,
+            Method::GET,
+            &p.node.url("/status"),
+            Some(&p.sk),
+            &from("198.51.100.1"),
+            None,
+        )
+        .await;
         assert_eq!(a.status, 200, "{}", a.body);
     }
-    let a = call(&client, Method::GET, &p.node.url("/status"), Some(&p.sk), &from("198.51.100.2"), None).await;
+    let a = call(
+        &client,
+        Method::GET,
+        &p.node.url("/status"),
+        Some(&p.sk),
+        &from("198.51.100.2"),
+        None,
+    )
+    .await;
     assert_eq!(a.status, 429, "{}", a.body);
     assert_eq!(a.body["error"]["code"], "RATE_LIMIT_EXCEEDED");
     assert!((1..=3600).contains(&retry_after(&a)));
 
     // Unknown tokens: after three rejections the address is refused before any check.
     for i in 0..3 {
-        let a = call(&client, Method::GET, &p.node.url("/status"), Some(&format!("sk_unknown{i}")), &from("198.51.100.3"), None).await;
+        let a = call(
+            &client,
+            Method::GET,
+            &p.node.url("/status"),
+            Some(&format!("sk_unknown{i}")),
+            &from("198.51.100.3"),
+            None,
+        )
+        .await;
         assert_eq!(a.status, 401, "{}", a.body);
     }
-    let a = call(&client, Method::GET, &p.node.url("/status"), Some("sk_unknown9"), &from("198.51.100.3"), None).await;
+    let a = call(
+        &client,
+        Method::GET,
+        &p.node.url("/status"),
+        Some("sk_unknown9"),
+        &from("198.51.100.3"),
+        None,
+    )
+    .await;
     assert_eq!(a.status, 429, "{}", a.body);
     assert_eq!(a.body["error"]["code"], "RATE_LIMIT_EXCEEDED");
     assert!(retry_after(&a) <= 60);
 
     // Per client address, whatever the path (forwarded ones included).
     for _ in 0..6 {
-        let a = call(&client, Method::GET, &p.node.url("/api/v1/health"), None, &from("198.51.100.4"), None).await;
+        let a = call(
+            &client,
+            Method::GET,
+            &p.node.url("/api/v1/health"),
+            None,
+            &from("198.51.100.4"),
+            None,
+        )
+        .await;
         assert_ne!(a.status, 429, "{}", a.body);
     }
-    let a = call(&client, Method::GET, &p.node.url("/api/v1/health"), None, &from("198.51.100.4"), None).await;
+    let a = call(
+        &client,
+        Method::GET,
+        &p.node.url("/api/v1/health"),
+        None,
+        &from("198.51.100.4"),
+        None,
+    )
+    .await;
     assert_eq!(a.status, 429, "{}", a.body);
     retry_after(&a);
     // `/health` is never limited.
-    let a = call(&client, Method::GET, &p.node.url("/health"), None, &from("198.51.100.4"), None).await;
+    let a = call(
+        &client,
+        Method::GET,
+        &p.node.url("/health"),
+        None,
+        &from("198.51.100.4"),
+        None,
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.body);
 }

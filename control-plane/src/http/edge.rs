@@ -69,7 +69,10 @@ pub async fn route(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(req).await;
     }
     let hops = req.headers().get_all(HOP_HEADER);
-    if node_routes::hop_seen(hops.iter().filter_map(|v| v.to_str().ok()), HOP_CONTROL_PLANE) {
+    if node_routes::hop_seen(
+        hops.iter().filter_map(|v| v.to_str().ok()),
+        HOP_CONTROL_PLANE,
+    ) {
         tracing::warn!(%path, "a proxied node request came back to the control plane; refused");
         return envelope(ErrorBody::from_code(ErrorCode::LoopDetected));
     }

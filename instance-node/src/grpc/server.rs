@@ -123,7 +123,10 @@ impl InstanceNode for InstanceNodeService {
         } else if !r.url.is_empty() {
             MediaSource::Url(&r.url)
         } else {
-            return Err(invalid("media_url", "Either data or a media_url is required."));
+            return Err(invalid(
+                "media_url",
+                "Either data or a media_url is required.",
+            ));
         };
         let request = MediaRequest {
             kind,
@@ -389,7 +392,9 @@ impl InstanceNode for InstanceNodeService {
             other => {
                 return Err(invalid(
                     "action",
-                    format!("The action field must be add, remove, promote or demote, not {other:?}."),
+                    format!(
+                        "The action field must be add, remove, promote or demote, not {other:?}."
+                    ),
                 ));
             }
         };

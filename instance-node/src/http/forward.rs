@@ -89,10 +89,7 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, skip_host: bool) {
 pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     let allow = node_routes::route(uri.path()).map(node_routes::allow_header);
     let message = match &allow {
-        Some(allow) => format!(
-            "{} does not accept {method}; use {allow}.",
-            uri.path()
-        ),
+        Some(allow) => format!("{} does not accept {method}; use {allow}.", uri.path()),
         None => format!("{} does not accept {method}.", uri.path()),
     };
     let mut response = ApiError::new(ErrorCode::MethodNotAllowed, message).into_response();

@@ -60,16 +60,23 @@ impl EdgeLimiter {
 
     /// Adds `by` to `key`'s count in the current window of `window`; `Err` when the count is
     /// past `limit` (0: no limit).
-    fn count(&self, kind: &str, key: &str, by: u64, limit: u64, window: Duration) -> Result<(), Limited> {
+    fn count(
+        &self,
+        kind: &str,
+        key: &str,
+        by: u64,
+        limit: u64,
+        window: Duration,
+    ) -> Result<(), Limited> {
         if limit == 0 {
             return Ok(());
         }
         let window = window.as_secs().max(1);
         let now = now_secs();
         let index = now / window;
-        let counter = self
-            .counters
-            .get_with(format!("{kind}:{index}:{key}"), || Arc::new(AtomicU64::new(0)));
+        let counter = self.counters.get_with(format!("{kind}:{index}:{key}"), || {
+            Arc::new(AtomicU64::new(0))
+        });
         let count = counter.fetch_add(by, Ordering::Relaxed) + by;
         if count > limit {
             Err(Limited {

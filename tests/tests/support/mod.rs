@@ -57,7 +57,8 @@ pub async fn paired_with(
 ) -> Paired {
     let (id, uuid) = s.api.create_instance(&s.cp, &s.user, name).await;
     let sk = s.api.create_sk_token(&s.cp, &s.user, id).await;
-    let mut config = s.cp.node_config(uuid, &s.dir.path().join(format!("node-{uuid}")));
+    let mut config =
+        s.cp.node_config(uuid, &s.dir.path().join(format!("node-{uuid}")));
     tweak(&mut config);
     let node = Node::start(config).await.unwrap();
     eventually(T, "node registered and offering a QR", || async {
