@@ -16,7 +16,7 @@ use zapini_shared::error::ErrorCode;
 use crate::error::{AppError, AppResult};
 
 mod status;
-use status::{map_group_status, map_status};
+use status::{map_group_status, map_media_status, map_status};
 
 /// Adds `authorization: Bearer <node credential>` to every call.
 #[derive(Clone)]
@@ -523,16 +523,5 @@ impl NodeClient {
             .await
             .map_err(map_status)?;
         Ok(())
-    }
-}
-
-/// A failed media download: gone is `NOT_FOUND`, an engine without downloads too.
-fn map_media_status(status: tonic::Status) -> AppError {
-    match status.code() {
-        tonic::Code::NotFound | tonic::Code::Unimplemented => AppError::new(
-            ErrorCode::NotFound,
-            format!("The media is no longer available: {}", status.message()),
-        ),
-        _ => map_status(status),
     }
 }

@@ -103,3 +103,30 @@ pub(super) fn map_status(status: tonic::Status) -> AppError {
         }
     }
 }
+
+/// A failed media download: gone is `NOT_FOUND`, an engine without downloads too (whatever
+/// the node's details say, as the message is about the media, not the engine).
+pub(super) fn map_media_status(status: tonic::Status) -> AppError {
+    use tonic::Code;
+    match status.code() {
+        Code::NotFound | Code::Unimplemented => AppError::new(
+            ErrorCode::NotFound,
+            format!("The media is no longer available: {}", status.message()),
+        ),
+        Code::Ok
+        | Code::Cancelled
+        | Code::Unknown
+        | Code::InvalidArgument
+        | Code::DeadlineExceeded
+        | Code::AlreadyExists
+        | Code::PermissionDenied
+        | Code::ResourceExhausted
+        | Code::FailedPrecondition
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::Internal
+        | Code::Unavailable
+        | Code::DataLoss
+        | Code::Unauthenticated => map_status(status),
+    }
+}
