@@ -10,6 +10,7 @@
 //! The client address is the peer's, except behind a proxy on loopback (the control plane's
 //! edge): then it is the last address of `X-Forwarded-For`, the one that proxy saw.
 
+use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +33,8 @@ const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 pub struct EdgeLimiter {
     limits: EdgeLimits,
     counters: moka::sync::Cache<String, Arc<AtomicU64>>,
+    /// Tokens are counted by a keyed hash: a client's arbitrary header never becomes a key.
+    hasher: std::collections::hash_map::RandomState,
 }
 
 /// Over a budget: seconds until its window ends.
@@ -55,6 +58,7 @@ impl EdgeLimiter {
                 .time_to_live(limits.window.max(FAILURE_WINDOW) + Duration::from_secs(1))
                 .max_capacity(200_000)
                 .build(),
+            hasher: std::collections::hash_map::RandomState::new(),
         }
     }
 
@@ -94,8 +98,11 @@ impl EdgeLimiter {
         self.count("a", addr, 1, l.per_addr, l.window)?;
         // An address that used up its rejected tokens gets no more verifications.
         self.at_failure_budget(addr)?;
-        if let Some(token) = token {
-            self.count("t", token, 1, l.per_token, l.window)?;
+        if let Some(token) = token
+            && l.per_token > 0
+        {
+            let key = format!("{:016x}", self.hasher.hash_one(token));
+            self.count("t", &key, 1, l.per_token, l.window)?;
         }
         Ok(())
     }
