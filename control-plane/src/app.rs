@@ -271,6 +271,8 @@ impl App {
         .context("webhook HTTP client")?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(config.proxy_timeout_secs))
+            .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .context("HTTP client")?;

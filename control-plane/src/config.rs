@@ -73,6 +73,9 @@ pub struct Config {
     pub node_bin: Option<PathBuf>,
     /// How long a node's lease lives without renewal.
     pub lease_ttl_secs: u32,
+    /// `ZAPINI_PROXY_TIMEOUT_SECS`: the longest a request proxied to a node may take, body
+    /// included.
+    pub proxy_timeout_secs: u64,
     /// `ZAPINI_DEFAULT_ENGINE`: the engine of instances created without one (`whatsapp`,
     /// the production default, or `sandbox`).
     pub default_engine: String,
@@ -219,6 +222,7 @@ struct RawConfig {
     grpc_tls_ca: Option<PathBuf>,
     node_bin: Option<PathBuf>,
     lease_ttl_secs: u32,
+    proxy_timeout_secs: u64,
     default_engine: String,
     secret_key: Option<String>,
     allow_private_urls: bool,
@@ -290,6 +294,7 @@ impl Default for RawConfig {
             grpc_tls_ca: None,
             node_bin: None,
             lease_ttl_secs: 15,
+            proxy_timeout_secs: 60,
             default_engine: "whatsapp".to_owned(),
             secret_key: None,
             allow_private_urls: false,
@@ -429,14 +434,21 @@ pub fn node_env_allowed(name: &str) -> bool {
         // node settings an operator sets for every node (see instance-node's config.rs)
         "ZAPINI_ALLOW_PRIVATE_URLS",
         "ZAPINI_SANDBOX_RECEIPTS",
+        "ZAPINI_SANDBOX_PACING",
         "ZAPINI_SEND_ACK",
         "ZAPINI_DURABLE_SENDS",
         "ZAPINI_WORKER_THREADS",
         "ZAPINI_LOG_FORMAT",
         "ZAPINI_NODE_GRPC_TLS_CERT",
         "ZAPINI_NODE_GRPC_TLS_KEY",
+        "ZAPINI_PROXY_TIMEOUT_SECS",
     ];
-    const PREFIXES: &[&str] = &["LC_", "ZAPINI_WA_", "ZAPINI_PACING"];
+    const PREFIXES: &[&str] = &[
+        "LC_",
+        "ZAPINI_WA_",
+        "ZAPINI_PACING",
+        "ZAPINI_EDGE_RATE_LIMIT",
+    ];
     NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
@@ -623,6 +635,12 @@ impl RawConfig {
                 "must be whatsapp or sandbox",
             ));
         }
+        if !(1..=3600).contains(&self.proxy_timeout_secs) {
+            return Err(invalid(
+                "ZAPINI_PROXY_TIMEOUT_SECS",
+                "must be between 1 and 3600",
+            ));
+        }
         if !(3..=3600).contains(&self.lease_ttl_secs) {
             return Err(invalid(
                 "ZAPINI_LEASE_TTL_SECS",
@@ -790,6 +808,7 @@ impl RawConfig {
             node_env: Vec::new(),
             node_bin: self.node_bin,
             lease_ttl_secs: self.lease_ttl_secs,
+            proxy_timeout_secs: self.proxy_timeout_secs,
             default_engine: self.default_engine,
             admin_email,
             admin_password: admin_password.map(SecretString::from),

@@ -148,6 +148,9 @@ impl NodeApp {
                 if config.sandbox_receipts == ReceiptMode::Manual {
                     sandbox_config.receipt_schedule = None;
                 }
+                if config.sandbox_pacing {
+                    sandbox_config.pacing = Some(config.whatsapp.pacing.clone());
+                }
                 let engine = SandboxEngine::new(sandbox_config, events_tx);
                 (engine.clone(), Some(engine))
             }
@@ -200,7 +203,11 @@ impl NodeApp {
         let state = AppState {
             node,
             tokens: tokens.clone(),
-            forward: Arc::new(Forwarder::new(&config.control_plane_url)),
+            limiter: Arc::new(crate::http::limit::EdgeLimiter::new(config.edge.limits)),
+            forward: Arc::new(Forwarder::new(
+                &config.control_plane_url,
+                config.edge.proxy_timeout,
+            )),
         };
         let http_url = config
             .public_url

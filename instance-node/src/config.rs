@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+mod edge;
+pub use edge::{EdgeLimits, EdgeSettings};
+
 use crate::engine::EngineKind;
 use crate::engine::pacing::PacingConfig;
 
@@ -142,6 +145,9 @@ pub struct NodeConfig {
     pub allow_private_urls: bool,
     /// `ZAPINI_SANDBOX_RECEIPTS`.
     pub sandbox_receipts: ReceiptMode,
+    /// `ZAPINI_SANDBOX_PACING` (default false): the sandbox paces sends with the
+    /// `ZAPINI_PACING_*` settings, as the `whatsapp` engine does.
+    pub sandbox_pacing: bool,
     /// `ZAPINI_WORKER_THREADS`: Tokio worker threads (used by `main`).
     pub worker_threads: usize,
     /// `ZAPINI_SEND_ACK` (`written`, `synced` or `none`; default `written`): when a send is
@@ -158,6 +164,8 @@ pub struct NodeConfig {
     pub retry: RetryPolicy,
     /// The real engine's settings (read whatever the engine; used by `whatsapp`).
     pub whatsapp: WhatsappSettings,
+    /// The HTTP edge: forwarding timeout and rate limits.
+    pub edge: EdgeSettings,
     /// Warnings about the settings (deprecated variables), for `main` to log once logging
     /// is set up.
     pub warnings: Vec<String>,
@@ -317,6 +325,11 @@ impl NodeConfig {
             (None, None) => SendAck::Written,
         };
 
+        let sandbox_pacing = match get("ZAPINI_SANDBOX_PACING") {
+            None => false,
+            Some(v) => parse_bool("ZAPINI_SANDBOX_PACING", &v)?,
+        };
+
         let exit_with_parent = match get("ZAPINI_EXIT_WITH_PARENT") {
             None => false,
             Some(v) => parse_bool("ZAPINI_EXIT_WITH_PARENT", &v)?,
@@ -336,9 +349,11 @@ impl NodeConfig {
         };
 
         let whatsapp = whatsapp_settings(&get)?;
+        let edge = edge::edge_settings(&get)?;
 
         Ok(NodeConfig {
             whatsapp,
+            edge,
             instance_id,
             control_plane_grpc,
             control_plane_url,
@@ -352,6 +367,7 @@ impl NodeConfig {
             public_url,
             allow_private_urls,
             sandbox_receipts,
+            sandbox_pacing,
             worker_threads,
             send_ack,
             exit_with_parent,
@@ -383,11 +399,13 @@ impl NodeConfig {
             public_url: None,
             allow_private_urls: true,
             sandbox_receipts: ReceiptMode::Manual,
+            sandbox_pacing: false,
             worker_threads: 2,
             send_ack: SendAck::Written,
             exit_with_parent: false,
             retry: RetryPolicy::default(),
             whatsapp: WhatsappSettings::default(),
+            edge: EdgeSettings::default(),
             warnings: Vec::new(),
         }
     }

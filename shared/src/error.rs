@@ -63,6 +63,8 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// 504: an upstream call (usually to an instance node) timed out.
     GatewayTimeout,
+    /// 508: a proxy found its own hop marker on a request: it went round between proxies.
+    LoopDetected,
     /// 500: an unexpected server-side failure.
     InternalError,
 
@@ -127,6 +129,7 @@ impl ErrorCode {
         ErrorCode::NodeUnavailable,
         ErrorCode::ServiceUnavailable,
         ErrorCode::GatewayTimeout,
+        ErrorCode::LoopDetected,
         ErrorCode::InternalError,
         ErrorCode::AutomationActive,
         ErrorCode::NoVoiceAccess,
@@ -176,6 +179,7 @@ impl ErrorCode {
             ErrorCode::NodeUnavailable => "NODE_UNAVAILABLE",
             ErrorCode::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             ErrorCode::GatewayTimeout => "GATEWAY_TIMEOUT",
+            ErrorCode::LoopDetected => "LOOP_DETECTED",
             ErrorCode::InternalError => "INTERNAL_ERROR",
             ErrorCode::AutomationActive => "AUTOMATION_ACTIVE",
             ErrorCode::NoVoiceAccess => "NO_VOICE_ACCESS",
@@ -225,6 +229,7 @@ impl ErrorCode {
             ErrorCode::NodeUnavailable => 503,
             ErrorCode::ServiceUnavailable => 503,
             ErrorCode::GatewayTimeout => 504,
+            ErrorCode::LoopDetected => 508,
             ErrorCode::InternalError => 500,
             ErrorCode::AutomationActive => 409,
             ErrorCode::NoVoiceAccess => 403,
@@ -272,6 +277,9 @@ impl ErrorCode {
             ErrorCode::NodeUnavailable => "The instance node is unavailable.",
             ErrorCode::ServiceUnavailable => "Service temporarily unavailable.",
             ErrorCode::GatewayTimeout => "The upstream service timed out.",
+            ErrorCode::LoopDetected => {
+                "The request went round between the control plane and an instance node; it was stopped."
+            }
             ErrorCode::InternalError => "Internal server error.",
             ErrorCode::AutomationActive => {
                 "Cannot send messages. This conversation has active automation. Pause the automation first to send messages manually."
@@ -496,22 +504,23 @@ mod tests {
             ErrorCode::NodeUnavailable => 19,
             ErrorCode::ServiceUnavailable => 20,
             ErrorCode::GatewayTimeout => 21,
-            ErrorCode::InternalError => 22,
-            ErrorCode::AutomationActive => 23,
-            ErrorCode::NoVoiceAccess => 24,
-            ErrorCode::NoCredentials => 25,
-            ErrorCode::NumberNotFound => 26,
-            ErrorCode::CallNotFound => 27,
-            ErrorCode::MinutesExceeded => 28,
-            ErrorCode::CallNotActive => 29,
-            ErrorCode::CallbackExpired => 30,
-            ErrorCode::IvrNotEnabled => 31,
-            ErrorCode::AiAgentNotEnabled => 32,
-            ErrorCode::DuplicateName => 33,
-            ErrorCode::ActiveExecutions => 34,
-            ErrorCode::InvalidIntegrationType => 35,
-            ErrorCode::DuplicateSlug => 36,
-            ErrorCode::QuotaExceeded => 37,
+            ErrorCode::LoopDetected => 22,
+            ErrorCode::InternalError => 23,
+            ErrorCode::AutomationActive => 24,
+            ErrorCode::NoVoiceAccess => 25,
+            ErrorCode::NoCredentials => 26,
+            ErrorCode::NumberNotFound => 27,
+            ErrorCode::CallNotFound => 28,
+            ErrorCode::MinutesExceeded => 29,
+            ErrorCode::CallNotActive => 30,
+            ErrorCode::CallbackExpired => 31,
+            ErrorCode::IvrNotEnabled => 32,
+            ErrorCode::AiAgentNotEnabled => 33,
+            ErrorCode::DuplicateName => 34,
+            ErrorCode::ActiveExecutions => 35,
+            ErrorCode::InvalidIntegrationType => 36,
+            ErrorCode::DuplicateSlug => 37,
+            ErrorCode::QuotaExceeded => 38,
         }
     }
 

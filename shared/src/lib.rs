@@ -20,6 +20,8 @@ pub mod ids;
 pub mod jid;
 pub mod netguard;
 pub mod node_auth;
+pub mod node_error;
+pub mod node_routes;
 pub mod phone;
 pub mod private_fs;
 pub mod signing;

@@ -15,6 +15,9 @@ use zapini_shared::error::ErrorCode;
 
 use crate::error::{AppError, AppResult};
 
+mod status;
+use status::{map_group_status, map_media_status, map_status};
+
 /// Adds `authorization: Bearer <node credential>` to every call.
 #[derive(Clone)]
 pub struct BearerInterceptor {
@@ -140,22 +143,6 @@ fn group_from(g: v1::GroupInfo) -> NodeGroup {
     }
 }
 
-/// A failed group call: a missing group is `NOT_FOUND` (not `NUMBER_NOT_FOUND`) and a refused
-/// one `FORBIDDEN`, with the engine's reason.
-fn map_group_status(status: tonic::Status) -> AppError {
-    match status.code() {
-        tonic::Code::NotFound => AppError::new(
-            ErrorCode::NotFound,
-            format!("Group not found: {}", status.message()),
-        ),
-        tonic::Code::PermissionDenied => AppError::new(
-            ErrorCode::Forbidden,
-            format!("WhatsApp refused the group operation: {}", status.message()),
-        ),
-        _ => map_status(status),
-    }
-}
-
 /// A lazily connected client to one node.
 #[derive(Clone)]
 pub struct NodeClient {
@@ -164,44 +151,6 @@ pub struct NodeClient {
 
 fn non_empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
-}
-
-/// What a failed node call means for an API client.
-fn map_status(status: tonic::Status) -> AppError {
-    use tonic::Code;
-    let msg = status.message().to_owned();
-    match status.code() {
-        Code::FailedPrecondition => AppError::new(
-            ErrorCode::InstanceNotConnected,
-            if msg.is_empty() {
-                "The instance is not connected to WhatsApp.".to_owned()
-            } else {
-                msg
-            },
-        ),
-        Code::NotFound => AppError::new(ErrorCode::NumberNotFound, msg),
-        Code::PermissionDenied => AppError::new(ErrorCode::Forbidden, msg),
-        Code::InvalidArgument => AppError::new(ErrorCode::ValidationError, msg),
-        Code::ResourceExhausted => AppError::new(ErrorCode::DailyLimitExceeded, msg),
-        Code::Aborted => AppError::new(ErrorCode::AutomationActive, msg),
-        Code::Unimplemented => AppError::new(ErrorCode::BadRequest, msg),
-        Code::DeadlineExceeded => AppError::new(
-            ErrorCode::GatewayTimeout,
-            "The instance node did not answer in time.",
-        ),
-        Code::Ok
-        | Code::Cancelled
-        | Code::Unknown
-        | Code::AlreadyExists
-        | Code::Internal
-        | Code::Unavailable
-        | Code::DataLoss
-        | Code::OutOfRange
-        | Code::Unauthenticated => AppError::new(
-            ErrorCode::NodeUnavailable,
-            format!("The instance node is unavailable: {msg}"),
-        ),
-    }
 }
 
 impl NodeClient {
@@ -574,16 +523,5 @@ impl NodeClient {
             .await
             .map_err(map_status)?;
         Ok(())
-    }
-}
-
-/// A failed media download: gone is `NOT_FOUND`, an engine without downloads too.
-fn map_media_status(status: tonic::Status) -> AppError {
-    match status.code() {
-        tonic::Code::NotFound | tonic::Code::Unimplemented => AppError::new(
-            ErrorCode::NotFound,
-            format!("The media is no longer available: {}", status.message()),
-        ),
-        _ => map_status(status),
     }
 }

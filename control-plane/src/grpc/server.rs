@@ -71,7 +71,7 @@ fn to_status(err: AppError) -> Status {
                     Status::unavailable(msg)
                 }
                 ErrorCode::GatewayTimeout => Status::deadline_exceeded(msg),
-                ErrorCode::InternalError => Status::internal(msg),
+                ErrorCode::InternalError | ErrorCode::LoopDetected => Status::internal(msg),
                 ErrorCode::MethodNotAllowed => Status::unimplemented(msg),
                 ErrorCode::BadRequest
                 | ErrorCode::InvalidJson

@@ -9,24 +9,25 @@
 //!
 //! In production an ingress can route instance hosts straight to nodes; this keeps the
 //! embedded default working with one address.
+//!
+//! The node paths are `zapini_shared::node_routes`, the list the node routes by, so a node
+//! never sends one back. A proxied request carries `x-zapini-hop: control-plane`; one that
+//! arrives with it already is refused (508 `LOOP_DETECTED`) rather than proxied again, and the
+//! HTTP client gives up after `ZAPINI_PROXY_TIMEOUT_SECS` (504 `GATEWAY_TIMEOUT`).
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use zapini_shared::error::{ErrorBody, ErrorCode};
+use zapini_shared::node_routes::{self, HOP_CONTROL_PLANE, HOP_HEADER, is_node_path};
 
 use super::AppState;
 use super::error::envelope;
-
-fn is_node_path(path: &str) -> bool {
-    matches!(
-        path,
-        "/send-message" | "/send-media" | "/send-reaction" | "/status" | "/qr" | "/health"
-    ) || path.starts_with("/sandbox/")
-}
 
 /// The instance reference in `instance-{ref}.<base>[:port]`.
 pub fn instance_host<'a>(host: &'a str, base_domain: &str) -> Option<&'a str> {
@@ -66,6 +67,14 @@ pub async fn route(State(state): State<AppState>, req: Request, next: Next) -> R
     let path = req.uri().path();
     if !is_node_path(path) {
         return next.run(req).await;
+    }
+    let hops = req.headers().get_all(HOP_HEADER);
+    if node_routes::hop_seen(
+        hops.iter().filter_map(|v| v.to_str().ok()),
+        HOP_CONTROL_PLANE,
+    ) {
+        tracing::warn!(%path, "a proxied node request came back to the control plane; refused");
+        return envelope(ErrorBody::from_code(ErrorCode::LoopDetected));
     }
     let host = req
         .headers()
@@ -121,6 +130,22 @@ async fn proxy(state: &AppState, base: &str, host: &str, req: Request) -> Respon
     if let Ok(v) = HeaderValue::from_str(host) {
         headers.insert(HeaderName::from_static("x-forwarded-host"), v);
     }
+    headers.append(HOP_HEADER, HeaderValue::from_static(HOP_CONTROL_PLANE));
+    // The client's address, appended as proxies do, so the node limits per client and not
+    // per control plane.
+    if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        let xff = match parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(prev) => format!("{prev}, {}", peer.ip()),
+            None => peer.ip().to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&xff) {
+            headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+        }
+    }
     let body = reqwest::Body::wrap_stream(body.into_data_stream());
     let upstream = state
         .http
@@ -131,6 +156,13 @@ async fn proxy(state: &AppState, base: &str, host: &str, req: Request) -> Respon
         .await;
     let upstream = match upstream {
         Ok(r) => r,
+        Err(e) if e.is_timeout() => {
+            tracing::warn!(error = %e, node = %base, "node did not answer in time");
+            return envelope(ErrorBody::new(
+                ErrorCode::GatewayTimeout,
+                "The instance node did not answer in time.",
+            ));
+        }
         Err(e) => {
             tracing::warn!(error = %e, node = %base, "node unreachable");
             return envelope(ErrorBody::new(

@@ -39,6 +39,12 @@ pub enum EngineError {
     /// A transient failure (timeout, network); the caller may retry.
     #[error("temporary failure: {0}")]
     Temporary(String),
+    /// Refused to protect the number (anti-ban pacing); retry after `retry_after`.
+    #[error("{reason}; retry in {}s", retry_after.as_secs().max(1))]
+    RateLimited {
+        reason: String,
+        retry_after: std::time::Duration,
+    },
 }
 
 /// One WhatsApp session. Implementations are cheap to share behind an `Arc`.

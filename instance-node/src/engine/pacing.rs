@@ -105,6 +105,15 @@ pub struct Refused {
     pub retry_after: Duration,
 }
 
+impl From<Refused> for super::EngineError {
+    fn from(r: Refused) -> Self {
+        super::EngineError::RateLimited {
+            reason: r.reason,
+            retry_after: r.retry_after,
+        }
+    }
+}
+
 /// Live counters reported next to the settings on the status endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PacingReport {

@@ -35,6 +35,7 @@ use zapini_shared::phone::PhoneNumber;
 use zapini_shared::status::{InstanceStatus, MessageStatus};
 
 use self::session::Session;
+use super::pacing::{Pacer, PacingConfig, PacingReport};
 use super::{Engine, EngineError};
 use crate::engine::types::*;
 
@@ -107,6 +108,9 @@ pub struct SandboxConfig {
     /// Where the pairing is kept across restarts (written `0600` on pairing, removed on
     /// logout); `None` keeps it in memory only.
     pub session_file: Option<std::path::PathBuf>,
+    /// The `whatsapp` engine's anti-ban pacing, applied to sends the same way (refusals
+    /// included), to rehearse a client against it; `None`: sends go out at once.
+    pub pacing: Option<PacingConfig>,
 }
 
 impl Default for SandboxConfig {
@@ -118,6 +122,7 @@ impl Default for SandboxConfig {
             known_numbers: KnownNumbers::default(),
             push_name: "Sandbox".to_owned(),
             session_file: None,
+            pacing: None,
         }
     }
 }
@@ -344,6 +349,8 @@ pub struct SandboxEngine {
     me: Weak<SandboxEngine>,
     /// Receipts waiting for their time (see [`receipts`]).
     receipts: Arc<receipts::ReceiptQueue>,
+    /// Pacing of sends when [`SandboxConfig::pacing`] is set.
+    pacer: Option<Pacer>,
 }
 
 impl Drop for SandboxEngine {
@@ -353,14 +360,36 @@ impl Drop for SandboxEngine {
 }
 
 impl SandboxEngine {
+    /// Applies pacing (when configured) to a send to `to` of a connected session: waits the
+    /// gaps and typing time, or refuses with a retry time.
+    async fn pace(&self, to: &Jid, text_chars: usize) -> Result<(), EngineError> {
+        let Some(pacer) = &self.pacer else {
+            return Ok(());
+        };
+        self.lock().connected_jid()?;
+        let plan = pacer.admit(
+            &to.to_string(),
+            to.is_group(),
+            text_chars,
+            std::time::Instant::now(),
+        )?;
+        let total = plan.total();
+        if !total.is_zero() {
+            tokio::time::sleep(total).await;
+        }
+        Ok(())
+    }
+
     /// Builds an unpaired engine (status `pending`) that reports to `events`.
     pub fn new(config: SandboxConfig, events: mpsc::Sender<EngineEvent>) -> Arc<SandboxEngine> {
         let receipts = Arc::new(receipts::ReceiptQueue::new(
             config.receipt_schedule.as_ref(),
         ));
         let session = config.session_file.as_deref().and_then(session::load);
+        let pacer = config.pacing.clone().map(|p| Pacer::new(p, None));
         Arc::new_cyclic(|me| SandboxEngine {
             receipts,
+            pacer,
             config,
             events,
             media: Mutex::new(media::MediaStore::default()),
@@ -1051,6 +1080,12 @@ fn group_event(group: &Jid, action: &str, participants: Vec<Jid>, me: &Jid) -> E
 
 #[async_trait]
 impl Engine for SandboxEngine {
+    fn pacing(&self) -> Option<PacingReport> {
+        self.pacer
+            .as_ref()
+            .map(|p| p.report(std::time::Instant::now()))
+    }
+
     fn kind(&self) -> EngineKind {
         EngineKind::Sandbox
     }
@@ -1093,6 +1128,7 @@ impl Engine for SandboxEngine {
         text: &str,
         options: &SendOptions,
     ) -> Result<SentMessage, EngineError> {
+        self.pace(to, text.chars().count()).await?;
         let message = {
             let st = self.lock();
             let me = st.connected_jid()?;
@@ -1127,6 +1163,8 @@ impl Engine for SandboxEngine {
         media: &OutgoingMedia,
         options: &SendOptions,
     ) -> Result<SentMessage, EngineError> {
+        let caption_chars = media.caption.as_deref().map_or(0, |c| c.chars().count());
+        self.pace(to, caption_chars).await?;
         let message = {
             let st = self.lock();
             let me = st.connected_jid()?;

@@ -6,3 +6,4 @@ pub mod client;
 pub mod convert;
 pub mod link;
 pub mod server;
+pub mod status;

@@ -1,6 +1,6 @@
 //! The `InstanceNode` gRPC service the control plane calls: every rpc delegates to the engine
 //! (sends go through the same use-cases as HTTP, with the daily limit), behind the node's
-//! credential. Engine errors map onto gRPC codes; the status message is the human message.
+//! credential. Errors carry the envelope the node's HTTP API would answer (`status.rs`).
 
 use std::sync::Arc;
 
@@ -12,10 +12,11 @@ use zapini_shared::phone::PhoneNumber;
 use zapini_shared::signing::constant_time_eq;
 
 use super::convert;
-use crate::engine::{EngineError, ParticipantAction, SendOptions, SentMessage};
-use crate::media::{self, MediaError};
-use crate::policy::PolicyDenied;
-use crate::service::{MediaRequest, MediaSource, Node, SendError};
+use super::status::{api_status, engine_status, invalid, send_status};
+use crate::engine::{ParticipantAction, SendOptions, SentMessage};
+use crate::http::error::ApiError;
+use crate::media;
+use crate::service::{MediaRequest, MediaSource, Node};
 
 /// Checks `authorization: Bearer <node credential>` on every call: the control plane presents
 /// this node's own credential (derived for its instance), so a caller holding another node's
@@ -51,45 +52,8 @@ impl tonic::service::Interceptor for SecretCheck {
     }
 }
 
-fn engine_status(err: EngineError) -> Status {
-    let msg = err.to_string();
-    match err {
-        EngineError::NotConnected => Status::failed_precondition(msg),
-        EngineError::NotFound(_) => Status::not_found(msg),
-        EngineError::NotAllowed(_) => Status::permission_denied(msg),
-        EngineError::Invalid(_) => Status::invalid_argument(msg),
-        EngineError::Unsupported(_) => Status::unimplemented(msg),
-        EngineError::Temporary(_) => Status::unavailable(msg),
-    }
-}
-
-fn media_status(err: MediaError) -> Status {
-    let msg = err.to_string();
-    match err {
-        MediaError::Fetch(_) => Status::failed_precondition(msg),
-        MediaError::InvalidUrl(_)
-        | MediaError::NotInLibrary(_)
-        | MediaError::Blocked(_)
-        | MediaError::TooLarge { .. }
-        | MediaError::Format(_) => Status::invalid_argument(msg),
-    }
-}
-
-fn send_status(err: SendError) -> Status {
-    match err {
-        SendError::Policy(PolicyDenied::DailyLimit { limit }) => {
-            Status::resource_exhausted(format!("daily message limit of {limit} reached"))
-        }
-        SendError::Policy(PolicyDenied::AutomationActive) => {
-            Status::aborted("automation is active for this conversation; pause it to send manually")
-        }
-        SendError::Engine(e) => engine_status(e),
-        SendError::Media(e) => media_status(e),
-    }
-}
-
 fn jid(field: &str, raw: &str) -> Result<Jid, Status> {
-    Jid::parse_recipient(raw).map_err(|e| Status::invalid_argument(format!("{field}: {e}")))
+    Jid::parse_recipient(raw).map_err(|e| api_status(ApiError(e.into_error_body(field))))
 }
 
 fn jids(field: &str, raw: &[String]) -> Result<Vec<Jid>, Status> {
@@ -134,7 +98,7 @@ impl InstanceNode for InstanceNodeService {
             .send_text(&to, &r.text, &options, r.bypass_automation)
             .await
             .map(sent)
-            .map_err(send_status)
+            .map_err(|e| send_status(e, to.is_user()))
     }
 
     async fn send_media(
@@ -144,7 +108,10 @@ impl InstanceNode for InstanceNodeService {
         let r = request.into_inner();
         let to = jid("to", &r.to)?;
         let kind = media::parse_kind(&r.media_type, true).ok_or_else(|| {
-            Status::invalid_argument("media_type must be image, video, audio, document or sticker")
+            invalid(
+                "media_type",
+                "The media_type field must be image, video, audio, document or sticker.",
+            )
         })?;
         let source = if !r.media_id.is_empty() {
             MediaSource::Library(&r.media_id)
@@ -156,7 +123,10 @@ impl InstanceNode for InstanceNodeService {
         } else if !r.url.is_empty() {
             MediaSource::Url(&r.url)
         } else {
-            return Err(Status::invalid_argument("either data or url is required"));
+            return Err(invalid(
+                "media_url",
+                "Either data or a media_url is required.",
+            ));
         };
         let request = MediaRequest {
             kind,
@@ -172,7 +142,7 @@ impl InstanceNode for InstanceNodeService {
             .send_media(&to, request, &options, r.bypass_automation)
             .await
             .map(sent)
-            .map_err(send_status)
+            .map_err(|e| send_status(e, to.is_user()))
     }
 
     async fn send_reaction(
@@ -270,7 +240,7 @@ impl InstanceNode for InstanceNodeService {
     ) -> Result<Response<v1::PairCodeResponse>, Status> {
         let r = request.into_inner();
         let phone = PhoneNumber::parse(&r.phone_number)
-            .map_err(|e| Status::invalid_argument(format!("phone_number: {e}")))?;
+            .map_err(|e| api_status(ApiError(e.into_error_body("phone_number"))))?;
         let code = self
             .node
             .engine
@@ -314,7 +284,7 @@ impl InstanceNode for InstanceNodeService {
             .iter()
             .map(|p| {
                 PhoneNumber::parse(p)
-                    .map_err(|e| Status::invalid_argument(format!("phone_numbers: {p}: {e}")))
+                    .map_err(|e| api_status(ApiError(e.into_error_body("phone_numbers"))))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let results = self
@@ -420,9 +390,12 @@ impl InstanceNode for InstanceNodeService {
             "promote" => ParticipantAction::Promote,
             "demote" => ParticipantAction::Demote,
             other => {
-                return Err(Status::invalid_argument(format!(
-                    "action {other:?}: expected add, remove, promote or demote"
-                )));
+                return Err(invalid(
+                    "action",
+                    format!(
+                        "The action field must be add, remove, promote or demote, not {other:?}."
+                    ),
+                ));
             }
         };
         let participants = jids("participants", &r.participants)?;

@@ -2,7 +2,7 @@
 //! `{"success":false,"error":{"code","message","details"}}` with the code's HTTP status, and
 //! the mapping of the node's error enums onto reference codes.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use zapini_shared::error::{ErrorBody, ErrorCode, ErrorEnvelope};
@@ -33,10 +33,18 @@ impl From<ErrorBody> for ApiError {
 }
 
 impl IntoResponse for ApiError {
+    /// A 429 whose details carry `retry_after` (seconds) gets the `Retry-After` header too.
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(ErrorEnvelope::new(self.0))).into_response()
+        let retry_after = (status == StatusCode::TOO_MANY_REQUESTS)
+            .then(|| self.0.details.get("retry_after").and_then(|v| v.as_u64()))
+            .flatten();
+        let mut response = (status, axum::Json(ErrorEnvelope::new(self.0))).into_response();
+        if let Some(v) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
     }
 }
 
@@ -73,6 +81,19 @@ pub fn engine_error(err: EngineError, recipient_is_user: bool) -> ApiError {
             ErrorCode::ServiceUnavailable,
             format!("WhatsApp is temporarily unavailable ({why}); retry shortly."),
         ),
+        EngineError::RateLimited {
+            reason,
+            retry_after,
+        } => {
+            let secs = retry_after.as_secs().max(1);
+            ApiError(
+                ErrorBody::new(
+                    ErrorCode::RateLimitExceeded,
+                    format!("Sending paused to protect the number: {reason}; retry in {secs}s."),
+                )
+                .with_details(json!({"retry_after": secs, "reason": reason})),
+            )
+        }
     }
 }
 

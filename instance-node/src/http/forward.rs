@@ -2,15 +2,21 @@
 //! and headers (minus hop-by-hop ones and `Host`; plus `X-Forwarded-Host`/`-For`/`-Proto`),
 //! bodies streamed both ways. One instance base URL thus serves the whole reference. The
 //! control plane authenticates these requests itself.
+//!
+//! Never forwarded: a node path (`zapini_shared::node_routes`, the list the control plane
+//! proxies by) is answered here, 405 with `Allow` or 404; a request that already carries this
+//! node's hop marker (`x-zapini-hop: node`) is refused with 508 `LOOP_DETECTED`. The client
+//! gives up after `ZAPINI_PROXY_TIMEOUT_SECS` (504 `GATEWAY_TIMEOUT`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use zapini_shared::error::ErrorCode;
+use zapini_shared::node_routes::{self, HOP_HEADER, HOP_NODE};
 
 use super::AppState;
 use super::error::ApiError;
@@ -25,11 +31,12 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    pub fn new(base: &reqwest::Url) -> Forwarder {
+    pub fn new(base: &reqwest::Url, timeout: Duration) -> Forwarder {
         Forwarder {
-            client: LazyClient::new(|| {
+            client: LazyClient::new(move || {
                 reqwest::Client::builder()
                     .connect_timeout(Duration::from_secs(5))
+                    .timeout(timeout)
                     .redirect(reqwest::redirect::Policy::none())
                     .pool_max_idle_per_host(8)
             }),
@@ -78,12 +85,55 @@ fn copy_headers(from: &HeaderMap, to: &mut HeaderMap, skip_host: bool) {
     }
 }
 
-/// The fallback handler: proxies the request to the control plane.
-pub async fn forward(
+/// 405 for a node path and a method it does not answer, with the methods it does.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let allow = node_routes::route(uri.path()).map(node_routes::allow_header);
+    let message = match &allow {
+        Some(allow) => format!("{} does not accept {method}; use {allow}.", uri.path()),
+        None => format!("{} does not accept {method}.", uri.path()),
+    };
+    let mut response = ApiError::new(ErrorCode::MethodNotAllowed, message).into_response();
+    if let Some(v) = allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
+        response.headers_mut().insert(header::ALLOW, v);
+    }
+    response
+}
+
+/// The fallback handler: a node path this router does not serve is answered here (405 or
+/// 404); anything else is proxied to the control plane.
+pub async fn fallback(
+    state: State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let path = req.uri().path();
+    if node_routes::route(path).is_some() {
+        return method_not_allowed(req.method().clone(), req.uri().clone()).await;
+    }
+    if node_routes::is_node_path(path) {
+        return ApiError::new(
+            ErrorCode::NotFound,
+            format!("No such instance endpoint: {path}."),
+        )
+        .into_response();
+    }
+    forward(state, peer, req).await
+}
+
+/// Proxies the request to the control plane.
+async fn forward(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
+    let hops = req.headers().get_all(HOP_HEADER);
+    if node_routes::hop_seen(hops.iter().filter_map(|v| v.to_str().ok()), HOP_NODE) {
+        tracing::warn!(path = %req.uri().path(), "a forwarded request came back to the node; refused");
+        return ApiError::from(zapini_shared::error::ErrorBody::from_code(
+            ErrorCode::LoopDetected,
+        ))
+        .into_response();
+    }
     let fwd = &state.forward;
     let (parts, body) = req.into_parts();
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
@@ -109,6 +159,7 @@ pub async fn forward(
     if !headers.contains_key("x-forwarded-proto") {
         headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
     }
+    headers.append(HOP_HEADER, HeaderValue::from_static(HOP_NODE));
 
     let upstream = match fwd.client.get() {
         Ok(client) => {
@@ -123,6 +174,14 @@ pub async fn forward(
     };
     let upstream = match upstream {
         Ok(r) => r,
+        Err(err) if err.is_timeout() => {
+            tracing::warn!(error = %err, "the control plane did not answer a forwarded request in time");
+            return ApiError::new(
+                ErrorCode::GatewayTimeout,
+                "The control plane did not answer in time; retry shortly.",
+            )
+            .into_response();
+        }
         Err(err) => {
             tracing::warn!(error = %err, "could not forward a request to the control plane");
             return ApiError::new(

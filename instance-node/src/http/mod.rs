@@ -1,12 +1,13 @@
 //! The node's HTTP server: the Instance API hot path (send-message, send-media,
 //! send-reaction, status, qr, health), the sandbox controls, and a forwarding fallback that
-//! sends every other path and method to the control plane. Handlers parse, call the
+//! sends every other path to the control plane (a node path with another method is 405 here). Handlers parse, call the
 //! use-cases in `service`/the engine, and map errors; they never talk gRPC.
 
 pub mod body;
 pub mod error;
 pub mod forward;
 pub mod health;
+pub mod limit;
 pub mod messages;
 pub mod sandbox;
 pub mod status;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub node: Arc<Node>,
     pub tokens: TokenCache,
     pub forward: Arc<Forwarder>,
+    pub limiter: Arc<limit::EdgeLimiter>,
 }
 
 async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -65,7 +67,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .merge(authed)
-        .fallback(forward::forward)
-        .method_not_allowed_fallback(forward::forward)
+        .fallback(forward::fallback)
+        .method_not_allowed_fallback(forward::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), limit::limit))
         .with_state(state)
 }

@@ -633,6 +633,9 @@ async fn main() -> anyhow::Result<()> {
             .env("ZAPINI_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("ZAPINI_NODE_GRPC_ADDR", "127.0.0.1:0")
             .env("ZAPINI_SANDBOX_RECEIPTS", &args.receipts)
+            // It measures the node's capacity, not the edge's rate limits.
+            .env("ZAPINI_EDGE_RATE_LIMIT_PER_TOKEN", "0")
+            .env("ZAPINI_EDGE_RATE_LIMIT_PER_ADDR", "0")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -45,11 +45,22 @@ pub struct Paired {
 
 /// A sandbox instance with its own in-process node, paired with `phone`.
 pub async fn paired(s: &Setup, name: &str, phone: &str) -> Paired {
+    paired_with(s, name, phone, |_| {}).await
+}
+
+/// [`paired`], with the node's configuration changed by `tweak` first.
+pub async fn paired_with(
+    s: &Setup,
+    name: &str,
+    phone: &str,
+    tweak: impl FnOnce(&mut instance_node::config::NodeConfig),
+) -> Paired {
     let (id, uuid) = s.api.create_instance(&s.cp, &s.user, name).await;
     let sk = s.api.create_sk_token(&s.cp, &s.user, id).await;
-    let node = Node::start(s.cp.node_config(uuid, &s.dir.path().join(format!("node-{uuid}"))))
-        .await
-        .unwrap();
+    let mut config =
+        s.cp.node_config(uuid, &s.dir.path().join(format!("node-{uuid}")));
+    tweak(&mut config);
+    let node = Node::start(config).await.unwrap();
     eventually(T, "node registered and offering a QR", || async {
         let (status, body) = s
             .api

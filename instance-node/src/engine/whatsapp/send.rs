@@ -257,7 +257,7 @@ impl WhatsappEngine {
         let plan = self
             .pacer
             .admit(&to.to_string(), to.is_group(), text_chars, Instant::now())
-            .map_err(|refused| EngineError::Temporary(refused.to_string()))?;
+            .map_err(EngineError::from)?;
         if !plan.wait.is_zero() {
             tokio::time::sleep(plan.wait).await;
         }
