@@ -32,7 +32,8 @@ fn grpc_code(code: ErrorCode) -> Code {
         ErrorCode::DailyLimitExceeded
         | ErrorCode::RateLimitExceeded
         | ErrorCode::TooManyLoginAttempts
-        | ErrorCode::MinutesExceeded => Code::ResourceExhausted,
+        | ErrorCode::MinutesExceeded
+        | ErrorCode::QuotaExceeded => Code::ResourceExhausted,
         ErrorCode::AutomationActive => Code::Aborted,
         ErrorCode::InstanceNotConnected
         | ErrorCode::ActiveExecutions
