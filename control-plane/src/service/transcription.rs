@@ -599,13 +599,4 @@ async fn read_all(reader: crate::media::storage::Reader, limit: u64) -> Result<V
 }
 
 #[cfg(test)]
-mod tests {
-    use super::language_code;
-
-    #[test]
-    fn language_names_become_codes() {
-        assert_eq!(language_code("portuguese"), "pt");
-        assert_eq!(language_code("EN"), "en");
-        assert_eq!(language_code("xx"), "xx");
-    }
-}
+mod tests;
