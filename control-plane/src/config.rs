@@ -302,7 +302,7 @@ impl Default for RawConfig {
             webhook_timeout_secs: 5,
             webhook_concurrency: 256,
             webhook_endpoint_concurrency: 16,
-            webhook_tenant_concurrency: 64,
+            webhook_tenant_concurrency: 128,
             // Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
             webhook_retry_schedule: "0,5,300,1800,7200,18000,36000,36000".into(),
             webhook_disable_after_secs: 5 * 24 * 3600,

@@ -42,7 +42,7 @@ fn defaults_are_the_documented_ones() {
         assert_eq!(c.tenancy.tenant_rate_limit_requests, 1000);
         assert_eq!(c.tenancy.login_concurrency, 4);
         assert!(c.tenancy.trusted_proxies.is_empty());
-        assert_eq!(c.webhooks.tenant_concurrency, 64);
+        assert_eq!(c.webhooks.tenant_concurrency, 128);
         Ok(())
     });
     Jail::expect_with(|jail| {

@@ -41,6 +41,9 @@ struct Args {
     backlog: usize,
     rate: u32,
     duration: Duration,
+    /// `--tenant-concurrency N`: the webhook slots one tenant may hold (default: the
+    /// control plane's default).
+    tenant_concurrency: Option<usize>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -48,6 +51,7 @@ fn parse_args() -> anyhow::Result<Args> {
         backlog: 20_000,
         rate: 500,
         duration: Duration::from_secs(10),
+        tenant_concurrency: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -56,6 +60,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--backlog" => args.backlog = value.parse()?,
             "--rate" => args.rate = value.parse()?,
             "--duration" => args.duration = Duration::from_secs(value.parse()?),
+            "--tenant-concurrency" => args.tenant_concurrency = Some(value.parse()?),
             other => anyhow::bail!("unknown flag {other}"),
         }
     }
@@ -92,6 +97,9 @@ async fn main() -> anyhow::Result<()> {
     let defaults = control_plane::Config::for_data_dir(dir.path());
     cfg.webhooks.timeout = defaults.webhooks.timeout;
     cfg.webhooks.retry_schedule = defaults.webhooks.retry_schedule.clone();
+    cfg.webhooks.tenant_concurrency = args
+        .tenant_concurrency
+        .unwrap_or(defaults.webhooks.tenant_concurrency);
     let db_url = cfg.database_url();
     let backend = if db_url.starts_with("postgres") {
         "PostgreSQL"
