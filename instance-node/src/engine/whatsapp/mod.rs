@@ -197,44 +197,6 @@ impl WhatsappEngine {
         }
     }
 
-    /// Fetches `jid`'s profile picture in the background unless it is known and fresh, and
-    /// reports a change as a `ContactUpdate`. A failure leaves the URL unknown.
-    fn refresh_picture(self: &Arc<Self>, client: &Arc<Client>, jid: &Jid) {
-        if !jid.is_user() || !self.pictures.claim(jid, Instant::now()) {
-            return;
-        }
-        let Some(wa) = map::wa_jid(jid) else {
-            return;
-        };
-        let engine = Arc::downgrade(self);
-        let client = client.clone();
-        let jid = jid.clone();
-        tokio::spawn(async move {
-            let outcome = client
-                .contacts()
-                .get_profile_picture_with_timeout(&wa, false, Some(Duration::from_secs(10)))
-                .await
-                .map(|p| p.map(|p| p.url).filter(|url| url.starts_with("https://")))
-                .map_err(|e| tracing::debug!(%jid, error = %e, "profile picture not fetched"));
-            let Some(engine) = engine.upgrade() else {
-                return;
-            };
-            if let Some(change) = engine.pictures.finish(&jid, outcome, Instant::now()) {
-                let picture = match change {
-                    pictures::Change::Set(url) => Some(url),
-                    pictures::Change::Removed => None,
-                };
-                engine
-                    .emit(EngineEvent::ContactUpdate {
-                        jid,
-                        push_name: None,
-                        profile_picture: Some(picture),
-                    })
-                    .await;
-            }
-        });
-    }
-
     fn remember_quote(&self, id: &str, chat: &Jid, author: &Jid, message: wa::Message) {
         let mut st = self.lock();
         if st

@@ -4,10 +4,14 @@
 //! Each change is reported as a `ContactUpdate` carrying the URL (or that it was removed).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use whatsapp_rust::Client;
 use zapini_shared::jid::Jid;
+
+use super::map;
+use crate::engine::types::EngineEvent;
 
 /// How long a fetched picture URL is trusted without news from WhatsApp.
 pub(super) const FRESH: Duration = Duration::from_secs(24 * 3600);
@@ -111,6 +115,46 @@ impl Pictures {
         if let Some(entry) = entries.get_mut(jid) {
             entry.due = now;
         }
+    }
+}
+
+impl super::WhatsappEngine {
+    /// Fetches `jid`'s profile picture in the background unless it is known and fresh, and
+    /// reports a change as a `ContactUpdate`. A failure leaves the URL unknown.
+    pub(super) fn refresh_picture(self: &Arc<Self>, client: &Arc<Client>, jid: &Jid) {
+        if !jid.is_user() || !self.pictures.claim(jid, Instant::now()) {
+            return;
+        }
+        let Some(wa) = map::wa_jid(jid) else {
+            return;
+        };
+        let engine = Arc::downgrade(self);
+        let client = client.clone();
+        let jid = jid.clone();
+        tokio::spawn(async move {
+            let outcome = client
+                .contacts()
+                .get_profile_picture_with_timeout(&wa, false, Some(Duration::from_secs(10)))
+                .await
+                .map(|p| p.map(|p| p.url).filter(|url| url.starts_with("https://")))
+                .map_err(|e| tracing::debug!(%jid, error = %e, "profile picture not fetched"));
+            let Some(engine) = engine.upgrade() else {
+                return;
+            };
+            if let Some(change) = engine.pictures.finish(&jid, outcome, Instant::now()) {
+                let picture = match change {
+                    Change::Set(url) => Some(url),
+                    Change::Removed => None,
+                };
+                engine
+                    .emit(EngineEvent::ContactUpdate {
+                        jid,
+                        push_name: None,
+                        profile_picture: Some(picture),
+                    })
+                    .await;
+            }
+        });
     }
 }
 
