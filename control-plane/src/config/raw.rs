@@ -54,7 +54,8 @@ pub(super) struct RawConfig {
     pub(super) webhook_timeout_secs: u64,
     pub(super) webhook_concurrency: usize,
     pub(super) webhook_endpoint_concurrency: usize,
-    pub(super) webhook_tenant_concurrency: usize,
+    /// Unset: half of `webhook_concurrency`.
+    pub(super) webhook_tenant_concurrency: Option<usize>,
     /// Seconds, comma separated.
     pub(super) webhook_retry_schedule: String,
     pub(super) webhook_disable_after_secs: u64,
@@ -126,7 +127,7 @@ impl Default for RawConfig {
             webhook_timeout_secs: 5,
             webhook_concurrency: 256,
             webhook_endpoint_concurrency: 16,
-            webhook_tenant_concurrency: 128,
+            webhook_tenant_concurrency: None,
             // Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
             webhook_retry_schedule: "0,5,300,1800,7200,18000,36000,36000".into(),
             webhook_disable_after_secs: 5 * 24 * 3600,
@@ -384,10 +385,10 @@ impl RawConfig {
                 "ZAPINI_WEBHOOK_ENDPOINT_CONCURRENCY",
                 self.webhook_endpoint_concurrency as u64,
             )? as usize,
-            tenant_concurrency: positive(
-                "ZAPINI_WEBHOOK_TENANT_CONCURRENCY",
-                self.webhook_tenant_concurrency as u64,
-            )? as usize,
+            tenant_concurrency: match self.webhook_tenant_concurrency {
+                Some(n) => positive("ZAPINI_WEBHOOK_TENANT_CONCURRENCY", n as u64)? as usize,
+                None => (self.webhook_concurrency / 2).max(1),
+            },
             retry_schedule: parse_schedule(&self.webhook_retry_schedule)?,
             disable_after: std::time::Duration::from_secs(positive(
                 "ZAPINI_WEBHOOK_DISABLE_AFTER_SECS",

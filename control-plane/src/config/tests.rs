@@ -55,6 +55,13 @@ fn defaults_are_the_documented_ones() {
         let c = load_in_jail().unwrap();
         assert_eq!(c.tenancy.quota_instances, 3);
         assert_eq!(c.tenancy.trusted_proxies.len(), 2);
+        // A tenant's webhook share follows the overall concurrency unless set.
+        jail.set_env("ZAPINI_WEBHOOK_CONCURRENCY", "40");
+        assert_eq!(load_in_jail().unwrap().webhooks.tenant_concurrency, 20);
+        jail.set_env("ZAPINI_WEBHOOK_TENANT_CONCURRENCY", "7");
+        assert_eq!(load_in_jail().unwrap().webhooks.tenant_concurrency, 7);
+        jail.set_env("ZAPINI_WEBHOOK_TENANT_CONCURRENCY", "0");
+        assert!(load_in_jail().is_err());
         Ok(())
     });
     Jail::expect_with(|jail| {
