@@ -237,7 +237,7 @@ impl RawConfig {
         };
         let admin_email = non_empty(self.admin_email).map(|e| e.trim().to_ascii_lowercase());
         if let Some(email) = &admin_email
-            && !crate::service::auth::looks_like_email(email)
+            && !zapini_shared::email::looks_like_email(email)
         {
             return Err(invalid(
                 "ZAPINI_ADMIN_EMAIL",

@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use uuid::Uuid;
+use zapini_shared::email::looks_like_email;
 use zapini_shared::error::{ErrorBody, ErrorCode};
 use zapini_shared::signing::{constant_time_eq, sha256_hex};
 
@@ -59,20 +60,6 @@ pub struct LoginInput {
     pub password: String,
     pub device_name: Option<String>,
     pub client_ip: String,
-}
-
-/// A cheap syntactic check; deliverability is not our business.
-pub fn looks_like_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.is_empty()
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !s.chars().any(|c| c.is_whitespace())
-        && s.len() <= 255
-        && !domain.contains('@')
 }
 
 pub fn hash_password(password: &str) -> AppResult<String> {
@@ -518,15 +505,6 @@ fn stale(last_used: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn email_check() {
-        assert!(looks_like_email("a@b.co"));
-        assert!(!looks_like_email("a@"));
-        assert!(!looks_like_email("@b"));
-        assert!(!looks_like_email("a b@c.d"));
-        assert!(!looks_like_email("ab"));
-    }
 
     #[test]
     fn password_hash_round_trip() {
