@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::process::Command;
 use tokio::sync::watch;
 use uuid::Uuid;
+use zapini_shared::backoff::Backoff;
 
 use crate::service::Services;
 use crate::service::nodes::NodeStarter;
@@ -159,7 +160,7 @@ impl ProcessLauncher {
     }
 
     async fn supervise(self, instance: Uuid, engine: String, mut stop: watch::Receiver<bool>) {
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::new(FIRST_BACKOFF, Duration::from_secs(60));
         loop {
             if *stop.borrow() {
                 return;
@@ -204,18 +205,18 @@ impl ProcessLauncher {
                 return;
             }
             if started.elapsed() > Duration::from_secs(60) {
-                backoff = FIRST_BACKOFF;
+                backoff.reset();
             }
+            let delay = backoff.next_delay();
             let wait = if code == Some(EXIT_LEASE_HELD) {
                 Duration::from_secs(u64::from(self.inner.services.config.lease_ttl_secs))
             } else {
-                backoff
+                delay
             };
             tracing::warn!(%instance, ?code, retry_in = ?wait, "instance node exited; restarting");
             if sleep_or_stop(&mut stop, wait).await {
                 return;
             }
-            backoff = (backoff * 2).min(Duration::from_secs(60));
         }
     }
 

@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc};
+use zapini_shared::backoff::Backoff;
 
 use crate::buffer::{BufferError, EventBuffer};
 use crate::engine::EngineEvent;
@@ -144,7 +145,7 @@ pub async fn run(mut events: mpsc::Receiver<EngineEvent>, buffer: EventBuffer, s
             })
             .collect();
         let refs: Vec<&[u8]> = payloads.iter().map(|p| p.as_ref()).collect();
-        let mut delay = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         let seqs = loop {
             // Written right here rather than on the blocking pool: a `write(2)` into the page
             // cache takes ~20 µs (the fsync runs on the buffer's own thread), while a hop to
@@ -154,8 +155,7 @@ pub async fn run(mut events: mpsc::Receiver<EngineEvent>, buffer: EventBuffer, s
                 Ok(seqs) => break seqs,
                 Err(err) => {
                     log_write_error(&err);
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
+                    tokio::time::sleep(backoff.next_delay()).await;
                 }
             }
         };

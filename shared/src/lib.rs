@@ -14,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backoff;
 pub mod email;
 pub mod envelope;
 pub mod error;

@@ -21,6 +21,8 @@ use super::client::ControlPlaneApi;
 use super::convert;
 use crate::auth::TokenCache;
 use crate::buffer::EventBuffer;
+use zapini_shared::backoff::Backoff;
+
 use crate::config::RetryPolicy;
 use crate::engine::Engine;
 use crate::policy::PolicyState;
@@ -52,38 +54,6 @@ impl RegistrationRefused {
             RegistrationRefused::LeaseHeld { .. } => 3,
             RegistrationRefused::UnknownInstance { .. } => 4,
         }
-    }
-}
-
-/// Exponential backoff with jitter: sleeps a random time in `[d/2, d]`, `d` doubling from
-/// `initial` up to `max`.
-pub(crate) struct Backoff {
-    policy: RetryPolicy,
-    next: Duration,
-    pub(crate) attempt: u32,
-}
-
-impl Backoff {
-    pub(crate) fn new(policy: RetryPolicy) -> Backoff {
-        Backoff {
-            policy,
-            next: policy.initial,
-            attempt: 0,
-        }
-    }
-
-    pub(crate) fn reset(&mut self) {
-        self.next = self.policy.initial;
-        self.attempt = 0;
-    }
-
-    pub(crate) fn next_delay(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (self.next * 2).min(self.policy.max);
-        self.attempt += 1;
-        let half = d / 2;
-        let jitter = rand::random_range(0..=half.as_millis() as u64);
-        half + Duration::from_millis(jitter)
     }
 }
 
@@ -154,7 +124,7 @@ impl Link {
 
     async fn register(&self) -> Result<Session, RegistrationRefused> {
         let a = &self.announce;
-        let mut backoff = Backoff::new(self.retry);
+        let mut backoff = Backoff::jittered(self.retry.initial, self.retry.max);
         let lease_held_since = std::time::Instant::now();
         loop {
             let mut client = self.api.client.clone();
@@ -218,7 +188,7 @@ impl Link {
             }
             let delay = backoff.next_delay();
             tracing::warn!(
-                attempt = backoff.attempt,
+                attempt = backoff.attempt(),
                 retry_in_ms = delay.as_millis() as u64,
                 code = ?status.code(),
                 error = %status.message(),
@@ -268,7 +238,7 @@ impl Link {
 
     /// Keeps an events stream open, reconnecting with backoff. Never returns.
     async fn stream_forever(&self, session: &Session) {
-        let mut backoff = Backoff::new(self.retry);
+        let mut backoff = Backoff::jittered(self.retry.initial, self.retry.max);
         loop {
             let mut progressed = false;
             match self.stream_once(session, &mut progressed).await {
@@ -280,7 +250,7 @@ impl Link {
             }
             let delay = backoff.next_delay();
             tracing::warn!(
-                attempt = backoff.attempt,
+                attempt = backoff.attempt(),
                 retry_in_ms = delay.as_millis() as u64,
                 "reconnecting the events stream"
             );
@@ -469,22 +439,5 @@ mod tests {
             .unwrap();
         assert_eq!(seq_of(&second), 2);
         task.abort();
-    }
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_caps() {
-        let mut b = Backoff::new(RetryPolicy {
-            initial: Duration::from_millis(250),
-            max: Duration::from_secs(30),
-            lease_patience: Duration::ZERO,
-        });
-        let mut bound = Duration::from_millis(250);
-        for _ in 0..20 {
-            let d = b.next_delay();
-            assert!(d <= bound && d >= bound / 2, "{d:?} vs {bound:?}");
-            bound = (bound * 2).min(Duration::from_secs(30));
-        }
-        b.reset();
-        assert!(b.next_delay() <= Duration::from_millis(250));
     }
 }

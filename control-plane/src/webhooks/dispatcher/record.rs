@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use tokio::sync::{mpsc, watch};
+use zapini_shared::backoff::Backoff;
 
 use super::super::{DELIVERED, FAILED, PENDING};
 use super::{Inner, Outcome, Slot, WRITE_BATCH, lock, unlease};
@@ -17,7 +18,7 @@ use crate::db::entities::{webhook_attempt, webhook_delivery, webhook_endpoint};
 pub(super) async fn write_outcomes(inner: Arc<Inner>, mut rx: mpsc::Receiver<Outcome>) {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     while rx.recv_many(&mut batch, WRITE_BATCH).await > 0 {
-        let mut delay = Duration::from_millis(50);
+        let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
         loop {
             match write_batch(&inner, &batch).await {
                 Ok(()) => {
@@ -42,9 +43,8 @@ pub(super) async fn write_outcomes(inner: Arc<Inner>, mut rx: mpsc::Receiver<Out
                     // Nothing is lost while this fails: the rows stay leased and pending,
                     // and are delivered again once their lease runs out.
                     tracing::warn!(error = %e, "webhook dispatcher: recording attempts failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                    if delay >= Duration::from_secs(5) && rx.is_closed() {
+                    tokio::time::sleep(backoff.next_delay()).await;
+                    if backoff.at_max() && rx.is_closed() {
                         break;
                     }
                 }
