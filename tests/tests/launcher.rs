@@ -6,30 +6,10 @@ use std::time::Duration;
 
 use control_plane::config::LauncherKind;
 use reqwest::Method;
+use zapini_e2e::process::{node_pids, sigkill};
 use zapini_e2e::{Api, ControlPlane, config, eventually, node_bin};
 
 const T: Duration = Duration::from_secs(30);
-
-/// Pids of live `instance-node` processes serving `instance` (found by their environment).
-fn node_pids(instance: uuid::Uuid) -> Vec<u32> {
-    let needle = format!("ZAPINI_INSTANCE_ID={instance}");
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        let running = std::fs::read_to_string(entry.path().join("stat"))
-            .map(|s| !s.contains(") Z "))
-            .unwrap_or(false);
-        if running && env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
-            pids.push(pid);
-        }
-    }
-    pids
-}
 
 async fn node_answers(api: &Api, cp: &ControlPlane, user: &str, id: i64) -> bool {
     let (status, body) = api
@@ -69,11 +49,7 @@ async fn process_launcher_runs_restarts_and_stops_real_nodes() {
     let first = pids[0];
 
     // Crash it: the launcher starts a new one, which takes over the lease.
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &first.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sigkill(first);
     eventually(T, "node relaunched after a crash", || async {
         let pids = node_pids(uuid);
         (pids.len() == 1 && pids[0] != first && node_answers(&api, &cp, &user, id).await)

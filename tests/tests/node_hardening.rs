@@ -14,6 +14,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tonic::metadata::MetadataValue;
 use uuid::Uuid;
+use zapini_e2e::process::{Binary, free_port, node_processes};
 use zapini_e2e::{
     ADMIN_EMAIL, ADMIN_PASSWORD, Api, ControlPlane, Node, config, eventually, node_bin,
     node_credential, target_bin,
@@ -22,35 +23,6 @@ use zapini_proto::v1;
 use zapini_proto::v1::instance_node_client::InstanceNodeClient;
 
 const T: Duration = Duration::from_secs(60);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Live processes whose environment has `ZAPINI_INSTANCE_ID=<instance>`, with that environment.
-fn node_processes(instance: Uuid) -> Vec<(u32, Vec<u8>)> {
-    let needle = format!("ZAPINI_INSTANCE_ID={instance}");
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        let running = std::fs::read_to_string(entry.path().join("stat"))
-            .map(|s| !s.contains(") Z "))
-            .unwrap_or(false);
-        if running && env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
-            found.push((pid, env));
-        }
-    }
-    found
-}
 
 fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path)
@@ -86,15 +58,6 @@ fn count_files(root: &Path) -> usize {
             })
             .sum(),
         Err(_) => 0,
-    }
-}
-
-struct Binary(std::process::Child);
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

@@ -7,57 +7,11 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
+use zapini_e2e::process::{free_port, spawn_control_plane, wait_healthy};
 use zapini_e2e::receiver::Receiver;
-use zapini_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, NODE_SECRET, config, sign_report, target_bin};
+use zapini_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, NODE_SECRET, config, sign_report};
 
 const EVENTS: usize = 240;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Binary {
-    child: std::process::Child,
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(envs: &[(String, String)]) -> Binary {
-    let bin = target_bin("control-plane").expect("the control-plane binary is built");
-    // Only what `envs` says: the test process's DATABASE_URL names the server, not this
-    // test's fresh database.
-    let child = std::process::Command::new(bin)
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .envs(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("control plane starts");
-    Binary { child }
-}
-
-async fn wait_healthy(client: &reqwest::Client, base: &str) {
-    zapini_e2e::eventually(Duration::from_secs(60), "control plane healthy", || async {
-        client
-            .get(format!("{base}/health"))
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status().is_success())
-            .map(|_| ())
-    })
-    .await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_delivery_then_restart_delivers_every_pending_event() {
@@ -98,7 +52,7 @@ async fn sigkill_mid_delivery_then_restart_delivers_every_pending_event() {
     let receiver = Receiver::start().await;
     // Slow (4 in flight, 200 ms each) so that most events are still pending at the kill.
     receiver.set_delay(Duration::from_millis(200));
-    let first = spawn(&envs);
+    let first = spawn_control_plane(&envs);
     let client = reqwest::Client::new();
     wait_healthy(&client, &base).await;
     let login: Value = client
@@ -167,7 +121,7 @@ async fn sigkill_mid_delivery_then_restart_delivers_every_pending_event() {
         "the kill must land mid-delivery ({before})"
     );
 
-    let _second = spawn(&envs);
+    let _second = spawn_control_plane(&envs);
     wait_healthy(&client, &base).await;
     let log = receiver
         .wait_until(
