@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ErrorBody;
 
 /// A successful API response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiResponse<T> {
     /// Always `true` for responses built with the constructors below.
     pub success: bool,
@@ -60,6 +60,14 @@ impl<T> ApiResponse<T> {
     }
 }
 
+/// `{"success": true, "message": "..."}`: the body of [`ApiResponse::message_only`], as the
+/// OpenAPI document describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MessageOnly {
+    pub success: bool,
+    pub message: String,
+}
+
 impl ApiResponse<()> {
     /// `{"success": true, "message": msg}` with no `data` member at all.
     pub fn message_only(msg: impl Into<String>) -> ApiResponse<()> {
@@ -73,7 +81,7 @@ impl ApiResponse<()> {
 }
 
 /// The `meta` object of a paginated response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Meta {
     pub pagination: Pagination,
 }
@@ -94,7 +102,7 @@ impl From<Pagination> for Meta {
 }
 
 /// Laravel-style pagination counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Pagination {
     pub total: u64,
     pub per_page: u64,

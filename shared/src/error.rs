@@ -326,6 +326,19 @@ impl FromStr for ErrorCode {
     }
 }
 
+/// The codes as the OpenAPI document lists them: a string enum of every wire code.
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .description(Some("A machine-readable error code."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
+
 impl Serialize for ErrorCode {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
@@ -349,12 +362,14 @@ fn empty_object() -> Value {
 /// the reference shows it unconditionally and clients may index into it without
 /// checking for presence. For validation errors it maps each field name to an
 /// array of messages, the same shape Laravel produces.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error, utoipa::ToSchema)]
 #[error("{code}: {message}")]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
+    /// Extra context; for `VALIDATION_ERROR`, each failing field's messages.
     #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
     pub details: Value,
 }
 
@@ -439,7 +454,7 @@ impl From<ErrorCode> for ErrorBody {
 }
 
 /// A complete error response: `{"success": false, "error": {...}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorEnvelope {
     /// Always `false`; kept as a field so the JSON shape matches success responses.
     pub success: bool,

@@ -19,6 +19,14 @@ pub struct LoginBody {
     device_name: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "Auth",
+    operation_id = "auth_login",
+    security(()),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -52,6 +60,14 @@ pub async fn login(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/me",
+    tag = "Auth",
+    operation_id = "auth_me",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn me(State(state): State<AppState>, Auth(caller): Auth) -> AppResult<impl IntoResponse> {
     let (user, tenant) = state.services.me(&caller).await?;
     Ok(axum::Json(ApiResponse::data(json!({
@@ -60,6 +76,14 @@ pub async fn me(State(state): State<AppState>, Auth(caller): Auth) -> AppResult<
     }))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "Auth",
+    operation_id = "auth_logout",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn logout(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -70,6 +94,14 @@ pub async fn logout(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    tag = "Auth",
+    operation_id = "auth_refresh",
+    security(()),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn refresh(
     State(state): State<AppState>,
     Auth(caller): Auth,

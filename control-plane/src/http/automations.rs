@@ -150,6 +150,14 @@ async fn delete(
     Ok(axum::Json(ApiResponse::<()>::message_only("Deleted successfully")).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/automation/flows",
+    tag = "Automation",
+    operation_id = "automations_flows",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn flows(
     State(s): State<AppState>,
     Auth(c): Auth,
@@ -158,6 +166,14 @@ pub async fn flows(
     list(&s, &c, AutomationKind::Flow, q).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/automation/flows",
+    tag = "Automation",
+    operation_id = "automations_create_flow",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn create_flow(
     State(s): State<AppState>,
     Auth(c): Auth,
@@ -166,6 +182,15 @@ pub async fn create_flow(
     create(&s, &c, AutomationKind::Flow, b).await
 }
 
+#[utoipa::path(
+    patch,
+    path = "/automation/flows/{id}",
+    tag = "Automation",
+    operation_id = "automations_update_flow",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn update_flow(
     State(s): State<AppState>,
     Auth(c): Auth,
@@ -175,6 +200,15 @@ pub async fn update_flow(
     update(&s, &c, AutomationKind::Flow, &id, b).await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/automation/flows/{id}",
+    tag = "Automation",
+    operation_id = "automations_delete_flow",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn delete_flow(
     State(s): State<AppState>,
     Auth(c): Auth,
@@ -183,6 +217,14 @@ pub async fn delete_flow(
     delete(&s, &c, AutomationKind::Flow, &id).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/automation/integrations",
+    tag = "Automation",
+    operation_id = "automations_integrations",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn integrations(
     State(s): State<AppState>,
     Auth(c): Auth,
@@ -191,6 +233,14 @@ pub async fn integrations(
     list(&s, &c, AutomationKind::Integration, q).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/automation/integrations",
+    tag = "Automation",
+    operation_id = "automations_create_integration",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn create_integration(
     State(s): State<AppState>,
     Auth(c): Auth,
@@ -199,6 +249,15 @@ pub async fn create_integration(
     create(&s, &c, AutomationKind::Integration, b).await
 }
 
+#[utoipa::path(
+    patch,
+    path = "/automation/integrations/{id}",
+    tag = "Automation",
+    operation_id = "automations_update_integration",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn update_integration(
     State(s): State<AppState>,
     Auth(c): Auth,
@@ -208,6 +267,15 @@ pub async fn update_integration(
     update(&s, &c, AutomationKind::Integration, &id, b).await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/automation/integrations/{id}",
+    tag = "Automation",
+    operation_id = "automations_delete_integration",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn delete_integration(
     State(s): State<AppState>,
     Auth(c): Auth,
@@ -228,6 +296,15 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     Option::<String>::deserialize(d).map(Some)
 }
 
+#[utoipa::path(
+    get,
+    path = "/instances/{id}/inbox-settings",
+    tag = "Automation",
+    operation_id = "automations_settings",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn settings(
     State(s): State<AppState>,
     Auth(c): Auth,
@@ -238,6 +315,15 @@ pub async fn settings(
     )))
 }
 
+#[utoipa::path(
+    put,
+    path = "/instances/{id}/inbox-settings",
+    tag = "Automation",
+    operation_id = "automations_put_settings",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn put_settings(
     State(s): State<AppState>,
     Auth(c): Auth,

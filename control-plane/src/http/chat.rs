@@ -23,6 +23,15 @@ pub struct ReactionBody {
     emoji: Option<String>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/chat/messages/{id}",
+    tag = "Chat",
+    operation_id = "chat_edit",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn edit(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -46,6 +55,15 @@ pub async fn edit(
     )))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/chat/messages/{id}",
+    tag = "Chat",
+    operation_id = "chat_delete",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -58,6 +76,15 @@ pub async fn delete(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/chat/messages/{id}/reaction",
+    tag = "Chat",
+    operation_id = "chat_react",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn react(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -82,6 +109,15 @@ pub async fn react(
     Ok(axum::Json(ApiResponse::message_data("Reaction added", m)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/chat/messages/{id}/reaction",
+    tag = "Chat",
+    operation_id = "chat_unreact",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn unreact(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -94,6 +130,15 @@ pub async fn unreact(
     Ok(axum::Json(ApiResponse::message_data("Reaction removed", m)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/chat/messages/{id}/transcription",
+    tag = "Chat",
+    operation_id = "chat_transcription",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn transcription(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -103,6 +148,15 @@ pub async fn transcription(
     Ok(axum::Json(ApiResponse::data(t)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/chat/messages/{id}/transcription",
+    tag = "Chat",
+    operation_id = "chat_request_transcription",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn request_transcription(
     State(state): State<AppState>,
     Auth(caller): Auth,

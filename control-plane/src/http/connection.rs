@@ -27,6 +27,15 @@ fn parse_bool(field: &str, v: Option<&str>) -> AppResult<bool> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/instances/{id}/qr",
+    tag = "Connection",
+    operation_id = "connection_qr",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn qr(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -36,6 +45,15 @@ pub async fn qr(
     Ok(axum::Json(ApiResponse::data(qr)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/instances/{id}/status",
+    tag = "Connection",
+    operation_id = "connection_status",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn status(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -60,6 +78,15 @@ pub struct PairCodeBody {
 /// `POST /instances/{id}/pair-code` (beyond the reference): links the phone by typing a code
 /// instead of scanning the QR. Answers the code to enter on the phone under Linked devices ->
 /// Link with phone number.
+#[utoipa::path(
+    post,
+    path = "/instances/{id}/pair-code",
+    tag = "Connection",
+    operation_id = "connection_pair_code",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn pair_code(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -85,6 +112,15 @@ pub async fn pair_code(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/instances/{id}/disconnect",
+    tag = "Connection",
+    operation_id = "connection_disconnect",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn disconnect(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -102,6 +138,15 @@ pub async fn disconnect(
 
 /// `POST /instances/{id}/logout` (beyond the reference): unlinks the device and deletes the
 /// session keys; the next reconnect shows a fresh QR.
+#[utoipa::path(
+    post,
+    path = "/instances/{id}/logout",
+    tag = "Connection",
+    operation_id = "connection_logout",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn logout(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -111,6 +156,15 @@ pub async fn logout(
     Ok(axum::Json(ApiResponse::message_data("Logged out", status)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/instances/{id}/reconnect",
+    tag = "Connection",
+    operation_id = "connection_reconnect",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn reconnect(
     State(state): State<AppState>,
     Auth(caller): Auth,

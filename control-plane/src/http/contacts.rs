@@ -107,6 +107,14 @@ fn target_instance(caller: &Caller, v: Option<Value>) -> AppResult<String> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/contacts",
+    tag = "Contacts",
+    operation_id = "contacts_list",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -129,6 +137,14 @@ pub async fn list(
     Ok(axum::Json(ApiResponse::paginated(items, page.meta(total))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/contacts",
+    tag = "Contacts",
+    operation_id = "contacts_create",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -153,6 +169,15 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/contacts/{id}",
+    tag = "Contacts",
+    operation_id = "contacts_show",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -163,6 +188,15 @@ pub async fn show(
     )))
 }
 
+#[utoipa::path(
+    put, patch,
+    path = "/contacts/{id}",
+    tag = "Contacts",
+    operation_id = "contacts_update",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -179,6 +213,15 @@ pub async fn update(
     )))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/contacts/{id}",
+    tag = "Contacts",
+    operation_id = "contacts_delete",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -190,6 +233,14 @@ pub async fn delete(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/contacts/import",
+    tag = "Contacts",
+    operation_id = "contacts_import",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn import(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -252,6 +303,14 @@ pub async fn import(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/contacts/export",
+    tag = "Contacts",
+    operation_id = "contacts_export",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn export(
     State(state): State<AppState>,
     Auth(caller): Auth,

@@ -174,6 +174,14 @@ async fn list_with(
     .into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/conversations",
+    tag = "Conversations",
+    operation_id = "conversations_list",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -182,6 +190,14 @@ pub async fn list(
     list_with(&state, &caller, &Params::parse(q), false, false).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/conversations/archived",
+    tag = "Conversations",
+    operation_id = "conversations_archived",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn archived(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -190,6 +206,14 @@ pub async fn archived(
     list_with(&state, &caller, &Params::parse(q), true, false).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/chat/conversations",
+    tag = "Chat",
+    operation_id = "conversations_chat_list",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn chat_list(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -198,6 +222,15 @@ pub async fn chat_list(
     list_with(&state, &caller, &Params::parse(q), false, true).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/conversations/{id}",
+    tag = "Conversations",
+    operation_id = "conversations_show",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -214,6 +247,15 @@ pub async fn show(
     Ok(axum::Json(ApiResponse::data(c)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/chat/conversations/{id}",
+    tag = "Chat",
+    operation_id = "conversations_chat_show",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn chat_show(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -258,6 +300,15 @@ async fn history(
     Ok(axum::Json(ApiResponse::data(h)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/conversations/{id}/messages",
+    tag = "Conversations",
+    operation_id = "conversations_messages",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn messages(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -269,6 +320,15 @@ pub async fn messages(
     history(&state, &caller, &id, &params, chat).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/chat/conversations/{id}/messages",
+    tag = "Chat",
+    operation_id = "conversations_chat_messages",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn chat_messages(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -278,6 +338,15 @@ pub async fn chat_messages(
     history(&state, &caller, &id, &Params::parse(q), true).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/conversations/{id}/mark-read",
+    tag = "Conversations",
+    operation_id = "conversations_mark_read",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn mark_read(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -290,6 +359,15 @@ pub async fn mark_read(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/conversations/{id}/archive",
+    tag = "Conversations",
+    operation_id = "conversations_archive",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn archive(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -302,6 +380,15 @@ pub async fn archive(
     )))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/conversations/{id}/archive",
+    tag = "Conversations",
+    operation_id = "conversations_restore",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn restore(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -314,6 +401,15 @@ pub async fn restore(
     )))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/conversations/{id}",
+    tag = "Conversations",
+    operation_id = "conversations_delete",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -332,6 +428,15 @@ pub struct TagsBody {
     tag_ids: Option<Vec<String>>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/conversations/{id}/tags",
+    tag = "Conversations",
+    operation_id = "conversations_set_tags",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn set_tags(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -378,6 +483,15 @@ fn reason(r: Option<String>) -> AppResult<Option<String>> {
     Ok(r)
 }
 
+#[utoipa::path(
+    get,
+    path = "/conversations/{id}/automation",
+    tag = "Conversations",
+    operation_id = "conversations_automation",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn automation(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -387,6 +501,15 @@ pub async fn automation(
     Ok(axum::Json(ApiResponse::data(v)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/conversations/{id}/automation/pause",
+    tag = "Conversations",
+    operation_id = "conversations_pause",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn pause(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -403,6 +526,15 @@ pub async fn pause(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/conversations/{id}/automation/resume",
+    tag = "Conversations",
+    operation_id = "conversations_resume",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn resume(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -415,6 +547,15 @@ pub async fn resume(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/chat/conversations/{id}/pause-automation",
+    tag = "Chat",
+    operation_id = "conversations_chat_pause",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn chat_pause(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -438,6 +579,15 @@ pub async fn chat_pause(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/chat/conversations/{id}/resume-automation",
+    tag = "Chat",
+    operation_id = "conversations_chat_resume",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn chat_resume(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -489,6 +639,14 @@ fn bulk_ids(body: &BulkBody) -> AppResult<Vec<String>> {
         .collect())
 }
 
+#[utoipa::path(
+    post,
+    path = "/conversations/automation/bulk-pause",
+    tag = "Conversations",
+    operation_id = "conversations_bulk_pause",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn bulk_pause(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -505,6 +663,14 @@ pub async fn bulk_pause(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/conversations/automation/bulk-resume",
+    tag = "Conversations",
+    operation_id = "conversations_bulk_resume",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn bulk_resume(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -519,4 +685,58 @@ pub async fn bulk_resume(
         format!("{} automations resumed", o.done),
         json!({"resumed": o.done, "skipped": o.skipped, "errors": o.errors}),
     )))
+}
+
+/// `/chat/conversations/{id}/mark-read`: the chat API's form of [`mark_read`].
+#[utoipa::path(
+    post,
+    path = "/chat/conversations/{id}/mark-read",
+    tag = "Chat",
+    operation_id = "conversations_chat_mark_read",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
+pub async fn chat_mark_read(
+    state: State<AppState>,
+    auth: Auth,
+    id: Path<String>,
+) -> AppResult<impl IntoResponse> {
+    mark_read(state, auth, id).await
+}
+
+/// `/chat/conversations/{id}/archive`: the chat API's form of [`archive`].
+#[utoipa::path(
+    post,
+    path = "/chat/conversations/{id}/archive",
+    tag = "Chat",
+    operation_id = "conversations_chat_archive",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
+pub async fn chat_archive(
+    state: State<AppState>,
+    auth: Auth,
+    id: Path<String>,
+) -> AppResult<impl IntoResponse> {
+    archive(state, auth, id).await
+}
+
+/// `DELETE /chat/conversations/{id}/archive`: the chat API's form of [`restore`].
+#[utoipa::path(
+    delete,
+    path = "/chat/conversations/{id}/archive",
+    tag = "Chat",
+    operation_id = "conversations_chat_restore",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
+pub async fn chat_restore(
+    state: State<AppState>,
+    auth: Auth,
+    id: Path<String>,
+) -> AppResult<impl IntoResponse> {
+    restore(state, auth, id).await
 }

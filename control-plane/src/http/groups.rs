@@ -55,6 +55,15 @@ fn subject(v: Option<Value>, required: bool) -> AppResult<Option<String>> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/instances/{id}/groups",
+    tag = "Groups",
+    operation_id = "groups_list",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -67,6 +76,15 @@ pub async fn list(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/instances/{id}/groups",
+    tag = "Groups",
+    operation_id = "groups_create",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -88,6 +106,15 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/instances/{id}/groups/{jid}",
+    tag = "Groups",
+    operation_id = "groups_show",
+    params(("id" = String, Path), ("jid" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -98,6 +125,15 @@ pub async fn show(
     Ok(AxumJson(ApiResponse::data(view)))
 }
 
+#[utoipa::path(
+    patch, put,
+    path = "/instances/{id}/groups/{jid}",
+    tag = "Groups",
+    operation_id = "groups_update",
+    params(("id" = String, Path), ("jid" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -158,6 +194,15 @@ async fn change(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/instances/{id}/groups/{jid}/participants",
+    tag = "Groups",
+    operation_id = "groups_add_participants",
+    params(("id" = String, Path), ("jid" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn add_participants(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -167,6 +212,15 @@ pub async fn add_participants(
     change(state, caller, id, jid, body, ParticipantChange::Add).await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/instances/{id}/groups/{jid}/participants",
+    tag = "Groups",
+    operation_id = "groups_remove_participants",
+    params(("id" = String, Path), ("jid" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn remove_participants(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -176,6 +230,15 @@ pub async fn remove_participants(
     change(state, caller, id, jid, body, ParticipantChange::Remove).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/instances/{id}/groups/{jid}/admins",
+    tag = "Groups",
+    operation_id = "groups_promote",
+    params(("id" = String, Path), ("jid" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn promote(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -185,6 +248,15 @@ pub async fn promote(
     change(state, caller, id, jid, body, ParticipantChange::Promote).await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/instances/{id}/groups/{jid}/admins",
+    tag = "Groups",
+    operation_id = "groups_demote",
+    params(("id" = String, Path), ("jid" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn demote(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -194,6 +266,15 @@ pub async fn demote(
     change(state, caller, id, jid, body, ParticipantChange::Demote).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/instances/{id}/groups/{jid}/leave",
+    tag = "Groups",
+    operation_id = "groups_leave",
+    params(("id" = String, Path), ("jid" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn leave(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -204,6 +285,15 @@ pub async fn leave(
     Ok(AxumJson(ApiResponse::message_only("Left the group")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/instances/{id}/groups/{jid}/invite",
+    tag = "Groups",
+    operation_id = "groups_invite",
+    params(("id" = String, Path), ("jid" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn invite(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -219,6 +309,15 @@ pub async fn invite(
     )))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/instances/{id}/groups/{jid}/invite",
+    tag = "Groups",
+    operation_id = "groups_revoke_invite",
+    params(("id" = String, Path), ("jid" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn revoke_invite(
     State(state): State<AppState>,
     Auth(caller): Auth,

@@ -9,6 +9,14 @@ use zapini_shared::time::format_millis;
 
 use super::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "Health",
+    operation_id = "health_health",
+    security(()),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let uptime = state.started_at.elapsed().as_secs();
     let db_ok = state.services.db.ping().await.is_ok();

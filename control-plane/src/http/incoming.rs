@@ -12,6 +12,15 @@ use super::AppState;
 use crate::error::{AppError, AppResult};
 use crate::service::incoming::Report;
 
+#[utoipa::path(
+    post,
+    path = "/webhooks/instance/{uuid}/{kind}",
+    tag = "Internal",
+    operation_id = "incoming_report",
+    params(("uuid" = String, Path), ("kind" = String, Path)),
+    security(("node_signature" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn report(
     State(state): State<AppState>,
     Path((uuid, kind)): Path<(String, String)>,

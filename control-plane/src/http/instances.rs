@@ -33,6 +33,14 @@ pub struct ListQuery {
     status: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/instances",
+    tag = "Instances",
+    operation_id = "instances_create",
+    security(("user_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -61,6 +69,14 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/instances",
+    tag = "Instances",
+    operation_id = "instances_list",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -81,6 +97,15 @@ pub async fn list(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/instances/{id}",
+    tag = "Instances",
+    operation_id = "instances_show",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -92,6 +117,15 @@ pub async fn show(
     )))
 }
 
+#[utoipa::path(
+    put, patch,
+    path = "/instances/{id}",
+    tag = "Instances",
+    operation_id = "instances_update",
+    params(("id" = String, Path)),
+    security(("user_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -115,6 +149,15 @@ pub async fn update(
     )))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/instances/{id}",
+    tag = "Instances",
+    operation_id = "instances_delete",
+    params(("id" = String, Path)),
+    security(("user_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -127,6 +170,15 @@ pub async fn delete(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/instances/{id}/stats",
+    tag = "Instances",
+    operation_id = "instances_stats",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn stats(
     State(state): State<AppState>,
     Auth(caller): Auth,

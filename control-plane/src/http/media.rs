@@ -86,6 +86,14 @@ async fn feed(
 
 /// `POST /media/upload` — multipart `file` (required) and `type` (optional; checked against
 /// what the bytes are).
+#[utoipa::path(
+    post,
+    path = "/media/upload",
+    tag = "Media",
+    operation_id = "media_upload",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn upload(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -154,6 +162,15 @@ pub async fn upload(
     Ok((StatusCode::CREATED, Json(ApiResponse::data(view))).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/media/{id}",
+    tag = "Media",
+    operation_id = "media_show",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -163,6 +180,15 @@ pub async fn show(
     Ok(Json(ApiResponse::data(view)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/media/{id}",
+    tag = "Media",
+    operation_id = "media_delete",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -248,6 +274,15 @@ fn binary(filename: &str, mime: &str, reader: Reader) -> Response {
 }
 
 /// `GET /media/{id}/content` — the file, with a token or the signed `url`.
+#[utoipa::path(
+    get,
+    path = "/media/{id}/content",
+    tag = "Media",
+    operation_id = "media_content",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn content(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
@@ -263,6 +298,15 @@ pub async fn content(
 }
 
 /// `GET /messages/{uuid}/media` — a message's media, with a token or the signed `url`.
+#[utoipa::path(
+    get,
+    path = "/messages/{id}/media",
+    tag = "Media",
+    operation_id = "media_message_media",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn message_media(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
@@ -280,6 +324,15 @@ pub async fn message_media(
 /// `GET /internal/media/{id}` — a node fetching a library file for a `media_id` send:
 /// `Authorization: Bearer <node credential>` and `X-Zapini-Instance: <instance uuid>`; the
 /// credential must be that instance's (a node fetches for its own instance only).
+#[utoipa::path(
+    get,
+    path = "/internal/media/{id}",
+    tag = "Internal",
+    operation_id = "media_for_node",
+    params(("id" = String, Path)),
+    security(("node_secret" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn for_node(
     State(state): State<AppState>,
     extensions: axum::http::Extensions,

@@ -61,6 +61,14 @@ fn required(field: &str, v: Option<String>, aliases: &str) -> AppResult<String> 
 
 const MEDIA_TYPES: [&str; 4] = ["image", "video", "audio", "document"];
 
+#[utoipa::path(
+    post,
+    path = "/chat/send",
+    tag = "Messages",
+    operation_id = "messages_chat_send",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn chat_send(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -101,6 +109,14 @@ pub async fn chat_send(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/messages/send-media",
+    tag = "Messages",
+    operation_id = "messages_send_media",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn send_media(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -185,4 +201,21 @@ pub async fn send_media(
         "Media sent successfully",
         msg,
     )))
+}
+
+/// `/chat/send-media`: the chat API's form of [`send_media`].
+#[utoipa::path(
+    post,
+    path = "/chat/send-media",
+    tag = "Messages",
+    operation_id = "messages_chat_send_media",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
+pub async fn chat_send_media(
+    state: State<AppState>,
+    auth: Auth,
+    body: Json<SendMediaBody>,
+) -> AppResult<impl IntoResponse> {
+    send_media(state, auth, body).await
 }

@@ -20,6 +20,7 @@ pub mod instances;
 pub mod media;
 pub mod messages;
 pub mod middleware;
+pub mod openapi;
 pub mod tags;
 pub mod tokens;
 pub mod webhooks;
@@ -30,10 +31,11 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use zapini_shared::error::{ErrorBody, ErrorCode};
 
 use crate::service::Services;
@@ -47,185 +49,104 @@ pub struct AppState {
     pub http: reqwest::Client,
 }
 
-/// The API routes, without prefix; mounted at `/` and `/api/v1`.
-fn api_routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/me", get(auth::me))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/instances", get(instances::list).post(instances::create))
-        .route(
-            "/instances/{id}",
-            get(instances::show)
-                .put(instances::update)
-                .patch(instances::update)
-                .delete(instances::delete),
-        )
-        .route("/instances/{id}/stats", get(instances::stats))
-        .route("/instances/{id}/qr", get(connection::qr))
-        .route("/instances/{id}/status", get(connection::status))
-        .route("/instances/{id}/disconnect", post(connection::disconnect))
-        .route("/instances/{id}/reconnect", post(connection::reconnect))
-        .route("/instances/{id}/pair-code", post(connection::pair_code))
-        .route("/instances/{id}/logout", post(connection::logout))
-        .route("/chat/send", post(messages::chat_send))
-        .route("/chat/send-media", post(messages::send_media))
-        .route("/messages/send-media", post(messages::send_media))
-        .route(
-            "/media/upload",
-            post(media::upload).layer(DefaultBodyLimit::max(
-                (crate::media::formats::max_any() + crate::media::formats::MB) as usize,
-            )),
-        )
-        .route("/media/{id}", get(media::show).delete(media::delete))
-        .route("/media/{id}/content", get(media::content))
-        .route("/messages/{id}/media", get(media::message_media))
-        .route(
-            "/instances/{id}/groups",
-            get(groups::list).post(groups::create),
-        )
-        .route(
-            "/instances/{id}/groups/{jid}",
-            get(groups::show).patch(groups::update).put(groups::update),
-        )
-        .route(
-            "/instances/{id}/groups/{jid}/participants",
-            post(groups::add_participants).delete(groups::remove_participants),
-        )
-        .route(
-            "/instances/{id}/groups/{jid}/admins",
-            post(groups::promote).delete(groups::demote),
-        )
-        .route("/instances/{id}/groups/{jid}/leave", post(groups::leave))
-        .route(
-            "/instances/{id}/groups/{jid}/invite",
-            get(groups::invite).delete(groups::revoke_invite),
-        )
-        .merge(inbox_routes())
-        .route(
-            "/instances/{id}/webhook",
-            get(webhooks::get)
-                .put(webhooks::put)
-                .delete(webhooks::delete),
-        )
-        .route(
-            "/instances/{id}/webhook/deliveries",
-            get(webhooks::deliveries),
-        )
-        .route(
-            "/instances/{id}/webhook/deliveries/{delivery}",
-            get(webhooks::delivery),
-        )
-        .route(
-            "/instances/{id}/webhook/deliveries/{delivery}/replay",
-            post(webhooks::replay_one),
-        )
-        .route(
-            "/instances/{id}/webhook/replay",
-            post(webhooks::replay_many),
-        )
-        .route(
-            "/instances/{id}/tokens",
-            get(tokens::list).post(tokens::create),
-        )
-        .route("/instances/{id}/tokens/{token_id}", delete(tokens::revoke))
+/// The API routes, without prefix; mounted at `/` and `/api/v1`. Every route is registered
+/// through `routes!`, which reads the path and methods from the handler's `#[utoipa::path]`,
+/// so a route cannot be served without being described (the drift test checks the rest).
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(instances::list, instances::create))
+        .routes(routes!(
+            instances::show,
+            instances::update,
+            instances::delete
+        ))
+        .routes(routes!(instances::stats))
+        .routes(routes!(connection::qr))
+        .routes(routes!(connection::status))
+        .routes(routes!(connection::disconnect))
+        .routes(routes!(connection::reconnect))
+        .routes(routes!(connection::pair_code))
+        .routes(routes!(connection::logout))
+        .routes(routes!(messages::chat_send))
+        .routes(routes!(messages::send_media))
+        .routes(routes!(messages::chat_send_media))
+        .routes(media_upload())
+        .routes(routes!(media::show, media::delete))
+        .routes(routes!(media::content))
+        .routes(routes!(media::message_media))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::show, groups::update))
+        .routes(routes!(
+            groups::add_participants,
+            groups::remove_participants
+        ))
+        .routes(routes!(groups::promote, groups::demote))
+        .routes(routes!(groups::leave))
+        .routes(routes!(groups::invite, groups::revoke_invite))
+        .routes(routes!(webhooks::get, webhooks::put, webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::delivery))
+        .routes(routes!(webhooks::replay_one))
+        .routes(routes!(webhooks::replay_many))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(conversations::list))
+        .routes(routes!(conversations::archived))
+        .routes(routes!(conversations::show, conversations::delete))
+        .routes(routes!(conversations::messages))
+        .routes(routes!(conversations::mark_read))
+        .routes(routes!(conversations::archive, conversations::restore))
+        .routes(routes!(conversations::set_tags))
+        .routes(routes!(conversations::automation))
+        .routes(routes!(conversations::pause))
+        .routes(routes!(conversations::resume))
+        .routes(routes!(conversations::bulk_pause))
+        .routes(routes!(conversations::bulk_resume))
+        .routes(routes!(conversations::chat_list))
+        .routes(routes!(conversations::chat_show))
+        .routes(routes!(conversations::chat_messages))
+        .routes(routes!(conversations::chat_mark_read))
+        .routes(routes!(
+            conversations::chat_archive,
+            conversations::chat_restore
+        ))
+        .routes(routes!(conversations::chat_pause))
+        .routes(routes!(conversations::chat_resume))
+        .routes(routes!(chat::edit, chat::delete))
+        .routes(routes!(chat::react, chat::unreact))
+        .routes(routes!(chat::transcription, chat::request_transcription))
+        .routes(routes!(contacts::list, contacts::create))
+        .routes(routes!(contacts::import))
+        .routes(routes!(contacts::export))
+        .routes(routes!(contacts::show, contacts::update, contacts::delete))
+        .routes(routes!(tags::list, tags::create))
+        .routes(routes!(tags::show, tags::update, tags::delete))
+        .routes(routes!(automations::flows, automations::create_flow))
+        .routes(routes!(automations::update_flow, automations::delete_flow))
+        .routes(routes!(
+            automations::integrations,
+            automations::create_integration
+        ))
+        .routes(routes!(
+            automations::update_integration,
+            automations::delete_integration
+        ))
+        .routes(routes!(automations::settings, automations::put_settings))
 }
 
-/// Conversations, the chat API, automation control, contacts and tags.
-fn inbox_routes() -> Router<AppState> {
-    use conversations as conv;
-    Router::new()
-        .route("/conversations", get(conv::list))
-        .route("/conversations/archived", get(conv::archived))
-        .route("/conversations/{id}", get(conv::show).delete(conv::delete))
-        .route("/conversations/{id}/messages", get(conv::messages))
-        .route("/conversations/{id}/mark-read", post(conv::mark_read))
-        .route(
-            "/conversations/{id}/archive",
-            post(conv::archive).delete(conv::restore),
-        )
-        .route("/conversations/{id}/tags", put(conv::set_tags))
-        .route("/conversations/{id}/automation", get(conv::automation))
-        .route("/conversations/{id}/automation/pause", post(conv::pause))
-        .route("/conversations/{id}/automation/resume", post(conv::resume))
-        .route(
-            "/conversations/automation/bulk-pause",
-            post(conv::bulk_pause),
-        )
-        .route(
-            "/conversations/automation/bulk-resume",
-            post(conv::bulk_resume),
-        )
-        .route("/chat/conversations", get(conv::chat_list))
-        .route("/chat/conversations/{id}", get(conv::chat_show))
-        .route(
-            "/chat/conversations/{id}/messages",
-            get(conv::chat_messages),
-        )
-        .route("/chat/conversations/{id}/mark-read", post(conv::mark_read))
-        .route(
-            "/chat/conversations/{id}/archive",
-            post(conv::archive).delete(conv::restore),
-        )
-        .route(
-            "/chat/conversations/{id}/pause-automation",
-            post(conv::chat_pause),
-        )
-        .route(
-            "/chat/conversations/{id}/resume-automation",
-            post(conv::chat_resume),
-        )
-        .route(
-            "/chat/messages/{id}",
-            patch(chat::edit).delete(chat::delete),
-        )
-        .route(
-            "/chat/messages/{id}/reaction",
-            post(chat::react).delete(chat::unreact),
-        )
-        .route(
-            "/chat/messages/{id}/transcription",
-            get(chat::transcription).post(chat::request_transcription),
-        )
-        .route("/contacts", get(contacts::list).post(contacts::create))
-        .route("/contacts/import", post(contacts::import))
-        .route("/contacts/export", get(contacts::export))
-        .route(
-            "/contacts/{id}",
-            get(contacts::show)
-                .put(contacts::update)
-                .patch(contacts::update)
-                .delete(contacts::delete),
-        )
-        .route("/tags", get(tags::list).post(tags::create))
-        .route(
-            "/tags/{id}",
-            get(tags::show)
-                .patch(tags::update)
-                .put(tags::update)
-                .delete(tags::delete),
-        )
-        .route(
-            "/automation/flows",
-            get(automations::flows).post(automations::create_flow),
-        )
-        .route(
-            "/automation/flows/{id}",
-            patch(automations::update_flow).delete(automations::delete_flow),
-        )
-        .route(
-            "/automation/integrations",
-            get(automations::integrations).post(automations::create_integration),
-        )
-        .route(
-            "/automation/integrations/{id}",
-            patch(automations::update_integration).delete(automations::delete_integration),
-        )
-        .route(
-            "/instances/{id}/inbox-settings",
-            get(automations::settings).put(automations::put_settings),
-        )
+/// `/media/upload` takes bodies up to the largest media kind, above the global body limit.
+fn media_upload() -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    let (schemas, paths, method_router) = routes!(media::upload);
+    let limit = (crate::media::formats::max_any() + crate::media::formats::MB) as usize;
+    (
+        schemas,
+        paths,
+        method_router.layer(DefaultBodyLimit::max(limit)),
+    )
 }
 
 async fn not_found(req: Request) -> Response {
@@ -242,31 +163,43 @@ async fn method_not_allowed(req: Request) -> Response {
     ))
 }
 
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    crate::error::AppError::internal("handler panicked").into_response()
-}
-
-pub fn router(state: AppState) -> Router {
-    let request_id = HeaderName::from_static("x-request-id");
-    let limited = Router::new()
+/// Every described route: the API at both URL forms behind authentication and rate limits,
+/// health, the node-facing routes.
+fn described_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let limited = OpenApiRouter::new()
         .merge(api_routes())
         .nest("/api/v1", api_routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::auth_and_rate_limit,
         ));
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/api/v1/health", get(health::health))
-        // Engine reports authenticate by signature, not by token or rate-limit identity.
-        .route("/webhooks/instance/{uuid}/{kind}", post(incoming::report))
-        .route(
-            "/api/v1/webhooks/instance/{uuid}/{kind}",
-            post(incoming::report),
-        )
-        // Nodes fetching a library file for a `media_id` send authenticate with the node secret.
-        .route("/internal/media/{id}", get(media::for_node))
+    OpenApiRouter::new()
+        .merge(public_routes())
+        .nest("/api/v1", public_routes())
+        .routes(routes!(media::for_node))
         .merge(limited)
+}
+
+/// Routes without a user or `sk_` token: health, the API's own description, and what nodes
+/// call (engine reports authenticate by signature, library media by the node secret).
+fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health::health))
+        .routes(routes!(openapi::document_json))
+        .routes(routes!(openapi::docs_page))
+        .routes(routes!(openapi::docs_script))
+        .routes(routes!(incoming::report))
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    crate::error::AppError::internal("handler panicked").into_response()
+}
+
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let (router, document) = described_routes(&state).split_for_parts();
+    router
+        .layer(axum::Extension(openapi::Document::new(document)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.services.config.max_body_bytes))

@@ -18,6 +18,14 @@ pub struct TagBody {
     color: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/tags",
+    tag = "Tags",
+    operation_id = "tags_list",
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -26,6 +34,14 @@ pub async fn list(
     Ok(axum::Json(ApiResponse::data(json!({ "tags": tags }))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/tags",
+    tag = "Tags",
+    operation_id = "tags_create",
+    security(("user_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -60,6 +76,15 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/tags/{id}",
+    tag = "Tags",
+    operation_id = "tags_show",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn show(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -69,6 +94,15 @@ pub async fn show(
     Ok(axum::Json(ApiResponse::data(json!({ "tag": tag }))))
 }
 
+#[utoipa::path(
+    patch, put,
+    path = "/tags/{id}",
+    tag = "Tags",
+    operation_id = "tags_update",
+    params(("id" = String, Path)),
+    security(("user_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -84,6 +118,15 @@ pub async fn update(
     )))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/tags/{id}",
+    tag = "Tags",
+    operation_id = "tags_delete",
+    params(("id" = String, Path)),
+    security(("user_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Auth(caller): Auth,

@@ -19,6 +19,15 @@ pub struct CreateBody {
     expires_in_days: Option<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/instances/{id}/tokens",
+    tag = "Tokens",
+    operation_id = "tokens_create",
+    params(("id" = String, Path)),
+    security(("user_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -45,6 +54,15 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/instances/{id}/tokens",
+    tag = "Tokens",
+    operation_id = "tokens_list",
+    params(("id" = String, Path)),
+    security(("user_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -54,6 +72,15 @@ pub async fn list(
     Ok(axum::Json(ApiResponse::data(json!({ "tokens": tokens }))))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/instances/{id}/tokens/{token_id}",
+    tag = "Tokens",
+    operation_id = "tokens_revoke",
+    params(("id" = String, Path), ("token_id" = String, Path)),
+    security(("user_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     Auth(caller): Auth,

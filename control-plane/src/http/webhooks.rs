@@ -58,6 +58,15 @@ pub struct PutBody {
     is_active: Option<Flag>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/instances/{id}/webhook",
+    tag = "Webhooks",
+    operation_id = "webhooks_put",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn put(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -96,6 +105,15 @@ pub async fn put(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/instances/{id}/webhook",
+    tag = "Webhooks",
+    operation_id = "webhooks_get",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn get(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -105,6 +123,15 @@ pub async fn get(
     Ok(axum::Json(ApiResponse::data(view)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/instances/{id}/webhook",
+    tag = "Webhooks",
+    operation_id = "webhooks_delete",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -125,6 +152,15 @@ pub struct LogQuery {
     per_page: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/instances/{id}/webhook/deliveries",
+    tag = "Webhooks",
+    operation_id = "webhooks_deliveries",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn deliveries(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -154,6 +190,15 @@ pub async fn deliveries(
     Ok(axum::Json(ApiResponse::paginated(items, meta)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/instances/{id}/webhook/deliveries/{delivery}",
+    tag = "Webhooks",
+    operation_id = "webhooks_delivery",
+    params(("id" = String, Path), ("delivery" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn delivery(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -166,6 +211,15 @@ pub async fn delivery(
     Ok(axum::Json(ApiResponse::data(detail)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/instances/{id}/webhook/deliveries/{delivery}/replay",
+    tag = "Webhooks",
+    operation_id = "webhooks_replay_one",
+    params(("id" = String, Path), ("delivery" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn replay_one(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -187,6 +241,15 @@ pub struct ReplayBody {
     status: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/instances/{id}/webhook/replay",
+    tag = "Webhooks",
+    operation_id = "webhooks_replay_many",
+    params(("id" = String, Path)),
+    security(("user_token" = []), ("instance_token" = [])),
+    responses((status = 200, description = "OK"))
+)]
 pub async fn replay_many(
     State(state): State<AppState>,
     Auth(caller): Auth,
