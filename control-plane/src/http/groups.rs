@@ -5,35 +5,155 @@ use axum::Json as AxumJson;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::{Value, json};
-use zapini_shared::envelope::ApiResponse;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Schema, Type};
+use zapini_shared::envelope::{ApiResponse, MessageOnly};
+use zapini_shared::error::ErrorEnvelope;
 
 use super::AppState;
 use super::extract::{Auth, Json};
 use crate::error::{AppError, AppResult};
-use crate::service::groups::{ParticipantChange, parse_group_jid, parse_participants};
+use crate::service::groups::{
+    GroupSummary, GroupView, ParticipantChange, ParticipantsOutcome, parse_group_jid,
+    parse_participants,
+};
 
 /// WhatsApp's limits on subjects and descriptions.
 const MAX_SUBJECT: usize = 100;
 const MAX_DESCRIPTION: usize = 2048;
 
-#[derive(Deserialize)]
+/// `participants`: 1 to 1024 phone numbers with country code or people's JIDs (duplicates
+/// count once).
+fn participants_schema() -> ArrayBuilder {
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(
+                    r"^\+?[1-9][0-9]{7,14}$|^[1-9][0-9]{7,14}@s\.whatsapp\.net$|^[0-9]{6,20}@lid$",
+                ))
+                .description(Some("A phone number with country code, or a person's JID.")),
+        )
+        .min_items(Some(1))
+        .max_items(Some(1024))
+        .description(Some(
+            "Phone numbers with country code, or people's JIDs (1 to 1024; duplicates count once).",
+        ))
+        .examples([serde_json::json!(["5511987654321", "5511976543210"])])
+}
+
+/// A non-blank subject of at most 100 characters.
+fn subject_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_SUBJECT))
+        .pattern(Some(r"\S"))
+        .description(Some(
+            "The group's name: not blank, at most 100 characters (surrounding spaces are trimmed).",
+        ))
+        .examples(["My New Group"])
+}
+
+/// `POST /instances/{id}/groups`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = CreateGroupBody)]
 pub struct CreateBody {
+    #[schema(schema_with = subject_schema, required = true)]
     subject: Option<Value>,
+    #[schema(schema_with = participants_schema, required = true)]
     participants: Option<Vec<Value>>,
 }
 
-#[derive(Deserialize)]
+/// `PATCH`/`PUT /instances/{id}/groups/{jid}`: a subject and/or a description.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = UpdateGroupFields)]
 pub struct UpdateBody {
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100, pattern = r"\S", example = "New Group Name")]
     subject: Option<Value>,
+    /// The new description (at most 2048 characters; empty clears it).
+    #[schema(value_type = Option<String>, max_length = 2048, example = "Updated description")]
     description: Option<Value>,
 }
 
-#[derive(Deserialize)]
+/// The body of a group update: at least one of `subject` and `description`, not null.
+pub struct UpdateGroupBody;
+
+impl utoipa::PartialSchema for UpdateGroupBody {
+    fn schema() -> RefOr<Schema> {
+        let fields = <UpdateBody as utoipa::PartialSchema>::schema();
+        let present = |name: &str| {
+            ObjectBuilder::new()
+                .required(name)
+                .property(name, ObjectBuilder::new().schema_type(Type::String))
+        };
+        let one = AnyOfBuilder::new()
+            .item(present("subject"))
+            .item(present("description"))
+            .description(Some("Send a subject and/or a description."));
+        RefOr::T(Schema::AllOf(
+            utoipa::openapi::schema::AllOfBuilder::new()
+                .item(fields)
+                .item(one)
+                .build(),
+        ))
+    }
+}
+
+impl utoipa::ToSchema for UpdateGroupBody {}
+
+/// `POST`/`DELETE …/participants` and `…/admins`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = GroupParticipantsBody)]
 pub struct ParticipantsBody {
+    #[schema(schema_with = participants_schema, required = true)]
     participants: Option<Vec<Value>>,
 }
+
+/// `{"groups": […], "total": n}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct GroupList {
+    pub groups: Vec<GroupSummary>,
+    pub total: usize,
+}
+
+/// `{"group": …, "message": "Group created successfully"}`, as the reference shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedGroup {
+    pub group: GroupView,
+    #[schema(example = "Group created successfully")]
+    pub message: &'static str,
+}
+
+/// A group's invite link.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InviteData {
+    #[schema(example = "AbCdEfGhIjKl")]
+    pub code: String,
+    #[schema(example = "https://chat.whatsapp.com/AbCdEfGhIjKl")]
+    pub invite_link: String,
+}
+
+/// The new invite link after a revoke.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RevokedInvite {
+    #[schema(example = "MnOpQrStUvWx")]
+    pub new_code: String,
+    #[schema(example = "https://chat.whatsapp.com/MnOpQrStUvWx")]
+    pub new_invite_link: String,
+}
+
+const E400: &str = "Malformed JSON (`INVALID_JSON`, `BAD_REQUEST`), or the engine does not support groups (`BAD_REQUEST`).";
+const E403: &str = "An instance token used for another instance (`INSTANCE_FORBIDDEN`), or WhatsApp refused the operation, e.g. not an admin (`FORBIDDEN`).";
+const E404: &str = "No such instance in the tenant (`INSTANCE_NOT_FOUND`), or no such group (`NOT_FOUND`).";
+const E404_PARTICIPANTS: &str = "No such instance (`INSTANCE_NOT_FOUND`), no such group, or none of the participants is a member (`NOT_FOUND`).";
+const E409: &str = "The instance is not connected to WhatsApp (`INSTANCE_NOT_CONNECTED`).";
+const E422: &str = "`jid` is not a group JID, a field is missing or invalid, or WhatsApp refused the values (`VALIDATION_ERROR`).";
+const E422_PARTICIPANTS: &str = "`jid` is not a group JID, `participants` is missing or invalid, or no participant could be changed: `details` gives each one's reason (`VALIDATION_ERROR`).";
+const E503: &str = "The instance's node is not running or unreachable (`NODE_UNAVAILABLE`), WhatsApp is briefly unavailable, or a dependency is (`SERVICE_UNAVAILABLE`); retry.";
+const E504: &str = "The instance's node did not answer in time (`GATEWAY_TIMEOUT`).";
 
 fn subject(v: Option<Value>, required: bool) -> AppResult<Option<String>> {
     match v {
@@ -55,14 +175,30 @@ fn subject(v: Option<Value>, required: bool) -> AppResult<Option<String>> {
     }
 }
 
+/// List groups
+///
+/// Returns all WhatsApp groups from the instance.
 #[utoipa::path(
     get,
     path = "/instances/{id}/groups",
     tag = "Groups",
     operation_id = "groups_list",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "Instance: numeric id or UUID", example = "777")),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "The groups.", body = ApiResponse<GroupList>,
+            example = json!({"success": true, "data": {"groups": [{
+                "jid": "120363001234567890@g.us", "subject": "Marketing Team",
+                "owner": "5511987654321@s.whatsapp.net", "size": 25, "description": "Team discussions"
+            }], "total": 1}})),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 404, description = E404, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = 422, description = E422, body = ErrorEnvelope),
+        (status = 503, description = E503, body = ErrorEnvelope),
+        (status = 504, description = E504, body = ErrorEnvelope),
+    )
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -71,19 +207,44 @@ pub async fn list(
 ) -> AppResult<impl IntoResponse> {
     let groups = state.services.list_groups(&caller, &id).await?;
     let total = groups.len();
-    Ok(AxumJson(ApiResponse::data(
-        json!({ "groups": groups, "total": total }),
-    )))
+    Ok(AxumJson(ApiResponse::data(GroupList { groups, total })))
 }
 
+/// Create a group
+///
+/// Creates a new WhatsApp group with the instance's number as its owner.
 #[utoipa::path(
     post,
     path = "/instances/{id}/groups",
     tag = "Groups",
     operation_id = "groups_create",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "Instance: numeric id or UUID", example = "777")),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    request_body(
+        content = CreateBody,
+        description = "The group's name and first participants.",
+        example = json!({"subject": "My New Group", "participants": ["5511987654321", "5511976543210"]})
+    ),
+    responses(
+        (status = 201, description = "Created.", body = ApiResponse<CreatedGroup>,
+            example = json!({"success": true, "data": {"group": {
+                "jid": "120363001234567890@g.us", "subject": "My New Group", "description": null,
+                "owner": "5511999999999@s.whatsapp.net",
+                "participants": [
+                    {"jid": "5511999999999@s.whatsapp.net", "admin": "superadmin"},
+                    {"jid": "5511987654321@s.whatsapp.net", "admin": null},
+                    {"jid": "5511976543210@s.whatsapp.net", "admin": null}
+                ],
+                "size": 3, "created_at": "2025-01-15T10:30:00Z"
+            }, "message": "Group created successfully"}})),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 404, description = "No such instance in the tenant (`INSTANCE_NOT_FOUND`), or a participant is not on WhatsApp (`NOT_FOUND`).", body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = 422, description = "A field is missing or invalid (`VALIDATION_ERROR`): `subject`, `participants`, `participants.{i}`.", body = ErrorEnvelope),
+        (status = 503, description = E503, body = ErrorEnvelope),
+        (status = 504, description = E504, body = ErrorEnvelope),
+    )
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -99,21 +260,45 @@ pub async fn create(
         .await?;
     Ok((
         StatusCode::CREATED,
-        AxumJson(ApiResponse::data(json!({
-            "group": group,
-            "message": "Group created successfully",
-        }))),
+        AxumJson(ApiResponse::data(CreatedGroup {
+            group,
+            message: "Group created successfully",
+        })),
     ))
 }
 
+/// Get a group
+///
+/// Returns detailed metadata of a specific group.
 #[utoipa::path(
     get,
     path = "/instances/{id}/groups/{jid}",
     tag = "Groups",
     operation_id = "groups_show",
-    params(("id" = String, Path), ("jid" = String, Path)),
+    params(
+        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
+        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
+    ),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "The group's metadata.", body = ApiResponse<GroupView>,
+            example = json!({"success": true, "data": {
+                "jid": "120363001234567890@g.us", "subject": "Marketing Team", "description": "Team discussions",
+                "owner": "5511987654321@s.whatsapp.net",
+                "participants": [
+                    {"jid": "5511987654321@s.whatsapp.net", "admin": "superadmin"},
+                    {"jid": "5511976543210@s.whatsapp.net", "admin": null}
+                ],
+                "size": 25, "created_at": "2025-01-15T10:30:00Z"
+            }})),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 404, description = E404, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = 422, description = E422, body = ErrorEnvelope),
+        (status = 503, description = E503, body = ErrorEnvelope),
+        (status = 504, description = E504, body = ErrorEnvelope),
+    )
 )]
 pub async fn show(
     State(state): State<AppState>,
@@ -125,14 +310,34 @@ pub async fn show(
     Ok(AxumJson(ApiResponse::data(view)))
 }
 
+/// Update a group
+///
+/// Updates the group name and/or description.
 #[utoipa::path(
     patch, put,
     path = "/instances/{id}/groups/{jid}",
     tag = "Groups",
     operation_id = "groups_update",
-    params(("id" = String, Path), ("jid" = String, Path)),
+    params(
+        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
+        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
+    ),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    request_body(
+        content = UpdateGroupBody,
+        description = "The new name and/or description.",
+        example = json!({"subject": "New Group Name", "description": "Updated description"})
+    ),
+    responses(
+        (status = 200, description = "Updated: the group's metadata.", body = ApiResponse<GroupView>),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 404, description = E404, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = 422, description = "`jid` is not a group JID, or a field is missing or invalid (`VALIDATION_ERROR`): `subject`, `description`.", body = ErrorEnvelope),
+        (status = 503, description = E503, body = ErrorEnvelope),
+        (status = 504, description = E504, body = ErrorEnvelope),
+    )
 )]
 pub async fn update(
     State(state): State<AppState>,
@@ -194,14 +399,36 @@ async fn change(
     )))
 }
 
+/// Add participants
+///
+/// Adds one or more participants to the group. Answers each one's outcome; when every one
+/// fails, the request fails (422 with each reason).
 #[utoipa::path(
     post,
     path = "/instances/{id}/groups/{jid}/participants",
     tag = "Groups",
     operation_id = "groups_add_participants",
-    params(("id" = String, Path), ("jid" = String, Path)),
+    params(
+        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
+        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
+    ),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    request_body(content = ParticipantsBody, description = "The people to add.",
+        example = json!({"participants": ["5511987654321", "5511976543210"]})),
+    responses(
+        (status = 200, description = "Each participant's outcome.", body = ApiResponse<ParticipantsOutcome>,
+            example = json!({"success": true, "message": "Participants added", "data": {"participants": [
+                {"jid": "5511987654321@s.whatsapp.net", "success": true, "error": null},
+                {"jid": "5511976543210@s.whatsapp.net", "success": false, "error": "not on WhatsApp"}
+            ]}})),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 404, description = E404, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = 422, description = E422_PARTICIPANTS, body = ErrorEnvelope),
+        (status = 503, description = E503, body = ErrorEnvelope),
+        (status = 504, description = E504, body = ErrorEnvelope),
+    )
 )]
 pub async fn add_participants(
     State(state): State<AppState>,
@@ -212,14 +439,31 @@ pub async fn add_participants(
     change(state, caller, id, jid, body, ParticipantChange::Add).await
 }
 
+/// Remove participants
+///
+/// Removes one or more participants from the group.
 #[utoipa::path(
     delete,
     path = "/instances/{id}/groups/{jid}/participants",
     tag = "Groups",
     operation_id = "groups_remove_participants",
-    params(("id" = String, Path), ("jid" = String, Path)),
+    params(
+        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
+        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
+    ),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    request_body(content = ParticipantsBody, description = "The people to remove.",
+        example = json!({"participants": ["5511987654321"]})),
+    responses(
+        (status = 200, description = "Each participant's outcome.", body = ApiResponse<ParticipantsOutcome>),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 404, description = E404_PARTICIPANTS, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = 422, description = E422_PARTICIPANTS, body = ErrorEnvelope),
+        (status = 503, description = E503, body = ErrorEnvelope),
+        (status = 504, description = E504, body = ErrorEnvelope),
+    )
 )]
 pub async fn remove_participants(
     State(state): State<AppState>,
@@ -230,14 +474,31 @@ pub async fn remove_participants(
     change(state, caller, id, jid, body, ParticipantChange::Remove).await
 }
 
+/// Promote to admin
+///
+/// Makes one or more participants admins of the group.
 #[utoipa::path(
     post,
     path = "/instances/{id}/groups/{jid}/admins",
     tag = "Groups",
     operation_id = "groups_promote",
-    params(("id" = String, Path), ("jid" = String, Path)),
+    params(
+        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
+        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
+    ),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    request_body(content = ParticipantsBody, description = "The members to promote.",
+        example = json!({"participants": ["5511987654321"]})),
+    responses(
+        (status = 200, description = "Each participant's outcome.", body = ApiResponse<ParticipantsOutcome>),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 404, description = E404_PARTICIPANTS, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = 422, description = E422_PARTICIPANTS, body = ErrorEnvelope),
+        (status = 503, description = E503, body = ErrorEnvelope),
+        (status = 504, description = E504, body = ErrorEnvelope),
+    )
 )]
 pub async fn promote(
     State(state): State<AppState>,
@@ -248,14 +509,31 @@ pub async fn promote(
     change(state, caller, id, jid, body, ParticipantChange::Promote).await
 }
 
+/// Demote admins
+///
+/// Makes one or more admins plain members of the group.
 #[utoipa::path(
     delete,
     path = "/instances/{id}/groups/{jid}/admins",
     tag = "Groups",
     operation_id = "groups_demote",
-    params(("id" = String, Path), ("jid" = String, Path)),
+    params(
+        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
+        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
+    ),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    request_body(content = ParticipantsBody, description = "The admins to demote.",
+        example = json!({"participants": ["5511987654321"]})),
+    responses(
+        (status = 200, description = "Each participant's outcome.", body = ApiResponse<ParticipantsOutcome>),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 404, description = E404_PARTICIPANTS, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = 422, description = E422_PARTICIPANTS, body = ErrorEnvelope),
+        (status = 503, description = E503, body = ErrorEnvelope),
+        (status = 504, description = E504, body = ErrorEnvelope),
+    )
 )]
 pub async fn demote(
     State(state): State<AppState>,
@@ -266,14 +544,30 @@ pub async fn demote(
     change(state, caller, id, jid, body, ParticipantChange::Demote).await
 }
 
+/// Leave a group
+///
+/// Makes the instance leave a group.
 #[utoipa::path(
     post,
     path = "/instances/{id}/groups/{jid}/leave",
     tag = "Groups",
     operation_id = "groups_leave",
-    params(("id" = String, Path), ("jid" = String, Path)),
+    params(
+        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
+        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
+    ),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "Left.", body = MessageOnly,
+            example = json!({"success": true, "message": "Left the group"})),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 404, description = E404, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = 422, description = E422, body = ErrorEnvelope),
+        (status = 503, description = E503, body = ErrorEnvelope),
+        (status = 504, description = E504, body = ErrorEnvelope),
+    )
 )]
 pub async fn leave(
     State(state): State<AppState>,
@@ -285,14 +579,30 @@ pub async fn leave(
     Ok(AxumJson(ApiResponse::message_only("Left the group")))
 }
 
+/// Get the invite link
+///
+/// Returns the group's invite code and link (the instance must be an admin).
 #[utoipa::path(
     get,
     path = "/instances/{id}/groups/{jid}/invite",
     tag = "Groups",
     operation_id = "groups_invite",
-    params(("id" = String, Path), ("jid" = String, Path)),
+    params(
+        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
+        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
+    ),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "The invite code and link.", body = ApiResponse<InviteData>,
+            example = json!({"success": true, "data": {"code": "AbCdEfGhIjKl", "invite_link": "https://chat.whatsapp.com/AbCdEfGhIjKl"}})),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 404, description = E404, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = 422, description = E422, body = ErrorEnvelope),
+        (status = 503, description = E503, body = ErrorEnvelope),
+        (status = 504, description = E504, body = ErrorEnvelope),
+    )
 )]
 pub async fn invite(
     State(state): State<AppState>,
@@ -304,19 +614,36 @@ pub async fn invite(
         .services
         .group_invite(&caller, &id, &group, false)
         .await?;
-    Ok(AxumJson(ApiResponse::data(
-        json!({ "code": code, "invite_link": link }),
-    )))
+    Ok(AxumJson(ApiResponse::data(InviteData {
+        code,
+        invite_link: link,
+    })))
 }
 
+/// Revoke the invite link
+///
+/// Resets the group's invite link (the old one stops working) and returns the new one.
 #[utoipa::path(
     delete,
     path = "/instances/{id}/groups/{jid}/invite",
     tag = "Groups",
     operation_id = "groups_revoke_invite",
-    params(("id" = String, Path), ("jid" = String, Path)),
+    params(
+        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
+        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
+    ),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "The new invite code and link.", body = ApiResponse<RevokedInvite>,
+            example = json!({"success": true, "data": {"new_code": "MnOpQrStUvWx", "new_invite_link": "https://chat.whatsapp.com/MnOpQrStUvWx"}, "message": "Invite link revoked"})),
+        (status = 400, description = E400, body = ErrorEnvelope),
+        (status = 403, description = E403, body = ErrorEnvelope),
+        (status = 404, description = E404, body = ErrorEnvelope),
+        (status = 409, description = E409, body = ErrorEnvelope),
+        (status = 422, description = E422, body = ErrorEnvelope),
+        (status = 503, description = E503, body = ErrorEnvelope),
+        (status = 504, description = E504, body = ErrorEnvelope),
+    )
 )]
 pub async fn revoke_invite(
     State(state): State<AppState>,
@@ -330,6 +657,9 @@ pub async fn revoke_invite(
         .await?;
     Ok(AxumJson(ApiResponse::message_data(
         "Invite link revoked",
-        json!({ "new_code": code, "new_invite_link": link }),
+        RevokedInvite {
+            new_code: code,
+            new_invite_link: link,
+        },
     )))
 }
