@@ -16,10 +16,20 @@ use crate::service::auth::{IssuedToken, LoginInput, TenantView, UserView};
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
     /// The user's email (case-insensitive).
-    #[schema(required = true, nullable = false, min_length = 1, example = "user@example.com")]
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        example = "user@example.com"
+    )]
     email: Option<String>,
     /// The user's password.
-    #[schema(required = true, nullable = false, min_length = 1, example = "your_password")]
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        example = "your_password"
+    )]
     password: Option<String>,
     /// A name for the token, to recognise it later (at most 255 characters are kept; `api`
     /// when absent).

@@ -133,7 +133,11 @@ pub struct PairCodeBody {
     /// The phone's number with its country code (an optional `+`, 8 to 15 digits; spaces,
     /// dots, dashes and parentheses are ignored).
     #[serde(alias = "phone", alias = "number")]
-    #[schema(nullable = false, pattern = r"^\+?[1-9][0-9]{7,14}$", example = "5511999999999")]
+    #[schema(
+        nullable = false,
+        pattern = r"^\+?[1-9][0-9]{7,14}$",
+        example = "5511999999999"
+    )]
     phone_number: Option<String>,
 }
 

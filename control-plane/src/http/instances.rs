@@ -12,16 +12,42 @@ use zapini_shared::status::InstanceStatus;
 use super::AppState;
 use super::extract::{Auth, Json, Query};
 use crate::error::{AppError, AppResult};
-use crate::service::instances::{Engine, InstanceChanges, InstanceStats, InstanceView, NewInstance};
+use crate::service::instances::{
+    Engine, InstanceChanges, InstanceStats, InstanceView, NewInstance,
+};
+
+/// An optional integer that may also come as a float with no fractional part (`500.0`), as
+/// JSON Schema's `integer` allows; other floats are refused with the field named.
+pub(super) fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error;
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Ok(Some(i)),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+            _ => Err(D::Error::custom(format!(
+                "invalid value: {n}, expected an integer"
+            ))),
+        },
+    }
+}
 
 /// `POST /instances`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInstanceBody {
     /// A name for the instance (surrounding spaces are trimmed).
-    #[schema(required = true, nullable = false, min_length = 1, max_length = 255, example = "Support")]
+    #[schema(
+        required = true,
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        pattern = r"\S",
+        example = "Support"
+    )]
     name: Option<String>,
     /// Messages the instance may send per day (UTC); 500 when absent.
+    #[serde(default, deserialize_with = "integral")]
     #[schema(minimum = 1, maximum = 1_000_000, example = 500)]
     daily_limit: Option<i64>,
     /// The engine; the server's default (`whatsapp` unless configured otherwise) when absent.
@@ -33,8 +59,9 @@ pub struct CreateInstanceBody {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInstanceBody {
-    #[schema(min_length = 1, max_length = 255, example = "Sales")]
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S", example = "Sales")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "integral")]
     #[schema(minimum = 1, maximum = 1_000_000, example = 1000)]
     daily_limit: Option<i64>,
 }

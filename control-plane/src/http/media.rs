@@ -21,11 +21,37 @@ use crate::media::formats::MediaKind;
 use crate::media::storage::Reader;
 use crate::service::media::{MediaView, Upload};
 
-/// The `multipart/form-data` body of `POST /media/upload`, as the document shows it.
+/// The `multipart/form-data` body of `POST /media/upload`, as the document shows it: other
+/// fields are ignored, but their names must be plain tokens (the multipart parser refuses
+/// others with a 400).
+pub struct UploadForm;
+
+impl utoipa::PartialSchema for UploadForm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+        let mut schema = <UploadFields as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(o)) = &mut schema {
+            o.property_names = Some(Box::new(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[A-Za-z0-9_.-]*$"))
+                    .into(),
+            ));
+        }
+        schema
+    }
+}
+
+impl utoipa::ToSchema for UploadForm {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "MediaUploadForm".into()
+    }
+}
+
 #[derive(utoipa::ToSchema)]
-#[schema(as = MediaUploadForm)]
 #[allow(dead_code)]
-pub struct UploadForm {
+struct UploadFields {
     /// The media file (one per upload). Images up to 16 MB (jpg, png, gif, webp), videos 64 MB
     /// (mp4, 3gp, mov, avi, mkv), audio 16 MB (mp3, ogg, wav, opus, aac, m4a), documents
     /// 100 MB (pdf, doc, docx, xls, xlsx, ppt, pptx, txt, zip).
@@ -33,7 +59,7 @@ pub struct UploadForm {
     file: Vec<u8>,
     /// `image`, `video`, `audio` or `document`; auto-detected from the bytes when absent, and
     /// checked against them when sent.
-    #[schema(value_type = Option<String>, pattern = "^(image|video|audio|document)?$")]
+    #[schema(value_type = Option<String>, nullable = false, pattern = "^(image|video|audio|document)?$")]
     r#type: Option<String>,
 }
 
@@ -413,7 +439,7 @@ pub async fn message_media(
     operation_id = "media_for_node",
     params(
         ("id" = String, Path, description = "The media's id (`media_…`)"),
-        ("X-Zapini-Instance" = String, Header, description = "The UUID of the instance the node serves"),
+        ("X-Zapini-Instance" = uuid::Uuid, Header, description = "The UUID of the instance the node serves"),
     ),
     security(("node_secret" = [])),
     responses(

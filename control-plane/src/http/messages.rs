@@ -5,10 +5,10 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     AllOfBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
 };
-use utoipa::openapi::RefOr;
 use zapini_shared::envelope::ApiResponse;
 use zapini_shared::error::ErrorEnvelope;
 
@@ -22,14 +22,24 @@ use crate::service::messaging::{MessageView, Outgoing};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = SendTextFields)]
 pub struct SendBody {
-    #[schema(schema_with = instance_id_schema)]
+    #[schema(schema_with = instance_id_schema, required = true)]
     instance_id: Option<Value>,
     /// Recipient WhatsApp number with country code, or a JID.
     #[serde(alias = "number", alias = "to")]
-    #[schema(nullable = false, pattern = r"^\+?[1-9][0-9]{7,14}$|^[1-9][0-9]{7,14}@s\.whatsapp\.net$", example = "5521999999999")]
+    #[schema(
+        nullable = false,
+        pattern = r"^\+?[1-9][0-9]{7,14}$|^[1-9][0-9]{7,14}@s\.whatsapp\.net$",
+        example = "5521999999999"
+    )]
     recipient: Option<String>,
     /// The text (not blank).
-    #[schema(required = true, nullable = false, max_length = 65536, pattern = r"\S", example = "Hello from Chat API!")]
+    #[schema(
+        required = true,
+        nullable = false,
+        max_length = 65536,
+        pattern = r"\S",
+        example = "Hello from Chat API!"
+    )]
     message: Option<String>,
     /// WhatsApp message id to reply to (quote).
     #[serde(alias = "quoted_message_id")]
@@ -37,12 +47,15 @@ pub struct SendBody {
 }
 
 /// `instance_id`: the instance's UUID or numeric id, as a string, or the numeric id as a
-/// number. Optional with an instance token (its own instance); required with a user token.
+/// number. Listed as required, as the reference does: an instance token (`sk_`) may leave it
+/// out (its own instance), which one schema for both token kinds cannot say.
 pub(super) fn instance_id_schema() -> Object {
     ObjectBuilder::new()
-        .schema_type(SchemaType::Array(vec![Type::String, Type::Integer, Type::Null]))
+        .schema_type(SchemaType::Array(vec![Type::String, Type::Integer]))
+        .min_length(Some(1))
+        .pattern(Some(r"\S"))
         .description(Some(
-            "The instance: numeric id or UUID (a string), or the numeric id (a number). Optional with an instance token (its own instance); required with a user token.",
+            "The instance: numeric id or UUID (a string), or the numeric id (a number). Required with a user token; with an instance token (`sk_`) it may be left out (or null): the token's own instance.",
         ))
         .examples([serde_json::json!("777")])
         .build()
@@ -63,11 +76,15 @@ pub enum SendMediaType {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = SendMediaFields)]
 pub struct SendMediaBody {
-    #[schema(schema_with = instance_id_schema)]
+    #[schema(schema_with = instance_id_schema, required = true)]
     instance_id: Option<Value>,
     /// Recipient WhatsApp number with country code, or a JID.
     #[serde(alias = "number", alias = "to")]
-    #[schema(nullable = false, pattern = r"^\+?[1-9][0-9]{7,14}$|^[1-9][0-9]{7,14}@s\.whatsapp\.net$", example = "+5511999999999")]
+    #[schema(
+        nullable = false,
+        pattern = r"^\+?[1-9][0-9]{7,14}$|^[1-9][0-9]{7,14}@s\.whatsapp\.net$",
+        example = "+5511999999999"
+    )]
     recipient: Option<String>,
     /// Public http(s) URL of the media file. Send `media_url` or `media_id`.
     #[serde(alias = "url")]
@@ -94,10 +111,9 @@ pub struct SendMediaBody {
 }
 
 /// A body schema with the serde aliases of its fields as properties of their own (the derive
-/// does not see them), and the groups of names of which exactly one must be sent (a required
-/// field and its aliases, or alternatives such as `media_url`/`media_id`). That two aliases of
-/// an optional field may not both be sent is said in the description only (JSON Schema's
-/// `not` is out of utoipa's reach).
+/// does not see them), at most one name of each field, and the groups of names of which
+/// exactly one must be sent (a required field and its aliases, or alternatives such as
+/// `media_url`/`media_id`).
 pub(super) fn aliased(
     schema: RefOr<Schema>,
     aliases: &[(&str, &[&str])],
@@ -106,20 +122,26 @@ pub(super) fn aliased(
     let RefOr::T(Schema::Object(mut object)) = schema else {
         return schema;
     };
+    let mut at_most_one = Vec::new();
     for (field, names) in aliases {
         let Some(prop) = object.properties.get(*field).cloned() else {
             continue;
         };
+        at_most_one.push(
+            std::iter::once(*field)
+                .chain(names.iter().copied())
+                .collect(),
+        );
         for alias in *names {
             let mut p = prop.clone();
             if let RefOr::T(Schema::Object(o)) = &mut p {
-                o.description = Some(format!("Alias of `{field}`: send one of the two."));
+                o.description = Some(format!("Alias of `{field}`: send one of its names."));
                 o.example = None;
             }
             object.properties.insert((*alias).to_owned(), p);
         }
     }
-    if exactly_one.is_empty() {
+    if exactly_one.is_empty() && at_most_one.is_empty() {
         return RefOr::T(Schema::Object(object));
     }
     object
@@ -129,6 +151,9 @@ pub(super) fn aliased(
     let mut all = AllOfBuilder::new()
         .description(description)
         .item(Schema::Object(object));
+    if let Some(not) = not_two_of(&at_most_one) {
+        all = all.item(not);
+    }
     for group in exactly_one {
         let listed: Vec<String> = group.iter().map(|n| format!("`{n}`")).collect();
         let mut one = OneOfBuilder::new().description(Some(format!(
@@ -143,6 +168,30 @@ pub(super) fn aliased(
     RefOr::T(Schema::AllOf(all.build()))
 }
 
+/// A schema refusing any object with two names of one group (a field under two of its names
+/// is refused as a duplicate). utoipa has no `not`; it goes in as an extension, which is
+/// serialized as a key of the schema.
+fn not_two_of(groups: &[Vec<&str>]) -> Option<Schema> {
+    let mut pairs = Vec::new();
+    for group in groups {
+        for (i, a) in group.iter().enumerate() {
+            for b in &group[i + 1..] {
+                pairs.push(serde_json::json!({"required": [a, b]}));
+            }
+        }
+    }
+    if pairs.is_empty() {
+        return None;
+    }
+    let mut extensions = utoipa::openapi::extensions::Extensions::default();
+    extensions.insert("not".to_owned(), serde_json::json!({"anyOf": pairs}));
+    let mut object = ObjectBuilder::new()
+        .description(Some("A field is sent under one of its names only."))
+        .build();
+    object.extensions = Some(extensions);
+    Some(Schema::Object(object))
+}
+
 /// The body of `POST /chat/send`, aliases included.
 pub struct SendTextBody;
 
@@ -150,7 +199,10 @@ impl utoipa::PartialSchema for SendTextBody {
     fn schema() -> RefOr<Schema> {
         aliased(
             <SendBody as utoipa::PartialSchema>::schema(),
-            &[("recipient", &["number", "to"]), ("reply_to", &["quoted_message_id"])],
+            &[
+                ("recipient", &["number", "to"]),
+                ("reply_to", &["quoted_message_id"]),
+            ],
             &[&["recipient", "number", "to"]],
         )
     }
@@ -171,7 +223,10 @@ impl utoipa::PartialSchema for SendMediaRequest {
                 ("media_type", &["type"]),
                 ("reply_to", &["quoted_message_id"]),
             ],
-            &[&["recipient", "number", "to"], &["media_url", "url", "media_id"]],
+            &[
+                &["recipient", "number", "to"],
+                &["media_url", "url", "media_id"],
+            ],
         )
     }
 }

@@ -21,6 +21,7 @@ pub struct CreateTokenBody {
     #[schema(max_length = 255, example = "my-bot")]
     name: Option<String>,
     /// Days until the token expires; it never expires when absent.
+    #[serde(default, deserialize_with = "super::instances::integral")]
     #[schema(minimum = 1, maximum = 3650, example = 90)]
     expires_in_days: Option<i64>,
 }

@@ -118,16 +118,27 @@ fn events_schema() -> Schema {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = PutWebhookFields)]
 pub struct PutBody {
-    /// URL that will receive notifications via POST (http(s); not a private, loopback,
-    /// link-local or metadata address).
+    /// URL that will receive notifications via POST: https (http only where the server allows
+    /// it), at most 2048 characters, not a private, loopback, link-local or metadata address.
+    /// The pattern describes the public hostnames accepted everywhere.
     #[serde(alias = "url")]
-    #[schema(nullable = false, max_length = 2048, pattern = "^https?://", example = "https://your-server.com/webhook")]
+    #[schema(
+        nullable = false,
+        max_length = 2048,
+        pattern = r"^https://[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?)*\.[A-Za-z]{2,6}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$",
+        example = "https://your-server.com/webhook"
+    )]
     webhook_url: Option<String>,
     /// Secret key for request signing (8 to 256 characters, without surrounding spaces);
     /// generated (and shown once) for a new webhook when absent. A new secret replaces the old
     /// one, which keeps signing beside it for a while.
     #[serde(alias = "secret")]
-    #[schema(min_length = 8, max_length = 256, pattern = r"^\S(.*\S)?$", example = "your_secret_key_here")]
+    #[schema(
+        min_length = 8,
+        max_length = 256,
+        pattern = r"^\S(.*\S)?$",
+        example = "your_secret_key_here"
+    )]
     webhook_secret: Option<String>,
     #[schema(schema_with = events_schema)]
     events: Option<Events>,

@@ -31,7 +31,9 @@ pub struct MediaView {
     pub id: String,
     /// A signed URL of the file's bytes (`GET /media/{id}/content`), usable without a token
     /// until it expires.
-    #[schema(example = "https://zapini.app/api/v1/media/media_abc123xyz/content?expires=1737542400&signature=…")]
+    #[schema(
+        example = "https://zapini.app/api/v1/media/media_abc123xyz/content?expires=1737542400&signature=…"
+    )]
     pub url: String,
     /// `image`, `video`, `audio` or `document`.
     #[serde(rename = "type")]
