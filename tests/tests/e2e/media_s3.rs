@@ -3,7 +3,7 @@
 //! existing or creatable bucket `zapini-test`), or when `moto_server` is on the PATH (or
 //! named by `ZAPINI_TEST_MOTO`); otherwise it says so and passes without checking anything.
 
-mod support;
+use crate::support;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
