@@ -231,7 +231,7 @@ pub async fn show(
 /// Changes the name and/or the daily limit; absent fields stay as they are. The instance's
 /// node applies a new limit at once. Needs a user token.
 #[utoipa::path(
-    put, patch,
+    method(put, patch),
     path = "/instances/{id}",
     tag = "Instances",
     operation_id = "instances_update",

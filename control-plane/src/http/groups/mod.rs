@@ -178,7 +178,7 @@ pub async fn show(
 ///
 /// Updates the group name and/or description.
 #[utoipa::path(
-    patch, put,
+    method(patch, put),
     path = "/instances/{id}/groups/{jid}",
     tag = "Groups",
     operation_id = "groups_update",
