@@ -22,7 +22,8 @@ use crate::service::messaging::{MessageView, Outgoing};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = SendTextFields)]
 pub struct SendBody {
-    #[schema(schema_with = instance_id_schema, required = true)]
+    /// Required with a user token; with an instance token (`sk_`) it defaults to the token's instance.
+    #[schema(schema_with = instance_id_schema)]
     instance_id: Option<Value>,
     /// Recipient WhatsApp number with country code, or a JID.
     #[serde(alias = "number", alias = "to")]
@@ -76,7 +77,8 @@ pub enum SendMediaType {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = SendMediaFields)]
 pub struct SendMediaBody {
-    #[schema(schema_with = instance_id_schema, required = true)]
+    /// Required with a user token; with an instance token (`sk_`) it defaults to the token's instance.
+    #[schema(schema_with = instance_id_schema)]
     instance_id: Option<Value>,
     /// Recipient WhatsApp number with country code, or a JID.
     #[serde(alias = "number", alias = "to")]
