@@ -22,7 +22,8 @@ use crate::service::messaging::{MessageView, Outgoing};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = SendTextFields)]
 pub struct SendBody {
-    #[schema(schema_with = instance_id_schema, required = true)]
+    /// Required with a user token; with an instance token (`sk_`) it defaults to the token's instance.
+    #[schema(schema_with = instance_id_schema)]
     instance_id: Option<Value>,
     /// Recipient WhatsApp number with country code, or a JID.
     #[serde(alias = "number", alias = "to")]
@@ -47,8 +48,8 @@ pub struct SendBody {
 }
 
 /// `instance_id`: the instance's UUID or numeric id, as a string, or the numeric id as a
-/// number. Listed as required, as the reference does: an instance token (`sk_`) may leave it
-/// out (its own instance), which one schema for both token kinds cannot say.
+/// number. Required with a user token (a 422 without it), optional with an instance token
+/// (`sk_`): one schema for both token kinds lists it as optional.
 pub(super) fn instance_id_schema() -> Object {
     ObjectBuilder::new()
         .schema_type(SchemaType::Array(vec![Type::String, Type::Integer]))
@@ -76,7 +77,8 @@ pub enum SendMediaType {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(as = SendMediaFields)]
 pub struct SendMediaBody {
-    #[schema(schema_with = instance_id_schema, required = true)]
+    /// Required with a user token; with an instance token (`sk_`) it defaults to the token's instance.
+    #[schema(schema_with = instance_id_schema)]
     instance_id: Option<Value>,
     /// Recipient WhatsApp number with country code, or a JID.
     #[serde(alias = "number", alias = "to")]
