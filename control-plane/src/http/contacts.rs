@@ -189,7 +189,7 @@ pub async fn show(
 }
 
 #[utoipa::path(
-    put, patch,
+    method(put, patch),
     path = "/contacts/{id}",
     tag = "Contacts",
     operation_id = "contacts_update",

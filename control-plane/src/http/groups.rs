@@ -126,7 +126,7 @@ pub async fn show(
 }
 
 #[utoipa::path(
-    patch, put,
+    method(patch, put),
     path = "/instances/{id}/groups/{jid}",
     tag = "Groups",
     operation_id = "groups_update",

@@ -118,7 +118,7 @@ pub async fn show(
 }
 
 #[utoipa::path(
-    put, patch,
+    method(put, patch),
     path = "/instances/{id}",
     tag = "Instances",
     operation_id = "instances_update",

@@ -95,7 +95,7 @@ pub async fn show(
 }
 
 #[utoipa::path(
-    patch, put,
+    method(patch, put),
     path = "/tags/{id}",
     tag = "Tags",
     operation_id = "tags_update",

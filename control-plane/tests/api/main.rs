@@ -14,6 +14,7 @@ mod instance_scope;
 mod instances;
 mod isolation;
 mod login_hardening;
+mod openapi;
 mod openapi_events;
 mod quotas;
 mod ratelimit;

@@ -15,6 +15,9 @@ pub fn finish_operations(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
+    // One handler can serve two methods (`PUT` and `PATCH`): the second gets its method
+    // appended, so that every operation id stays unique.
+    let mut seen = std::collections::HashSet::new();
     for (path, item) in paths.iter_mut() {
         let v1 = path.starts_with("/api/v1/");
         let Some(item) = item.as_object_mut() else {
@@ -24,8 +27,14 @@ pub fn finish_operations(doc: &mut Value) {
             let Some(op) = item.get_mut(*method).and_then(Value::as_object_mut) else {
                 continue;
             };
-            if v1 && let Some(Value::String(id)) = op.get_mut("operationId") {
-                id.push_str("_v1");
+            if let Some(Value::String(id)) = op.get_mut("operationId") {
+                if v1 {
+                    id.push_str("_v1");
+                }
+                if !seen.insert(id.clone()) {
+                    id.push('_');
+                    id.push_str(method);
+                }
             }
             let secured = op
                 .get("security")
