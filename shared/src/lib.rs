@@ -21,6 +21,7 @@ pub mod error;
 pub mod ids;
 pub mod jid;
 pub mod netguard;
+pub mod node_api;
 pub mod node_auth;
 pub mod node_error;
 pub mod node_routes;

@@ -16,6 +16,7 @@ mod isolation;
 mod login_hardening;
 mod openapi;
 mod openapi_core;
+mod openapi_events;
 mod quotas;
 mod ratelimit;
 mod robustness;

@@ -10,6 +10,7 @@ mod media;
 mod media_s3;
 mod node_credentials;
 mod node_hardening;
+mod openapi_events;
 mod pipeline;
 mod support;
 mod tenancy;
