@@ -1,4 +1,5 @@
-//! `GET /health`: liveness and database reachability, without authentication.
+//! `GET /health`: liveness and database reachability, and `GET /health/ready`: readiness
+//! (database, migrations, gRPC listener); both without authentication.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -26,5 +27,74 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
             "timestamp": format_millis(Utc::now()),
             "database": if db_ok { "ok" } else { "unreachable" },
         })),
+    )
+}
+
+/// `GET /health/ready`: whether this control plane can do its work, for orchestrators (a
+/// readiness probe; `/health` stays the liveness one). Ready when the database answers, no
+/// migration is pending, and the gRPC listener nodes call is serving (an app built without
+/// one, like a CLI tool, does not need it). Otherwise 503 `SERVICE_UNAVAILABLE` naming what
+/// is not ready, with each check in `details`.
+pub async fn ready(State(state): State<AppState>) -> axum::response::Response {
+    use crate::db::migrations::Migrator;
+    use sea_orm_migration::MigratorTrait;
+
+    let services = &state.services;
+    let database = services.db.ping().await.is_ok();
+    let migrations = if database {
+        Migrator::get_pending_migrations(&services.db)
+            .await
+            .map(|pending| pending.len())
+            .ok()
+    } else {
+        None
+    };
+    let grpc = services.metrics.grpc_listening();
+    let mut problems = Vec::new();
+    if !database {
+        problems.push("the database does not answer".to_owned());
+    }
+    match migrations {
+        Some(0) => {}
+        Some(n) => problems.push(format!(
+            "{n} database migration{} not applied",
+            if n == 1 { " is" } else { "s are" }
+        )),
+        None if database => problems.push("the migrations cannot be read".to_owned()),
+        None => {}
+    }
+    if grpc == Some(false) {
+        problems.push("the gRPC listener for nodes is not serving".to_owned());
+    }
+    let checks = json!({
+        "database": if database { "ok" } else { "unreachable" },
+        "migrations": match migrations {
+            Some(0) => "ok",
+            Some(_) => "pending",
+            None => "unknown",
+        },
+        "grpc": match grpc {
+            None => "disabled",
+            Some(true) => "ok",
+            Some(false) => "not_listening",
+        },
+    });
+    if problems.is_empty() {
+        return (
+            StatusCode::OK,
+            axum::Json(json!({
+                "status": "ready",
+                "timestamp": format_millis(Utc::now()),
+                "checks": checks,
+            })),
+        )
+            .into_response();
+    }
+    super::error::envelope(
+        zapini_shared::error::ErrorBody::new(
+            zapini_shared::error::ErrorCode::ServiceUnavailable,
+            format!("Not ready: {}.", problems.join("; ")),
+        )
+        .with_details(json!({ "checks": checks })),
     )
 }

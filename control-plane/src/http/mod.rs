@@ -258,6 +258,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/api/v1/health", get(health::health))
+        .route("/health/ready", get(health::ready))
+        .route("/api/v1/health/ready", get(health::ready))
+        // Only with ZAPINI_METRICS_TOKEN, and only for that bearer token (404 / 401 otherwise).
+        .route("/metrics", get(crate::metrics::http::api_scrape))
         // Engine reports authenticate by signature, not by token or rate-limit identity.
         .route("/webhooks/instance/{uuid}/{kind}", post(incoming::report))
         .route(
@@ -288,5 +292,6 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(crate::metrics::http::layer(&state.services.metrics))
         .with_state(state)
 }
