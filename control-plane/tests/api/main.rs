@@ -14,6 +14,7 @@ mod instance_scope;
 mod instances;
 mod isolation;
 mod login_hardening;
+mod metrics;
 mod openapi;
 mod openapi_core;
 mod openapi_events;

@@ -216,6 +216,7 @@ impl Pacer {
             let cap = cfg.new_chats_per_hour as usize;
             if st.new_chat_sends.len() >= cap {
                 let oldest = st.new_chat_sends[st.new_chat_sends.len() - cap];
+                crate::metrics::rate_limit_refused("pacing");
                 return Err(Refused {
                     reason: format!(
                         "pacing: at most {} messages per hour may open new chats",
@@ -234,6 +235,7 @@ impl Pacer {
         }
         let wait = start.saturating_duration_since(now);
         if wait > cfg.max_wait {
+            crate::metrics::rate_limit_refused("pacing");
             return Err(Refused {
                 reason: "pacing: too many messages queued for this recipient".to_owned(),
                 retry_after: wait - cfg.max_wait,

@@ -8,6 +8,7 @@ mod inbox;
 mod launcher;
 mod media;
 mod media_s3;
+mod metrics;
 mod node_credentials;
 mod node_hardening;
 mod openapi_events;
