@@ -10,7 +10,7 @@ use zapini_shared::error::{ErrorBody, ErrorCode, ErrorEnvelope};
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
 
 /// Adds the shared responses to every operation (keeping any the handler declared itself)
-/// and makes operation ids unique across the two URL forms.
+/// and makes operation ids unique across the two URL forms and the methods of one handler.
 pub fn finish_operations(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
@@ -20,12 +20,21 @@ pub fn finish_operations(doc: &mut Value) {
         let Some(item) = item.as_object_mut() else {
             continue;
         };
+        // A handler declared with several methods shares one operation id between them.
+        let mut ids_here: Vec<String> = Vec::new();
         for method in METHODS {
             let Some(op) = item.get_mut(*method).and_then(Value::as_object_mut) else {
                 continue;
             };
-            if v1 && let Some(Value::String(id)) = op.get_mut("operationId") {
-                id.push_str("_v1");
+            if let Some(Value::String(id)) = op.get_mut("operationId") {
+                if v1 {
+                    id.push_str("_v1");
+                }
+                if ids_here.contains(id) {
+                    id.push('_');
+                    id.push_str(method);
+                }
+                ids_here.push(id.clone());
             }
             let secured = op
                 .get("security")
