@@ -8,31 +8,107 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use zapini_shared::envelope::ApiResponse;
+use utoipa::ToSchema;
+use zapini_shared::envelope::{ApiResponse, MessageOnly};
+use zapini_shared::error::ErrorEnvelope;
 
 use super::AppState;
-use super::conversations::Params;
+use super::conversations::{InstanceFilterQuery, Params, instance_ref_schema, instance_value};
 use super::extract::{Auth, Json};
 use super::messages::instance_ref;
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
-use crate::service::inbox::automation::{AutomationKind, INTEGRATION_TYPES};
+use crate::service::inbox::automation::{
+    AutomationEntity, AutomationKind, INTEGRATION_TYPES, IntegrationType,
+};
+use crate::service::transcription::InboxSettings;
 
-#[derive(Deserialize)]
+/// `POST /automation/integrations`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = IntegrationCreateBody)]
 pub struct CreateBody {
+    #[schema(required = true, schema_with = instance_ref_schema)]
     instance_id: Option<Value>,
+    /// The name (trimmed; 1 to 255 characters).
+    #[schema(required = true, value_type = String, max_length = 255, pattern = r"[^\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]", example = "Support bot")]
     name: Option<String>,
+    /// The kind of integration (default `webhook`; case-insensitive; also accepted as `type`).
     #[serde(alias = "type")]
+    #[schema(value_type = Option<IntegrationType>)]
     integration_type: Option<String>,
+    /// Whether it is active (default `true`): an active flow or integration puts its
+    /// instance's conversations under automation.
     is_active: Option<bool>,
 }
 
-#[derive(Deserialize)]
+/// `POST /automation/flows`: as an integration, without `integration_type` (refused with 422).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = FlowCreateBody)]
+pub struct FlowCreateBody {
+    #[schema(required = true, schema_with = instance_ref_schema)]
+    instance_id: Option<Value>,
+    /// The name (trimmed; 1 to 255 characters).
+    #[schema(required = true, value_type = String, max_length = 255, pattern = r"[^\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]", example = "Welcome flow")]
+    name: Option<String>,
+    #[serde(alias = "type")]
+    #[schema(ignore)]
+    integration_type: Option<String>,
+    /// Whether it is active (default `true`).
+    is_active: Option<bool>,
+}
+
+impl From<FlowCreateBody> for CreateBody {
+    fn from(b: FlowCreateBody) -> CreateBody {
+        CreateBody {
+            instance_id: b.instance_id,
+            name: b.name,
+            integration_type: b.integration_type,
+            is_active: b.is_active,
+        }
+    }
+}
+
+/// `PATCH` a flow or an integration: absent or null fields stay as they are.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = AutomationUpdateBody)]
 pub struct UpdateBody {
+    /// The name (trimmed; 1 to 255 characters).
+    #[schema(
+        max_length = 255,
+        pattern = r"[^\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+    )]
     name: Option<String>,
     is_active: Option<bool>,
+}
+
+fn entity_example(kind: Option<&str>) -> Value {
+    let mut e = json!({
+        "id": "3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b",
+        "instance_id": "550e8400-e29b-41d4-a716-446655440000",
+        "name": if kind.is_some() { "Support bot" } else { "Welcome flow" },
+        "is_active": true,
+        "created_at": "2025-01-15T10:30:00Z",
+        "updated_at": "2025-01-15T10:30:00Z"
+    });
+    if let Some(k) = kind {
+        e["integration_type"] = json!(k);
+    }
+    e
+}
+
+fn flows_example() -> Value {
+    json!({"success": true, "data": [entity_example(None)]})
+}
+
+fn integrations_example() -> Value {
+    json!({"success": true, "data": [entity_example(Some("ai_agent"))]})
+}
+
+fn created_integration_example() -> Value {
+    json!({"success": true, "message": "Created successfully", "data": entity_example(Some("ai_agent"))})
 }
 
 fn name(v: Option<String>, required: bool) -> AppResult<Option<String>> {
@@ -68,7 +144,7 @@ async fn create(
     kind: AutomationKind,
     body: CreateBody,
 ) -> AppResult<axum::response::Response> {
-    let instance = match (instance_ref(body.instance_id)?, caller) {
+    let instance = match (instance_ref(instance_value(body.instance_id))?, caller) {
         (Some(r), _) => r,
         (None, Caller::Instance { instance_uuid, .. }) => instance_uuid.to_string(),
         (None, Caller::User { .. }) => {
@@ -150,13 +226,28 @@ async fn delete(
     Ok(axum::Json(ApiResponse::<()>::message_only("Deleted successfully")).into_response())
 }
 
+const FORBIDDEN_403: &str =
+    "`instance_id` names another instance than the `sk_` token's (`INSTANCE_FORBIDDEN`)";
+const UNKNOWN_INSTANCE_404: &str =
+    "`instance_id` names no instance of the tenant (`INSTANCE_NOT_FOUND`)";
+
+/// List flows
+///
+/// The tenant's automation flows (an `sk_` token: its instance's), oldest first. Flows are
+/// created in the visual editor; this API lists them and turns them on or off.
 #[utoipa::path(
     get,
     path = "/automation/flows",
     tag = "Automation",
     operation_id = "automations_flows",
+    params(InstanceFilterQuery),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "The flows.", body = ApiResponse<Vec<AutomationEntity>>,
+            example = flows_example),
+        (status = 403, description = FORBIDDEN_403, body = ErrorEnvelope),
+        (status = 404, description = UNKNOWN_INSTANCE_404, body = ErrorEnvelope),
+    )
 )]
 pub async fn flows(
     State(s): State<AppState>,
@@ -166,30 +257,49 @@ pub async fn flows(
     list(&s, &c, AutomationKind::Flow, q).await
 }
 
+/// Create a flow
+///
+/// Creates a flow on an instance. An active flow puts the instance's conversations under
+/// automation: manual sends are refused with `AUTOMATION_ACTIVE` until paused.
 #[utoipa::path(
     post,
     path = "/automation/flows",
     tag = "Automation",
     operation_id = "automations_create_flow",
+    request_body(content = FlowCreateBody,
+        example = json!({"instance_id": "550e8400-e29b-41d4-a716-446655440000", "name": "Welcome flow"})),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 201, description = "Created.", body = ApiResponse<AutomationEntity>),
+        (status = 403, description = FORBIDDEN_403, body = ErrorEnvelope),
+        (status = 404, description = UNKNOWN_INSTANCE_404, body = ErrorEnvelope),
+        (status = 422, description = "`instance_id` is missing (user token) or not an id, `name` is missing, blank or too long, `integration_type` is given, or a field is unknown (`VALIDATION_ERROR`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn create_flow(
     State(s): State<AppState>,
     Auth(c): Auth,
-    Json(b): Json<CreateBody>,
+    Json(b): Json<FlowCreateBody>,
 ) -> AppResult<impl IntoResponse> {
-    create(&s, &c, AutomationKind::Flow, b).await
+    create(&s, &c, AutomationKind::Flow, b.into()).await
 }
 
+/// Update a flow
+///
+/// Renames a flow or turns it on or off.
 #[utoipa::path(
     patch,
     path = "/automation/flows/{id}",
     tag = "Automation",
     operation_id = "automations_update_flow",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The flow's UUID")),
+    request_body(content = Option<UpdateBody>, example = json!({"is_active": false})),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "Updated.", body = ApiResponse<AutomationEntity>),
+        (status = 404, description = "No such flow for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 422, description = "`name` is blank or too long, or a field is unknown (`VALIDATION_ERROR`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn update_flow(
     State(s): State<AppState>,
@@ -200,14 +310,22 @@ pub async fn update_flow(
     update(&s, &c, AutomationKind::Flow, &id, b).await
 }
 
+/// Delete a flow
+///
+/// Deletes a flow; without another active flow or integration, its instance's conversations
+/// leave automation.
 #[utoipa::path(
     delete,
     path = "/automation/flows/{id}",
     tag = "Automation",
     operation_id = "automations_delete_flow",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The flow's UUID")),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "Deleted.", body = MessageOnly,
+            example = json!({"success": true, "message": "Deleted successfully"})),
+        (status = 404, description = "No such flow for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn delete_flow(
     State(s): State<AppState>,
@@ -217,13 +335,23 @@ pub async fn delete_flow(
     delete(&s, &c, AutomationKind::Flow, &id).await
 }
 
+/// List integrations
+///
+/// The tenant's integrations with external systems (webhooks, APIs, AI agents; an `sk_`
+/// token: its instance's), oldest first.
 #[utoipa::path(
     get,
     path = "/automation/integrations",
     tag = "Automation",
     operation_id = "automations_integrations",
+    params(InstanceFilterQuery),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "The integrations.", body = ApiResponse<Vec<AutomationEntity>>,
+            example = integrations_example),
+        (status = 403, description = FORBIDDEN_403, body = ErrorEnvelope),
+        (status = 404, description = UNKNOWN_INSTANCE_404, body = ErrorEnvelope),
+    )
 )]
 pub async fn integrations(
     State(s): State<AppState>,
@@ -233,13 +361,29 @@ pub async fn integrations(
     list(&s, &c, AutomationKind::Integration, q).await
 }
 
+/// Create an integration
+///
+/// Creates an integration on an instance. An active integration puts the instance's
+/// conversations under automation: manual sends are refused with `AUTOMATION_ACTIVE` until
+/// paused.
 #[utoipa::path(
     post,
     path = "/automation/integrations",
     tag = "Automation",
     operation_id = "automations_create_integration",
+    request_body(content = CreateBody, example = json!({
+        "instance_id": "550e8400-e29b-41d4-a716-446655440000",
+        "name": "Support bot",
+        "integration_type": "ai_agent"
+    })),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 201, description = "Created.", body = ApiResponse<AutomationEntity>,
+            example = created_integration_example),
+        (status = 403, description = FORBIDDEN_403, body = ErrorEnvelope),
+        (status = 404, description = UNKNOWN_INSTANCE_404, body = ErrorEnvelope),
+        (status = 422, description = "`instance_id` is missing (user token) or not an id, `name` is missing, blank or too long, `integration_type` is unknown, or a field is unknown (`VALIDATION_ERROR`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn create_integration(
     State(s): State<AppState>,
@@ -249,14 +393,22 @@ pub async fn create_integration(
     create(&s, &c, AutomationKind::Integration, b).await
 }
 
+/// Update an integration
+///
+/// Renames an integration or turns it on or off.
 #[utoipa::path(
     patch,
     path = "/automation/integrations/{id}",
     tag = "Automation",
     operation_id = "automations_update_integration",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The integration's UUID")),
+    request_body(content = Option<UpdateBody>, example = json!({"is_active": false})),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "Updated.", body = ApiResponse<AutomationEntity>),
+        (status = 404, description = "No such integration for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 422, description = "`name` is blank or too long, or a field is unknown (`VALIDATION_ERROR`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn update_integration(
     State(s): State<AppState>,
@@ -267,14 +419,22 @@ pub async fn update_integration(
     update(&s, &c, AutomationKind::Integration, &id, b).await
 }
 
+/// Delete an integration
+///
+/// Deletes an integration; without another active flow or integration, its instance's
+/// conversations leave automation.
 #[utoipa::path(
     delete,
     path = "/automation/integrations/{id}",
     tag = "Automation",
     operation_id = "automations_delete_integration",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The integration's UUID")),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "Deleted.", body = MessageOnly,
+            example = json!({"success": true, "message": "Deleted successfully"})),
+        (status = 404, description = "No such integration for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn delete_integration(
     State(s): State<AppState>,
@@ -284,11 +444,17 @@ pub async fn delete_integration(
     delete(&s, &c, AutomationKind::Integration, &id).await
 }
 
-#[derive(Deserialize)]
+/// `PUT /instances/{id}/inbox-settings`: absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = InboxSettingsBody)]
 pub struct SettingsBody {
+    /// Transcribe incoming audio messages automatically.
     auto_transcribe: Option<bool>,
+    /// A language code such as `pt` or `en` (letters and `-`, at most 16; case-insensitive);
+    /// null or blank clears it (detect).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, pattern = r"^[\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[A-Za-z-]{0,16}[\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$", example = "pt")]
     transcription_language: Option<Option<String>>,
 }
 
@@ -296,14 +462,27 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     Option::<String>::deserialize(d).map(Some)
 }
 
+/// Get inbox settings
+///
+/// An instance's inbox settings: whether incoming audio is transcribed automatically, and in
+/// which language.
 #[utoipa::path(
     get,
     path = "/instances/{id}/inbox-settings",
     tag = "Automation",
     operation_id = "automations_settings",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "Instance: numeric id or UUID")),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "The settings.", body = ApiResponse<InboxSettings>,
+            example = json!({"success": true, "data": {
+                "instance_id": "550e8400-e29b-41d4-a716-446655440000",
+                "auto_transcribe": true,
+                "transcription_language": "pt"
+            }})),
+        (status = 403, description = "An `sk_` token of another instance (`INSTANCE_FORBIDDEN`)", body = ErrorEnvelope),
+        (status = 404, description = "No such instance in the tenant (`INSTANCE_NOT_FOUND`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn settings(
     State(s): State<AppState>,
@@ -315,14 +494,24 @@ pub async fn settings(
     )))
 }
 
+/// Update inbox settings
+///
+/// Turns automatic transcription of incoming audio on or off, and sets its language.
 #[utoipa::path(
     put,
     path = "/instances/{id}/inbox-settings",
     tag = "Automation",
     operation_id = "automations_put_settings",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "Instance: numeric id or UUID")),
+    request_body(content = Option<SettingsBody>,
+        example = json!({"auto_transcribe": true, "transcription_language": "pt"})),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "The settings now.", body = ApiResponse<InboxSettings>),
+        (status = 403, description = "An `sk_` token of another instance (`INSTANCE_FORBIDDEN`)", body = ErrorEnvelope),
+        (status = 404, description = "No such instance in the tenant (`INSTANCE_NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 422, description = "`transcription_language` is not a language code, or a field is unknown (`VALIDATION_ERROR`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn put_settings(
     State(s): State<AppState>,
@@ -350,8 +539,5 @@ pub async fn put_settings(
         .services
         .set_inbox_settings(&c, &id, b.auto_transcribe, language)
         .await?;
-    Ok(axum::Json(ApiResponse::message_data(
-        "Settings updated",
-        json!(v),
-    )))
+    Ok(axum::Json(ApiResponse::message_data("Settings updated", v)))
 }

@@ -1,33 +1,51 @@
-//! Contacts: list/search, create, show, update, delete, import, export (JSON or CSV).
+//! Contacts: list/search, create, show, update, delete, import (a JSON array of contacts),
+//! export (JSON or CSV).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::Value;
-use zapini_shared::envelope::ApiResponse;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use zapini_shared::envelope::{ApiResponse, MessageOnly};
+use zapini_shared::error::ErrorEnvelope;
 use zapini_shared::phone::PhoneNumber;
 
 use super::AppState;
-use super::conversations::Params;
+use super::conversations::{
+    ContactExportQuery, ContactListQuery, Params, instance_ref_schema, instance_value,
+};
 use super::extract::{Auth, Json};
 use super::messages::instance_ref;
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 use crate::service::contacts::{
-    ContactFields, ContactFilter, ImportRow, MAX_IMPORT_ROWS, contacts_csv,
+    ContactFields, ContactFilter, ContactView, ImportOutcome, ImportRow, MAX_IMPORT_ROWS,
+    contacts_csv,
 };
 
-/// A JSON field that may be absent, null (clears) or a string.
-#[derive(Deserialize, Default)]
+/// The editable fields: each may be absent (unchanged), null or blank (cleared) or a string
+/// (trimmed). The email pattern is [`fields`]' check: blank, or `local@domain` with a dot
+/// inside the domain and no spaces.
+#[derive(Deserialize, Default, ToSchema)]
+#[schema(as = ContactFieldsBody)]
 pub struct FieldsBody {
+    /// Contact name (max 255 characters).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 255, example = "John Doe")]
     name: Option<Option<String>>,
+    /// Contact email (max 255 characters).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 255,
+        pattern = r"^[\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*(?:[^@\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+@[^.\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*\.[^\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*[^.\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?[\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$", example = "john@example.com")]
     email: Option<Option<String>>,
+    /// Contact company (max 255 characters).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 255, example = "Acme Inc")]
     company: Option<Option<String>>,
+    /// Notes about the contact (max 10000 characters).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 10000, example = "Met at conference")]
     notes: Option<Option<String>>,
 }
 
@@ -35,27 +53,55 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+/// `POST /contacts`. The phone pattern is [`PhoneNumber::parse`]'s: 8 to 15 digits, country
+/// code first (no leading 0), an optional leading `+`, spaces, `-`, `.`, `(` and `)` ignored.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ContactCreateBody)]
 pub struct CreateBody {
+    #[schema(required = true, schema_with = instance_ref_schema)]
     instance_id: Option<Value>,
+    /// Contact phone number with country code (also accepted as `phone` or `number`).
     #[serde(alias = "phone", alias = "number")]
+    #[schema(required = true, value_type = String, example = "+5511999999999",
+        pattern = r"^[\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*\+?[ .()-]*[1-9](?:[ .()-]*[0-9]){7,14}[ .()-]*[\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$")]
     phone_number: Option<String>,
     #[serde(flatten)]
     fields: FieldsBody,
 }
 
-#[derive(Deserialize)]
+/// `POST /contacts/import`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ContactImportBody)]
 pub struct ImportBody {
+    #[schema(required = true, schema_with = instance_ref_schema)]
     instance_id: Option<Value>,
+    /// The contacts, 1 to 10000 (more is a 422). A row with an invalid number or field is
+    /// reported under `errors` instead of failing the import. (The upper bound is not given as
+    /// `maxItems`: fuzzers build an array of that size to probe it.)
+    #[schema(required = true, value_type = Vec<ImportItem>, min_items = 1)]
     contacts: Option<Vec<ImportItem>>,
 }
 
-#[derive(Deserialize)]
+/// One row of an import: the fields of a contact, checked per row.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ContactImportRow)]
 pub struct ImportItem {
+    /// Contact phone number with country code (also accepted as `phone` or `number`).
     #[serde(alias = "phone", alias = "number")]
+    #[schema(example = "+5511999999999")]
     phone_number: Option<String>,
-    #[serde(flatten)]
-    fields: FieldsBody,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "John Doe")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    company: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    notes: Option<Option<String>>,
 }
 
 fn text(field: &str, v: Option<Option<String>>, max: usize) -> AppResult<Option<Option<String>>> {
@@ -97,7 +143,7 @@ fn fields(body: FieldsBody) -> AppResult<ContactFields> {
 
 /// The instance named by `instance_id`, or the `sk_` token's own.
 fn target_instance(caller: &Caller, v: Option<Value>) -> AppResult<String> {
-    match (instance_ref(v)?, caller) {
+    match (instance_ref(instance_value(v))?, caller) {
         (Some(r), _) => Ok(r),
         (None, Caller::Instance { instance_uuid, .. }) => Ok(instance_uuid.to_string()),
         (None, Caller::User { .. }) => Err(AppError::validation(
@@ -107,13 +153,58 @@ fn target_instance(caller: &Caller, v: Option<Value>) -> AppResult<String> {
     }
 }
 
+const INSTANCE_ERRORS_403: &str =
+    "`instance_id` names another instance than the `sk_` token's (`INSTANCE_FORBIDDEN`)";
+
+fn contact_example() -> Value {
+    json!({
+        "id": 1,
+        "uuid": "9b2f6c1e-8a4d-4f3b-9c7e-2d5a1b0c3e4f",
+        "instance_id": "550e8400-e29b-41d4-a716-446655440000",
+        "jid": "5511999999999@s.whatsapp.net",
+        "phone_number": "5511999999999",
+        "name": "John Doe",
+        "display_name": "John Doe",
+        "push_name": "John",
+        "email": "john@example.com",
+        "company": "Acme Inc",
+        "notes": "VIP customer",
+        "profile_picture_url": "https://...",
+        "is_business": false,
+        "created_at": "2025-01-15T10:30:00Z",
+        "updated_at": "2025-01-15T10:30:00Z"
+    })
+}
+
+fn list_example() -> Value {
+    json!({
+        "success": true,
+        "data": [contact_example()],
+        "meta": {"pagination": {"total": 500, "per_page": 50, "current_page": 1, "last_page": 10}}
+    })
+}
+
+fn created_example() -> Value {
+    json!({"success": true, "message": "Contact created successfully", "data": contact_example()})
+}
+
+/// List contacts
+///
+/// Lists all saved contacts of the tenant's instances (an `sk_` token: of its instance),
+/// newest first.
 #[utoipa::path(
     get,
     path = "/contacts",
     tag = "Contacts",
     operation_id = "contacts_list",
+    params(ContactListQuery),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "A page of contacts.", body = ApiResponse<Vec<ContactView>>,
+            example = list_example),
+        (status = 403, description = INSTANCE_ERRORS_403, body = ErrorEnvelope),
+        (status = 404, description = "`instance_id` names no instance of the tenant (`INSTANCE_NOT_FOUND`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -137,13 +228,32 @@ pub async fn list(
     Ok(axum::Json(ApiResponse::paginated(items, page.meta(total))))
 }
 
+/// Create a contact
+///
+/// Creates a new contact on an instance. The number is normalized to its digits; an
+/// instance has one contact per number.
 #[utoipa::path(
     post,
     path = "/contacts",
     tag = "Contacts",
     operation_id = "contacts_create",
+    request_body(content = CreateBody, example = json!({
+        "instance_id": "550e8400-e29b-41d4-a716-446655440000",
+        "phone_number": "+5511999999999",
+        "name": "John Doe",
+        "email": "john@example.com",
+        "company": "Acme Inc",
+        "notes": "Met at conference"
+    })),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 201, description = "Created.", body = ApiResponse<ContactView>,
+            example = created_example),
+        (status = 403, description = INSTANCE_ERRORS_403, body = ErrorEnvelope),
+        (status = 404, description = "`instance_id` names no instance of the tenant (`INSTANCE_NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 409, description = "The instance has a contact with this number (`DUPLICATE_ENTRY`; `details.contact_id` is its id)", body = ErrorEnvelope),
+        (status = 422, description = "`instance_id` is missing (user token) or not an id, `phone_number` is missing or invalid, a field is too long or `email` is invalid (`VALIDATION_ERROR`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -169,14 +279,21 @@ pub async fn create(
     ))
 }
 
+/// Get a contact
+///
+/// Returns details of a specific contact.
 #[utoipa::path(
     get,
     path = "/contacts/{id}",
     tag = "Contacts",
     operation_id = "contacts_show",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The contact's numeric id or UUID")),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "The contact.", body = ApiResponse<ContactView>,
+            example = json!({"success": true, "data": contact_example()})),
+        (status = 404, description = "No such contact for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn show(
     State(state): State<AppState>,
@@ -188,14 +305,24 @@ pub async fn show(
     )))
 }
 
+/// Update a contact
+///
+/// Updates an existing contact (`PUT` or `PATCH`, both partial): absent fields stay, null or
+/// blank ones are cleared. The number cannot change.
 #[utoipa::path(
     method(put, patch),
     path = "/contacts/{id}",
     tag = "Contacts",
     operation_id = "contacts_update",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The contact's numeric id or UUID")),
+    request_body(content = Option<FieldsBody>,
+        example = json!({"name": "John Doe", "company": "Acme Inc", "notes": "VIP customer"})),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "Updated.", body = ApiResponse<ContactView>),
+        (status = 404, description = "No such contact for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 422, description = "A field is too long or `email` is invalid (`VALIDATION_ERROR`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn update(
     State(state): State<AppState>,
@@ -213,14 +340,21 @@ pub async fn update(
     )))
 }
 
+/// Delete a contact
+///
+/// Deletes a contact. Its conversations stay (a later message creates the contact again).
 #[utoipa::path(
     delete,
     path = "/contacts/{id}",
     tag = "Contacts",
     operation_id = "contacts_delete",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The contact's numeric id or UUID")),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "Deleted.", body = MessageOnly,
+            example = json!({"success": true, "message": "Contact deleted successfully"})),
+        (status = 404, description = "No such contact for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn delete(
     State(state): State<AppState>,
@@ -233,13 +367,32 @@ pub async fn delete(
     )))
 }
 
+/// Import contacts
+///
+/// Imports multiple contacts at once, as a JSON body (not a file upload). Numbers already
+/// contacts of the instance, or repeated in the import, are skipped; rows with an invalid
+/// number or field are listed under `errors` by index; the rest are created.
 #[utoipa::path(
     post,
     path = "/contacts/import",
     tag = "Contacts",
     operation_id = "contacts_import",
+    request_body(content = ImportBody, example = json!({
+        "instance_id": "550e8400-e29b-41d4-a716-446655440000",
+        "contacts": [
+            {"phone_number": "+5511999999999", "name": "John Doe"},
+            {"phone_number": "+5511888888888", "name": "Jane Smith"}
+        ]
+    })),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "What was imported.", body = ApiResponse<ImportOutcome>,
+            example = json!({"success": true, "message": "Contacts imported successfully",
+                "data": {"imported": 2, "skipped": 0, "errors": []}})),
+        (status = 403, description = INSTANCE_ERRORS_403, body = ErrorEnvelope),
+        (status = 404, description = "`instance_id` names no instance of the tenant (`INSTANCE_NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 422, description = "`instance_id` is missing (user token) or not an id, or `contacts` is missing, empty or longer than 10000 (`VALIDATION_ERROR`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn import(
     State(state): State<AppState>,
@@ -266,7 +419,13 @@ pub async fn import(
     let mut invalid = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let phone = item.phone_number.unwrap_or_default();
-        match fields(item.fields) {
+        let item_fields = FieldsBody {
+            name: item.name,
+            email: item.email,
+            company: item.company,
+            notes: item.notes,
+        };
+        match fields(item_fields) {
             Ok(f) => rows.push((
                 index,
                 ImportRow {
@@ -303,13 +462,27 @@ pub async fn import(
     )))
 }
 
+/// Export contacts
+///
+/// Exports every contact (of `instance_id`, or of the `sk_` token's instance), oldest first, in
+/// JSON (the envelope, `data` being the contacts) or CSV (`format=csv`: a header row, then one
+/// row per contact; free-text cells starting with `=`, `+`, `-` or `@` get a leading `'` so
+/// that spreadsheets do not run them as formulas).
 #[utoipa::path(
     get,
     path = "/contacts/export",
     tag = "Contacts",
     operation_id = "contacts_export",
+    params(ContactExportQuery),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "The contacts.", content(
+            (ApiResponse<Vec<ContactView>> = "application/json"),
+            (String = "text/csv", example = json!("id,uuid,instance_id,phone_number,name,display_name,push_name,email,company,notes,is_business,created_at\n1,9b2f6c1e-8a4d-4f3b-9c7e-2d5a1b0c3e4f,550e8400-e29b-41d4-a716-446655440000,5511999999999,John Doe,John Doe,John,john@example.com,Acme Inc,VIP customer,false,2025-01-15T10:30:00Z\n")),
+        ), headers(("Content-Disposition" = String, description = "With `format=csv`: `attachment; filename=\"contacts.csv\"`."))),
+        (status = 403, description = INSTANCE_ERRORS_403, body = ErrorEnvelope),
+        (status = 404, description = "`instance_id` names no instance of the tenant (`INSTANCE_NOT_FOUND`)", body = ErrorEnvelope),
+    )
 )]
 pub async fn export(
     State(state): State<AppState>,

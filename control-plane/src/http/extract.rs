@@ -13,8 +13,10 @@ use zapini_shared::error::{ErrorBody, ErrorCode};
 use crate::domain::Caller;
 use crate::error::AppError;
 
-/// A JSON body. An empty body reads as `{}`, so endpoints whose fields are all optional
-/// accept a bare POST.
+/// A JSON object body. An empty body, or `null`, reads as `{}`, so endpoints whose fields are
+/// all optional accept a bare POST (the OpenAPI document declares such bodies optional and
+/// nullable). Any other top-level value than an object is a 422: serde would otherwise read
+/// an array as a struct's fields in order.
 pub struct Json<T>(pub T);
 
 impl<S, T> FromRequest<S> for Json<T>
@@ -56,7 +58,20 @@ where
                     ),
                 ));
             }
-            &bytes
+            match bytes.trim_ascii() {
+                b"null" => b"{}",
+                [b'{', ..] => &bytes,
+                // Malformed JSON stays a 400, from the parser.
+                [b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f', ..]
+                    if serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).is_ok() =>
+                {
+                    return Err(AppError::validation(
+                        "body",
+                        "The body must be a JSON object.",
+                    ));
+                }
+                _ => &bytes,
+            }
         };
         parse_json(body).map(Json)
     }

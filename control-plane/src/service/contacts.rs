@@ -21,22 +21,30 @@ use crate::db::entities::{contact, conversation, instance};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 
-#[derive(Debug, Clone, Serialize)]
+/// A contact, as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContactView {
     pub id: i64,
     pub uuid: Uuid,
+    /// The instance's UUID.
     pub instance_id: Uuid,
     pub jid: String,
+    /// Digits, country code first.
     pub phone_number: Option<String>,
+    /// The saved name.
     pub name: Option<String>,
+    /// The name to show: the saved name, else the push name, else the number.
     pub display_name: Option<String>,
+    /// The name the contact gave itself on WhatsApp.
     pub push_name: Option<String>,
     pub email: Option<String>,
     pub company: Option<String>,
     pub notes: Option<String>,
     pub profile_picture_url: Option<String>,
     pub is_business: bool,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -56,17 +64,25 @@ pub struct ImportRow {
     pub fields: ContactFields,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A row an import refused.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ContactImportError)]
 pub struct ImportError {
+    /// The row's index in `contacts` (from 0).
     pub index: usize,
+    /// The number as given.
     pub phone_number: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What an import did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ContactImportResult)]
 pub struct ImportOutcome {
     pub imported: usize,
+    /// Numbers already contacts of the instance, or repeated in the import.
     pub skipped: usize,
+    /// Rows refused (an invalid number or field), by index.
     pub errors: Vec<ImportError>,
 }
 
@@ -171,7 +187,11 @@ impl Services {
         let total = query.clone().count(&self.db).await?;
         let rows = query
             .order_by_desc(contact::Column::Id)
-            .offset((filter.page - 1).saturating_mul(filter.per_page))
+            // Databases take a signed 64-bit offset: a page past it is simply empty.
+            .offset(std::cmp::min(
+                (filter.page - 1).saturating_mul(filter.per_page),
+                i64::MAX.unsigned_abs(),
+            ))
             .limit(filter.per_page)
             .all(&self.db)
             .await?;

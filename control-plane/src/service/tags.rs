@@ -25,13 +25,20 @@ use crate::db::entities::{conversation, conversation_tag, tag};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 
-#[derive(Debug, Clone, Serialize)]
+/// A tag.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TagView {
     pub id: Uuid,
+    #[schema(example = "VIP")]
     pub name: String,
+    /// `#rrggbb`.
+    #[schema(example = "#f59e0b")]
     pub color: String,
+    /// Conversations with this tag (for an `sk_` token, of its instance only).
     pub conversations_count: u64,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

@@ -27,17 +27,23 @@ use crate::error::{AppError, AppResult};
 const AUDIO_LIMIT: usize = 25 * 1024 * 1024;
 
 /// What `GET`/`POST …/transcription` answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TranscriptionView {
+    /// The message's WhatsApp id.
     pub message_id: String,
     #[serde(flatten)]
     pub fields: TranscriptionFields,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// An instance's inbox settings.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InboxSettings {
+    /// The instance's UUID.
     pub instance_id: uuid::Uuid,
+    /// Transcribe incoming audio messages automatically.
     pub auto_transcribe: bool,
+    /// The language code given to the speech-to-text provider (null: detect, or the server's
+    /// default).
     pub transcription_language: Option<String>,
 }
 

@@ -18,6 +18,7 @@ mod metrics;
 mod openapi;
 mod openapi_core;
 mod openapi_events;
+mod openapi_inbox;
 mod quotas;
 mod ratelimit;
 mod robustness;

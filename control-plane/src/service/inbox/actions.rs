@@ -17,10 +17,14 @@ use crate::error::{AppError, AppResult};
 use crate::service::Services;
 use crate::service::ingest::EventKind;
 
-#[derive(Debug, Clone, Serialize)]
+/// The answer of mark-read.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ConversationMarkedRead)]
 pub struct MarkedRead {
     pub conversation_id: Uuid,
+    /// Always 0.
     pub unread_count: i32,
+    /// How many unread incoming messages got a read receipt (at most 100).
     pub marked_messages: usize,
     /// Whether the read receipt reached WhatsApp through the node (it is best effort: a
     /// stopped or disconnected instance still gets the conversation marked read).

@@ -26,14 +26,21 @@ use crate::error::{AppError, AppResult};
 use crate::service::Services;
 use crate::service::nodes::NodePush;
 
-#[derive(Debug, Clone, Serialize)]
+/// A conversation's automation state.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ConversationAutomation)]
 pub struct AutomationView {
     pub conversation_id: Uuid,
+    #[schema(value_type = super::AutomationStatus)]
     pub automation_status: &'static str,
+    /// `automation_status` is `active`: manual sends are refused with `AUTOMATION_ACTIVE`.
     pub is_automation_active: bool,
     pub can_send_manual_message: bool,
+    /// A person took over (paused); stays true until resumed.
     pub automation_paused: bool,
+    #[schema(format = DateTime)]
     pub paused_at: Option<String>,
+    /// The user's name, or `API token <name>` for an `sk_` token.
     pub paused_by: Option<String>,
     pub pause_reason: Option<String>,
 }
@@ -54,16 +61,31 @@ pub enum AutomationKind {
 }
 
 /// A flow or an integration as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AutomationEntity {
     pub id: Uuid,
+    /// The instance's UUID.
     pub instance_id: Uuid,
     pub name: String,
+    /// Integrations only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = IntegrationType, nullable = false)]
     pub integration_type: Option<String>,
+    /// An active flow or integration puts its instance's conversations under automation.
     pub is_active: bool,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
+}
+
+/// The kinds of integration ([`INTEGRATION_TYPES`]).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum IntegrationType {
+    Webhook,
+    Api,
+    AiAgent,
 }
 
 pub const INTEGRATION_TYPES: [&str; 3] = ["webhook", "api", "ai_agent"];

@@ -26,22 +26,43 @@ pub struct MessageFilter {
     pub limit: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The reactions of one emoji on a message (chat shape).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GroupedReaction {
+    #[schema(example = "👍")]
     pub emoji: String,
     pub count: usize,
+    /// Whether this instance reacted with it.
     pub has_my_reaction: bool,
+    /// The reactors' numbers (this instance's own number for its reaction).
     pub reactors: Vec<String>,
+    /// Their names (the contact's name, else the number; `You` for this instance).
     pub reactor_names: Vec<String>,
 }
 
+/// The transcription values, as the reference names them.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum TranscriptionStatus {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+}
+
 /// The transcription fields every message carries (null unless one was asked for).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct TranscriptionFields {
+    /// The transcribed text (null if not yet completed).
     pub audio_transcription: Option<String>,
+    #[schema(value_type = Option<TranscriptionStatus>)]
     pub transcription_status: Option<String>,
+    /// Detected or configured language code (e.g. pt, en, es).
     pub transcription_language: Option<String>,
+    /// Error message if transcription failed.
     pub transcription_error: Option<String>,
+    /// When the transcription was completed.
+    #[schema(format = DateTime)]
     pub transcription_completed_at: Option<String>,
 }
 
@@ -57,23 +78,41 @@ impl From<&message_transcription::Model> for TranscriptionFields {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A message of a conversation's history: the message, its transcription fields and, in the
+/// chat shape, `formatted_body` and `grouped_reactions`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HistoryMessage {
+    /// The message fields (`id`, `uuid`, `unique_id`, `message_id`, `conversation_id`,
+    /// `direction`, `is_from_me`, `message_type`, `message_body`, `media`, `quoted_message_id`,
+    /// `mentioned_jids`, `sender_jid`, `sender_name`, `status`, `status_code`, `is_edited`,
+    /// `is_deleted`, `timestamp`, `created_at`).
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     pub message: MessageView,
+    /// Chat shape only: the body as HTML, every character escaped and each @mention of a
+    /// mentioned JID resolved to `<span class="mention" data-phone="…">@Name</span>`; null
+    /// without a body.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub formatted_body: Option<Option<String>>,
+    /// Chat shape only: reactions grouped by emoji.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub grouped_reactions: Option<Vec<GroupedReaction>>,
     #[serde(flatten)]
     pub transcription: TranscriptionFields,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A window of a conversation's messages, oldest first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ConversationHistory)]
 pub struct History {
     pub messages: Vec<HistoryMessage>,
+    /// More messages lie beyond the window (before it, or after it with `after_id`).
     pub has_more: bool,
+    /// The first message's `id`: the next page back is `before_id={oldest_id}`.
     pub oldest_id: Option<i64>,
+    /// The last message's `id`.
     pub newest_id: Option<i64>,
 }
 

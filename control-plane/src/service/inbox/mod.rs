@@ -26,44 +26,78 @@ use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 
 /// A tag as conversations show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TagRef {
     pub id: Uuid,
+    #[schema(example = "VIP")]
     pub name: String,
+    /// `#rrggbb`.
+    #[schema(example = "#f59e0b")]
     pub color: String,
 }
 
 /// The instance block of the chat format.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ConversationInstance)]
 pub struct InstanceBrief {
     pub uuid: Uuid,
+    /// The connected number (digits), once paired.
     pub phone_number: Option<String>,
+    /// The instance's connection status (`connected`, `disconnected`, `qr_ready`, `pending`).
     pub status: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The values of `automation_status`, for the OpenAPI document ([`automation_status`] makes
+/// them).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum AutomationStatus {
+    Active,
+    Paused,
+    Inactive,
+}
+
+/// A conversation, as the inbox lists and shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConversationView {
     pub id: Uuid,
+    /// The instance's UUID.
     pub instance_id: Uuid,
     pub chat_jid: String,
+    /// The contact's number (digits); null for a group.
     pub contact_number: Option<String>,
+    /// The contact's saved name, or its WhatsApp push name.
     pub contact_name: Option<String>,
+    /// The name to show: the contact's name, the conversation's, the push name, the number or
+    /// the JID, the first there is.
     pub display_name: String,
     pub is_group: bool,
     pub profile_picture_url: Option<String>,
+    /// A preview of the last message.
     pub last_message: Option<String>,
+    #[schema(format = DateTime)]
     pub last_message_at: Option<String>,
     pub unread_count: i32,
     pub is_archived: bool,
+    #[schema(format = DateTime)]
     pub archived_at: Option<String>,
+    #[schema(value_type = AutomationStatus)]
     pub automation_status: &'static str,
+    /// `automation_status` is `active`: manual sends are refused with `AUTOMATION_ACTIVE`.
     pub is_automation_active: bool,
     pub can_send_manual_message: bool,
+    #[schema(format = DateTime)]
     pub automation_paused_at: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// The conversation's tags, by name: with `include_tags=true`, on a single conversation,
+    /// and in the chat shape.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub tags: Option<Vec<TagRef>>,
+    /// Only in the chat shape.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub instance: Option<InstanceBrief>,
 }
 
@@ -198,7 +232,11 @@ impl Services {
         let rows = query
             .order_by_desc(conversation::Column::LastMessageAt)
             .order_by_desc(conversation::Column::Id)
-            .offset((filter.page - 1).saturating_mul(filter.per_page))
+            // Databases take a signed 64-bit offset: a page past it is simply empty.
+            .offset(std::cmp::min(
+                (filter.page - 1).saturating_mul(filter.per_page),
+                i64::MAX.unsigned_abs(),
+            ))
             .limit(filter.per_page)
             .all(&self.db)
             .await?;
