@@ -7,6 +7,7 @@
 //! gauges at their last value and is logged; the scrape still answers.
 
 use chrono::Utc;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -61,8 +62,9 @@ async fn instances(services: &Services) -> Result<(), sea_orm::DbErr> {
 }
 
 async fn outbox(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    let pending =
-        || webhook_delivery::Entity::find().filter(webhook_delivery::Column::Status.eq("pending"));
+    // `'pending'` is inlined, not bound: PostgreSQL's partial pending-only indexes serve only
+    // plans that know the value (a prepared statement's generic plan would scan the table).
+    let pending = || webhook_delivery::Entity::find().filter(Expr::cust("status = 'pending'"));
     let depth: Option<i64> = pending()
         .select_only()
         .column_as(webhook_delivery::Column::Id.count(), "n")
