@@ -22,8 +22,9 @@ use crate::media::storage::Reader;
 use crate::service::media::{MediaView, Upload};
 
 /// The `multipart/form-data` body of `POST /media/upload`, as the document shows it: other
-/// fields are ignored, but their names cannot hold a quote, a backslash or a line break (they
-/// would end the part's header; the multipart parser refuses them with a 400).
+/// fields are ignored, but their names cannot hold a quote, a backslash or a control character
+/// other than a tab (the part's header would be malformed; the multipart parser refuses them
+/// with a 400).
 pub struct UploadForm;
 
 impl utoipa::PartialSchema for UploadForm {
@@ -35,7 +36,7 @@ impl utoipa::PartialSchema for UploadForm {
             o.property_names = Some(Box::new(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .pattern(Some("^[^\"\\\\\r\n]*$"))
+                    .pattern(Some(r#"^[^"\\\u0000-\u0008\u000A-\u001F\u007F]*$"#))
                     .into(),
             ));
         }

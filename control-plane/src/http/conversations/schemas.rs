@@ -124,6 +124,11 @@ pub(in crate::http) fn instance_ref_schema() -> RefOr<Schema> {
                 .maximum(Some(i64::from(i32::MAX)))
                 .description(Some("The instance's numeric id.")),
         )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Null)
+                .description(Some("The same as leaving it out.")),
+        )
         .description(Some(
             "The instance: its numeric id or UUID. Optional with an instance token (`sk_`), \
              which means its own instance; required with a user token.",
