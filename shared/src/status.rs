@@ -21,7 +21,7 @@ pub struct ParseStatusError {
 }
 
 /// Connection state of a WhatsApp instance, as reported by `GET /instances`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InstanceStatus {
     Connected,

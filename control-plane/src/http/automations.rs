@@ -28,7 +28,7 @@ use crate::service::transcription::InboxSettings;
 #[serde(deny_unknown_fields)]
 #[schema(as = IntegrationCreateBody)]
 pub struct CreateBody {
-    #[schema(required = true, schema_with = instance_ref_schema)]
+    #[schema(schema_with = instance_ref_schema)]
     instance_id: Option<Value>,
     /// The name (trimmed; 1 to 255 characters).
     #[schema(required = true, value_type = String, max_length = 255, pattern = r"[^\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]", example = "Support bot")]
@@ -47,7 +47,7 @@ pub struct CreateBody {
 #[serde(deny_unknown_fields)]
 #[schema(as = FlowCreateBody)]
 pub struct FlowCreateBody {
-    #[schema(required = true, schema_with = instance_ref_schema)]
+    #[schema(schema_with = instance_ref_schema)]
     instance_id: Option<Value>,
     /// The name (trimmed; 1 to 255 characters).
     #[schema(required = true, value_type = String, max_length = 255, pattern = r"[^\t\n\x0B\f\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]", example = "Welcome flow")]

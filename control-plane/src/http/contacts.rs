@@ -58,7 +58,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 #[derive(Deserialize, ToSchema)]
 #[schema(as = ContactCreateBody)]
 pub struct CreateBody {
-    #[schema(required = true, schema_with = instance_ref_schema)]
+    #[schema(schema_with = instance_ref_schema)]
     instance_id: Option<Value>,
     /// Contact phone number with country code (also accepted as `phone` or `number`).
     #[serde(alias = "phone", alias = "number")]
@@ -73,7 +73,7 @@ pub struct CreateBody {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = ContactImportBody)]
 pub struct ImportBody {
-    #[schema(required = true, schema_with = instance_ref_schema)]
+    #[schema(schema_with = instance_ref_schema)]
     instance_id: Option<Value>,
     /// The contacts, 1 to 10000 (more is a 422). A row with an invalid number or field is
     /// reported under `errors` instead of failing the import. (The upper bound is not given as

@@ -4,22 +4,77 @@
 
 use axum::body::Body;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use futures::TryStreamExt;
 use serde::Deserialize;
-use zapini_shared::envelope::ApiResponse;
-use zapini_shared::error::ErrorCode;
+use zapini_shared::envelope::{ApiResponse, MessageOnly};
+use zapini_shared::error::{ErrorCode, ErrorEnvelope};
 
 use super::AppState;
-use super::extract::Auth;
+use super::extract::{Auth, Query};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 use crate::media::formats::MediaKind;
 use crate::media::storage::Reader;
-use crate::service::media::Upload;
+use crate::service::media::{MediaView, Upload};
+
+/// The `multipart/form-data` body of `POST /media/upload`, as the document shows it: other
+/// fields are ignored, but their names cannot hold a quote, a backslash or a line break (they
+/// would end the part's header; the multipart parser refuses them with a 400).
+pub struct UploadForm;
+
+impl utoipa::PartialSchema for UploadForm {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+        let mut schema = <UploadFields as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(o)) = &mut schema {
+            o.property_names = Some(Box::new(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[^\"\\\\\r\n]*$"))
+                    .into(),
+            ));
+        }
+        schema
+    }
+}
+
+impl utoipa::ToSchema for UploadForm {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "MediaUploadForm".into()
+    }
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct UploadFields {
+    /// The media file (one per upload). Images up to 16 MB (jpg, png, gif, webp), videos 64 MB
+    /// (mp4, 3gp, mov, avi, mkv), audio 16 MB (mp3, ogg, wav, opus, aac, m4a), documents
+    /// 100 MB (pdf, doc, docx, xls, xlsx, ppt, pptx, txt, zip).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// `image`, `video`, `audio` or `document`; auto-detected from the bytes when absent, and
+    /// checked against them when sent.
+    #[schema(value_type = Option<String>, nullable = false, pattern = "^(image|video|audio|document)?$")]
+    r#type: Option<String>,
+}
+
+fn media_example() -> serde_json::Value {
+    serde_json::json!({
+        "id": "media_abc123xyz",
+        "url": "https://zapini.app/api/v1/media/media_abc123xyz/content?expires=1737542400&signature=…",
+        "type": "image",
+        "mime_type": "image/jpeg",
+        "size": 102400,
+        "filename": "image.jpg",
+        "created_at": "2025-01-15T10:30:00Z",
+        "expires_at": "2025-01-22T10:30:00Z"
+    })
+}
 
 /// At most this much of a refused upload's remaining body is read (and dropped) so the
 /// client sees the answer instead of a reset connection.
@@ -84,15 +139,27 @@ async fn feed(
     }
 }
 
-/// `POST /media/upload` — multipart `file` (required) and `type` (optional; checked against
-/// what the bytes are).
+/// Upload media
+///
+/// Uploads a media file for later use (`media_id` in `POST /messages/send-media`), as
+/// `multipart/form-data` with a `file` field and optionally `type`. The file is streamed to
+/// storage, its format sniffed from its bytes, and kept for a limited time (`expires_at`).
 #[utoipa::path(
     post,
     path = "/media/upload",
     tag = "Media",
     operation_id = "media_upload",
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "The file and, optionally, its type."),
+    responses(
+        (status = 201, description = "Stored.", body = ApiResponse<MediaView>,
+            example = json!({"success": true, "data": media_example()})),
+        (status = 400, description = "The multipart body is malformed or incomplete (`BAD_REQUEST`).", body = ErrorEnvelope),
+        (status = 403, description = "The tenant's media storage quota is used up (`QUOTA_EXCEEDED`).", body = ErrorEnvelope),
+        (status = 413, description = "The file is larger than its type's limit, or than the largest accepted (`PAYLOAD_TOO_LARGE`; `details` gives `type` and `max_bytes`).", body = ErrorEnvelope),
+        (status = 415, description = "The body is not `multipart/form-data` (`UNSUPPORTED_MEDIA_TYPE`).", body = ErrorEnvelope),
+        (status = 422, description = "`file` is missing, empty, sent twice, or of a format not accepted; or `type` is invalid or disagrees with the bytes (`VALIDATION_ERROR`).", body = ErrorEnvelope),
+    )
 )]
 pub async fn upload(
     State(state): State<AppState>,
@@ -162,14 +229,22 @@ pub async fn upload(
     Ok((StatusCode::CREATED, Json(ApiResponse::data(view))).into_response())
 }
 
+/// Get media
+///
+/// Returns information about a media file of the library (an instance token sees only files
+/// it uploaded).
 #[utoipa::path(
     get,
     path = "/media/{id}",
     tag = "Media",
     operation_id = "media_show",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The media's id (`media_…`)", example = "media_abc123xyz")),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "The file's information, with a fresh signed URL.", body = ApiResponse<MediaView>,
+            example = json!({"success": true, "data": media_example()})),
+        (status = 404, description = "No such file, or it expired (`NOT_FOUND`).", body = ErrorEnvelope),
+    )
 )]
 pub async fn show(
     State(state): State<AppState>,
@@ -180,14 +255,21 @@ pub async fn show(
     Ok(Json(ApiResponse::data(view)))
 }
 
+/// Delete media
+///
+/// Deletes a media file.
 #[utoipa::path(
     delete,
     path = "/media/{id}",
     tag = "Media",
     operation_id = "media_delete",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "The media's id (`media_…`)", example = "media_abc123xyz")),
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "Deleted.", body = MessageOnly,
+            example = json!({"success": true, "message": "Media deleted successfully"})),
+        (status = 404, description = "No such file, or it expired (`NOT_FOUND`).", body = ErrorEnvelope),
+    )
 )]
 pub async fn delete(
     State(state): State<AppState>,
@@ -200,12 +282,16 @@ pub async fn delete(
     )))
 }
 
-#[derive(Deserialize)]
+/// The signed URL's query, for requests without a token.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SignedQuery {
+    /// The signed URL's signature.
     signature: Option<String>,
     /// Unix seconds; a value that is not a number counts as missing (the signature then
     /// fails to verify).
     #[serde(default, deserialize_with = "lenient_i64")]
+    #[param(value_type = Option<String>)]
     expires: Option<i64>,
 }
 
@@ -273,15 +359,23 @@ fn binary(filename: &str, mime: &str, reader: Reader) -> Response {
     (headers, body).into_response()
 }
 
-/// `GET /media/{id}/content` — the file, with a token or the signed `url`.
+/// Download media
+///
+/// The bytes of a library file, with its `Content-Type` and a `Content-Disposition`
+/// attachment. With a token, or without one through the signed `url` of the file's
+/// information (`expires` and `signature`).
 #[utoipa::path(
     get,
     path = "/media/{id}/content",
     tag = "Media",
     operation_id = "media_content",
-    params(("id" = String, Path)),
-    security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    params(("id" = String, Path, description = "The media's id (`media_…`)", example = "media_abc123xyz"), SignedQuery),
+    security((), ("user_token" = []), ("instance_token" = [])),
+    responses(
+        (status = 200, description = "The file, with the file's own `Content-Type`.", content_type = "*/*", body = Vec<u8>),
+        (status = 403, description = "Without a token: the signed URL expired or its signature is not valid (`FORBIDDEN`).", body = ErrorEnvelope),
+        (status = 404, description = "No such file, or it expired (`NOT_FOUND`).", body = ErrorEnvelope),
+    )
 )]
 pub async fn content(
     State(state): State<AppState>,
@@ -297,15 +391,27 @@ pub async fn content(
     Ok(binary(&row.filename, &row.mime_type, reader))
 }
 
-/// `GET /messages/{uuid}/media` — a message's media, with a token or the signed `url`.
+/// Download a message's media
+///
+/// Downloads media received (or sent) in a message: the binary file with the appropriate
+/// Content-Type. Fetched once from the instance's node, then kept. With a token, or without
+/// one through the signed `url` in the message's `media`.
 #[utoipa::path(
     get,
     path = "/messages/{id}/media",
     tag = "Media",
     operation_id = "media_message_media",
-    params(("id" = String, Path)),
-    security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    params(("id" = String, Path, description = "The message's UUID", example = "660e8400-e29b-41d4-a716-446655440001"), SignedQuery),
+    security((), ("user_token" = []), ("instance_token" = [])),
+    responses(
+        (status = 200, description = "The file, with the media's own `Content-Type`.", content_type = "*/*", body = Vec<u8>),
+        (status = 400, description = "The instance's engine cannot download media (`BAD_REQUEST`).", body = ErrorEnvelope),
+        (status = 403, description = "Without a token: the signed URL expired or its signature is not valid; or WhatsApp refused (`FORBIDDEN`).", body = ErrorEnvelope),
+        (status = 404, description = "No such message, it has no media, or the media is no longer available (`NOT_FOUND`).", body = ErrorEnvelope),
+        (status = 409, description = "The instance is not connected, so the media cannot be fetched (`INSTANCE_NOT_CONNECTED`).", body = ErrorEnvelope),
+        (status = 503, description = "The instance's node is not running or unreachable (`NODE_UNAVAILABLE`), or a dependency is briefly unavailable (`SERVICE_UNAVAILABLE`); retry.", body = ErrorEnvelope),
+        (status = 504, description = "The instance's node did not answer in time (`GATEWAY_TIMEOUT`).", body = ErrorEnvelope),
+    )
 )]
 pub async fn message_media(
     State(state): State<AppState>,
@@ -321,17 +427,27 @@ pub async fn message_media(
     Ok(binary(&filename, &mime, reader))
 }
 
-/// `GET /internal/media/{id}` — a node fetching a library file for a `media_id` send:
-/// `Authorization: Bearer <node credential>` and `X-Zapini-Instance: <instance uuid>`; the
-/// credential must be that instance's (a node fetches for its own instance only).
+/// Library file for a node
+///
+/// A node fetching a library file for a `media_id` send: `Authorization: Bearer <node
+/// credential>` and `X-Zapini-Instance: <instance uuid>`; the credential must be that
+/// instance's (a node fetches for its own instance only).
 #[utoipa::path(
     get,
     path = "/internal/media/{id}",
     tag = "Internal",
     operation_id = "media_for_node",
-    params(("id" = String, Path)),
+    params(
+        ("id" = String, Path, description = "The media's id (`media_…`)"),
+        ("X-Zapini-Instance" = uuid::Uuid, Header, description = "The UUID of the instance the node serves"),
+    ),
     security(("node_secret" = [])),
-    responses((status = 200, description = "OK"))
+    responses(
+        (status = 200, description = "The file, with its own `Content-Type`.", content_type = "*/*", body = Vec<u8>),
+        (status = 401, description = "Missing node credential, or not valid for this instance (`UNAUTHENTICATED`).", body = ErrorEnvelope),
+        (status = 404, description = "No such instance (`INSTANCE_NOT_FOUND`), or no such file of its tenant, or it expired (`NOT_FOUND`).", body = ErrorEnvelope),
+        (status = 422, description = "`X-Zapini-Instance` is missing or not a UUID (`VALIDATION_ERROR`).", body = ErrorEnvelope),
+    )
 )]
 pub async fn for_node(
     State(state): State<AppState>,

@@ -5,37 +5,241 @@ use axum::extract::State;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{
+    AllOfBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
 use zapini_shared::envelope::ApiResponse;
+use zapini_shared::error::ErrorEnvelope;
 
 use super::AppState;
 use super::extract::{Auth, Json};
 use crate::error::{AppError, AppResult};
-use crate::service::messaging::Outgoing;
+use crate::service::messaging::{MessageView, Outgoing};
 
-#[derive(Deserialize)]
+/// `POST /chat/send`. `recipient` may be sent as `number` or `to`, `reply_to` as
+/// `quoted_message_id`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = SendTextFields)]
 pub struct SendBody {
+    /// Required with a user token; with an instance token (`sk_`) it defaults to the token's instance.
+    #[schema(schema_with = instance_id_schema)]
     instance_id: Option<Value>,
+    /// Recipient WhatsApp number with country code, or a JID.
     #[serde(alias = "number", alias = "to")]
+    #[schema(
+        nullable = false,
+        pattern = r"^\+?[1-9][0-9]{7,14}$|^[1-9][0-9]{7,14}@s\.whatsapp\.net$",
+        example = "5521999999999"
+    )]
     recipient: Option<String>,
+    /// The text (not blank).
+    #[schema(
+        required = true,
+        nullable = false,
+        max_length = 65536,
+        pattern = r"\S",
+        example = "Hello from Chat API!"
+    )]
     message: Option<String>,
+    /// WhatsApp message id to reply to (quote).
     #[serde(alias = "quoted_message_id")]
     reply_to: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// `instance_id`: the instance's UUID or numeric id, as a string, or the numeric id as a
+/// number. Listed as required, as the reference does: an instance token (`sk_`) may leave it
+/// out (its own instance), which one schema for both token kinds cannot say.
+pub(super) fn instance_id_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::String, Type::Integer]))
+        .min_length(Some(1))
+        .pattern(Some(r"\S"))
+        .description(Some(
+            "The instance: numeric id or UUID (a string), or the numeric id (a number). Required with a user token; with an instance token (`sk_`) it may be left out (or null): the token's own instance.",
+        ))
+        .examples([serde_json::json!("777")])
+        .build()
+}
+
+/// `media_type`: one of the four kinds.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SendMediaType {
+    Image,
+    Video,
+    Audio,
+    Document,
+}
+
+/// `POST /messages/send-media` and `/chat/send-media`. `recipient` may be sent as `number` or
+/// `to`, `media_url` as `url`, `media_type` as `type`, `reply_to` as `quoted_message_id`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = SendMediaFields)]
 pub struct SendMediaBody {
+    /// Required with a user token; with an instance token (`sk_`) it defaults to the token's instance.
+    #[schema(schema_with = instance_id_schema)]
     instance_id: Option<Value>,
+    /// Recipient WhatsApp number with country code, or a JID.
     #[serde(alias = "number", alias = "to")]
+    #[schema(
+        nullable = false,
+        pattern = r"^\+?[1-9][0-9]{7,14}$|^[1-9][0-9]{7,14}@s\.whatsapp\.net$",
+        example = "+5511999999999"
+    )]
     recipient: Option<String>,
+    /// Public http(s) URL of the media file. Send `media_url` or `media_id`.
     #[serde(alias = "url")]
+    #[schema(pattern = "^https?://", example = "https://example.com/image.jpg")]
     media_url: Option<String>,
+    /// ID of a previously uploaded media (`POST /media/upload`). Send `media_url` or
+    /// `media_id`.
+    #[schema(pattern = "^media_", example = "media_abc123xyz")]
     media_id: Option<String>,
+    /// `image`, `video`, `audio` or `document`; required with `media_url`, taken
+    /// from the library with `media_id` (where it must agree when sent).
     #[serde(alias = "type")]
+    #[schema(value_type = Option<SendMediaType>)]
     media_type: Option<String>,
+    /// Caption for images and videos.
+    #[schema(example = "Check this image!")]
     caption: Option<String>,
+    /// Filename for documents (a library file's own name when absent).
+    #[schema(example = "Monthly_Report.pdf")]
     filename: Option<String>,
+    /// WhatsApp message id to reply to (quote).
     #[serde(alias = "quoted_message_id")]
     reply_to: Option<String>,
+}
+
+/// A body schema with the serde aliases of its fields as properties of their own (the derive
+/// does not see them), at most one name of each field, and the groups of names of which
+/// exactly one must be sent (a required field and its aliases, or alternatives such as
+/// `media_url`/`media_id`).
+pub(super) fn aliased(
+    schema: RefOr<Schema>,
+    aliases: &[(&str, &[&str])],
+    exactly_one: &[&[&str]],
+) -> RefOr<Schema> {
+    let RefOr::T(Schema::Object(mut object)) = schema else {
+        return schema;
+    };
+    let mut at_most_one = Vec::new();
+    for (field, names) in aliases {
+        let Some(prop) = object.properties.get(*field).cloned() else {
+            continue;
+        };
+        at_most_one.push(
+            std::iter::once(*field)
+                .chain(names.iter().copied())
+                .collect(),
+        );
+        for alias in *names {
+            let mut p = prop.clone();
+            if let RefOr::T(Schema::Object(o)) = &mut p {
+                o.description = Some(format!("Alias of `{field}`: send one of its names."));
+                o.example = None;
+            }
+            object.properties.insert((*alias).to_owned(), p);
+        }
+    }
+    if exactly_one.is_empty() && at_most_one.is_empty() {
+        return RefOr::T(Schema::Object(object));
+    }
+    object
+        .required
+        .retain(|r| !exactly_one.iter().any(|g| g.contains(&r.as_str())));
+    let description = object.description.take();
+    let mut all = AllOfBuilder::new()
+        .description(description)
+        .item(Schema::Object(object));
+    if let Some(not) = not_two_of(&at_most_one) {
+        all = all.item(not);
+    }
+    for group in exactly_one {
+        let listed: Vec<String> = group.iter().map(|n| format!("`{n}`")).collect();
+        let mut one = OneOfBuilder::new().description(Some(format!(
+            "Exactly one of {} is sent.",
+            listed.join(", ")
+        )));
+        for name in *group {
+            one = one.item(ObjectBuilder::new().required(*name));
+        }
+        all = all.item(one);
+    }
+    RefOr::T(Schema::AllOf(all.build()))
+}
+
+/// A schema refusing any object with two names of one group (a field under two of its names
+/// is refused as a duplicate). utoipa has no `not`; it goes in as an extension, which is
+/// serialized as a key of the schema.
+fn not_two_of(groups: &[Vec<&str>]) -> Option<Schema> {
+    let mut pairs = Vec::new();
+    for group in groups {
+        for (i, a) in group.iter().enumerate() {
+            for b in &group[i + 1..] {
+                pairs.push(serde_json::json!({"required": [a, b]}));
+            }
+        }
+    }
+    if pairs.is_empty() {
+        return None;
+    }
+    let mut extensions = utoipa::openapi::extensions::Extensions::default();
+    extensions.insert("not".to_owned(), serde_json::json!({"anyOf": pairs}));
+    let mut object = ObjectBuilder::new()
+        .description(Some("A field is sent under one of its names only."))
+        .build();
+    object.extensions = Some(extensions);
+    Some(Schema::Object(object))
+}
+
+/// The body of `POST /chat/send`, aliases included.
+pub struct SendTextBody;
+
+impl utoipa::PartialSchema for SendTextBody {
+    fn schema() -> RefOr<Schema> {
+        aliased(
+            <SendBody as utoipa::PartialSchema>::schema(),
+            &[
+                ("recipient", &["number", "to"]),
+                ("reply_to", &["quoted_message_id"]),
+            ],
+            &[&["recipient", "number", "to"]],
+        )
+    }
+}
+
+impl utoipa::ToSchema for SendTextBody {}
+
+/// The body of the media sends, aliases included.
+pub struct SendMediaRequest;
+
+impl utoipa::PartialSchema for SendMediaRequest {
+    fn schema() -> RefOr<Schema> {
+        aliased(
+            <SendMediaBody as utoipa::PartialSchema>::schema(),
+            &[
+                ("recipient", &["number", "to"]),
+                ("media_url", &["url"]),
+                ("media_type", &["type"]),
+                ("reply_to", &["quoted_message_id"]),
+            ],
+            &[
+                &["recipient", "number", "to"],
+                &["media_url", "url", "media_id"],
+            ],
+        )
+    }
+}
+
+impl utoipa::ToSchema for SendMediaRequest {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((
+            "SendMediaType".into(),
+            <SendMediaType as utoipa::PartialSchema>::schema(),
+        ));
+    }
 }
 
 /// `instance_id` as the reference shows it: a UUID string or a numeric id (string or number).
@@ -61,13 +265,60 @@ fn required(field: &str, v: Option<String>, aliases: &str) -> AppResult<String> 
 
 const MEDIA_TYPES: [&str; 4] = ["image", "video", "audio", "document"];
 
+fn message_example(kind: &str, body: Option<&str>, media: Value) -> Value {
+    serde_json::json!({
+        "id": 1234,
+        "uuid": "660e8400-e29b-41d4-a716-446655440001",
+        "unique_id": "3EB0ABC123456789",
+        "message_id": "3EB0ABC123456789",
+        "conversation_id": "770e8400-e29b-41d4-a716-446655440002",
+        "direction": "outgoing",
+        "is_from_me": true,
+        "message_type": kind,
+        "message_body": body,
+        "media": media,
+        "quoted_message_id": null,
+        "mentioned_jids": [],
+        "sender_jid": null,
+        "sender_name": null,
+        "status": "sent",
+        "status_code": 2,
+        "is_edited": false,
+        "is_deleted": false,
+        "timestamp": "2025-01-15T10:30:00.000Z",
+        "created_at": "2025-01-15T10:30:00Z"
+    })
+}
+
+/// Send a text message
+///
+/// Sends a text message and returns the message in chat-optimized format. With a user token
+/// `instance_id` names the instance; with an instance token it is optional (the token's own
+/// instance). `recipient` may also be sent as `number` or `to`, `reply_to` as
+/// `quoted_message_id`.
 #[utoipa::path(
     post,
     path = "/chat/send",
     tag = "Messages",
     operation_id = "messages_chat_send",
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    request_body(
+        content = SendTextBody,
+        description = "The message.",
+        example = json!({"instance_id": "777", "recipient": "5521999999999", "message": "Hello from Chat API!"})
+    ),
+    responses(
+        (status = 200, description = "Sent: the stored message.", body = ApiResponse<MessageView>,
+            example = json!({"success": true, "message": "Message sent successfully",
+                "data": message_example("text", Some("Hello from Chat API!"), Value::Null)})),
+        (status = 400, description = "Malformed JSON (`INVALID_JSON`, `BAD_REQUEST`), or the engine cannot send this (`BAD_REQUEST`).", body = ErrorEnvelope),
+        (status = 403, description = "An instance token used for another instance (`INSTANCE_FORBIDDEN`), or WhatsApp refused (`FORBIDDEN`).", body = ErrorEnvelope),
+        (status = 404, description = "No such instance (`INSTANCE_NOT_FOUND`), or the number is not on WhatsApp (`NUMBER_NOT_FOUND`, `NOT_FOUND`).", body = ErrorEnvelope),
+        (status = 409, description = "Automation manages the conversation: pause it first (`AUTOMATION_ACTIVE`, with `conversation_id`), or the instance is not connected (`INSTANCE_NOT_CONNECTED`).", body = ErrorEnvelope),
+        (status = 422, description = "A field is missing or invalid (`VALIDATION_ERROR`): `instance_id`, `recipient`, `message`.", body = ErrorEnvelope),
+        (status = 503, description = "The instance's node is not running or unreachable (`NODE_UNAVAILABLE`), WhatsApp is briefly unavailable, or a dependency is (`SERVICE_UNAVAILABLE`); retry.", body = ErrorEnvelope),
+        (status = 504, description = "The instance's node did not answer in time (`GATEWAY_TIMEOUT`).", body = ErrorEnvelope),
+    )
 )]
 pub async fn chat_send(
     State(state): State<AppState>,
@@ -109,13 +360,55 @@ pub async fn chat_send(
     )))
 }
 
+/// Send media
+///
+/// Sends a message with attached media: a public URL (`media_url`, with `media_type`) or a
+/// previously uploaded file (`media_id`). Limits: images 16 MB, videos 64 MB, audio 16 MB,
+/// documents 100 MB. `recipient` may also be sent as `number` or `to`, `media_url` as `url`,
+/// `media_type` as `type`, `reply_to` as `quoted_message_id`.
 #[utoipa::path(
     post,
     path = "/messages/send-media",
     tag = "Messages",
     operation_id = "messages_send_media",
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    request_body(
+        content = SendMediaRequest,
+        description = "The media message.",
+        examples(
+            ("Image" = (value = json!({
+                "instance_id": "550e8400-e29b-41d4-a716-446655440000",
+                "recipient": "+5511999999999",
+                "media_url": "https://example.com/image.jpg",
+                "media_type": "image",
+                "caption": "Check this image!"
+            }))),
+            ("Document" = (value = json!({
+                "instance_id": "550e8400-e29b-41d4-a716-446655440000",
+                "recipient": "+5511999999999",
+                "media_url": "https://example.com/report.pdf",
+                "media_type": "document",
+                "filename": "Monthly_Report.pdf",
+                "caption": "Here is the monthly report"
+            }))),
+        )
+    ),
+    responses(
+        (status = 200, description = "Sent: the stored message.", body = ApiResponse<MessageView>,
+            example = json!({"success": true, "message": "Media sent successfully",
+                "data": message_example("image", None, serde_json::json!({
+                    "url": "https://zapini.app/api/v1/messages/660e8400-e29b-41d4-a716-446655440001/media?expires=1737542400&signature=…",
+                    "source_url": "https://example.com/image.jpg",
+                    "caption": "Check this image!"
+                }))})),
+        (status = 400, description = "Malformed JSON (`INVALID_JSON`, `BAD_REQUEST`), the media could not be fetched or the engine cannot send it (`BAD_REQUEST`).", body = ErrorEnvelope),
+        (status = 403, description = "An instance token used for another instance (`INSTANCE_FORBIDDEN`), or WhatsApp refused (`FORBIDDEN`).", body = ErrorEnvelope),
+        (status = 404, description = "No such instance (`INSTANCE_NOT_FOUND`), or the number is not on WhatsApp (`NUMBER_NOT_FOUND`, `NOT_FOUND`).", body = ErrorEnvelope),
+        (status = 409, description = "Automation manages the conversation (`AUTOMATION_ACTIVE`), or the instance is not connected (`INSTANCE_NOT_CONNECTED`).", body = ErrorEnvelope),
+        (status = 422, description = "A field is missing or invalid (`VALIDATION_ERROR`): `instance_id`, `recipient`, `media_url` (not http(s), blocked, too large, wrong format), `media_id` (unknown, or sent with `media_url`), `media_type`.", body = ErrorEnvelope),
+        (status = 503, description = "The instance's node is not running or unreachable (`NODE_UNAVAILABLE`), WhatsApp is briefly unavailable, or a dependency is (`SERVICE_UNAVAILABLE`); retry.", body = ErrorEnvelope),
+        (status = 504, description = "The instance's node did not answer in time (`GATEWAY_TIMEOUT`).", body = ErrorEnvelope),
+    )
 )]
 pub async fn send_media(
     State(state): State<AppState>,
@@ -203,14 +496,37 @@ pub async fn send_media(
     )))
 }
 
-/// `/chat/send-media`: the chat API's form of [`send_media`].
+/// Send media (chat API)
+///
+/// Sends media (image, video, audio, document) and returns chat-optimized response: the chat
+/// API's form of `POST /messages/send-media`, with the same body and answers.
 #[utoipa::path(
     post,
     path = "/chat/send-media",
     tag = "Messages",
     operation_id = "messages_chat_send_media",
     security(("user_token" = []), ("instance_token" = [])),
-    responses((status = 200, description = "OK"))
+    request_body(
+        content = SendMediaRequest,
+        description = "The media message.",
+        example = json!({
+            "instance_id": "777",
+            "recipient": "5521999999999",
+            "media_url": "https://example.com/image.jpg",
+            "media_type": "image",
+            "caption": "Check this out!"
+        })
+    ),
+    responses(
+        (status = 200, description = "Sent: the stored message.", body = ApiResponse<MessageView>),
+        (status = 400, description = "Malformed JSON (`INVALID_JSON`, `BAD_REQUEST`), the media could not be fetched or the engine cannot send it (`BAD_REQUEST`).", body = ErrorEnvelope),
+        (status = 403, description = "An instance token used for another instance (`INSTANCE_FORBIDDEN`), or WhatsApp refused (`FORBIDDEN`).", body = ErrorEnvelope),
+        (status = 404, description = "No such instance (`INSTANCE_NOT_FOUND`), or the number is not on WhatsApp (`NUMBER_NOT_FOUND`, `NOT_FOUND`).", body = ErrorEnvelope),
+        (status = 409, description = "Automation manages the conversation (`AUTOMATION_ACTIVE`), or the instance is not connected (`INSTANCE_NOT_CONNECTED`).", body = ErrorEnvelope),
+        (status = 422, description = "A field is missing or invalid (`VALIDATION_ERROR`): `instance_id`, `recipient`, `media_url`, `media_id`, `media_type`.", body = ErrorEnvelope),
+        (status = 503, description = "The instance's node is not running or unreachable (`NODE_UNAVAILABLE`), WhatsApp is briefly unavailable, or a dependency is (`SERVICE_UNAVAILABLE`); retry.", body = ErrorEnvelope),
+        (status = 504, description = "The instance's node did not answer in time (`GATEWAY_TIMEOUT`).", body = ErrorEnvelope),
+    )
 )]
 pub async fn chat_send_media(
     state: State<AppState>,

@@ -20,12 +20,17 @@ use crate::error::{AppError, AppResult};
 const LAST_USED_GRANULARITY_SECS: i64 = 60;
 
 /// A user as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserView {
+    #[schema(example = 1)]
     pub id: i64,
     pub uuid: Uuid,
+    #[schema(example = "User Name")]
     pub name: String,
+    #[schema(example = "user@example.com")]
     pub email: String,
+    /// `admin` or `member`.
+    #[schema(example = "admin")]
     pub role: String,
 }
 
@@ -41,7 +46,8 @@ impl From<&user::Model> for UserView {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The user's tenant (account): every instance and resource belongs to one.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TenantView {
     pub id: i64,
     pub uuid: Uuid,

@@ -15,30 +15,64 @@ use crate::error::{AppError, AppResult};
 use crate::grpc::client::{NodeClient, NodeGroup, NodeParticipantResult};
 
 /// `participants[i]` as the reference shows it: `{"jid", "admin": "superadmin"|"admin"|null}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ParticipantView {
+    #[schema(example = "5511987654321@s.whatsapp.net")]
     pub jid: String,
+    /// `superadmin`, `admin`, or `null` for a plain member.
+    #[schema(value_type = Option<String>, pattern = "^(superadmin|admin)$", example = "superadmin")]
     pub admin: Option<&'static str>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A group as listed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GroupSummary {
+    #[schema(example = "120363001234567890@g.us")]
     pub jid: String,
+    #[schema(example = "Marketing Team")]
     pub subject: String,
+    #[schema(example = "5511987654321@s.whatsapp.net")]
     pub owner: Option<String>,
+    /// The number of participants.
+    #[schema(example = 25)]
     pub size: usize,
+    #[schema(example = "Team discussions")]
     pub description: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A group's metadata.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct GroupView {
+    #[schema(example = "120363001234567890@g.us")]
     pub jid: String,
+    #[schema(example = "Marketing Team")]
     pub subject: String,
+    #[schema(example = "Team discussions")]
     pub description: Option<String>,
+    #[schema(example = "5511987654321@s.whatsapp.net")]
     pub owner: Option<String>,
     pub participants: Vec<ParticipantView>,
+    /// The number of participants.
+    #[schema(example = 25)]
     pub size: usize,
+    #[schema(format = DateTime)]
     pub created_at: Option<String>,
+}
+
+/// One participant's outcome of a membership or role change.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ParticipantResult {
+    #[schema(example = "5511987654321@s.whatsapp.net")]
+    pub jid: String,
+    pub success: bool,
+    /// Why WhatsApp refused this participant.
+    pub error: Option<String>,
+}
+
+/// `{"participants": […]}`: each participant's outcome (some may have failed).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ParticipantsOutcome {
+    pub participants: Vec<ParticipantResult>,
 }
 
 /// A membership or role change.
@@ -159,10 +193,14 @@ fn view(g: NodeGroup) -> GroupView {
 fn participant_outcome(
     change: ParticipantChange,
     results: Vec<NodeParticipantResult>,
-) -> AppResult<Value> {
-    let list: Vec<Value> = results
+) -> AppResult<ParticipantsOutcome> {
+    let list: Vec<ParticipantResult> = results
         .iter()
-        .map(|r| json!({"jid": r.jid, "success": r.ok, "error": r.error}))
+        .map(|r| ParticipantResult {
+            jid: r.jid.clone(),
+            success: r.ok,
+            error: r.error.clone(),
+        })
         .collect();
     if !results.is_empty() && results.iter().all(|r| !r.ok) {
         let details: serde_json::Map<String, Value> = results
@@ -199,7 +237,7 @@ fn participant_outcome(
         };
         return Err(AppError::Client(body.with_details(Value::Object(details))));
     }
-    Ok(json!({ "participants": list }))
+    Ok(ParticipantsOutcome { participants: list })
 }
 
 impl Services {
@@ -272,7 +310,7 @@ impl Services {
         group: &Jid,
         change: ParticipantChange,
         participants: Vec<Jid>,
-    ) -> AppResult<Value> {
+    ) -> AppResult<ParticipantsOutcome> {
         let node = self.group_node(caller, instance).await?;
         let results = node
             .update_participants(

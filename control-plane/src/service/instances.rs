@@ -25,8 +25,10 @@ const LOGOUT_ON_DELETE_TIMEOUT: std::time::Duration = std::time::Duration::from_
 pub const DEFAULT_DAILY_LIMIT: i32 = 500;
 pub const MAX_DAILY_LIMIT: i32 = 1_000_000;
 
-/// The engines an instance can run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The engine an instance runs on: `whatsapp` (a real WhatsApp session) or `sandbox` (a
+/// simulated network: no phone, no ban risk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Engine {
     Whatsapp,
     Sandbox,
@@ -66,35 +68,61 @@ pub struct InstanceChanges {
 }
 
 /// An instance as the API shows it (fields of the reference plus id, name, engine, dates).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InstanceView {
+    /// The numeric id (shown on the instance card); the API accepts it or the UUID.
+    #[schema(example = 777)]
     pub id: i64,
     pub uuid: Uuid,
+    #[schema(example = "Support")]
     pub name: String,
+    #[schema(value_type = Engine)]
     pub engine: String,
+    /// The linked WhatsApp number, once paired.
+    #[schema(example = "5511999999999")]
     pub phone_number: Option<String>,
+    #[schema(value_type = InstanceStatus)]
     pub status: String,
     /// Beyond the reference: why the status last changed (`logged_out`, `unreachable`, …).
     pub status_reason: Option<String>,
+    /// `status` is `connected`.
     pub connected: bool,
+    /// Messages the instance may send per day (UTC).
+    #[schema(minimum = 1, maximum = 1_000_000, example = 500)]
     pub daily_limit: i64,
+    #[schema(minimum = 0, example = 50)]
     pub messages_sent_today: i64,
+    /// `daily_limit - messages_sent_today`, at least 0.
+    #[schema(minimum = 0, example = 450)]
     pub remaining_quota: i64,
+    /// Connected and quota left.
     pub can_send_messages: bool,
+    #[schema(format = DateTime, example = "2025-01-15T10:30:00Z")]
     pub last_activity_at: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Usage statistics of an instance (days in UTC; the week starts on Monday).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InstanceStats {
+    #[schema(minimum = 0, example = 50)]
     pub messages_sent_today: i64,
+    #[schema(minimum = 0, example = 450)]
     pub remaining_quota: i64,
+    #[schema(example = 500)]
     pub daily_limit: i64,
+    #[schema(minimum = 0, example = 200)]
     pub messages_this_week: i64,
+    #[schema(minimum = 0, example = 800)]
     pub messages_this_month: i64,
+    #[schema(minimum = 0, example = 30)]
     pub messages_received_today: i64,
+    #[schema(minimum = 0, example = 150)]
     pub conversations_count: i64,
+    #[schema(minimum = 0, example = 500)]
     pub contacts_count: i64,
 }
 

@@ -24,16 +24,32 @@ use crate::media::formats::{self, Format, FormatError, MediaKind, SNIFF_BYTES};
 use crate::media::storage::{Reader, Writer};
 
 /// What clients see of a library file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MediaView {
+    /// The file's id, for `media_id` in sends.
+    #[schema(example = "media_abc123xyz")]
     pub id: String,
+    /// A signed URL of the file's bytes (`GET /media/{id}/content`), usable without a token
+    /// until it expires.
+    #[schema(
+        example = "https://zapini.app/api/v1/media/media_abc123xyz/content?expires=1737542400&signature=…"
+    )]
     pub url: String,
+    /// `image`, `video`, `audio` or `document`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^(image|video|audio|document)$", example = "image")]
     pub kind: String,
+    #[schema(example = "image/jpeg")]
     pub mime_type: String,
+    /// Bytes.
+    #[schema(minimum = 1, example = 102400)]
     pub size: i64,
+    #[schema(example = "image.jpg")]
     pub filename: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// When the file is removed.
+    #[schema(format = DateTime, example = "2025-01-22T10:30:00Z")]
     pub expires_at: Option<String>,
 }
 

@@ -21,53 +21,85 @@ use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 use crate::grpc::client::{NodeMedia, NodeStatus};
 
-#[derive(Debug, Clone, Serialize)]
+/// The QR code of an instance (`GET /instances/{id}/qr`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct QrView {
+    #[schema(value_type = InstanceStatus)]
     pub status: String,
+    /// The QR code as a PNG data URL, while `status` is `qr_ready`.
+    #[schema(example = "data:image/png;base64,...")]
     pub qr_code: Option<String>,
+    /// The QR code's text, for rendering it yourself.
+    #[schema(example = "2@...")]
     pub qr_code_text: Option<String>,
+    #[schema(format = DateTime, example = "2025-01-15T10:30:00Z")]
     pub qr_generated_at: Option<String>,
+    /// The code expired; a new one is on its way (codes rotate as WhatsApp's do).
     pub qr_expired: bool,
+    #[schema(example = "QR code ready to scan")]
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The connection status of an instance.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StatusView {
+    #[schema(example = 777)]
     pub id: i64,
     pub uuid: Uuid,
+    #[schema(value_type = InstanceStatus)]
     pub status: String,
     pub connected: bool,
+    #[schema(example = "5511999999999")]
     pub phone_number: Option<String>,
+    /// The WhatsApp profile name (real-time answers only).
     pub name: Option<String>,
+    /// The phone's platform, e.g. `android` (real-time answers only).
     pub platform: Option<String>,
+    /// Why the status last changed (`logged_out`, `unreachable`, `requested`, …).
     pub reason: Option<String>,
+    #[schema(format = DateTime)]
     pub last_activity_at: Option<String>,
     /// True when the answer comes from the node just now, false when from the database.
     pub realtime: bool,
 }
 
 /// A message in the chat-optimised shape of the reference.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MessageView {
     pub id: i64,
     pub uuid: Uuid,
+    /// WhatsApp's message id (same as `message_id`).
+    #[schema(example = "3EB0ABC123456789")]
     pub unique_id: String,
+    #[schema(example = "3EB0ABC123456789")]
     pub message_id: String,
+    /// The conversation's UUID.
     pub conversation_id: Uuid,
+    #[schema(value_type = String, pattern = "^(incoming|outgoing)$", example = "outgoing")]
     pub direction: &'static str,
     pub is_from_me: bool,
+    /// `text`, `image`, `video`, `audio`, `document`, …
+    #[schema(example = "image")]
     pub message_type: String,
     pub message_body: Option<String>,
+    /// The media's details (`url`: Zapini's signed URL of the file, `mime_type`, `size`,
+    /// `caption`, `filename`, …), for media messages.
+    #[schema(value_type = Option<Object>)]
     pub media: Option<serde_json::Value>,
     pub quoted_message_id: Option<String>,
     pub mentioned_jids: Vec<String>,
     pub sender_jid: Option<String>,
     pub sender_name: Option<String>,
+    #[schema(value_type = String, pattern = "^(pending|sent|delivered|read|played)$", example = "sent")]
     pub status: &'static str,
+    /// 1 pending, 2 sent, 3 delivered, 4 read, 5 played.
+    #[schema(minimum = 1, maximum = 5, example = 2)]
     pub status_code: i16,
     pub is_edited: bool,
     pub is_deleted: bool,
+    #[schema(format = DateTime, example = "2025-01-15T10:30:00.000Z")]
     pub timestamp: String,
+    #[schema(format = DateTime, example = "2025-01-15T10:30:00Z")]
     pub created_at: String,
 }
 

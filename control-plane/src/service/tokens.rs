@@ -24,23 +24,35 @@ pub struct NewToken {
     pub expires_in_days: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// An instance token as listed: never the token itself.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenView {
+    /// The token's id, for `DELETE /instances/{id}/tokens/{token_id}`.
     pub id: Uuid,
+    #[schema(example = "my-bot")]
     pub name: String,
     /// `sk_AbCd…wxyz`: enough to recognise a token, not to use it.
+    #[schema(example = "sk_AbCd…wxyz")]
     pub token_masked: String,
+    /// The numeric id of the token's instance.
+    #[schema(example = 777)]
     pub instance_id: i64,
+    #[schema(format = DateTime)]
     pub last_used_at: Option<String>,
+    /// `null`: the token does not expire.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A new instance token: its view plus the plaintext, shown this once.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CreatedToken {
     #[serde(flatten)]
     pub view: TokenView,
-    /// The plaintext: returned once, never stored.
+    /// The plaintext (`sk_` and 48 characters): returned once, never stored.
+    #[schema(example = "sk_xxxxxxxxxxxxxxxx")]
     pub token: String,
 }
 

@@ -31,57 +31,89 @@ pub struct WebhookInput {
     pub is_active: Option<bool>,
 }
 
-#[derive(Debug, Serialize)]
+/// An instance's webhook.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct WebhookView {
+    #[schema(example = 777)]
     pub instance_id: i64,
     pub instance_uuid: Uuid,
+    #[schema(example = "https://your-server.com/webhook")]
     pub webhook_url: String,
+    /// The events delivered; every event when the webhook was configured without a list.
+    #[schema(value_type = Vec<String>, example = json!(["message.incoming", "message.status"]))]
     pub events: Vec<&'static str>,
     pub is_active: bool,
     /// `active`, `inactive` (turned off by the user) or `disabled` (by the platform).
+    #[schema(value_type = String, pattern = "^(active|inactive|disabled)$", example = "active")]
     pub status: &'static str,
     /// The last characters of the secret.
+    #[schema(example = "…here")]
     pub secret_hint: String,
-    /// The full secret, only in the response that generated it.
+    /// The full secret, only in the response that generated it (a new webhook configured
+    /// without `webhook_secret`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub webhook_secret: Option<String>,
     /// Until then deliveries are signed with the previous secret too.
+    #[schema(format = DateTime)]
     pub previous_secret_expires_at: Option<String>,
+    /// Deliveries have failed since then.
+    #[schema(format = DateTime)]
     pub failing_since: Option<String>,
+    /// When the platform disabled the webhook (after failing for too long).
+    #[schema(format = DateTime)]
     pub disabled_at: Option<String>,
     pub disabled_reason: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
-#[derive(Debug, Serialize)]
+/// One event's delivery to the webhook (its `id` is the `X-Webhook-Delivery` header).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
     pub id: Uuid,
+    #[schema(example = "message.incoming")]
     pub event: String,
+    /// `pending`, `delivered` or `failed`.
+    #[schema(pattern = "^(pending|delivered|failed)$", example = "delivered")]
     pub status: String,
+    #[schema(example = 1)]
     pub attempts: i32,
+    /// The HTTP status of the last attempt.
+    #[schema(example = 200)]
     pub last_status_code: Option<i32>,
     pub last_latency_ms: Option<i32>,
     pub last_error: Option<String>,
     /// When the next attempt is due (pending deliveries only).
+    #[schema(format = DateTime)]
     pub next_attempt_at: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub delivered_at: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// One attempt of a delivery.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AttemptView {
     pub attempt: i32,
+    /// The receiver's HTTP status; `null` when no answer came (timeout, refused connection).
     pub status_code: Option<i32>,
     pub latency_ms: i32,
     pub error: Option<String>,
+    #[schema(format = DateTime)]
     pub attempted_at: String,
 }
 
-#[derive(Debug, Serialize)]
+/// A delivery with the payload sent and every attempt.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeliveryDetail {
     #[serde(flatten)]
     pub delivery: DeliveryView,
+    /// The JSON body sent (the event's payload).
+    #[schema(value_type = Object)]
     pub payload: Value,
     pub attempts_log: Vec<AttemptView>,
 }

@@ -15,6 +15,7 @@ mod instances;
 mod isolation;
 mod login_hardening;
 mod openapi;
+mod openapi_core;
 mod openapi_inbox;
 mod quotas;
 mod ratelimit;

@@ -167,3 +167,44 @@ fn the_router_registers_routes_only_with_their_descriptions() {
         .collect();
     assert!(plain.is_empty(), "undescribed routes: {plain:#?}");
 }
+
+/// The docs page loads nothing from elsewhere: its script is served here, at a URL relative
+/// to the page, so it works offline and under `/api/v1/docs` too.
+#[tokio::test]
+async fn the_docs_page_is_served_with_its_script_and_no_outside_assets() {
+    let app = spawn_app_with(|_| {}).await;
+    for prefix in ["", "/api/v1"] {
+        let resp = app
+            .req(Method::GET, &format!("{prefix}/docs"), None)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let page = resp.text().await.unwrap();
+        assert!(page.contains(r#"src="docs/scalar.js""#), "{page}");
+        assert!(page.contains("openapi.json"), "{page}");
+        for attr in ["src=\"http", "href=\"http", "src='http", "href='http"] {
+            assert!(!page.contains(attr), "an outside asset in {page}");
+        }
+        let script = app
+            .req(Method::GET, &format!("{prefix}/docs/scalar.js"), None)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(script.status(), 200);
+        assert!(
+            script.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript")
+        );
+        assert!(script.bytes().await.unwrap().len() > 1_000_000);
+    }
+    app.stop().await;
+}

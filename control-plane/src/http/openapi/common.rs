@@ -10,18 +10,19 @@ use zapini_shared::error::{ErrorBody, ErrorCode, ErrorEnvelope};
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
 
 /// Adds the shared responses to every operation (keeping any the handler declared itself)
-/// and makes operation ids unique across the two URL forms and the methods of one handler.
+/// and makes operation ids unique across the two URL forms.
 pub fn finish_operations(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
+    // One handler can serve two methods (`PUT` and `PATCH`): the second gets its method
+    // appended, so that every operation id stays unique.
+    let mut seen = std::collections::HashSet::new();
     for (path, item) in paths.iter_mut() {
         let v1 = path.starts_with("/api/v1/");
         let Some(item) = item.as_object_mut() else {
             continue;
         };
-        // A handler declared with several methods shares one operation id between them.
-        let mut ids_here: Vec<String> = Vec::new();
         for method in METHODS {
             let Some(op) = item.get_mut(*method).and_then(Value::as_object_mut) else {
                 continue;
@@ -30,11 +31,10 @@ pub fn finish_operations(doc: &mut Value) {
                 if v1 {
                     id.push_str("_v1");
                 }
-                if ids_here.contains(id) {
+                if !seen.insert(id.clone()) {
                     id.push('_');
                     id.push_str(method);
                 }
-                ids_here.push(id.clone());
             }
             let secured = op
                 .get("security")

@@ -129,8 +129,11 @@ fn docs_html() -> String {
     let config = json!({
         "url": "openapi.json",
         "withDefaultFonts": false,
-        "hideClientButton": false,
         "telemetry": false,
+        // Scalar's own toolbar and AI agent call scalar.com; this page stays on this server.
+        "showDeveloperTools": "never",
+        "agent": {"disabled": true},
+        "mcp": {"disabled": true},
     });
     scalar_api_reference::scalar_html(&config, Some("docs/scalar.js"))
 }

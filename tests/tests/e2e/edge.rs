@@ -3,7 +3,7 @@
 //! the Universal API, and pacing refusals and the edge's rate limits answer 429 with
 //! `Retry-After`.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -8,7 +8,7 @@
 //! `ZAPINI_TEST_NODE_BIN` at a release build (`target/release/instance-node`) to measure that
 //! one instead of the test profile's binary.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! and the node, validation, WhatsApp's refusals as 4xx, and group changes in conversations
 //! (`is_group`) and `group.update` webhooks.
 
-mod support;
+use crate::support;
 
 use reqwest::Method;
 use serde_json::{Value, json};

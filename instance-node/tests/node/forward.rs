@@ -1,6 +1,6 @@
 //! Paths outside the hot path are forwarded to the control plane's HTTP API.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

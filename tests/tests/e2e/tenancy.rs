@@ -1,7 +1,7 @@
 //! One tenant cannot hold up another: a tenant whose webhook endpoint hangs holds only its
 //! share of the dispatcher; and a refreshed token stops working on the nodes at once.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

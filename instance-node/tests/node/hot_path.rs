@@ -1,6 +1,6 @@
 //! The Instance API hot path against a real node and a fake control plane.
 
-mod common;
+use crate::common;
 
 use common::{FakeCp, TestNode, error_code};
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! The control-plane link: registration, the durable events stream, replays, refusals.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

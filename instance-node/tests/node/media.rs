@@ -1,6 +1,6 @@
 //! `POST /send-media`: fetching from a local file server with the reference's limits.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

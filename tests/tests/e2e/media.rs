@@ -2,7 +2,7 @@
 //! signed URLs, deletes, expiry, tenant isolation, sends by `media_id`, and received media
 //! downloaded through `GET /messages/{uuid}/media`, on the sandbox engine.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

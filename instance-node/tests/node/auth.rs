@@ -1,6 +1,6 @@
 //! Bearer tokens on the hot path: cached control-plane answers, 401/403/503, revocation.
 
-mod common;
+use crate::common;
 
 use common::{FakeCp, TestNode, error_code};
 use serde_json::json;

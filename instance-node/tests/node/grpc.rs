@@ -1,6 +1,6 @@
 //! The `InstanceNode` gRPC service, called as the control plane would.
 
-mod common;
+use crate::common;
 
 use common::{FakeCp, SECRET, TestNode};
 use tonic::metadata::MetadataValue;

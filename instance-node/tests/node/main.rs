@@ -1,0 +1,11 @@
+//! The instance node's tests in one binary (one module per area), against a fake control plane.
+
+mod auth;
+mod common;
+mod engine_contract;
+mod events;
+mod forward;
+mod grpc;
+mod hot_path;
+mod media;
+mod whatsapp_offline;

@@ -1,0 +1,19 @@
+//! The end-to-end suite in one test binary (one module per area): the real control plane,
+//! real nodes and real receivers. One binary links the platform once instead of once per file.
+
+mod crash_recovery;
+mod edge;
+mod groups;
+mod inbox;
+mod launcher;
+mod media;
+mod media_s3;
+mod node_credentials;
+mod node_hardening;
+mod pipeline;
+mod support;
+mod tenancy;
+mod webhooks;
+mod webhooks_crash;
+mod webhooks_replicas;
+mod whatsapp_engine;
