@@ -23,6 +23,9 @@ pub struct Listeners {
     pub http: std::net::TcpListener,
     /// The `ControlPlane` gRPC service nodes call; `None` serves no gRPC (CLI tools).
     pub grpc: Option<std::net::TcpListener>,
+    /// `ZAPINI_METRICS_ADDR`: `/metrics` and `/metrics/targets`, no auth; `None`: no such
+    /// listener (metrics may still be served on the API port behind `ZAPINI_METRICS_TOKEN`).
+    pub metrics: Option<std::net::TcpListener>,
 }
 
 impl Listeners {
@@ -32,9 +35,17 @@ impl Listeners {
             .with_context(|| format!("ZAPINI_HTTP_ADDR: cannot listen on {}", config.http_addr))?;
         let grpc = std::net::TcpListener::bind(config.grpc_addr)
             .with_context(|| format!("ZAPINI_GRPC_ADDR: cannot listen on {}", config.grpc_addr))?;
+        let metrics = match config.metrics.addr {
+            None => None,
+            Some(addr) => Some(
+                std::net::TcpListener::bind(addr)
+                    .with_context(|| format!("ZAPINI_METRICS_ADDR: cannot listen on {addr}"))?,
+            ),
+        };
         Ok(Listeners {
             http,
             grpc: Some(grpc),
+            metrics,
         })
     }
 
@@ -43,6 +54,7 @@ impl Listeners {
         Ok(Listeners {
             http: std::net::TcpListener::bind("127.0.0.1:0")?,
             grpc: Some(std::net::TcpListener::bind("127.0.0.1:0")?),
+            metrics: None,
         })
     }
 }
@@ -166,6 +178,7 @@ pub struct App {
     http_addr: SocketAddr,
     grpc: Option<(std::net::TcpListener, SocketAddr)>,
     grpc_tls: Option<tonic::transport::ServerTlsConfig>,
+    metrics: Option<(std::net::TcpListener, SocketAddr)>,
     launcher: Option<crate::launcher::ProcessLauncher>,
     router: axum::Router,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
@@ -207,6 +220,7 @@ impl App {
             }
         };
         let mut services = Services::new(db, config.clone(), limiter).with_leases(leases);
+        services.metrics = crate::metrics::Metrics::new(&config.metrics);
         services.storage = crate::media::storage::Storage::open(&config.media.storage).context(
             "cannot open the media storage (ZAPINI_MEDIA_STORAGE, ZAPINI_MEDIA_DIR, ZAPINI_S3_*)",
         )?;
@@ -226,6 +240,15 @@ impl App {
         listeners.http.set_nonblocking(true)?;
         let http_addr = listeners.http.local_addr()?;
         let grpc = match listeners.grpc {
+            None => None,
+            Some(l) => {
+                l.set_nonblocking(true)?;
+                let addr = l.local_addr()?;
+                services.metrics.grpc_bound();
+                Some((l, addr))
+            }
+        };
+        let metrics = match listeners.metrics {
             None => None,
             Some(l) => {
                 l.set_nonblocking(true)?;
@@ -259,6 +282,7 @@ impl App {
         let dispatcher_db = crate::db::connect_dispatcher(&config)
             .await
             .context("cannot connect the webhook dispatcher to the database")?
+            .inspect(|db| services.metrics.set_dispatcher_db(db.clone()))
             .unwrap_or_else(|| services.db.clone());
         let dispatcher = crate::webhooks::Dispatcher::new(
             dispatcher_db,
@@ -286,6 +310,7 @@ impl App {
             http_addr,
             grpc,
             grpc_tls,
+            metrics,
             launcher,
             router,
             tls,
@@ -301,6 +326,11 @@ impl App {
     /// Where nodes reach the `ControlPlane` gRPC service.
     pub fn grpc_addr(&self) -> Option<SocketAddr> {
         self.grpc.as_ref().map(|(_, a)| *a)
+    }
+
+    /// Where `ZAPINI_METRICS_ADDR` serves `/metrics`, when configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, a)| *a)
     }
 
     pub fn is_tls(&self) -> bool {
@@ -343,19 +373,32 @@ impl App {
                     .tls_config(tls)
                     .context("ZAPINI_GRPC_TLS_CERT / ZAPINI_GRPC_TLS_KEY could not be loaded")?;
             }
+            let metrics = self.services.metrics.clone();
+            metrics.grpc_serving(true);
             tokio::spawn(async move {
                 let result = builder
                     .http2_keepalive_interval(Some(Duration::from_secs(20)))
                     .tcp_nodelay(true)
+                    .layer(crate::metrics::grpc::GrpcMetricsLayer::new(
+                        metrics.enabled(),
+                    ))
                     .add_service(svc)
                     .serve_with_incoming_shutdown(incoming, async move {
                         let _ = stop.wait_for(|s| *s).await;
                     })
                     .await;
+                metrics.grpc_serving(false);
                 if let Err(e) = result {
                     tracing::error!(error = %e, "gRPC server failed");
                 }
             });
+        }
+        if let Some((listener, _)) = self.metrics {
+            tokio::spawn(crate::metrics::http::serve(
+                self.services.clone(),
+                listener,
+                stop_rx.clone(),
+            ));
         }
         tokio::spawn(self.dispatcher.clone().run(stop_rx.clone()));
         tokio::spawn(media_cleanup(self.services.clone(), stop_rx.clone()));

@@ -12,8 +12,10 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+mod metrics;
 mod raw;
 mod tenancy;
+pub use metrics::MetricsSettings;
 use raw::{RawConfig, env_name};
 pub use tenancy::{ProxyNet, TenancySettings};
 
@@ -92,6 +94,8 @@ pub struct Config {
     pub public_url: Option<String>,
     pub media: MediaSettings,
     pub transcription: TranscriptionSettings,
+    /// Prometheus metrics: their own listener and/or a token for `/metrics` on the API port.
+    pub metrics: MetricsSettings,
 }
 
 /// The media library.

@@ -138,6 +138,11 @@ impl ProcessLauncher {
         if let Some(ca) = &inner.grpc_ca {
             cmd.env("ZAPINI_GRPC_TLS_CA", ca);
         }
+        // Nodes serve `/metrics` on their HTTP listener behind the same token.
+        if let Some(token) = &inner.services.config.metrics.token {
+            use secrecy::ExposeSecret;
+            cmd.env("ZAPINI_METRICS_TOKEN", token.expose_secret());
+        }
         cmd
     }
 

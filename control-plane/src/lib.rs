@@ -15,6 +15,7 @@ pub mod launcher;
 pub mod lease;
 pub mod limiter;
 pub mod media;
+pub mod metrics;
 pub mod service;
 pub mod telemetry;
 pub mod webhooks;

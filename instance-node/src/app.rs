@@ -34,10 +34,12 @@ use crate::service::Node;
 /// Engine events waiting for the pump, at most (the engine waits when it is full).
 const ENGINE_EVENTS_CAPACITY: usize = 1024;
 
-/// The node's two listeners, bound before the app is built.
+/// The node's listeners, bound before the app is built.
 pub struct NodeListeners {
     pub http: std::net::TcpListener,
     pub grpc: std::net::TcpListener,
+    /// `ZAPINI_NODE_METRICS_ADDR`: `/metrics` without auth; `None`: not served apart.
+    pub metrics: Option<std::net::TcpListener>,
 }
 
 impl NodeListeners {
@@ -47,7 +49,18 @@ impl NodeListeners {
             .with_context(|| format!("cannot bind ZAPINI_HTTP_ADDR {}", config.http_addr))?;
         let grpc = std::net::TcpListener::bind(config.grpc_addr)
             .with_context(|| format!("cannot bind ZAPINI_NODE_GRPC_ADDR {}", config.grpc_addr))?;
-        Ok(NodeListeners { http, grpc })
+        let metrics = match config.metrics.addr {
+            None => None,
+            Some(addr) => Some(
+                std::net::TcpListener::bind(addr)
+                    .with_context(|| format!("cannot bind ZAPINI_NODE_METRICS_ADDR {addr}"))?,
+            ),
+        };
+        Ok(NodeListeners {
+            http,
+            grpc,
+            metrics,
+        })
     }
 }
 
@@ -57,6 +70,7 @@ pub struct NodeApp {
     grpc: tokio::net::TcpListener,
     http_addr: SocketAddr,
     grpc_addr: SocketAddr,
+    metrics: Option<(tokio::net::TcpListener, SocketAddr)>,
     state: AppState,
     link: Arc<Link>,
     events: mpsc::Receiver<EngineEvent>,
@@ -176,6 +190,14 @@ impl NodeApp {
         let grpc_addr = listeners.grpc.local_addr()?;
         let http = tokio::net::TcpListener::from_std(listeners.http)?;
         let grpc = tokio::net::TcpListener::from_std(listeners.grpc)?;
+        let metrics_listener = match listeners.metrics {
+            None => None,
+            Some(l) => {
+                l.set_nonblocking(true)?;
+                let addr = l.local_addr()?;
+                Some((tokio::net::TcpListener::from_std(l)?, addr))
+            }
+        };
 
         let api = ControlPlaneApi::connect_lazy(
             &config.control_plane_grpc,
@@ -201,6 +223,10 @@ impl NodeApp {
             send_ack: config.send_ack,
         });
         let state = AppState {
+            metrics: Arc::new(crate::metrics::NodeMetrics::new(
+                &config.metrics,
+                buffer.clone(),
+            )),
             node,
             tokens: tokens.clone(),
             limiter: Arc::new(crate::http::limit::EdgeLimiter::new(config.edge.limits)),
@@ -237,6 +263,7 @@ impl NodeApp {
             grpc,
             http_addr,
             grpc_addr,
+            metrics: metrics_listener,
             state,
             link,
             events,
@@ -257,6 +284,11 @@ impl NodeApp {
         self.grpc_addr
     }
 
+    /// Where `ZAPINI_NODE_METRICS_ADDR` serves `/metrics`, when configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, a)| *a)
+    }
+
     /// Serves HTTP and gRPC, registers with the control plane and streams events, until
     /// `shutdown` resolves (then `Ok`) or the control plane refuses the node (then an error
     /// that downcasts to [`crate::RegistrationRefused`]).
@@ -274,9 +306,20 @@ impl NodeApp {
             sent_log,
             credential,
             grpc_tls,
+            metrics,
             ..
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
+        if let Some((listener, addr)) = metrics {
+            tracing::info!(%addr, "metrics listening");
+            let served =
+                crate::metrics::serve(state.metrics.clone(), listener, stopped(stop_rx.clone()));
+            tokio::spawn(async move {
+                if let Err(e) = served.await {
+                    tracing::warn!(error = %e, "metrics listener failed");
+                }
+            });
+        }
 
         let pump = tokio::spawn(async move { pump::run(events, buffer, &sent_log).await });
 

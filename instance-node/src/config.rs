@@ -11,7 +11,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 mod edge;
+mod metrics;
 pub use edge::{EdgeLimits, EdgeSettings};
+pub use metrics::MetricsSettings;
 
 use crate::engine::EngineKind;
 use crate::engine::pacing::PacingConfig;
@@ -166,6 +168,8 @@ pub struct NodeConfig {
     pub whatsapp: WhatsappSettings,
     /// The HTTP edge: forwarding timeout and rate limits.
     pub edge: EdgeSettings,
+    /// Prometheus metrics: a token for `/metrics` on the HTTP listener, an address of its own.
+    pub metrics: MetricsSettings,
     /// Warnings about the settings (deprecated variables), for `main` to log once logging
     /// is set up.
     pub warnings: Vec<String>,
@@ -350,10 +354,12 @@ impl NodeConfig {
 
         let whatsapp = whatsapp_settings(&get)?;
         let edge = edge::edge_settings(&get)?;
+        let metrics = metrics::metrics_settings(&get)?;
 
         Ok(NodeConfig {
             whatsapp,
             edge,
+            metrics,
             instance_id,
             control_plane_grpc,
             control_plane_url,
@@ -406,6 +412,7 @@ impl NodeConfig {
             retry: RetryPolicy::default(),
             whatsapp: WhatsappSettings::default(),
             edge: EdgeSettings::default(),
+            metrics: MetricsSettings::default(),
             warnings: Vec::new(),
         }
     }

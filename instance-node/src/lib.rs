@@ -18,6 +18,7 @@ pub mod engine;
 pub mod grpc;
 pub mod http;
 pub mod media;
+pub mod metrics;
 pub mod outbound;
 pub mod policy;
 pub mod pump;

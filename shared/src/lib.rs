@@ -4,8 +4,10 @@
 //! the JSON response envelope and pagination metadata, the catalogue of API error
 //! codes with their HTTP statuses, identifiers (instance references, UUIDs),
 //! phone numbers and WhatsApp JIDs, webhook/token signing helpers, timestamp
-//! formatting, the instance and message status enums, and the SSRF guard for
-//! outbound URLs (`netguard`, the one place that knows reqwest).
+//! formatting, the instance and message status enums, the SSRF guard for
+//! outbound URLs (`netguard`, the one place that knows reqwest), and the Prometheus
+//! plumbing both binaries share (`metrics`: the recorder, a tower layer counting HTTP
+//! requests by route template, the process's own figures).
 //!
 //! It deliberately must not know about SQL, HTTP servers, or the WhatsApp engine.
 //! Keeping it free of those concerns means both binaries (and the end-to-end test
@@ -20,7 +22,9 @@ pub mod envelope;
 pub mod error;
 pub mod ids;
 pub mod jid;
+pub mod metrics;
 pub mod netguard;
+pub mod node_api;
 pub mod node_auth;
 pub mod node_error;
 pub mod node_routes;

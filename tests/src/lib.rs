@@ -112,6 +112,7 @@ impl ControlPlane {
             Listeners {
                 http,
                 grpc: Some(grpc),
+                metrics: None,
             },
         )
         .await?;

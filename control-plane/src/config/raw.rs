@@ -81,6 +81,8 @@ pub(super) struct RawConfig {
     pub(super) transcription_language: Option<String>,
     pub(super) transcription_timeout_secs: u64,
     pub(super) transcription_max_attempts: u32,
+    pub(super) metrics_addr: Option<String>,
+    pub(super) metrics_token: Option<String>,
 }
 
 impl Default for RawConfig {
@@ -152,6 +154,8 @@ impl Default for RawConfig {
             transcription_language: None,
             transcription_timeout_secs: 120,
             transcription_max_attempts: 3,
+            metrics_addr: None,
+            metrics_token: None,
         }
     }
 }
@@ -494,7 +498,9 @@ impl RawConfig {
             trusted_proxies: tenancy::parse_proxies(&self.trusted_proxies)
                 .map_err(|p| invalid("ZAPINI_TRUSTED_PROXIES", p))?,
         };
+        let metrics = super::metrics::metrics_settings(self.metrics_addr, self.metrics_token)?;
         Ok(Config {
+            metrics,
             tenancy,
             public_url,
             media,

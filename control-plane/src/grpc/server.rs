@@ -438,10 +438,12 @@ impl ControlPlane for ControlPlaneService {
                             }
                         }
                         if !batch.is_empty() {
+                            let started = std::time::Instant::now();
                             let ingested = crate::service::retry_write("ingesting node events", || {
                                 services.ingest_batch(&instance, &buffer_id, batch.clone())
                             })
                             .await;
+                            crate::metrics::ingest_batch(batch.len(), started.elapsed(), ingested.is_ok());
                             match ingested {
                                 Ok(up_to_seq) => {
                                     let ack = v1::ControlMessage {

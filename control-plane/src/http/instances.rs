@@ -70,8 +70,9 @@ pub struct UpdateInstanceBody {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Only instances with this status (an empty value is ignored).
-    #[param(value_type = Option<InstanceStatus>)]
+    /// Only instances with this status: `connected`, `disconnected`, `qr_ready` or `pending`
+    /// (an empty value is ignored).
+    #[param(value_type = Option<String>, pattern = "^(connected|disconnected|qr_ready|pending)?$")]
     status: Option<String>,
 }
 

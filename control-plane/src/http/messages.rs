@@ -48,8 +48,8 @@ pub struct SendBody {
 }
 
 /// `instance_id`: the instance's UUID or numeric id, as a string, or the numeric id as a
-/// number. Listed as required, as the reference does: an instance token (`sk_`) may leave it
-/// out (its own instance), which one schema for both token kinds cannot say.
+/// number. Required with a user token (a 422 without it), optional with an instance token
+/// (`sk_`): one schema for both token kinds lists it as optional.
 pub(super) fn instance_id_schema() -> Object {
     ObjectBuilder::new()
         .schema_type(SchemaType::Array(vec![Type::String, Type::Integer]))

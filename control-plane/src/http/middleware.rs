@@ -149,6 +149,11 @@ pub async fn auth_and_rate_limit(
     let mut resp = if decision.allowed {
         next.run(req).await
     } else {
+        crate::metrics::rate_limit_refused(match whose {
+            "account" => "tenant",
+            _ if key.starts_with("ip:") => "address",
+            _ => "token",
+        });
         AppError::RateLimited {
             body: ErrorBody::new(
                 ErrorCode::RateLimitExceeded,

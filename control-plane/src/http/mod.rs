@@ -177,6 +177,8 @@ fn described_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(public_routes())
         .nest("/api/v1", public_routes())
         .routes(routes!(media::for_node))
+        // Only with ZAPINI_METRICS_TOKEN, and only for that bearer token (404 / 401 otherwise).
+        .routes(routes!(crate::metrics::http::api_scrape))
         .merge(limited)
 }
 
@@ -185,6 +187,7 @@ fn described_routes(state: &AppState) -> OpenApiRouter<AppState> {
 fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(health::health))
+        .routes(routes!(health::ready))
         .routes(routes!(openapi::document_json))
         .routes(routes!(openapi::docs_page))
         .routes(routes!(openapi::docs_script))
@@ -221,5 +224,6 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(crate::metrics::http::layer(&state.services.metrics))
         .with_state(state)
 }

@@ -120,6 +120,7 @@ impl Services {
         for (key, max) in &keys {
             let decision = self.limiter.hit(key, *max, window).await;
             if !decision.allowed {
+                crate::metrics::rate_limit_refused("login");
                 let retry_after = decision.retry_after();
                 return Err(AppError::RateLimited {
                     body: ErrorBody::new(
@@ -146,6 +147,7 @@ impl Services {
             for (key, _) in &keys {
                 self.limiter.undo(key, window).await;
             }
+            crate::metrics::rate_limit_refused("login_concurrency");
             return Err(AppError::RateLimited {
                 body: ErrorBody::new(
                     ErrorCode::ServiceUnavailable,

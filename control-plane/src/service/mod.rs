@@ -56,6 +56,8 @@ pub struct Services {
     pub media_urls: crate::media::MediaUrls,
     /// Wakes the transcription worker after jobs were queued.
     pub transcription_signal: Arc<tokio::sync::Notify>,
+    /// Prometheus metrics (on when configured) and the gRPC listener's state for readiness.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// A random alphanumeric secret of `len` characters from the OS-seeded CSPRNG.
@@ -137,6 +139,7 @@ impl Services {
             storage,
             media_urls,
             transcription_signal: Arc::default(),
+            metrics: crate::metrics::Metrics::default(),
             db,
         }
     }

@@ -102,6 +102,11 @@ impl NodeHub {
             .contains_key(&instance)
     }
 
+    /// How many nodes hold a live event stream to this process.
+    pub fn streaming_count(&self) -> usize {
+        self.streams.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// Best effort: a node that is not streaming gets the change at its next registration.
     pub fn push(&self, instance: Uuid, msg: NodePush) {
         let tx = self

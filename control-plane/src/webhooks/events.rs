@@ -174,11 +174,19 @@ pub struct Occurrence {
     pub at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
+/// The body of every delivery. The OpenAPI document's `webhooks` specialise it per event
+/// (`event` fixed, `data` the event's schema from `payloads`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Envelope<'a> {
+    /// The event name, as subscribed (also in `X-Webhook-Event`).
     event: &'a str,
+    /// The instance the event is about (also in `X-Instance-UUID`).
     instance_uuid: Uuid,
+    /// When the event happened (RFC 3339, UTC offset).
+    #[schema(format = DateTime, example = "2025-01-15T10:30:00+00:00")]
     timestamp: String,
+    /// The event's data.
+    #[schema(value_type = Object)]
     data: &'a Value,
 }
 

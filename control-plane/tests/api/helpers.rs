@@ -76,11 +76,23 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 pub async fn spawn_with_config(config: Config, dir: tempfile::TempDir) -> TestApp {
-    let tls = config.tls.is_some();
     let http = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let app = App::build(config, Listeners { http, grpc: None })
-        .await
-        .expect("app builds");
+    let listeners = Listeners {
+        http,
+        grpc: None,
+        metrics: None,
+    };
+    spawn_with_listeners(config, dir, listeners).await
+}
+
+/// [`spawn_with_config`] on listeners the test bound (a gRPC or metrics listener too).
+pub async fn spawn_with_listeners(
+    config: Config,
+    dir: tempfile::TempDir,
+    listeners: Listeners,
+) -> TestApp {
+    let tls = config.tls.is_some();
+    let app = App::build(config, listeners).await.expect("app builds");
     let addr = app.http_addr();
     let services = app.services().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -13,40 +13,28 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
 /// Pacing settings of one instance (`ZAPINI_PACING_*` on the node).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PacingConfig {
     /// Master switch; off means sends go out at once (not recommended on real numbers).
     pub enabled: bool,
     /// Show "typing…" (or "recording…" for voice) before each message.
     pub typing: bool,
     /// Shortest and longest typing indicator; in between it grows with the text length.
-    #[serde(rename = "typing_min_ms", serialize_with = "millis")]
     pub typing_min: Duration,
-    #[serde(rename = "typing_max_ms", serialize_with = "millis")]
     pub typing_max: Duration,
     /// Typing time per character of text (captions count; media without text uses the minimum).
-    #[serde(rename = "typing_per_char_ms", serialize_with = "millis")]
     pub typing_per_char: Duration,
     /// Minimum time between two messages to the same recipient.
-    #[serde(rename = "recipient_gap_ms", serialize_with = "millis")]
     pub recipient_gap: Duration,
     /// Minimum time between any two messages of the instance.
-    #[serde(rename = "instance_gap_ms", serialize_with = "millis")]
     pub instance_gap: Duration,
     /// Messages per rolling hour to recipients this instance never exchanged a message with
     /// (groups excluded); `0` = no cap.
     pub new_chats_per_hour: u32,
     /// A send that would have to wait longer than this is refused with a retry time instead
     /// of holding the request.
-    #[serde(rename = "max_wait_ms", serialize_with = "millis")]
     pub max_wait: Duration,
-}
-
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Default for PacingConfig {
@@ -114,15 +102,12 @@ impl From<Refused> for super::EngineError {
     }
 }
 
-/// Live counters reported next to the settings on the status endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PacingReport {
-    #[serde(flatten)]
-    pub config: PacingConfig,
-    /// Messages that opened a new chat in the last hour.
-    pub new_chats_last_hour: u32,
-    /// Chats this instance knows (exchanged at least one message with).
-    pub known_chats: usize,
+/// The settings and live counters the status endpoint reports (a wire type, so the control
+/// plane's OpenAPI document describes it).
+pub use zapini_shared::node_api::PacingReport;
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Known chats beyond this many are not remembered any more (each costs a few dozen bytes).
@@ -231,6 +216,7 @@ impl Pacer {
             let cap = cfg.new_chats_per_hour as usize;
             if st.new_chat_sends.len() >= cap {
                 let oldest = st.new_chat_sends[st.new_chat_sends.len() - cap];
+                crate::metrics::rate_limit_refused("pacing");
                 return Err(Refused {
                     reason: format!(
                         "pacing: at most {} messages per hour may open new chats",
@@ -249,6 +235,7 @@ impl Pacer {
         }
         let wait = start.saturating_duration_since(now);
         if wait > cfg.max_wait {
+            crate::metrics::rate_limit_refused("pacing");
             return Err(Refused {
                 reason: "pacing: too many messages queued for this recipient".to_owned(),
                 retry_after: wait - cfg.max_wait,
@@ -280,10 +267,19 @@ impl Pacer {
             .iter()
             .filter(|t| now.saturating_duration_since(**t) < hour)
             .count();
+        let c = &self.config;
         PacingReport {
-            config: self.config.clone(),
+            enabled: c.enabled,
+            typing: c.typing,
+            typing_min_ms: ms(c.typing_min),
+            typing_max_ms: ms(c.typing_max),
+            typing_per_char_ms: ms(c.typing_per_char),
+            recipient_gap_ms: ms(c.recipient_gap),
+            instance_gap_ms: ms(c.instance_gap),
+            new_chats_per_hour: c.new_chats_per_hour,
+            max_wait_ms: ms(c.max_wait),
             new_chats_last_hour: u32::try_from(recent).unwrap_or(u32::MAX),
-            known_chats: st.known.len(),
+            known_chats: st.known.len() as u64,
         }
     }
 }

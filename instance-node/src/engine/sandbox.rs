@@ -199,6 +199,7 @@ impl SandboxEngine {
         )?;
         let total = plan.total();
         if !total.is_zero() {
+            let _queued = crate::metrics::PacingQueued::enter();
             tokio::time::sleep(total).await;
         }
         Ok(())

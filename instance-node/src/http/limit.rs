@@ -42,6 +42,8 @@ pub struct EdgeLimiter {
 pub struct Limited {
     pub retry_after: u64,
     pub limit: u64,
+    /// Which budget: `node_address`, `node_token` or `node_auth_failures` (the metrics label).
+    pub budget: &'static str,
 }
 
 fn now_secs() -> u64 {
@@ -86,6 +88,11 @@ impl EdgeLimiter {
             Err(Limited {
                 retry_after: ((index + 1) * window).saturating_sub(now).max(1),
                 limit,
+                budget: match kind {
+                    "a" => "node_address",
+                    "t" => "node_token",
+                    _ => "node_auth_failures",
+                },
             })
         } else {
             Ok(())
@@ -123,6 +130,7 @@ impl EdgeLimiter {
             Err(Limited {
                 retry_after: ((index + 1) * window).saturating_sub(now).max(1),
                 limit,
+                budget: "node_auth_failures",
             })
         } else {
             Ok(())
@@ -155,6 +163,7 @@ fn client_addr(peer: SocketAddr, req: &Request) -> String {
 }
 
 fn limited(l: Limited) -> Response {
+    crate::metrics::rate_limit_refused(l.budget);
     // `ApiError` turns `details.retry_after` into the `Retry-After` header.
     ApiError::from(
         ErrorBody::new(

@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
 use zapini_shared::jid::Jid;
+use zapini_shared::node_api::SentResponse;
 use zapini_shared::time::format_millis;
 
 use super::AppState;
@@ -18,23 +18,13 @@ const RECIPIENT: &[&str] = &["recipient", "number", "to"];
 const REPLY_TO: &[&str] = &["reply_to", "quoted_message_id"];
 
 /// `{"success":true,"message":"...","message_id":"...","timestamp":"...Z"}`.
-#[derive(Serialize)]
-pub struct SentResponse {
-    success: bool,
-    message: &'static str,
-    message_id: String,
-    timestamp: String,
-}
-
-impl SentResponse {
-    fn new(message: &'static str, sent: SentMessage) -> Json<SentResponse> {
-        Json(SentResponse {
-            success: true,
-            message,
-            message_id: sent.message_id,
-            timestamp: format_millis(sent.timestamp),
-        })
-    }
+fn sent_response(message: &str, sent: SentMessage) -> Json<SentResponse> {
+    Json(SentResponse {
+        success: true,
+        message: message.to_owned(),
+        message_id: sent.message_id,
+        timestamp: format_millis(sent.timestamp),
+    })
 }
 
 /// Parses a recipient given as a phone number or a JID, naming the field used on failure.
@@ -63,7 +53,7 @@ pub async fn send_message(
         .send_text(&to, &text, &options, false)
         .await
         .map_err(|e| send_error(e, to.is_user()))?;
-    Ok(SentResponse::new("Message sent successfully", sent))
+    Ok(sent_response("Message sent successfully", sent))
 }
 
 /// `POST /send-media` {recipient|number|to, media_url|url, media_type|type, caption?,
@@ -103,7 +93,7 @@ pub async fn send_media(
         .send_media(&to, request, &options, false)
         .await
         .map_err(|e| send_error(e, to.is_user()))?;
-    Ok(SentResponse::new("Media sent successfully", sent))
+    Ok(sent_response("Media sent successfully", sent))
 }
 
 /// `POST /send-reaction` {to, messageId|message_id, emoji} (an empty emoji removes ours).
@@ -121,5 +111,5 @@ pub async fn send_reaction(
         .react(&chat, &message_id, from_me, &emoji)
         .await
         .map_err(|e| engine_error(e, false))?;
-    Ok(SentResponse::new("Reaction sent successfully", sent))
+    Ok(sent_response("Reaction sent successfully", sent))
 }

@@ -33,6 +33,7 @@ pub struct AppState {
     pub tokens: TokenCache,
     pub forward: Arc<Forwarder>,
     pub limiter: Arc<limit::EdgeLimiter>,
+    pub metrics: Arc<crate::metrics::NodeMetrics>,
 }
 
 async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -66,9 +67,12 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/health", get(health::health))
+        // Never forwarded: 404 without ZAPINI_METRICS_TOKEN, 401 without that bearer token.
+        .route("/metrics", get(crate::metrics::scrape))
         .merge(authed)
         .fallback(forward::fallback)
         .method_not_allowed_fallback(forward::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), limit::limit))
+        .layer(crate::metrics::http_layer(&state.metrics))
         .with_state(state)
 }

@@ -2,28 +2,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
 use serde_json::json;
 use zapini_shared::error::{ErrorBody, ErrorCode};
+use zapini_shared::node_api::{QrResponse, StatusResponse};
 use zapini_shared::status::InstanceStatus;
 
 use super::AppState;
 use super::error::ApiError;
-
-#[derive(Serialize)]
-pub struct StatusResponse {
-    success: bool,
-    status: &'static str,
-    phone: Option<String>,
-    name: Option<String>,
-    platform: Option<String>,
-    /// Beyond the reference: the engine, why the status last changed, and the anti-ban pacing
-    /// the engine applies (absent on the sandbox).
-    engine: &'static str,
-    reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pacing: Option<crate::engine::pacing::PacingReport>,
-}
 
 /// `GET /status` -> `{"success":true,"status","phone","name","platform","engine","reason"}`
 /// (null when unknown), plus `pacing` on engines that pace sends.
@@ -31,22 +16,14 @@ pub async fn status(State(state): State<AppState>) -> Json<StatusResponse> {
     let s = state.node.engine.state().await;
     Json(StatusResponse {
         success: true,
-        status: s.status.as_str(),
+        status: s.status,
         phone: s.phone_number,
         name: s.push_name,
         platform: s.platform,
-        engine: state.node.engine.kind().as_str(),
+        engine: state.node.engine.kind().as_str().to_owned(),
         reason: s.reason,
         pacing: state.node.engine.pacing(),
     })
-}
-
-#[derive(Serialize)]
-pub struct QrResponse {
-    success: bool,
-    qr: String,
-    qr_code_text: String,
-    status: &'static str,
 }
 
 /// `GET /qr` -> `{"success":true,"qr":"data:image/png;base64,...","qr_code_text","status":"qr_ready"}`;
@@ -60,7 +37,7 @@ pub async fn qr(State(state): State<AppState>) -> Result<Json<QrResponse>, ApiEr
             success: true,
             qr: qr.png_data_url,
             qr_code_text: qr.code,
-            status: InstanceStatus::QrReady.as_str(),
+            status: InstanceStatus::QrReady,
         }));
     }
     let message = match s.status {

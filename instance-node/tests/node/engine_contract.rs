@@ -281,10 +281,7 @@ async fn whatsapp_unpaired_refuses_sends() {
     let engine = WhatsappEngine::new(WhatsappConfig::new(dir.path().join("wa")), tx);
     assert_eq!(engine.kind(), EngineKind::Whatsapp);
     assert_eq!(engine.state().await, ConnectionState::pending());
-    assert!(
-        engine.pacing().unwrap().config.enabled,
-        "pacing is on by default"
-    );
+    assert!(engine.pacing().unwrap().enabled, "pacing is on by default");
     contract_unpaired(engine.as_ref()).await;
 }
 

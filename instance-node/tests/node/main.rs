@@ -8,4 +8,5 @@ mod forward;
 mod grpc;
 mod hot_path;
 mod media;
+mod metrics;
 mod whatsapp_offline;

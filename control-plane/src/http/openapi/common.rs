@@ -212,6 +212,14 @@ pub fn add_components(doc: &mut Value) {
         }),
     );
     schemes.insert(
+        "metrics_token".into(),
+        json!({
+            "type": "http",
+            "scheme": "bearer",
+            "description": "`ZAPINI_METRICS_TOKEN`: `/metrics` on the API port answers only to it.",
+        }),
+    );
+    schemes.insert(
         "node_secret".into(),
         json!({
             "type": "http",

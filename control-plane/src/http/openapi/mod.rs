@@ -52,6 +52,7 @@ pub fn finish(mut doc: Value) -> Value {
     common::add_components(&mut doc);
     instance_api::add(&mut doc);
     doc["webhooks"] = webhooks::webhooks();
+    webhooks::add_schemas(&mut doc);
     doc["tags"] = common::tags();
     doc
 }

@@ -23,8 +23,9 @@ pub(super) async fn attempt(
     let number = d.attempts + 1;
     let started = Instant::now();
     let result = send(inner, target, d, number).await;
-    let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
-    match result {
+    let took = started.elapsed();
+    let latency_ms = i32::try_from(took.as_millis()).unwrap_or(i32::MAX);
+    let outcome = match result {
         Ok(status) if (200..300).contains(&status) => Outcome::Delivered {
             id: d.id,
             endpoint_id: d.endpoint_id,
@@ -64,7 +65,17 @@ pub(super) async fn attempt(
                 gone,
             }
         }
-    }
+    };
+    use crate::metrics::AttemptOutcome as A;
+    let kind = match &outcome {
+        Outcome::Delivered { .. } => A::Delivered,
+        Outcome::Failed {
+            next_at: Some(_), ..
+        } => A::Retry,
+        Outcome::Failed { .. } | Outcome::Release { .. } => A::Failed,
+    };
+    crate::metrics::webhook_attempt(kind, took);
+    outcome
 }
 
 struct AttemptError {

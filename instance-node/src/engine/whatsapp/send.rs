@@ -258,6 +258,7 @@ impl WhatsappEngine {
             .pacer
             .admit(&to.to_string(), to.is_group(), text_chars, Instant::now())
             .map_err(EngineError::from)?;
+        let queued = (!plan.total().is_zero()).then(crate::metrics::PacingQueued::enter);
         if !plan.wait.is_zero() {
             tokio::time::sleep(plan.wait).await;
         }
@@ -274,6 +275,7 @@ impl WhatsappEngine {
             tokio::time::sleep(typing).await;
             let _ = chatstate.send_paused(&wa_to).await;
         }
+        drop(queued);
         let sent = client
             .send_message(wa_to, message.clone())
             .await

@@ -371,6 +371,8 @@ pub struct TestNode {
     pub instance: Uuid,
     pub base: String,
     pub grpc: SocketAddr,
+    /// Where `ZAPINI_NODE_METRICS_ADDR` serves, when the config asked for it.
+    pub metrics: Option<SocketAddr>,
     pub http: reqwest::Client,
     pub data_dir: Arc<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
@@ -418,10 +420,15 @@ impl TestNode {
         let listeners = NodeListeners {
             http: std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
             grpc: std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+            metrics: config
+                .metrics
+                .addr
+                .map(|a| std::net::TcpListener::bind(a).unwrap()),
         };
         let app = NodeApp::build(config, listeners).unwrap();
         let base = format!("http://{}", app.http_addr());
         let grpc = app.grpc_addr();
+        let metrics = app.metrics_addr();
         let (stop, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run(async {
             let _ = stop_rx.await;
@@ -430,6 +437,7 @@ impl TestNode {
             instance,
             base,
             grpc,
+            metrics,
             http: reqwest::Client::new(),
             data_dir,
             stop: Some(stop),

@@ -1,0 +1,158 @@
+//! One example body per event. Where the reference shows one (`message.received`,
+//! `message.sent`, `message.status`, `instance.connected`, the `qr` fields) it is the
+//! reference's, completed with the fields we send beyond it; the others are written in the
+//! same voice. A test validates each against its schema.
+
+use serde_json::{Value, json};
+
+use crate::webhooks::events::Kind;
+
+const INSTANCE: &str = "550e8400-e29b-41d4-a716-446655440000";
+
+/// `(envelope timestamp, data)` of an occurrence of `kind` delivered as `event`.
+fn data(event: &str, kind: Kind) -> (&'static str, Value) {
+    match kind {
+        Kind::MessageReceived => (
+            "2025-01-15T10:30:00+00:00",
+            json!({
+                "message_id": "055f01b2-da7b-476b-9a5d-dcecb3fe510c",
+                "whatsapp_message_id": "3EB0ABC123456789",
+                "sender_number": "5511999999999",
+                "sender_name": "John Doe",
+                "content": "Hello, I need help!",
+                "media_type": null,
+                "media_url": null,
+                "timestamp": "2025-01-15T10:30:00+00:00",
+                "conversation_id": 123,
+                "message_type": "text",
+                "chat_jid": "5511999999999@s.whatsapp.net",
+                "is_group": false,
+                "quoted_message_id": null,
+            }),
+        ),
+        Kind::MessageSent => (
+            "2025-01-15T10:31:00+00:00",
+            json!({
+                "message_id": "f4a2e8c9-7b3d-4e5f-8a1c-2d9e6f0a3b7c",
+                "whatsapp_message_id": "3EB0ABC123456789",
+                "recipient_number": "5511888888888",
+                "content": "Thanks for contacting us!",
+                "media_type": null,
+                "media_url": null,
+                "timestamp": "2025-01-15T10:31:00+00:00",
+                "conversation_id": 123,
+                "message_type": "text",
+                "chat_jid": "5511888888888@s.whatsapp.net",
+                "is_group": false,
+                "quoted_message_id": null,
+            }),
+        ),
+        Kind::MessageStatus => (
+            "2025-01-15T10:32:00+00:00",
+            json!({
+                "message_id": "f4a2e8c9-7b3d-4e5f-8a1c-2d9e6f0a3b7c",
+                "whatsapp_message_id": "3EB0ABC123456789",
+                "previous_status": "sent",
+                "new_status": "delivered",
+                "recipient_number": "5511888888888",
+                "timestamp": "2025-01-15T10:32:00+00:00",
+                "conversation_id": 123,
+            }),
+        ),
+        Kind::MessageReaction => (
+            "2025-01-15T10:33:00+00:00",
+            json!({
+                "message_id": "f4a2e8c9-7b3d-4e5f-8a1c-2d9e6f0a3b7c",
+                "whatsapp_message_id": "3EB0ABC123456789",
+                "reaction": "👍",
+                "removed": false,
+                "sender_number": "5511888888888",
+                "from_me": false,
+                "chat_jid": "5511888888888@s.whatsapp.net",
+                "conversation_id": 123,
+                "timestamp": "2025-01-15T10:33:00+00:00",
+            }),
+        ),
+        Kind::MessageDeleted => (
+            "2025-01-15T10:34:00+00:00",
+            json!({
+                "message_id": "055f01b2-da7b-476b-9a5d-dcecb3fe510c",
+                "whatsapp_message_id": "3EB0ABC123456789",
+                "conversation_id": 123,
+                "from_me": false,
+                "timestamp": "2025-01-15T10:34:00+00:00",
+            }),
+        ),
+        Kind::MessageEdited => (
+            "2025-01-15T10:34:00+00:00",
+            json!({
+                "message_id": "055f01b2-da7b-476b-9a5d-dcecb3fe510c",
+                "whatsapp_message_id": "3EB0ABC123456789",
+                "conversation_id": 123,
+                "from_me": false,
+                "timestamp": "2025-01-15T10:34:00+00:00",
+                "content": "Hello, I need help with my order!",
+            }),
+        ),
+        Kind::Connection => {
+            let (previous, new, reason) = match event {
+                "instance.disconnected" => ("connected", "disconnected", json!("logged_out")),
+                "connection.update" => ("pending", "qr_ready", Value::Null),
+                _ => ("qr_ready", "connected", Value::Null),
+            };
+            (
+                "2025-01-15T10:00:00+00:00",
+                json!({
+                    "previous_status": previous,
+                    "new_status": new,
+                    "phone_number": if new == "qr_ready" { Value::Null } else { json!("5511999999999") },
+                    "reason": reason,
+                }),
+            )
+        }
+        Kind::Qr => (
+            "2025-01-15T10:30:00+00:00",
+            json!({
+                "qr": "2@ABC123...",
+                "qr_image": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg...",
+                "generated_at": "2025-01-15T10:30:00+00:00",
+                "expires_at": "2025-01-15T10:31:00+00:00",
+            }),
+        ),
+        Kind::ContactUpdate => (
+            "2025-01-15T10:35:00+00:00",
+            json!({
+                "contact_id": "8d3c0f5e-2b1a-4c7d-9e6f-0a1b2c3d4e5f",
+                "jid": "5511999999999@s.whatsapp.net",
+                "phone_number": "5511999999999",
+                "name": null,
+                "push_name": "John Doe",
+                "profile_picture_url": null,
+                "timestamp": "2025-01-15T10:35:00+00:00",
+            }),
+        ),
+        Kind::GroupUpdate => (
+            "2025-01-15T10:36:00+00:00",
+            json!({
+                "group_jid": "120363000000000000@g.us",
+                "subject": "Support team",
+                "action": "add",
+                "participants": ["5511777777777@s.whatsapp.net"],
+                "participant_numbers": ["5511777777777"],
+                "conversation_id": 124,
+                "timestamp": "2025-01-15T10:36:00+00:00",
+            }),
+        ),
+    }
+}
+
+/// The whole body of an example delivery of `event`.
+pub fn envelope(event: &str, kind: Kind) -> Value {
+    let (timestamp, data) = data(event, kind);
+    json!({
+        "event": event,
+        "instance_uuid": INSTANCE,
+        "timestamp": timestamp,
+        "data": data,
+    })
+}
