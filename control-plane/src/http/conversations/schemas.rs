@@ -103,7 +103,8 @@ pub struct ChatAutomationResumed {
 }
 
 /// An `instance_id` in a body: the instance's numeric id or its UUID (a string), as
-/// `messages::instance_ref` reads it.
+/// `messages::instance_ref` reads it. Not listed as required: an `sk_` token implies it, and one
+/// schema cannot depend on the token kind.
 pub(in crate::http) fn instance_ref_schema() -> RefOr<Schema> {
     OneOfBuilder::new()
         .item(
@@ -130,8 +131,9 @@ pub(in crate::http) fn instance_ref_schema() -> RefOr<Schema> {
                 .description(Some("The same as leaving it out.")),
         )
         .description(Some(
-            "The instance: its numeric id or UUID. Optional with an instance token (`sk_`), \
-             which means its own instance; required with a user token.",
+            "The instance: its numeric id or UUID. Required with a user token (without it the \
+             answer is 422); with an instance token (`sk_`) it may be left out or null: the \
+             token's own instance.",
         ))
         .examples(["550e8400-e29b-41d4-a716-446655440000"])
         .into()

@@ -10,7 +10,7 @@ use zapini_shared::error::{ErrorBody, ErrorCode, ErrorEnvelope};
 const METHODS: &[&str] = &["get", "put", "post", "delete", "patch", "head", "options"];
 
 /// Adds the shared responses to every operation (keeping any the handler declared itself)
-/// and makes operation ids unique across the two URL forms and the methods of one handler.
+/// and makes operation ids unique across the two URL forms.
 pub fn finish_operations(doc: &mut Value) {
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;

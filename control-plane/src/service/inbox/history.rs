@@ -82,12 +82,7 @@ impl From<&message_transcription::Model> for TranscriptionFields {
 /// chat shape, `formatted_body` and `grouped_reactions`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HistoryMessage {
-    /// The message fields (`id`, `uuid`, `unique_id`, `message_id`, `conversation_id`,
-    /// `direction`, `is_from_me`, `message_type`, `message_body`, `media`, `quoted_message_id`,
-    /// `mentioned_jids`, `sender_jid`, `sender_name`, `status`, `status_code`, `is_edited`,
-    /// `is_deleted`, `timestamp`, `created_at`).
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub message: MessageView,
     /// Chat shape only: the body as HTML, every character escaped and each @mention of a
     /// mentioned JID resolved to `<span class="mention" data-phone="…">@Name</span>`; null
