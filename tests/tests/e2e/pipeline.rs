@@ -587,11 +587,24 @@ async fn control_plane_restart_mid_stream_loses_and_duplicates_nothing() {
     };
     let ids = injector.await.unwrap();
     let (_, msgs) = conversation_messages(&s, uuid, N).await;
-    // Give any replay a moment to (wrongly) add duplicates.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (_, msgs_after) = conversation_messages(&s, uuid, N).await;
     assert_eq!(msgs.len(), N);
-    assert_eq!(msgs_after.len(), N, "no duplicates after replay");
+    // A marker after everything: the node's stream is ordered (a replay comes before newer
+    // events), so once the marker is stored any replayed duplicate would be too.
+    let (status, body) = s
+        .api
+        .call(
+            Method::POST,
+            &node.url("/sandbox/inbound"),
+            Some(&sk),
+            None,
+            Some(json!({"from": "5511977776666", "message": "marker"})),
+        )
+        .await;
+    assert_eq!(status, 200, "marker: {body}");
+    let (_, with_marker) = conversation_messages(&s, uuid, N + 1).await;
+    assert_eq!(with_marker.len(), N + 1, "no duplicates after replay");
+    assert_eq!(with_marker[N]["message_body"], "marker");
+    let msgs_after = &with_marker[..N];
     let stored: std::collections::HashSet<&str> = msgs_after
         .iter()
         .map(|m| m["message_id"].as_str().unwrap())
