@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod automation;
 pub mod config;
 pub mod crypto;
 pub mod db;

@@ -188,6 +188,12 @@ impl TenantScoped for entities::automation_integration::Entity {
     }
 }
 
+impl TenantScoped for entities::automation_session::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::automation_session::Column::TenantId.eq(tenant.0))
+    }
+}
+
 impl TenantScoped for entities::webhook_endpoint::Entity {
     fn scoped(tenant: TenantId) -> Select<Self> {
         Self::find().filter(entities::webhook_endpoint::Column::TenantId.eq(tenant.0))

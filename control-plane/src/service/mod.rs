@@ -58,6 +58,10 @@ pub struct Services {
     pub transcription_signal: Arc<tokio::sync::Notify>,
     /// Prometheus metrics (on when configured) and the gRPC listener's state for readiness.
     pub metrics: crate::metrics::Metrics,
+    /// The client for automations' calls to tenant URLs (bots, AI Functions, flow HTTP steps).
+    pub outbound: crate::automation::outbound::Outbound,
+    /// Wakes the automation turn worker after turns were queued.
+    pub automation_signal: Arc<tokio::sync::Notify>,
 }
 
 /// A random alphanumeric secret of `len` characters from the OS-seeded CSPRNG.
@@ -117,6 +121,7 @@ impl Services {
         let login_permits = Arc::new(tokio::sync::Semaphore::new(
             config.tenancy.login_concurrency,
         ));
+        let outbound = crate::automation::outbound::Outbound::new(config.allow_private_urls);
         Services {
             config,
             limiter,
@@ -140,6 +145,8 @@ impl Services {
             media_urls,
             transcription_signal: Arc::default(),
             metrics: crate::metrics::Metrics::default(),
+            outbound,
+            automation_signal: Arc::default(),
             db,
         }
     }

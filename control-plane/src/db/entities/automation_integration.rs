@@ -1,5 +1,6 @@
-//! An integration of an instance (webhook, API, AI agent). Only its active flag matters yet,
-//! as for flows.
+//! An integration of an instance (`webhook`: the tenant's own bot; `ai_agent`: an
+//! OpenAI-compatible model with AI Functions; `api`: kept for compatibility, it answers like
+//! `webhook`): its configuration (secrets sealed), settings and priority, as for flows.
 
 use sea_orm::entity::prelude::*;
 
@@ -15,6 +16,10 @@ pub struct Model {
     /// `webhook`, `api` or `ai_agent`.
     pub integration_type: String,
     pub is_active: bool,
+    /// Type-specific configuration; secrets inside are sealed (`crypto::SecretBox`).
+    pub config: Option<Json>,
+    pub settings: Option<Json>,
+    pub priority: i32,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

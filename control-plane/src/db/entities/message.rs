@@ -27,6 +27,8 @@ pub struct Model {
     pub is_edited: bool,
     pub is_deleted: bool,
     pub sent_at: ChronoDateTimeUtc,
+    /// The automation session whose turn sent this message (`None`: a person or the API).
+    pub automation_session_id: Option<i64>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

@@ -3,6 +3,8 @@
 
 pub mod automation_flow;
 pub mod automation_integration;
+pub mod automation_session;
+pub mod automation_turn;
 pub mod contact;
 pub mod conversation;
 pub mod conversation_tag;

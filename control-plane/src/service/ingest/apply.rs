@@ -568,6 +568,7 @@ async fn apply_message<C: ConnectionTrait>(
         is_edited: false,
         is_deleted: false,
         sent_at: m.timestamp,
+        automation_session_id: None,
         created_at: now,
         updated_at: now,
     };
