@@ -1,6 +1,20 @@
-//! Automations that answer: the flow engine (`flow`), AI Functions (`functions`), the one
-//! outbound client every call to a tenant's URL goes through (`outbound`), and the engine that
-//! turns incoming messages into answered turns (sessions, turns, the worker, bots and the AI
-//! agent).
+//! Automations that answer: the engine that turns incoming messages into answered turns
+//! (`intake` in the ingest transaction, `worker` claiming and sending, `engine` deciding),
+//! the automations themselves (`flow`, `bot` for the tenant's own webhook bot, `agent` for an
+//! OpenAI-compatible model with AI Functions), their `settings` and `config`, and the one
+//! `outbound` client every call to a tenant's URL goes through.
 
+pub mod agent;
+pub mod bot;
+pub mod config;
+pub mod engine;
+pub mod intake;
 pub mod outbound;
+mod pending;
+pub mod settings;
+pub mod worker;
+
+/// Until AI Functions land.
+pub mod functions {
+    pub use super::pending::{ExecContext, ExecOutcome, ToolSpec};
+}

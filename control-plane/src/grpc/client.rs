@@ -262,6 +262,7 @@ impl NodeClient {
         text: &str,
         quoted_id: Option<&str>,
         bypass_automation: bool,
+        _client_ref: Option<&str>,
     ) -> AppResult<NodeSent> {
         let r = self
             .inner
@@ -288,6 +289,7 @@ impl NodeClient {
         media: NodeMedia,
         quoted_id: Option<&str>,
         bypass_automation: bool,
+        _client_ref: Option<&str>,
     ) -> AppResult<NodeSent> {
         let r = self
             .inner

@@ -170,6 +170,7 @@ fn in_message(m: v1::WaMessage) -> InMessage {
         media,
         mentioned_jids: m.mentioned_jids,
         timestamp,
+        client_ref: None,
     }
 }
 

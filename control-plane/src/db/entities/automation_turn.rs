@@ -14,8 +14,9 @@ pub struct Model {
     pub tenant_id: i64,
     pub instance_id: i64,
     pub conversation_id: i64,
-    /// The incoming message (`messages.id`).
-    pub message_id: i64,
+    /// The incoming message (`messages.id`); `None` for a timer turn (a flow's wait or
+    /// question timeout).
+    pub message_id: Option<i64>,
     /// `pending`, `running`, `done`, `merged` (answered with a later turn), `skipped`, `failed`.
     pub status: String,
     pub not_before: ChronoDateTimeUtc,

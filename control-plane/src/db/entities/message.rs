@@ -29,6 +29,8 @@ pub struct Model {
     pub sent_at: ChronoDateTimeUtc,
     /// The automation session whose turn sent this message (`None`: a person or the API).
     pub automation_session_id: Option<i64>,
+    /// The client reference the automation's send carried (`automation::intake::ClientRef`).
+    pub automation_ref: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

@@ -29,6 +29,7 @@ enum AutomationIntegrations {
 enum Messages {
     Table,
     AutomationSessionId,
+    AutomationRef,
 }
 
 #[derive(DeriveIden)]
@@ -191,6 +192,15 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        add(
+            manager,
+            Messages::Table,
+            ColumnDef::new(Messages::AutomationRef)
+                .string_len(128)
+                .null()
+                .to_owned(),
+        )
+        .await?;
 
         manager
             .create_table(
@@ -328,11 +338,12 @@ impl MigrationTrait for Migration {
                             .big_integer()
                             .not_null(),
                     )
-                    // The incoming message it answers: one turn per message, ever.
+                    // The incoming message it answers: one turn per message, ever (`NULL`
+                    // for a timer turn: a flow's wait or question timeout).
                     .col(
                         ColumnDef::new(AutomationTurns::MessageId)
                             .big_integer()
-                            .not_null()
+                            .null()
                             .unique_key(),
                     )
                     .col(
@@ -437,6 +448,10 @@ impl MigrationTrait for Migration {
             (
                 Messages::Table.into_iden(),
                 Messages::AutomationSessionId.into_iden(),
+            ),
+            (
+                Messages::Table.into_iden(),
+                Messages::AutomationRef.into_iden(),
             ),
         ] {
             manager

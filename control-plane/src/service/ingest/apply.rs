@@ -549,6 +549,17 @@ async fn apply_message<C: ConnectionTrait>(
         uuid,
         m.media.clone(),
     );
+    let automation_ref = m
+        .client_ref
+        .as_deref()
+        .and_then(crate::automation::intake::ClientRef::parse);
+    if m.from_me {
+        if automation_ref.is_none() {
+            batch.automation.human(conv.id, m.timestamp);
+        }
+    } else {
+        batch.automation.incoming(&m.id, conv.id, m.timestamp);
+    }
     let row = message::Model {
         id: 0,
         uuid,
@@ -568,7 +579,8 @@ async fn apply_message<C: ConnectionTrait>(
         is_edited: false,
         is_deleted: false,
         sent_at: m.timestamp,
-        automation_session_id: None,
+        automation_session_id: automation_ref.as_ref().map(|r| r.session_id),
+        automation_ref: automation_ref.as_ref().and(m.client_ref.clone()),
         created_at: now,
         updated_at: now,
     };

@@ -160,6 +160,10 @@ pub(super) struct Batch {
     pub(super) audio: Vec<String>,
     /// Whether this batch queued transcriptions.
     pub(super) queued_transcriptions: bool,
+    /// Turns and human take-overs for the automation engine.
+    pub(super) automation: crate::automation::intake::Intake,
+    /// What the automation intake did (after `flush`).
+    pub(super) automation_outcome: crate::automation::intake::IntakeOutcome,
 }
 
 impl Batch {
@@ -250,6 +254,8 @@ impl Batch {
             media_urls: media_urls.clone(),
             audio: Vec::new(),
             queued_transcriptions: false,
+            automation: Default::default(),
+            automation_outcome: Default::default(),
         };
         batch.create_new(conn, instance, &messages).await?;
         Ok(batch)
@@ -386,6 +392,8 @@ impl Batch {
             self.queued_transcriptions |=
                 crate::service::transcription::queue_auto(conn, instance, &audio).await?;
         }
+        let intake = std::mem::take(&mut self.automation);
+        self.automation_outcome = intake.flush(conn, instance).await?;
         let outbox = std::mem::replace(&mut self.outbox, Outbox::none());
         outbox.flush(conn, instance).await
     }

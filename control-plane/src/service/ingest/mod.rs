@@ -31,6 +31,9 @@ pub struct InMessage {
     pub media: Option<serde_json::Value>,
     pub mentioned_jids: Vec<String>,
     pub timestamp: DateTime<Utc>,
+    /// The client reference of one of our sends (an automation's, see
+    /// `automation::intake::ClientRef`), carried back by the node's `message.sent` event.
+    pub client_ref: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -125,6 +128,7 @@ impl Services {
         }
         let queued = batch.flush(&txn, instance).await?;
         let transcribe = batch.queued_transcriptions;
+        let automation = std::mem::take(&mut batch.automation_outcome);
         if high > acked {
             node_event_cursor::Entity::insert(node_event_cursor::ActiveModel {
                 instance_id: Set(instance.id),
@@ -156,6 +160,7 @@ impl Services {
         if transcribe {
             self.transcription_signal.notify_one();
         }
+        self.after_intake(instance, automation);
         Ok(high)
     }
 
@@ -174,6 +179,7 @@ impl Services {
         }
         let queued = batch.flush(&txn, instance).await?;
         let transcribe = batch.queued_transcriptions;
+        let automation = std::mem::take(&mut batch.automation_outcome);
         batch.write_counters(&txn, instance).await?;
         txn.commit().await?;
         if queued > 0 {
@@ -182,6 +188,7 @@ impl Services {
         if transcribe {
             self.transcription_signal.notify_one();
         }
+        self.after_intake(instance, automation);
         Ok(())
     }
 
@@ -199,6 +206,7 @@ impl Services {
             Batch::start(&txn, instance, std::iter::once(&event), &self.media_urls).await?;
         batch.apply(&txn, instance, event).await?;
         let queued = batch.flush(&txn, instance).await?;
+        let automation = std::mem::take(&mut batch.automation_outcome);
         batch.write_counters(&txn, instance).await?;
         let row = message::Entity::find()
             .filter(message::Column::InstanceId.eq(instance.id))
@@ -210,6 +218,28 @@ impl Services {
         if queued > 0 {
             self.webhook_signal.notify();
         }
+        self.after_intake(instance, automation);
         Ok(row)
+    }
+
+    /// After an ingest commit: wakes the turn worker, and tells the node about the chats a
+    /// person took over.
+    fn after_intake(
+        &self,
+        instance: &instance::Model,
+        outcome: crate::automation::intake::IntakeOutcome,
+    ) {
+        if outcome.queued_turns {
+            self.automation_signal.notify_one();
+        }
+        for chat_jid in outcome.paused_chats {
+            self.hub.push(
+                instance.uuid,
+                super::nodes::NodePush::ChatPolicy {
+                    chat_jid,
+                    paused: true,
+                },
+            );
+        }
     }
 }

@@ -1,0 +1,582 @@
+//! The turn worker: claims due turns one conversation at a time (all of a conversation's due
+//! turns together: that is the debounce), decides the answer once (`engine`), records the plan
+//! before sending anything, then sends it item by item through the instance's node, moving
+//! `sent_count` after each. Every send carries a client reference (turn and index) the node
+//! remembers, and a message already stored with that reference is not sent again, so a turn
+//! retried after a crash neither decides again nor sends twice. Leases expire: a control
+//! plane killed mid-turn leaves a turn that another worker (or the restarted one) takes up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, prelude::DateTimeUtc,
+};
+use serde::{Deserialize, Serialize};
+
+use super::intake::ClientRef;
+use super::settings::ReplyDelivery;
+use crate::db::entities::{automation_session, automation_turn, conversation, instance, message};
+use crate::error::{AppError, AppResult};
+use crate::service::Services;
+use crate::service::ingest::InMessage;
+
+/// How long a claimed turn is held before another worker may take it up.
+const LEASE: Duration = Duration::from_secs(120);
+/// Conversations handled at once by one worker.
+const PARALLEL: usize = 64;
+/// A turn that failed to send is retried this many times (node unavailable), then fails.
+const MAX_ATTEMPTS: i32 = 8;
+
+/// One outgoing reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply {
+    Text {
+        text: String,
+    },
+    Media {
+        media_type: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caption: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filename: Option<String>,
+    },
+}
+
+/// What happens to the session once the plan is sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum After {
+    #[default]
+    Continue,
+    Close {
+        reason: String,
+    },
+    Pause {
+        reason: String,
+    },
+}
+
+/// A turn's decided answer, recorded before anything is sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub session_id: i64,
+    pub items: Vec<Reply>,
+    #[serde(default)]
+    pub after: After,
+    #[serde(default)]
+    pub delivery: ReplyDelivery,
+}
+
+/// A conversation's claimed turns (oldest first).
+pub(crate) struct Claim {
+    pub conversation_id: i64,
+    pub turns: Vec<automation_turn::Model>,
+}
+
+impl Services {
+    /// The worker: runs until `stop`, woken by new turns or every 200 ms (debounces that come
+    /// due, leases that expire, sessions that expire).
+    pub async fn run_automation(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let owner = format!("cp-{}", crate::service::random_secret(12));
+        let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+        let mut last_sweep = std::time::Instant::now();
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            if last_sweep.elapsed() >= Duration::from_secs(5) {
+                last_sweep = std::time::Instant::now();
+                if let Err(e) = self.sweep_automation().await {
+                    tracing::warn!(error = %e, "automation sweep failed");
+                }
+            }
+            let room = permits.available_permits();
+            if room > 0 {
+                match self.claim_turns(&owner, room).await {
+                    Ok(claims) => {
+                        for claim in claims {
+                            let Ok(permit) = permits.clone().acquire_owned().await else {
+                                return;
+                            };
+                            let services = self.clone();
+                            tokio::spawn(async move {
+                                let conv = claim.conversation_id;
+                                if let Err(e) = services.run_claim(claim).await {
+                                    tracing::warn!(error = %e, conversation = conv, "automation turn failed");
+                                }
+                                drop(permit);
+                            });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "claiming automation turns failed"),
+                }
+            }
+            tokio::select! {
+                _ = self.automation_signal.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Gives expired leases back (a worker died mid-turn; the plan and `sent_count` stay)
+    /// and closes sessions that expired.
+    async fn sweep_automation(&self) -> AppResult<()> {
+        let now = Utc::now();
+        let _permit = self.write_gate.enter().await;
+        automation_turn::Entity::update_many()
+            .col_expr(automation_turn::Column::Status, Expr::value("pending"))
+            .col_expr(
+                automation_turn::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(automation_turn::Column::UpdatedAt, Expr::value(now))
+            .filter(automation_turn::Column::Status.eq("running"))
+            .filter(automation_turn::Column::LeaseUntil.lt(now))
+            .exec(&self.db)
+            .await?;
+        automation_session::Entity::update_many()
+            .col_expr(automation_session::Column::Status, Expr::value("closed"))
+            .col_expr(
+                automation_session::Column::CloseReason,
+                Expr::value("expired"),
+            )
+            .col_expr(automation_session::Column::ClosedAt, Expr::value(now))
+            .col_expr(automation_session::Column::UpdatedAt, Expr::value(now))
+            .filter(automation_session::Column::Status.eq("active"))
+            .filter(automation_session::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Claims the due turns of up to `limit` conversations: those whose newest pending turn
+    /// is due (so a burst is answered after its last message) and that have no turn running.
+    pub(crate) async fn claim_turns(&self, owner: &str, limit: usize) -> AppResult<Vec<Claim>> {
+        let now = Utc::now();
+        // Leases that ran out are taken up again at once (the sweep also does it).
+        let due: Vec<(i64, DateTimeUtc)> = automation_turn::Entity::find()
+            .select_only()
+            .column(automation_turn::Column::ConversationId)
+            .column_as(automation_turn::Column::NotBefore.max(), "due")
+            .filter(automation_turn::Column::Status.eq("pending"))
+            .group_by(automation_turn::Column::ConversationId)
+            .having(Func::max(Expr::col(automation_turn::Column::NotBefore)).lte(now))
+            .order_by_asc(Func::max(Expr::col(automation_turn::Column::NotBefore)))
+            .limit(limit as u64 * 2)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let candidates: Vec<i64> = due.iter().map(|d| d.0).collect();
+        let busy: Vec<i64> = automation_turn::Entity::find()
+            .select_only()
+            .column(automation_turn::Column::ConversationId)
+            .filter(automation_turn::Column::ConversationId.is_in(candidates.clone()))
+            .filter(automation_turn::Column::Status.eq("running"))
+            .filter(automation_turn::Column::LeaseUntil.gte(now))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        let mut claims = Vec::new();
+        for conv in candidates
+            .into_iter()
+            .filter(|c| !busy.contains(c))
+            .take(limit)
+        {
+            let claimed = {
+                let _permit = self.write_gate.enter().await;
+                automation_turn::Entity::update_many()
+                    .col_expr(automation_turn::Column::Status, Expr::value("running"))
+                    .col_expr(automation_turn::Column::LeaseOwner, Expr::value(owner))
+                    .col_expr(
+                        automation_turn::Column::LeaseUntil,
+                        Expr::value(lease_until),
+                    )
+                    .col_expr(
+                        automation_turn::Column::Attempts,
+                        Expr::col(automation_turn::Column::Attempts).add(1),
+                    )
+                    .col_expr(automation_turn::Column::UpdatedAt, Expr::value(now))
+                    .filter(automation_turn::Column::ConversationId.eq(conv))
+                    .filter(automation_turn::Column::Status.eq("pending"))
+                    .filter(automation_turn::Column::NotBefore.lte(now))
+                    .exec(&self.db)
+                    .await?
+                    .rows_affected
+            };
+            if claimed == 0 {
+                continue;
+            }
+            let turns = automation_turn::Entity::find()
+                .filter(automation_turn::Column::ConversationId.eq(conv))
+                .filter(automation_turn::Column::Status.eq("running"))
+                .filter(automation_turn::Column::LeaseOwner.eq(owner))
+                .order_by_asc(automation_turn::Column::Id)
+                .all(&self.db)
+                .await?;
+            if !turns.is_empty() {
+                claims.push(Claim {
+                    conversation_id: conv,
+                    turns,
+                });
+            }
+        }
+        Ok(claims)
+    }
+
+    /// Runs one conversation's claimed turns.
+    async fn run_claim(&self, claim: Claim) -> AppResult<()> {
+        let mut turns = claim.turns;
+        // A turn planned by an earlier attempt is finished first, as planned; the turns it
+        // answered (older ones) are done with it, newer ones wait for the next claim.
+        if let Some(pos) = turns.iter().position(|t| t.plan.is_some()) {
+            let planned = turns[pos].clone();
+            let newer: Vec<i64> = turns[pos + 1..].iter().map(|t| t.id).collect();
+            let older: Vec<i64> = turns[..pos].iter().map(|t| t.id).collect();
+            self.set_turns(&older, "merged", None).await?;
+            self.set_turns(&newer, "pending", None).await?;
+            return self.deliver(planned).await;
+        }
+        let leader = turns
+            .pop()
+            .ok_or_else(|| AppError::internal("empty claim"))?;
+        let merged: Vec<i64> = turns.iter().map(|t| t.id).collect();
+        match self.decide_turn(&leader, &turns).await? {
+            super::engine::Decision::Skip(reason) => {
+                let mut all = merged;
+                all.push(leader.id);
+                self.set_turns(&all, "skipped", Some(reason)).await
+            }
+            super::engine::Decision::Postpone(delay) => {
+                let mut all = merged;
+                all.push(leader.id);
+                self.postpone_turns(&all, delay).await
+            }
+            super::engine::Decision::Answer(plan) => {
+                let planned = self.record_plan(&leader, &merged, &plan).await?;
+                self.deliver(planned).await
+            }
+        }
+    }
+
+    async fn set_turns(&self, ids: &[i64], status: &str, error: Option<String>) -> AppResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let _permit = self.write_gate.enter().await;
+        let mut q = automation_turn::Entity::update_many()
+            .col_expr(automation_turn::Column::Status, Expr::value(status))
+            .col_expr(automation_turn::Column::UpdatedAt, Expr::value(Utc::now()));
+        if let Some(e) = error {
+            q = q.col_expr(
+                automation_turn::Column::Error,
+                Expr::value(e.chars().take(500).collect::<String>()),
+            );
+        }
+        if status == "pending" {
+            q = q.col_expr(
+                automation_turn::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            );
+        }
+        q.filter(automation_turn::Column::Id.is_in(ids.to_vec()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn postpone_turns(&self, ids: &[i64], delay: Duration) -> AppResult<()> {
+        let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        let _permit = self.write_gate.enter().await;
+        automation_turn::Entity::update_many()
+            .col_expr(automation_turn::Column::Status, Expr::value("pending"))
+            .col_expr(automation_turn::Column::NotBefore, Expr::value(at))
+            .col_expr(
+                automation_turn::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(automation_turn::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(automation_turn::Column::Id.is_in(ids.to_vec()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Records the plan on the leader and marks the turns it answers as merged, in one
+    /// transaction with the session's counters.
+    async fn record_plan(
+        &self,
+        leader: &automation_turn::Model,
+        merged: &[i64],
+        plan: &Plan,
+    ) -> AppResult<automation_turn::Model> {
+        let now = Utc::now();
+        let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
+        let plan_json =
+            serde_json::to_value(plan).map_err(|e| AppError::internal(e.to_string()))?;
+        automation_turn::Entity::update_many()
+            .col_expr(
+                automation_turn::Column::Plan,
+                Expr::value(plan_json.clone()),
+            )
+            .col_expr(
+                automation_turn::Column::SessionId,
+                Expr::value(plan.session_id),
+            )
+            .col_expr(automation_turn::Column::UpdatedAt, Expr::value(now))
+            .filter(automation_turn::Column::Id.eq(leader.id))
+            .exec(&txn)
+            .await?;
+        if !merged.is_empty() {
+            automation_turn::Entity::update_many()
+                .col_expr(automation_turn::Column::Status, Expr::value("merged"))
+                .col_expr(
+                    automation_turn::Column::SessionId,
+                    Expr::value(plan.session_id),
+                )
+                .col_expr(automation_turn::Column::UpdatedAt, Expr::value(now))
+                .filter(automation_turn::Column::Id.is_in(merged.to_vec()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        let mut t = leader.clone();
+        t.plan = Some(plan_json);
+        t.session_id = Some(plan.session_id);
+        Ok(t)
+    }
+
+    /// Sends a planned turn's remaining items, then applies its `after` and marks it done.
+    async fn deliver(&self, turn: automation_turn::Model) -> AppResult<()> {
+        let plan: Plan = serde_json::from_value(turn.plan.clone().unwrap_or_default())
+            .map_err(|e| AppError::internal(e.to_string()))?;
+        let Some(session) = automation_session::Entity::find_by_id(plan.session_id)
+            .one(&self.db)
+            .await?
+        else {
+            return self
+                .set_turns(&[turn.id], "failed", Some("session gone".into()))
+                .await;
+        };
+        let Some(conv) = conversation::Entity::find_by_id(turn.conversation_id)
+            .one(&self.db)
+            .await?
+        else {
+            return self
+                .set_turns(&[turn.id], "failed", Some("conversation gone".into()))
+                .await;
+        };
+        let Some(inst) = instance::Entity::find_by_id(turn.instance_id)
+            .one(&self.db)
+            .await?
+        else {
+            return self
+                .set_turns(&[turn.id], "failed", Some("instance gone".into()))
+                .await;
+        };
+        let automation_uuid = self
+            .automation_uuid(&session.automation_kind, session.automation_id)
+            .await?;
+        let start = usize::try_from(turn.sent_count).unwrap_or(0);
+        for (index, item) in plan.items.iter().enumerate().skip(start) {
+            let client_ref = ClientRef {
+                session_id: session.id,
+                session_uuid: session.uuid,
+                automation_kind: if session.automation_kind == "flow" {
+                    "flow"
+                } else {
+                    "integration"
+                },
+                automation_uuid,
+                turn_id: turn.id,
+                index: index as u32,
+            }
+            .encode();
+            // Sent before a crash but not counted: the node's event (or our record) has it.
+            let already = message::Entity::find()
+                .select_only()
+                .column(message::Column::Id)
+                .filter(message::Column::ConversationId.eq(conv.id))
+                .filter(message::Column::AutomationRef.eq(client_ref.as_str()))
+                .into_tuple::<i64>()
+                .one(&self.db)
+                .await?
+                .is_some();
+            if already {
+                self.count_sent(turn.id, index).await?;
+                continue;
+            }
+            if index > start || start == 0 {
+                pause_before(&plan.delivery, item).await;
+            }
+            match self
+                .send_reply(&inst, &conv.chat_jid, item, &client_ref)
+                .await
+            {
+                Ok(()) => self.count_sent(turn.id, index).await?,
+                Err(AppError::Client(body)) if !retryable(&body) => {
+                    return self
+                        .set_turns(&[turn.id], "failed", Some(body.message.clone()))
+                        .await;
+                }
+                Err(e) => {
+                    if turn.attempts >= MAX_ATTEMPTS {
+                        return self
+                            .set_turns(&[turn.id], "failed", Some(e.to_string()))
+                            .await;
+                    }
+                    // The node is away: try again later, the plan and count kept.
+                    let delay = Duration::from_millis(500 * (1 << turn.attempts.clamp(0, 7)));
+                    return self.postpone_turns(&[turn.id], delay).await;
+                }
+            }
+        }
+        self.finish_session_turn(&session, &conv, &plan).await?;
+        self.set_turns(&[turn.id], "done", None).await
+    }
+
+    async fn count_sent(&self, turn_id: i64, index: usize) -> AppResult<()> {
+        let _permit = self.write_gate.enter().await;
+        automation_turn::Entity::update_many()
+            .col_expr(
+                automation_turn::Column::SentCount,
+                Expr::value(index as i32 + 1),
+            )
+            .col_expr(automation_turn::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(automation_turn::Column::Id.eq(turn_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn automation_uuid(&self, kind: &str, id: i64) -> AppResult<uuid::Uuid> {
+        use crate::db::entities::{automation_flow, automation_integration};
+        Ok(if kind == "flow" {
+            automation_flow::Entity::find_by_id(id)
+                .one(&self.db)
+                .await?
+                .map(|f| f.uuid)
+        } else {
+            automation_integration::Entity::find_by_id(id)
+                .one(&self.db)
+                .await?
+                .map(|i| i.uuid)
+        }
+        .unwrap_or_default())
+    }
+
+    /// Sends one reply through the node and stores it at once (marked with its session).
+    async fn send_reply(
+        &self,
+        inst: &instance::Model,
+        chat_jid: &str,
+        item: &Reply,
+        client_ref: &str,
+    ) -> AppResult<()> {
+        use crate::grpc::client::NodeMedia;
+        let node = self.require_node(inst).await?;
+        let (sent, record) = match item {
+            Reply::Text { text } => {
+                let sent = node
+                    .send_text(chat_jid, text, None, true, Some(client_ref))
+                    .await?;
+                (
+                    sent,
+                    InMessage {
+                        message_type: "text".into(),
+                        text: text.clone(),
+                        ..InMessage::default()
+                    },
+                )
+            }
+            Reply::Media {
+                media_type,
+                url,
+                media_id,
+                caption,
+                filename,
+            } => {
+                let sent = node
+                    .send_media(
+                        chat_jid,
+                        NodeMedia {
+                            media_type: media_type.clone(),
+                            url: url.clone().unwrap_or_default(),
+                            mime_type: String::new(),
+                            caption: caption.clone().unwrap_or_default(),
+                            filename: filename.clone().unwrap_or_default(),
+                            media_id: media_id.clone().unwrap_or_default(),
+                        },
+                        None,
+                        true,
+                        Some(client_ref),
+                    )
+                    .await?;
+                (
+                    sent,
+                    InMessage {
+                        message_type: media_type.clone(),
+                        media: Some(serde_json::json!({
+                            "url": url,
+                            "media_id": media_id,
+                            "caption": caption,
+                            "filename": filename,
+                        })),
+                        ..InMessage::default()
+                    },
+                )
+            }
+        };
+        let record = InMessage {
+            id: sent.message_id,
+            chat_jid: chat_jid.to_owned(),
+            from_me: true,
+            timestamp: chrono::DateTime::from_timestamp_millis(sent.timestamp_ms)
+                .filter(|_| sent.timestamp_ms > 0)
+                .unwrap_or_else(Utc::now),
+            client_ref: Some(client_ref.to_owned()),
+            ..record
+        };
+        crate::service::retry_write("recording an automated message", || {
+            self.record_message(inst, record.clone())
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// A node's refusal that a later attempt may not get (daily limit, bad media): not retried.
+fn retryable(body: &zapini_shared::error::ErrorBody) -> bool {
+    use zapini_shared::error::ErrorCode;
+    matches!(
+        body.code,
+        ErrorCode::NodeUnavailable | ErrorCode::InstanceNotConnected
+    )
+}
+
+/// The delay before a reply: per character, capped.
+async fn pause_before(delivery: &ReplyDelivery, item: &Reply) {
+    let chars = match item {
+        Reply::Text { text } => text.chars().count(),
+        Reply::Media { caption, .. } => caption.as_ref().map_or(0, |c| c.chars().count()),
+    } as u64;
+    let ms = std::cmp::Ord::min(
+        chars * u64::from(delivery.delay_per_char_ms),
+        u64::from(delivery.max_delay_ms),
+    );
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
