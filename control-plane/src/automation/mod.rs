@@ -11,6 +11,7 @@ pub mod engine;
 pub mod intake;
 pub mod outbound;
 mod pending;
+pub mod sessions;
 pub mod settings;
 pub mod worker;
 

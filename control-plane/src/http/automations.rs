@@ -19,7 +19,7 @@ use super::messages::instance_ref;
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 use crate::service::inbox::automation::{
-    AutomationEntity, AutomationKind, INTEGRATION_TYPES, IntegrationType,
+    AutomationEntity, AutomationExtras, AutomationKind, INTEGRATION_TYPES, IntegrationType,
 };
 use crate::service::transcription::InboxSettings;
 
@@ -40,6 +40,15 @@ pub struct CreateBody {
     /// Whether it is active (default `true`): an active flow or integration puts its
     /// instance's conversations under automation.
     is_active: Option<bool>,
+    /// When and how it answers (defaults in the schema).
+    #[schema(value_type = Option<crate::automation::settings::Settings>)]
+    settings: Option<Value>,
+    /// Among the instance's automations, the highest priority is asked first (default 0).
+    priority: Option<i32>,
+    /// `webhook`/`api`: a [`WebhookBotConfig`]; `ai_agent`: an [`AiAgentConfig`]. Secrets are
+    /// write-only.
+    #[schema(value_type = Option<Object>)]
+    config: Option<Value>,
 }
 
 /// `POST /automation/flows`: as an integration, without `integration_type` (refused with 422).
@@ -57,6 +66,12 @@ pub struct FlowCreateBody {
     integration_type: Option<String>,
     /// Whether it is active (default `true`).
     is_active: Option<bool>,
+    #[schema(value_type = Option<crate::automation::settings::Settings>)]
+    settings: Option<Value>,
+    /// Among the instance's automations, the highest priority is asked first (default 0).
+    priority: Option<i32>,
+    #[schema(ignore)]
+    config: Option<Value>,
 }
 
 impl From<FlowCreateBody> for CreateBody {
@@ -66,6 +81,9 @@ impl From<FlowCreateBody> for CreateBody {
             name: b.name,
             integration_type: b.integration_type,
             is_active: b.is_active,
+            settings: b.settings,
+            priority: b.priority,
+            config: b.config,
         }
     }
 }
@@ -82,6 +100,43 @@ pub struct UpdateBody {
     )]
     name: Option<String>,
     is_active: Option<bool>,
+    /// Replaces the settings (absent fields take their defaults).
+    #[schema(value_type = Option<crate::automation::settings::Settings>)]
+    settings: Option<Value>,
+    priority: Option<i32>,
+    /// Integrations: replaces the configuration; a secret left out is kept.
+    #[schema(value_type = Option<Object>)]
+    config: Option<Value>,
+}
+
+/// Validates `settings`, `priority` and `config` of a body.
+fn extras(
+    kind: AutomationKind,
+    settings: Option<Value>,
+    priority: Option<i32>,
+    config: Option<Value>,
+) -> AppResult<AutomationExtras> {
+    let settings = settings
+        .filter(|v| !v.is_null())
+        .map(|v| crate::automation::settings::Settings::parse(&v))
+        .transpose()?;
+    if priority.is_some_and(|p| !(-1000..=1000).contains(&p)) {
+        return Err(AppError::validation(
+            "priority",
+            "The priority must be between -1000 and 1000.",
+        ));
+    }
+    if kind == AutomationKind::Flow && config.as_ref().is_some_and(|c| !c.is_null()) {
+        return Err(AppError::validation(
+            "config",
+            "The config field is for integrations only.",
+        ));
+    }
+    Ok(AutomationExtras {
+        settings,
+        priority,
+        config: config.filter(|v| !v.is_null()),
+    })
 }
 
 fn entity_example(kind: Option<&str>) -> Value {
@@ -155,6 +210,7 @@ async fn create(
         }
     };
     let name = name(body.name, true)?.unwrap_or_default();
+    let extras = extras(kind, body.settings, body.priority, body.config)?;
     let integration_type = match (kind, body.integration_type) {
         (AutomationKind::Integration, Some(t)) => {
             let t = t.trim().to_ascii_lowercase();
@@ -185,6 +241,25 @@ async fn create(
             body.is_active.unwrap_or(true),
         )
         .await?;
+    let e = if extras.is_empty() {
+        e
+    } else {
+        match state
+            .services
+            .set_automation_extras(caller, kind, e.id, extras)
+            .await
+        {
+            Ok(e) => e,
+            Err(err) => {
+                // Refused (a config that does not validate): nothing is left behind.
+                let _ = state
+                    .services
+                    .change_automation(caller, kind, &e.id.to_string(), None, None, true)
+                    .await;
+                return Err(err);
+            }
+        }
+    };
     Ok((
         StatusCode::CREATED,
         axum::Json(ApiResponse::message_data("Created successfully", e)),
@@ -199,6 +274,7 @@ async fn update(
     id: &str,
     body: UpdateBody,
 ) -> AppResult<axum::response::Response> {
+    let extras = extras(kind, body.settings, body.priority, body.config)?;
     let e = state
         .services
         .change_automation(
@@ -210,6 +286,15 @@ async fn update(
             false,
         )
         .await?;
+    let e = match e {
+        Some(e) if !extras.is_empty() => Some(
+            state
+                .services
+                .set_automation_extras(caller, kind, e.id, extras)
+                .await?,
+        ),
+        e => e,
+    };
     Ok(axum::Json(ApiResponse::message_data("Updated successfully", e)).into_response())
 }
 

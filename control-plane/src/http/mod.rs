@@ -5,6 +5,7 @@
 //! reference shows both forms.
 
 pub mod auth;
+pub mod automation_sessions;
 pub mod automations;
 pub mod chat;
 pub mod connection;
@@ -136,6 +137,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
             automations::delete_integration
         ))
         .routes(routes!(automations::settings, automations::put_settings))
+        .routes(routes!(automation_sessions::list))
+        .routes(routes!(automation_sessions::show))
+        .routes(routes!(automation_sessions::set_status))
 }
 
 /// `/media/upload` takes bodies up to the largest media kind, above the global body limit.

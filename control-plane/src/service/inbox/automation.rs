@@ -19,7 +19,8 @@ use zapini_shared::time::format_secs;
 use super::automation_status;
 use crate::db::TenantScoped;
 use crate::db::entities::{
-    automation_flow, automation_integration, conversation, instance, instance_token, user,
+    automation_flow, automation_integration, automation_session, conversation, instance,
+    instance_token, user,
 };
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
@@ -73,10 +74,33 @@ pub struct AutomationEntity {
     pub integration_type: Option<String>,
     /// An active flow or integration puts its instance's conversations under automation.
     pub is_active: bool,
+    /// When and how it answers (every field, defaults filled in).
+    pub settings: crate::automation::settings::Settings,
+    /// Among the instance's automations, the highest priority is asked first.
+    pub priority: i32,
+    /// Integrations: the configuration, secrets masked; `null` until configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<serde_json::Value>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
     pub updated_at: String,
+}
+
+/// Settings, priority and configuration given with a create or update (validated, except the
+/// configuration, which depends on the integration's type).
+#[derive(Debug, Default)]
+pub struct AutomationExtras {
+    pub settings: Option<crate::automation::settings::Settings>,
+    pub priority: Option<i32>,
+    pub config: Option<serde_json::Value>,
+}
+
+impl AutomationExtras {
+    pub fn is_empty(&self) -> bool {
+        self.settings.is_none() && self.priority.is_none() && self.config.is_none()
+    }
 }
 
 /// The kinds of integration ([`INTEGRATION_TYPES`]).
@@ -257,11 +281,30 @@ impl Services {
                 );
         }
         {
-            let _permit = self.write_gate.enter().await;
+            let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
             update
                 .filter(conversation::Column::Id.eq(c.id))
-                .exec(&self.db)
+                .exec(&txn)
                 .await?;
+            // The conversation's automation session follows: paused with it, active again
+            // when it resumes.
+            let (from, to) = if paused.is_some() {
+                ("active", "paused")
+            } else {
+                ("paused", "active")
+            };
+            automation_session::Entity::update_many()
+                .col_expr(automation_session::Column::Status, Expr::value(to))
+                .col_expr(
+                    automation_session::Column::PauseReason,
+                    Expr::value(paused.and_then(|p| p.1.map(str::to_owned))),
+                )
+                .col_expr(automation_session::Column::UpdatedAt, Expr::value(now))
+                .filter(automation_session::Column::ConversationId.eq(c.id))
+                .filter(automation_session::Column::Status.eq(from))
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
         }
         if let Some(inst) = instance::Entity::find_by_id(c.instance_id)
             .one(&self.db)
@@ -395,7 +438,7 @@ impl Services {
                     .all(&self.db)
                     .await?
                     .iter()
-                    .map(|f| integration_view(f, &uuids))
+                    .map(|f| integration_view(f, &uuids, &self.secrets))
                     .collect()
             }
         })
@@ -455,7 +498,7 @@ impl Services {
                 }
                 .insert(&self.db)
                 .await?;
-                integration_view(&m, &uuids)
+                integration_view(&m, &uuids, &self.secrets)
             }
         };
         self.push_policy(inst.id).await?;
@@ -538,13 +581,87 @@ impl Services {
                     a.updated_at = Set(now);
                     (
                         instance_id,
-                        Some(integration_view(&a.update(&self.db).await?, &uuids)),
+                        Some(integration_view(
+                            &a.update(&self.db).await?,
+                            &uuids,
+                            &self.secrets,
+                        )),
                     )
                 }
             }
         };
         self.push_policy(instance_id).await?;
         Ok(view)
+    }
+}
+
+impl Services {
+    /// Stores validated settings and priority, and (integrations) a configuration checked
+    /// against the integration's type with its secrets sealed.
+    pub async fn set_automation_extras(
+        &self,
+        caller: &Caller,
+        kind: AutomationKind,
+        uuid: Uuid,
+        extras: AutomationExtras,
+    ) -> AppResult<AutomationEntity> {
+        let uuids = self.instance_uuids(caller).await?;
+        let now = Utc::now();
+        let settings = extras
+            .settings
+            .map(|s| serde_json::to_value(s).unwrap_or_default());
+        let _permit = self.write_gate.enter().await;
+        match kind {
+            AutomationKind::Flow => {
+                let m = automation_flow::Entity::scoped(caller.tenant())
+                    .filter(automation_flow::Column::Uuid.eq(uuid))
+                    .one(&self.db)
+                    .await?
+                    .ok_or_else(|| AppError::not_found(ErrorCode::NotFound, "Flow"))?;
+                let mut a: automation_flow::ActiveModel = m.into();
+                if let Some(s) = settings {
+                    a.settings = Set(Some(s));
+                }
+                if let Some(p) = extras.priority {
+                    a.priority = Set(p);
+                }
+                a.updated_at = Set(now);
+                Ok(flow_view(&a.update(&self.db).await?, &uuids))
+            }
+            AutomationKind::Integration => {
+                let m = automation_integration::Entity::scoped(caller.tenant())
+                    .filter(automation_integration::Column::Uuid.eq(uuid))
+                    .one(&self.db)
+                    .await?
+                    .ok_or_else(|| AppError::not_found(ErrorCode::NotFound, "Integration"))?;
+                let config = match &extras.config {
+                    Some(raw) => Some(crate::automation::config::prepare(
+                        &m.integration_type,
+                        raw,
+                        m.config.as_ref(),
+                        &self.secrets,
+                        |u| self.outbound.check(u).is_ok(),
+                    )?),
+                    None => None,
+                };
+                let mut a: automation_integration::ActiveModel = m.into();
+                if let Some(s) = settings {
+                    a.settings = Set(Some(s));
+                }
+                if let Some(p) = extras.priority {
+                    a.priority = Set(p);
+                }
+                if let Some(c) = config {
+                    a.config = Set(Some(c));
+                }
+                a.updated_at = Set(now);
+                Ok(integration_view(
+                    &a.update(&self.db).await?,
+                    &uuids,
+                    &self.secrets,
+                ))
+            }
+        }
     }
 }
 
@@ -568,6 +685,9 @@ fn flow_view(
         name: m.name.clone(),
         integration_type: None,
         is_active: m.is_active,
+        settings: crate::automation::settings::Settings::from_stored(m.settings.as_ref()),
+        priority: m.priority,
+        config: None,
         created_at: format_secs(m.created_at),
         updated_at: format_secs(m.updated_at),
     }
@@ -576,6 +696,7 @@ fn flow_view(
 fn integration_view(
     m: &automation_integration::Model,
     uuids: &std::collections::HashMap<i64, Uuid>,
+    secrets: &crate::crypto::SecretBox,
 ) -> AutomationEntity {
     AutomationEntity {
         id: m.uuid,
@@ -583,6 +704,12 @@ fn integration_view(
         name: m.name.clone(),
         integration_type: Some(m.integration_type.clone()),
         is_active: m.is_active,
+        settings: crate::automation::settings::Settings::from_stored(m.settings.as_ref()),
+        priority: m.priority,
+        config: m
+            .config
+            .as_ref()
+            .map(|c| crate::automation::config::public_view(c, secrets)),
         created_at: format_secs(m.created_at),
         updated_at: format_secs(m.updated_at),
     }
