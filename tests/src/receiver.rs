@@ -41,11 +41,15 @@ impl Received {
     }
 }
 
+/// Builds a response body from a request body (a fake bot, a fake model).
+pub type Responder = Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
+
 #[derive(Default)]
 struct Script {
     next: VecDeque<u16>,
     default: u16,
     delay: Duration,
+    responder: Option<Responder>,
 }
 
 #[derive(Default)]
@@ -124,6 +128,15 @@ impl Receiver {
             .default = status;
     }
 
+    /// Answers each request with the body `f` makes of the request's body (JSON).
+    pub fn set_responder(&self, f: impl Fn(&[u8]) -> Vec<u8> + Send + Sync + 'static) {
+        self.shared
+            .script
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .responder = Some(Arc::new(f));
+    }
+
     /// Waits this long before answering each request.
     pub fn set_delay(&self, delay: Duration) {
         self.shared
@@ -195,10 +208,14 @@ async fn handle(state: Arc<Shared>, req: Request<hyper::body::Incoming>) -> Resp
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
-    let (status, delay) = {
+    let (status, delay, responder) = {
         let mut script = state.script.lock().unwrap_or_else(|e| e.into_inner());
         let status = script.next.pop_front().unwrap_or(script.default);
-        (status, script.delay)
+        (status, script.delay, script.responder.clone())
+    };
+    let answer = match &responder {
+        Some(f) => Bytes::from(f(&body)),
+        None => Bytes::from_static(b"ok"),
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -216,6 +233,14 @@ async fn handle(state: Arc<Shared>, req: Request<hyper::body::Incoming>) -> Resp
     state.changed.notify_waiters();
     Response::builder()
         .status(status)
-        .body(Full::new(Bytes::from_static(b"ok")))
+        .header(
+            "content-type",
+            if responder.is_some() {
+                "application/json"
+            } else {
+                "text/plain"
+            },
+        )
+        .body(Full::new(answer))
         .expect("response")
 }

@@ -1,6 +1,7 @@
 //! The end-to-end suite in one test binary (one module per area): the real control plane,
 //! real nodes and real receivers. One binary links the platform once instead of once per file.
 
+mod automation;
 mod crash_recovery;
 mod edge;
 mod groups;

@@ -1,0 +1,307 @@
+//! Automations that answer, end to end: a paired sandbox instance, a real control plane with
+//! its turn worker, and local fakes of the tenant's bot and of an OpenAI-compatible model.
+
+use std::sync::{Arc, Mutex};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use zapini_e2e::eventually;
+use zapini_e2e::receiver::Receiver;
+
+use crate::support::{Paired, Setup, T, conversation_where, host, paired, setup};
+
+async fn inbound(s: &Setup, p: &Paired, from: &str, text: &str) {
+    let (status, body) = s
+        .api
+        .call(
+            Method::POST,
+            &s.cp.url("/sandbox/inbound"),
+            Some(&p.sk),
+            Some(&host(p.id)),
+            Some(json!({"from": from, "message": text, "push_name": "Ana"})),
+        )
+        .await;
+    assert_eq!(status, 200, "inbound: {body}");
+}
+
+/// The instance's messages with `from`, oldest first, once `pred` holds.
+async fn messages_until(
+    s: &Setup,
+    p: &Paired,
+    from: &str,
+    what: &str,
+    pred: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    eventually(T, what, || async {
+        let (_, body) = s
+            .get(
+                &format!("/api/v1/conversations?instance_id={}", p.uuid),
+                &s.user,
+            )
+            .await;
+        let conv = body["data"]
+            .as_array()?
+            .iter()
+            .find(|c| c["chat_jid"].as_str().is_some_and(|j| j.starts_with(from)))?
+            .clone();
+        let (_, body) = s
+            .get(
+                &format!(
+                    "/api/v1/conversations/{}/messages?per_page=100",
+                    conv["id"].as_str()?
+                ),
+                &s.user,
+            )
+            .await;
+        let Some(msgs) = body["data"]["messages"].as_array() else {
+            return None;
+        };
+        let mut msgs = msgs.clone();
+        msgs.sort_by_key(|m| m["id"].as_i64().unwrap_or_default());
+        pred(&msgs).then_some(msgs)
+    })
+    .await
+}
+
+fn texts(msgs: &[Value], from_me: bool) -> Vec<String> {
+    msgs.iter()
+        .filter(|m| m["is_from_me"] == from_me)
+        .filter_map(|m| m["message_body"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_webhook_bot_answers_a_burst_once_and_stops_when_a_person_takes_over() {
+    let s = setup().await;
+    let p = paired(&s, "Bot", "5511955550000").await;
+    // The tenant's bot: echoes the turn's text, signed calls.
+    let bot = Receiver::start().await;
+    let calls: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = calls.clone();
+    bot.set_responder(move |body| {
+        let v: Value = serde_json::from_slice(body).unwrap_or_default();
+        seen.lock().unwrap().push(v.clone());
+        serde_json::to_vec(&json!({
+            "replies": [{"type": "text", "text": format!("Echo: {}", v["text"].as_str().unwrap_or_default())}],
+            "variables": {"turns": v["session"]["turn"]}
+        }))
+        .unwrap()
+    });
+    let (status, created) = s
+        .post(
+            "/api/v1/automation/integrations",
+            &s.user,
+            json!({
+                "instance_id": p.uuid,
+                "name": "Echo bot",
+                "integration_type": "webhook",
+                "settings": {"debounce_ms": 700},
+                "config": {"url": bot.url, "secret": "bot-secret-123"},
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["data"]["settings"]["debounce_ms"], 700);
+    assert_ne!(
+        created["data"]["config"]["secret"], "bot-secret-123",
+        "secrets are masked"
+    );
+    let integration = created["data"]["id"].as_str().unwrap().to_owned();
+
+    // Three quick messages: one turn, one call, one answer.
+    for t in ["oi", "tudo bem?", "quero saber o preço"] {
+        inbound(&s, &p, "5511944441234", t).await;
+    }
+    let msgs = messages_until(&s, &p, "5511944441234", "the bot's answer", |m| {
+        !texts(m, true).is_empty()
+    })
+    .await;
+    assert_eq!(
+        texts(&msgs, true),
+        vec!["Echo: oi\ntudo bem?\nquero saber o preço".to_owned()]
+    );
+    {
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0]["contact"]["phone"], "5511944441234");
+    }
+    let call = bot.received().remove(0);
+    assert_eq!(
+        call.header("x-webhook-signature"),
+        zapini_shared::signing::sign_hex(b"bot-secret-123", &call.body)
+    );
+
+    // The session is listed, active, with its counters; the answer is marked as the bot's.
+    let (status, sessions) = s
+        .get(
+            &format!("/automation/sessions?automation_id={integration}&status=active"),
+            &s.user,
+        )
+        .await;
+    assert_eq!(status, 200, "{sessions}");
+    assert_eq!(sessions["data"].as_array().unwrap().len(), 1, "{sessions}");
+    let session = sessions["data"][0].clone();
+    assert_eq!(session["turns"], 1);
+    assert_eq!(session["replies"], 1);
+    assert_eq!(session["state"]["variables"]["turns"], 1);
+
+    // Another message: a second turn, answered once.
+    inbound(&s, &p, "5511944441234", "obrigado").await;
+    messages_until(&s, &p, "5511944441234", "the second answer", |m| {
+        texts(m, true).len() == 2
+    })
+    .await;
+    assert_eq!(calls.lock().unwrap().len(), 2);
+
+    // A manual send is refused while the session is active; pausing lets it through and
+    // the bot stays quiet after that.
+    let (status, body) = s
+        .post(
+            "/api/v1/chat/send",
+            &s.user,
+            json!({"instance_id": p.uuid, "recipient": "5511944441234", "message": "Sou a Carla"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "AUTOMATION_ACTIVE");
+    let sid = session["id"].as_str().unwrap();
+    let (status, paused) = s
+        .post(
+            &format!("/api/v1/automation/sessions/{sid}/status"),
+            &s.user,
+            json!({"status": "paused", "reason": "Carla takes over"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{paused}");
+    assert_eq!(paused["data"]["status"], "paused");
+    let (status, body) = s
+        .post(
+            "/api/v1/chat/send",
+            &s.user,
+            json!({"instance_id": p.uuid, "recipient": "5511944441234", "message": "Sou a Carla"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    inbound(&s, &p, "5511944441234", "oi Carla").await;
+    inbound(&s, &p, "5511944441234", "MARKER").await;
+    let msgs = messages_until(&s, &p, "5511944441234", "the marker stored", |m| {
+        texts(m, false).iter().any(|t| t == "MARKER")
+    })
+    .await;
+    // The turns after the pause are skipped: wait until the marker's turn is settled.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        calls.lock().unwrap().len(),
+        2,
+        "the bot is not asked while paused"
+    );
+    assert_eq!(
+        texts(&msgs, true).len(),
+        3,
+        "two answers and Carla's message"
+    );
+}
+
+#[tokio::test]
+async fn an_ai_agent_answers_with_a_fake_model_and_hands_off() {
+    let s = setup().await;
+    let p = paired(&s, "Agent", "5511955551111").await;
+    let model = Receiver::start().await;
+    let requests: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = requests.clone();
+    model.set_responder(move |body| {
+        let v: Value = serde_json::from_slice(body).unwrap_or_default();
+        let mut seen = seen.lock().unwrap();
+        seen.push(v.clone());
+        let last = v["messages"].as_array().and_then(|m| m.last()).cloned().unwrap_or_default();
+        let message = if last["content"].as_str().is_some_and(|c| c.contains("humano")) {
+            json!({"role": "assistant", "content": "Vou chamar alguém.", "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "handoff_to_human", "arguments": "{\"reason\":\"asked\"}"}}
+            ]})
+        } else {
+            json!({"role": "assistant", "content": format!("Olá! Você disse: {}", last["content"].as_str().unwrap_or_default())})
+        };
+        serde_json::to_vec(&json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "fake",
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+        }))
+        .unwrap()
+    });
+    let base = model.url.trim_end_matches("/webhook").to_owned();
+    let (status, created) = s
+        .post(
+            "/api/v1/automation/integrations",
+            &s.user,
+            json!({
+                "instance_id": p.uuid,
+                "name": "Agent",
+                "integration_type": "ai_agent",
+                "settings": {"debounce_ms": 0},
+                "config": {"base_url": base, "model": "fake-1", "api_key": "sk-test-key-1", "system_prompt": "Seja breve."},
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    inbound(&s, &p, "5511933331234", "bom dia").await;
+    messages_until(&s, &p, "5511933331234", "the agent's answer", |m| {
+        texts(m, true) == vec!["Olá! Você disse: bom dia".to_owned()]
+    })
+    .await;
+    let call = model.received().remove(0);
+    assert_eq!(call.header("authorization"), "Bearer sk-test-key-1");
+    let req = call.json();
+    assert_eq!(req["model"], "fake-1");
+    assert_eq!(req["messages"][0]["role"], "system");
+    let tools: Vec<String> = req["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(tools.contains(&"handoff_to_human".to_owned()), "{tools:?}");
+
+    inbound(&s, &p, "5511933331234", "quero falar com um humano").await;
+    let msgs = messages_until(&s, &p, "5511933331234", "the hand-off", |m| {
+        texts(m, true).len() == 2
+    })
+    .await;
+    assert_eq!(texts(&msgs, true)[1], "Vou chamar alguém.");
+    let (_, sessions) = s.get("/api/v1/automation/sessions", &s.user).await;
+    let session = eventually(T, "the session paused by the hand-off", || async {
+        let (_, sessions) = s.get("/api/v1/automation/sessions", &s.user).await;
+        let sess = sessions["data"][0].clone();
+        (sess["status"] == "paused").then_some(sess)
+    })
+    .await;
+    let _ = sessions;
+    assert!(
+        session["pause_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("handoff")
+    );
+    assert_eq!(session["usage"]["prompt_tokens"], 22);
+    assert_eq!(session["usage"]["completion_tokens"], 14);
+    let (conv, _) = conversation_where(
+        &s,
+        p.uuid,
+        |c| {
+            c["chat_jid"]
+                .as_str()
+                .is_some_and(|j| j.starts_with("5511933331234"))
+        },
+        1,
+    )
+    .await;
+    let (_, state) = s
+        .get(
+            &format!(
+                "/api/v1/conversations/{}/automation",
+                conv["id"].as_str().unwrap()
+            ),
+            &s.user,
+        )
+        .await;
+    assert_eq!(state["data"]["automation_paused"], true, "{state}");
+}
