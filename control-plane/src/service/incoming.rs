@@ -218,6 +218,7 @@ pub fn parse_report(report: Report, body: &Value) -> AppResult<Vec<EventKind>> {
                 media,
                 mentioned_jids: mentions,
                 timestamp: time_of(body.get("messageTimestamp")).unwrap_or(now),
+                client_ref: None,
             })]
         }
         Report::Status => {

@@ -340,7 +340,7 @@ impl Services {
         let node = self.require_node(inst).await?;
         let (sent, record) = match outgoing {
             Outgoing::Text { text } => {
-                let sent = node.send_text(&to_str, &text, reply_to, true).await?;
+                let sent = node.send_text(&to_str, &text, reply_to, true, None).await?;
                 (
                     sent,
                     InMessage {
@@ -380,6 +380,7 @@ impl Services {
                         },
                         reply_to,
                         true,
+                        None,
                     )
                     .await?;
                 let media = match &library {

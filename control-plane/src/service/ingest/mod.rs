@@ -31,6 +31,10 @@ pub struct InMessage {
     pub media: Option<serde_json::Value>,
     pub mentioned_jids: Vec<String>,
     pub timestamp: DateTime<Utc>,
+    /// On a message sent through the node: the send's client reference (its idempotency
+    /// key, e.g. `auto:<turn id>:<index>` for an automation's reply). `None` for received
+    /// messages, sends without one and messages sent from the phone.
+    pub client_ref: Option<String>,
 }
 
 #[derive(Debug, Clone)]
