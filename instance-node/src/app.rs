@@ -30,6 +30,7 @@ use crate::media::MediaFetcher;
 use crate::policy::PolicyState;
 use crate::pump::{self, SentLog};
 use crate::service::Node;
+use crate::service::sent_refs::SentRefs;
 
 /// Engine events waiting for the pump, at most (the engine waits when it is full).
 const ENGINE_EVENTS_CAPACITY: usize = 1024;
@@ -221,6 +222,7 @@ impl NodeApp {
             ),
             started: Instant::now(),
             send_ack: config.send_ack,
+            sent_refs: SentRefs::default(),
         });
         let state = AppState {
             metrics: Arc::new(crate::metrics::NodeMetrics::new(

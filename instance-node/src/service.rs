@@ -1,7 +1,10 @@
 //! Use-cases shared by the HTTP hot path and the `InstanceNode` gRPC service: sends with the
-//! policy checks (automation guard, daily limit) and the wait for the `message.sent` event to
-//! reach the event buffer (as far as `ZAPINI_SEND_ACK` asks), and media preparation. Transports parse their input into these types and map
-//! the errors; neither builds engine calls on its own for sends.
+//! policy checks (automation guard, daily limit), the wait for the `message.sent` event to
+//! reach the event buffer (as far as `ZAPINI_SEND_ACK` asks), sends made once per client
+//! reference ([`sent_refs`]), and media preparation. Transports parse their input into these
+//! types and map the errors; neither builds engine calls on its own for sends.
+
+pub mod sent_refs;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,12 +17,13 @@ use crate::engine::{Engine, EngineError, MediaKind, OutgoingMedia, SendOptions, 
 use crate::media::{self, MediaError, MediaFetcher};
 use crate::policy::{PolicyDenied, PolicyState};
 use crate::pump::SentLog;
+use sent_refs::SentRefs;
 
 /// How long a send waits for its `message.sent` event to be written or synced.
 const SEND_ACK_WAIT: Duration = Duration::from_secs(10);
 
 /// Why a send failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SendError {
     #[error("{0:?}")]
     Policy(PolicyDenied),
@@ -30,20 +34,21 @@ pub enum SendError {
 }
 
 /// Where the bytes of an outgoing media message come from.
-pub enum MediaSource<'a> {
-    Url(&'a str),
+pub enum MediaSource {
+    Url(String),
     /// A file of the control plane's media library (`media_…`).
-    Library(&'a str),
+    Library(String),
     Inline {
         data: bytes::Bytes,
-        mime_type: Option<&'a str>,
+        mime_type: Option<String>,
     },
 }
 
-/// A media send request, parsed.
-pub struct MediaRequest<'a> {
+/// A media send request, parsed. Owned, so a send with a client reference can run on its own
+/// task.
+pub struct MediaRequest {
     pub kind: MediaKind,
-    pub source: MediaSource<'a>,
+    pub source: MediaSource,
     pub caption: Option<String>,
     pub filename: Option<String>,
 }
@@ -59,6 +64,8 @@ pub struct Node {
     pub started: Instant,
     /// How far a send's `message.sent` event must be before the send is answered.
     pub send_ack: SendAck,
+    /// Sends remembered by their client reference.
+    pub sent_refs: SentRefs,
 }
 
 impl Node {
@@ -104,8 +111,31 @@ impl Node {
         }
     }
 
-    /// Sends a text after the policy checks; counts toward the daily limit.
+    /// Sends a text after the policy checks; counts toward the daily limit. With
+    /// `options.client_ref`, at most once per reference (see [`sent_refs`]): a repeat answers
+    /// the first send without a policy check.
     pub async fn send_text(
+        self: &Arc<Self>,
+        to: &Jid,
+        text: &str,
+        options: &SendOptions,
+        bypass_automation: bool,
+    ) -> Result<SentMessage, SendError> {
+        let Some(client_ref) = options.client_ref.clone() else {
+            return self
+                .send_text_now(to, text, options, bypass_automation)
+                .await;
+        };
+        let node = Arc::clone(self);
+        let (to, text, options) = (to.clone(), text.to_owned(), options.clone());
+        let send = async move {
+            node.send_text_now(&to, &text, &options, bypass_automation)
+                .await
+        };
+        self.sent_refs.once(client_ref, send).await
+    }
+
+    async fn send_text_now(
         &self,
         to: &Jid,
         text: &str,
@@ -117,11 +147,33 @@ impl Node {
         self.finish(result).await
     }
 
-    /// Fetches or checks the media, then sends it after the policy checks.
+    /// Fetches or checks the media, then sends it after the policy checks; at most once per
+    /// `options.client_ref`, as [`Node::send_text`].
     pub async fn send_media(
+        self: &Arc<Self>,
+        to: &Jid,
+        request: MediaRequest,
+        options: &SendOptions,
+        bypass_automation: bool,
+    ) -> Result<SentMessage, SendError> {
+        let Some(client_ref) = options.client_ref.clone() else {
+            return self
+                .send_media_now(to, request, options, bypass_automation)
+                .await;
+        };
+        let node = Arc::clone(self);
+        let (to, options) = (to.clone(), options.clone());
+        let send = async move {
+            node.send_media_now(&to, request, &options, bypass_automation)
+                .await
+        };
+        self.sent_refs.once(client_ref, send).await
+    }
+
+    async fn send_media_now(
         &self,
         to: &Jid,
-        request: MediaRequest<'_>,
+        request: MediaRequest,
         options: &SendOptions,
         bypass_automation: bool,
     ) -> Result<SentMessage, SendError> {
@@ -138,7 +190,7 @@ impl Node {
         self.finish(result).await
     }
 
-    async fn prepare_media(&self, request: MediaRequest<'_>) -> Result<OutgoingMedia, MediaError> {
+    async fn prepare_media(&self, request: MediaRequest) -> Result<OutgoingMedia, MediaError> {
         let MediaRequest {
             kind,
             source,
@@ -147,7 +199,7 @@ impl Node {
         } = request;
         let (data, mime_type, filename) = match source {
             MediaSource::Url(url) => {
-                let fetched = self.media.fetch(url, kind, filename.as_deref()).await?;
+                let fetched = self.media.fetch(&url, kind, filename.as_deref()).await?;
                 let filename = filename.or(match kind {
                     MediaKind::Document => fetched.url_filename,
                     _ => None,
@@ -157,7 +209,7 @@ impl Node {
             MediaSource::Library(id) => {
                 let fetched = self
                     .media
-                    .fetch_library(id, kind, filename.as_deref())
+                    .fetch_library(&id, kind, filename.as_deref())
                     .await?;
                 let filename = match kind {
                     MediaKind::Document => filename.or(fetched.url_filename),
@@ -169,7 +221,12 @@ impl Node {
                 if data.is_empty() {
                     return Err(MediaError::Format("The media data is empty.".to_owned()));
                 }
-                let mime = media::check_inline(kind, data.len(), filename.as_deref(), mime_type)?;
+                let mime = media::check_inline(
+                    kind,
+                    data.len(),
+                    filename.as_deref(),
+                    mime_type.as_deref(),
+                )?;
                 (data, mime, filename)
             }
         };

@@ -256,13 +256,17 @@ impl NodeClient {
         Ok(Self::status_from(r.map_err(map_status)?.into_inner()))
     }
 
+    /// Sends a text through the node. With `client_ref` (an idempotency key, at most 128
+    /// visible ASCII characters) the node sends at most once per key within 30 minutes and
+    /// answers a repeat with the first send's id and timestamp; the key comes back on the
+    /// send's `message.sent` event (`InMessage::client_ref`).
     pub async fn send_text(
         &self,
         to: &str,
         text: &str,
         quoted_id: Option<&str>,
         bypass_automation: bool,
-        _client_ref: Option<&str>,
+        client_ref: Option<&str>,
     ) -> AppResult<NodeSent> {
         let r = self
             .inner
@@ -273,6 +277,7 @@ impl NodeClient {
                 quoted_id: quoted_id.unwrap_or_default().to_owned(),
                 mentioned_jids: Vec::new(),
                 bypass_automation,
+                client_ref: client_ref.unwrap_or_default().to_owned(),
             })
             .await
             .map_err(map_status)?
@@ -283,13 +288,14 @@ impl NodeClient {
         })
     }
 
+    /// Sends media through the node; `client_ref` as for [`NodeClient::send_text`].
     pub async fn send_media(
         &self,
         to: &str,
         media: NodeMedia,
         quoted_id: Option<&str>,
         bypass_automation: bool,
-        _client_ref: Option<&str>,
+        client_ref: Option<&str>,
     ) -> AppResult<NodeSent> {
         let r = self
             .inner
@@ -305,6 +311,7 @@ impl NodeClient {
                 quoted_id: quoted_id.unwrap_or_default().to_owned(),
                 bypass_automation,
                 media_id: media.media_id,
+                client_ref: client_ref.unwrap_or_default().to_owned(),
             })
             .await
             .map_err(map_status)?

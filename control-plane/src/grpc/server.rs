@@ -170,7 +170,7 @@ fn in_message(m: v1::WaMessage) -> InMessage {
         media,
         mentioned_jids: m.mentioned_jids,
         timestamp,
-        client_ref: None,
+        client_ref: (!m.client_ref.is_empty()).then_some(m.client_ref),
     }
 }
 
@@ -512,3 +512,26 @@ impl ControlPlane for ControlPlaneService {
 
 /// How long a node may stay silent before the control plane gives up on a stream.
 pub const STREAM_KEEPALIVE: Duration = Duration::from_secs(20);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sent_message_keeps_its_client_ref() {
+        let sent = |client_ref: &str| v1::WaMessage {
+            id: "3EB0AAAA".into(),
+            chat_jid: "5511999999999@s.whatsapp.net".into(),
+            from_me: true,
+            r#type: v1::MessageType::Text as i32,
+            text: "hi".into(),
+            timestamp_ms: 1_767_000_000_000,
+            client_ref: client_ref.into(),
+            ..Default::default()
+        };
+        let m = in_message(sent("auto:42:0"));
+        assert_eq!(m.id, "3EB0AAAA");
+        assert_eq!(m.client_ref.as_deref(), Some("auto:42:0"));
+        assert_eq!(in_message(sent("")).client_ref, None);
+    }
+}

@@ -161,6 +161,27 @@ async fn every_documented_operation_is_routed_and_nothing_else_is() {
     app.stop().await;
 }
 
+/// The node's sends document their `Idempotency-Key` header; the other node paths take none.
+#[tokio::test]
+async fn the_node_sends_document_the_idempotency_key_header() {
+    let app = spawn_app_with(|_| {}).await;
+    let doc = document(&app, "/openapi.json").await;
+    for path in ["/send-message", "/send-media"] {
+        let params = doc["paths"][path]["post"]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{path} has no parameters"));
+        let key = params
+            .iter()
+            .find(|p| p["name"] == "Idempotency-Key")
+            .unwrap_or_else(|| panic!("{path} has no Idempotency-Key"));
+        assert_eq!(key["in"], "header");
+        assert_eq!(key["required"], false);
+        assert_eq!(key["schema"]["maxLength"], 128);
+    }
+    assert!(doc["paths"]["/send-reaction"]["post"]["parameters"].is_null());
+    app.stop().await;
+}
+
 /// The router registers routes only through `routes!`, so that each one carries its
 /// description; a plain `.route(` would serve a path the document cannot know about.
 #[test]

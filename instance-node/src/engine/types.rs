@@ -66,6 +66,9 @@ pub struct SendOptions {
     /// WhatsApp id of the message being replied to.
     pub quoted_id: Option<String>,
     pub mentioned_jids: Vec<Jid>,
+    /// The sender's reference for this send (its idempotency key). Engines copy it onto the
+    /// send's `MessageSent` event, so the control plane can tell whose send it was.
+    pub client_ref: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,6 +173,10 @@ pub struct WaMessage {
     pub contact: Option<ContactCard>,
     pub mentioned_jids: Vec<Jid>,
     pub timestamp: DateTime<Utc>,
+    /// On `MessageSent` of a send through this node: the send's [`SendOptions::client_ref`].
+    /// `None` for received messages and for messages sent from the phone.
+    #[serde(default)]
+    pub client_ref: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

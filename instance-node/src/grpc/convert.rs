@@ -88,6 +88,7 @@ fn wa_message(m: &WaMessage) -> v1::WaMessage {
         mentioned_jids: m.mentioned_jids.iter().map(jid_str).collect(),
         timestamp_ms: ms(m.timestamp),
         sender_pn_jid: m.sender_pn.as_ref().map(jid_str).unwrap_or_default(),
+        client_ref: opt(&m.client_ref),
     }
 }
 
@@ -285,6 +286,41 @@ mod tests {
                 assert_eq!(r.chat_jid, "5511999999999@s.whatsapp.net");
             }
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn sent_text(client_ref: Option<&str>) -> EngineEvent {
+        let chat = Jid::parse("5511999999999@s.whatsapp.net").unwrap();
+        EngineEvent::MessageSent(WaMessage {
+            id: "3EB0AAAA".into(),
+            chat: chat.clone(),
+            sender: Jid::parse("5511900000001@s.whatsapp.net").unwrap(),
+            sender_pn: None,
+            from_me: true,
+            push_name: None,
+            kind: MessageKind::Text,
+            text: Some("hi".into()),
+            quoted_id: None,
+            media: None,
+            location: None,
+            contact: None,
+            mentioned_jids: Vec::new(),
+            timestamp: Utc::now(),
+            client_ref: client_ref.map(str::to_owned),
+        })
+    }
+
+    #[test]
+    fn a_sent_message_carries_its_client_ref() {
+        for (client_ref, wire) in [(Some("auto:42:1"), "auto:42:1"), (None, "")] {
+            let back = decode_event(1, &encode_event(&sent_text(client_ref))).unwrap();
+            match back.kind {
+                Some(v1::event::Kind::MessageSent(m)) => {
+                    assert_eq!(m.id, "3EB0AAAA");
+                    assert_eq!(m.client_ref, wire);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
         }
     }
 }

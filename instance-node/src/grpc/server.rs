@@ -16,6 +16,7 @@ use super::status::{api_status, engine_status, invalid, send_status};
 use crate::engine::{ParticipantAction, SendOptions, SentMessage};
 use crate::http::error::ApiError;
 use crate::media;
+use crate::service::sent_refs::parse_client_ref;
 use crate::service::{MediaRequest, MediaSource, Node};
 
 /// Checks `authorization: Bearer <node credential>` on every call: the control plane presents
@@ -71,6 +72,16 @@ fn non_empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+/// The send's idempotency key; empty means none.
+fn client_ref(raw: &str) -> Result<Option<String>, Status> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    parse_client_ref("client_ref", raw)
+        .map(Some)
+        .map_err(|e| invalid(e.field, e.to_string()))
+}
+
 /// The service implementation.
 pub struct InstanceNodeService {
     pub node: Arc<Node>,
@@ -93,6 +104,7 @@ impl InstanceNode for InstanceNodeService {
         let options = SendOptions {
             quoted_id: non_empty(r.quoted_id),
             mentioned_jids: jids("mentioned_jids", &r.mentioned_jids)?,
+            client_ref: client_ref(&r.client_ref)?,
         };
         self.node
             .send_text(&to, &r.text, &options, r.bypass_automation)
@@ -113,15 +125,16 @@ impl InstanceNode for InstanceNodeService {
                 "The media_type field must be image, video, audio, document or sticker.",
             )
         })?;
+        let client_ref = client_ref(&r.client_ref)?;
         let source = if !r.media_id.is_empty() {
-            MediaSource::Library(&r.media_id)
+            MediaSource::Library(r.media_id)
         } else if !r.data.is_empty() {
             MediaSource::Inline {
                 data: bytes::Bytes::from(r.data),
-                mime_type: Some(r.mime_type.as_str()).filter(|m| !m.is_empty()),
+                mime_type: non_empty(r.mime_type),
             }
         } else if !r.url.is_empty() {
-            MediaSource::Url(&r.url)
+            MediaSource::Url(r.url)
         } else {
             return Err(invalid(
                 "media_url",
@@ -131,12 +144,13 @@ impl InstanceNode for InstanceNodeService {
         let request = MediaRequest {
             kind,
             source,
-            caption: non_empty(r.caption.clone()),
-            filename: non_empty(r.filename.clone()),
+            caption: non_empty(r.caption),
+            filename: non_empty(r.filename),
         };
         let options = SendOptions {
-            quoted_id: non_empty(r.quoted_id.clone()),
+            quoted_id: non_empty(r.quoted_id),
             mentioned_jids: Vec::new(),
+            client_ref,
         };
         self.node
             .send_media(&to, request, &options, r.bypass_automation)

@@ -185,6 +185,7 @@ async fn contract_connected(s: &mut Subject) {
             &SendOptions {
                 quoted_id: Some(id.clone()),
                 mentioned_jids: Vec::new(),
+                client_ref: None,
             },
         )
         .await

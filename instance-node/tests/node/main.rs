@@ -7,6 +7,7 @@ mod events;
 mod forward;
 mod grpc;
 mod hot_path;
+mod idempotent;
 mod media;
 mod metrics;
 mod whatsapp_offline;

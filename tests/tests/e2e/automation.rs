@@ -305,3 +305,195 @@ async fn an_ai_agent_answers_with_a_fake_model_and_hands_off() {
         .await;
     assert_eq!(state["data"]["automation_paused"], true, "{state}");
 }
+
+/// A fake bot echoing each turn; returns the receiver and the bodies it was called with.
+async fn echo_bot() -> (Receiver, Arc<Mutex<Vec<Value>>>) {
+    let bot = Receiver::start().await;
+    let calls: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = calls.clone();
+    bot.set_responder(move |body| {
+        let v: Value = serde_json::from_slice(body).unwrap_or_default();
+        seen.lock().unwrap().push(v.clone());
+        serde_json::to_vec(&json!({
+            "reply": format!("Echo: {}", v["text"].as_str().unwrap_or_default())
+        }))
+        .unwrap()
+    });
+    (bot, calls)
+}
+
+async fn create_bot(s: &Setup, p: &Paired, bot: &Receiver, settings: Value) -> String {
+    let (status, created) = s
+        .post(
+            "/api/v1/automation/integrations",
+            &s.user,
+            json!({
+                "instance_id": p.uuid,
+                "name": "Echo bot",
+                "integration_type": "webhook",
+                "settings": settings,
+                "config": {"url": bot.url},
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    created["data"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn sessions(s: &Setup, query: &str) -> Vec<Value> {
+    let (status, body) = s
+        .get(&format!("/api/v1/automation/sessions?{query}"), &s.user)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_person_on_the_phone_takes_over_the_finish_keyword_and_expiry_end_sessions() {
+    let s = setup().await;
+    let p = paired(&s, "Human", "5511955552222").await;
+    let (bot, calls) = echo_bot().await;
+    create_bot(
+        &s,
+        &p,
+        &bot,
+        json!({"debounce_ms": 0, "finish_keyword": "sair"}),
+    )
+    .await;
+    let from = "5511922221234";
+    inbound(&s, &p, from, "oi").await;
+    messages_until(&s, &p, from, "the first answer", |m| texts(m, true).len() == 1).await;
+
+    // The finish keyword closes the session without an answer; the next message opens a new
+    // one.
+    inbound(&s, &p, from, "SAIR").await;
+    eventually(T, "the session closed by the finish keyword", || async {
+        let all = sessions(&s, "status=closed").await;
+        (all.len() == 1 && all[0]["close_reason"] == "finish_keyword").then_some(())
+    })
+    .await;
+    inbound(&s, &p, from, "voltei").await;
+    messages_until(&s, &p, from, "the new session's answer", |m| {
+        texts(m, true).len() == 2
+    })
+    .await;
+    assert_eq!(sessions(&s, "status=active").await.len(), 1);
+
+    // An expired session closes; the next message starts a new one.
+    {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = control_plane::db::connect(&s.cp_config()).await.unwrap();
+        db.execute_raw(Statement::from_string(
+            db.get_database_backend(),
+            "UPDATE automation_sessions SET expires_at = '2020-01-01 00:00:00+00:00' WHERE status = 'active'",
+        ))
+        .await
+        .unwrap();
+    }
+    inbound(&s, &p, from, "ainda aí?").await;
+    messages_until(&s, &p, from, "the answer after expiry", |m| {
+        texts(m, true).len() == 3
+    })
+    .await;
+    let closed = sessions(&s, "status=closed").await;
+    assert!(
+        closed.iter().any(|c| c["close_reason"] == "expired"),
+        "{closed:?}"
+    );
+
+    // A person answers from the phone: the session pauses, and the bot stays quiet.
+    let jid = format!("{from}@s.whatsapp.net");
+    let (status, body) = s
+        .api
+        .engine_report(
+            &s.cp,
+            p.uuid,
+            "incoming",
+            &json!({
+                "remoteJid": jid,
+                "message": {"conversation": "Aqui é a Carla, pode deixar"},
+                "key": {"remoteJid": jid, "fromMe": true, "id": "PHONE0001"}
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let paused = eventually(T, "the session paused by the person", || async {
+        let all = sessions(&s, "status=paused").await;
+        all.first().cloned()
+    })
+    .await;
+    assert_eq!(paused["pause_reason"], "human_reply");
+    let before = calls.lock().unwrap().len();
+    inbound(&s, &p, from, "ok Carla").await;
+    // A marker on another chat: answered after the paused chat's turn was settled.
+    inbound(&s, &p, "5511922225678", "MARKER").await;
+    messages_until(&s, &p, "5511922225678", "the marker's answer", |m| {
+        texts(m, true).len() == 1
+    })
+    .await;
+    let calls = calls.lock().unwrap();
+    assert_eq!(calls.len(), before + 1, "only the marker was answered");
+    assert_eq!(calls.last().unwrap()["text"], "MARKER");
+}
+
+#[tokio::test]
+async fn the_loop_guard_pauses_a_bot_that_answers_ours_instantly() {
+    let s = setup().await;
+    let p = paired(&s, "Loop", "5511955553333").await;
+    let (bot, calls) = echo_bot().await;
+    create_bot(
+        &s,
+        &p,
+        &bot,
+        json!({"debounce_ms": 0, "loop_guard": {"max_instant_replies": 3, "instant_reply_ms": 5000}}),
+    )
+    .await;
+    let from = "5511911111234";
+    // The other side is a bot: it answers each of our replies at once.
+    for i in 0..6 {
+        inbound(&s, &p, from, &format!("auto {i}")).await;
+        let want = i + 1;
+        let done = eventually(T, "an answer or the pause", || async {
+            let paused = !sessions(&s, "status=paused").await.is_empty();
+            let answered = calls.lock().unwrap().len() >= want;
+            (paused || answered).then_some(paused)
+        })
+        .await;
+        if done {
+            break;
+        }
+    }
+    let paused = sessions(&s, "status=paused").await;
+    assert_eq!(paused.len(), 1, "paused by the loop guard");
+    assert_eq!(paused[0]["pause_reason"], "loop_guard_bot");
+    // The first message was not instant; the next three were: the fourth reply never went.
+    assert_eq!(calls.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_burst_is_answered_once_even_when_the_control_plane_restarts_inside_the_debounce() {
+    let s = setup().await;
+    let p = paired(&s, "Restart", "5511955554444").await;
+    let (bot, calls) = echo_bot().await;
+    create_bot(&s, &p, &bot, json!({"debounce_ms": 4000})).await;
+    let from = "5511933334321";
+    for t in ["um", "dois", "três"] {
+        inbound(&s, &p, from, t).await;
+    }
+    messages_until(&s, &p, from, "the burst stored", |m| texts(m, false).len() == 3).await;
+    let crate::support::Setup { dir, cp, api, user } = s;
+    let cp = cp.restart().await.expect("restart on the same ports");
+    let s = Setup { dir, cp, api, user };
+    let msgs = messages_until(&s, &p, from, "the one answer", |m| {
+        texts(m, true).len() == 1
+    })
+    .await;
+    assert_eq!(texts(&msgs, true), vec!["Echo: um\ndois\ntrês".to_owned()]);
+    // A marker on another chat after it: still one call for the burst.
+    inbound(&s, &p, "5511933338765", "MARKER").await;
+    messages_until(&s, &p, "5511933338765", "the marker's answer", |m| {
+        texts(m, true).len() == 1
+    })
+    .await;
+    assert_eq!(calls.lock().unwrap().len(), 2);
+}

@@ -87,6 +87,7 @@ impl SandboxEngine {
                 contact: spec.contact,
                 mentioned_jids: spec.mentioned_jids,
                 timestamp: Utc::now(),
+                client_ref: None,
             };
             st.inbound.insert(
                 message.id.clone(),

@@ -131,6 +131,7 @@ impl Engine for SandboxEngine {
                 contact: None,
                 mentioned_jids: options.mentioned_jids.clone(),
                 timestamp: Utc::now(),
+                client_ref: options.client_ref.clone(),
             }
         };
         Ok(self.record_send(message).await)
@@ -182,6 +183,7 @@ impl Engine for SandboxEngine {
                 contact: None,
                 mentioned_jids: options.mentioned_jids.clone(),
                 timestamp: Utc::now(),
+                client_ref: options.client_ref.clone(),
             }
         };
         Ok(self.record_send(message).await)

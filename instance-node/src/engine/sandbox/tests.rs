@@ -229,6 +229,7 @@ async fn text_send_gets_receipts_on_schedule() {
     let opts = SendOptions {
         quoted_id: Some("ABC".to_owned()),
         mentioned_jids: vec![jid(BOB)],
+        client_ref: Some("auto:7:0".to_owned()),
     };
     let t0 = Instant::now();
     let sent = e.send_text(&jid(ALICE), "hello", &opts).await.unwrap();
@@ -241,6 +242,7 @@ async fn text_send_gets_receipts_on_schedule() {
     assert_eq!(msg.text.as_deref(), Some("hello"));
     assert_eq!(msg.quoted_id.as_deref(), Some("ABC"));
     assert_eq!(msg.mentioned_jids, vec![jid(BOB)]);
+    assert_eq!(msg.client_ref.as_deref(), Some("auto:7:0"));
     expect_receipt(next(&mut rx).await, &sent.message_id, MessageStatus::Sent);
     assert!(t0.elapsed() < DELIVERED);
     expect_receipt(

@@ -314,6 +314,8 @@ pub(super) fn message_event(msg: &wa::Message, info: &MessageInfo) -> Option<Eng
         contact: c.contact,
         mentioned_jids,
         timestamp: info.timestamp,
+        // Seen on the wire (the phone, another device): not a send through this node.
+        client_ref: None,
     };
     Some(if from_me {
         EngineEvent::MessageSent(message)
@@ -322,13 +324,14 @@ pub(super) fn message_event(msg: &wa::Message, info: &MessageInfo) -> Option<Eng
     })
 }
 
-/// The message we just sent, as the pipeline stores it.
+/// The message we just sent, as the pipeline stores it, with the send's client reference.
 pub(super) fn sent_message(
     msg: &wa::Message,
     id: &str,
     chat: &Jid,
     me: &Jid,
     timestamp: DateTime<Utc>,
+    client_ref: Option<String>,
 ) -> Option<WaMessage> {
     let c = content(msg.get_base_message())?;
     let (quoted_id, mentioned_jids) = context_parts(c.context.as_ref());
@@ -347,6 +350,7 @@ pub(super) fn sent_message(
         contact: c.contact,
         mentioned_jids,
         timestamp,
+        client_ref,
     })
 }
 

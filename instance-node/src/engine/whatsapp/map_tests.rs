@@ -362,7 +362,7 @@ fn our_own_sent_media_carries_a_handle_too() {
     };
     let peer = j(&format!("{PEER}@s.whatsapp.net"));
     let me = j(&format!("{ME}@s.whatsapp.net"));
-    let m = map::sent_message(&msg, "3EB0VID", &peer, &me, when()).unwrap();
+    let m = map::sent_message(&msg, "3EB0VID", &peer, &me, when(), None).unwrap();
     assert_eq!(download_params(&m.media.unwrap()).direct_path, path);
 }
 
@@ -859,8 +859,17 @@ fn sent_messages_are_recorded_with_their_content() {
     };
     let peer = j(&format!("{PEER}@s.whatsapp.net"));
     let me = j(&format!("{ME}@s.whatsapp.net"));
-    let m = map::sent_message(&msg, "3EB0NEW", &peer, &me, when()).unwrap();
+    let m = map::sent_message(
+        &msg,
+        "3EB0NEW",
+        &peer,
+        &me,
+        when(),
+        Some("auto:7:0".to_owned()),
+    )
+    .unwrap();
     assert_eq!(m.id, "3EB0NEW");
+    assert_eq!(m.client_ref.as_deref(), Some("auto:7:0"));
     assert!(m.from_me);
     assert_eq!(m.chat, peer);
     assert_eq!(m.sender, me);

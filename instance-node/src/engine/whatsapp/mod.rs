@@ -302,7 +302,7 @@ impl Engine for WhatsappEngine {
         }
         let client = self.client()?;
         let message = self.text_message(text, options, to);
-        self.paced_send(&client, to, message, text.chars().count(), false)
+        self.paced_send(&client, to, message, options, text.chars().count(), false)
             .await
     }
 
@@ -316,7 +316,8 @@ impl Engine for WhatsappEngine {
         let message = send::media_message(&client, media, self.context(options, to)).await?;
         let chars = media.caption.as_deref().map_or(0, |c| c.chars().count());
         let voice = media.kind == MediaKind::Audio && media.mime_type.contains("ogg");
-        self.paced_send(&client, to, message, chars, voice).await
+        self.paced_send(&client, to, message, options, chars, voice)
+            .await
     }
 
     async fn react(

@@ -243,13 +243,14 @@ impl WhatsappEngine {
         }
     }
 
-    /// Paces (gaps, typing indicator, new-chat cap), sends, and reports `MessageSent` plus the
-    /// `sent` receipt.
+    /// Paces (gaps, typing indicator, new-chat cap), sends, and reports `MessageSent` (with
+    /// the send's `client_ref`) plus the `sent` receipt.
     pub(super) async fn paced_send(
         &self,
         client: &Arc<Client>,
         to: &Jid,
         message: wa::Message,
+        options: &SendOptions,
         text_chars: usize,
         voice: bool,
     ) -> Result<SentMessage, EngineError> {
@@ -282,7 +283,15 @@ impl WhatsappEngine {
             .map_err(send_error)?;
         let timestamp = Utc::now();
         let me = super::own_jid(client).unwrap_or_else(|| to.clone());
-        if let Some(m) = map::sent_message(&message, &sent.message_id, to, &me, timestamp) {
+        let sent_message = map::sent_message(
+            &message,
+            &sent.message_id,
+            to,
+            &me,
+            timestamp,
+            options.client_ref.clone(),
+        );
+        if let Some(m) = sent_message {
             self.remember_quote(&m.id, to, &me, message);
             self.emit(EngineEvent::MessageSent(m)).await;
             self.emit(EngineEvent::Receipt {

@@ -180,6 +180,8 @@ struct Op {
     summary: &'static str,
     description: String,
     request: Option<Value>,
+    /// Header parameters (the `Idempotency-Key` of the sends).
+    parameters: Vec<Value>,
     /// Route-specific responses (the success first).
     responses: Vec<(&'static str, Value)>,
 }
@@ -202,6 +204,9 @@ impl Op {
         });
         if let Some(request) = self.request {
             op["requestBody"] = request;
+        }
+        if !self.parameters.is_empty() {
+            op["parameters"] = Value::Array(self.parameters);
         }
         json!({"servers": servers(), self.method: op})
     }
@@ -252,9 +257,9 @@ fn send_failures(media: bool) -> Vec<(&'static str, Value)> {
             "422",
             error_response(
                 if media {
-                    "A field is missing or invalid (`recipient`, `media_url`, `media_type`, `media_id`), or the media is too large or of the wrong format"
+                    "A field is missing or invalid (`recipient`, `media_url`, `media_type`, `media_id`, the `Idempotency-Key` header), or the media is too large or of the wrong format"
                 } else {
-                    "A field is missing or invalid (`recipient`, `message`); `details` names it"
+                    "A field is missing or invalid (`recipient`, `message`, the `Idempotency-Key` header); `details` names it"
                 },
                 &[ErrorCode::ValidationError],
             ),
@@ -277,6 +282,24 @@ fn send_failures(media: bool) -> Vec<(&'static str, Value)> {
         ),
     ));
     out
+}
+
+/// The `Idempotency-Key` header of the sends (the node's `service::sent_refs`).
+fn idempotency_key() -> Value {
+    json!({
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": false,
+        "description": "Makes the send idempotent: a second request with the same key within \
+            30 minutes answers the first send's `message_id` and `timestamp` without sending \
+            again or counting toward the daily limit, and requests racing with one key send \
+            once. A failed send is not remembered, so it can be retried with the same key. \
+            Keys belong to the instance (the node remembers up to 20,000); a key reused for a \
+            different message still answers the first one. 1 to 128 visible ASCII characters, \
+            else 422 naming `Idempotency-Key`.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]{1,128}$"},
+        "example": "order-8841-confirmation",
+    })
 }
 
 fn sent(message: &str, id: &str) -> (&'static str, Value) {
@@ -323,6 +346,7 @@ fn hot_path() -> Vec<Op> {
                 &[&["recipient", "number", "to"]],
                 json!({"recipient": "5511999999999", "message": "Olá! Esta é uma mensagem de teste."}),
             )),
+            parameters: vec![idempotency_key()],
             responses: [
                 vec![sent("Message sent successfully", "3EB0B430A8B7F23C1D12")],
                 send_failures(false),
@@ -370,6 +394,7 @@ fn hot_path() -> Vec<Op> {
                     "caption": "Confira esta imagem!",
                 }),
             )),
+            parameters: vec![idempotency_key()],
             responses: [
                 vec![sent("Media sent successfully", "3EB0B430A8B7F23C1D13")],
                 send_failures(true),
@@ -402,6 +427,7 @@ fn hot_path() -> Vec<Op> {
                 &[&["to", "chat", "recipient"], &["messageId", "message_id"]],
                 json!({"to": "5511999999999@s.whatsapp.net", "messageId": "3EB0B430A8B7F23C1D12", "emoji": "👍"}),
             )),
+            parameters: Vec::new(),
             responses: [
                 vec![sent("Reaction sent successfully", "3EB0B430A8B7F23C1D14")],
                 send_failures(false)
@@ -430,6 +456,7 @@ fn hot_path() -> Vec<Op> {
                  anti-ban pacing on engines that pace sends.{AUTH_NOTE}"
             ),
             request: None,
+            parameters: Vec::new(),
             responses: vec![(
                 "200",
                 json_response(
@@ -458,6 +485,7 @@ fn hot_path() -> Vec<Op> {
                  status is `qr_ready`.{AUTH_NOTE}"
             ),
             request: None,
+            parameters: Vec::new(),
             responses: vec![
                 (
                     "200",

@@ -108,6 +108,7 @@ fn op(
         summary,
         description: format!("{description}{NOTE}{AUTH_NOTE}"),
         request: Some(request),
+        parameters: Vec::new(),
         responses: [vec![ok], failures()].concat(),
     }
 }
