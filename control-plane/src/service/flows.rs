@@ -87,6 +87,14 @@ pub struct FlowTestResult {
 }
 
 impl Services {
+    /// A stored definition (or a session's snapshot of one) ready to run: parsed, its sealed
+    /// credentials opened. Keep snapshots as stored (sealed); open them only to run.
+    pub fn load_flow(&self, stored: &Value) -> AppResult<Flow> {
+        let mut flow = flow::parse(stored)?;
+        flow.open_secrets(&self.secrets);
+        Ok(flow)
+    }
+
     /// The checks of a definition that need the database: each `ai_agent` step names an
     /// `ai_agent` integration of the flow's instance.
     pub(crate) async fn check_flow(&self, flow: &Flow, instance_id: i64) -> AppResult<()> {
@@ -128,9 +136,12 @@ impl Services {
             .filter(|m| bound.is_none_or(|b| b == m.instance_id))
             .ok_or_else(not_found)?;
         let flow = match input.definition {
-            Some(f) => f,
+            Some(mut f) => {
+                f.open_secrets(&self.secrets);
+                f
+            }
             None => match &stored.definition {
-                Some(d) => flow::parse(d)?,
+                Some(d) => self.load_flow(d)?,
                 None => {
                     return Err(AppError::validation(
                         "definition",

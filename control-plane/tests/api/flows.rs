@@ -183,24 +183,33 @@ async fn definitions_are_validated_versioned_and_shown() {
     assert_eq!(status, 422, "{body}");
 }
 
-/// A local stand-in for a tenant's API: answers a customer's plan and records each body.
-async fn fake_crm() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+type Seen = Arc<Mutex<Vec<Value>>>;
+
+/// A local stand-in for a tenant's API: answers a customer's plan and records each body (with
+/// the `Authorization` header it came with as `_auth`).
+async fn fake_crm() -> (String, Seen) {
+    let seen: Seen = Arc::default();
     let record = seen.clone();
     let app = axum::Router::new().route(
         "/customers",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let record = record.clone();
-            async move {
-                let plan = if body["email"] == "ana@example.com" {
-                    "gold"
-                } else {
-                    "basic"
-                };
-                record.lock().unwrap().push(body);
-                axum::Json(json!({"customer": {"plans": [{"name": plan}]}}))
-            }
-        }),
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<Value>| {
+                let record = record.clone();
+                async move {
+                    let plan = if body["email"] == "ana@example.com" {
+                        "gold"
+                    } else {
+                        "basic"
+                    };
+                    let mut recorded = body;
+                    if let Some(auth) = headers.get("authorization") {
+                        recorded["_auth"] = json!(auth.to_str().unwrap());
+                    }
+                    record.lock().unwrap().push(recorded);
+                    axum::Json(json!({"customer": {"plans": [{"name": plan}]}}))
+                }
+            },
+        ),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -218,6 +227,7 @@ fn support_flow(crm: &str) -> Value {
          "next": "lookup"},
         {"id": "lookup", "type": "http_request", "method": "POST", "url": format!("{crm}/customers"),
          "body": {"email": "{{email}}", "phone": "{{contact.phone}}"},
+         "auth": {"type": "bearer", "token": "crm-secret-token"},
          "save": {"plan": "customer.plans.0.name"}, "status_var": "status", "next": "check"},
         {"id": "check", "type": "condition",
          "rules": [{"var": "plan", "op": "equals", "value": "GOLD", "next": "vip"}], "else_next": "human"},
@@ -236,6 +246,26 @@ async fn the_test_route_plays_a_scripted_conversation() {
     assert_eq!(status, 201, "{body}");
     let id = body["data"]["id"].as_str().unwrap().to_owned();
     let path = format!("/automation/flows/{id}/test");
+
+    // The credential is sealed at rest and shown sealed; the definition sent back as shown,
+    // or again with the secret in clear, is no change.
+    let shown = body["data"]["definition"].clone();
+    let token = shown["steps"][3]["auth"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!token.contains("crm-secret-token"), "{token}");
+    for definition in [shown, support_flow(&crm)] {
+        let (status, body) = t
+            .call(
+                Method::PATCH,
+                &format!("/automation/flows/{id}"),
+                Some(json!({"definition": definition})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"]["version"], 1, "{body}");
+    }
 
     let (status, body) = t
         .call(
@@ -295,7 +325,9 @@ async fn the_test_route_plays_a_scripted_conversation() {
     // The HTTP step really called the fake server, with the templated body.
     assert_eq!(
         *seen.lock().unwrap(),
-        vec![json!({"email": "ana@example.com", "phone": "5511999990000"})]
+        vec![
+            json!({"email": "ana@example.com", "phone": "5511999990000", "_auth": "Bearer crm-secret-token"})
+        ]
     );
 
     // Another customer goes to a person; messages after the hand-off are unused. The sk_

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::crypto::SecretBox;
 use crate::error::AppError;
 pub use model::{Definition, Step};
 pub use run::{
@@ -109,6 +110,40 @@ impl Flow {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Seals the credentials of HTTP steps (`auth`: a bearer token, a basic password, a
+    /// header value) for storage. A value already sealed with this box (a definition sent
+    /// back as the API showed it) stays as it is.
+    pub fn seal_secrets(&mut self, secrets: &SecretBox) {
+        self.for_each_secret(|s| {
+            if secrets.open(s).is_err() {
+                *s = secrets.seal(s);
+            }
+        });
+    }
+
+    /// Opens sealed credentials, after loading a stored definition and before running it. A
+    /// value that does not open (never sealed) stays as it is.
+    pub fn open_secrets(&mut self, secrets: &SecretBox) {
+        self.for_each_secret(|s| {
+            if let Ok(plain) = secrets.open(s) {
+                *s = plain;
+            }
+        });
+    }
+
+    fn for_each_secret(&mut self, mut f: impl FnMut(&mut String)) {
+        for step in &mut self.def.steps {
+            if let Step::HttpRequest(h) = step {
+                match &mut h.auth {
+                    Some(model::HttpAuth::Bearer { token }) => f(token),
+                    Some(model::HttpAuth::Basic { password, .. }) => f(password),
+                    Some(model::HttpAuth::Header { value, .. }) => f(value),
+                    None => {}
+                }
+            }
+        }
     }
 
     pub(crate) fn utc_offset_minutes(&self) -> i32 {

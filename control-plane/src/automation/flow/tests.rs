@@ -859,3 +859,23 @@ async fn the_step_cap_ends_long_runs() {
     assert_eq!(o.status, FlowStatus::Ended { message: None });
     assert!(o.notes[0].message.contains("steps without waiting"));
 }
+
+#[test]
+fn credentials_are_sealed_for_storage_and_opened_to_run() {
+    let secrets = crate::crypto::SecretBox::new(&[7; 32]);
+    let plain = http_flow(
+        json!({"url": "https://api.test/x", "auth": {"type": "basic", "username": "u", "password": "hunter2"}}),
+    );
+    let mut sealed = plain.clone();
+    sealed.seal_secrets(&secrets);
+    let stored = sealed.to_json();
+    assert!(!stored.to_string().contains("hunter2"), "{stored}");
+    assert_eq!(stored["steps"][0]["auth"]["username"], "u");
+    // Sealing what is sealed changes nothing; opening gives the original back.
+    let mut again = sealed.clone();
+    again.seal_secrets(&secrets);
+    assert_eq!(again, sealed);
+    let mut opened = parse(&stored).unwrap();
+    opened.open_secrets(&secrets);
+    assert_eq!(opened, plain);
+}

@@ -471,7 +471,10 @@ impl Services {
                     instance_id: Set(inst.id),
                     name: Set(name),
                     is_active: Set(is_active),
-                    definition: Set(definition.map(|f| f.to_json())),
+                    definition: Set(definition.map(|mut f| {
+                        f.seal_secrets(&self.secrets);
+                        f.to_json()
+                    })),
                     created_at: Set(now),
                     updated_at: Set(now),
                     ..Default::default()
@@ -545,9 +548,22 @@ impl Services {
                     (instance_id, None)
                 } else {
                     let new_definition = match definition {
-                        Some(flow) => {
+                        Some(mut flow) => {
                             self.check_flow(&flow, m.instance_id).await?;
-                            Some(flow.to_json()).filter(|d| m.definition.as_ref() != Some(d))
+                            // Compared with secrets open: sealing is randomized.
+                            let old = m
+                                .definition
+                                .as_ref()
+                                .and_then(|d| self.load_flow(d).ok())
+                                .map(|f| f.to_json());
+                            let mut new = flow.clone();
+                            new.open_secrets(&self.secrets);
+                            if old.as_ref() == Some(&new.to_json()) {
+                                None
+                            } else {
+                                flow.seal_secrets(&self.secrets);
+                                Some(flow.to_json())
+                            }
                         }
                         None => None,
                     };
