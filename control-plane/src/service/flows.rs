@@ -95,6 +95,24 @@ impl Services {
         Ok(flow)
     }
 
+    /// A definition as stored: its credentials sealed.
+    pub(crate) fn definition_to_store(&self, mut flow: Flow) -> Value {
+        flow.seal_secrets(&self.secrets);
+        flow.to_json()
+    }
+
+    /// The definition to store for a change, or `None` when `flow` is the stored one
+    /// (compared with credentials open: sealing is randomized). A stored definition that no
+    /// longer parses counts as different.
+    pub(crate) fn changed_definition(&self, stored: Option<&Value>, flow: Flow) -> Option<Value> {
+        let old = stored
+            .and_then(|d| self.load_flow(d).ok())
+            .map(|f| f.to_json());
+        let mut new = flow.clone();
+        new.open_secrets(&self.secrets);
+        (old.as_ref() != Some(&new.to_json())).then(|| self.definition_to_store(flow))
+    }
+
     /// The checks of a definition that need the database: each `ai_agent` step names an
     /// `ai_agent` integration of the flow's instance.
     pub(crate) async fn check_flow(&self, flow: &Flow, instance_id: i64) -> AppResult<()> {

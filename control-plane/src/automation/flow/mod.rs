@@ -6,6 +6,7 @@
 
 mod checks;
 mod fields;
+mod http;
 pub mod model;
 mod run;
 mod template;

@@ -4,7 +4,6 @@
 //! automation engine, or the test route) carries the actions out.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,7 +12,7 @@ use serde_json::{Map, Value};
 use super::Flow;
 use super::checks;
 use super::model::*;
-use super::template::{Scope, path, to_text};
+use super::template::{Scope, to_text};
 use crate::automation::outbound::{OutError, OutRequest, OutResponse};
 
 /// Steps one [`advance`] runs at most; past it the flow ends (a safety net: validation
@@ -22,7 +21,6 @@ pub const MAX_STEPS_PER_ADVANCE: usize = 100;
 /// A timer that arrives this early still counts as due (clocks of replicas differ a little).
 const TIMER_SLACK: chrono::Duration = chrono::Duration::seconds(1);
 const DEFAULT_MAX_RETRIES: u32 = 2;
-const DEFAULT_HTTP_TIMEOUT: u64 = 10;
 
 /// Where a conversation is in its flow. Kept by the session between turns (JSON).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -289,10 +287,10 @@ fn current(state: &FlowState) -> FlowStatus {
     }
 }
 
-struct Run<'a> {
-    flow: &'a Flow,
-    ctx: &'a FlowContext,
-    env: &'a dyn FlowEnv,
+pub(super) struct Run<'a> {
+    pub(super) flow: &'a Flow,
+    pub(super) ctx: &'a FlowContext,
+    pub(super) env: &'a dyn FlowEnv,
     actions: Vec<FlowAction>,
     action_steps: Vec<String>,
     menu_actions: Vec<usize>,
@@ -312,7 +310,7 @@ impl Run<'_> {
         }
     }
 
-    fn note(&mut self, step: &str, message: impl Into<String>) {
+    pub(super) fn note(&mut self, step: &str, message: impl Into<String>) {
         self.notes.push(FlowNote {
             step: step.to_owned(),
             message: message.into(),
@@ -324,7 +322,7 @@ impl Run<'_> {
         self.action_steps.push(step.to_owned());
     }
 
-    fn scope<'s>(&'s self, state: &'s FlowState) -> Scope<'s> {
+    pub(super) fn scope<'s>(&'s self, state: &'s FlowState) -> Scope<'s> {
         Scope {
             contact_name: self.ctx.contact_name.as_deref(),
             contact_phone: &self.ctx.contact_phone,
@@ -559,105 +557,6 @@ impl Run<'_> {
             }
         }
         c.else_next.clone()
-    }
-
-    async fn http(&mut self, state: &mut FlowState, h: &HttpRequest) -> Option<String> {
-        let req = {
-            let scope = self.scope(state);
-            let mut req = OutRequest::new(h.method.to_reqwest(), scope.render_url(&h.url));
-            req.timeout = Some(Duration::from_secs(
-                h.timeout_seconds.unwrap_or(DEFAULT_HTTP_TIMEOUT),
-            ));
-            for (name, value) in h.headers.iter().flatten() {
-                req = req.header(name.clone(), scope.render(value));
-            }
-            match &h.auth {
-                Some(HttpAuth::Bearer { token }) => {
-                    req = req.header("authorization", format!("Bearer {}", scope.render(token)));
-                }
-                Some(HttpAuth::Basic { username, password }) => {
-                    use base64::Engine as _;
-                    let pair = format!("{}:{}", scope.render(username), scope.render(password));
-                    let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-                    req = req.header("authorization", format!("Basic {encoded}"));
-                }
-                Some(HttpAuth::Header { name, value }) => {
-                    req = req.header(name.clone(), scope.render(value));
-                }
-                None => {}
-            }
-            let has_type = |r: &OutRequest| {
-                r.headers
-                    .iter()
-                    .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-            };
-            match &h.body {
-                None | Some(Value::Null) => {}
-                Some(Value::String(s)) => {
-                    if !has_type(&req) {
-                        req = req.header("content-type", "text/plain; charset=utf-8");
-                    }
-                    req.body = Some(scope.render(s).into_bytes());
-                }
-                Some(v) => {
-                    let body = scope.render_json(v);
-                    if has_type(&req) {
-                        req.body = Some(serde_json::to_vec(&body).unwrap_or_default());
-                    } else {
-                        req = req.json(&body);
-                    }
-                }
-            }
-            req
-        };
-        let id = h.id.clone();
-        let failure = match self.env.http(req).await {
-            Ok(resp) => {
-                if let Some(var) = &h.status_var {
-                    state.vars.insert(var.clone(), Value::from(resp.status));
-                }
-                if resp.is_success() {
-                    let json = resp.json();
-                    for (var, p) in h.save.iter().flatten() {
-                        let picked = match &json {
-                            Some(j) => path(j, p).cloned(),
-                            None if p.trim().is_empty() => {
-                                Some(Value::String(resp.excerpt(usize::MAX)))
-                            }
-                            None => None,
-                        };
-                        if picked.is_none() {
-                            self.note(&id, format!("the response has nothing at '{p}' for {var}"));
-                        }
-                        state
-                            .vars
-                            .insert(var.clone(), picked.unwrap_or(Value::Null));
-                    }
-                    None
-                } else {
-                    Some(format!("the server answered HTTP {}", resp.status))
-                }
-            }
-            Err(e) => {
-                if let Some(var) = &h.status_var {
-                    state.vars.insert(var.clone(), Value::from(0));
-                }
-                Some(e.to_string())
-            }
-        };
-        match failure {
-            None => {
-                state.vars.remove("http_error");
-                h.next.clone()
-            }
-            Some(reason) => {
-                self.note(&id, format!("HTTP step failed: {reason}"));
-                state
-                    .vars
-                    .insert("http_error".to_owned(), Value::String(reason));
-                h.error_next.clone().or_else(|| h.next.clone())
-            }
-        }
     }
 }
 

@@ -471,10 +471,7 @@ impl Services {
                     instance_id: Set(inst.id),
                     name: Set(name),
                     is_active: Set(is_active),
-                    definition: Set(definition.map(|mut f| {
-                        f.seal_secrets(&self.secrets);
-                        f.to_json()
-                    })),
+                    definition: Set(definition.map(|f| self.definition_to_store(f))),
                     created_at: Set(now),
                     updated_at: Set(now),
                     ..Default::default()
@@ -548,22 +545,9 @@ impl Services {
                     (instance_id, None)
                 } else {
                     let new_definition = match definition {
-                        Some(mut flow) => {
+                        Some(flow) => {
                             self.check_flow(&flow, m.instance_id).await?;
-                            // Compared with secrets open: sealing is randomized.
-                            let old = m
-                                .definition
-                                .as_ref()
-                                .and_then(|d| self.load_flow(d).ok())
-                                .map(|f| f.to_json());
-                            let mut new = flow.clone();
-                            new.open_secrets(&self.secrets);
-                            if old.as_ref() == Some(&new.to_json()) {
-                                None
-                            } else {
-                                flow.seal_secrets(&self.secrets);
-                                Some(flow.to_json())
-                            }
+                            self.changed_definition(m.definition.as_ref(), flow)
                         }
                         None => None,
                     };
