@@ -8,6 +8,7 @@ pub mod agent;
 pub mod bot;
 pub mod config;
 pub mod engine;
+pub mod flow;
 pub mod intake;
 pub mod outbound;
 mod pending;

@@ -1,7 +1,7 @@
 //! Automation entities (beyond the reference, which names them but documents no routes):
 //! `/automation/flows` and `/automation/integrations` (list, create, update `name` /
-//! `is_active`, delete), and the per-instance inbox settings
-//! (`/instances/{id}/inbox-settings`: auto-transcription).
+//! `is_active` and a flow's `definition`, delete), and the per-instance inbox settings
+//! (`/instances/{id}/inbox-settings`: auto-transcription). A flow's test run is in `flows`.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -16,10 +16,12 @@ use super::AppState;
 use super::conversations::{InstanceFilterQuery, Params, instance_ref_schema, instance_value};
 use super::extract::{Auth, Json};
 use super::messages::instance_ref;
+use crate::automation::flow::{self, Flow};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 use crate::service::inbox::automation::{
-    AutomationEntity, AutomationExtras, AutomationKind, INTEGRATION_TYPES, IntegrationType,
+    AutomationChange, AutomationEntity, AutomationExtras, AutomationKind, INTEGRATION_TYPES,
+    IntegrationType, NewAutomation,
 };
 use crate::service::transcription::InboxSettings;
 
@@ -45,7 +47,7 @@ pub struct CreateBody {
     settings: Option<Value>,
     /// Among the instance's automations, the highest priority is asked first (default 0).
     priority: Option<i32>,
-    /// `webhook`/`api`: a [`WebhookBotConfig`]; `ai_agent`: an [`AiAgentConfig`]. Secrets are
+    /// `webhook`/`api`: a `WebhookBotConfig`; `ai_agent`: an `AiAgentConfig`. Secrets are
     /// write-only.
     #[schema(value_type = Option<Object>)]
     config: Option<Value>,
@@ -66,6 +68,10 @@ pub struct FlowCreateBody {
     integration_type: Option<String>,
     /// Whether it is active (default `true`).
     is_active: Option<bool>,
+    /// The graph of steps, validated when saved (422 naming the step and field, such as
+    /// `definition.steps[3].next`). Without one the flow does not answer.
+    #[schema(value_type = Option<crate::automation::flow::Definition>)]
+    definition: Option<Value>,
     #[schema(value_type = Option<crate::automation::settings::Settings>)]
     settings: Option<Value>,
     /// Among the instance's automations, the highest priority is asked first (default 0).
@@ -74,17 +80,28 @@ pub struct FlowCreateBody {
     config: Option<Value>,
 }
 
-impl From<FlowCreateBody> for CreateBody {
-    fn from(b: FlowCreateBody) -> CreateBody {
-        CreateBody {
-            instance_id: b.instance_id,
-            name: b.name,
-            integration_type: b.integration_type,
-            is_active: b.is_active,
-            settings: b.settings,
-            priority: b.priority,
-            config: b.config,
-        }
+impl FlowCreateBody {
+    fn split(self) -> (CreateBody, Option<Value>) {
+        (
+            CreateBody {
+                instance_id: self.instance_id,
+                name: self.name,
+                integration_type: self.integration_type,
+                is_active: self.is_active,
+                settings: self.settings,
+                priority: self.priority,
+                config: self.config,
+            },
+            self.definition,
+        )
+    }
+}
+
+/// A `definition` from a body, parsed (null: none).
+pub(super) fn definition(v: Option<Value>) -> AppResult<Option<Flow>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(d) => Ok(Some(flow::parse(&d)?)),
     }
 }
 
@@ -100,6 +117,10 @@ pub struct UpdateBody {
     )]
     name: Option<String>,
     is_active: Option<bool>,
+    /// Flows only (422 for an integration): a new graph of steps, validated; a different one
+    /// bumps `version`.
+    #[schema(value_type = Option<crate::automation::flow::Definition>)]
+    definition: Option<Value>,
     /// Replaces the settings (absent fields take their defaults).
     #[schema(value_type = Option<crate::automation::settings::Settings>)]
     settings: Option<Value>,
@@ -148,8 +169,12 @@ fn entity_example(kind: Option<&str>) -> Value {
         "created_at": "2025-01-15T10:30:00Z",
         "updated_at": "2025-01-15T10:30:00Z"
     });
-    if let Some(k) = kind {
-        e["integration_type"] = json!(k);
+    match kind {
+        Some(k) => e["integration_type"] = json!(k),
+        None => {
+            e["definition"] = crate::automation::flow::model::definition_example();
+            e["version"] = json!(1);
+        }
     }
     e
 }
@@ -198,6 +223,7 @@ async fn create(
     caller: &Caller,
     kind: AutomationKind,
     body: CreateBody,
+    definition: Option<Flow>,
 ) -> AppResult<axum::response::Response> {
     let instance = match (instance_ref(instance_value(body.instance_id))?, caller) {
         (Some(r), _) => r,
@@ -236,9 +262,12 @@ async fn create(
             caller,
             kind,
             &instance,
-            name,
-            integration_type,
-            body.is_active.unwrap_or(true),
+            NewAutomation {
+                name,
+                integration_type,
+                is_active: body.is_active.unwrap_or(true),
+                definition,
+            },
         )
         .await?;
     let e = if extras.is_empty() {
@@ -254,7 +283,13 @@ async fn create(
                 // Refused (a config that does not validate): nothing is left behind.
                 let _ = state
                     .services
-                    .change_automation(caller, kind, &e.id.to_string(), None, None, true)
+                    .change_automation(
+                        caller,
+                        kind,
+                        &e.id.to_string(),
+                        AutomationChange::default(),
+                        true,
+                    )
                     .await;
                 return Err(err);
             }
@@ -274,17 +309,21 @@ async fn update(
     id: &str,
     body: UpdateBody,
 ) -> AppResult<axum::response::Response> {
+    if kind == AutomationKind::Integration && body.definition.is_some() {
+        return Err(AppError::validation(
+            "definition",
+            "The definition field is for flows only.",
+        ));
+    }
     let extras = extras(kind, body.settings, body.priority, body.config)?;
+    let change = AutomationChange {
+        name: name(body.name, false)?,
+        is_active: body.is_active,
+        definition: definition(body.definition)?,
+    };
     let e = state
         .services
-        .change_automation(
-            caller,
-            kind,
-            id,
-            name(body.name, false)?,
-            body.is_active,
-            false,
-        )
+        .change_automation(caller, kind, id, change, false)
         .await?;
     let e = match e {
         Some(e) if !extras.is_empty() => Some(
@@ -306,7 +345,7 @@ async fn delete(
 ) -> AppResult<axum::response::Response> {
     state
         .services
-        .change_automation(caller, kind, id, None, None, true)
+        .change_automation(caller, kind, id, AutomationChange::default(), true)
         .await?;
     Ok(axum::Json(ApiResponse::<()>::message_only("Deleted successfully")).into_response())
 }
@@ -318,8 +357,8 @@ const UNKNOWN_INSTANCE_404: &str =
 
 /// List flows
 ///
-/// The tenant's automation flows (an `sk_` token: its instance's), oldest first. Flows are
-/// created in the visual editor; this API lists them and turns them on or off.
+/// The tenant's automation flows (an `sk_` token: its instance's), oldest first, each with its
+/// `definition` (the graph of steps) and `version`.
 #[utoipa::path(
     get,
     path = "/automation/flows",
@@ -344,21 +383,23 @@ pub async fn flows(
 
 /// Create a flow
 ///
-/// Creates a flow on an instance. An active flow puts the instance's conversations under
-/// automation: manual sends are refused with `AUTOMATION_ACTIVE` until paused.
+/// Creates a flow on an instance, with its `definition` (validated: a 422 names the step and
+/// field). An active flow puts the instance's conversations under automation: manual sends
+/// are refused with `AUTOMATION_ACTIVE` until paused.
 #[utoipa::path(
     post,
     path = "/automation/flows",
     tag = "Automation",
     operation_id = "automations_create_flow",
     request_body(content = FlowCreateBody,
-        example = json!({"instance_id": "550e8400-e29b-41d4-a716-446655440000", "name": "Welcome flow"})),
+        example = json!({"instance_id": "550e8400-e29b-41d4-a716-446655440000", "name": "Welcome flow",
+            "definition": crate::automation::flow::model::definition_example()})),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 201, description = "Created.", body = ApiResponse<AutomationEntity>),
         (status = 403, description = FORBIDDEN_403, body = ErrorEnvelope),
         (status = 404, description = UNKNOWN_INSTANCE_404, body = ErrorEnvelope),
-        (status = 422, description = "`instance_id` is missing (user token) or not an id, `name` is missing, blank or too long, `integration_type` is given, or a field is unknown (`VALIDATION_ERROR`)", body = ErrorEnvelope),
+        (status = 422, description = "`instance_id` is missing (user token) or not an id, `name` is missing, blank or too long, `integration_type` is given, `definition` is invalid (the field names the step: an unknown type, a missing or invalid field, a duplicate id, a target that is not a step, a step unreachable from `start`, a loop that never waits for the user, an `ai_agent` step naming no AI agent integration of the instance, over 200 steps or 256 KiB), or a field is unknown (`VALIDATION_ERROR`)", body = ErrorEnvelope),
     )
 )]
 pub async fn create_flow(
@@ -366,12 +407,15 @@ pub async fn create_flow(
     Auth(c): Auth,
     Json(b): Json<FlowCreateBody>,
 ) -> AppResult<impl IntoResponse> {
-    create(&s, &c, AutomationKind::Flow, b.into()).await
+    let (body, raw) = b.split();
+    let flow = definition(raw)?;
+    create(&s, &c, AutomationKind::Flow, body, flow).await
 }
 
 /// Update a flow
 ///
-/// Renames a flow or turns it on or off.
+/// Renames a flow, turns it on or off, or replaces its `definition` (validated; a different
+/// one bumps `version`).
 #[utoipa::path(
     patch,
     path = "/automation/flows/{id}",
@@ -383,7 +427,7 @@ pub async fn create_flow(
     responses(
         (status = 200, description = "Updated.", body = ApiResponse<AutomationEntity>),
         (status = 404, description = "No such flow for this token (`NOT_FOUND`)", body = ErrorEnvelope),
-        (status = 422, description = "`name` is blank or too long, or a field is unknown (`VALIDATION_ERROR`)", body = ErrorEnvelope),
+        (status = 422, description = "`name` is blank or too long, `definition` is invalid (as when creating), or a field is unknown (`VALIDATION_ERROR`)", body = ErrorEnvelope),
     )
 )]
 pub async fn update_flow(
@@ -475,7 +519,7 @@ pub async fn create_integration(
     Auth(c): Auth,
     Json(b): Json<CreateBody>,
 ) -> AppResult<impl IntoResponse> {
-    create(&s, &c, AutomationKind::Integration, b).await
+    create(&s, &c, AutomationKind::Integration, b, None).await
 }
 
 /// Update an integration
@@ -492,7 +536,7 @@ pub async fn create_integration(
     responses(
         (status = 200, description = "Updated.", body = ApiResponse<AutomationEntity>),
         (status = 404, description = "No such integration for this token (`NOT_FOUND`)", body = ErrorEnvelope),
-        (status = 422, description = "`name` is blank or too long, or a field is unknown (`VALIDATION_ERROR`)", body = ErrorEnvelope),
+        (status = 422, description = "`name` is blank or too long, `definition` is given (flows only), or a field is unknown (`VALIDATION_ERROR`)", body = ErrorEnvelope),
     )
 )]
 pub async fn update_integration(

@@ -14,6 +14,7 @@ pub mod conversations;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod flows;
 pub mod groups;
 pub mod health;
 pub mod incoming;
@@ -128,6 +129,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tags::show, tags::update, tags::delete))
         .routes(routes!(automations::flows, automations::create_flow))
         .routes(routes!(automations::update_flow, automations::delete_flow))
+        .routes(routes!(flows::test_flow))
         .routes(routes!(
             automations::integrations,
             automations::create_integration

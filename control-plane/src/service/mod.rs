@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod bootstrap;
 pub mod contacts;
+pub mod flows;
 pub mod groups;
 pub mod inbox;
 pub mod incoming;

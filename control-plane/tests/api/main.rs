@@ -5,6 +5,7 @@ mod automation;
 mod contacts;
 mod conversations;
 mod files;
+mod flows;
 mod health;
 mod helpers;
 mod hostile_endpoints;

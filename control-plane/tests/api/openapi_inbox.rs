@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::inbox_setup::Inbox;
 
 /// The served document, and a validator per documented response.
-struct Described {
+pub(crate) struct Described {
     doc: Value,
 }
 
@@ -24,7 +24,7 @@ fn fragment(pointer: &str) -> String {
 }
 
 impl Described {
-    async fn fetch(t: &Inbox) -> Described {
+    pub(crate) async fn fetch(t: &Inbox) -> Described {
         let resp = t
             .app
             .req(Method::GET, "/openapi.json", None)
@@ -63,7 +63,7 @@ impl Described {
     }
 
     /// Asserts that `body`, answered with `status` to `method template`, matches the document.
-    fn check(&self, method: &str, template: &str, status: u16, body: &Value) {
+    pub(crate) fn check(&self, method: &str, template: &str, status: u16, body: &Value) {
         let mut root = self.doc.clone();
         let pointer = self.schema_pointer(method, template, status);
         root["$ref"] = json!(format!("#{}", fragment(&pointer)));

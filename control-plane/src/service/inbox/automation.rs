@@ -1,7 +1,8 @@
 //! Automation control: whether an instance is automated (an active flow or integration),
 //! pausing and resuming it per conversation (resume only after archiving; resuming
 //! unarchives), bulk pause/resume, the `AUTOMATION_ACTIVE` guard of manual sends, the
-//! policy pushed to nodes, and the flow and integration entities (their engines come later).
+//! policy pushed to nodes, and the flow and integration entities (a flow's definition is
+//! parsed by `automation::flow`; its database checks and test runs are in `service::flows`).
 
 use std::collections::HashSet;
 
@@ -17,6 +18,7 @@ use zapini_shared::error::{ErrorBody, ErrorCode};
 use zapini_shared::time::format_secs;
 
 use super::automation_status;
+use crate::automation::flow::Flow;
 use crate::db::TenantScoped;
 use crate::db::entities::{
     automation_flow, automation_integration, automation_session, conversation, instance,
@@ -74,6 +76,16 @@ pub struct AutomationEntity {
     pub integration_type: Option<String>,
     /// An active flow or integration puts its instance's conversations under automation.
     pub is_active: bool,
+    /// Flows only: the graph of steps (absent until one is saved; a flow without one does
+    /// not answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = crate::automation::flow::Definition, nullable = false)]
+    pub definition: Option<serde_json::Value>,
+    /// Flows only: bumped on every change of `definition` (sessions keep the one they began
+    /// with).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = 1)]
+    pub version: Option<i32>,
     /// When and how it answers (every field, defaults filled in).
     pub settings: crate::automation::settings::Settings,
     /// Among the instance's automations, the highest priority is asked first.
@@ -113,6 +125,25 @@ pub enum IntegrationType {
 }
 
 pub const INTEGRATION_TYPES: [&str; 3] = ["webhook", "api", "ai_agent"];
+
+/// A new flow or integration.
+pub struct NewAutomation {
+    pub name: String,
+    /// Integrations only.
+    pub integration_type: Option<String>,
+    pub is_active: bool,
+    /// Flows only.
+    pub definition: Option<Flow>,
+}
+
+/// A change of a flow or integration: absent fields stay as they are.
+#[derive(Default)]
+pub struct AutomationChange {
+    pub name: Option<String>,
+    pub is_active: Option<bool>,
+    /// Flows only; a different definition bumps `version`.
+    pub definition: Option<Flow>,
+}
 
 pub const MAX_BULK: usize = 100;
 
@@ -461,11 +492,18 @@ impl Services {
         caller: &Caller,
         kind: AutomationKind,
         instance_ref: &str,
-        name: String,
-        integration_type: Option<String>,
-        is_active: bool,
+        new: NewAutomation,
     ) -> AppResult<AutomationEntity> {
+        let NewAutomation {
+            name,
+            integration_type,
+            is_active,
+            definition,
+        } = new;
         let inst = self.find_instance(caller, instance_ref).await?;
+        if let Some(flow) = &definition {
+            self.check_flow(flow, inst.id).await?;
+        }
         let now = Utc::now();
         let uuids = std::collections::HashMap::from([(inst.id, inst.uuid)]);
         let view = match kind {
@@ -476,6 +514,7 @@ impl Services {
                     instance_id: Set(inst.id),
                     name: Set(name),
                     is_active: Set(is_active),
+                    definition: Set(definition.map(|f| self.definition_to_store(f))),
                     created_at: Set(now),
                     updated_at: Set(now),
                     ..Default::default()
@@ -505,16 +544,21 @@ impl Services {
         Ok(view)
     }
 
-    /// Updates a flow or integration (`name`, `is_active`); `delete` removes it instead.
+    /// Updates a flow or integration (`name`, `is_active`, a flow's `definition`); `delete`
+    /// removes it instead.
     pub async fn change_automation(
         &self,
         caller: &Caller,
         kind: AutomationKind,
         reference: &str,
-        name: Option<String>,
-        is_active: Option<bool>,
+        change: AutomationChange,
         delete: bool,
     ) -> AppResult<Option<AutomationEntity>> {
+        let AutomationChange {
+            name,
+            is_active,
+            definition,
+        } = change;
         let not_found = || {
             AppError::not_found(
                 ErrorCode::NotFound,
@@ -543,7 +587,19 @@ impl Services {
                         .await?;
                     (instance_id, None)
                 } else {
+                    let new_definition = match definition {
+                        Some(flow) => {
+                            self.check_flow(&flow, m.instance_id).await?;
+                            self.changed_definition(m.definition.as_ref(), flow)
+                        }
+                        None => None,
+                    };
+                    let version = m.version;
                     let mut a: automation_flow::ActiveModel = m.into();
+                    if let Some(d) = new_definition {
+                        a.definition = Set(Some(d));
+                        a.version = Set(version + 1);
+                    }
                     if let Some(n) = name {
                         a.name = Set(n);
                     }
@@ -581,11 +637,7 @@ impl Services {
                     a.updated_at = Set(now);
                     (
                         instance_id,
-                        Some(integration_view(
-                            &a.update(&self.db).await?,
-                            &uuids,
-                            &self.secrets,
-                        )),
+                        Some(integration_view(&a.update(&self.db).await?, &uuids, &self.secrets)),
                     )
                 }
             }
@@ -685,6 +737,8 @@ fn flow_view(
         name: m.name.clone(),
         integration_type: None,
         is_active: m.is_active,
+        definition: m.definition.clone(),
+        version: Some(m.version),
         settings: crate::automation::settings::Settings::from_stored(m.settings.as_ref()),
         priority: m.priority,
         config: None,
@@ -704,6 +758,8 @@ fn integration_view(
         name: m.name.clone(),
         integration_type: Some(m.integration_type.clone()),
         is_active: m.is_active,
+        definition: None,
+        version: None,
         settings: crate::automation::settings::Settings::from_stored(m.settings.as_ref()),
         priority: m.priority,
         config: m
