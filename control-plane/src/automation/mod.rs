@@ -3,4 +3,5 @@
 //! turns incoming messages into answered turns (sessions, turns, the worker, bots and the AI
 //! agent).
 
+pub mod functions;
 pub mod outbound;
