@@ -56,6 +56,8 @@ pub struct Outcome {
     pub completion_tokens: i64,
     /// The session moves to another automation (a flow handing over to an AI agent).
     pub switch_to: Option<(String, i64)>,
+    /// A flow waits for a timer (a wait step, a question's timeout).
+    pub wake_at: Option<chrono::DateTime<Utc>>,
 }
 
 /// How long an audio may wait for its transcription before it counts as unsupported.
@@ -85,6 +87,9 @@ impl Services {
         let automations = active_automations(&self.db, inst.id).await?;
         if automations.is_empty() {
             return Ok(Decision::Skip("no active automation".into()));
+        }
+        if leader.message_id.is_none() && merged.iter().all(|t| t.message_id.is_none()) {
+            return self.decide_timer(&inst, &conv, leader).await;
         }
         let ids: Vec<i64> = merged
             .iter()
@@ -230,6 +235,50 @@ impl Services {
             .map(Decision::Answer)
     }
 
+    /// A timer turn: the flow of the conversation's active session resumes (a wait step's
+    /// time or a question's timeout came).
+    async fn decide_timer(
+        &self,
+        inst: &instance::Model,
+        conv: &conversation::Model,
+        leader: &automation_turn::Model,
+    ) -> AppResult<Decision> {
+        let Some(s) = (match leader.session_id {
+            Some(id) => {
+                automation_session::Entity::find_by_id(id)
+                    .one(&self.db)
+                    .await?
+            }
+            None => None,
+        }) else {
+            return Ok(Decision::Skip("timer without a session".into()));
+        };
+        if s.status != "active" || s.automation_kind != "flow" {
+            return Ok(Decision::Skip(
+                "timer of a session no longer running".into(),
+            ));
+        }
+        let automations = active_automations(&self.db, inst.id).await?;
+        let Some(a) = automations
+            .iter()
+            .find(|a| a.kind == s.automation_kind && a.id == s.automation_id)
+            .cloned()
+        else {
+            self.close_session(s.id, "automation_inactive").await?;
+            return Ok(Decision::Skip("automation inactive".into()));
+        };
+        let contact = match conv.contact_id {
+            Some(id) => contact::Entity::find_by_id(id).one(&self.db).await?,
+            None => None,
+        };
+        let outcome = self
+            .run_flow_turn(inst, conv, contact.as_ref(), &s, None)
+            .await?;
+        self.plan(&s, outcome, &a.settings)
+            .await
+            .map(Decision::Answer)
+    }
+
     /// Saves the session's new state and counters, and builds the plan.
     async fn plan(
         &self,
@@ -264,6 +313,7 @@ impl Services {
         a.completion_tokens = Set(session.completion_tokens + outcome.completion_tokens);
         a.last_message_at = Set(now);
         a.expires_at = Set(expires_at);
+        a.wake_at = Set(outcome.wake_at);
         a.updated_at = Set(now);
         {
             let _permit = self.write_gate.enter().await;
@@ -557,9 +607,10 @@ impl Services {
             Some(id) => contact::Entity::find_by_id(id).one(&self.db).await?,
             None => None,
         };
+        let _ = fresh;
         if a.kind == "flow" {
             return self
-                .run_flow_turn(inst, conv, contact.as_ref(), s, input, fresh)
+                .run_flow_turn(inst, conv, contact.as_ref(), s, Some(input))
                 .await;
         }
         let integration = crate::db::entities::automation_integration::Entity::find_by_id(a.id)

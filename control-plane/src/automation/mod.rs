@@ -9,14 +9,10 @@ pub mod bot;
 pub mod config;
 pub mod engine;
 pub mod flow;
+mod flow_turn;
+pub mod functions;
 pub mod intake;
 pub mod outbound;
-mod pending;
 pub mod sessions;
 pub mod settings;
 pub mod worker;
-
-/// Until AI Functions land.
-pub mod functions {
-    pub use super::pending::{ExecContext, ExecOutcome, ToolSpec};
-}

@@ -88,6 +88,7 @@ impl Services {
         let owner = format!("cp-{}", crate::service::random_secret(12));
         let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
         let mut last_sweep = std::time::Instant::now();
+        let mut last_wake = std::time::Instant::now();
         loop {
             if *stop.borrow() {
                 return;
@@ -96,6 +97,12 @@ impl Services {
                 last_sweep = std::time::Instant::now();
                 if let Err(e) = self.sweep_automation().await {
                     tracing::warn!(error = %e, "automation sweep failed");
+                }
+            }
+            if last_wake.elapsed() >= Duration::from_millis(500) {
+                last_wake = std::time::Instant::now();
+                if let Err(e) = self.queue_timer_turns().await {
+                    tracing::warn!(error = %e, "queueing automation timers failed");
                 }
             }
             let room = permits.available_permits();
@@ -155,6 +162,57 @@ impl Services {
             .filter(automation_session::Column::ExpiresAt.lte(now))
             .exec(&self.db)
             .await?;
+        Ok(())
+    }
+
+    /// Sessions whose flow timer is due get a timer turn (once: the wake time is cleared in
+    /// the same transaction).
+    async fn queue_timer_turns(&self) -> AppResult<()> {
+        let now = Utc::now();
+        let due = automation_session::Entity::find()
+            .filter(automation_session::Column::WakeAt.lte(now))
+            .filter(automation_session::Column::Status.eq("active"))
+            .limit(200)
+            .all(&self.db)
+            .await?;
+        let mut queued = false;
+        for s in due {
+            let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
+            let taken = automation_session::Entity::update_many()
+                .col_expr(
+                    automation_session::Column::WakeAt,
+                    Expr::value(Option::<DateTimeUtc>::None),
+                )
+                .filter(automation_session::Column::Id.eq(s.id))
+                .filter(automation_session::Column::WakeAt.eq(s.wake_at))
+                .exec(&txn)
+                .await?
+                .rows_affected;
+            if taken == 1 {
+                use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+                automation_turn::ActiveModel {
+                    tenant_id: Set(s.tenant_id),
+                    instance_id: Set(s.instance_id),
+                    conversation_id: Set(s.conversation_id),
+                    message_id: Set(None),
+                    status: Set("pending".into()),
+                    not_before: Set(now),
+                    attempts: Set(0),
+                    session_id: Set(Some(s.id)),
+                    sent_count: Set(0),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await?;
+                queued = true;
+            }
+            txn.commit().await?;
+        }
+        if queued {
+            self.automation_signal.notify_one();
+        }
         Ok(())
     }
 

@@ -194,6 +194,18 @@ impl TenantScoped for entities::automation_session::Entity {
     }
 }
 
+impl TenantScoped for entities::ai_function::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::ai_function::Column::TenantId.eq(tenant.0))
+    }
+}
+
+impl TenantScoped for entities::ai_function_execution::Entity {
+    fn scoped(tenant: TenantId) -> Select<Self> {
+        Self::find().filter(entities::ai_function_execution::Column::TenantId.eq(tenant.0))
+    }
+}
+
 impl TenantScoped for entities::webhook_endpoint::Entity {
     fn scoped(tenant: TenantId) -> Select<Self> {
         Self::find().filter(entities::webhook_endpoint::Column::TenantId.eq(tenant.0))

@@ -4,6 +4,7 @@
 //! Every route is served twice, at the root (`/instances`) and under `/api/v1`, as the
 //! reference shows both forms.
 
+pub mod ai_functions;
 pub mod auth;
 pub mod automation_sessions;
 pub mod automations;
@@ -142,6 +143,16 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(automation_sessions::list))
         .routes(routes!(automation_sessions::show))
         .routes(routes!(automation_sessions::set_status))
+        .routes(routes!(ai_functions::list, ai_functions::create))
+        .routes(routes!(
+            ai_functions::show,
+            ai_functions::update,
+            ai_functions::delete
+        ))
+        .routes(routes!(ai_functions::toggle))
+        .routes(routes!(ai_functions::test))
+        .routes(routes!(ai_functions::executions))
+        .routes(routes!(ai_functions::execution))
 }
 
 /// `/media/upload` takes bodies up to the largest media kind, above the global body limit.

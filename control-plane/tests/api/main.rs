@@ -1,5 +1,6 @@
 //! Black-box API tests: the real server on port 0, a fresh database each.
 
+mod ai_functions;
 mod auth;
 mod automation;
 mod contacts;

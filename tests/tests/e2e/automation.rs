@@ -362,7 +362,10 @@ async fn a_person_on_the_phone_takes_over_the_finish_keyword_and_expiry_end_sess
     .await;
     let from = "5511922221234";
     inbound(&s, &p, from, "oi").await;
-    messages_until(&s, &p, from, "the first answer", |m| texts(m, true).len() == 1).await;
+    messages_until(&s, &p, from, "the first answer", |m| {
+        texts(m, true).len() == 1
+    })
+    .await;
 
     // The finish keyword closes the session without an answer; the next message opens a new
     // one.
@@ -480,7 +483,10 @@ async fn a_burst_is_answered_once_even_when_the_control_plane_restarts_inside_th
     for t in ["um", "dois", "três"] {
         inbound(&s, &p, from, t).await;
     }
-    messages_until(&s, &p, from, "the burst stored", |m| texts(m, false).len() == 3).await;
+    messages_until(&s, &p, from, "the burst stored", |m| {
+        texts(m, false).len() == 3
+    })
+    .await;
     let crate::support::Setup { dir, cp, api, user } = s;
     let cp = cp.restart().await.expect("restart on the same ports");
     let s = Setup { dir, cp, api, user };

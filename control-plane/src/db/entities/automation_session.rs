@@ -30,6 +30,8 @@ pub struct Model {
     pub completion_tokens: i64,
     pub last_message_at: ChronoDateTimeUtc,
     pub expires_at: Option<ChronoDateTimeUtc>,
+    /// When a flow's wait step or question timeout is due (a timer turn is queued then).
+    pub wake_at: Option<ChronoDateTimeUtc>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
     pub closed_at: Option<ChronoDateTimeUtc>,

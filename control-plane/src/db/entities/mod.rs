@@ -1,6 +1,8 @@
 //! sea-orm entities. Tenant-owned tables are reached through the scoped finders in
 //! `db::scoped`, never by a bare `find()` in a service.
 
+pub mod ai_function;
+pub mod ai_function_execution;
 pub mod automation_flow;
 pub mod automation_integration;
 pub mod automation_session;

@@ -53,6 +53,7 @@ enum AutomationSessions {
     CompletionTokens,
     LastMessageAt,
     ExpiresAt,
+    WakeAt,
     CreatedAt,
     UpdatedAt,
     ClosedAt,
@@ -281,6 +282,8 @@ impl MigrationTrait for Migration {
                     )
                     .col(ts(AutomationSessions::LastMessageAt))
                     .col(ts_null(AutomationSessions::ExpiresAt))
+                    // A flow's wait step or question timeout: a timer turn is due then.
+                    .col(ts_null(AutomationSessions::WakeAt))
                     .col(ts(AutomationSessions::CreatedAt))
                     .col(ts(AutomationSessions::UpdatedAt))
                     .col(ts_null(AutomationSessions::ClosedAt))
@@ -304,6 +307,15 @@ impl MigrationTrait for Migration {
                     .table(AutomationSessions::Table)
                     .col(AutomationSessions::TenantId)
                     .col(AutomationSessions::Id)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_automation_sessions_wake")
+                    .table(AutomationSessions::Table)
+                    .col(AutomationSessions::WakeAt)
                     .to_owned(),
             )
             .await?;

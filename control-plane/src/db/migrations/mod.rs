@@ -13,6 +13,7 @@ mod m20261127_000007_media;
 pub(crate) mod m20261128_000001_conversation_counts;
 mod m20261205_000001_tenant_quotas;
 mod m20261206_000001_automation_engine;
+mod m20261206_000010_ai_functions;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_conversation_counts::Migration),
             Box::new(m20261205_000001_tenant_quotas::Migration),
             Box::new(m20261206_000001_automation_engine::Migration),
+            Box::new(m20261206_000010_ai_functions::Migration),
         ]
     }
 }

@@ -6,7 +6,7 @@
 mod automation;
 mod chat;
 mod examples;
-mod query;
+pub(in crate::http) mod query;
 mod schemas;
 
 use axum::extract::{Path, RawQuery, State};

@@ -142,7 +142,11 @@ pub(in crate::http) fn opt_time(
 
 // ---- the OpenAPI description of the parameters above ----
 
-fn query(name: &str, description: &str, schema: impl Into<Schema>) -> Parameter {
+pub(in crate::http) fn query(
+    name: &str,
+    description: &str,
+    schema: impl Into<Schema>,
+) -> Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Query)
@@ -152,7 +156,7 @@ fn query(name: &str, description: &str, schema: impl Into<Schema>) -> Parameter 
         .build()
 }
 
-fn string() -> ObjectBuilder {
+pub(in crate::http) fn string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
 }
 
@@ -166,7 +170,7 @@ fn integer(min: Option<u64>, max: Option<u64>, default: Option<u64>) -> ObjectBu
 }
 
 /// A boolean read by [`opt_bool`].
-fn boolean(name: &str, description: &str) -> Parameter {
+pub(in crate::http) fn boolean(name: &str, description: &str) -> Parameter {
     query(
         name,
         &format!("{description} `true` or `1`, `false` or `0`; absent or empty means no filter."),
@@ -176,17 +180,17 @@ fn boolean(name: &str, description: &str) -> Parameter {
 
 /// A parameter whose blank value reads as absent ([`Params::get`]): the schema admits a blank
 /// string too, so that the document is exactly as strict as the parser.
-fn or_blank(schema: ObjectBuilder) -> AnyOfBuilder {
+pub(in crate::http) fn or_blank(schema: ObjectBuilder) -> AnyOfBuilder {
     AnyOfBuilder::new()
         .item(schema)
         .item(string().pattern(Some(format!("^[{WHITE_SPACE}]*$"))))
 }
 
-fn uuid() -> ObjectBuilder {
+pub(in crate::http) fn uuid() -> ObjectBuilder {
     string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
 }
 
-fn page() -> Parameter {
+pub(in crate::http) fn page() -> Parameter {
     query(
         "page",
         "Page number, from 1.",
@@ -194,7 +198,7 @@ fn page() -> Parameter {
     )
 }
 
-fn per_page(default: u64) -> Parameter {
+pub(in crate::http) fn per_page(default: u64) -> Parameter {
     query(
         "per_page",
         &format!("Items per page (max {MAX_PER_PAGE}, default {default})."),

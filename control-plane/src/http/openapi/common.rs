@@ -275,6 +275,10 @@ pub fn tags() -> Value {
             "Flows, integrations and an instance's inbox settings.",
         ),
         (
+            "AI Functions",
+            "Tools an AI Agent integration calls: configure, test, and their execution log.",
+        ),
+        (
             "Webhooks",
             "An instance's webhook, its deliveries and replays.",
         ),

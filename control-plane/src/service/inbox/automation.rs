@@ -637,7 +637,11 @@ impl Services {
                     a.updated_at = Set(now);
                     (
                         instance_id,
-                        Some(integration_view(&a.update(&self.db).await?, &uuids, &self.secrets)),
+                        Some(integration_view(
+                            &a.update(&self.db).await?,
+                            &uuids,
+                            &self.secrets,
+                        )),
                     )
                 }
             }

@@ -1,0 +1,335 @@
+//! AI Functions: the tools an AI agent integration may call (`ai_functions`, one name per
+//! integration), and the log of every call made (`ai_function_executions`; a `running` row
+//! exists while a call is in flight). Deleting an integration deletes its functions, and
+//! deleting a function its executions.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum AutomationIntegrations {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum AiFunctions {
+    Table,
+    Id,
+    Uuid,
+    TenantId,
+    InstanceId,
+    IntegrationId,
+    Name,
+    DisplayName,
+    Description,
+    FunctionType,
+    EndpointUrl,
+    HttpMethod,
+    AuthType,
+    AuthConfigEnc,
+    Parameters,
+    Headers,
+    IsEnabled,
+    TimeoutSeconds,
+    ExecutionsCount,
+    LastExecutedAt,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum AiFunctionExecutions {
+    Table,
+    Id,
+    Uuid,
+    TenantId,
+    InstanceId,
+    FunctionId,
+    ConversationId,
+    SessionId,
+    Arguments,
+    RequestMethod,
+    RequestUrl,
+    RequestHeaders,
+    Status,
+    HttpStatus,
+    ResponseExcerpt,
+    ResponseTruncated,
+    DurationMs,
+    Error,
+    IsTest,
+    CreatedAt,
+    FinishedAt,
+}
+
+fn id_col<T: IntoIden>(name: T) -> ColumnDef {
+    ColumnDef::new(name)
+        .big_integer()
+        .not_null()
+        .auto_increment()
+        .primary_key()
+        .to_owned()
+}
+
+fn ts<T: IntoIden>(name: T) -> ColumnDef {
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
+}
+
+fn ts_null<T: IntoIden>(name: T) -> ColumnDef {
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(AiFunctions::Table)
+                    .col(id_col(AiFunctions::Id))
+                    .col(
+                        ColumnDef::new(AiFunctions::Uuid)
+                            .uuid()
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctions::TenantId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctions::InstanceId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctions::IntegrationId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(AiFunctions::Name).string_len(64).not_null())
+                    .col(
+                        ColumnDef::new(AiFunctions::DisplayName)
+                            .string_len(255)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(AiFunctions::Description).text().not_null())
+                    .col(
+                        ColumnDef::new(AiFunctions::FunctionType)
+                            .string_len(32)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(AiFunctions::EndpointUrl).text().null())
+                    .col(
+                        ColumnDef::new(AiFunctions::HttpMethod)
+                            .string_len(8)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctions::AuthType)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(AiFunctions::AuthConfigEnc).text().null())
+                    .col(ColumnDef::new(AiFunctions::Parameters).json().not_null())
+                    .col(ColumnDef::new(AiFunctions::Headers).json().null())
+                    .col(
+                        ColumnDef::new(AiFunctions::IsEnabled)
+                            .boolean()
+                            .not_null()
+                            .default(true),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctions::TimeoutSeconds)
+                            .integer()
+                            .not_null()
+                            .default(15),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctions::ExecutionsCount)
+                            .big_integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(ts_null(AiFunctions::LastExecutedAt))
+                    .col(ts(AiFunctions::CreatedAt))
+                    .col(ts(AiFunctions::UpdatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(AiFunctions::Table, AiFunctions::IntegrationId)
+                            .to(AutomationIntegrations::Table, AutomationIntegrations::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("uq_ai_functions_integration_name")
+                    .table(AiFunctions::Table)
+                    .col(AiFunctions::IntegrationId)
+                    .col(AiFunctions::Name)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_ai_functions_tenant")
+                    .table(AiFunctions::Table)
+                    .col(AiFunctions::TenantId)
+                    .col(AiFunctions::Id)
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(AiFunctionExecutions::Table)
+                    .col(id_col(AiFunctionExecutions::Id))
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::Uuid)
+                            .uuid()
+                            .not_null()
+                            .unique_key(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::TenantId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::InstanceId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::FunctionId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::ConversationId)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::SessionId)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::Arguments)
+                            .json()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::RequestMethod)
+                            .string_len(8)
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::RequestUrl)
+                            .text()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::RequestHeaders)
+                            .json()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::Status)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::HttpStatus)
+                            .integer()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::ResponseExcerpt)
+                            .text()
+                            .null(),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::ResponseTruncated)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::DurationMs)
+                            .big_integer()
+                            .null(),
+                    )
+                    .col(ColumnDef::new(AiFunctionExecutions::Error).text().null())
+                    .col(
+                        ColumnDef::new(AiFunctionExecutions::IsTest)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(ts(AiFunctionExecutions::CreatedAt))
+                    .col(ts_null(AiFunctionExecutions::FinishedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                AiFunctionExecutions::Table,
+                                AiFunctionExecutions::FunctionId,
+                            )
+                            .to(AiFunctions::Table, AiFunctions::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_ai_function_executions_function")
+                    .table(AiFunctionExecutions::Table)
+                    .col(AiFunctionExecutions::FunctionId)
+                    .col(AiFunctionExecutions::Id)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_ai_function_executions_status")
+                    .table(AiFunctionExecutions::Table)
+                    .col(AiFunctionExecutions::FunctionId)
+                    .col(AiFunctionExecutions::Status)
+                    .to_owned(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            AiFunctionExecutions::Table.into_iden(),
+            AiFunctions::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
