@@ -58,6 +58,8 @@ pub struct Outcome {
     pub switch_to: Option<(String, i64)>,
     /// A flow waits for a timer (a wait step, a question's timeout).
     pub wake_at: Option<chrono::DateTime<Utc>>,
+    /// The replies are sent as written (a flow's messages), never split on blank lines.
+    pub as_written: bool,
 }
 
 /// How long an audio may wait for its transcription before it counts as unsupported.
@@ -221,6 +223,7 @@ impl Services {
                 .run_automation_kind(&inst, &conv, &next, &session, &input, true)
                 .await?;
             outcome.replies.extend(more.replies);
+            outcome.as_written = false;
             outcome.after = more.after;
             outcome.state = more.state;
             outcome.prompt_tokens += more.prompt_tokens;
@@ -290,7 +293,7 @@ impl Services {
         let mut items = Vec::new();
         for r in outcome.replies {
             match r {
-                Reply::Text { text } if settings.reply.split_paragraphs => {
+                Reply::Text { text } if settings.reply.split_paragraphs && !outcome.as_written => {
                     items.extend(
                         split_paragraphs(&text)
                             .into_iter()

@@ -64,7 +64,10 @@ impl Services {
             None => Resume::Timer,
         };
         let out = advance(&flow, &mut state, Some(resume), &ctx, &self.outbound).await;
-        let mut outcome = Outcome::default();
+        let mut outcome = Outcome {
+            as_written: true,
+            ..Outcome::default()
+        };
         for action in out.actions {
             match action {
                 FlowAction::Text(text) => outcome.replies.push(Reply::Text { text }),

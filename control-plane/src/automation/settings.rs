@@ -68,7 +68,8 @@ pub struct ReplyDelivery {
     pub delay_per_char_ms: u32,
     /// Cap of that delay, in ms (default 3000; at most 30000).
     pub max_delay_ms: u32,
-    /// Split a long reply on blank lines into several messages (default `true`).
+    /// Split a bot's or AI agent's reply on blank lines into several messages (default
+    /// `true`). A flow's messages are sent as written.
     pub split_paragraphs: bool,
 }
 

@@ -503,3 +503,251 @@ async fn a_burst_is_answered_once_even_when_the_control_plane_restarts_inside_th
     .await;
     assert_eq!(calls.lock().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_flow_runs_menu_question_http_condition_wait_and_hand_off() {
+    let s = setup().await;
+    let p = paired(&s, "Flow", "5511955556666").await;
+    let crm = Receiver::start().await;
+    crm.set_responder(|_| {
+        serde_json::to_vec(&json!({"customer": {"plans": [{"name": "GOLD"}]}})).unwrap()
+    });
+    let definition = json!({"start": "welcome", "steps": [
+        {"id": "welcome", "type": "send_text", "text": "Olá {{contact.name}}!", "next": "menu"},
+        {"id": "menu", "type": "menu", "text": "Como podemos ajudar?", "save_as": "topic",
+         "retry_message": "Responda 1 ou 2.",
+         "options": [{"label": "Planos", "value": "plans", "next": "email"}, {"label": "Atendente", "next": "human"}]},
+        {"id": "email", "type": "question", "text": "Seu e-mail?", "save_as": "email", "validate": "email",
+         "retry_message": "E-mail inválido.", "next": "lookup"},
+        {"id": "lookup", "type": "http_request", "method": "POST", "url": crm.url,
+         "body": {"email": "{{email}}", "phone": "{{contact.phone}}"},
+         "auth": {"type": "bearer", "token": "crm-secret-token"},
+         "save": {"plan": "customer.plans.0.name"}, "next": "check"},
+        {"id": "check", "type": "condition",
+         "rules": [{"var": "plan", "op": "equals", "value": "gold", "next": "vip"}], "else_next": "human"},
+        {"id": "vip", "type": "add_tag", "tag": "vip", "next": "pause"},
+        {"id": "pause", "type": "wait", "seconds": 1, "next": "bye"},
+        {"id": "bye", "type": "end", "message": "Obrigado! Seu plano é {{plan}}."},
+        {"id": "human", "type": "handoff", "message": "Um atendente vai responder."}
+    ]});
+    let (status, created) = s
+        .post(
+            "/api/v1/automation/flows",
+            &s.user,
+            json!({"instance_id": p.uuid, "name": "Atendimento", "definition": definition,
+                   "settings": {"debounce_ms": 0}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let flow_id = created["data"]["id"].as_str().unwrap().to_owned();
+
+    let a = "5511966661234";
+    inbound(&s, &p, a, "oi").await;
+    messages_until(&s, &p, a, "the welcome and the menu", |m| {
+        texts(m, true).len() == 2
+    })
+    .await;
+    // A session already running keeps the definition it began with.
+    let (status, body) = s
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/automation/flows/{flow_id}"),
+            &s.user,
+            Some(json!({"definition": {"start": "x", "steps": [{"id": "x", "type": "end", "message": "new flow"}]}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["version"], 2);
+    inbound(&s, &p, a, "1").await;
+    messages_until(&s, &p, a, "the e-mail question", |m| {
+        texts(m, true).len() == 3
+    })
+    .await;
+    inbound(&s, &p, a, "não sei").await;
+    messages_until(&s, &p, a, "the retry", |m| texts(m, true).len() == 4).await;
+    inbound(&s, &p, a, "ana@example.com").await;
+    let msgs = messages_until(&s, &p, a, "the end after the wait", |m| {
+        texts(m, true).len() == 5
+    })
+    .await;
+    let out = texts(&msgs, true);
+    assert_eq!(out[0], "Olá Ana!");
+    assert!(
+        out[1].starts_with("Como podemos ajudar?") && out[1].contains("1. Planos"),
+        "{out:?}"
+    );
+    assert_eq!(out[2], "Seu e-mail?");
+    assert_eq!(out[3], "E-mail inválido.");
+    assert_eq!(out[4], "Obrigado! Seu plano é GOLD.");
+    let call = crm.received().remove(0);
+    assert_eq!(call.header("authorization"), "Bearer crm-secret-token");
+    assert_eq!(call.json()["email"], "ana@example.com");
+    let closed = sessions(&s, "status=closed").await;
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert_eq!(closed[0]["close_reason"], "ended");
+    assert_eq!(closed[0]["state"]["flow"]["vars"]["plan"], "GOLD");
+    let (_, tags) = s.get("/api/v1/tags", &s.user).await;
+    assert!(
+        tags["data"]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "vip"),
+        "{tags}"
+    );
+
+    // Another contact starts on the new definition; "new flow" ends it at once.
+    let b = "5511966665678";
+    inbound(&s, &p, b, "olá").await;
+    messages_until(&s, &p, b, "the new definition", |m| {
+        texts(m, true) == vec!["new flow".to_owned()]
+    })
+    .await;
+
+    // A hand-off pauses the conversation for a person.
+    let (status, body) = s
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/automation/flows/{flow_id}"),
+            &s.user,
+            Some(json!({"definition": definition})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let c = "5511966669012";
+    inbound(&s, &p, c, "oi").await;
+    messages_until(&s, &p, c, "the menu", |m| texts(m, true).len() == 2).await;
+    inbound(&s, &p, c, "atendente").await;
+    messages_until(&s, &p, c, "the hand-off message", |m| {
+        texts(m, true)
+            .last()
+            .is_some_and(|t| t == "Um atendente vai responder.")
+    })
+    .await;
+    let paused = eventually(T, "the hand-off pause", || async {
+        sessions(&s, "status=paused").await.first().cloned()
+    })
+    .await;
+    assert_eq!(paused["pause_reason"], "handoff");
+    let (status, body) = s
+        .post(
+            "/api/v1/chat/send",
+            &s.user,
+            json!({"instance_id": p.uuid, "recipient": c, "message": "Oi, aqui é a Carla"}),
+        )
+        .await;
+    assert_eq!(status, 200, "the person can answer: {body}");
+}
+
+#[tokio::test]
+async fn an_ai_agent_asks_for_a_parameter_then_calls_its_function_in_parallel() {
+    let s = setup().await;
+    let p = paired(&s, "Agent fn", "5511955557777").await;
+    let orders = Receiver::start().await;
+    orders.set_responder(|_| serde_json::to_vec(&json!({"status": "shipped"})).unwrap());
+    let model = Receiver::start().await;
+    model.set_responder(move |body| {
+        let v: Value = serde_json::from_slice(body).unwrap_or_default();
+        let msgs = v["messages"].as_array().cloned().unwrap_or_default();
+        let last = msgs.last().cloned().unwrap_or_default();
+        let message = if last["role"] == "tool" {
+            let results: Vec<String> = msgs
+                .iter()
+                .filter(|m| m["role"] == "tool")
+                .map(|m| m["content"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            json!({"role": "assistant", "content": format!("Status: {}", results.join(" | "))})
+        } else if last["content"].as_str().is_some_and(|c| c.contains("ORD-")) {
+            json!({"role": "assistant", "content": null, "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "check_order_status", "arguments": "{\"order_number\":\"ORD-1\"}"}},
+                {"id": "c2", "type": "function", "function": {"name": "check_order_status", "arguments": "{\"order_number\":\"ORD-2\"}"}}
+            ]})
+        } else {
+            json!({"role": "assistant", "content": "Qual o número do pedido?"})
+        };
+        serde_json::to_vec(&json!({
+            "id": "x", "object": "chat.completion", "created": 1, "model": "fake",
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+        }))
+        .unwrap()
+    });
+    let base = model.url.trim_end_matches("/webhook").to_owned();
+    let (status, created) = s
+        .post(
+            "/api/v1/automation/integrations",
+            &s.user,
+            json!({"instance_id": p.uuid, "name": "Agent", "integration_type": "ai_agent",
+                   "settings": {"debounce_ms": 0},
+                   "config": {"base_url": base, "model": "fake-1"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let integration = created["data"]["id"].as_str().unwrap().to_owned();
+    let (status, function) = s
+        .post(
+            "/api/v1/ai-functions",
+            &s.user,
+            json!({
+                "integration_uuid": integration,
+                "name": "check_order_status",
+                "display_name": "Check Order Status",
+                "description": "Checks the status of a customer order by order number",
+                "type": "fetch_data",
+                "endpoint_url": orders.url,
+                "http_method": "GET",
+                "auth_type": "bearer",
+                "auth_config": {"token": "shop-key"},
+                "parameters": [{"name": "order_number", "display_name": "Order Number",
+                    "description": "The order number", "type": "string",
+                    "is_required": true, "collect_from_user": true}]
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{function}");
+    let fid = function["data"]["uuid"]
+        .as_str()
+        .or(function["data"]["id"].as_str())
+        .unwrap()
+        .to_owned();
+
+    let from = "5511977771234";
+    inbound(&s, &p, from, "qual o status do meu pedido?").await;
+    messages_until(&s, &p, from, "the agent asking", |m| {
+        texts(m, true) == vec!["Qual o número do pedido?".to_owned()]
+    })
+    .await;
+    inbound(&s, &p, from, "ORD-1 e ORD-2").await;
+    let msgs = messages_until(&s, &p, from, "the answer with the results", |m| {
+        texts(m, true).len() == 2
+    })
+    .await;
+    let answer = texts(&msgs, true)[1].clone();
+    assert!(answer.starts_with("Status: "), "{answer}");
+    assert_eq!(answer.matches("shipped").count(), 2, "{answer}");
+    // Both calls reached the function with the contact's values and the bearer key.
+    let calls = orders.received();
+    assert_eq!(calls.len(), 2);
+    for c in &calls {
+        assert_eq!(c.header("authorization"), "Bearer shop-key");
+    }
+    // The tool the model saw asks for the parameter from the contact.
+    let first = model.received().remove(0).json();
+    let tool = first["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["function"]["name"] == "check_order_status")
+        .cloned()
+        .expect("the function is a tool");
+    assert_eq!(
+        tool["function"]["parameters"]["required"][0],
+        "order_number"
+    );
+    // Both executions are logged against the conversation.
+    let (status, execs) = s
+        .get(&format!("/api/v1/ai-functions/{fid}/executions"), &s.user)
+        .await;
+    assert_eq!(status, 200, "{execs}");
+    assert_eq!(execs["data"].as_array().unwrap().len(), 2, "{execs}");
+}
