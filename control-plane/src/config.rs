@@ -94,6 +94,10 @@ pub struct Config {
     pub public_url: Option<String>,
     pub media: MediaSettings,
     pub transcription: TranscriptionSettings,
+    /// `ZAPINI_AUTOMATION_LEASE_SECS` (30): how long a claimed automation turn is held
+    /// without renewal (the worker renews it every third of that while it runs); a control
+    /// plane that dies mid-turn leaves it to another worker after this.
+    pub automation_lease: std::time::Duration,
     /// Prometheus metrics: their own listener and/or a token for `/metrics` on the API port.
     pub metrics: MetricsSettings,
 }

@@ -73,6 +73,31 @@ impl ClientRef {
     }
 }
 
+/// Which automation sent a message (in history and `message.sent` webhooks).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = SentByAutomation)]
+pub struct SentBy {
+    /// The automation session.
+    pub session_id: Uuid,
+    /// `flow` or `integration`.
+    #[schema(example = "integration")]
+    pub automation_type: &'static str,
+    /// The flow's or integration's UUID.
+    pub automation_id: Uuid,
+}
+
+impl SentBy {
+    /// From a stored message's automation reference.
+    pub fn of(automation_ref: Option<&str>) -> Option<SentBy> {
+        let r = ClientRef::parse(automation_ref?)?;
+        Some(SentBy {
+            session_id: r.session_uuid,
+            automation_type: r.automation_kind,
+            automation_id: r.automation_uuid,
+        })
+    }
+}
+
 /// Incoming messages older than this are not answered.
 pub const STALE_AFTER: Duration = Duration::hours(1);
 

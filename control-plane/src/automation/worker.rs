@@ -23,8 +23,6 @@ use crate::error::{AppError, AppResult};
 use crate::service::Services;
 use crate::service::ingest::InMessage;
 
-/// How long a claimed turn is held before another worker may take it up.
-const LEASE: Duration = Duration::from_secs(120);
 /// Conversations handled at once by one worker.
 const PARALLEL: usize = 64;
 /// A turn that failed to send is retried this many times (node unavailable), then fails.
@@ -87,13 +85,17 @@ impl Services {
     pub async fn run_automation(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let owner = format!("cp-{}", crate::service::random_secret(12));
         let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
-        let mut last_sweep = std::time::Instant::now();
+        // The first sweep runs at once: turns a previous process held are taken up as soon as
+        // their lease ran out.
+        let mut last_sweep = std::time::Instant::now()
+            .checked_sub(Duration::from_secs(60))
+            .unwrap_or_else(std::time::Instant::now);
         let mut last_wake = std::time::Instant::now();
         loop {
             if *stop.borrow() {
                 return;
             }
-            if last_sweep.elapsed() >= Duration::from_secs(5) {
+            if last_sweep.elapsed() >= Duration::from_secs(5).min(self.config.automation_lease) {
                 last_sweep = std::time::Instant::now();
                 if let Err(e) = self.sweep_automation().await {
                     tracing::warn!(error = %e, "automation sweep failed");
@@ -114,11 +116,16 @@ impl Services {
                                 return;
                             };
                             let services = self.clone();
+                            let owner = owner.clone();
                             tokio::spawn(async move {
                                 let conv = claim.conversation_id;
+                                let ids: Vec<i64> = claim.turns.iter().map(|t| t.id).collect();
+                                let renewal =
+                                    tokio::spawn(services.clone().renew_turn_lease(owner, ids));
                                 if let Err(e) = services.run_claim(claim).await {
                                     tracing::warn!(error = %e, conversation = conv, "automation turn failed");
                                 }
+                                renewal.abort();
                                 drop(permit);
                             });
                         }
@@ -130,6 +137,27 @@ impl Services {
                 _ = self.automation_signal.notified() => {}
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
                 _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Keeps a claim's lease while its turn runs (a bot or a model may take a while).
+    async fn renew_turn_lease(self, owner: String, ids: Vec<i64>) {
+        let every = self.config.automation_lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            let until = Utc::now()
+                + chrono::Duration::from_std(self.config.automation_lease).unwrap_or_default();
+            let _permit = self.write_gate.enter().await;
+            let renewed = automation_turn::Entity::update_many()
+                .col_expr(automation_turn::Column::LeaseUntil, Expr::value(until))
+                .filter(automation_turn::Column::Id.is_in(ids.clone()))
+                .filter(automation_turn::Column::Status.eq("running"))
+                .filter(automation_turn::Column::LeaseOwner.eq(owner.as_str()))
+                .exec(&self.db)
+                .await;
+            if let Err(e) = renewed {
+                tracing::warn!(error = %e, "renewing an automation turn's lease failed");
             }
         }
     }
@@ -246,7 +274,8 @@ impl Services {
             .into_tuple()
             .all(&self.db)
             .await?;
-        let lease_until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        let lease_until =
+            now + chrono::Duration::from_std(self.config.automation_lease).unwrap_or_default();
         let mut claims = Vec::new();
         for conv in candidates
             .into_iter()

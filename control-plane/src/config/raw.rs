@@ -67,6 +67,7 @@ pub(super) struct RawConfig {
     pub(super) media_dir: Option<PathBuf>,
     pub(super) media_ttl_secs: u64,
     pub(super) media_cleanup_interval_secs: u64,
+    pub(super) automation_lease_secs: u64,
     pub(super) media_url_ttl_secs: u64,
     pub(super) s3_bucket: Option<String>,
     pub(super) s3_endpoint: Option<String>,
@@ -140,6 +141,7 @@ impl Default for RawConfig {
             media_dir: None,
             media_ttl_secs: 7 * 24 * 3600,
             media_cleanup_interval_secs: 300,
+            automation_lease_secs: 30,
             media_url_ttl_secs: 7 * 24 * 3600,
             s3_bucket: None,
             s3_endpoint: None,
@@ -536,6 +538,10 @@ impl RawConfig {
             allow_private_urls: self.allow_private_urls,
             webhooks,
             transcription,
+            automation_lease: std::time::Duration::from_secs(positive(
+                "ZAPINI_AUTOMATION_LEASE_SECS",
+                self.automation_lease_secs,
+            )?),
         })
     }
 }

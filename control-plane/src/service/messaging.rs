@@ -101,6 +101,10 @@ pub struct MessageView {
     pub timestamp: String,
     #[schema(format = DateTime, example = "2025-01-15T10:30:00Z")]
     pub created_at: String,
+    /// Present on a message an automation sent: which one, in which session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub sent_by_automation: Option<crate::automation::intake::SentBy>,
 }
 
 /// What to send through a node.
@@ -153,6 +157,7 @@ pub fn message_view(
         is_deleted: m.is_deleted,
         timestamp: format_millis(m.sent_at),
         created_at: format_secs(m.created_at),
+        sent_by_automation: crate::automation::intake::SentBy::of(m.automation_ref.as_deref()),
     }
 }
 

@@ -218,6 +218,10 @@ pub struct Sent<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Location, required = false)]
     pub location: Option<&'a Value>,
+    /// Only on a message an automation sent: which one, in which session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    pub sent_by_automation: Option<crate::automation::intake::SentBy>,
 }
 
 /// `message.sent` / `message.outgoing`.
@@ -236,6 +240,7 @@ pub fn sent(m: &message::Model, conv: &conversation::Model) -> Value {
         is_group: conv.is_group,
         quoted_message_id: m.quoted_id.as_deref(),
         location: location(m),
+        sent_by_automation: crate::automation::intake::SentBy::of(m.automation_ref.as_deref()),
     })
 }
 

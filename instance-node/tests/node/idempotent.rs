@@ -253,7 +253,8 @@ async fn the_idempotency_key_header_makes_http_sends_idempotent() {
 
     wait_sent_event(&cp, other["message_id"].as_str().unwrap()).await;
     let refs: Vec<String> = sent_events(&cp).into_iter().map(|m| m.client_ref).collect();
-    assert_eq!(refs, vec!["order-41", "order-42"]);
+    // Kept apart from the control plane's own references.
+    assert_eq!(refs, vec!["api:order-41", "api:order-42"]);
 
     for bad in ["two words", &"k".repeat(129)] {
         let (status, body) = post_with_key(&node, "/send-message", bad, body.clone()).await;

@@ -120,6 +120,17 @@ async fn a_webhook_bot_answers_a_burst_once_and_stops_when_a_person_takes_over()
         texts(&msgs, true),
         vec!["Echo: oi\ntudo bem?\nquero saber o preço".to_owned()]
     );
+    let ours = msgs.iter().find(|m| m["is_from_me"] == true).unwrap();
+    assert_eq!(
+        ours["sent_by_automation"]["automation_id"],
+        integration.as_str()
+    );
+    assert_eq!(ours["sent_by_automation"]["automation_type"], "integration");
+    assert!(
+        msgs.iter()
+            .filter(|m| m["is_from_me"] == false)
+            .all(|m| m.get("sent_by_automation").is_none())
+    );
     {
         let calls = calls.lock().unwrap();
         assert_eq!(calls.len(), 1, "{calls:?}");

@@ -2,6 +2,7 @@
 //! real nodes and real receivers. One binary links the platform once instead of once per file.
 
 mod automation;
+mod automation_crash;
 mod crash_recovery;
 mod edge;
 mod groups;
