@@ -7,12 +7,15 @@
 pub mod agent;
 pub mod bot;
 pub mod config;
+mod delivery;
 pub mod engine;
 pub mod flow;
 mod flow_turn;
 pub mod functions;
 pub mod intake;
 pub mod outbound;
+pub mod plan;
+mod session_life;
 pub mod sessions;
 pub mod settings;
 pub mod worker;

@@ -390,6 +390,23 @@ mod tests {
     }
 
     #[test]
+    fn ignored_chats_and_the_finish_keyword() {
+        let s = Settings::parse(&json!({
+            "ignore_numbers": ["+55 11 91234-5678"], "finish_keyword": "Sair"
+        }))
+        .unwrap();
+        assert!(s.ignores(false, "5511912345678"));
+        assert!(!s.ignores(false, "5511912345679"));
+        assert!(s.ignores(true, "120363000000000000"), "groups by default");
+        let mut groups = s.clone();
+        groups.ignore_groups = false;
+        assert!(!groups.ignores(true, "120363000000000000"));
+        assert!(s.is_finish("  sair "));
+        assert!(!s.is_finish("sair agora"));
+        assert!(!Settings::default().is_finish("sair"));
+    }
+
+    #[test]
     fn validation_names_the_field() {
         for (body, field) in [
             (

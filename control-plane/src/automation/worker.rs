@@ -14,64 +14,14 @@ use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, prelude::DateTimeUtc,
 };
-use serde::{Deserialize, Serialize};
 
-use super::intake::ClientRef;
-use super::settings::ReplyDelivery;
-use crate::db::entities::{automation_session, automation_turn, conversation, instance, message};
+use crate::db::entities::{automation_session, automation_turn};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
-use crate::service::ingest::InMessage;
 
 /// Conversations handled at once by one worker.
 const PARALLEL: usize = 64;
-/// A turn that failed to send is retried this many times (node unavailable), then fails.
-const MAX_ATTEMPTS: i32 = 8;
-
-/// One outgoing reply.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Reply {
-    Text {
-        text: String,
-    },
-    Media {
-        media_type: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        url: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        media_id: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        caption: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        filename: Option<String>,
-    },
-}
-
-/// What happens to the session once the plan is sent.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum After {
-    #[default]
-    Continue,
-    Close {
-        reason: String,
-    },
-    Pause {
-        reason: String,
-    },
-}
-
-/// A turn's decided answer, recorded before anything is sent.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
-    pub session_id: i64,
-    pub items: Vec<Reply>,
-    #[serde(default)]
-    pub after: After,
-    #[serde(default)]
-    pub delivery: ReplyDelivery,
-}
+pub use super::plan::{After, Plan, Reply};
 
 /// A conversation's claimed turns (oldest first).
 pub(crate) struct Claim {
@@ -358,7 +308,12 @@ impl Services {
         }
     }
 
-    async fn set_turns(&self, ids: &[i64], status: &str, error: Option<String>) -> AppResult<()> {
+    pub(crate) async fn set_turns(
+        &self,
+        ids: &[i64],
+        status: &str,
+        error: Option<String>,
+    ) -> AppResult<()> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -384,7 +339,7 @@ impl Services {
         Ok(())
     }
 
-    async fn postpone_turns(&self, ids: &[i64], delay: Duration) -> AppResult<()> {
+    pub(crate) async fn postpone_turns(&self, ids: &[i64], delay: Duration) -> AppResult<()> {
         let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
         let _permit = self.write_gate.enter().await;
         automation_turn::Entity::update_many()
@@ -443,227 +398,5 @@ impl Services {
         t.plan = Some(plan_json);
         t.session_id = Some(plan.session_id);
         Ok(t)
-    }
-
-    /// Sends a planned turn's remaining items, then applies its `after` and marks it done.
-    async fn deliver(&self, turn: automation_turn::Model) -> AppResult<()> {
-        let plan: Plan = serde_json::from_value(turn.plan.clone().unwrap_or_default())
-            .map_err(|e| AppError::internal(e.to_string()))?;
-        let Some(session) = automation_session::Entity::find_by_id(plan.session_id)
-            .one(&self.db)
-            .await?
-        else {
-            return self
-                .set_turns(&[turn.id], "failed", Some("session gone".into()))
-                .await;
-        };
-        let Some(conv) = conversation::Entity::find_by_id(turn.conversation_id)
-            .one(&self.db)
-            .await?
-        else {
-            return self
-                .set_turns(&[turn.id], "failed", Some("conversation gone".into()))
-                .await;
-        };
-        let Some(inst) = instance::Entity::find_by_id(turn.instance_id)
-            .one(&self.db)
-            .await?
-        else {
-            return self
-                .set_turns(&[turn.id], "failed", Some("instance gone".into()))
-                .await;
-        };
-        let automation_uuid = self
-            .automation_uuid(&session.automation_kind, session.automation_id)
-            .await?;
-        let start = usize::try_from(turn.sent_count).unwrap_or(0);
-        for (index, item) in plan.items.iter().enumerate().skip(start) {
-            let client_ref = ClientRef {
-                session_id: session.id,
-                session_uuid: session.uuid,
-                automation_kind: if session.automation_kind == "flow" {
-                    "flow"
-                } else {
-                    "integration"
-                },
-                automation_uuid,
-                turn_id: turn.id,
-                index: index as u32,
-            }
-            .encode();
-            // Sent before a crash but not counted: the node's event (or our record) has it.
-            let already = message::Entity::find()
-                .select_only()
-                .column(message::Column::Id)
-                .filter(message::Column::ConversationId.eq(conv.id))
-                .filter(message::Column::AutomationRef.eq(client_ref.as_str()))
-                .into_tuple::<i64>()
-                .one(&self.db)
-                .await?
-                .is_some();
-            if already {
-                self.count_sent(turn.id, index).await?;
-                continue;
-            }
-            if index > start || start == 0 {
-                pause_before(&plan.delivery, item).await;
-            }
-            match self
-                .send_reply(&inst, &conv.chat_jid, item, &client_ref)
-                .await
-            {
-                Ok(()) => self.count_sent(turn.id, index).await?,
-                Err(AppError::Client(body)) if !retryable(&body) => {
-                    return self
-                        .set_turns(&[turn.id], "failed", Some(body.message.clone()))
-                        .await;
-                }
-                Err(e) => {
-                    if turn.attempts >= MAX_ATTEMPTS {
-                        return self
-                            .set_turns(&[turn.id], "failed", Some(e.to_string()))
-                            .await;
-                    }
-                    // The node is away: try again later, the plan and count kept.
-                    let delay = Duration::from_millis(500 * (1 << turn.attempts.clamp(0, 7)));
-                    return self.postpone_turns(&[turn.id], delay).await;
-                }
-            }
-        }
-        self.finish_session_turn(&session, &conv, &plan).await?;
-        self.set_turns(&[turn.id], "done", None).await
-    }
-
-    async fn count_sent(&self, turn_id: i64, index: usize) -> AppResult<()> {
-        let _permit = self.write_gate.enter().await;
-        automation_turn::Entity::update_many()
-            .col_expr(
-                automation_turn::Column::SentCount,
-                Expr::value(index as i32 + 1),
-            )
-            .col_expr(automation_turn::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(automation_turn::Column::Id.eq(turn_id))
-            .exec(&self.db)
-            .await?;
-        Ok(())
-    }
-
-    async fn automation_uuid(&self, kind: &str, id: i64) -> AppResult<uuid::Uuid> {
-        use crate::db::entities::{automation_flow, automation_integration};
-        Ok(if kind == "flow" {
-            automation_flow::Entity::find_by_id(id)
-                .one(&self.db)
-                .await?
-                .map(|f| f.uuid)
-        } else {
-            automation_integration::Entity::find_by_id(id)
-                .one(&self.db)
-                .await?
-                .map(|i| i.uuid)
-        }
-        .unwrap_or_default())
-    }
-
-    /// Sends one reply through the node and stores it at once (marked with its session).
-    async fn send_reply(
-        &self,
-        inst: &instance::Model,
-        chat_jid: &str,
-        item: &Reply,
-        client_ref: &str,
-    ) -> AppResult<()> {
-        use crate::grpc::client::NodeMedia;
-        let node = self.require_node(inst).await?;
-        let (sent, record) = match item {
-            Reply::Text { text } => {
-                let sent = node
-                    .send_text(chat_jid, text, None, true, Some(client_ref))
-                    .await?;
-                (
-                    sent,
-                    InMessage {
-                        message_type: "text".into(),
-                        text: text.clone(),
-                        ..InMessage::default()
-                    },
-                )
-            }
-            Reply::Media {
-                media_type,
-                url,
-                media_id,
-                caption,
-                filename,
-            } => {
-                let sent = node
-                    .send_media(
-                        chat_jid,
-                        NodeMedia {
-                            media_type: media_type.clone(),
-                            url: url.clone().unwrap_or_default(),
-                            mime_type: String::new(),
-                            caption: caption.clone().unwrap_or_default(),
-                            filename: filename.clone().unwrap_or_default(),
-                            media_id: media_id.clone().unwrap_or_default(),
-                        },
-                        None,
-                        true,
-                        Some(client_ref),
-                    )
-                    .await?;
-                (
-                    sent,
-                    InMessage {
-                        message_type: media_type.clone(),
-                        media: Some(serde_json::json!({
-                            "url": url,
-                            "media_id": media_id,
-                            "caption": caption,
-                            "filename": filename,
-                        })),
-                        ..InMessage::default()
-                    },
-                )
-            }
-        };
-        let record = InMessage {
-            id: sent.message_id,
-            chat_jid: chat_jid.to_owned(),
-            from_me: true,
-            timestamp: chrono::DateTime::from_timestamp_millis(sent.timestamp_ms)
-                .filter(|_| sent.timestamp_ms > 0)
-                .unwrap_or_else(Utc::now),
-            client_ref: Some(client_ref.to_owned()),
-            ..record
-        };
-        crate::service::retry_write("recording an automated message", || {
-            self.record_message(inst, record.clone())
-        })
-        .await?;
-        Ok(())
-    }
-}
-
-/// A node's refusal that a later attempt may not get (daily limit, bad media): not retried.
-fn retryable(body: &zapini_shared::error::ErrorBody) -> bool {
-    use zapini_shared::error::ErrorCode;
-    matches!(
-        body.code,
-        ErrorCode::NodeUnavailable | ErrorCode::InstanceNotConnected
-    )
-}
-
-/// The delay before a reply: per character, capped.
-async fn pause_before(delivery: &ReplyDelivery, item: &Reply) {
-    let chars = match item {
-        Reply::Text { text } => text.chars().count(),
-        Reply::Media { caption, .. } => caption.as_ref().map_or(0, |c| c.chars().count()),
-    } as u64;
-    let ms = std::cmp::Ord::min(
-        chars * u64::from(delivery.delay_per_char_ms),
-        u64::from(delivery.max_delay_ms),
-    );
-    if ms > 0 {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod automation;
+pub mod automation_entities;
 pub mod history;
 
 use std::collections::{HashMap, HashSet};

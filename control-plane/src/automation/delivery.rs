@@ -1,0 +1,244 @@
+//! Sending a planned turn: item by item through the instance's node, each send with its
+//! client reference, skipping what a crashed attempt already sent, counting after each send,
+//! then the session's close or pause. A node that is away postpones the turn (plan kept).
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+use super::intake::ClientRef;
+use super::plan::{Plan, Reply};
+use super::settings::ReplyDelivery;
+use crate::db::entities::{automation_session, automation_turn, conversation, instance, message};
+use crate::error::{AppError, AppResult};
+use crate::service::Services;
+use crate::service::ingest::InMessage;
+
+/// A turn that failed to send is retried this many times (node unavailable), then fails.
+const MAX_ATTEMPTS: i32 = 8;
+
+impl Services {
+    /// Sends a planned turn's remaining items, then applies its `after` and marks it done.
+    pub(crate) async fn deliver(&self, turn: automation_turn::Model) -> AppResult<()> {
+        let plan: Plan = serde_json::from_value(turn.plan.clone().unwrap_or_default())
+            .map_err(|e| AppError::internal(e.to_string()))?;
+        let Some(session) = automation_session::Entity::find_by_id(plan.session_id)
+            .one(&self.db)
+            .await?
+        else {
+            return self
+                .set_turns(&[turn.id], "failed", Some("session gone".into()))
+                .await;
+        };
+        let Some(conv) = conversation::Entity::find_by_id(turn.conversation_id)
+            .one(&self.db)
+            .await?
+        else {
+            return self
+                .set_turns(&[turn.id], "failed", Some("conversation gone".into()))
+                .await;
+        };
+        let Some(inst) = instance::Entity::find_by_id(turn.instance_id)
+            .one(&self.db)
+            .await?
+        else {
+            return self
+                .set_turns(&[turn.id], "failed", Some("instance gone".into()))
+                .await;
+        };
+        let automation_uuid = self
+            .automation_uuid(&session.automation_kind, session.automation_id)
+            .await?;
+        let start = usize::try_from(turn.sent_count).unwrap_or(0);
+        for (index, item) in plan.items.iter().enumerate().skip(start) {
+            let client_ref = ClientRef {
+                session_id: session.id,
+                session_uuid: session.uuid,
+                automation_kind: if session.automation_kind == "flow" {
+                    "flow"
+                } else {
+                    "integration"
+                },
+                automation_uuid,
+                turn_id: turn.id,
+                index: index as u32,
+            }
+            .encode();
+            // Sent before a crash but not counted: the node's event (or our record) has it.
+            let already = message::Entity::find()
+                .select_only()
+                .column(message::Column::Id)
+                .filter(message::Column::ConversationId.eq(conv.id))
+                .filter(message::Column::AutomationRef.eq(client_ref.as_str()))
+                .into_tuple::<i64>()
+                .one(&self.db)
+                .await?
+                .is_some();
+            if already {
+                self.count_sent(turn.id, index).await?;
+                continue;
+            }
+            if index > start || start == 0 {
+                pause_before(&plan.delivery, item).await;
+            }
+            match self
+                .send_reply(&inst, &conv.chat_jid, item, &client_ref)
+                .await
+            {
+                Ok(()) => self.count_sent(turn.id, index).await?,
+                Err(AppError::Client(body)) if !retryable(&body) => {
+                    return self
+                        .set_turns(&[turn.id], "failed", Some(body.message.clone()))
+                        .await;
+                }
+                Err(e) => {
+                    if turn.attempts >= MAX_ATTEMPTS {
+                        return self
+                            .set_turns(&[turn.id], "failed", Some(e.to_string()))
+                            .await;
+                    }
+                    // The node is away: try again later, the plan and count kept.
+                    let delay = Duration::from_millis(500 * (1 << turn.attempts.clamp(0, 7)));
+                    return self.postpone_turns(&[turn.id], delay).await;
+                }
+            }
+        }
+        self.finish_session_turn(&session, &conv, &plan).await?;
+        self.set_turns(&[turn.id], "done", None).await
+    }
+
+    async fn count_sent(&self, turn_id: i64, index: usize) -> AppResult<()> {
+        let _permit = self.write_gate.enter().await;
+        automation_turn::Entity::update_many()
+            .col_expr(
+                automation_turn::Column::SentCount,
+                Expr::value(index as i32 + 1),
+            )
+            .col_expr(automation_turn::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(automation_turn::Column::Id.eq(turn_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    async fn automation_uuid(&self, kind: &str, id: i64) -> AppResult<uuid::Uuid> {
+        use crate::db::entities::{automation_flow, automation_integration};
+        Ok(if kind == "flow" {
+            automation_flow::Entity::find_by_id(id)
+                .one(&self.db)
+                .await?
+                .map(|f| f.uuid)
+        } else {
+            automation_integration::Entity::find_by_id(id)
+                .one(&self.db)
+                .await?
+                .map(|i| i.uuid)
+        }
+        .unwrap_or_default())
+    }
+
+    /// Sends one reply through the node and stores it at once (marked with its session).
+    async fn send_reply(
+        &self,
+        inst: &instance::Model,
+        chat_jid: &str,
+        item: &Reply,
+        client_ref: &str,
+    ) -> AppResult<()> {
+        use crate::grpc::client::NodeMedia;
+        let node = self.require_node(inst).await?;
+        let (sent, record) = match item {
+            Reply::Text { text } => {
+                let sent = node
+                    .send_text(chat_jid, text, None, true, Some(client_ref))
+                    .await?;
+                (
+                    sent,
+                    InMessage {
+                        message_type: "text".into(),
+                        text: text.clone(),
+                        ..InMessage::default()
+                    },
+                )
+            }
+            Reply::Media {
+                media_type,
+                url,
+                media_id,
+                caption,
+                filename,
+            } => {
+                let sent = node
+                    .send_media(
+                        chat_jid,
+                        NodeMedia {
+                            media_type: media_type.clone(),
+                            url: url.clone().unwrap_or_default(),
+                            mime_type: String::new(),
+                            caption: caption.clone().unwrap_or_default(),
+                            filename: filename.clone().unwrap_or_default(),
+                            media_id: media_id.clone().unwrap_or_default(),
+                        },
+                        None,
+                        true,
+                        Some(client_ref),
+                    )
+                    .await?;
+                (
+                    sent,
+                    InMessage {
+                        message_type: media_type.clone(),
+                        media: Some(serde_json::json!({
+                            "url": url,
+                            "media_id": media_id,
+                            "caption": caption,
+                            "filename": filename,
+                        })),
+                        ..InMessage::default()
+                    },
+                )
+            }
+        };
+        let record = InMessage {
+            id: sent.message_id,
+            chat_jid: chat_jid.to_owned(),
+            from_me: true,
+            timestamp: chrono::DateTime::from_timestamp_millis(sent.timestamp_ms)
+                .filter(|_| sent.timestamp_ms > 0)
+                .unwrap_or_else(Utc::now),
+            client_ref: Some(client_ref.to_owned()),
+            ..record
+        };
+        crate::service::retry_write("recording an automated message", || {
+            self.record_message(inst, record.clone())
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// A node's refusal that a later attempt may not get (daily limit, bad media): not retried.
+fn retryable(body: &zapini_shared::error::ErrorBody) -> bool {
+    use zapini_shared::error::ErrorCode;
+    matches!(
+        body.code,
+        ErrorCode::NodeUnavailable | ErrorCode::InstanceNotConnected
+    )
+}
+
+/// The delay before a reply: per character, capped.
+async fn pause_before(delivery: &ReplyDelivery, item: &Reply) {
+    let chars = match item {
+        Reply::Text { text } => text.chars().count(),
+        Reply::Media { caption, .. } => caption.as_ref().map_or(0, |c| c.chars().count()),
+    } as u64;
+    let ms = std::cmp::Ord::min(
+        chars * u64::from(delivery.delay_per_char_ms),
+        u64::from(delivery.max_delay_ms),
+    );
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
