@@ -14,7 +14,6 @@ use super::settings::ReplyDelivery;
 use crate::db::entities::{automation_session, automation_turn, conversation, instance, message};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
-use crate::service::ingest::InMessage;
 
 /// A turn that failed to send is retried this many times (node unavailable), then fails.
 const MAX_ATTEMPTS: i32 = 8;
@@ -87,7 +86,9 @@ impl Services {
                 .send_reply(&inst, &conv.chat_jid, item, &client_ref)
                 .await
             {
-                Ok(()) => self.count_sent(turn.id, index).await?,
+                // The last item's count is written with the turn's completion.
+                Ok(()) if index + 1 < plan.items.len() => self.count_sent(turn.id, index).await?,
+                Ok(()) => {}
                 Err(AppError::Client(body)) if !retryable(&body) => {
                     return self
                         .set_turns(&[turn.id], "failed", Some(body.message.clone()))
@@ -106,7 +107,18 @@ impl Services {
             }
         }
         self.finish_session_turn(&session, &conv, &plan).await?;
-        self.set_turns(&[turn.id], "done", None).await
+        let _permit = self.write_gate.enter().await;
+        automation_turn::Entity::update_many()
+            .col_expr(automation_turn::Column::Status, Expr::value("done"))
+            .col_expr(
+                automation_turn::Column::SentCount,
+                Expr::value(plan.items.len() as i32),
+            )
+            .col_expr(automation_turn::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(automation_turn::Column::Id.eq(turn.id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     async fn count_sent(&self, turn_id: i64, index: usize) -> AppResult<()> {
@@ -139,7 +151,7 @@ impl Services {
         .unwrap_or_default())
     }
 
-    /// Sends one reply through the node and stores it at once (marked with its session).
+    /// Sends one reply through the node, with its client reference.
     async fn send_reply(
         &self,
         inst: &instance::Model,
@@ -149,19 +161,12 @@ impl Services {
     ) -> AppResult<()> {
         use crate::grpc::client::NodeMedia;
         let node = self.require_node(inst).await?;
-        let (sent, record) = match item {
+        // The message is stored when the node's `message.sent` event (which carries the
+        // client reference) is ingested: recording it here too would cost a write per reply.
+        match item {
             Reply::Text { text } => {
-                let sent = node
-                    .send_text(chat_jid, text, None, true, Some(client_ref))
+                node.send_text(chat_jid, text, None, true, Some(client_ref))
                     .await?;
-                (
-                    sent,
-                    InMessage {
-                        message_type: "text".into(),
-                        text: text.clone(),
-                        ..InMessage::default()
-                    },
-                )
             }
             Reply::Media {
                 media_type,
@@ -170,51 +175,23 @@ impl Services {
                 caption,
                 filename,
             } => {
-                let sent = node
-                    .send_media(
-                        chat_jid,
-                        NodeMedia {
-                            media_type: media_type.clone(),
-                            url: url.clone().unwrap_or_default(),
-                            mime_type: String::new(),
-                            caption: caption.clone().unwrap_or_default(),
-                            filename: filename.clone().unwrap_or_default(),
-                            media_id: media_id.clone().unwrap_or_default(),
-                        },
-                        None,
-                        true,
-                        Some(client_ref),
-                    )
-                    .await?;
-                (
-                    sent,
-                    InMessage {
-                        message_type: media_type.clone(),
-                        media: Some(serde_json::json!({
-                            "url": url,
-                            "media_id": media_id,
-                            "caption": caption,
-                            "filename": filename,
-                        })),
-                        ..InMessage::default()
+                node.send_media(
+                    chat_jid,
+                    NodeMedia {
+                        media_type: media_type.clone(),
+                        url: url.clone().unwrap_or_default(),
+                        mime_type: String::new(),
+                        caption: caption.clone().unwrap_or_default(),
+                        filename: filename.clone().unwrap_or_default(),
+                        media_id: media_id.clone().unwrap_or_default(),
                     },
+                    None,
+                    true,
+                    Some(client_ref),
                 )
+                .await?;
             }
-        };
-        let record = InMessage {
-            id: sent.message_id,
-            chat_jid: chat_jid.to_owned(),
-            from_me: true,
-            timestamp: chrono::DateTime::from_timestamp_millis(sent.timestamp_ms)
-                .filter(|_| sent.timestamp_ms > 0)
-                .unwrap_or_else(Utc::now),
-            client_ref: Some(client_ref.to_owned()),
-            ..record
-        };
-        crate::service::retry_write("recording an automated message", || {
-            self.record_message(inst, record.clone())
-        })
-        .await?;
+        }
         Ok(())
     }
 }

@@ -7,10 +7,9 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde_json::{Value, json};
 
@@ -30,7 +29,8 @@ pub(crate) enum Decision {
     Skip(String),
     /// Not yet (an audio still being transcribed).
     Postpone(Duration),
-    Answer(Plan),
+    /// The plan, and the session's new state and counters (written with the plan).
+    Answer(Plan, Box<automation_session::ActiveModel>),
 }
 
 /// The input of a turn: its messages, merged.
@@ -59,6 +59,8 @@ pub struct Outcome {
     pub wake_at: Option<chrono::DateTime<Utc>>,
     /// The replies are sent as written (a flow's messages), never split on blank lines.
     pub as_written: bool,
+    /// The loop guard's count of instant answers in a row (kept on the session).
+    pub instant_replies: Option<u64>,
 }
 
 /// How long an audio may wait for its transcription before it counts as unsupported.
@@ -179,11 +181,14 @@ impl Services {
         };
         let settings = &automation.settings;
         // The loop guard: too many replies in a minute, or a bot answering ours instantly.
-        if let Some(reason) = self.loop_guard(&conv, &session, settings, &input).await? {
-            self.pause_session(&session, &conv, &reason, "automation loop guard")
-                .await?;
-            return Ok(Decision::Skip(reason));
-        }
+        let instant_replies = match self.loop_guard(&conv, settings, &input, &session).await? {
+            Ok(count) => count,
+            Err(reason) => {
+                self.pause_session(&session, &conv, &reason, "automation loop guard")
+                    .await?;
+                return Ok(Decision::Skip(reason));
+            }
+        };
         let mut outcome = if input.unsupported && input.text.trim().is_empty() {
             Outcome {
                 replies: settings
@@ -208,10 +213,8 @@ impl Services {
                 outcome.after = After::Pause {
                     reason: "handoff_target_inactive".into(),
                 };
-                return self
-                    .plan(&session, outcome, settings)
-                    .await
-                    .map(Decision::Answer);
+                outcome.instant_replies = Some(instant_replies);
+                return Ok(self.plan(&session, outcome, settings));
             };
             self.switch_session(&session, &next).await?;
             let session = automation_session::Entity::find_by_id(session.id)
@@ -227,14 +230,11 @@ impl Services {
             outcome.state = more.state;
             outcome.prompt_tokens += more.prompt_tokens;
             outcome.completion_tokens += more.completion_tokens;
-            return self
-                .plan(&session, outcome, &next.settings)
-                .await
-                .map(Decision::Answer);
+            outcome.instant_replies = Some(instant_replies);
+            return Ok(self.plan(&session, outcome, &next.settings));
         }
-        self.plan(&session, outcome, settings)
-            .await
-            .map(Decision::Answer)
+        outcome.instant_replies = Some(instant_replies);
+        Ok(self.plan(&session, outcome, settings))
     }
 
     /// A timer turn: the flow of the conversation's active session resumes (a wait step's
@@ -276,18 +276,17 @@ impl Services {
         let outcome = self
             .run_flow_turn(inst, conv, contact.as_ref(), &s, None)
             .await?;
-        self.plan(&s, outcome, &a.settings)
-            .await
-            .map(Decision::Answer)
+        Ok(self.plan(&s, outcome, &a.settings))
     }
 
-    /// Saves the session's new state and counters, and builds the plan.
-    async fn plan(
+    /// Builds the plan and the session's new state and counters (written together with the
+    /// plan, in one transaction).
+    fn plan(
         &self,
         session: &automation_session::Model,
         outcome: Outcome,
         settings: &Settings,
-    ) -> AppResult<Plan> {
+    ) -> Decision {
         let now = Utc::now();
         let mut items = Vec::new();
         for r in outcome.replies {
@@ -306,9 +305,11 @@ impl Services {
         let expires_at = (settings.expire_minutes > 0)
             .then(|| now + chrono::Duration::minutes(i64::from(settings.expire_minutes)));
         let mut a: automation_session::ActiveModel = session.clone().into();
-        if let Some(state) = outcome.state {
-            a.state = Set(state);
+        let mut state = outcome.state.unwrap_or_else(|| session.state.clone());
+        if let (Some(count), Some(obj)) = (outcome.instant_replies, state.as_object_mut()) {
+            obj.insert("instant_replies".into(), json!(count));
         }
+        a.state = Set(state);
         a.turn_count = Set(session.turn_count + 1);
         a.reply_count = Set(session.reply_count + items.len() as i32);
         a.prompt_tokens = Set(session.prompt_tokens + outcome.prompt_tokens);
@@ -317,16 +318,15 @@ impl Services {
         a.expires_at = Set(expires_at);
         a.wake_at = Set(outcome.wake_at);
         a.updated_at = Set(now);
-        {
-            let _permit = self.write_gate.enter().await;
-            a.update(&self.db).await?;
-        }
-        Ok(Plan {
-            session_id: session.id,
-            items,
-            after: outcome.after,
-            delivery: settings.reply.clone(),
-        })
+        Decision::Answer(
+            Plan {
+                session_id: session.id,
+                items,
+                after: outcome.after,
+                delivery: settings.reply.clone(),
+            },
+            Box::new(a),
+        )
     }
 
     /// The turn's text: texts and captions, transcripts of audio (waiting for a pending
@@ -393,15 +393,16 @@ impl Services {
         }))
     }
 
-    /// `Some(reason)` when the conversation must be paused: more automated replies in the
-    /// last minute than allowed, or the other side answering ours instantly too often.
+    /// The loop guard: `Err(reason)` when the conversation must be paused (more automated
+    /// replies in the last minute than allowed, or the other side answering ours instantly
+    /// too often), else the count of instant answers in a row to keep on the session.
     async fn loop_guard(
         &self,
         conv: &conversation::Model,
-        s: &automation_session::Model,
         settings: &Settings,
         input: &TurnInput,
-    ) -> AppResult<Option<String>> {
+        s: &automation_session::Model,
+    ) -> AppResult<Result<u64, String>> {
         let now = Utc::now();
         let recent = message::Entity::find()
             .filter(message::Column::ConversationId.eq(conv.id))
@@ -410,13 +411,13 @@ impl Services {
             .count(&self.db)
             .await?;
         if recent >= u64::from(settings.loop_guard.max_replies_per_minute) {
-            return Ok(Some("loop_guard_rate".into()));
+            return Ok(Err("loop_guard_rate".into()));
         }
         if settings.loop_guard.max_instant_replies == 0 {
-            return Ok(None);
+            return Ok(Ok(0));
         }
         let Some(first) = input.messages.first() else {
-            return Ok(None);
+            return Ok(Ok(0));
         };
         let last_ours: Option<chrono::DateTime<Utc>> = message::Entity::find()
             .select_only()
@@ -437,22 +438,10 @@ impl Services {
             .and_then(Value::as_u64)
             .unwrap_or(0);
         let count = if instant { count + 1 } else { 0 };
-        let mut state = s.state.clone();
-        if let Some(obj) = state.as_object_mut() {
-            obj.insert("instant_replies".into(), json!(count));
+        if count >= u64::from(settings.loop_guard.max_instant_replies) {
+            return Ok(Err("loop_guard_bot".into()));
         }
-        {
-            let _permit = self.write_gate.enter().await;
-            automation_session::Entity::update_many()
-                .col_expr(automation_session::Column::State, Expr::value(state))
-                .filter(automation_session::Column::Id.eq(s.id))
-                .exec(&self.db)
-                .await?;
-        }
-        Ok(
-            (count >= u64::from(settings.loop_guard.max_instant_replies))
-                .then(|| "loop_guard_bot".to_owned()),
-        )
+        Ok(Ok(count))
     }
 
     /// Runs the automation itself for this turn.

@@ -226,48 +226,57 @@ impl Services {
             .await?;
         let lease_until =
             now + chrono::Duration::from_std(self.config.automation_lease).unwrap_or_default();
-        let mut claims = Vec::new();
-        for conv in candidates
+        // One statement claims every chosen conversation's due turns.
+        let chosen: Vec<i64> = candidates
             .into_iter()
             .filter(|c| !busy.contains(c))
             .take(limit)
-        {
-            let claimed = {
-                let _permit = self.write_gate.enter().await;
-                automation_turn::Entity::update_many()
-                    .col_expr(automation_turn::Column::Status, Expr::value("running"))
-                    .col_expr(automation_turn::Column::LeaseOwner, Expr::value(owner))
-                    .col_expr(
-                        automation_turn::Column::LeaseUntil,
-                        Expr::value(lease_until),
-                    )
-                    .col_expr(
-                        automation_turn::Column::Attempts,
-                        Expr::col(automation_turn::Column::Attempts).add(1),
-                    )
-                    .col_expr(automation_turn::Column::UpdatedAt, Expr::value(now))
-                    .filter(automation_turn::Column::ConversationId.eq(conv))
-                    .filter(automation_turn::Column::Status.eq("pending"))
-                    .filter(automation_turn::Column::NotBefore.lte(now))
-                    .exec(&self.db)
-                    .await?
-                    .rows_affected
-            };
-            if claimed == 0 {
-                continue;
-            }
-            let turns = automation_turn::Entity::find()
-                .filter(automation_turn::Column::ConversationId.eq(conv))
-                .filter(automation_turn::Column::Status.eq("running"))
-                .filter(automation_turn::Column::LeaseOwner.eq(owner))
-                .order_by_asc(automation_turn::Column::Id)
-                .all(&self.db)
-                .await?;
-            if !turns.is_empty() {
-                claims.push(Claim {
-                    conversation_id: conv,
-                    turns,
-                });
+            .collect();
+        if chosen.is_empty() {
+            return Ok(Vec::new());
+        }
+        let claimed = {
+            let _permit = self.write_gate.enter().await;
+            automation_turn::Entity::update_many()
+                .col_expr(automation_turn::Column::Status, Expr::value("running"))
+                .col_expr(automation_turn::Column::LeaseOwner, Expr::value(owner))
+                .col_expr(
+                    automation_turn::Column::LeaseUntil,
+                    Expr::value(lease_until),
+                )
+                .col_expr(
+                    automation_turn::Column::Attempts,
+                    Expr::col(automation_turn::Column::Attempts).add(1),
+                )
+                .col_expr(automation_turn::Column::UpdatedAt, Expr::value(now))
+                .filter(automation_turn::Column::ConversationId.is_in(chosen.clone()))
+                .filter(automation_turn::Column::Status.eq("pending"))
+                .filter(automation_turn::Column::NotBefore.lte(now))
+                .exec(&self.db)
+                .await?
+                .rows_affected
+        };
+        if claimed == 0 {
+            return Ok(Vec::new());
+        }
+        let turns = automation_turn::Entity::find()
+            .filter(automation_turn::Column::ConversationId.is_in(chosen))
+            .filter(automation_turn::Column::Status.eq("running"))
+            .filter(automation_turn::Column::LeaseOwner.eq(owner))
+            .order_by_asc(automation_turn::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut claims: Vec<Claim> = Vec::new();
+        for t in turns {
+            match claims
+                .iter_mut()
+                .find(|c| c.conversation_id == t.conversation_id)
+            {
+                Some(c) => c.turns.push(t),
+                None => claims.push(Claim {
+                    conversation_id: t.conversation_id,
+                    turns: vec![t],
+                }),
             }
         }
         Ok(claims)
@@ -301,8 +310,8 @@ impl Services {
                 all.push(leader.id);
                 self.postpone_turns(&all, delay).await
             }
-            super::engine::Decision::Answer(plan) => {
-                let planned = self.record_plan(&leader, &merged, &plan).await?;
+            super::engine::Decision::Answer(plan, session) => {
+                let planned = self.record_plan(&leader, &merged, &plan, *session).await?;
                 self.deliver(planned).await
             }
         }
@@ -363,7 +372,9 @@ impl Services {
         leader: &automation_turn::Model,
         merged: &[i64],
         plan: &Plan,
+        session: automation_session::ActiveModel,
     ) -> AppResult<automation_turn::Model> {
+        use sea_orm::ActiveModelTrait;
         let now = Utc::now();
         let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
         let plan_json =
@@ -393,6 +404,7 @@ impl Services {
                 .exec(&txn)
                 .await?;
         }
+        session.update(&txn).await?;
         txn.commit().await?;
         let mut t = leader.clone();
         t.plan = Some(plan_json);

@@ -762,3 +762,63 @@ async fn an_ai_agent_asks_for_a_parameter_then_calls_its_function_in_parallel() 
     assert_eq!(status, 200, "{execs}");
     assert_eq!(execs["data"].as_array().unwrap().len(), 2, "{execs}");
 }
+
+#[tokio::test]
+async fn triggers_choose_the_automation_by_priority_with_a_fallback() {
+    let s = setup().await;
+    let p = paired(&s, "Triggers", "5511955558888").await;
+    let (sales, sales_calls) = echo_bot().await;
+    let (fallback, fallback_calls) = echo_bot().await;
+    let (ignored, ignored_calls) = echo_bot().await;
+    create_bot(
+        &s,
+        &p,
+        &sales,
+        json!({"debounce_ms": 0, "trigger": {"type": "keyword", "keywords": ["preço", "price"], "operator": "contains"}}),
+    )
+    .await;
+    create_bot(
+        &s,
+        &p,
+        &fallback,
+        json!({"debounce_ms": 0, "trigger": {"type": "none"}}),
+    )
+    .await;
+    // Would take everything, but ignores this contact.
+    let (status, body) = s
+        .post(
+            "/api/v1/automation/integrations",
+            &s.user,
+            json!({"instance_id": p.uuid, "name": "All but one", "integration_type": "webhook",
+                   "priority": -5,
+                   "settings": {"debounce_ms": 0, "ignore_numbers": ["5511944448888"]},
+                   "config": {"url": ignored.url}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    inbound(&s, &p, "5511944441111", "Qual o PREÇO?").await;
+    messages_until(&s, &p, "5511944441111", "the keyword bot", |m| {
+        texts(m, true).len() == 1
+    })
+    .await;
+    // "all" (priority -5) beats the `none` fallback for anyone it does not ignore.
+    inbound(&s, &p, "5511944442222", "bom dia").await;
+    messages_until(&s, &p, "5511944442222", "the catch-all bot", |m| {
+        texts(m, true).len() == 1
+    })
+    .await;
+    // The ignored number falls to the fallback.
+    inbound(&s, &p, "5511944448888", "bom dia").await;
+    messages_until(&s, &p, "5511944448888", "the fallback bot", |m| {
+        texts(m, true).len() == 1
+    })
+    .await;
+    assert_eq!(sales_calls.lock().unwrap().len(), 1);
+    assert_eq!(ignored_calls.lock().unwrap().len(), 1);
+    assert_eq!(fallback_calls.lock().unwrap().len(), 1);
+    assert_eq!(
+        fallback_calls.lock().unwrap()[0]["contact"]["phone"],
+        "5511944448888"
+    );
+}
