@@ -53,10 +53,7 @@ async fn messages_until(
                 &s.user,
             )
             .await;
-        let Some(msgs) = body["data"]["messages"].as_array() else {
-            return None;
-        };
-        let mut msgs = msgs.clone();
+        let mut msgs = body["data"]["messages"].as_array()?.clone();
         msgs.sort_by_key(|m| m["id"].as_i64().unwrap_or_default());
         pred(&msgs).then_some(msgs)
     })

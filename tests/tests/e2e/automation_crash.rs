@@ -144,7 +144,7 @@ async fn a_turn_cut_by_a_sigkill_is_answered_once_after_the_restart() {
     assert_eq!(status, 201, "{body}");
 
     let inbound = |text: &'static str| {
-        let (call, base, sk, host) = (call.clone(), base.clone(), sk.clone(), host.clone());
+        let (base, sk, host) = (base.clone(), sk.clone(), host.clone());
         async move {
             eventually(T, "the contact's message taken", || async {
                 let (status, _) = call(
@@ -168,7 +168,6 @@ async fn a_turn_cut_by_a_sigkill_is_answered_once_after_the_restart() {
     wait_healthy(&api.client, &base).await;
 
     let replies = |base: String, user: String| {
-        let call = call.clone();
         async move {
             let (_, body) = call(
                 Method::GET,
