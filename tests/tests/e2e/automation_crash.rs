@@ -167,40 +167,38 @@ async fn a_turn_cut_by_a_sigkill_is_answered_once_after_the_restart() {
     let _second = spawn_control_plane(&envs);
     wait_healthy(&api.client, &base).await;
 
-    let replies = |base: String, user: String| {
-        async move {
-            let (_, body) = call(
-                Method::GET,
-                format!("{base}/api/v1/conversations"),
-                Some(user.clone()),
-                None,
-                None,
-            )
-            .await;
-            let conv = body["data"].as_array()?.iter().find(|c| {
-                c["chat_jid"]
-                    .as_str()
-                    .is_some_and(|j| j.starts_with(CONTACT))
-            })?["id"]
-                .as_str()?
-                .to_owned();
-            let (_, body) = call(
-                Method::GET,
-                format!("{base}/api/v1/conversations/{conv}/messages?per_page=100"),
-                Some(user),
-                None,
-                None,
-            )
-            .await;
-            Some(
-                body["data"]["messages"]
-                    .as_array()?
-                    .iter()
-                    .filter(|m| m["is_from_me"] == true)
-                    .filter_map(|m| m["message_body"].as_str().map(str::to_owned))
-                    .collect::<Vec<_>>(),
-            )
-        }
+    let replies = |base: String, user: String| async move {
+        let (_, body) = call(
+            Method::GET,
+            format!("{base}/api/v1/conversations"),
+            Some(user.clone()),
+            None,
+            None,
+        )
+        .await;
+        let conv = body["data"].as_array()?.iter().find(|c| {
+            c["chat_jid"]
+                .as_str()
+                .is_some_and(|j| j.starts_with(CONTACT))
+        })?["id"]
+            .as_str()?
+            .to_owned();
+        let (_, body) = call(
+            Method::GET,
+            format!("{base}/api/v1/conversations/{conv}/messages?per_page=100"),
+            Some(user),
+            None,
+            None,
+        )
+        .await;
+        Some(
+            body["data"]["messages"]
+                .as_array()?
+                .iter()
+                .filter(|m| m["is_from_me"] == true)
+                .filter_map(|m| m["message_body"].as_str().map(str::to_owned))
+                .collect::<Vec<_>>(),
+        )
     };
     eventually(T, "the answer after the restart", || async {
         let r = replies(base.clone(), user.clone()).await?;
