@@ -113,7 +113,8 @@ impl Services {
         let total = q.clone().count(&self.db).await?;
         let rows = q
             .order_by_desc(automation_session::Column::Id)
-            .offset(page.offset())
+            // A page far past the end is empty, not an out-of-range offset for the database.
+            .offset(std::cmp::min(page.offset(), i64::MAX.unsigned_abs()))
             .limit(page.limit())
             .all(&self.db)
             .await?;

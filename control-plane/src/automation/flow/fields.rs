@@ -292,7 +292,9 @@ fn rule(e: &Fields<'_>, i: usize, r: &Rule) -> Result<(), FlowError> {
         if r.from == r.to {
             return Err(e.err(&f("to"), "to must differ from from."));
         }
-        if r.utc_offset_minutes.is_some_and(|m| m.abs() > 14 * 60) {
+        if r.utc_offset_minutes
+            .is_some_and(|m| m.unsigned_abs() > 14 * 60)
+        {
             return Err(e.err(
                 &f("utc_offset_minutes"),
                 "the utc_offset_minutes must be from -840 to 840.",

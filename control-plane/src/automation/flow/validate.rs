@@ -74,7 +74,7 @@ pub fn parse(definition: &Value) -> Result<Flow, FlowError> {
         Some(v) => Some(
             v.as_i64()
                 .and_then(|m| i32::try_from(m).ok())
-                .filter(|m| m.abs() <= MAX_OFFSET_MINUTES)
+                .filter(|m| m.unsigned_abs() <= MAX_OFFSET_MINUTES.unsigned_abs())
                 .ok_or_else(|| {
                     FlowError::new(
                         "definition.utc_offset_minutes",
