@@ -5,6 +5,7 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::response::IntoResponse;
 use serde::Deserialize;
+use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use zapini_shared::envelope::ApiResponse;
@@ -12,26 +13,37 @@ use zapini_shared::error::ErrorEnvelope;
 
 use super::AppState;
 use super::conversations::Params;
+use super::conversations::query::{or_blank, page, per_page, query, string, uuid};
 use super::extract::{Auth, Json};
 use crate::automation::sessions::{SessionFilter, SessionView};
 use crate::error::{AppError, AppResult};
 
-/// Query of `GET /automation/sessions`.
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct SessionQuery {
-    /// An instance (UUID or numeric id); an `sk_` token's own by default.
-    instance_id: Option<String>,
-    /// A flow's or integration's UUID.
-    automation_id: Option<Uuid>,
-    /// `active`, `paused` or `closed`.
-    status: Option<String>,
-    #[param(minimum = 1)]
-    page: Option<u64>,
-    /// 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    per_page: Option<u64>,
+/// Query of `GET /automation/sessions`, read by [`Params`] (blank values read as absent).
+pub struct SessionQuery;
+
+impl IntoParams for SessionQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            page(),
+            per_page(20),
+            query(
+                "instance_id",
+                "Only this instance's sessions (numeric id or UUID); an `sk_` token's own by \
+                 default.",
+                or_blank(string()),
+            ),
+            query(
+                "automation_id",
+                "Only the sessions of this flow or integration (UUID).",
+                or_blank(uuid()),
+            ),
+            query(
+                "status",
+                "Only sessions in this state.",
+                or_blank(string().enum_values(Some(["active", "paused", "closed"]))),
+            ),
+        ]
+    }
 }
 
 /// `POST /automation/sessions/{id}/status`.
