@@ -173,6 +173,32 @@ async fn a_webhook_bot_answers_a_burst_once_and_stops_when_a_person_takes_over()
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "AUTOMATION_ACTIVE");
     let sid = session["id"].as_str().unwrap();
+    // Another tenant sees none of it.
+    let other = s.other_tenant("other-automation@example.com").await;
+    let (status, body) = s
+        .get(&format!("/api/v1/automation/sessions/{sid}"), &other)
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = s
+        .post(
+            &format!("/api/v1/automation/sessions/{sid}/status"),
+            &other,
+            json!({"status": "closed"}),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, body) = s.get("/api/v1/automation/sessions", &other).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"].as_array().unwrap().len(), 0, "{body}");
+    let (status, body) = s
+        .post(
+            &format!("/api/v1/automation/sessions/{sid}/status"),
+            &s.user,
+            json!({"status": "sleeping"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
     let (status, paused) = s
         .post(
             &format!("/api/v1/automation/sessions/{sid}/status"),
