@@ -103,7 +103,8 @@ impl Services {
                 continue;
             }
             if index > start || start == 0 {
-                pause_before(&plan.delivery, item).await;
+                self.pause_before(&inst, &conv.chat_jid, &plan.delivery, item)
+                    .await;
             }
             match self
                 .send_reply(&inst, &conv.chat_jid, item, &client_ref)
@@ -209,6 +210,36 @@ impl Services {
         .unwrap_or_default())
     }
 
+    /// Waits a reply's delay, showing "typing…" (or "recording audio…" before a voice note)
+    /// in the chat meanwhile when the automation asks for it. The indicator is a courtesy: a
+    /// node that cannot show it does not hold the reply back.
+    async fn pause_before(
+        &self,
+        inst: &instance::Model,
+        chat_jid: &str,
+        delivery: &ReplyDelivery,
+        item: &Reply,
+    ) {
+        let delay = delay_of(delivery, item);
+        if delay.is_zero() {
+            return;
+        }
+        if delivery.typing {
+            let state = match item {
+                Reply::Media { media_type, .. } if media_type == "audio" => "recording",
+                _ => "composing",
+            };
+            let shown = match self.require_node_cached(inst).await {
+                Ok(node) => node.set_presence(chat_jid, state).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = shown {
+                tracing::debug!(error = %e, "typing indicator not shown");
+            }
+        }
+        tokio::time::sleep(delay).await;
+    }
+
     /// Sends one reply through the node, with its client reference.
     async fn send_reply(
         &self,
@@ -264,16 +295,13 @@ fn retryable(body: &zapini_shared::error::ErrorBody) -> bool {
 }
 
 /// The delay before a reply: per character, capped.
-async fn pause_before(delivery: &ReplyDelivery, item: &Reply) {
+fn delay_of(delivery: &ReplyDelivery, item: &Reply) -> Duration {
     let chars = match item {
         Reply::Text { text } => text.chars().count(),
         Reply::Media { caption, .. } => caption.as_ref().map_or(0, |c| c.chars().count()),
     } as u64;
-    let ms = std::cmp::Ord::min(
+    Duration::from_millis(std::cmp::Ord::min(
         chars * u64::from(delivery.delay_per_char_ms),
         u64::from(delivery.max_delay_ms),
-    );
-    if ms > 0 {
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-    }
+    ))
 }
