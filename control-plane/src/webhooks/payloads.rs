@@ -561,3 +561,6 @@ mod tests {
         assert_eq!(status_name(1), "pending");
     }
 }
+
+/// `data` of `appointment.created`, `appointment.updated`, `appointment.reminder_sent`.
+pub use crate::crm::calendar::AppointmentEvent as Appointment;
