@@ -1,0 +1,1 @@
+//! Kanban pipelines: boards, columns, leads, their notes, activities and AI qualification.
