@@ -153,7 +153,7 @@ impl IntoParams for ListQuery {
 pub struct CreateBody {
     /// The instance whose WhatsApp sends the reminder (numeric id or UUID). Required with a
     /// user token; an `sk_` token's own instance by default.
-    #[schema(value_type = Option<String>, example = INSTANCE_EXAMPLE)]
+    #[schema(value_type = Option<String>, example = "550e8400-e29b-41d4-a716-446655440000")]
     instance_id: Option<String>,
     /// 1 to 255 characters.
     #[schema(max_length = 255, example = "Consultation with John Doe")]
@@ -212,7 +212,8 @@ pub struct UpdateBody {
     duration_minutes: Option<i64>,
     /// A transition as the routes make them (`confirmed`, `completed`, `cancelled`), or
     /// `no_show` from `scheduled` or `confirmed`; others are 409.
-    status: Option<Status>,
+    #[schema(value_type = Option<Status>)]
+    status: Option<String>,
     color: Option<String>,
     #[schema(minimum = 0, maximum = 10080)]
     reminder_minutes: Option<i32>,

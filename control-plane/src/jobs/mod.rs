@@ -286,7 +286,7 @@ fn clip(s: &str) -> String {
 /// 5 s, 10 s, 20 s, … up to 10 minutes.
 pub fn backoff(attempts: i32) -> DateTime<Utc> {
     let secs = 5u64 << (attempts.clamp(1, 8) - 1) as u32;
-    Utc::now() + chrono::Duration::seconds(secs.min(600) as i64)
+    Utc::now() + chrono::Duration::seconds(std::cmp::Ord::min(secs, 600) as i64)
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ impl Services {
             .ok_or_else(not_found)
     }
 
-    async fn instance_uuids(&self, ids: Vec<i64>) -> AppResult<HashMap<i64, Uuid>> {
+    async fn appointment_instance_uuids(&self, ids: Vec<i64>) -> AppResult<HashMap<i64, Uuid>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -116,7 +116,7 @@ impl Services {
         m: &appointment::Model,
         tz: Tz,
     ) -> AppResult<AppointmentView> {
-        let uuids = self.instance_uuids(vec![m.instance_id]).await?;
+        let uuids = self.appointment_instance_uuids(vec![m.instance_id]).await?;
         Ok(AppointmentView::new(
             m,
             uuids.get(&m.instance_id).copied().unwrap_or_default(),
@@ -172,7 +172,7 @@ impl Services {
             .all(&self.db)
             .await?;
         let uuids = self
-            .instance_uuids(rows.iter().map(|r| r.instance_id).collect())
+            .appointment_instance_uuids(rows.iter().map(|r| r.instance_id).collect())
             .await?;
         Ok(AppointmentPage {
             items: rows

@@ -13,6 +13,7 @@ mod timezone;
 mod transitions;
 
 use control_plane::domain::TenantId;
+use control_plane::service::tenant_settings::FeatureChange;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -76,4 +77,32 @@ pub fn with(mut body: Value, extra: Value) -> Value {
         body[k] = v.clone();
     }
     body
+}
+
+/// Turns Kanban on for `tenant`.
+pub async fn enable_kanban(services: &control_plane::service::Services, tenant: TenantId) {
+    services
+        .set_tenant_features(
+            tenant,
+            FeatureChange {
+                kanban_enabled: Some(true),
+                ..FeatureChange::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+/// Sets `tenant`'s time zone.
+pub async fn set_timezone(services: &control_plane::service::Services, tenant: TenantId, zone: &str) {
+    services
+        .set_tenant_features(
+            tenant,
+            FeatureChange {
+                timezone: Some(Some(zone.to_owned())),
+                ..FeatureChange::default()
+            },
+        )
+        .await
+        .unwrap();
 }
