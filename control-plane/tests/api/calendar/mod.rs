@@ -1,10 +1,12 @@
 //! The Calendar API against the real server: create, show, update, delete at both URL
 //! forms, validation naming fields ([`crud`]); the list's range, filters and pagination
 //! ([`range`]); status transitions ([`transitions`]); the tenant's time zone ([`timezone`]);
-//! isolation on every route ([`scope`]); the reminder job and the webhooks that every change
-//! queues ([`reminder`]); to-kanban ([`kanban`]).
+//! isolation on every route ([`scope`]); answers against the document ([`document`]); the
+//! reminder job and the webhooks that every change queues ([`reminder`]); to-kanban
+//! ([`kanban`]).
 
 mod crud;
+mod document;
 mod kanban;
 mod range;
 mod reminder;
