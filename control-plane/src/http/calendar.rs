@@ -535,19 +535,20 @@ pub async fn to_kanban(
     Path(id): Path<String>,
     Json(b): Json<ToKanbanBody>,
 ) -> AppResult<impl IntoResponse> {
-    let board = match b.board_uuid {
-        None | Some(Value::Null) => None,
-        Some(Value::String(v)) if v.trim().is_empty() => None,
-        Some(Value::String(v)) => Some(Uuid::parse_str(v.trim()).map_err(|_| {
-            AppError::validation("board_uuid", "The board_uuid must be a UUID.")
-        })?),
-        Some(_) => {
-            return Err(AppError::validation(
-                "board_uuid",
-                "The board_uuid must be a UUID.",
-            ));
-        }
-    };
+    let board =
+        match b.board_uuid {
+            None | Some(Value::Null) => None,
+            Some(Value::String(v)) if v.trim().is_empty() => None,
+            Some(Value::String(v)) => Some(Uuid::parse_str(v.trim()).map_err(|_| {
+                AppError::validation("board_uuid", "The board_uuid must be a UUID.")
+            })?),
+            Some(_) => {
+                return Err(AppError::validation(
+                    "board_uuid",
+                    "The board_uuid must be a UUID.",
+                ));
+            }
+        };
     let r = s.services.appointment_to_kanban(&c, &id, board).await?;
     let (status, message) = if r.created {
         (StatusCode::CREATED, "Lead created from the appointment")

@@ -86,20 +86,36 @@ async fn an_appointment_goes_through_every_transition_with_its_webhooks() {
     assert_eq!(body["error"]["details"]["current_status"], "completed");
 
     // A second one is cancelled; a third is a no-show.
-    let b = create(&s, &p.sk, json!({"title": "B", "starts_at": "2026-05-02T10:00:00"})).await;
+    let b = create(
+        &s,
+        &p.sk,
+        json!({"title": "B", "starts_at": "2026-05-02T10:00:00"}),
+    )
+    .await;
     let (status, _) = s
         .post(
-            &format!("/api/v1/calendar/appointments/{}/cancel", b["uuid"].as_str().unwrap()),
+            &format!(
+                "/api/v1/calendar/appointments/{}/cancel",
+                b["uuid"].as_str().unwrap()
+            ),
             &p.sk,
             json!({}),
         )
         .await;
     assert_eq!(status, 200);
-    let c = create(&s, &p.sk, json!({"title": "C", "starts_at": "2026-05-03T10:00:00"})).await;
+    let c = create(
+        &s,
+        &p.sk,
+        json!({"title": "C", "starts_at": "2026-05-03T10:00:00"}),
+    )
+    .await;
     let (status, body) = s
         .send(
             Method::PUT,
-            &format!("/api/v1/calendar/appointments/{}", c["uuid"].as_str().unwrap()),
+            &format!(
+                "/api/v1/calendar/appointments/{}",
+                c["uuid"].as_str().unwrap()
+            ),
             &p.sk,
             Some(json!({"status": "no_show"})),
         )
@@ -140,7 +156,10 @@ async fn an_appointment_goes_through_every_transition_with_its_webhooks() {
             ("appointment.updated", "completed", json!("confirmed")),
         ]
     );
-    assert_eq!(first[0].1["appointment"]["starts_at"], "2026-05-01T10:00:00+00:00");
+    assert_eq!(
+        first[0].1["appointment"]["starts_at"],
+        "2026-05-01T10:00:00+00:00"
+    );
     assert_eq!(first[2].1["appointment"]["status"], "completed");
     assert_eq!(of(b["uuid"].as_str().unwrap())[1].1["action"], "cancelled");
     assert_eq!(of(c["uuid"].as_str().unwrap())[1].1["action"], "no_show");
@@ -185,7 +204,10 @@ async fn a_reminder_goes_out_once_at_its_time_across_a_restart_and_never_after_c
     .await;
     let (status, body) = s
         .post(
-            &format!("/api/v1/calendar/appointments/{}/cancel", b["uuid"].as_str().unwrap()),
+            &format!(
+                "/api/v1/calendar/appointments/{}/cancel",
+                b["uuid"].as_str().unwrap()
+            ),
             &p.sk,
             json!({}),
         )
@@ -209,14 +231,19 @@ async fn a_reminder_goes_out_once_at_its_time_across_a_restart_and_never_after_c
         user,
     };
     let due = a_start - Duration::minutes(1);
-    assert!(Utc::now() < due, "the restart took until A's reminder was due");
+    assert!(
+        Utc::now() < due,
+        "the restart took until A's reminder was due"
+    );
 
     let a_uuid = a["uuid"].as_str().unwrap();
     let c_uuid = c["uuid"].as_str().unwrap();
     let log = rx
-        .wait_until(std::time::Duration::from_secs(60), "the reminders of A and C", |log| {
-            reminders_of(log, a_uuid) >= 1 && reminders_of(log, c_uuid) >= 1
-        })
+        .wait_until(
+            std::time::Duration::from_secs(60),
+            "the reminders of A and C",
+            |log| reminders_of(log, a_uuid) >= 1 && reminders_of(log, c_uuid) >= 1,
+        )
         .await;
     let a_text = "Olá, Ana! Lembrete: Dentist em ".to_owned();
     let reminder = events(&log, "appointment.reminder_sent")
@@ -224,10 +251,16 @@ async fn a_reminder_goes_out_once_at_its_time_across_a_restart_and_never_after_c
         .map(|r| r.json())
         .find(|b| b["data"]["appointment"]["uuid"] == a_uuid)
         .unwrap();
-    let text = reminder["data"]["reminder"]["content"].as_str().unwrap().to_owned();
+    let text = reminder["data"]["reminder"]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let local = a_start.format("%d/%m/%Y às %H:%M").to_string();
     assert_eq!(text, format!("{a_text}{local}. Local: Rua A, 1."));
-    assert_eq!(reminder["data"]["reminder"]["recipient_number"], "5511922223333");
+    assert_eq!(
+        reminder["data"]["reminder"]["recipient_number"],
+        "5511922223333"
+    );
     let sent_at: DateTime<Utc> = reminder["data"]["appointment"]["reminder_sent_at"]
         .as_str()
         .unwrap()
@@ -243,20 +276,19 @@ async fn a_reminder_goes_out_once_at_its_time_across_a_restart_and_never_after_c
     assert!(
         events(&log, "message.sent")
             .iter()
-            .all(|r| !r.json()["data"]["content"].as_str().unwrap_or_default().contains("Haircut")),
+            .all(|r| !r.json()["data"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Haircut")),
         "B's reminder was sent"
     );
     assert_eq!(reminders_of(&log, a_uuid), 1);
     let sent = sent_texts(&log, &text);
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["data"]["recipient_number"], "5511922223333");
-    let (conv, msgs) = support::conversation_where(
-        &s,
-        p.uuid,
-        |c| c["contact_number"] == "5511922223333",
-        1,
-    )
-    .await;
+    let (conv, msgs) =
+        support::conversation_where(&s, p.uuid, |c| c["contact_number"] == "5511922223333", 1)
+            .await;
     let reminders: Vec<&Value> = msgs
         .iter()
         .filter(|m| m["message_body"] == text.as_str())

@@ -150,9 +150,8 @@ pub fn parse_time(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| {
             "must be an ISO 8601 date-time, e.g. 2026-05-01T10:00:00 (the tenant's time zone) or 2026-05-01T10:00:00-03:00".to_owned()
         })?;
-    local(naive, tz).ok_or_else(|| {
-        format!("does not exist in the time zone {tz} (a daylight-saving gap)")
-    })
+    local(naive, tz)
+        .ok_or_else(|| format!("does not exist in the time zone {tz} (a daylight-saving gap)"))
 }
 
 /// A list bound: a date-time as [`parse_time`], or a date (`2026-05-01`): its start, or for
@@ -288,12 +287,7 @@ fn required_text(e: &mut FieldErrors, field: &str, v: Value, max: usize) -> Opti
 }
 
 /// A clearable string: `null` or blank clears it.
-fn optional_text(
-    e: &mut FieldErrors,
-    field: &str,
-    v: Value,
-    max: usize,
-) -> Option<Option<String>> {
+fn optional_text(e: &mut FieldErrors, field: &str, v: Value, max: usize) -> Option<Option<String>> {
     match v {
         Value::Null => Some(None),
         Value::String(s) if s.trim().is_empty() => Some(None),
@@ -451,18 +445,14 @@ pub fn parse_body(
             Value::String(s) if valid_color(s.trim()) => {
                 input.color = Some(s.trim().to_ascii_lowercase())
             }
-            _ => e.add(
-                "color",
-                "The color must be a hex colour such as #3b82f6.",
-            ),
+            _ => e.add("color", "The color must be a hex colour such as #3b82f6."),
         }
     }
     if let Some(v) = take("reminder_minutes") {
         input.reminder_minutes = if v.is_null() {
             Some(None)
         } else {
-            integer(&mut e, "reminder_minutes", &v, 0, MAX_REMINDER_MINUTES)
-                .map(|n| Some(n as i32))
+            integer(&mut e, "reminder_minutes", &v, 0, MAX_REMINDER_MINUTES).map(|n| Some(n as i32))
         };
     }
     if let Some(v) = take("location") {
@@ -671,7 +661,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(moved.1, utc("2026-05-01T12:00:00Z"));
-        assert_eq!(normalize_phone("+55 (11) 99999-9999").unwrap(), "5511999999999");
+        assert_eq!(
+            normalize_phone("+55 (11) 99999-9999").unwrap(),
+            "5511999999999"
+        );
         assert!(normalize_phone("12345").is_none());
     }
 }

@@ -57,12 +57,7 @@ fn date_and_time(at: DateTime<Tz>, locale: &str) -> (String, String) {
 /// `{{date}}`, `{{time}}`, `{{end_time}}`, `{{location}}`, `{{description}}`,
 /// `{{duration_minutes}}` filled in (in the tenant's time zone; an unknown placeholder stays
 /// as written), or a default in the tenant's language (Portuguese, Spanish, else English).
-pub fn render(
-    m: &appointment::Model,
-    template: Option<&str>,
-    locale: &str,
-    tz: Tz,
-) -> String {
+pub fn render(m: &appointment::Model, template: Option<&str>, locale: &str, tz: Tz) -> String {
     let starts = m.starts_at.with_timezone(&tz);
     let (date, time) = date_and_time(starts, locale);
     let (_, end_time) = date_and_time(m.ends_at.with_timezone(&tz), locale);
@@ -94,9 +89,21 @@ pub fn render(
         .unwrap_or_default()
         .to_ascii_lowercase();
     let (hello, body, at_place) = match lang.as_str() {
-        "pt" => ("Olá", format!("lembrete: {} em {date} às {time}.", m.title), "Local"),
-        "es" => ("Hola", format!("recordatorio: {} el {date} a las {time}.", m.title), "Lugar"),
-        _ => ("Hi", format!("reminder: {} on {date} at {time}.", m.title), "Location"),
+        "pt" => (
+            "Olá",
+            format!("lembrete: {} em {date} às {time}.", m.title),
+            "Local",
+        ),
+        "es" => (
+            "Hola",
+            format!("recordatorio: {} el {date} a las {time}.", m.title),
+            "Lugar",
+        ),
+        _ => (
+            "Hi",
+            format!("reminder: {} on {date} at {time}.", m.title),
+            "Location",
+        ),
     };
     let mut text = if name.is_empty() {
         format!("{hello}! {}", capitalize(&body))
@@ -182,14 +189,22 @@ impl Services {
         let reference = client_ref(m.uuid, due);
         let sent = match self.send_reminder(&inst, &to, &text, &reference).await {
             Ok(s) => s,
-            Err(e) if retryable(&e) => return Ok(Outcome::Retry(backoff(job.attempts), e.to_string())),
+            Err(e) if retryable(&e) => {
+                return Ok(Outcome::Retry(backoff(job.attempts), e.to_string()));
+            }
             Err(e) => return Ok(Outcome::Failed(e.to_string())),
         };
-        self.reminder_sent(&m, &inst, tz, due, ReminderView {
-            whatsapp_message_id: sent,
-            recipient_number: phone,
-            content: text,
-        })
+        self.reminder_sent(
+            &m,
+            &inst,
+            tz,
+            due,
+            ReminderView {
+                whatsapp_message_id: sent,
+                recipient_number: phone,
+                content: text,
+            },
+        )
         .await?;
         Ok(Outcome::Done)
     }
@@ -207,7 +222,10 @@ impl Services {
         if sent_today >= i64::from(inst.daily_limit) {
             return Err(AppError::new(
                 ErrorCode::DailyLimitExceeded,
-                format!("Daily limit of {} messages reached for this instance.", inst.daily_limit),
+                format!(
+                    "Daily limit of {} messages reached for this instance.",
+                    inst.daily_limit
+                ),
             ));
         }
         let node = self.require_node(inst).await?;
@@ -314,11 +332,16 @@ mod tests {
         let sp: Tz = "America/Sao_Paulo".parse().unwrap();
         let text = render(
             &appointment(),
-            Some("{{client_name}}: {{title}} {{date}} {{ time }}-{{end_time}} @ {{location}} {{unknown}}"),
+            Some(
+                "{{client_name}}: {{title}} {{date}} {{ time }}-{{end_time}} @ {{location}} {{unknown}}",
+            ),
             "pt-BR",
             sp,
         );
-        assert_eq!(text, "John: Consultation 01/05/2026 10:00-11:00 @ Online {{unknown}}");
+        assert_eq!(
+            text,
+            "John: Consultation 01/05/2026 10:00-11:00 @ Online {{unknown}}"
+        );
     }
 
     #[test]
@@ -343,7 +366,10 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let r = client_ref(Uuid::nil(), due);
-        assert_eq!(r, format!("reminder:{}:{}", "0".repeat(32), due.timestamp()));
+        assert_eq!(
+            r,
+            format!("reminder:{}:{}", "0".repeat(32), due.timestamp())
+        );
         assert!(r.len() <= 128);
     }
 }

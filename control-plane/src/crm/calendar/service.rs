@@ -74,8 +74,8 @@ impl Services {
     }
 
     fn appointments_of(caller: &Caller) -> Select<appointment::Entity> {
-        let mut q = appointment::Entity::find()
-            .filter(appointment::Column::TenantId.eq(caller.tenant().0));
+        let mut q =
+            appointment::Entity::find().filter(appointment::Column::TenantId.eq(caller.tenant().0));
         if let Some(bound) = caller.bound_instance() {
             q = q.filter(appointment::Column::InstanceId.eq(bound.0));
         }
@@ -354,7 +354,9 @@ impl Services {
             return Err(not_found());
         }
         jobs::cancel(&txn, jobs::APPOINTMENT_REMINDER, &m.uuid.to_string()).await?;
-        let inst = instance::Entity::find_by_id(m.instance_id).one(&txn).await?;
+        let inst = instance::Entity::find_by_id(m.instance_id)
+            .one(&txn)
+            .await?;
         let mut queued = 0;
         if let Some(inst) = inst {
             let mut outbox = Outbox::load(&txn, inst.id).await?;

@@ -122,7 +122,9 @@ pub struct ReminderView {
     /// The number it was sent to.
     #[schema(example = "5511999999999")]
     pub recipient_number: String,
-    #[schema(example = "Hi John Doe! Reminder: Consultation with John Doe on 2026-05-01 at 10:00.")]
+    #[schema(
+        example = "Hi John Doe! Reminder: Consultation with John Doe on 2026-05-01 at 10:00."
+    )]
     pub content: String,
 }
 

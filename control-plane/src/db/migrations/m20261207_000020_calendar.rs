@@ -191,11 +191,7 @@ impl MigrationTrait for Migration {
                             .string_len(64)
                             .not_null(),
                     )
-                    .col(
-                        ColumnDef::new(ScheduledJobs::TenantId)
-                            .big_integer()
-                            .null(),
-                    )
+                    .col(ColumnDef::new(ScheduledJobs::TenantId).big_integer().null())
                     .col(ts(ScheduledJobs::DueAt))
                     .col(string_null(ScheduledJobs::LeaseOwner, 64))
                     .col(ts_null(ScheduledJobs::LeaseUntil))

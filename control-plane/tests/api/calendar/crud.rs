@@ -10,7 +10,11 @@ use super::{Cal, example, with};
 async fn the_reference_example_is_answered_as_documented() {
     let c = Cal::new().await;
     let (status, body) = c
-        .call(Method::POST, "/api/v1/calendar/appointments", Some(example()))
+        .call(
+            Method::POST,
+            "/api/v1/calendar/appointments",
+            Some(example()),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["success"], true);
@@ -47,7 +51,9 @@ async fn the_reference_example_is_answered_as_documented() {
 async fn the_end_comes_from_the_duration_or_defaults_to_an_hour() {
     let c = Cal::new().await;
     let a = c
-        .create(json!({"title": "Call", "starts_at": "2026-05-01T10:00:00Z", "duration_minutes": 45}))
+        .create(
+            json!({"title": "Call", "starts_at": "2026-05-01T10:00:00Z", "duration_minutes": 45}),
+        )
         .await;
     assert_eq!(a["ends_at"], "2026-05-01T10:45:00+00:00");
     assert_eq!(a["duration_minutes"], 45);
@@ -65,22 +71,50 @@ async fn bad_fields_are_named() {
     let cases = [
         (json!({"starts_at": "2026-05-01T10:00:00"}), "title"),
         (json!({"title": "x"}), "starts_at"),
-        (with(example(), json!({"starts_at": "1st of May"})), "starts_at"),
-        (with(example(), json!({"ends_at": "2026-05-01T09:00:00"})), "ends_at"),
-        (with(example(), json!({"ends_at": "2026-05-01T10:00:00"})), "ends_at"),
-        (with(example(), json!({"duration_minutes": 90})), "duration_minutes"),
-        (with(example(), json!({"client_phone": "call me"})), "client_phone"),
-        (with(example(), json!({"client_email": "john"})), "client_email"),
+        (
+            with(example(), json!({"starts_at": "1st of May"})),
+            "starts_at",
+        ),
+        (
+            with(example(), json!({"ends_at": "2026-05-01T09:00:00"})),
+            "ends_at",
+        ),
+        (
+            with(example(), json!({"ends_at": "2026-05-01T10:00:00"})),
+            "ends_at",
+        ),
+        (
+            with(example(), json!({"duration_minutes": 90})),
+            "duration_minutes",
+        ),
+        (
+            with(example(), json!({"client_phone": "call me"})),
+            "client_phone",
+        ),
+        (
+            with(example(), json!({"client_email": "john"})),
+            "client_email",
+        ),
         (with(example(), json!({"color": "blue"})), "color"),
-        (with(example(), json!({"reminder_minutes": -5})), "reminder_minutes"),
-        (with(example(), json!({"reminder_minutes": "soon"})), "reminder_minutes"),
+        (
+            with(example(), json!({"reminder_minutes": -5})),
+            "reminder_minutes",
+        ),
+        (
+            with(example(), json!({"reminder_minutes": "soon"})),
+            "reminder_minutes",
+        ),
         (with(example(), json!({"title": "x".repeat(256)})), "title"),
         (with(example(), json!({"status": "confirmed"})), "status"),
         (with(example(), json!({"priority": "high"})), "priority"),
     ];
     for (body, field) in cases {
         let (status, answer) = c
-            .call(Method::POST, "/api/v1/calendar/appointments", Some(body.clone()))
+            .call(
+                Method::POST,
+                "/api/v1/calendar/appointments",
+                Some(body.clone()),
+            )
             .await;
         assert_eq!(status, 422, "{body}: {answer}");
         assert_eq!(answer["error"]["code"], "VALIDATION_ERROR");
@@ -91,7 +125,11 @@ async fn bad_fields_are_named() {
     }
     // Not an object at all.
     let (status, _) = c
-        .call(Method::POST, "/api/v1/calendar/appointments", Some(json!([1, 2])))
+        .call(
+            Method::POST,
+            "/api/v1/calendar/appointments",
+            Some(json!([1, 2])),
+        )
         .await;
     assert_eq!(status, 422);
 }
@@ -99,16 +137,21 @@ async fn bad_fields_are_named() {
 #[tokio::test]
 async fn a_user_token_names_the_instance() {
     let c = Cal::new().await;
-    let (status, answer) = c
-        .t
-        .call(Method::POST, "/api/v1/calendar/appointments", Some(example()))
+    let (status, answer) =
+        c.t.call(
+            Method::POST,
+            "/api/v1/calendar/appointments",
+            Some(example()),
+        )
         .await;
     assert_eq!(status, 422, "{answer}");
-    assert!(answer["error"]["details"]["instance_id"].is_array(), "{answer}");
+    assert!(
+        answer["error"]["details"]["instance_id"].is_array(),
+        "{answer}"
+    );
     for reference in [c.t.uuid.clone(), c.t.instance_id()] {
-        let (status, answer) = c
-            .t
-            .call(
+        let (status, answer) =
+            c.t.call(
                 Method::POST,
                 "/api/v1/calendar/appointments",
                 Some(with(example(), json!({"instance_id": reference}))),
@@ -117,9 +160,8 @@ async fn a_user_token_names_the_instance() {
         assert_eq!(status, 201, "{answer}");
         assert_eq!(answer["data"]["instance_id"], c.t.uuid.as_str());
     }
-    let (status, answer) = c
-        .t
-        .call(
+    let (status, answer) =
+        c.t.call(
             Method::POST,
             "/api/v1/calendar/appointments",
             Some(with(
@@ -136,7 +178,10 @@ async fn a_user_token_names_the_instance() {
 async fn update_replaces_the_given_fields_and_delete_removes_it() {
     let c = Cal::new().await;
     let a = c.create(example()).await;
-    let path = format!("/api/v1/calendar/appointments/{}", a["uuid"].as_str().unwrap());
+    let path = format!(
+        "/api/v1/calendar/appointments/{}",
+        a["uuid"].as_str().unwrap()
+    );
     // Moving the start keeps the duration; null clears; the others stay.
     let (status, body) = c
         .call(
@@ -162,7 +207,11 @@ async fn update_replaces_the_given_fields_and_delete_removes_it() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["ends_at"], "2026-05-02T14:30:00+00:00");
     let (status, body) = c
-        .call(Method::PUT, &path, Some(json!({"ends_at": "2026-05-02T13:00:00"})))
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"ends_at": "2026-05-02T13:00:00"})),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     assert!(body["error"]["details"]["ends_at"].is_array());
@@ -181,7 +230,11 @@ async fn update_replaces_the_given_fields_and_delete_removes_it() {
     let (status, _) = c.call(Method::DELETE, &path, None).await;
     assert_eq!(status, 404);
     let (status, _) = c
-        .call(Method::GET, "/api/v1/calendar/appointments/not-a-uuid", None)
+        .call(
+            Method::GET,
+            "/api/v1/calendar/appointments/not-a-uuid",
+            None,
+        )
         .await;
     assert_eq!(status, 404);
 }

@@ -61,7 +61,10 @@ async fn answers_and_examples_match_the_document() {
     wrong["data"]["status"] = json!("lost");
     assert!(!mismatches(&doc, "post", "/calendar/appointments", 201, &wrong).is_empty());
     let mut wrong = created.clone();
-    wrong["data"].as_object_mut().unwrap().remove("reminder_minutes");
+    wrong["data"]
+        .as_object_mut()
+        .unwrap()
+        .remove("reminder_minutes");
     assert!(!mismatches(&doc, "post", "/calendar/appointments", 201, &wrong).is_empty());
 
     let uuid = created["data"]["uuid"].as_str().unwrap().to_owned();

@@ -14,7 +14,10 @@ async fn kanban_must_be_enabled() {
         "/api/v1/calendar/appointments/{}/to-kanban",
         a["uuid"].as_str().unwrap()
     );
-    for p in [path.as_str(), "/api/v1/calendar/appointments/00000000-0000-4000-8000-000000000000/to-kanban"] {
+    for p in [
+        path.as_str(),
+        "/api/v1/calendar/appointments/00000000-0000-4000-8000-000000000000/to-kanban",
+    ] {
         let (status, body) = c.call(Method::POST, p, Some(json!({}))).await;
         assert_eq!(status, 403, "{body}");
         assert_eq!(body["error"]["code"], "KANBAN_NOT_ENABLED");

@@ -96,7 +96,11 @@ pub async fn enable_kanban(services: &control_plane::service::Services, tenant: 
 }
 
 /// Sets `tenant`'s time zone.
-pub async fn set_timezone(services: &control_plane::service::Services, tenant: TenantId, zone: &str) {
+pub async fn set_timezone(
+    services: &control_plane::service::Services,
+    tenant: TenantId,
+    zone: &str,
+) {
     services
         .set_tenant_features(
             tenant,

@@ -110,14 +110,16 @@ async fn status_instance_and_pages_filter() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    let (_, all) = c
-        .t
-        .call(Method::GET, &format!("/api/v1/calendar/appointments?{range}"), None)
+    let (_, all) =
+        c.t.call(
+            Method::GET,
+            &format!("/api/v1/calendar/appointments?{range}"),
+            None,
+        )
         .await;
     assert_eq!(all["meta"]["pagination"]["total"], 6, "{all}");
-    let (_, one) = c
-        .t
-        .call(
+    let (_, one) =
+        c.t.call(
             Method::GET,
             &format!("/api/v1/calendar/appointments?{range}&instance_id={other_uuid}"),
             None,
@@ -142,7 +144,10 @@ async fn bad_ranges_and_parameters_are_refused() {
     let c = Cal::new().await;
     for (query, field) in [
         ("?start=2026-05-02&end=2026-05-01", "end"),
-        ("?start=2026-05-01T10:00:00Z&end=2026-05-01T10:00:00Z", "end"),
+        (
+            "?start=2026-05-01T10:00:00Z&end=2026-05-01T10:00:00Z",
+            "end",
+        ),
         ("?start=2026-01-01&end=2027-01-03", "end"),
         ("?start=yesterday", "start"),
         ("?end=2026-02-30", "end"),

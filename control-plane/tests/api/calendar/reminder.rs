@@ -74,12 +74,20 @@ async fn the_reminder_job_follows_the_appointment() {
     assert_eq!(status, 200);
     no_pending(&c, uuid).await;
     let (status, _) = c
-        .call(Method::PUT, &path, Some(json!({"reminder_minutes": 10, "client_phone": null})))
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"reminder_minutes": 10, "client_phone": null})),
+        )
         .await;
     assert_eq!(status, 200);
     no_pending(&c, uuid).await;
     let (status, _) = c
-        .call(Method::PUT, &path, Some(json!({"client_phone": "5511999999999"})))
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"client_phone": "5511999999999"})),
+        )
         .await;
     assert_eq!(status, 200);
     due_at(&c, uuid, later - Duration::minutes(10)).await;
@@ -133,9 +141,16 @@ async fn every_change_queues_its_webhook() {
     let a = c.create(super::example()).await;
     let uuid = a["uuid"].as_str().unwrap();
     let path = format!("/api/v1/calendar/appointments/{uuid}");
-    assert_eq!(c.call(Method::POST, &format!("{path}/confirm"), None).await.0, 200);
     assert_eq!(
-        c.call(Method::PUT, &path, Some(json!({"notes": "x"}))).await.0,
+        c.call(Method::POST, &format!("{path}/confirm"), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        c.call(Method::PUT, &path, Some(json!({"notes": "x"})))
+            .await
+            .0,
         200
     );
     assert_eq!(c.call(Method::DELETE, &path, None).await.0, 200);

@@ -30,7 +30,10 @@ async fn another_tenants_appointments_are_not_found() {
     let other_sk = c.t.app.create_sk(&other, &other_instance["id"]).await;
     // Kanban on for the other tenant, so to-kanban answers for the appointment, not the flag.
     let other_tenant = {
-        let me = c.t.call_as(&other, Method::GET, "/api/v1/auth/me", None).await.1;
+        let me =
+            c.t.call_as(&other, Method::GET, "/api/v1/auth/me", None)
+                .await
+                .1;
         control_plane::domain::TenantId(me["data"]["tenant"]["id"].as_i64().unwrap())
     };
     super::enable_kanban(&c.t.app.services, other_tenant).await;
@@ -40,9 +43,8 @@ async fn another_tenants_appointments_are_not_found() {
             assert_eq!(status, 404, "{method} {path}: {answer}");
             assert_eq!(answer["error"]["code"], "NOT_FOUND");
         }
-        let (status, list) = c
-            .t
-            .call_as(
+        let (status, list) =
+            c.t.call_as(
                 token,
                 Method::GET,
                 "/api/v1/calendar/appointments?start=2026-05-01&end=2026-05-31",
@@ -53,9 +55,8 @@ async fn another_tenants_appointments_are_not_found() {
         assert_eq!(list["data"], json!([]));
     }
     // Nor can the other tenant create one on this tenant's instance.
-    let (status, answer) = c
-        .t
-        .call_as(
+    let (status, answer) =
+        c.t.call_as(
             &other,
             Method::POST,
             "/api/v1/calendar/appointments",
@@ -65,7 +66,11 @@ async fn another_tenants_appointments_are_not_found() {
     assert_eq!(status, 404, "{answer}");
     // The appointment is untouched.
     let (status, shown) = c
-        .call(Method::GET, &format!("/api/v1/calendar/appointments/{uuid}"), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/calendar/appointments/{uuid}"),
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(shown["data"], a);
@@ -87,9 +92,8 @@ async fn an_sk_token_reaches_its_own_instance_only() {
         assert_eq!(status, 404, "{method} {path}: {answer}");
     }
     // It cannot book on the first instance either.
-    let (status, answer) = c
-        .t
-        .call_as(
+    let (status, answer) =
+        c.t.call_as(
             &second_sk,
             Method::POST,
             "/api/v1/calendar/appointments",
@@ -99,15 +103,17 @@ async fn an_sk_token_reaches_its_own_instance_only() {
     assert_eq!(status, 403, "{answer}");
     assert_eq!(answer["error"]["code"], "INSTANCE_FORBIDDEN");
     // The user token reaches both.
-    let (status, _) = c
-        .t
-        .call(Method::GET, &format!("/api/v1/calendar/appointments/{uuid}"), None)
+    let (status, _) =
+        c.t.call(
+            Method::GET,
+            &format!("/api/v1/calendar/appointments/{uuid}"),
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     // Moving an appointment to the second instance takes it out of the first token's reach.
-    let (status, moved) = c
-        .t
-        .call(
+    let (status, moved) =
+        c.t.call(
             Method::PUT,
             &format!("/api/v1/calendar/appointments/{uuid}"),
             Some(json!({"instance_id": second["uuid"]})),
@@ -116,7 +122,11 @@ async fn an_sk_token_reaches_its_own_instance_only() {
     assert_eq!(status, 200, "{moved}");
     assert_eq!(moved["data"]["instance_id"], second["uuid"]);
     let (status, _) = c
-        .call(Method::GET, &format!("/api/v1/calendar/appointments/{uuid}"), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/calendar/appointments/{uuid}"),
+            None,
+        )
         .await;
     assert_eq!(status, 404);
 }
@@ -124,12 +134,11 @@ async fn an_sk_token_reaches_its_own_instance_only() {
 #[tokio::test]
 async fn no_token_no_answer() {
     let c = Cal::new().await;
-    let resp = c
-        .t
-        .app
-        .req(Method::GET, "/api/v1/calendar/appointments", None)
-        .send()
-        .await
-        .unwrap();
+    let resp =
+        c.t.app
+            .req(Method::GET, "/api/v1/calendar/appointments", None)
+            .send()
+            .await
+            .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
 }

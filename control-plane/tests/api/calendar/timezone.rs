@@ -70,7 +70,10 @@ async fn local_times_are_the_tenants() {
     let (_, shown) = c
         .call(
             Method::GET,
-            &format!("/api/v1/calendar/appointments/{}", a["uuid"].as_str().unwrap()),
+            &format!(
+                "/api/v1/calendar/appointments/{}",
+                a["uuid"].as_str().unwrap()
+            ),
             None,
         )
         .await;

@@ -18,7 +18,10 @@ async fn post(c: &Cal, uuid: &str, action: &str) -> (u16, Value) {
 fn refused(status: u16, body: &Value, current: &str) {
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "CONFLICT");
-    assert_eq!(body["error"]["details"]["current_status"], current, "{body}");
+    assert_eq!(
+        body["error"]["details"]["current_status"], current,
+        "{body}"
+    );
     assert!(
         body["error"]["message"].as_str().unwrap().contains(current),
         "{body}"
