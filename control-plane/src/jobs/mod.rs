@@ -211,7 +211,6 @@ impl Services {
         Ok(scheduled_job::Entity::find()
             .filter(scheduled_job::Column::Id.is_in(ids))
             .filter(scheduled_job::Column::LeaseOwner.eq(owner))
-            .filter(scheduled_job::Column::LeaseUntil.eq(until))
             .filter(scheduled_job::Column::Done.eq(false))
             .order_by_asc(scheduled_job::Column::DueAt)
             .all(&self.db)

@@ -188,3 +188,58 @@ async fn every_change_queues_its_webhook() {
     assert_eq!(seen[1].1["data"]["appointment"]["status"], "confirmed");
     assert!(created["data"].get("reminder").is_none());
 }
+
+/// Sets the reminder job's lease as a worker that died (or still runs) would have left it.
+async fn lease(c: &Cal, uuid: &str, until: DateTime<Utc>) {
+    use sea_orm::sea_query::Expr;
+    scheduled_job::Entity::update_many()
+        .col_expr(scheduled_job::Column::LeaseOwner, Expr::value("jobs-gone"))
+        .col_expr(scheduled_job::Column::LeaseUntil, Expr::value(until))
+        .col_expr(scheduled_job::Column::DueAt, Expr::value(Utc::now()))
+        .filter(scheduled_job::Column::Subject.eq(uuid))
+        .exec(&c.t.app.services.db)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_lease_that_ran_out_is_taken_up_and_a_live_one_is_not() {
+    let c = Cal::new().await;
+    let start: DateTime<Utc> = rfc(Utc::now() + Duration::hours(2)).parse().unwrap();
+    let body = |title: &str| {
+        json!({"title": title, "client_phone": "5511999999999",
+            "starts_at": rfc(start), "reminder_minutes": 60})
+    };
+    let held = c.create(body("held")).await;
+    let dead = c.create(body("dead")).await;
+    let (held, dead) = (
+        held["uuid"].as_str().unwrap().to_owned(),
+        dead["uuid"].as_str().unwrap().to_owned(),
+    );
+    // Both made due now (before the reminder's time); one still leased for a minute, the
+    // other's lease ran out.
+    lease(&c, &held, Utc::now() + Duration::minutes(1)).await;
+    lease(&c, &dead, Utc::now() - Duration::seconds(1)).await;
+    // The worker takes the dead one up, finds that the reminder is not due yet, and gives it
+    // back for the reminder's time.
+    let taken = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let j = job(&c, &dead).await.unwrap();
+            if j.lease_owner.as_deref() != Some("jobs-gone") && j.last_error.is_some() {
+                return j;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the job whose lease ran out was taken up");
+    assert!(!taken.done, "{taken:?}");
+    assert_eq!(taken.due_at, start - Duration::minutes(60), "{taken:?}");
+    assert_eq!(taken.lease_owner, None, "{taken:?}");
+    assert!(taken.attempts >= 1, "{taken:?}");
+    // The one held by a live lease was not touched.
+    let h = job(&c, &held).await.unwrap();
+    assert_eq!(h.lease_owner.as_deref(), Some("jobs-gone"), "{h:?}");
+    assert_eq!(h.attempts, 0, "{h:?}");
+    assert!(h.last_error.is_none(), "{h:?}");
+}
