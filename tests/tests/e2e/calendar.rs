@@ -1,16 +1,22 @@
 //! The Calendar end to end on the sandbox: an appointment through every transition with its
 //! webhooks at a real receiver; WhatsApp reminders sent once, at their time, across a
-//! control-plane restart, in the tenant's template and time zone, and never for a cancelled
-//! appointment; `appointment.reminder_sent` at the receiver.
+//! control-plane restart, in the tenant's template and time zone, never for a cancelled
+//! appointment, and not twice when a send is repeated after a crash;
+//! `appointment.reminder_sent` at the receiver.
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, FixedOffset, SecondsFormat, Utc};
+use control_plane::db::entities::{appointment, scheduled_job};
+use control_plane::service::tenant_settings::FeatureChange;
 use reqwest::Method;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use zapini_e2e::receiver::{Received, Receiver};
 
 use crate::support::{self, Setup, T, paired};
 
 const INSTANCE_PHONE: &str = "5511900000077";
+const TEMPLATE: &str = "Oi {{client_name}}! {{title}} em {{date}} às {{time}} ({{location}})";
 
 fn rfc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -184,6 +190,21 @@ async fn a_reminder_goes_out_once_at_its_time_across_a_restart_and_never_after_c
         )
         .await;
     assert_eq!(status, 201, "{body}");
+    // The tenant's text and time zone (São Paulo: UTC-3 all year).
+    let ops = services(&s).await;
+    let (status, me) = s.get("/api/v1/auth/me", &s.user).await;
+    assert_eq!(status, 200, "{me}");
+    let tenant = control_plane::domain::TenantId(me["data"]["tenant"]["id"].as_i64().unwrap());
+    ops.set_tenant_features(
+        tenant,
+        FeatureChange {
+            timezone: Some(Some("America/Sao_Paulo".into())),
+            reminder_template: Some(Some(TEMPLATE.into())),
+            ..FeatureChange::default()
+        },
+    )
+    .await
+    .unwrap();
 
     // A: reminded a minute before it starts, 15 s from now. B: 10 s from now, but
     // cancelled. C: 20 s from now, the marker that B's time has passed.
@@ -245,7 +266,6 @@ async fn a_reminder_goes_out_once_at_its_time_across_a_restart_and_never_after_c
             |log| reminders_of(log, a_uuid) >= 1 && reminders_of(log, c_uuid) >= 1,
         )
         .await;
-    let a_text = "Olá, Ana! Lembrete: Dentist em ".to_owned();
     let reminder = events(&log, "appointment.reminder_sent")
         .into_iter()
         .map(|r| r.json())
@@ -255,8 +275,15 @@ async fn a_reminder_goes_out_once_at_its_time_across_a_restart_and_never_after_c
         .as_str()
         .unwrap()
         .to_owned();
-    let local = a_start.format("%d/%m/%Y às %H:%M").to_string();
-    assert_eq!(text, format!("{a_text}{local}. Local: Rua A, 1."));
+    let local = a_start.with_timezone(&FixedOffset::west_opt(3 * 3600).unwrap());
+    assert_eq!(
+        text,
+        format!(
+            "Oi Ana! Dentist em {} às {} (Rua A, 1)",
+            local.format("%d/%m/%Y"),
+            local.format("%H:%M")
+        )
+    );
     assert_eq!(
         reminder["data"]["reminder"]["recipient_number"],
         "5511922223333"
@@ -302,5 +329,61 @@ async fn a_reminder_goes_out_once_at_its_time_across_a_restart_and_never_after_c
         .await;
     assert_eq!(status, 200, "{shown}");
     assert!(shown["data"]["reminder_sent_at"].is_string());
+    assert!(
+        shown["data"]["starts_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("-03:00"),
+        "{shown}"
+    );
+
+    // A crash after the send and before it was recorded: the job runs again and the
+    // appointment does not show the reminder. The node answers the repeated client reference
+    // with the first send: no second message.
+    let first_id = reminder["data"]["reminder"]["whatsapp_message_id"].clone();
+    appointment::Entity::update_many()
+        .col_expr(
+            appointment::Column::ReminderSentAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(appointment::Column::Uuid.eq(uuid::Uuid::parse_str(a_uuid).unwrap()))
+        .exec(&ops.db)
+        .await
+        .unwrap();
+    scheduled_job::Entity::update_many()
+        .col_expr(scheduled_job::Column::Done, Expr::value(false))
+        .col_expr(scheduled_job::Column::DueAt, Expr::value(Utc::now()))
+        .filter(scheduled_job::Column::Subject.eq(a_uuid))
+        .exec(&ops.db)
+        .await
+        .unwrap();
+    let log = rx
+        .wait_until(T, "A's reminder recorded again", |log| {
+            reminders_of(log, a_uuid) == 2
+        })
+        .await;
+    let again = events(&log, "appointment.reminder_sent")
+        .into_iter()
+        .map(|r| r.json())
+        .filter(|b| b["data"]["appointment"]["uuid"] == a_uuid)
+        .nth(1)
+        .unwrap();
+    assert_eq!(again["data"]["reminder"]["whatsapp_message_id"], first_id);
+    assert_eq!(sent_texts(&log, &text).len(), 1);
+    let (_, msgs) =
+        support::conversation_where(&s, p.uuid, |c| c["contact_number"] == "5511922223333", 1)
+            .await;
+    assert_eq!(
+        msgs.iter()
+            .filter(|m| m["message_body"] == text.as_str())
+            .count(),
+        1
+    );
     p.node.stop().await;
+}
+
+/// The control plane's services over its database (as an operator's CLI has them).
+async fn services(s: &Setup) -> control_plane::service::Services {
+    let db = control_plane::db::connect(&s.cp_config()).await.unwrap();
+    control_plane::service::Services::for_cli(db, s.cp_config())
 }
