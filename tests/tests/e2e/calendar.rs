@@ -169,8 +169,12 @@ async fn an_appointment_goes_through_every_transition_with_its_webhooks() {
     assert_eq!(first[2].1["appointment"]["status"], "completed");
     assert_eq!(of(b["uuid"].as_str().unwrap())[1].1["action"], "cancelled");
     assert_eq!(of(c["uuid"].as_str().unwrap())[1].1["action"], "no_show");
+    // Each delivery is signed and shaped as the document describes it.
+    let (status, doc) = s.get("/openapi.json", &s.user).await;
+    assert_eq!(status, 200);
     for r in log.iter().filter(|r| r.ok()) {
         assert_eq!(r.header("x-instance-uuid"), p.uuid.to_string());
+        crate::openapi_events::check_delivery(&doc, r);
     }
     p.node.stop().await;
 }
@@ -295,6 +299,11 @@ async fn a_reminder_goes_out_once_at_its_time_across_a_restart_and_never_after_c
         .unwrap();
     assert!(sent_at >= due, "sent at {sent_at}, due {due}");
     assert!(sent_at < a_start, "sent at {sent_at}, starts {a_start}");
+    let (status, doc) = s.get("/openapi.json", &s.user).await;
+    assert_eq!(status, 200);
+    for r in events(&log, "appointment.reminder_sent") {
+        crate::openapi_events::check_delivery(&doc, r);
+    }
 
     // C's reminder is the marker that B's time has passed: B was never reminded. A's text
     // went out once, as a message of the instance (and so into the conversation).
