@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 use zapini_shared::error::ErrorCode;
 
-use super::model::{self, AppointmentInput, DEFAULT_COLOR, Status};
+use super::body::{self, AppointmentInput};
+use super::model::{self, DEFAULT_COLOR, Status};
 use super::views::{AppointmentEvent, AppointmentView};
 use crate::db::entities::{appointment, instance};
 use crate::domain::{Caller, TenantId};
@@ -207,8 +208,8 @@ impl Services {
         body: Map<String, Value>,
     ) -> AppResult<AppointmentView> {
         let tz = self.tenant_tz(caller.tenant()).await?;
-        let input = model::parse_body(body, tz, true)?;
-        let (starts_at, ends_at) = model::span(&input, None)?;
+        let input = body::parse_body(body, tz, true)?;
+        let (starts_at, ends_at) = body::span(&input, None)?;
         let inst = self
             .appointment_instance(caller, input.instance_id.as_deref())
             .await?;
@@ -265,7 +266,7 @@ impl Services {
         body: Map<String, Value>,
     ) -> AppResult<AppointmentView> {
         let tz = self.tenant_tz(caller.tenant()).await?;
-        let input = model::parse_body(body, tz, false)?;
+        let input = body::parse_body(body, tz, false)?;
         let current = self.find_appointment(caller, reference).await?;
         let inst = match &input.instance_id {
             Some(r) => Some(self.appointment_instance(caller, Some(r)).await?),
@@ -383,7 +384,7 @@ fn apply_update(
     input: &AppointmentInput,
     inst: Option<&instance::Model>,
 ) -> AppResult<(&'static str, Option<String>)> {
-    let (starts_at, ends_at) = model::span(input, Some((m.starts_at, m.ends_at)))?;
+    let (starts_at, ends_at) = body::span(input, Some((m.starts_at, m.ends_at)))?;
     let current = Status::parse(&m.status).unwrap_or(Status::Scheduled);
     let mut action = "updated";
     let mut previous = None;
