@@ -6,7 +6,7 @@
 //! client reference the node deduplicates).
 //!
 //! This module owns the table's life: [`schedule`] (insert or move a job, inside the
-//! caller's transaction), [`cancel`], the worker loop ([`Services::run_jobs`]) and the claim.
+//! caller's transaction), [`cancel`], [`remove`], the worker loop ([`Services::run_jobs`]) and the claim.
 //! What a kind does is its owner's: [`Services::run_job`] dispatches by kind.
 
 use std::sync::Arc;
@@ -108,6 +108,17 @@ pub async fn cancel<C: ConnectionTrait>(conn: &C, kind: &str, subject: &str) -> 
         .filter(scheduled_job::Column::Kind.eq(kind))
         .filter(scheduled_job::Column::Subject.eq(subject))
         .filter(scheduled_job::Column::Done.eq(false))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the job (`kind`, `subject`) (its subject is gone). A worker holding it can no
+/// longer mark it.
+pub async fn remove<C: ConnectionTrait>(conn: &C, kind: &str, subject: &str) -> AppResult<()> {
+    scheduled_job::Entity::delete_many()
+        .filter(scheduled_job::Column::Kind.eq(kind))
+        .filter(scheduled_job::Column::Subject.eq(subject))
         .exec(conn)
         .await?;
     Ok(())

@@ -396,3 +396,64 @@ async fn services(s: &Setup) -> control_plane::service::Services {
     let db = control_plane::db::connect(&s.cp_config()).await.unwrap();
     control_plane::service::Services::for_cli(db, s.cp_config())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "LEAD-GLUE"]
+async fn to_kanban_twice_makes_one_lead_with_the_clients_data() {
+    let s = support::setup().await;
+    let p = paired(&s, "calendar-kanban", INSTANCE_PHONE).await;
+    let ops = services(&s).await;
+    let (_, me) = s.get("/api/v1/auth/me", &s.user).await;
+    let tenant = control_plane::domain::TenantId(me["data"]["tenant"]["id"].as_i64().unwrap());
+    let a = create(
+        &s,
+        &p.sk,
+        json!({"title": "Demo", "client_name": "Duda", "client_phone": "5511933334444",
+            "client_email": "duda@example.com", "starts_at": "2026-05-01T10:00:00"}),
+    )
+    .await;
+    let path = format!(
+        "/api/v1/calendar/appointments/{}/to-kanban",
+        a["uuid"].as_str().unwrap()
+    );
+    // Kanban is off: refused.
+    let (status, body) = s.post(&path, &p.sk, json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "KANBAN_NOT_ENABLED");
+    ops.set_tenant_features(
+        tenant,
+        FeatureChange {
+            kanban_enabled: Some(true),
+            ..FeatureChange::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (status, board) = s
+        .post(
+            "/api/v1/kanban/boards",
+            &p.sk,
+            json!({"name": "Sales Pipeline", "is_default": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{board}");
+    let (status, first) = s.post(&path, &p.sk, json!({})).await;
+    assert_eq!(status, 201, "{first}");
+    let lead = first["data"].clone();
+    assert_eq!(lead["phone_number"], "5511933334444");
+    assert_eq!(lead["source"], "calendar");
+    let (status, second) = s
+        .post(&path, &p.sk, json!({"board_uuid": board["data"]["uuid"]}))
+        .await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["data"]["uuid"], lead["uuid"]);
+    let (status, shown) = s
+        .get(
+            &format!("/api/v1/kanban/leads/{}", lead["uuid"].as_str().unwrap()),
+            &p.sk,
+        )
+        .await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["data"]["email"], "duda@example.com");
+    p.node.stop().await;
+}

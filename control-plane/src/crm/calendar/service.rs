@@ -354,7 +354,7 @@ impl Services {
         if deleted == 0 {
             return Err(not_found());
         }
-        jobs::cancel(&txn, jobs::APPOINTMENT_REMINDER, &m.uuid.to_string()).await?;
+        jobs::remove(&txn, jobs::APPOINTMENT_REMINDER, &m.uuid.to_string()).await?;
         let inst = instance::Entity::find_by_id(m.instance_id)
             .one(&txn)
             .await?;
