@@ -16,8 +16,8 @@ use zapini_shared::envelope::{ApiResponse, MessageOnly, Pagination};
 use zapini_shared::error::ErrorEnvelope;
 
 use super::AppState;
-use super::conversations::Params;
 use super::conversations::query::{or_blank, page, per_page, query, string};
+use super::conversations::{Params, instance_ref_schema};
 use super::extract::{Auth, Json};
 use crate::crm::calendar::Status;
 use crate::crm::calendar::service::AppointmentFilter;
@@ -153,8 +153,8 @@ impl IntoParams for ListQuery {
 pub struct CreateBody {
     /// The instance whose WhatsApp sends the reminder (numeric id or UUID). Required with a
     /// user token; an `sk_` token's own instance by default.
-    #[schema(value_type = Option<String>, example = "550e8400-e29b-41d4-a716-446655440000")]
-    instance_id: Option<String>,
+    #[schema(schema_with = instance_ref_schema)]
+    instance_id: Option<Value>,
     /// 1 to 255 characters.
     #[schema(max_length = 255, example = "Consultation with John Doe")]
     title: String,
@@ -198,7 +198,8 @@ pub struct CreateBody {
 #[allow(dead_code)]
 pub struct UpdateBody {
     /// Move it to another instance of the caller's.
-    instance_id: Option<String>,
+    #[schema(schema_with = instance_ref_schema)]
+    instance_id: Option<Value>,
     #[schema(max_length = 255)]
     title: Option<String>,
     description: Option<String>,

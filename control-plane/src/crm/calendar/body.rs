@@ -143,15 +143,25 @@ pub fn parse_body(
     }
     let mut body = body;
     let mut take = |k: &str| body.remove(k);
-    if let Some(v) = take("instance_id") {
-        match v {
-            Value::String(s) if !s.trim().is_empty() => input.instance_id = Some(s.trim().into()),
-            Value::Number(n) if n.as_i64().is_some() => input.instance_id = Some(n.to_string()),
-            _ => e.add(
+    match take("instance_id") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) if !s.trim().is_empty() => input.instance_id = Some(s.trim().into()),
+        Some(Value::Number(n)) => match n.as_i64().or_else(|| {
+            // `139.0` is the id 139.
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                .map(|f| f as i64)
+        }) {
+            Some(id) => input.instance_id = Some(id.to_string()),
+            None => e.add(
                 "instance_id",
                 "The instance_id must be an instance's id or UUID.",
             ),
-        }
+        },
+        Some(_) => e.add(
+            "instance_id",
+            "The instance_id must be an instance's id or UUID.",
+        ),
     }
     match take("title") {
         Some(v) => input.title = required_text(&mut e, "title", v, 255),

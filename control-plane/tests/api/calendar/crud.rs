@@ -149,7 +149,21 @@ async fn a_user_token_names_the_instance() {
         answer["error"]["details"]["instance_id"].is_array(),
         "{answer}"
     );
-    for reference in [c.t.uuid.clone(), c.t.instance_id()] {
+    // `null` is the same as leaving it out.
+    let (status, answer) =
+        c.t.call(
+            Method::POST,
+            "/api/v1/calendar/appointments",
+            Some(with(example(), json!({"instance_id": null}))),
+        )
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer["error"]["details"]["instance_id"].is_array());
+    for reference in [
+        json!(c.t.uuid),
+        json!(c.t.instance_id()),
+        c.t.instance["id"].clone(),
+    ] {
         let (status, answer) =
             c.t.call(
                 Method::POST,
