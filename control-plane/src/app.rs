@@ -405,6 +405,7 @@ impl App {
         tokio::spawn(media_cleanup(self.services.clone(), stop_rx.clone()));
         tokio::spawn(self.services.clone().run_transcriptions(stop_rx.clone()));
         tokio::spawn(self.services.clone().run_automation(stop_rx.clone()));
+        tokio::spawn(self.services.clone().run_jobs(stop_rx.clone()));
         if let Some(launcher) = &self.launcher {
             launcher.launch_all().await?;
             let launcher = launcher.clone();

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod http;
+pub mod jobs;
 pub mod launcher;
 pub mod lease;
 pub mod limiter;

@@ -13,6 +13,7 @@
 //! | a message was edited (extension) | `message.edited` | |
 //! | a contact's name changed | `contact.update` | |
 //! | a group's subject changed (extension) | `group.update` | |
+//! | an appointment was created, changed, or its reminder sent (extension) | `appointment.created`, `appointment.updated`, `appointment.reminder_sent` | `crm::calendar::AppointmentEvent` |
 //!
 //! A subscription receives each occurrence at most once: when it lists two names for the
 //! same occurrence, the one listed first in the table above wins. No list (or an empty one)
@@ -36,6 +37,8 @@ pub enum Kind {
     Qr,
     ContactUpdate,
     GroupUpdate,
+    /// `connection` names the sub-event: `created`, `updated`, `reminder_sent`.
+    Appointment,
 }
 
 /// Every name a webhook can subscribe to, with what it covers.
@@ -55,10 +58,13 @@ pub const NAMES: &[(&str, Kind)] = &[
     ("qr.update", Kind::Qr),
     ("contact.update", Kind::ContactUpdate),
     ("group.update", Kind::GroupUpdate),
+    ("appointment.created", Kind::Appointment),
+    ("appointment.updated", Kind::Appointment),
+    ("appointment.reminder_sent", Kind::Appointment),
 ];
 
 /// Names that may deliver an occurrence of `kind`, preferred first. `connection` is the new
-/// status of a connection change.
+/// status of a connection change, or the sub-event of a CRM kind.
 fn candidates(kind: Kind, connection: Option<&str>) -> &'static [&'static str] {
     match kind {
         Kind::MessageReceived => &["message.received", "message.incoming"],
@@ -75,6 +81,11 @@ fn candidates(kind: Kind, connection: Option<&str>) -> &'static [&'static str] {
         Kind::Qr => &["instance.qr", "qr.update"],
         Kind::ContactUpdate => &["contact.update"],
         Kind::GroupUpdate => &["group.update"],
+        Kind::Appointment => match connection {
+            Some("created") => &["appointment.created"],
+            Some("reminder_sent") => &["appointment.reminder_sent"],
+            _ => &["appointment.updated"],
+        },
     }
 }
 

@@ -3,6 +3,7 @@
 mod ai_functions;
 mod auth;
 mod automation;
+mod calendar;
 mod contacts;
 mod conversations;
 mod files;

@@ -40,7 +40,7 @@ fn assert_valid(doc: &Value, schema: &Value, instance: &Value, what: &str) {
 
 /// Checks one delivery against its webhook's description: the body against the request
 /// schema, every documented header (required ones present) against its schema.
-fn check_delivery(doc: &Value, r: &Received) {
+pub(crate) fn check_delivery(doc: &Value, r: &Received) {
     let event = r.header("x-webhook-event");
     let op = &doc["webhooks"][event]["post"];
     assert!(op.is_object(), "{event} is not documented");

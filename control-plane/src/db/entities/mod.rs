@@ -3,6 +3,7 @@
 
 pub mod ai_function;
 pub mod ai_function_execution;
+pub mod appointment;
 pub mod automation_flow;
 pub mod automation_integration;
 pub mod automation_session;
@@ -20,6 +21,7 @@ pub mod message;
 pub mod message_reaction;
 pub mod message_transcription;
 pub mod node_event_cursor;
+pub mod scheduled_job;
 pub mod tag;
 pub mod tenant;
 pub mod user;

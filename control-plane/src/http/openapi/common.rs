@@ -279,6 +279,10 @@ pub fn tags() -> Value {
             "Tools an AI Agent integration calls: configure, test, and their execution log.",
         ),
         (
+            "Calendar",
+            "Appointments: a range, status transitions, WhatsApp reminders, leads from them.",
+        ),
+        (
             "Webhooks",
             "An instance's webhook, its deliveries and replays.",
         ),

@@ -143,6 +143,58 @@ fn data(event: &str, kind: Kind) -> (&'static str, Value) {
                 "timestamp": "2025-01-15T10:36:00+00:00",
             }),
         ),
+        Kind::Appointment => {
+            let (action, previous, status, sent) = match event {
+                "appointment.created" => ("created", Value::Null, "scheduled", Value::Null),
+                "appointment.reminder_sent" => (
+                    "reminder_sent",
+                    Value::Null,
+                    "confirmed",
+                    json!("2026-05-01T09:30:00+00:00"),
+                ),
+                _ => ("confirmed", json!("scheduled"), "confirmed", Value::Null),
+            };
+            let mut data = json!({
+                "action": action,
+                "previous_status": previous,
+                "appointment": {
+                    "uuid": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                    "instance_id": INSTANCE,
+                    "title": "Consultation with John Doe",
+                    "description": null,
+                    "client_name": "John Doe",
+                    "client_phone": "5511999999999",
+                    "client_email": "john@example.com",
+                    "starts_at": "2026-05-01T10:00:00+00:00",
+                    "ends_at": "2026-05-01T11:00:00+00:00",
+                    "duration_minutes": 60,
+                    "status": status,
+                    "color": "#3b82f6",
+                    "reminder_minutes": 30,
+                    "location": "Online - Google Meet",
+                    "notes": null,
+                    "reminder_sent_at": sent,
+                    "confirmed_at": if status == "confirmed" { json!("2026-04-30T18:00:00+00:00") } else { Value::Null },
+                    "completed_at": null,
+                    "cancelled_at": null,
+                    "created_at": "2026-01-01T00:00:00+00:00",
+                    "updated_at": "2026-04-30T18:00:00+00:00",
+                },
+            });
+            if action == "reminder_sent" {
+                data["reminder"] = json!({
+                    "whatsapp_message_id": "3EB0ABC123456789",
+                    "recipient_number": "5511999999999",
+                    "content": "Hi, John Doe! Reminder: Consultation with John Doe on 01/05/2026 at 10:00. Location: Online - Google Meet.",
+                });
+            }
+            let at = match action {
+                "created" => "2026-01-01T00:00:00+00:00",
+                "reminder_sent" => "2026-05-01T09:30:00+00:00",
+                _ => "2026-04-30T18:00:00+00:00",
+            };
+            (at, data)
+        }
     }
 }
 

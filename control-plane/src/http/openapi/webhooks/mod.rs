@@ -43,6 +43,7 @@ fn data_schema(kind: Kind) -> Cow<'static, str> {
         Kind::Qr => payloads::Qr::name(),
         Kind::ContactUpdate => payloads::Contact::name(),
         Kind::GroupUpdate => payloads::Group::name(),
+        Kind::Appointment => payloads::Appointment::name(),
     }
 }
 
@@ -68,6 +69,7 @@ pub fn schemas() -> Vec<(String, Value)> {
     push::<payloads::Qr<'static>>(&mut out);
     push::<payloads::Contact<'static>>(&mut out);
     push::<payloads::Group<'static>>(&mut out);
+    push::<payloads::Appointment>(&mut out);
     out
 }
 
@@ -165,6 +167,21 @@ fn about(name: &str) -> (&'static str, &'static str) {
             "A group changed",
             "A group this instance is in changed: subject, description, members or their \
              roles (`action` says which).",
+        ),
+        "appointment.created" => (
+            "An appointment was created",
+            "A Calendar appointment of this instance was created (`action` `created`).",
+        ),
+        "appointment.updated" => (
+            "An appointment changed",
+            "A Calendar appointment of this instance changed: its fields (`action` \
+             `updated`), its status (`confirmed`, `completed`, `cancelled`, `no_show`, with \
+             `previous_status`), or it was deleted (`deleted`, the appointment as it was).",
+        ),
+        "appointment.reminder_sent" => (
+            "An appointment's reminder went out",
+            "The client's WhatsApp reminder was sent through this instance (`reminder`: the \
+             message), once per reminder time.",
         ),
         _ => ("An event", "An event."),
     }

@@ -1,1 +1,0 @@
-//! The Calendar: appointments, their status transitions and WhatsApp reminders.
