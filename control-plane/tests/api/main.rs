@@ -5,6 +5,7 @@ mod auth;
 mod automation;
 mod contacts;
 mod conversations;
+mod external_functions;
 mod files;
 mod flows;
 mod health;

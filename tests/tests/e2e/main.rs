@@ -5,6 +5,7 @@ mod automation;
 mod automation_crash;
 mod crash_recovery;
 mod edge;
+mod external_functions;
 mod groups;
 mod inbox;
 mod launcher;

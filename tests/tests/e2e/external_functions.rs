@@ -1,0 +1,230 @@
+//! End to end: an External Function called from outside with its own key sends a templated
+//! message through the instance's sandbox node (it shows in the conversation's history and
+//! reaches `delivered`); it is refused from an address not in `allowed_ips`, over its daily
+//! limit (429 with `Retry-After`), with a missing placeholder (422 naming it) and with the key
+//! it had before a regeneration; its log shows each call with the key redacted.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use zapini_e2e::eventually;
+
+use crate::support::{T, conversation_where, paired, setup_with};
+
+const CONTACT: &str = "5511977770001";
+
+/// Calls `slug` with `key` from `ip` (`X-Forwarded-For`, trusted in this set-up); answers the
+/// status, the body and the `Retry-After` header.
+async fn call(
+    s: &crate::support::Setup,
+    slug: &str,
+    key: &str,
+    ip: &str,
+    body: Value,
+) -> (u16, Value, Option<u64>) {
+    let resp = reqwest::Client::new()
+        .post(s.cp.url(&format!("/api/v1/external-functions/{slug}/execute")))
+        .bearer_auth(key)
+        .header("x-forwarded-for", ip)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (status, resp.json().await.unwrap_or(Value::Null), retry)
+}
+
+fn with_contact(c: &Value) -> bool {
+    c["chat_jid"]
+        .as_str()
+        .is_some_and(|j| j.starts_with(&format!("{CONTACT}@")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_sends_a_templated_message_within_its_limits() {
+    let s = setup_with(|c| c.trust_forwarded_for = true).await;
+    let shop = paired(&s, "Shop", "5511900000001").await;
+    // The account's AI Agent lives on another instance: an active automation on the shop's
+    // own instance would make its sends wait for a pause (`AUTOMATION_ACTIVE`).
+    let (_, agent_instance) = s.api.create_instance(&s.cp, &s.user, "Agent").await;
+    let (status, body) = s
+        .post(
+            "/api/v1/automation/integrations",
+            &s.user,
+            json!({"instance_id": agent_instance.to_string(), "name": "Agent", "integration_type": "ai_agent"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let (status, created) = s
+        .post(
+            "/api/v1/external-functions",
+            &s.user,
+            json!({
+                "instance_uuid": shop.uuid.to_string(),
+                "name": "CRM Order Notification",
+                "slug": "crm-order-notify",
+                "action_type": "send_message",
+                "config": {"message_template": "Order {{order_id}}: {{status}}"},
+                "rate_limit": 3,
+                "allowed_ips": ["203.0.113.10", "198.51.100.0/24"]
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let uuid = created["data"]["uuid"].as_str().unwrap().to_owned();
+    let key = created["data"]["api_key"].as_str().unwrap().to_owned();
+
+    // 1. A templated message, from an allowed address: sent through the node.
+    let (status, sent, _) = call(
+        &s,
+        "crm-order-notify",
+        &key,
+        "203.0.113.10",
+        json!({"phone": CONTACT, "order_id": "A-1001", "status": "shipped"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+    let message = &sent["data"]["result"];
+    assert_eq!(message["message_body"], "Order A-1001: shipped");
+    assert_eq!(message["direction"], "outgoing");
+    let wa_id = message["message_id"].as_str().unwrap().to_owned();
+    // It is in the conversation's history and reaches the contact.
+    let (_, msgs) = conversation_where(&s, shop.uuid, with_contact, 1).await;
+    let stored = msgs
+        .iter()
+        .find(|m| m["message_id"] == wa_id.as_str() || m["unique_id"] == wa_id.as_str())
+        .unwrap_or_else(|| panic!("the sent message in the history: {msgs:#?}"));
+    assert_eq!(stored["message_body"], "Order A-1001: shipped");
+    eventually(
+        T,
+        "the message delivered to the sandbox contact",
+        || async {
+            let (_, msgs) = conversation_where(&s, shop.uuid, with_contact, 1).await;
+            msgs.iter()
+                .find(|m| m["message_id"] == wa_id.as_str() || m["unique_id"] == wa_id.as_str())
+                .filter(|m| m["status"] == "delivered" || m["status"] == "read")
+                .cloned()
+        },
+    )
+    .await;
+
+    // 2. From an address not allowed: refused.
+    let (status, refused, _) = call(
+        &s,
+        "crm-order-notify",
+        &key,
+        "192.0.2.55",
+        json!({"phone": CONTACT, "order_id": "A-1002", "status": "paid"}),
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["error"]["code"], "FORBIDDEN");
+
+    // 3. A missing placeholder: 422 naming it (it counts as a call of the day).
+    let (status, invalid, _) = call(
+        &s,
+        "crm-order-notify",
+        &key,
+        "198.51.100.7",
+        json!({"phone": CONTACT, "order_id": "A-1003"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{invalid}");
+    assert!(
+        invalid["error"]["details"]["status"].is_array(),
+        "{invalid}"
+    );
+
+    // 4. A regenerated key: the old one stops at once, the new one works.
+    let (status, regenerated) = s
+        .post(
+            &format!("/api/v1/external-functions/{uuid}/regenerate-key"),
+            &s.user,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{regenerated}");
+    let new_key = regenerated["data"]["api_key"].as_str().unwrap().to_owned();
+    let body = json!({"phone": CONTACT, "order_id": "A-1004", "status": "delivered"});
+    let (status, old, _) = call(&s, "crm-order-notify", &key, "203.0.113.10", body.clone()).await;
+    assert_eq!(status, 401, "{old}");
+    let (status, sent, _) = call(
+        &s,
+        "crm-order-notify",
+        &new_key,
+        "203.0.113.10",
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(
+        sent["data"]["result"]["message_body"],
+        "Order A-1004: delivered"
+    );
+
+    // 5. Over the daily limit (3): 429 until the next UTC day.
+    let (status, limited, retry) =
+        call(&s, "crm-order-notify", &new_key, "203.0.113.10", body).await;
+    assert_eq!(status, 429, "{limited}");
+    assert_eq!(limited["error"]["code"], "RATE_LIMIT_EXCEEDED");
+    let now = chrono::Utc::now();
+    let midnight = (now.date_naive() + chrono::Duration::days(1))
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let retry = retry.expect("Retry-After") as i64;
+    assert!(
+        ((midnight - now).num_seconds() - 5..=(midnight - now).num_seconds() + 1).contains(&retry),
+        "Retry-After {retry}"
+    );
+
+    // 6. The log: every call of the function's keys, newest first, keys redacted.
+    let (status, logs) = s
+        .get(&format!("/api/v1/external-functions/{uuid}/logs"), &s.user)
+        .await;
+    assert_eq!(status, 200, "{logs}");
+    let entries = logs["data"].as_array().unwrap();
+    let seen: Vec<(u64, &str)> = entries
+        .iter()
+        .map(|l| {
+            (
+                l["http_status"].as_u64().unwrap(),
+                l["client_ip"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (429, "203.0.113.10"),
+            (200, "203.0.113.10"),
+            (422, "198.51.100.7"),
+            (403, "192.0.2.55"),
+            (200, "203.0.113.10"),
+        ],
+        "the old key's refused call belongs to no key of the function now, and is not logged"
+    );
+    for l in entries {
+        assert_eq!(l["request"]["headers"]["authorization"], "[REDACTED]");
+    }
+    let text = logs.to_string();
+    assert!(
+        !text.contains(&key) && !text.contains(&new_key),
+        "a key is in the log"
+    );
+    assert_eq!(
+        entries[4]["response"]["data"]["result"]["message_body"],
+        "Order A-1001: shipped"
+    );
+    assert_eq!(entries[2]["error_code"], "VALIDATION_ERROR");
+    let (_, shown) = s
+        .get(&format!("/api/v1/external-functions/{uuid}"), &s.user)
+        .await;
+    assert_eq!(shown["data"]["calls_today"], 3);
+    shop.node.stop().await;
+}
