@@ -546,7 +546,11 @@ pub async fn execute(
         })
         .collect();
     let method = req.method().to_string();
-    let path = req.uri().path().to_owned();
+    // Under `/api/v1` the nested router sees the path without its prefix.
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| req.uri().path().to_owned(), |u| u.0.path().to_owned());
     let body = axum::body::to_bytes(req.into_body(), MAX_CALL_BODY)
         .await
         .ok();

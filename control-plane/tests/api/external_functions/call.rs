@@ -38,7 +38,8 @@ async fn unknown_slugs_and_wrong_keys_answer_the_same() {
     let a = x.execute("notify", Some(&x.t.token), json!({}), None).await;
     assert_eq!(a.status, 401);
 
-    // The key as X-Api-Key, at the root URL form: admitted (the send then needs a node).
+    // The key as X-Api-Key, at the root URL form: admitted; the send then meets the
+    // instance's automation guard (its AI Agent is active), as any manual send would.
     let resp =
         x.t.app
             .client
@@ -49,8 +50,8 @@ async fn unknown_slugs_and_wrong_keys_answer_the_same() {
             .await
             .unwrap();
     let a = answer(resp).await;
-    assert_eq!(a.status, 503, "{}", a.body);
-    assert_eq!(a.body["error"]["code"], "NODE_UNAVAILABLE");
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert_eq!(a.body["error"]["code"], "AUTOMATION_ACTIVE");
     let logs = x.logs(&uuid).await;
     assert_eq!(logs.len(), 1);
     assert_eq!(logs[0]["request"]["headers"]["x-api-key"], "[REDACTED]");
@@ -59,7 +60,7 @@ async fn unknown_slugs_and_wrong_keys_answer_the_same() {
 
 #[tokio::test]
 async fn wrong_keys_are_rate_limited_per_address() {
-    let x = Xf::new().await;
+    let x = Xf::with(|c| c.rate_limit_requests = 20).await;
     let limit = x.t.app.services.config.rate_limit_requests;
     let mut last = None;
     for _ in 0..=limit {
@@ -284,7 +285,8 @@ async fn placeholders_fill_from_the_body_and_missing_ones_are_named() {
         "{}",
         a.body
     );
-    // Every field present: the send goes as far as the (absent) node.
+    // Every field present: the send goes on to the instance's automation guard (its AI
+    // Agent is active), as any manual send.
     let a = x
         .execute(
             "notify",
@@ -293,7 +295,8 @@ async fn placeholders_fill_from_the_body_and_missing_ones_are_named() {
             None,
         )
         .await;
-    assert_eq!(a.status, 503, "{}", a.body);
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert_eq!(a.body["error"]["code"], "AUTOMATION_ACTIVE");
     // Not JSON, not an object, too large.
     let post = |body: Vec<u8>| {
         x.t.app
@@ -323,7 +326,7 @@ async fn placeholders_fill_from_the_body_and_missing_ones_are_named() {
             &json!("PAYLOAD_TOO_LARGE"),
             &json!("VALIDATION_ERROR"),
             &json!("INVALID_JSON"),
-            &json!("NODE_UNAVAILABLE"),
+            &json!("AUTOMATION_ACTIVE"),
             &json!("VALIDATION_ERROR"),
             &json!("VALIDATION_ERROR"),
             &json!("VALIDATION_ERROR"),
@@ -501,6 +504,19 @@ async fn update_contact_and_pause_resume_go_through_the_existing_rules() {
     let conv = x.t.conversation_of("5511944440000").await;
     let shown = x.t.get(&format!("/conversations/{conv}/automation")).await;
     assert_eq!(shown["data"]["automation_paused"], true);
+    // Paused, the conversation takes the function's sends: they pass the automation guard
+    // and stop only at the absent node.
+    let (_, send_key) = x.sender("notify", "Hello {{name}}").await;
+    let a = x
+        .execute(
+            "notify",
+            Some(&send_key),
+            json!({"phone": "5511944440000", "name": "Ana"}),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert_eq!(a.body["error"]["code"], "NODE_UNAVAILABLE");
     // Resuming needs the conversation archived first, as in the inbox.
     let a = x
         .execute(

@@ -36,7 +36,15 @@ pub struct Answer {
 
 impl Xf {
     pub async fn new() -> Xf {
-        let t = Inbox::with_config(|c| c.trust_forwarded_for = true).await;
+        Self::with(|_| {}).await
+    }
+
+    pub async fn with(tweak: impl FnOnce(&mut control_plane::Config)) -> Xf {
+        let t = Inbox::with_config(|c| {
+            c.trust_forwarded_for = true;
+            tweak(c);
+        })
+        .await;
         let integration = integration(&t, &t.token, &t.uuid, "ai_agent").await;
         Xf { t, integration }
     }

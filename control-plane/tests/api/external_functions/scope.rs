@@ -174,7 +174,7 @@ async fn without_an_active_ai_agent_every_route_and_the_call_are_refused() {
     // The tenant's only agent is deactivated: everything is refused, the call included.
     let (status, answer) = x
         .call(
-            Method::PUT,
+            Method::PATCH,
             &format!("/automation/integrations/{}", x.integration),
             Some(json!({"is_active": false})),
         )
@@ -222,7 +222,7 @@ async fn without_an_active_ai_agent_every_route_and_the_call_are_refused() {
     assert_eq!(a.body["error"]["code"], "AI_AGENT_NOT_ENABLED");
     // Active again: the refused call is in the log.
     x.call(
-        Method::PUT,
+        Method::PATCH,
         &format!("/automation/integrations/{}", x.integration),
         Some(json!({"is_active": true})),
     )
