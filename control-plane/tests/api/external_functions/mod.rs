@@ -11,6 +11,7 @@
 
 mod call;
 mod crud;
+mod document;
 mod leads;
 mod scope;
 
