@@ -1,10 +1,9 @@
 //! End to end: an External Function called from outside with its own key sends a templated
-//! message through the instance's sandbox node (it shows in the conversation's history and
-//! reaches `delivered`); it is refused from an address not in `allowed_ips`, over its daily
+//! message through the instance's sandbox node (it shows in the conversation's history, and
+//! the sandbox contact's receipt marks it `delivered`); it is refused from an address not in `allowed_ips`, over its daily
 //! limit (429 with `Retry-After`), with a missing placeholder (422 naming it) and with the key
 //! it had before a regeneration; its log shows each call with the key redacted.
 
-use reqwest::Method;
 use serde_json::{Value, json};
 use zapini_e2e::eventually;
 
@@ -100,6 +99,18 @@ async fn a_function_sends_a_templated_message_within_its_limits() {
         .find(|m| m["message_id"] == wa_id.as_str() || m["unique_id"] == wa_id.as_str())
         .unwrap_or_else(|| panic!("the sent message in the history: {msgs:#?}"));
     assert_eq!(stored["message_body"], "Order A-1001: shipped");
+    // The sandbox contact's phone acknowledges it (test nodes take receipts on demand).
+    let (status, body) = s
+        .api
+        .call(
+            reqwest::Method::POST,
+            &shop.node.url("/sandbox/receipt"),
+            Some(&shop.sk),
+            None,
+            Some(json!({"message_id": wa_id, "status": "delivered"})),
+        )
+        .await;
+    assert_eq!(status, 200, "the sandbox knows the message: {body}");
     eventually(
         T,
         "the message delivered to the sandbox contact",
