@@ -8,9 +8,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use zapini_shared::error::ErrorBody;
 
-use super::model::{
-    ActionType, DEFAULT_RATE_LIMIT, MAX_RATE_LIMIT, MAX_SLUG, parse_allowed_ips, valid_slug,
-};
+use super::addresses::parse_allowed_ips;
+use super::model::{ActionType, DEFAULT_RATE_LIMIT, MAX_RATE_LIMIT, MAX_SLUG, valid_slug};
 use crate::automation::functions::model::FieldErrors;
 
 /// `POST /external-functions` and `PUT /external-functions/{uuid}` as received. Absent

@@ -20,7 +20,8 @@ use uuid::Uuid;
 use zapini_shared::error::{ErrorBody, ErrorCode, ErrorEnvelope};
 use zapini_shared::signing::sha256_hex;
 
-use super::model::{ActionType, Config, ip_allowed};
+use super::addresses::ip_allowed;
+use super::model::{ActionType, Config};
 use super::service::today;
 use super::views::CallView;
 use crate::db::entities::{external_function, external_function_log};
