@@ -239,3 +239,110 @@ async fn a_function_sends_a_templated_message_within_its_limits() {
     assert_eq!(shown["data"]["calls_today"], 3);
     shop.node.stop().await;
 }
+
+/// `send_buttons` travels as a numbered text menu (WhatsApp does not deliver interactive
+/// buttons from unofficial clients); another tenant's function with the same slug is another
+/// function, and neither key opens the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buttons_arrive_as_a_numbered_menu_and_slugs_are_per_tenant() {
+    let s = setup_with(|_| {}).await;
+    let shop = paired(&s, "Menu", "5511900000002").await;
+    let (_, agent_instance) = s.api.create_instance(&s.cp, &s.user, "Agent").await;
+    let (status, body) = s
+        .post(
+            "/api/v1/automation/integrations",
+            &s.user,
+            json!({"instance_id": agent_instance.to_string(), "name": "Agent", "integration_type": "ai_agent"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, created) = s
+        .post(
+            "/api/v1/external-functions",
+            &s.user,
+            json!({
+                "instance_uuid": shop.uuid.to_string(),
+                "name": "Order menu",
+                "slug": "order-menu",
+                "action_type": "send_buttons",
+                "config": {"message_template": "Order {{order_id}} shipped. What next?",
+                    "buttons": ["Track {{order_id}}", "Talk to us"], "footer": "Reply with a number"}
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["data"]["api_key"].as_str().unwrap().to_owned();
+
+    // Another tenant, its own agent and a function with the same slug.
+    let other = s.other_tenant("menu-other@test.local").await;
+    let (_, other_instance) = s.api.create_instance(&s.cp, &other, "Other").await;
+    let (status, body) = s
+        .post(
+            "/api/v1/automation/integrations",
+            &other,
+            json!({"instance_id": other_instance.to_string(), "name": "Agent", "integration_type": "ai_agent"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, theirs) = s
+        .post(
+            "/api/v1/external-functions",
+            &other,
+            json!({"instance_uuid": other_instance.to_string(), "name": "Theirs",
+                "slug": "order-menu", "action_type": "create_contact"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{theirs}");
+    let their_key = theirs["data"]["api_key"].as_str().unwrap().to_owned();
+    let their_uuid = theirs["data"]["uuid"].as_str().unwrap().to_owned();
+
+    let (status, sent, _) = call(
+        &s,
+        "order-menu",
+        &key,
+        "127.0.0.1",
+        json!({"phone": CONTACT, "order_id": "B-7"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+    let menu =
+        "Order B-7 shipped. What next?\n\n1. Track B-7\n2. Talk to us\n\nReply with a number";
+    assert_eq!(sent["data"]["result"]["message_body"], menu);
+    let (_, msgs) = conversation_where(&s, shop.uuid, with_contact, 1).await;
+    assert!(
+        msgs.iter().any(|m| m["message_body"] == menu),
+        "the menu in the history: {msgs:#?}"
+    );
+    // Their key opens their function only: it created a contact on their instance.
+    let (status, made, _) = call(
+        &s,
+        "order-menu",
+        &their_key,
+        "127.0.0.1",
+        json!({"phone": CONTACT}),
+    )
+    .await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["data"]["action_type"], "create_contact");
+    assert_eq!(
+        made["data"]["result"]["instance_id"],
+        other_instance.to_string()
+    );
+    // Each tenant sees only its own function and log; the other's ids are 404.
+    let (status, _) = s
+        .get(
+            &format!("/api/v1/external-functions/{their_uuid}/logs"),
+            &s.user,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, logs) = s
+        .get(
+            &format!("/api/v1/external-functions/{their_uuid}/logs"),
+            &other,
+        )
+        .await;
+    assert_eq!(status, 200, "{logs}");
+    assert_eq!(logs["meta"]["pagination"]["total"], 1);
+    shop.node.stop().await;
+}
