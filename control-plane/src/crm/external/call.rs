@@ -14,6 +14,7 @@ use chrono::{Duration as ChronoDuration, Utc};
 use sea_orm::sea_query::{CaseStatement, Expr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -34,6 +35,10 @@ pub const MAX_CALL_BODY: usize = 64 * 1024;
 /// How much of a body that is not JSON the log keeps.
 const LOGGED_TEXT: usize = 2048;
 const REDACTED: &str = "[REDACTED]";
+/// The newest calls kept in a function's log; older ones are removed as new ones come.
+pub const KEPT_LOGS: u64 = 10_000;
+/// The log is pruned on every this many-th logged call (of all functions).
+const PRUNE_EVERY: i64 = 100;
 /// Headers never logged in clear.
 const SECRET_HEADERS: [&str; 5] = [
     "authorization",
@@ -341,12 +346,44 @@ impl Services {
             let _permit = self.write_gate.enter().await;
             row.insert(&self.db).await
         };
-        if let Err(e) = written {
+        match written {
+            Ok(row) if row.id % PRUNE_EVERY == 0 => {
+                if let Err(e) = self.prune_external_log(f.id).await {
+                    tracing::warn!(error = %e, function = %f.uuid, "external function log not pruned");
+                }
+            }
+            Ok(_) => {}
             // The call happened; a log that could not be written must not turn it into an
             // error for the caller.
-            tracing::warn!(error = %e, function = %f.uuid, "external function call not logged");
+            Err(e) => {
+                tracing::warn!(error = %e, function = %f.uuid, "external function call not logged")
+            }
         }
         outcome
+    }
+
+    /// Keeps a function's newest [`KEPT_LOGS`] calls (by the `(function_id, id)` index).
+    async fn prune_external_log(&self, function_id: i64) -> AppResult<()> {
+        let Some(oldest_kept) = external_function_log::Entity::find()
+            .select_only()
+            .column(external_function_log::Column::Id)
+            .filter(external_function_log::Column::FunctionId.eq(function_id))
+            .order_by_desc(external_function_log::Column::Id)
+            .offset(KEPT_LOGS - 1)
+            .limit(1)
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(());
+        };
+        let _permit = self.write_gate.enter().await;
+        external_function_log::Entity::delete_many()
+            .filter(external_function_log::Column::FunctionId.eq(function_id))
+            .filter(external_function_log::Column::Id.lt(oldest_kept))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 }
 

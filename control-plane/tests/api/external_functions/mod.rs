@@ -4,7 +4,7 @@
 //! unknown slug and a wrong key, a disabled function, allowed addresses, the daily limit
 //! under concurrency, placeholders, the body bound, contacts and pause/resume through the
 //! existing services, the log with secrets redacted ([`call`]); the lead actions, ignored
-//! until the Kanban service is joined ([`leads`]).
+//! until the Kanban service is joined ([`leads`]); the log's retention ([`retention`]).
 //!
 //! No node runs here: sends stop at `NODE_UNAVAILABLE` after every check of their own (the
 //! end-to-end suite sends through the sandbox).
@@ -13,6 +13,7 @@ mod call;
 mod crud;
 mod document;
 mod leads;
+mod retention;
 mod scope;
 
 use reqwest::Method;
