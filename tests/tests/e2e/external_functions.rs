@@ -346,3 +346,72 @@ async fn buttons_arrive_as_a_numbered_menu_and_slugs_are_per_tenant() {
     assert_eq!(logs["meta"]["pagination"]["total"], 1);
     shop.node.stop().await;
 }
+
+/// `send_media` with a library file: the node fetches it from the control plane, as a
+/// `media_id` send does, and the caption is filled from the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_media_sends_a_library_file_with_a_filled_caption() {
+    let s = setup_with(|_| {}).await;
+    let shop = paired(&s, "Files", "5511900000003").await;
+    let (_, agent_instance) = s.api.create_instance(&s.cp, &s.user, "Agent").await;
+    let (status, body) = s
+        .post(
+            "/api/v1/automation/integrations",
+            &s.user,
+            json!({"instance_id": agent_instance.to_string(), "name": "Agent", "integration_type": "ai_agent"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let mut pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n".to_vec();
+    pdf.resize(4000, b'x');
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(pdf).file_name("invoice.pdf"),
+    );
+    let resp = s
+        .api
+        .client
+        .post(s.cp.url("/api/v1/media/upload"))
+        .bearer_auth(&s.user)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let uploaded: Value = resp.json().await.unwrap();
+    let media_id = uploaded["data"]["id"].as_str().unwrap().to_owned();
+    let (status, created) = s
+        .post(
+            "/api/v1/external-functions",
+            &s.user,
+            json!({
+                "instance_uuid": shop.uuid.to_string(),
+                "name": "Invoice",
+                "slug": "invoice",
+                "action_type": "send_media",
+                "config": {"media_id": media_id, "caption": "Invoice {{invoice}}"}
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["data"]["api_key"].as_str().unwrap().to_owned();
+    let (status, sent, _) = call(
+        &s,
+        "invoice",
+        &key,
+        "127.0.0.1",
+        json!({"phone": CONTACT, "invoice": "2025-001"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{sent}");
+    let message = &sent["data"]["result"];
+    assert_eq!(message["message_type"], "document");
+    assert_eq!(message["media"]["caption"], "Invoice 2025-001");
+    let wa_id = message["message_id"].as_str().unwrap().to_owned();
+    let (_, msgs) = conversation_where(&s, shop.uuid, with_contact, 1).await;
+    assert!(
+        msgs.iter().any(|m| m["message_id"] == wa_id.as_str()),
+        "the media message in the history: {msgs:#?}"
+    );
+    shop.node.stop().await;
+}

@@ -11,7 +11,7 @@ use zapini_shared::jid::Jid;
 use zapini_shared::phone::PhoneNumber;
 
 use super::model::{ActionType, Config, MAX_BUTTONS};
-use super::service::acting_caller;
+use super::service::{account_caller, acting_caller};
 use super::template::{field_text, render};
 use crate::db::entities::{contact, conversation, external_function, instance};
 use crate::domain::{InstanceId, TenantId};
@@ -245,7 +245,9 @@ impl Services {
                             .unwrap_or_else(|| "document".into()),
                     ),
                     (None, Some(id)) => {
-                        let file = self.media_for_send(&acting, id).await?;
+                        // A file of the account's library (checked when saved against the
+                        // manager's scope).
+                        let file = self.media_for_send(&account_caller(f), id).await?;
                         let kind = file.kind.clone();
                         (String::new(), Some(Box::new(file)), kind)
                     }

@@ -26,7 +26,7 @@ use super::views::{FunctionView, FunctionWithKey, LogView};
 use crate::automation::functions::model::FieldErrors;
 use crate::automation::functions::service::Page;
 use crate::db::entities::{external_function, external_function_log, instance};
-use crate::domain::{Caller, InstanceId, TenantId};
+use crate::domain::{Caller, InstanceId, TenantId, UserId};
 use crate::error::{AppError, AppResult};
 use crate::service::{Services, random_secret};
 
@@ -76,6 +76,17 @@ pub(super) fn new_key() -> (String, String, String) {
     let hash = sha256_hex(plain.as_bytes());
     let prefix = plain[..SHOWN_KEY_CHARS].to_owned();
     (plain, hash, prefix)
+}
+
+/// The account as a caller, for what a function may use of the whole account (its media
+/// library).
+pub(super) fn account_caller(f: &external_function::Model) -> Caller {
+    Caller::User {
+        tenant: TenantId(f.tenant_id),
+        user: UserId(0),
+        token_id: 0,
+        role: "external_function".into(),
+    }
 }
 
 /// The function acting as its instance: services written for callers see it as an `sk_`
@@ -185,20 +196,37 @@ impl Services {
         Ok(q.count(&self.db).await? > 0)
     }
 
-    /// A configuration checked for `action`, and what needs the database: a library file
-    /// (`media_id`) must be one the function's instance may send.
+    /// A configuration checked for `action`, and what needs more than its shape: a
+    /// `media_url` passes the URL guard, a library file (`media_id`) is one the caller may
+    /// send (a user token: the account's files; an `sk_` token: its instance's).
     async fn checked_config(
         &self,
         action: ActionType,
         raw: Option<serde_json::Value>,
-        acting: &Caller,
+        caller: &Caller,
     ) -> AppResult<Config> {
         let mut e = FieldErrors::default();
         let config = parse_config(&mut e, action, raw);
         e.into_result()?;
         let config = config.unwrap_or_default();
+        if let Some(url) = &config.media_url {
+            // The URL guard at save (scheme, literal private and internal addresses); the
+            // node's fetch checks the filled URL again when it connects.
+            let sample = super::template::placeholders(url)
+                .unwrap_or_default()
+                .iter()
+                .fold(url.clone(), |u, name| {
+                    u.replace(&format!("{{{{{name}}}}}"), "x")
+                });
+            self.outbound.check(&sample).map_err(|refused| {
+                AppError::validation(
+                    "config.media_url",
+                    format!("The config.media_url {refused}."),
+                )
+            })?;
+        }
         if let Some(id) = &config.media_id {
-            self.media_for_send(acting, id).await.map_err(|err| match err {
+            self.media_for_send(caller, id).await.map_err(|err| match err {
                 AppError::Client(_) => AppError::validation(
                     "config.media_id",
                     "The config.media_id does not name a media file of this instance's account (it may have expired).",
@@ -276,13 +304,7 @@ impl Services {
             return Err(AppError::validation("body", "A required field is missing."));
         };
         let inst = self.find_instance(caller, &instance_ref).await?;
-        let acting = Caller::Instance {
-            tenant: caller.tenant(),
-            instance: InstanceId(inst.id),
-            instance_uuid: inst.uuid,
-            token_id: 0,
-        };
-        let config = self.checked_config(action, input.config, &acting).await?;
+        let config = self.checked_config(action, input.config, caller).await?;
         if self.slug_taken(inst.tenant_id, &slug, None).await? {
             return Err(duplicate_slug(&slug));
         }
@@ -353,16 +375,10 @@ impl Services {
             .action_type
             .or_else(|| ActionType::parse(&f.action_type))
             .unwrap_or(ActionType::SendMessage);
-        let acting = Caller::Instance {
-            tenant: caller.tenant(),
-            instance: InstanceId(inst.id),
-            instance_uuid: inst.uuid,
-            token_id: 0,
-        };
         let raw = input.config.clone().or_else(|| Some(f.config.clone()));
         let config =
             if input.config.is_some() || input.action_type.is_some() || inst.id != f.instance_id {
-                Some(self.checked_config(action, raw, &acting).await?)
+                Some(self.checked_config(action, raw, caller).await?)
             } else {
                 None
             };

@@ -398,6 +398,16 @@ async fn every_bad_field_and_each_actions_config_is_named() {
             vec!["config.media_id"],
         ),
         (
+            "send_media",
+            json!({"media_url": "http://169.254.169.254/latest/{{path}}", "media_type": "document"}),
+            vec!["config.media_url"],
+        ),
+        (
+            "send_media",
+            json!({"media_url": "http://127.0.0.1:9/a.png", "media_type": "image"}),
+            vec!["config.media_url"],
+        ),
+        (
             "create_contact",
             json!({"phone": "x"}),
             vec!["config.phone"],
