@@ -39,7 +39,15 @@ pub struct FunctionBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, max_length = 2000)]
     pub description: Option<Value>,
-    /// Action-specific configuration (see the action types).
+    /// Action-specific configuration, checked when saved (each failing key named
+    /// `config.<key>`); text values may hold `{{placeholders}}`, filled from the call's body:
+    /// `send_message` `{message_template}`; `send_buttons` `{message_template, buttons: [1 to
+    /// 10 labels], footer?}` (sent as a numbered text menu); `send_media` `{media_url` (http(s),
+    /// no placeholder in the host) `and media_type, or media_id` (a library file)`, caption?,
+    /// filename?}`; `create_contact`, `update_contact` `{name?, email?, company?, notes?}` (a
+    /// field without a template is taken from the call's field of that name); `create_lead`
+    /// `{title, board_uuid?, column_uuid?, priority?, notes?}`; `update_lead` `{title?,
+    /// priority?, notes?}`; `pause_automation` `{reason?}`; `resume_automation` `{}`.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
@@ -79,7 +87,15 @@ pub struct CreateBody {
     /// Function description (at most 2000 characters).
     #[schema(max_length = 2000)]
     description: Option<String>,
-    /// Action-specific configuration (see the action types).
+    /// Action-specific configuration, checked when saved (each failing key named
+    /// `config.<key>`); text values may hold `{{placeholders}}`, filled from the call's body:
+    /// `send_message` `{message_template}`; `send_buttons` `{message_template, buttons: [1 to
+    /// 10 labels], footer?}` (sent as a numbered text menu); `send_media` `{media_url` (http(s),
+    /// no placeholder in the host) `and media_type, or media_id` (a library file)`, caption?,
+    /// filename?}`; `create_contact`, `update_contact` `{name?, email?, company?, notes?}` (a
+    /// field without a template is taken from the call's field of that name); `create_lead`
+    /// `{title, board_uuid?, column_uuid?, priority?, notes?}`; `update_lead` `{title?,
+    /// priority?, notes?}`; `pause_automation` `{reason?}`; `resume_automation` `{}`.
     #[schema(value_type = Option<Object>)]
     config: Option<Value>,
     /// Maximum calls per UTC day (default 1000).
