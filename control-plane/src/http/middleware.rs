@@ -18,7 +18,7 @@ use crate::limiter::Decision;
 /// The client's address: the peer's, or with `trust_forwarded_for` the rightmost
 /// `X-Forwarded-For` entry that is not one of our proxies (entries to its left are whatever
 /// the client chose to send).
-fn client_ip(req: &Request, config: &crate::config::Config) -> String {
+pub(crate) fn client_ip(req: &Request, config: &crate::config::Config) -> String {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -215,6 +215,7 @@ fn public_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi::docs_page))
         .routes(routes!(openapi::docs_script))
         .routes(routes!(incoming::report))
+        .merge(external_functions::call_routes())
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

@@ -6,6 +6,7 @@ mod automation;
 mod calendar;
 mod contacts;
 mod conversations;
+mod external_functions;
 mod files;
 mod flows;
 mod health;

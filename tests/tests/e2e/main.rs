@@ -6,6 +6,7 @@ mod automation_crash;
 mod calendar;
 mod crash_recovery;
 mod edge;
+mod external_functions;
 mod groups;
 mod inbox;
 mod launcher;

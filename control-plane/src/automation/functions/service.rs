@@ -29,7 +29,7 @@ use crate::db::entities::{
     ai_function, ai_function_execution, automation_integration, automation_session, conversation,
     instance,
 };
-use crate::domain::Caller;
+use crate::domain::{Caller, InstanceId, TenantId};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
 
@@ -81,10 +81,20 @@ impl Services {
     /// The feature gate: an active `ai_agent` integration in the caller's scope, else
     /// `AI_AGENT_NOT_ENABLED`.
     pub async fn ai_gate(&self, caller: &Caller) -> AppResult<()> {
-        let mut q = automation_integration::Entity::scoped(caller.tenant())
+        self.ai_gate_for(caller.tenant(), caller.bound_instance())
+            .await
+    }
+
+    /// The gate for a tenant, or for one of its instances when `instance` is given.
+    pub async fn ai_gate_for(
+        &self,
+        tenant: TenantId,
+        instance: Option<InstanceId>,
+    ) -> AppResult<()> {
+        let mut q = automation_integration::Entity::scoped(tenant)
             .filter(automation_integration::Column::IntegrationType.eq(AI_AGENT))
             .filter(automation_integration::Column::IsActive.eq(true));
-        if let Some(bound) = caller.bound_instance() {
+        if let Some(bound) = instance {
             q = q.filter(automation_integration::Column::InstanceId.eq(bound.0));
         }
         if q.count(&self.db).await? == 0 {

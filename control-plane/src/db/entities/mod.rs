@@ -11,6 +11,8 @@ pub mod automation_turn;
 pub mod contact;
 pub mod conversation;
 pub mod conversation_tag;
+pub mod external_function;
+pub mod external_function_log;
 pub mod instance;
 pub mod instance_daily_stat;
 pub mod instance_inbox_setting;

@@ -203,6 +203,15 @@ pub fn add_components(doc: &mut Value) {
         }),
     );
     schemes.insert(
+        "function_key".into(),
+        json!({
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "xfn_…",
+            "description": "An External Function's key (from its create or regenerate-key answer), as `Authorization: Bearer {key}` or `X-Api-Key: {key}`: calls that function only.",
+        }),
+    );
+    schemes.insert(
         "node_signature".into(),
         json!({
             "type": "apiKey",
@@ -281,6 +290,10 @@ pub fn tags() -> Value {
         (
             "Calendar",
             "Appointments: a range, status transitions, WhatsApp reminders, leads from them.",
+        ),
+        (
+            "External Functions",
+            "Endpoints outside systems call with a key of their own to act on WhatsApp: configure, keys, the call, its log.",
         ),
         (
             "Webhooks",

@@ -272,12 +272,33 @@ impl Services {
         reason: Option<String>,
     ) -> AppResult<AutomationView> {
         let c = self.find_conversation(caller, reference).await?;
+        let by = self.caller_name(caller).await?;
+        self.pause_conversation_as(&c, &by, reason.as_deref()).await
+    }
+
+    /// [`Services::pause_automation`] of a conversation already found, on behalf of `by`
+    /// (who is recorded as having paused it).
+    pub(crate) async fn pause_conversation_as(
+        &self,
+        c: &conversation::Model,
+        by: &str,
+        reason: Option<&str>,
+    ) -> AppResult<AutomationView> {
         if !c.automation_paused {
-            let by = self.caller_name(caller).await?;
-            self.set_paused(&c, Some((&by, reason.as_deref(), Utc::now())), false)
+            self.set_paused(c, Some((by, reason, Utc::now())), false)
                 .await?;
         }
-        self.automation_of(caller, reference).await
+        self.automation_now(c.id).await
+    }
+
+    /// A conversation's automation state as it is now.
+    async fn automation_now(&self, conversation_id: i64) -> AppResult<AutomationView> {
+        let c = conversation::Entity::find_by_id(conversation_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| AppError::not_found(ErrorCode::NotFound, "Conversation"))?;
+        let active = self.instance_automated(c.instance_id).await?;
+        Ok(Self::automation_view(&c, active))
     }
 
     /// Resumes automation: only for an archived conversation, which is unarchived.
@@ -287,6 +308,14 @@ impl Services {
         reference: &str,
     ) -> AppResult<AutomationView> {
         let c = self.find_conversation(caller, reference).await?;
+        self.resume_conversation(&c).await
+    }
+
+    /// [`Services::resume_automation`] of a conversation already found.
+    pub(crate) async fn resume_conversation(
+        &self,
+        c: &conversation::Model,
+    ) -> AppResult<AutomationView> {
         if !c.is_archived {
             return Err(AppError::Client(
                 ErrorBody::new(
@@ -296,8 +325,8 @@ impl Services {
                 .with_details(serde_json::json!({"conversation_id": c.uuid, "is_archived": false})),
             ));
         }
-        self.set_paused(&c, None, true).await?;
-        self.automation_of(caller, reference).await
+        self.set_paused(c, None, true).await?;
+        self.automation_now(c.id).await
     }
 
     /// Bulk pause (`pause = true`) or resume. Unknown or foreign ids count as errors;

@@ -8,7 +8,7 @@
 //! ([`document`]).
 
 mod crud;
-mod document;
+pub mod document;
 mod execution;
 mod log;
 mod scope;

@@ -1,1 +1,0 @@
-//! External Functions: keyed endpoints through which outside systems act on WhatsApp.
