@@ -13,6 +13,7 @@
 //! | a message was edited (extension) | `message.edited` | |
 //! | a contact's name changed | `contact.update` | |
 //! | a group's subject changed (extension) | `group.update` | |
+//! | a Kanban lead was created, updated, moved, won or lost | `lead.created`, `lead.updated`, `lead.moved`, `lead.won`, `lead.lost` | `lead` and what changed |
 //!
 //! A subscription receives each occurrence at most once: when it lists two names for the
 //! same occurrence, the one listed first in the table above wins. No list (or an empty one)
@@ -36,6 +37,9 @@ pub enum Kind {
     Qr,
     ContactUpdate,
     GroupUpdate,
+    /// A Kanban lead was created, updated, moved, won or lost (the occurrence's
+    /// `connection` field carries which).
+    Lead,
 }
 
 /// Every name a webhook can subscribe to, with what it covers.
@@ -55,6 +59,11 @@ pub const NAMES: &[(&str, Kind)] = &[
     ("qr.update", Kind::Qr),
     ("contact.update", Kind::ContactUpdate),
     ("group.update", Kind::GroupUpdate),
+    ("lead.created", Kind::Lead),
+    ("lead.updated", Kind::Lead),
+    ("lead.moved", Kind::Lead),
+    ("lead.won", Kind::Lead),
+    ("lead.lost", Kind::Lead),
 ];
 
 /// Names that may deliver an occurrence of `kind`, preferred first. `connection` is the new
@@ -75,6 +84,13 @@ fn candidates(kind: Kind, connection: Option<&str>) -> &'static [&'static str] {
         Kind::Qr => &["instance.qr", "qr.update"],
         Kind::ContactUpdate => &["contact.update"],
         Kind::GroupUpdate => &["group.update"],
+        Kind::Lead => match connection {
+            Some("created") => &["lead.created"],
+            Some("moved") => &["lead.moved"],
+            Some("won") => &["lead.won"],
+            Some("lost") => &["lead.lost"],
+            _ => &["lead.updated"],
+        },
     }
 }
 
@@ -166,7 +182,8 @@ impl Subscription {
 #[derive(Debug, Clone)]
 pub struct Occurrence {
     pub kind: Kind,
-    /// The new status of a connection change (selects `instance.connected` etc.).
+    /// The new status of a connection change (selects `instance.connected` etc.); a lead
+    /// event's action (`created`, `moved`, ...).
     pub connection: Option<String>,
     /// Deliveries with the same key reach an endpoint in order: the chat for messages.
     pub ordering_key: String,

@@ -279,6 +279,10 @@ pub fn tags() -> Value {
             "Tools an AI Agent integration calls: configure, test, and their execution log.",
         ),
         (
+            "Kanban",
+            "Sales pipelines: boards, columns, leads, their timeline and AI qualification.",
+        ),
+        (
             "Webhooks",
             "An instance's webhook, its deliveries and replays.",
         ),

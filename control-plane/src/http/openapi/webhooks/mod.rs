@@ -43,6 +43,7 @@ fn data_schema(kind: Kind) -> Cow<'static, str> {
         Kind::Qr => payloads::Qr::name(),
         Kind::ContactUpdate => payloads::Contact::name(),
         Kind::GroupUpdate => payloads::Group::name(),
+        Kind::Lead => crate::crm::kanban::events::LeadEvent::name(),
     }
 }
 
@@ -68,6 +69,7 @@ pub fn schemas() -> Vec<(String, Value)> {
     push::<payloads::Qr<'static>>(&mut out);
     push::<payloads::Contact<'static>>(&mut out);
     push::<payloads::Group<'static>>(&mut out);
+    push::<crate::crm::kanban::events::LeadEvent>(&mut out);
     out
 }
 
@@ -165,6 +167,25 @@ fn about(name: &str) -> (&'static str, &'static str) {
             "A group changed",
             "A group this instance is in changed: subject, description, members or their \
              roles (`action` says which).",
+        ),
+        "lead.created" => (
+            "A Kanban lead was created",
+            "A lead was created on one of this instance's boards (through the API, the \
+             calendar, an external function or the AI agent; `lead.source` says which).",
+        ),
+        "lead.updated" => (
+            "A Kanban lead changed",
+            "Fields of a lead changed (`changes` lists each with its old and new value), or \
+             the AI qualified it (`ai_score`).",
+        ),
+        "lead.moved" => (
+            "A Kanban lead moved to another column",
+            "A lead moved between columns of its board (`from_column`, `to_column`).",
+        ),
+        "lead.won" => ("A Kanban lead was won", "A lead was marked as won."),
+        "lead.lost" => (
+            "A Kanban lead was lost",
+            "A lead was marked as lost; `lead.lost_reason` says why when given.",
         ),
         _ => ("An event", "An event."),
     }
