@@ -6,6 +6,7 @@
 pub mod app;
 pub mod automation;
 pub mod config;
+pub mod crm;
 pub mod crypto;
 pub mod db;
 pub mod domain;

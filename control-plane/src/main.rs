@@ -1,5 +1,6 @@
 //! `control-plane` binary: `serve` (the default), `migrate`, `create-user`,
-//! `tenant-rate-limit`, `tenant set-quota`, `tenant show`, `node-credential`.
+//! `tenant-rate-limit`, `tenant set-quota`, `tenant set-features`, `tenant show`,
+//! `node-credential`.
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
@@ -85,12 +86,55 @@ enum TenantCommand {
         #[arg(long, value_parser = parse_override)]
         requests_per_tenant: Option<Override>,
     },
-    /// Print a tenant's limits and what it uses (JSON).
+    /// Turn a tenant's features on or off and set its CRM settings; options not given are
+    /// left as they are, `default` returns a setting to its default.
+    SetFeatures {
+        /// UUID of the tenant.
+        #[arg(long)]
+        tenant: uuid::Uuid,
+        /// The Kanban API.
+        #[arg(long, value_parser = parse_switch)]
+        kanban: Option<bool>,
+        /// The Voice & IVR API.
+        #[arg(long, value_parser = parse_switch)]
+        voice: Option<bool>,
+        /// ISO 4217 currency of lead values (default BRL).
+        #[arg(long, value_parser = parse_setting)]
+        currency: Option<Setting>,
+        /// Locale money is formatted in (default pt-BR).
+        #[arg(long, value_parser = parse_setting)]
+        locale: Option<Setting>,
+        /// IANA time zone of calendar times without an offset (default UTC).
+        #[arg(long, value_parser = parse_setting)]
+        timezone: Option<Setting>,
+        /// The appointment reminder's text, with `{{placeholders}}`.
+        #[arg(long, value_parser = parse_setting)]
+        reminder_template: Option<Setting>,
+    },
+    /// Print a tenant's limits, what it uses, its features and settings (JSON).
     Show {
         /// UUID of the tenant.
         #[arg(long)]
         tenant: uuid::Uuid,
     },
+}
+
+/// A setting's new value; `default` (`None`) returns it to the default.
+#[derive(Clone)]
+struct Setting(Option<String>);
+
+fn parse_setting(s: &str) -> Result<Setting, String> {
+    Ok(Setting(
+        (!s.eq_ignore_ascii_case("default")).then(|| s.to_owned()),
+    ))
+}
+
+fn parse_switch(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("`{s}` is not on or off")),
+    }
 }
 
 fn parse_override(s: &str) -> Result<Override, String> {
@@ -197,33 +241,63 @@ async fn tenant_command(command: TenantCommand, config: Config) -> anyhow::Resul
     db::migrate(&conn).await?;
     let services = control_plane::service::Services::for_cli(conn, config);
     let uuid = match &command {
-        TenantCommand::SetQuota { tenant, .. } | TenantCommand::Show { tenant } => *tenant,
+        TenantCommand::SetQuota { tenant, .. }
+        | TenantCommand::SetFeatures { tenant, .. }
+        | TenantCommand::Show { tenant } => *tenant,
     };
     let id = services
         .tenant_by_uuid(uuid)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if let TenantCommand::SetQuota {
-        instances,
-        instance_tokens,
-        media_bytes,
-        requests_per_token,
-        requests_per_tenant,
-        ..
-    } = command
-    {
-        let change = QuotaChange {
+    match command {
+        TenantCommand::SetQuota {
             instances,
             instance_tokens,
             media_bytes,
             requests_per_token,
             requests_per_tenant,
-        };
-        services
-            .set_tenant_quota(id, change)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            ..
+        } => {
+            let change = QuotaChange {
+                instances,
+                instance_tokens,
+                media_bytes,
+                requests_per_token,
+                requests_per_tenant,
+            };
+            services
+                .set_tenant_quota(id, change)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        TenantCommand::SetFeatures {
+            kanban,
+            voice,
+            currency,
+            locale,
+            timezone,
+            reminder_template,
+            ..
+        } => {
+            let change = control_plane::service::tenant_settings::FeatureChange {
+                kanban_enabled: kanban,
+                voice_enabled: voice,
+                currency: currency.map(|s| s.0),
+                locale: locale.map(|s| s.0),
+                timezone: timezone.map(|s| s.0),
+                reminder_template: reminder_template.map(|s| s.0),
+            };
+            services
+                .set_tenant_features(id, change)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        TenantCommand::Show { .. } => {}
     }
+    let features = services
+        .tenant_features(id)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let limits = services
         .tenant_limits(id)
         .await
@@ -238,6 +312,7 @@ async fn tenant_command(command: TenantCommand, config: Config) -> anyhow::Resul
             "tenant": uuid,
             "limits": limits,
             "usage": usage,
+            "features": features,
         }))?
     );
     Ok(())

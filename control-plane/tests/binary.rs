@@ -380,3 +380,91 @@ async fn tenant_quota_subcommands_set_and_show_limits() {
     let shown: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(shown["limits"]["instances"], 100);
 }
+
+#[tokio::test]
+async fn tenant_features_are_set_by_the_operator_and_shown_on_me() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(dir.path())
+        .args([
+            "create-user",
+            "--email",
+            "features@example.com",
+            "--password",
+            "features-password-1",
+            "--tenant-name",
+            "Features",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let tenant = stdout
+        .split("tenant Features (")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .expect("tenant uuid printed")
+        .to_owned();
+    let set = |args: &[&str]| {
+        let mut all = vec!["tenant", "set-features", "--tenant", &tenant];
+        all.extend_from_slice(args);
+        command(dir.path()).args(all).output().unwrap()
+    };
+    let out = set(&["--kanban", "on", "--timezone", "America/Sao_Paulo"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(shown["features"]["kanban_enabled"], true);
+    assert_eq!(shown["features"]["voice_enabled"], false);
+    assert_eq!(shown["features"]["timezone"], "America/Sao_Paulo");
+    assert_eq!(shown["features"]["currency"], "BRL", "the default");
+    let out = set(&["--timezone", "Mars/Olympus"]);
+    assert!(!out.status.success(), "an unknown time zone is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timezone"));
+    let out = set(&["--kanban", "maybe"]);
+    assert!(!out.status.success(), "a switch is on or off");
+    let out = set(&[
+        "--currency",
+        "USD",
+        "--locale",
+        "en-US",
+        "--timezone",
+        "default",
+    ]);
+    assert!(out.status.success());
+
+    let running = start(dir.path(), &[]).await;
+    let client = reqwest::Client::new();
+    let body: Value = client
+        .post(format!("{}/auth/login", running.base))
+        .json(&json!({"email": "features@example.com", "password": "features-password-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = body["data"]["token"].as_str().unwrap().to_owned();
+    let me: Value = client
+        .get(format!("{}/auth/me", running.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let t = &me["data"]["tenant"];
+    assert_eq!(t["name"], "Features");
+    assert_eq!(t["kanban_enabled"], true, "{me}");
+    assert_eq!(t["voice_enabled"], false);
+    assert_eq!(t["currency"], "USD");
+    assert_eq!(t["locale"], "en-US");
+    assert_eq!(t["timezone"], "UTC", "back to the default");
+}

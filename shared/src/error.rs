@@ -97,6 +97,8 @@ pub enum ErrorCode {
     InvalidIntegrationType,
     /// 422: the slug already exists for this account.
     DuplicateSlug,
+    /// 403: the tenant does not have Kanban enabled.
+    KanbanNotEnabled,
 }
 
 /// Returned by [`ErrorCode::from_str`] for a string that is not a known code.
@@ -146,6 +148,7 @@ impl ErrorCode {
         ErrorCode::InvalidIntegrationType,
         ErrorCode::DuplicateSlug,
         ErrorCode::QuotaExceeded,
+        ErrorCode::KanbanNotEnabled,
     ];
 
     /// Same as [`ErrorCode::ALL`], for callers that prefer a function.
@@ -195,6 +198,7 @@ impl ErrorCode {
             ErrorCode::ActiveExecutions => "ACTIVE_EXECUTIONS",
             ErrorCode::InvalidIntegrationType => "INVALID_INTEGRATION_TYPE",
             ErrorCode::DuplicateSlug => "DUPLICATE_SLUG",
+            ErrorCode::KanbanNotEnabled => "KANBAN_NOT_ENABLED",
         }
     }
 
@@ -245,6 +249,7 @@ impl ErrorCode {
             ErrorCode::ActiveExecutions => 409,
             ErrorCode::InvalidIntegrationType => 422,
             ErrorCode::DuplicateSlug => 422,
+            ErrorCode::KanbanNotEnabled => 403,
         }
     }
 
@@ -297,6 +302,9 @@ impl ErrorCode {
             ErrorCode::ActiveExecutions => "Cannot delete while executions are in progress.",
             ErrorCode::InvalidIntegrationType => "Integration is not of AI Agent type.",
             ErrorCode::DuplicateSlug => "Slug already exists for this account.",
+            ErrorCode::KanbanNotEnabled => {
+                "Kanban is not enabled on this account. Contact your administrator to enable Kanban."
+            }
         }
     }
 

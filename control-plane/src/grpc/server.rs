@@ -54,7 +54,8 @@ fn to_status(err: AppError) -> Status {
                 ErrorCode::Forbidden
                 | ErrorCode::InstanceForbidden
                 | ErrorCode::NoVoiceAccess
-                | ErrorCode::AiAgentNotEnabled => Status::permission_denied(msg),
+                | ErrorCode::AiAgentNotEnabled
+                | ErrorCode::KanbanNotEnabled => Status::permission_denied(msg),
                 ErrorCode::DailyLimitExceeded
                 | ErrorCode::RateLimitExceeded
                 | ErrorCode::TooManyLoginAttempts

@@ -158,7 +158,9 @@ pub async fn login(
         (status = 200, description = "The user and the tenant.", body = ApiResponse<MeData>,
             example = json!({"success": true, "data": {
                 "user": {"id": 1, "uuid": "9b2f6a1e-3c4d-4e5f-8a9b-0c1d2e3f4a5b", "name": "User Name", "email": "user@example.com", "role": "admin"},
-                "tenant": {"id": 1, "uuid": "1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d", "name": "Acme"}
+                "tenant": {"id": 1, "uuid": "1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d", "name": "Acme",
+                    "kanban_enabled": false, "voice_enabled": false, "currency": "BRL", "locale": "pt-BR",
+                    "timezone": "UTC", "reminder_template": null}
             }})),
         (status = 403, description = "Called with an instance token (`FORBIDDEN`).", body = ErrorEnvelope),
     )

@@ -8,18 +8,21 @@ pub mod ai_functions;
 pub mod auth;
 pub mod automation_sessions;
 pub mod automations;
+pub mod calendar;
 pub mod chat;
 pub mod connection;
 pub mod contacts;
 pub mod conversations;
 pub mod edge;
 pub mod error;
+pub mod external_functions;
 pub mod extract;
 pub mod flows;
 pub mod groups;
 pub mod health;
 pub mod incoming;
 pub mod instances;
+pub mod kanban;
 pub mod media;
 pub mod messages;
 pub mod middleware;
@@ -153,6 +156,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ai_functions::test))
         .routes(routes!(ai_functions::executions))
         .routes(routes!(ai_functions::execution))
+        .merge(kanban::routes())
+        .merge(calendar::routes())
+        .merge(external_functions::routes())
 }
 
 /// `/media/upload` takes bodies up to the largest media kind, above the global body limit.

@@ -52,6 +52,9 @@ pub struct TenantView {
     pub id: i64,
     pub uuid: Uuid,
     pub name: String,
+    /// Feature flags and CRM settings.
+    #[serde(flatten)]
+    pub features: super::tenant_settings::TenantFeatures,
 }
 
 /// A freshly issued user token: the plaintext exists only in this value.
@@ -324,6 +327,7 @@ impl Services {
             TenantView {
                 id: tenant.id,
                 uuid: tenant.uuid,
+                features: super::tenant_settings::TenantFeatures::of(&tenant),
                 name: tenant.name,
             },
         ))
@@ -486,6 +490,7 @@ impl Services {
             TenantView {
                 id: tenant.id,
                 uuid: tenant.uuid,
+                features: super::tenant_settings::TenantFeatures::of(&tenant),
                 name: tenant.name,
             },
         ))

@@ -16,6 +16,7 @@ pub mod messaging;
 pub mod nodes;
 pub mod quotas;
 pub mod tags;
+pub mod tenant_settings;
 pub mod tokens;
 pub mod transcription;
 pub mod webhooks;

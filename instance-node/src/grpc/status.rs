@@ -28,7 +28,8 @@ fn grpc_code(code: ErrorCode) -> Code {
         ErrorCode::Forbidden
         | ErrorCode::InstanceForbidden
         | ErrorCode::NoVoiceAccess
-        | ErrorCode::AiAgentNotEnabled => Code::PermissionDenied,
+        | ErrorCode::AiAgentNotEnabled
+        | ErrorCode::KanbanNotEnabled => Code::PermissionDenied,
         ErrorCode::DailyLimitExceeded
         | ErrorCode::RateLimitExceeded
         | ErrorCode::TooManyLoginAttempts

@@ -44,12 +44,13 @@ fn position(code: ErrorCode) -> usize {
         ErrorCode::InvalidIntegrationType => 36,
         ErrorCode::DuplicateSlug => 37,
         ErrorCode::QuotaExceeded => 38,
+        ErrorCode::KanbanNotEnabled => 39,
     }
 }
 
 #[test]
 fn all_lists_every_variant_once() {
-    assert_eq!(ErrorCode::ALL.len(), 39);
+    assert_eq!(ErrorCode::ALL.len(), 40);
     for (i, code) in ErrorCode::ALL.iter().enumerate() {
         assert_eq!(position(*code), i, "{code} is out of place in ALL");
     }
@@ -89,6 +90,7 @@ fn reference_statuses_match_the_documentation() {
         ("CALLBACK_EXPIRED", 400),
         ("IVR_NOT_ENABLED", 400),
         ("AI_AGENT_NOT_ENABLED", 403),
+        ("KANBAN_NOT_ENABLED", 403),
         ("DUPLICATE_NAME", 422),
         ("ACTIVE_EXECUTIONS", 409),
         ("INVALID_INTEGRATION_TYPE", 422),

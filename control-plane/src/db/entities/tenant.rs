@@ -17,6 +17,14 @@ pub struct Model {
     pub max_media_bytes: Option<i64>,
     /// Overrides the configured tenant-wide request budget when set (`0`: none).
     pub tenant_rate_limit_requests: Option<i32>,
+    /// Feature flags, set by the operator (`control-plane tenant set-features`).
+    pub kanban_enabled: bool,
+    pub voice_enabled: bool,
+    /// CRM settings (`None`: BRL, pt-BR, UTC, the default reminder text).
+    pub currency: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    pub reminder_template: Option<String>,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
 }

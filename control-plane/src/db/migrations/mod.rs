@@ -14,6 +14,7 @@ pub(crate) mod m20261128_000001_conversation_counts;
 mod m20261205_000001_tenant_quotas;
 mod m20261206_000001_automation_engine;
 mod m20261206_000010_ai_functions;
+mod m20261207_000001_tenant_features;
 mod m20261207_000010_kanban;
 
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_tenant_quotas::Migration),
             Box::new(m20261206_000001_automation_engine::Migration),
             Box::new(m20261206_000010_ai_functions::Migration),
+            Box::new(m20261207_000001_tenant_features::Migration),
             Box::new(m20261207_000010_kanban::Migration),
         ]
     }

@@ -1,0 +1,1 @@
+//! The Calendar: appointments, their status transitions and WhatsApp reminders.

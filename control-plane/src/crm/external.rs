@@ -1,0 +1,1 @@
+//! External Functions: keyed endpoints through which outside systems act on WhatsApp.
