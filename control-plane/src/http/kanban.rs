@@ -23,7 +23,8 @@ use crate::crm::kanban::body::{BoardBody, ColumnBody, ColumnDeleteBody, ReorderB
 use crate::crm::kanban::views::{BoardDetail, BoardView, ColumnView};
 use crate::error::AppResult;
 
-pub(super) const GATE_403: &str = "The tenant does not have Kanban enabled (`KANBAN_NOT_ENABLED`; ask the administrator)";
+pub(super) const GATE_403: &str =
+    "The tenant does not have Kanban enabled (`KANBAN_NOT_ENABLED`; ask the administrator)";
 const BOARD_404: &str = "No such board for this token (`NOT_FOUND`)";
 const COLUMN_404: &str = "No such column for this token (`NOT_FOUND`)";
 
@@ -170,7 +171,10 @@ pub async fn create_board(
     let board = s.services.create_board(&c, input).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(ApiResponse::message_data("Board created successfully", board)),
+        axum::Json(ApiResponse::message_data(
+            "Board created successfully",
+            board,
+        )),
     ))
 }
 
@@ -318,7 +322,10 @@ pub async fn create_column(
     let column = s.services.create_column(&c, &id, input).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(ApiResponse::message_data("Column created successfully", column)),
+        axum::Json(ApiResponse::message_data(
+            "Column created successfully",
+            column,
+        )),
     ))
 }
 

@@ -7,6 +7,7 @@ mod crash_recovery;
 mod edge;
 mod groups;
 mod inbox;
+mod kanban;
 mod launcher;
 mod media;
 mod media_s3;

@@ -11,7 +11,9 @@ use uuid::Uuid;
 use super::Scope;
 use super::model::{Actor, NewLead, Priority};
 use crate::automation::functions::{ExecContext, ExecOutcome, ToolSpec};
-use crate::db::entities::{automation_integration, contact, conversation, kanban_board, kanban_lead};
+use crate::db::entities::{
+    automation_integration, contact, conversation, kanban_board, kanban_lead,
+};
 use crate::domain::{InstanceId, TenantId};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
@@ -118,16 +120,26 @@ impl Services {
         }
         let actor = Actor::ai_agent(Some(integration.name.clone()));
         let result = match ctx.conversation_id {
-            None => Err(AppError::validation("conversation", "The tool needs a conversation.")),
-            Some(conv_id) => match conversation::Entity::find_by_id(conv_id).one(&self.db).await? {
+            None => Err(AppError::validation(
+                "conversation",
+                "The tool needs a conversation.",
+            )),
+            Some(conv_id) => match conversation::Entity::find_by_id(conv_id)
+                .one(&self.db)
+                .await?
+            {
                 Some(conv) if conv.tenant_id == tenant.0 => {
                     if name == CREATE_LEAD {
-                        self.agent_create_lead(tenant, &conv, arguments, actor).await
+                        self.agent_create_lead(tenant, &conv, arguments, actor)
+                            .await
                     } else {
                         self.agent_move_lead(tenant, &conv, arguments, actor).await
                     }
                 }
-                _ => Err(AppError::validation("conversation", "The conversation is gone.")),
+                _ => Err(AppError::validation(
+                    "conversation",
+                    "The conversation is gone.",
+                )),
             },
         };
         Ok(Some(match result {
@@ -184,10 +196,17 @@ impl Services {
         lead.conversation_id = Some(conv.id);
         lead.phone_number = phone;
         lead.email = contact.as_ref().and_then(|c| c.email.clone());
-        lead.priority = args.get("priority").and_then(Value::as_str).and_then(Priority::parse);
-        lead.notes = args.get("notes").and_then(Value::as_str).map(|n| n.chars().take(super::model::MAX_TEXT).collect());
+        lead.priority = args
+            .get("priority")
+            .and_then(Value::as_str)
+            .and_then(Priority::parse);
+        lead.notes = args
+            .get("notes")
+            .and_then(Value::as_str)
+            .map(|n| n.chars().take(super::model::MAX_TEXT).collect());
         if let Some(v) = args.get("value").filter(|v| !v.is_null()) {
-            let cents = super::money::parse_value("value", v).map_err(|m| AppError::validation("value", m))?;
+            let cents = super::money::parse_value("value", v)
+                .map_err(|m| AppError::validation("value", m))?;
             lead.value = Some(rust_decimal::Decimal::new(cents, 2));
         }
         let view = self
@@ -229,7 +248,9 @@ impl Services {
             .order_by_desc(kanban_lead::Column::Id)
             .one(&self.db)
             .await?
-            .ok_or_else(|| AppError::validation("lead", "This contact has no open lead: create one first."))?;
+            .ok_or_else(|| {
+                AppError::validation("lead", "This contact has no open lead: create one first.")
+            })?;
         let columns = self.columns_of(&self.db, lead.board_id).await?;
         let target = columns
             .iter()
@@ -238,7 +259,10 @@ impl Services {
                 let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
                 AppError::validation(
                     "column",
-                    format!("No column named {column:?}; the columns are: {}.", names.join(", ")),
+                    format!(
+                        "No column named {column:?}; the columns are: {}.",
+                        names.join(", ")
+                    ),
                 )
             })?;
         let view = self

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -13,12 +13,14 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::Scope;
 use super::body::{BoardInput, ColumnInput};
 use super::model::{DEFAULT_COLOR, DEFAULT_COLUMNS, MAX_BOARDS_PER_INSTANCE, MAX_COLUMNS};
-use super::store::{boards_of, column_not_found};
+use super::store::boards_of;
 use super::views::{BoardDetail, BoardStats, BoardView, ColumnView, StatusTotals};
-use super::Scope;
-use crate::db::entities::{instance, kanban_board, kanban_column, kanban_lead, kanban_lead_activity};
+use crate::db::entities::{
+    instance, kanban_board, kanban_column, kanban_lead, kanban_lead_activity,
+};
 use crate::domain::{Caller, InstanceId};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
@@ -47,7 +49,11 @@ impl Services {
     }
 
     /// `GET /kanban/boards`: the boards of the caller's instances (or of `instance`).
-    pub async fn list_boards(&self, caller: &Caller, instance: Option<&str>) -> AppResult<Vec<BoardView>> {
+    pub async fn list_boards(
+        &self,
+        caller: &Caller,
+        instance: Option<&str>,
+    ) -> AppResult<Vec<BoardView>> {
         let scope = Scope::of(caller);
         self.kanban_gate(scope).await?;
         let mut q = boards_of(scope);
@@ -92,7 +98,7 @@ impl Services {
             .await?;
         txn.commit().await?;
         drop(permit);
-        self.board_detail(scope, &board).await
+        self.board_detail(&board).await
     }
 
     /// Inserts a board with the default columns in `conn`'s transaction; the instance's
@@ -179,21 +185,41 @@ impl Services {
         match found {
             Some(b) => Ok(b),
             None => {
-                self.insert_board(conn, instance, tenant_id, "Sales Pipeline".into(), None, true, None)
-                    .await
+                self.insert_board(
+                    conn,
+                    instance,
+                    tenant_id,
+                    "Sales Pipeline".into(),
+                    None,
+                    true,
+                    None,
+                )
+                .await
             }
         }
     }
 
     /// The stats and columns of a board.
-    pub(super) async fn board_detail(&self, scope: Scope, board: &kanban_board::Model) -> AppResult<BoardDetail> {
-        let view = self.board_views(std::slice::from_ref(board)).await?.remove(0);
+    pub(super) async fn board_detail(&self, board: &kanban_board::Model) -> AppResult<BoardDetail> {
+        let view = self
+            .board_views(std::slice::from_ref(board))
+            .await?
+            .remove(0);
         let rows: Vec<(String, i64, Option<i64>, Option<i64>)> = kanban_lead::Entity::find()
             .select_only()
             .column(kanban_lead::Column::Status)
-            .column_as(Expr::col(kanban_lead::Column::Id).count(), "n")
-            .column_as(Expr::col(kanban_lead::Column::ValueCents).sum(), "v")
-            .column_as(Expr::col(kanban_lead::Column::CloseSeconds).sum(), "s")
+            .column_as(
+                Expr::expr(Func::count(Expr::col(kanban_lead::Column::Id))),
+                "n",
+            )
+            .column_as(
+                Expr::expr(Func::sum(Expr::col(kanban_lead::Column::ValueCents))),
+                "v",
+            )
+            .column_as(
+                Expr::expr(Func::sum(Expr::col(kanban_lead::Column::CloseSeconds))),
+                "s",
+            )
             .filter(kanban_lead::Column::BoardId.eq(board.id))
             .filter(kanban_lead::Column::DeletedAt.is_null())
             .group_by(kanban_lead::Column::Status)
@@ -213,7 +239,6 @@ impl Services {
         }
         let get = |s: &str| totals.get(s).copied().unwrap_or_default();
         let stats = BoardStats::compute(get("open"), get("won"), get("lost"));
-        let _ = scope;
         Ok(BoardDetail {
             board: view,
             stats,
@@ -226,7 +251,10 @@ impl Services {
         let counts: HashMap<i64, i64> = kanban_lead::Entity::find()
             .select_only()
             .column(kanban_lead::Column::ColumnId)
-            .column_as(Expr::col(kanban_lead::Column::Id).count(), "n")
+            .column_as(
+                Expr::expr(Func::count(Expr::col(kanban_lead::Column::Id))),
+                "n",
+            )
             .filter(kanban_lead::Column::BoardId.eq(board.id))
             .filter(kanban_lead::Column::DeletedAt.is_null())
             .filter(kanban_lead::Column::Status.eq("open"))
@@ -238,7 +266,13 @@ impl Services {
             .collect();
         Ok(columns
             .iter()
-            .map(|c| ColumnView::new(c, board.uuid, counts.get(&c.id).copied().unwrap_or(0).max(0) as u64))
+            .map(|c| {
+                ColumnView::new(
+                    c,
+                    board.uuid,
+                    u64::try_from(counts.get(&c.id).copied().unwrap_or(0)).unwrap_or(0),
+                )
+            })
             .collect())
     }
 
@@ -247,11 +281,16 @@ impl Services {
         let scope = Scope::of(caller);
         self.kanban_gate(scope).await?;
         let board = self.find_board(&self.db, scope, reference).await?;
-        self.board_detail(scope, &board).await
+        self.board_detail(&board).await
     }
 
     /// `PUT /kanban/boards/{uuid}`.
-    pub async fn update_board(&self, caller: &Caller, reference: &str, input: BoardInput) -> AppResult<BoardDetail> {
+    pub async fn update_board(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        input: BoardInput,
+    ) -> AppResult<BoardDetail> {
         let scope = Scope::of(caller);
         self.kanban_gate(scope).await?;
         let (txn, permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
@@ -284,7 +323,7 @@ impl Services {
         let saved = a.update(&txn).await?;
         txn.commit().await?;
         drop(permit);
-        self.board_detail(scope, &saved).await
+        self.board_detail(&saved).await
     }
 
     /// `DELETE /kanban/boards/{uuid}`: the board, its columns, leads and their timelines.
@@ -299,7 +338,10 @@ impl Services {
             .column(kanban_lead::Column::Id)
             .filter(kanban_lead::Column::BoardId.eq(board.id));
         kanban_lead_activity::Entity::delete_many()
-            .filter(kanban_lead_activity::Column::LeadId.in_subquery(sea_orm::QueryTrait::into_query(lead_ids)))
+            .filter(
+                kanban_lead_activity::Column::LeadId
+                    .in_subquery(sea_orm::QueryTrait::into_query(lead_ids)),
+            )
             .exec(&txn)
             .await?;
         kanban_lead::Entity::delete_many()
@@ -310,7 +352,9 @@ impl Services {
             .filter(kanban_column::Column::BoardId.eq(board.id))
             .exec(&txn)
             .await?;
-        kanban_board::Entity::delete_by_id(board.id).exec(&txn).await?;
+        kanban_board::Entity::delete_by_id(board.id)
+            .exec(&txn)
+            .await?;
         if board.is_default
             && let Some(next) = kanban_board::Entity::find()
                 .filter(kanban_board::Column::InstanceId.eq(board.instance_id))
@@ -338,20 +382,33 @@ impl Services {
     }
 
     /// `POST /kanban/boards/{uuid}/columns`: inserted at `position` (default last).
-    pub async fn create_column(&self, caller: &Caller, board: &str, input: ColumnInput) -> AppResult<ColumnView> {
+    pub async fn create_column(
+        &self,
+        caller: &Caller,
+        board: &str,
+        input: ColumnInput,
+    ) -> AppResult<ColumnView> {
         let scope = Scope::of(caller);
         self.kanban_gate(scope).await?;
         let (txn, permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
         let board = self.find_board(&txn, scope, board).await?;
         let columns = self.columns_of(&txn, board.id).await?;
         if columns.len() >= MAX_COLUMNS {
-            return Err(AppError::validation("name", format!("A board has at most {MAX_COLUMNS} columns.")));
+            return Err(AppError::validation(
+                "name",
+                format!("A board has at most {MAX_COLUMNS} columns."),
+            ));
         }
-        let at = input
-            .position
-            .map_or(columns.len(), |p| usize::try_from(p).unwrap_or(usize::MAX).min(columns.len()));
+        let at = input.position.map_or(columns.len(), |p| {
+            usize::try_from(p).unwrap_or(usize::MAX).min(columns.len())
+        });
         let now = Utc::now();
-        renumber(&txn, columns.iter().map(|c| c.id).collect::<Vec<_>>(), Some(at)).await?;
+        renumber(
+            &txn,
+            columns.iter().map(|c| c.id).collect::<Vec<_>>(),
+            Some(at),
+        )
+        .await?;
         let column = kanban_column::ActiveModel {
             uuid: Set(Uuid::new_v4()),
             tenant_id: Set(board.tenant_id),
@@ -373,7 +430,12 @@ impl Services {
 
     /// `POST /kanban/boards/{uuid}/columns/reorder`: `order` must list every column of the
     /// board exactly once.
-    pub async fn reorder_columns(&self, caller: &Caller, board: &str, order: Vec<Uuid>) -> AppResult<Vec<ColumnView>> {
+    pub async fn reorder_columns(
+        &self,
+        caller: &Caller,
+        board: &str,
+        order: Vec<Uuid>,
+    ) -> AppResult<Vec<ColumnView>> {
         let scope = Scope::of(caller);
         self.kanban_gate(scope).await?;
         let (txn, permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
@@ -382,7 +444,9 @@ impl Services {
         let by_uuid: HashMap<Uuid, i64> = columns.iter().map(|c| (c.uuid, c.id)).collect();
         let mut seen = std::collections::HashSet::new();
         let complete = order.len() == columns.len()
-            && order.iter().all(|u| by_uuid.contains_key(u) && seen.insert(*u));
+            && order
+                .iter()
+                .all(|u| by_uuid.contains_key(u) && seen.insert(*u));
         if !complete {
             return Err(AppError::validation(
                 "order",
@@ -400,7 +464,12 @@ impl Services {
     }
 
     /// `PUT /kanban/columns/{uuid}`.
-    pub async fn update_column(&self, caller: &Caller, reference: &str, input: ColumnInput) -> AppResult<ColumnView> {
+    pub async fn update_column(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        input: ColumnInput,
+    ) -> AppResult<ColumnView> {
         let scope = Scope::of(caller);
         self.kanban_gate(scope).await?;
         let (txn, permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
@@ -425,14 +494,22 @@ impl Services {
 
     /// `DELETE /kanban/columns/{uuid}`: a column with leads needs `move_to`, another column
     /// of the board, which takes them after its own; a board keeps at least one column.
-    pub async fn delete_column(&self, caller: &Caller, reference: &str, move_to: Option<Uuid>) -> AppResult<()> {
+    pub async fn delete_column(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        move_to: Option<Uuid>,
+    ) -> AppResult<()> {
         let scope = Scope::of(caller);
         self.kanban_gate(scope).await?;
         let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
         let (column, board) = self.find_column(&txn, scope, reference).await?;
         let columns = self.columns_of(&txn, board.id).await?;
         if columns.len() <= 1 {
-            return Err(AppError::validation("column", "A board keeps at least one column."));
+            return Err(AppError::validation(
+                "column",
+                "A board keeps at least one column.",
+            ));
         }
         let leads = kanban_lead::Entity::find()
             .filter(kanban_lead::Column::ColumnId.eq(column.id))
@@ -440,7 +517,10 @@ impl Services {
             .count(&txn)
             .await?;
         if let Some(target) = move_to {
-            let Some(dest) = columns.iter().find(|c| c.uuid == target && c.id != column.id) else {
+            let Some(dest) = columns
+                .iter()
+                .find(|c| c.uuid == target && c.id != column.id)
+            else {
                 return Err(AppError::validation(
                     "move_to",
                     "The move_to must be another column of the same board.",
@@ -465,7 +545,9 @@ impl Services {
         } else if leads > 0 {
             return Err(AppError::validation(
                 "move_to",
-                format!("The column has {leads} leads: give move_to, another column of the board to move them to."),
+                format!(
+                    "The column has {leads} leads: give move_to, another column of the board to move them to."
+                ),
             ));
         }
         // What is left in it (deleted leads) goes with it.
@@ -474,18 +556,26 @@ impl Services {
             .column(kanban_lead::Column::Id)
             .filter(kanban_lead::Column::ColumnId.eq(column.id));
         kanban_lead_activity::Entity::delete_many()
-            .filter(kanban_lead_activity::Column::LeadId.in_subquery(sea_orm::QueryTrait::into_query(gone)))
+            .filter(
+                kanban_lead_activity::Column::LeadId
+                    .in_subquery(sea_orm::QueryTrait::into_query(gone)),
+            )
             .exec(&txn)
             .await?;
         kanban_lead::Entity::delete_many()
             .filter(kanban_lead::Column::ColumnId.eq(column.id))
             .exec(&txn)
             .await?;
-        kanban_column::Entity::delete_by_id(column.id).exec(&txn).await?;
-        let rest: Vec<i64> = columns.iter().filter(|c| c.id != column.id).map(|c| c.id).collect();
+        kanban_column::Entity::delete_by_id(column.id)
+            .exec(&txn)
+            .await?;
+        let rest: Vec<i64> = columns
+            .iter()
+            .filter(|c| c.id != column.id)
+            .map(|c| c.id)
+            .collect();
         renumber(&txn, rest, None).await?;
         txn.commit().await?;
-        let _ = column_not_found;
         Ok(())
     }
 }
@@ -494,7 +584,10 @@ impl Services {
 async fn clear_default<C: ConnectionTrait>(conn: &C, instance_id: i64) -> AppResult<()> {
     kanban_board::Entity::update_many()
         .col_expr(kanban_board::Column::IsDefault, Expr::value(false))
-        .col_expr(kanban_board::Column::DefaultInstanceId, Expr::value(Option::<i64>::None))
+        .col_expr(
+            kanban_board::Column::DefaultInstanceId,
+            Expr::value(Option::<i64>::None),
+        )
         .filter(kanban_board::Column::InstanceId.eq(instance_id))
         .filter(kanban_board::Column::IsDefault.eq(true))
         .exec(conn)
@@ -503,14 +596,21 @@ async fn clear_default<C: ConnectionTrait>(conn: &C, instance_id: i64) -> AppRes
 }
 
 /// Gives `ids` the positions 0, 1, …, leaving `gap` free when given.
-async fn renumber<C: ConnectionTrait>(conn: &C, ids: Vec<i64>, gap: Option<usize>) -> AppResult<()> {
+async fn renumber<C: ConnectionTrait>(
+    conn: &C,
+    ids: Vec<i64>,
+    gap: Option<usize>,
+) -> AppResult<()> {
     for (i, id) in ids.into_iter().enumerate() {
         let position = match gap {
             Some(g) if i >= g => i + 1,
             _ => i,
         };
         kanban_column::Entity::update_many()
-            .col_expr(kanban_column::Column::Position, Expr::value(position as i32))
+            .col_expr(
+                kanban_column::Column::Position,
+                Expr::value(position as i32),
+            )
             .filter(kanban_column::Column::Id.eq(id))
             .exec(conn)
             .await?;

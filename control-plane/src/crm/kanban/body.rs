@@ -16,7 +16,13 @@ use crate::automation::functions::model::FieldErrors;
 use crate::error::{AppError, AppResult};
 
 /// A string field (trimmed; blank is missing).
-fn text(errors: &mut FieldErrors, field: &str, v: Option<Value>, max: usize, required: bool) -> Option<String> {
+fn text(
+    errors: &mut FieldErrors,
+    field: &str,
+    v: Option<Value>,
+    max: usize,
+    required: bool,
+) -> Option<String> {
     match v {
         None | Some(Value::Null) => {
             if required {
@@ -32,7 +38,10 @@ fn text(errors: &mut FieldErrors, field: &str, v: Option<Value>, max: usize, req
                 }
                 None
             } else if s.chars().count() > max {
-                errors.add(field, format!("The {field} may not be greater than {max} characters."));
+                errors.add(
+                    field,
+                    format!("The {field} may not be greater than {max} characters."),
+                );
                 None
             } else {
                 Some(s.to_owned())
@@ -46,7 +55,12 @@ fn text(errors: &mut FieldErrors, field: &str, v: Option<Value>, max: usize, req
 }
 
 /// A nullable string: `None` absent, `Some(None)` cleared (null or blank).
-fn nullable_text(errors: &mut FieldErrors, field: &str, v: Option<Value>, max: usize) -> Option<Option<String>> {
+fn nullable_text(
+    errors: &mut FieldErrors,
+    field: &str,
+    v: Option<Value>,
+    max: usize,
+) -> Option<Option<String>> {
     match v {
         None => None,
         Some(Value::Null) => Some(None),
@@ -66,7 +80,12 @@ fn boolean(errors: &mut FieldErrors, field: &str, v: Option<Value>) -> Option<bo
     }
 }
 
-fn uuid_field(errors: &mut FieldErrors, field: &str, v: Option<Value>, required: bool) -> Option<Uuid> {
+fn uuid_field(
+    errors: &mut FieldErrors,
+    field: &str,
+    v: Option<Value>,
+    required: bool,
+) -> Option<Uuid> {
     match text(errors, field, v, 64, required) {
         None => None,
         Some(s) => match Uuid::parse_str(&s) {
@@ -80,26 +99,46 @@ fn uuid_field(errors: &mut FieldErrors, field: &str, v: Option<Value>, required:
 }
 
 /// A JSON object of bounded size (`null` clears).
-fn object(errors: &mut FieldErrors, field: &str, v: Option<Value>, flat: bool) -> Option<Option<Map<String, Value>>> {
+fn object(
+    errors: &mut FieldErrors,
+    field: &str,
+    v: Option<Value>,
+    flat: bool,
+) -> Option<Option<Map<String, Value>>> {
     match v {
         None => None,
         Some(Value::Null) => Some(None),
         Some(Value::Object(map)) => {
             if serde_json::to_vec(&map).map_or(usize::MAX, |b| b.len()) > MAX_OBJECT_BYTES {
-                errors.add(field, format!("The {field} may not be larger than {} KiB.", MAX_OBJECT_BYTES / 1024));
+                errors.add(
+                    field,
+                    format!(
+                        "The {field} may not be larger than {} KiB.",
+                        MAX_OBJECT_BYTES / 1024
+                    ),
+                );
                 return None;
             }
             if flat {
                 if map.len() > MAX_CUSTOM_FIELDS {
-                    errors.add(field, format!("The {field} may not have more than {MAX_CUSTOM_FIELDS} keys."));
+                    errors.add(
+                        field,
+                        format!("The {field} may not have more than {MAX_CUSTOM_FIELDS} keys."),
+                    );
                     return None;
                 }
                 for (k, v) in &map {
                     if k.trim().is_empty() || k.chars().count() > 64 {
-                        errors.add(&format!("{field}.{k}"), "A field name has 1 to 64 characters.");
+                        errors.add(
+                            &format!("{field}.{k}"),
+                            "A field name has 1 to 64 characters.",
+                        );
                     }
                     if v.is_object() || v.is_array() {
-                        errors.add(&format!("{field}.{k}"), format!("The {field}.{k} must be a string, number, boolean or null."));
+                        errors.add(
+                            &format!("{field}.{k}"),
+                            format!("The {field}.{k} must be a string, number, boolean or null."),
+                        );
                     }
                 }
             }
@@ -165,7 +204,13 @@ impl BoardBody {
             e.add("instance_id", "A board cannot move to another instance.");
         }
         finish(e)?;
-        Ok(BoardInput { name, description, is_default, settings, instance })
+        Ok(BoardInput {
+            name,
+            description,
+            is_default,
+            settings,
+            instance,
+        })
     }
 }
 
@@ -211,7 +256,10 @@ impl ColumnBody {
             Some(v) => match v.as_i64().filter(|p| *p >= 0) {
                 Some(p) if create => Some(p),
                 Some(_) => {
-                    e.add("position", "Reorder columns with POST /kanban/boards/{uuid}/columns/reorder.");
+                    e.add(
+                        "position",
+                        "Reorder columns with POST /kanban/boards/{uuid}/columns/reorder.",
+                    );
                     None
                 }
                 None => {
@@ -222,7 +270,12 @@ impl ColumnBody {
         };
         let settings = object(&mut e, "settings", self.settings, false);
         finish(e)?;
-        Ok(ColumnInput { name, color, position, settings })
+        Ok(ColumnInput {
+            name,
+            color,
+            position,
+            settings,
+        })
     }
 }
 
@@ -240,11 +293,24 @@ impl ReorderBody {
     pub fn parse(self) -> AppResult<Vec<Uuid>> {
         let items = match self.order {
             Some(Value::Array(items)) => items,
-            None | Some(Value::Null) => return Err(AppError::validation("order", "The order field is required.")),
-            Some(_) => return Err(AppError::validation("order", "The order must be an array of column UUIDs.")),
+            None | Some(Value::Null) => {
+                return Err(AppError::validation(
+                    "order",
+                    "The order field is required.",
+                ));
+            }
+            Some(_) => {
+                return Err(AppError::validation(
+                    "order",
+                    "The order must be an array of column UUIDs.",
+                ));
+            }
         };
         if items.len() > super::model::MAX_COLUMNS {
-            return Err(AppError::validation("order", "The order lists more columns than a board has."));
+            return Err(AppError::validation(
+                "order",
+                "The order lists more columns than a board has.",
+            ));
         }
         items
             .iter()
@@ -252,7 +318,12 @@ impl ReorderBody {
             .map(|(i, v)| {
                 v.as_str()
                     .and_then(|s| Uuid::parse_str(s.trim()).ok())
-                    .ok_or_else(|| AppError::validation(&format!("order.{i}"), "Each entry must be a column UUID."))
+                    .ok_or_else(|| {
+                        AppError::validation(
+                            &format!("order.{i}"),
+                            "Each entry must be a column UUID.",
+                        )
+                    })
             })
             .collect()
     }
@@ -271,7 +342,9 @@ pub struct ColumnDeleteBody {
 impl ColumnDeleteBody {
     pub fn parse(self, query: Option<&str>) -> AppResult<Option<Uuid>> {
         let mut e = FieldErrors::default();
-        let v = self.move_to.or_else(|| query.map(|q| Value::String(q.to_owned())));
+        let v = self
+            .move_to
+            .or_else(|| query.map(|q| Value::String(q.to_owned())));
         let u = uuid_field(&mut e, "move_to", v, false);
         finish(e)?;
         Ok(u)
@@ -339,7 +412,10 @@ fn phone(e: &mut FieldErrors, v: Option<Value>) -> Option<Option<String>> {
         Some(s) => match PhoneNumber::parse(&s) {
             Ok(p) => Some(Some(p.into_string())),
             Err(err) => {
-                e.add("phone_number", format!("The phone_number field is invalid: {err}."));
+                e.add(
+                    "phone_number",
+                    format!("The phone_number field is invalid: {err}."),
+                );
                 None
             }
         },
@@ -375,7 +451,10 @@ fn priority(e: &mut FieldErrors, v: Option<Value>) -> Option<Priority> {
     let s = text(e, "priority", v, 16, false)?;
     let p = Priority::parse(&s);
     if p.is_none() {
-        e.add("priority", "The priority must be one of: low, medium, high, urgent.");
+        e.add(
+            "priority",
+            "The priority must be one of: low, medium, high, urgent.",
+        );
     }
     p
 }
@@ -420,11 +499,17 @@ impl LeadBody {
             ("instance_id", &self.instance_id),
         ] {
             if v.is_some() {
-                e.add(field, "A lead cannot change board; create it on the other board.");
+                e.add(
+                    field,
+                    "A lead cannot change board; create it on the other board.",
+                );
             }
         }
         if self.column_uuid.is_some() {
-            e.add("column_uuid", "Move a lead with POST /kanban/leads/{uuid}/move.");
+            e.add(
+                "column_uuid",
+                "Move a lead with POST /kanban/leads/{uuid}/move.",
+            );
         }
         if self.notes.is_some() {
             e.add("notes", "Add a note with POST /kanban/leads/{uuid}/note.");
@@ -517,7 +602,13 @@ pub struct NoteBody {
 impl NoteBody {
     pub fn parse(self) -> AppResult<String> {
         let mut e = FieldErrors::default();
-        let c = text(&mut e, "content", self.content.or(self.note), MAX_TEXT, true);
+        let c = text(
+            &mut e,
+            "content",
+            self.content.or(self.note),
+            MAX_TEXT,
+            true,
+        );
         finish(e)?;
         Ok(c.unwrap_or_default())
     }

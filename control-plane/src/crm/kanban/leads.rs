@@ -19,7 +19,9 @@ use super::store::{Entry, boards_of, leads_of, record};
 use super::views::{LeadDetail, LeadView, NoteView};
 use super::{Page, Scope, offset};
 use crate::db::TenantScoped;
-use crate::db::entities::{conversation, kanban_board, kanban_column, kanban_lead, kanban_lead_activity};
+use crate::db::entities::{
+    conversation, kanban_board, kanban_column, kanban_lead, kanban_lead_activity,
+};
 use crate::domain::{Caller, InstanceId, TenantId};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
@@ -39,7 +41,10 @@ pub struct LeadFilter {
 fn title_of(title: &str) -> AppResult<String> {
     let t = title.trim();
     if t.is_empty() {
-        return Err(AppError::validation("title", "The title field is required."));
+        return Err(AppError::validation(
+            "title",
+            "The title field is required.",
+        ));
     }
     if t.chars().count() > MAX_NAME {
         return Err(AppError::validation(
@@ -163,7 +168,10 @@ impl Services {
         let columns = self.columns_of(&txn, board.id).await?;
         let column = match input.column_uuid {
             Some(u) => columns.iter().find(|c| c.uuid == u).ok_or_else(|| {
-                AppError::validation("column_uuid", "The column_uuid is not a column of the board.")
+                AppError::validation(
+                    "column_uuid",
+                    "The column_uuid is not a column of the board.",
+                )
             })?,
             None => columns
                 .first()
@@ -196,7 +204,11 @@ impl Services {
             phone_number: Set(input.phone_number),
             email: Set(input.email),
             value_cents: Set(value_cents),
-            priority: Set(input.priority.unwrap_or(Priority::Medium).as_str().to_owned()),
+            priority: Set(input
+                .priority
+                .unwrap_or(Priority::Medium)
+                .as_str()
+                .to_owned()),
             status: Set(LeadStatus::Open.as_str().to_owned()),
             source: Set(input.source),
             custom_fields: Set(input.custom_fields.map(Value::Object)),
@@ -218,7 +230,14 @@ impl Services {
         )
         .await?;
         if let Some(n) = input.notes.filter(|n| !n.trim().is_empty()) {
-            record(&txn, &lead, &input.actor, Entry::new("note").content(Some(n)), now).await?;
+            record(
+                &txn,
+                &lead,
+                &input.actor,
+                Entry::new("note").content(Some(n)),
+                now,
+            )
+            .await?;
         }
         let view = self.lead_view(&txn, &lead, &money).await?;
         let queued = queue(
@@ -264,14 +283,22 @@ impl Services {
                     .one(&self.db)
                     .await?
                     .ok_or_else(|| {
-                        AppError::validation("column_uuid", "The column_uuid is not a column of the board.")
+                        AppError::validation(
+                            "column_uuid",
+                            "The column_uuid is not a column of the board.",
+                        )
                     })?;
                 q = q.filter(kanban_lead::Column::ColumnId.eq(column.id));
                 true
             }
             None => false,
         };
-        if let Some(s) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        if let Some(s) = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             let pattern = format!("%{}%", s.to_lowercase().replace(['%', '_', '\\'], ""));
             let lower = |c: kanban_lead::Column| Expr::expr(Func::lower(Expr::col(c)));
             q = q.filter(
@@ -397,13 +424,21 @@ impl Services {
             }
         }
         if let Some(p) = patch.priority
-            && change("priority", Some(lead.priority.clone()), Some(p.as_str().to_owned()))
+            && change(
+                "priority",
+                Some(lead.priority.clone()),
+                Some(p.as_str().to_owned()),
+            )
         {
             a.priority = Set(p.as_str().to_owned());
         }
         if let Some(c) = patch.custom_fields {
             let new = c.map(Value::Object);
-            if change("custom_fields", json_text(&lead.custom_fields), json_text(&new)) {
+            if change(
+                "custom_fields",
+                json_text(&lead.custom_fields),
+                json_text(&new),
+            ) {
                 a.custom_fields = Set(new);
             }
         }
@@ -426,7 +461,14 @@ impl Services {
             }
         }
         if let Some(n) = patch.note.filter(|n| !n.trim().is_empty()) {
-            record(&txn, &saved, &actor, Entry::new("note").content(Some(n)), now).await?;
+            record(
+                &txn,
+                &saved,
+                &actor,
+                Entry::new("note").content(Some(n)),
+                now,
+            )
+            .await?;
         }
         let mut moved = None;
         if let Some(col) = patch.column_uuid {

@@ -11,8 +11,8 @@
 //! [`Services::lead_for_appointment`].
 
 pub mod agent;
-pub mod body;
 pub mod boards;
+pub mod body;
 pub mod events;
 pub mod leads;
 pub mod model;

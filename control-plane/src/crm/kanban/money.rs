@@ -232,7 +232,11 @@ mod tests {
         assert_eq!(parse_value("value", &json!("0")), Ok(0));
         assert_eq!(parse_value("value", &json!(0.07)), Ok(7));
         assert!(parse_value("value", &json!(1.234)).is_err());
-        assert!(parse_value("value", &json!(-1)).unwrap_err().contains("negative"));
+        assert!(
+            parse_value("value", &json!(-1))
+                .unwrap_err()
+                .contains("negative")
+        );
         assert!(parse_value("value", &json!("abc")).is_err());
         assert!(parse_value("value", &json!(true)).is_err());
         assert!(parse_value("value", &json!(1e21)).is_err());

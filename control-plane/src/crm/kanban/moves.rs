@@ -2,7 +2,7 @@
 //! reason, annotated; and its timeline.
 
 use chrono::Utc;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -31,14 +31,21 @@ impl Services {
         to: Uuid,
         position: Option<i64>,
         actor: &Actor,
-    ) -> AppResult<(kanban_lead::Model, kanban_column::Model, kanban_column::Model)> {
+    ) -> AppResult<(
+        kanban_lead::Model,
+        kanban_column::Model,
+        kanban_column::Model,
+    )> {
         let columns = self.columns_of(conn, lead.board_id).await?;
         let dest = columns
             .iter()
             .find(|c| c.uuid == to)
             .cloned()
             .ok_or_else(|| {
-                AppError::validation("column_uuid", "The column_uuid is not a column of the lead's board.")
+                AppError::validation(
+                    "column_uuid",
+                    "The column_uuid is not a column of the lead's board.",
+                )
             })?;
         let from = columns
             .iter()
@@ -151,7 +158,10 @@ impl Services {
             }
             LeadStatus::Won | LeadStatus::Lost => {
                 a.closed_at = Set(Some(now));
-                a.close_seconds = Set(Some((now - lead.created_at).num_seconds().max(0)));
+                a.close_seconds = Set(Some(std::cmp::max(
+                    (now - lead.created_at).num_seconds(),
+                    0,
+                )));
                 a.lost_reason = Set(reason.clone());
             }
         }
@@ -187,14 +197,26 @@ impl Services {
     }
 
     /// `POST /kanban/leads/{uuid}/note`.
-    pub async fn add_note(&self, caller: &Caller, reference: &str, content: String) -> AppResult<NoteView> {
+    pub async fn add_note(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        content: String,
+    ) -> AppResult<NoteView> {
         let scope = Scope::of(caller);
         self.kanban_gate(scope).await?;
         let actor = self.actor_of(caller).await?;
         let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
         let lead = self.find_lead(&txn, scope, reference).await?;
         let now = Utc::now();
-        let note = record(&txn, &lead, &actor, Entry::new("note").content(Some(content)), now).await?;
+        let note = record(
+            &txn,
+            &lead,
+            &actor,
+            Entry::new("note").content(Some(content)),
+            now,
+        )
+        .await?;
         let mut a: kanban_lead::ActiveModel = lead.into();
         a.updated_at = Set(now);
         a.update(&txn).await?;

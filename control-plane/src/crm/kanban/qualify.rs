@@ -8,7 +8,10 @@ use async_openai::types::chat::{
     ChatCompletionRequestUserMessage, CreateChatCompletionRequest, ResponseFormat,
 };
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use serde_json::Value;
 use zapini_shared::error::ErrorCode;
 
@@ -116,7 +119,10 @@ impl Services {
             serde_json::from_value(stored.clone()).map_err(|_| not_enabled())?;
         let api_key = secret_of(&stored, "api_key", &self.secrets);
 
-        let mut facts = format!("Lead: {}\nPriority: {}\nStatus: {}", lead.title, lead.priority, lead.status);
+        let mut facts = format!(
+            "Lead: {}\nPriority: {}\nStatus: {}",
+            lead.title, lead.priority, lead.status
+        );
         if let Some(v) = lead.value_cents {
             facts.push_str(&format!(
                 "\nValue: {}",
@@ -135,7 +141,10 @@ impl Services {
             .await?;
         for n in notes.iter().rev() {
             if let Some(c) = &n.content {
-                facts.push_str(&format!("\nNote: {}", c.chars().take(MESSAGE_CHARS).collect::<String>()));
+                facts.push_str(&format!(
+                    "\nNote: {}",
+                    c.chars().take(MESSAGE_CHARS).collect::<String>()
+                ));
             }
         }
         let mut transcript = String::new();
@@ -177,7 +186,12 @@ impl Services {
         let answer = self
             .chat_completion(&config, api_key.as_deref(), &request)
             .await
-            .map_err(|e| AppError::new(ErrorCode::ServiceUnavailable, format!("The AI model could not qualify the lead: {e}")))?;
+            .map_err(|e| {
+                AppError::new(
+                    ErrorCode::ServiceUnavailable,
+                    format!("The AI model could not qualify the lead: {e}"),
+                )
+            })?;
         let text = answer
             .choices
             .into_iter()
@@ -208,8 +222,14 @@ impl Services {
             &saved,
             &actor,
             Entry::new("qualified")
-                .values(old_score.map(|s| s.to_string()), Some(analysis.score.to_string()))
-                .content(Some(format!("{} Next step: {}", analysis.summary, analysis.next_step))),
+                .values(
+                    old_score.map(|s| s.to_string()),
+                    Some(analysis.score.to_string()),
+                )
+                .content(Some(format!(
+                    "{} Next step: {}",
+                    analysis.summary, analysis.next_step
+                ))),
             now,
         )
         .await?;
@@ -249,7 +269,12 @@ mod tests {
             }
         );
         assert_eq!(parse_analysis("{\"score\": \"140\"}").unwrap().score, 100);
-        assert_eq!(parse_analysis("{\"score\": -3, \"nextStep\": \"x\"}").unwrap().next_step, "x");
+        assert_eq!(
+            parse_analysis("{\"score\": -3, \"nextStep\": \"x\"}")
+                .unwrap()
+                .next_step,
+            "x"
+        );
         assert!(parse_analysis("no json here").is_none());
         assert!(parse_analysis("{\"summary\": \"no score\"}").is_none());
         assert!(parse_analysis("{\"score\": true}").is_none());

@@ -17,7 +17,7 @@ use super::model::Actor;
 use super::views::{LeadView, LinkedContact, LinkedConversation, Links, MoneyFormat};
 use crate::db::TenantScoped;
 use crate::db::entities::{
-    contact, conversation, instance, instance_token, kanban_board, kanban_column, kanban_lead,
+    contact, conversation, instance_token, kanban_board, kanban_column, kanban_lead,
     kanban_lead_activity, user,
 };
 use crate::domain::Caller;
@@ -50,8 +50,8 @@ pub(super) fn boards_of(scope: Scope) -> Select<kanban_board::Entity> {
 }
 
 pub(super) fn leads_of(scope: Scope) -> Select<kanban_lead::Entity> {
-    let mut q = kanban_lead::Entity::scoped(scope.tenant)
-        .filter(kanban_lead::Column::DeletedAt.is_null());
+    let mut q =
+        kanban_lead::Entity::scoped(scope.tenant).filter(kanban_lead::Column::DeletedAt.is_null());
     if let Some(i) = scope.instance {
         q = q.filter(kanban_lead::Column::InstanceId.eq(i.0));
     }
@@ -219,18 +219,6 @@ impl Services {
             .await?)
     }
 
-    pub(super) async fn instance_uuid<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        instance_id: i64,
-    ) -> AppResult<Uuid> {
-        Ok(instance::Entity::find_by_id(instance_id)
-            .one(conn)
-            .await?
-            .map(|i| i.uuid)
-            .unwrap_or_default())
-    }
-
     /// The contact and conversation of `phone` (digits) on `instance_id`, as row ids.
     pub(super) async fn link_ids<C: ConnectionTrait>(
         &self,
@@ -342,9 +330,9 @@ impl Services {
                 .iter()
                 .find(|c| Some(c.id) == l.contact_id)
                 .or_else(|| {
-                    contacts.iter().find(|c| {
-                        c.instance_id == l.instance_id && Some(&c.jid) == jid.as_ref()
-                    })
+                    contacts
+                        .iter()
+                        .find(|c| c.instance_id == l.instance_id && Some(&c.jid) == jid.as_ref())
                 })
                 .map(|c| LinkedContact {
                     id: c.uuid,

@@ -123,7 +123,11 @@ fn ts_null<T: IntoIden>(name: T) -> ColumnDef {
 }
 
 fn uuid_col<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name).uuid().not_null().unique_key().to_owned()
+    ColumnDef::new(name)
+        .uuid()
+        .not_null()
+        .unique_key()
+        .to_owned()
 }
 
 fn text_null<T: IntoIden>(name: T) -> ColumnDef {

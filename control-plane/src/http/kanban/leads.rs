@@ -375,7 +375,10 @@ pub async fn won(
         .services
         .close_lead(&c, &id, LeadStatus::Won, None)
         .await?;
-    Ok(axum::Json(ApiResponse::message_data("Lead marked as won", lead)))
+    Ok(axum::Json(ApiResponse::message_data(
+        "Lead marked as won",
+        lead,
+    )))
 }
 
 /// Mark a lead as lost
@@ -408,7 +411,10 @@ pub async fn lost(
         .services
         .close_lead(&c, &id, LeadStatus::Lost, reason)
         .await?;
-    Ok(axum::Json(ApiResponse::message_data("Lead marked as lost", lead)))
+    Ok(axum::Json(ApiResponse::message_data(
+        "Lead marked as lost",
+        lead,
+    )))
 }
 
 /// Add a note
@@ -506,5 +512,8 @@ pub async fn qualify(
     Path(id): Path<String>,
 ) -> AppResult<impl IntoResponse> {
     let lead = s.services.qualify_lead(&c, &id).await?;
-    Ok(axum::Json(ApiResponse::message_data("Lead qualified", lead)))
+    Ok(axum::Json(ApiResponse::message_data(
+        "Lead qualified",
+        lead,
+    )))
 }

@@ -18,10 +18,25 @@ async fn boards_start_with_the_pipeline_and_one_default_per_instance() {
     assert_eq!(first["is_default"], true, "the first board is the default");
     assert_eq!(first["instance_id"], k.t.uuid.as_str());
     let columns = first["columns"].as_array().unwrap();
-    let names: Vec<&str> = columns.iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["New Lead", "Contacted", "Qualified", "Proposal", "Negotiation"]);
+    let names: Vec<&str> = columns
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "New Lead",
+            "Contacted",
+            "Qualified",
+            "Proposal",
+            "Negotiation"
+        ]
+    );
     assert_eq!(columns[0]["color"], "#3B82F6");
-    let positions: Vec<i64> = columns.iter().map(|c| c["position"].as_i64().unwrap()).collect();
+    let positions: Vec<i64> = columns
+        .iter()
+        .map(|c| c["position"].as_i64().unwrap())
+        .collect();
     assert_eq!(positions, [0, 1, 2, 3, 4]);
     assert_eq!(first["stats"]["total_leads"], 0);
     assert_eq!(first["stats"]["conversion_rate"], 0.0);
@@ -32,8 +47,10 @@ async fn boards_start_with_the_pipeline_and_one_default_per_instance() {
         .ok(
             Method::POST,
             "/kanban/boards",
-            Some(json!({"name": "Enterprise", "is_default": true, "instance_id": k.t.instance_id(),
-                        "description": "Big deals", "settings": {"wip": 3}})),
+            Some(
+                json!({"name": "Enterprise", "is_default": true, "instance_id": k.t.instance_id(),
+                        "description": "Big deals", "settings": {"wip": 3}}),
+            ),
             201,
         )
         .await["data"]
@@ -84,7 +101,11 @@ async fn boards_start_with_the_pipeline_and_one_default_per_instance() {
     )
     .await;
     let (status, _) = k
-        .call(Method::GET, &format!("/api/v1/kanban/boards/{}", uuid_of(&first)), None)
+        .call(
+            Method::GET,
+            &format!("/api/v1/kanban/boards/{}", uuid_of(&first)),
+            None,
+        )
         .await;
     assert_eq!(status, 404);
     let shown = k.get(&format!("/kanban/boards/{}", uuid_of(&second))).await;
@@ -96,27 +117,43 @@ async fn boards_start_with_the_pipeline_and_one_default_per_instance() {
 async fn fields_are_validated_and_sk_tokens_use_their_instance() {
     let k = Kanban::new().await;
     let (status, body) = k
-        .call(Method::POST, "/api/v1/kanban/boards", Some(json!({"name": "  ", "is_default": "yes", "settings": [1]})))
+        .call(
+            Method::POST,
+            "/api/v1/kanban/boards",
+            Some(json!({"name": "  ", "is_default": "yes", "settings": [1]})),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     let mut f = fields(&body);
     f.sort();
     assert_eq!(f, ["is_default", "name", "settings"]);
     let (status, body) = k
-        .call(Method::POST, "/api/v1/kanban/boards", Some(json!({"name": "No instance"})))
+        .call(
+            Method::POST,
+            "/api/v1/kanban/boards",
+            Some(json!({"name": "No instance"})),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(fields(&body), ["instance_id"]);
     let (status, body) = k
-        .call(Method::POST, "/api/v1/kanban/boards", Some(json!({"name": "x", "color": "#fff"})))
+        .call(
+            Method::POST,
+            "/api/v1/kanban/boards",
+            Some(json!({"name": "x", "color": "#fff"})),
+        )
         .await;
     assert_eq!(status, 422, "unknown fields are refused: {body}");
 
     // An sk_ token creates on, and sees, its own instance only.
     let sk = k.t.app.create_sk(&k.t.token, &k.t.instance["id"]).await;
-    let (status, mine) = k
-        .t
-        .call_as(&sk, Method::POST, "/api/v1/kanban/boards", Some(json!({"name": "Bot board"})))
+    let (status, mine) =
+        k.t.call_as(
+            &sk,
+            Method::POST,
+            "/api/v1/kanban/boards",
+            Some(json!({"name": "Bot board"})),
+        )
         .await;
     assert_eq!(status, 201, "{mine}");
     assert_eq!(mine["data"]["instance_id"], k.t.uuid.as_str());
@@ -129,18 +166,34 @@ async fn fields_are_validated_and_sk_tokens_use_their_instance() {
         )
         .await;
     assert_eq!(status, 201, "{theirs}");
-    assert_eq!(theirs["data"]["is_default"], true, "the first board of its instance");
-    let (_, list) = k.t.call_as(&sk, Method::GET, "/api/v1/kanban/boards", None).await;
-    let names: Vec<&str> = list["data"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        theirs["data"]["is_default"], true,
+        "the first board of its instance"
+    );
+    let (_, list) =
+        k.t.call_as(&sk, Method::GET, "/api/v1/kanban/boards", None)
+            .await;
+    let names: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Bot board"]);
-    let (status, _) = k
-        .t
-        .call_as(&sk, Method::GET, &format!("/api/v1/kanban/boards/{}", theirs["data"]["uuid"].as_str().unwrap()), None)
+    let (status, _) =
+        k.t.call_as(
+            &sk,
+            Method::GET,
+            &format!(
+                "/api/v1/kanban/boards/{}",
+                theirs["data"]["uuid"].as_str().unwrap()
+            ),
+            None,
+        )
         .await;
     assert_eq!(status, 404);
-    let (status, body) = k
-        .t
-        .call_as(
+    let (status, body) =
+        k.t.call_as(
             &sk,
             Method::POST,
             "/api/v1/kanban/boards",
@@ -150,7 +203,10 @@ async fn fields_are_validated_and_sk_tokens_use_their_instance() {
     assert_eq!(status, 403, "{body}");
     // A user token filters by instance.
     let only = k
-        .get(&format!("/api/v1/kanban/boards?instance_id={}", other["uuid"].as_str().unwrap()))
+        .get(&format!(
+            "/api/v1/kanban/boards?instance_id={}",
+            other["uuid"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(only["data"].as_array().unwrap().len(), 1);
     assert_eq!(only["data"][0]["name"], "Second board");
@@ -176,20 +232,33 @@ async fn stats_match_the_numbers() {
     // Nine open leads worth 1,000.00 together (one without a value), two won worth 5,000.00,
     // one lost worth 0.01, one deleted (which counts nowhere).
     for i in 0..8 {
-        k.lead(&b, &format!("Open {i}"), json!({"value": 125})).await;
+        k.lead(&b, &format!("Open {i}"), json!({"value": 125}))
+            .await;
     }
     k.lead(&b, "Open without value", json!({})).await;
     let won_a = uuid_of(&k.lead(&b, "Won A", json!({"value": "4999.99"})).await);
     let won_b = uuid_of(&k.lead(&b, "Won B", json!({"value": 0.01})).await);
     let lost = uuid_of(&k.lead(&b, "Lost", json!({"value": 0.01})).await);
     let gone = uuid_of(&k.lead(&b, "Deleted", json!({"value": 1000000})).await);
-    k.ok(Method::DELETE, &format!("/api/v1/kanban/leads/{gone}"), None, 200).await;
+    k.ok(
+        Method::DELETE,
+        &format!("/api/v1/kanban/leads/{gone}"),
+        None,
+        200,
+    )
+    .await;
     // Closed after 10, 15 and 18.5 days: 43.5 / 3 = 14.5 days on average.
     created_days_ago(&k, &won_a, 10.0).await;
     created_days_ago(&k, &won_b, 15.0).await;
     created_days_ago(&k, &lost, 18.5).await;
     for (lead, what) in [(&won_a, "won"), (&won_b, "won"), (&lost, "lost")] {
-        k.ok(Method::POST, &format!("/api/v1/kanban/leads/{lead}/{what}"), None, 200).await;
+        k.ok(
+            Method::POST,
+            &format!("/api/v1/kanban/leads/{lead}/{what}"),
+            None,
+            200,
+        )
+        .await;
     }
     let stats = k.get(&format!("/api/v1/kanban/boards/{b}")).await["data"]["stats"].clone();
     assert_eq!(
@@ -201,6 +270,9 @@ async fn stats_match_the_numbers() {
         })
     );
     let columns = k.get(&format!("/api/v1/kanban/boards/{b}/columns")).await["data"].clone();
-    assert_eq!(columns[0]["leads_count"], 9, "open leads of New Lead: {columns}");
+    assert_eq!(
+        columns[0]["leads_count"], 9,
+        "open leads of New Lead: {columns}"
+    );
     k.t.app.stop().await;
 }

@@ -31,7 +31,12 @@ async fn columns_insert_reorder_update_and_delete() {
         .clone();
     assert_eq!(demo["position"], 1);
     let last = k
-        .ok(Method::POST, &format!("/kanban/boards/{b}/columns"), Some(json!({"name": "Closing"})), 201)
+        .ok(
+            Method::POST,
+            &format!("/kanban/boards/{b}/columns"),
+            Some(json!({"name": "Closing"})),
+            201,
+        )
         .await["data"]
         .clone();
     assert_eq!(last["color"], "#6B7280");
@@ -39,10 +44,22 @@ async fn columns_insert_reorder_update_and_delete() {
     let listed = k.get(&format!("/api/v1/kanban/boards/{b}/columns")).await["data"].clone();
     assert_eq!(
         names(&listed),
-        ["New Lead", "Demo", "Contacted", "Qualified", "Proposal", "Negotiation", "Closing"]
+        [
+            "New Lead",
+            "Demo",
+            "Contacted",
+            "Qualified",
+            "Proposal",
+            "Negotiation",
+            "Closing"
+        ]
     );
     let (status, body) = k
-        .call(Method::POST, &format!("/api/v1/kanban/boards/{b}/columns"), Some(json!({"color": "blue"})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/kanban/boards/{b}/columns"),
+            Some(json!({"color": "blue"})),
+        )
         .await;
     assert_eq!(status, 422);
     let mut f = fields(&body);
@@ -63,7 +80,15 @@ async fn columns_insert_reorder_update_and_delete() {
         .clone();
     assert_eq!(
         names(&reordered),
-        ["Closing", "Negotiation", "Proposal", "Qualified", "Contacted", "Demo", "New Lead"]
+        [
+            "Closing",
+            "Negotiation",
+            "Proposal",
+            "Qualified",
+            "Contacted",
+            "Demo",
+            "New Lead"
+        ]
     );
     let other_board = k.board("Other").await;
     let foreign = uuid_of(&other_board["columns"][0]);
@@ -75,7 +100,11 @@ async fn columns_insert_reorder_update_and_delete() {
         json!({}),
     ] {
         let (status, body) = k
-            .call(Method::POST, &format!("/api/v1/kanban/boards/{b}/columns/reorder"), Some(bad.clone()))
+            .call(
+                Method::POST,
+                &format!("/api/v1/kanban/boards/{b}/columns/reorder"),
+                Some(bad.clone()),
+            )
             .await;
         assert_eq!(status, 422, "{bad}: {body}");
         assert_eq!(fields(&body), ["order"], "{bad}: {body}");
@@ -86,7 +115,9 @@ async fn columns_insert_reorder_update_and_delete() {
         .ok(
             Method::PUT,
             &format!("/api/v1/kanban/columns/{}", uuid_of(&demo)),
-            Some(json!({"name": "Demo Scheduled", "color": "#22C55E", "settings": {"sla_days": 2}})),
+            Some(
+                json!({"name": "Demo Scheduled", "color": "#22C55E", "settings": {"sla_days": 2}}),
+            ),
             200,
         )
         .await["data"]
@@ -95,7 +126,11 @@ async fn columns_insert_reorder_update_and_delete() {
     assert_eq!(updated["color"], "#22C55E");
     assert_eq!(updated["settings"], json!({"sla_days": 2}));
     let (status, body) = k
-        .call(Method::PUT, &format!("/api/v1/kanban/columns/{}", uuid_of(&demo)), Some(json!({"color": "#12345"})))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/kanban/columns/{}", uuid_of(&demo)),
+            Some(json!({"color": "#12345"})),
+        )
         .await;
     assert_eq!(status, 422);
     assert_eq!(fields(&body), ["color"]);
@@ -103,11 +138,24 @@ async fn columns_insert_reorder_update_and_delete() {
     // Delete: refused with leads and no move_to; with it, the leads follow after the
     // destination's own.
     let new_lead = uuid_of(&reordered[6]);
-    let kept = uuid_of(&k.lead(&b, "Already in New Lead", json!({})).await);
-    let a = uuid_of(&k.lead(&b, "A", json!({"column_uuid": uuid_of(&demo)})).await);
-    let c = uuid_of(&k.lead(&b, "C", json!({"column_uuid": uuid_of(&demo)})).await);
+    let kept = uuid_of(
+        &k.lead(&b, "Already in New Lead", json!({"column_uuid": new_lead}))
+            .await,
+    );
+    let a = uuid_of(
+        &k.lead(&b, "A", json!({"column_uuid": uuid_of(&demo)}))
+            .await,
+    );
+    let c = uuid_of(
+        &k.lead(&b, "C", json!({"column_uuid": uuid_of(&demo)}))
+            .await,
+    );
     let (status, body) = k
-        .call(Method::DELETE, &format!("/api/v1/kanban/columns/{}", uuid_of(&demo)), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/kanban/columns/{}", uuid_of(&demo)),
+            None,
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(fields(&body), ["move_to"]);
@@ -121,13 +169,18 @@ async fn columns_insert_reorder_update_and_delete() {
     assert_eq!(status, 422, "another board's column: {body}");
     k.ok(
         Method::DELETE,
-        &format!("/api/v1/kanban/columns/{}?move_to={new_lead}", uuid_of(&demo)),
+        &format!(
+            "/api/v1/kanban/columns/{}?move_to={new_lead}",
+            uuid_of(&demo)
+        ),
         None,
         200,
     )
     .await;
     let in_new = k
-        .get(&format!("/api/v1/kanban/boards/{b}/leads?column_uuid={new_lead}"))
+        .get(&format!(
+            "/api/v1/kanban/boards/{b}/leads?column_uuid={new_lead}"
+        ))
         .await["data"]
         .clone();
     let got: Vec<(String, i64)> = in_new
@@ -139,19 +192,40 @@ async fn columns_insert_reorder_update_and_delete() {
     assert_eq!(got, [(kept, 0), (a, 1), (c, 2)]);
     let after = k.get(&format!("/api/v1/kanban/boards/{b}/columns")).await["data"].clone();
     assert_eq!(after.as_array().unwrap().len(), 6);
-    let positions: Vec<i64> = after.as_array().unwrap().iter().map(|c| c["position"].as_i64().unwrap()).collect();
+    let positions: Vec<i64> = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["position"].as_i64().unwrap())
+        .collect();
     assert_eq!(positions, [0, 1, 2, 3, 4, 5]);
     let empty = uuid_of(&after[0]);
-    k.ok(Method::DELETE, &format!("/api/v1/kanban/columns/{empty}"), None, 200).await;
+    k.ok(
+        Method::DELETE,
+        &format!("/api/v1/kanban/columns/{empty}"),
+        None,
+        200,
+    )
+    .await;
 
     // A board keeps one column.
     let lonely = k.board("Lonely").await;
     let cols = lonely["columns"].as_array().unwrap().clone();
     for c in &cols[1..] {
-        k.ok(Method::DELETE, &format!("/api/v1/kanban/columns/{}", uuid_of(c)), None, 200).await;
+        k.ok(
+            Method::DELETE,
+            &format!("/api/v1/kanban/columns/{}", uuid_of(c)),
+            None,
+            200,
+        )
+        .await;
     }
     let (status, body) = k
-        .call(Method::DELETE, &format!("/api/v1/kanban/columns/{}", uuid_of(&cols[0])), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/kanban/columns/{}", uuid_of(&cols[0])),
+            None,
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     k.t.app.stop().await;

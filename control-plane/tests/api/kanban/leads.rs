@@ -40,15 +40,28 @@ async fn a_lead_is_shown_as_the_reference_shows_it() {
     assert_eq!(lead["priority_label"], "High");
     assert_eq!(lead["source"], "api");
     assert_eq!(lead["ai_score"], Value::Null);
-    assert_eq!((lead["is_open"].clone(), lead["is_won"].clone(), lead["is_lost"].clone()), (json!(true), json!(false), json!(false)));
+    assert_eq!(
+        (
+            lead["is_open"].clone(),
+            lead["is_won"].clone(),
+            lead["is_lost"].clone()
+        ),
+        (json!(true), json!(false), json!(false))
+    );
     assert_eq!(lead["column"]["name"], "New Lead");
     assert_eq!(lead["column"]["color"], "#3B82F6");
     assert_eq!(lead["column"]["uuid"], board["columns"][0]["uuid"]);
     assert_eq!(lead["board_uuid"], b.as_str());
 
-    let shown = k.get(&format!("/api/v1/kanban/leads/{}", uuid_of(lead))).await["data"].clone();
+    let shown = k
+        .get(&format!("/api/v1/kanban/leads/{}", uuid_of(lead)))
+        .await["data"]
+        .clone();
     assert_eq!(shown["notes"].as_array().unwrap().len(), 1);
-    assert_eq!(shown["notes"][0]["content"], "Interested in annual subscription");
+    assert_eq!(
+        shown["notes"][0]["content"],
+        "Interested in annual subscription"
+    );
     assert_eq!(shown["notes"][0]["author"]["type"], "user");
     assert!(shown["notes"][0]["created_at"].is_string());
     assert_eq!(shown["custom_fields"], json!({}));
@@ -56,14 +69,20 @@ async fn a_lead_is_shown_as_the_reference_shows_it() {
 
     // The tenant's currency and locale.
     set_features(&k.t.app, ADMIN_EMAIL, None, Some("USD"), Some("en-US")).await;
-    let shown = k.get(&format!("/api/v1/kanban/leads/{}", uuid_of(lead))).await["data"].clone();
+    let shown = k
+        .get(&format!("/api/v1/kanban/leads/{}", uuid_of(lead)))
+        .await["data"]
+        .clone();
     assert_eq!(shown["value_formatted"], "$299.00");
     assert_eq!(shown["currency"], "USD");
     let big = k.lead(&b, "Big", json!({"value": "1234567.5"})).await;
     assert_eq!(big["value"], "1234567.50");
     assert_eq!(big["value_formatted"], "$1,234,567.50");
     set_features(&k.t.app, ADMIN_EMAIL, None, Some("EUR"), Some("de-DE")).await;
-    let shown = k.get(&format!("/api/v1/kanban/leads/{}", uuid_of(&big))).await["data"].clone();
+    let shown = k
+        .get(&format!("/api/v1/kanban/leads/{}", uuid_of(&big)))
+        .await["data"]
+        .clone();
     assert_eq!(shown["value_formatted"], "1.234.567,50 €");
     k.t.app.stop().await;
 }
@@ -87,27 +106,55 @@ async fn invalid_fields_are_named_together() {
     f.sort();
     assert_eq!(
         f,
-        ["custom_fields.nested", "email", "phone_number", "priority", "title", "value"]
+        [
+            "custom_fields.nested",
+            "email",
+            "phone_number",
+            "priority",
+            "title",
+            "value"
+        ]
     );
-    for (value, why) in [(json!(-5), "negative"), (json!("1e3"), "exponent"), (json!(true), "boolean"), (json!("100000000000000"), "too large")] {
+    for (value, why) in [
+        (json!(-5), "negative"),
+        (json!("1e3"), "exponent"),
+        (json!(true), "boolean"),
+        (json!("100000000000000"), "too large"),
+    ] {
         let (status, body) = k
-            .call(Method::POST, "/api/v1/kanban/leads", Some(json!({"board_uuid": b, "title": "x", "value": value})))
+            .call(
+                Method::POST,
+                "/api/v1/kanban/leads",
+                Some(json!({"board_uuid": b, "title": "x", "value": value})),
+            )
             .await;
         assert_eq!(status, 422, "{why}: {body}");
         assert_eq!(fields(&body), ["value"], "{why}");
     }
     let (status, body) = k
-        .call(Method::POST, "/api/v1/kanban/leads", Some(json!({"board_uuid": b, "title": "x", "column_uuid": uuid::Uuid::new_v4()})))
+        .call(
+            Method::POST,
+            "/api/v1/kanban/leads",
+            Some(json!({"board_uuid": b, "title": "x", "column_uuid": uuid::Uuid::new_v4()})),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(fields(&body), ["column_uuid"]);
     let (status, body) = k
-        .call(Method::POST, "/api/v1/kanban/leads", Some(json!({"title": "x"})))
+        .call(
+            Method::POST,
+            "/api/v1/kanban/leads",
+            Some(json!({"title": "x"})),
+        )
         .await;
     assert_eq!(status, 422, "a user token without a board: {body}");
     assert_eq!(fields(&body), ["board_uuid"]);
     let (status, body) = k
-        .call(Method::PUT, &format!("/api/v1/kanban/leads/{}", uuid::Uuid::new_v4()), Some(json!({"title": "x"})))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/kanban/leads/{}", uuid::Uuid::new_v4()),
+            Some(json!({"title": "x"})),
+        )
         .await;
     assert_eq!(status, 404, "{body}");
     k.t.app.stop().await;
@@ -119,21 +166,53 @@ async fn the_list_filters_and_pages() {
     let board = k.board("Sales").await;
     let b = uuid_of(&board);
     let second_column = uuid_of(&board["columns"][1]);
-    let ana = uuid_of(&k.lead(&b, "Ana - Starter", json!({"priority": "low", "phone_number": "+55 11 90000-0001"})).await);
-    let bruno = uuid_of(&k.lead(&b, "Bruno - Pro", json!({"priority": "urgent", "email": "bruno@shop.example"})).await);
-    let caio = uuid_of(&k.lead(&b, "Caio - Pro", json!({"column_uuid": second_column})).await);
+    let ana = uuid_of(
+        &k.lead(
+            &b,
+            "Ana - Starter",
+            json!({"priority": "low", "phone_number": "+55 11 90000-0001"}),
+        )
+        .await,
+    );
+    let bruno = uuid_of(
+        &k.lead(
+            &b,
+            "Bruno - Pro",
+            json!({"priority": "urgent", "email": "bruno@shop.example"}),
+        )
+        .await,
+    );
+    let caio = uuid_of(
+        &k.lead(&b, "Caio - Pro", json!({"column_uuid": second_column}))
+            .await,
+    );
     let dora = uuid_of(&k.lead(&b, "Dora", json!({})).await);
-    k.ok(Method::POST, &format!("/api/v1/kanban/leads/{dora}/won"), None, 200).await;
+    k.ok(
+        Method::POST,
+        &format!("/api/v1/kanban/leads/{dora}/won"),
+        None,
+        200,
+    )
+    .await;
     let list = |q: &'static str| {
         let k = &k;
         let b = b.clone();
         async move {
             let body = k.get(&format!("/api/v1/kanban/boards/{b}/leads{q}")).await;
-            let ids: Vec<String> = body["data"].as_array().unwrap().iter().map(uuid_of).collect();
+            let ids: Vec<String> = body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(uuid_of)
+                .collect();
             (ids, body["meta"]["pagination"].clone())
         }
     };
-    assert_eq!(list("").await.0, [caio.clone(), bruno.clone(), ana.clone()], "open, newest first");
+    assert_eq!(
+        list("").await.0,
+        [caio.clone(), bruno.clone(), ana.clone()],
+        "open, newest first"
+    );
     assert_eq!(list("?status=won").await.0, [dora.clone()]);
     assert_eq!(list("?status=all").await.0.len(), 4);
     assert_eq!(list("?status=lost").await.0, Vec::<String>::new());
@@ -143,13 +222,30 @@ async fn the_list_filters_and_pages() {
     assert_eq!(list("?search=SHOP.example").await.0, [bruno.clone()]);
     let (page, meta) = list("?per_page=2&page=2").await;
     assert_eq!(page, [ana.clone()]);
-    assert_eq!(meta, json!({"total": 3, "per_page": 2, "current_page": 2, "last_page": 2}));
+    assert_eq!(
+        meta,
+        json!({"total": 3, "per_page": 2, "current_page": 2, "last_page": 2})
+    );
     let in_column = k
-        .get(&format!("/api/v1/kanban/boards/{b}/leads?column_uuid={second_column}"))
+        .get(&format!(
+            "/api/v1/kanban/boards/{b}/leads?column_uuid={second_column}"
+        ))
         .await;
     assert_eq!(in_column["data"].as_array().unwrap().len(), 1);
-    for bad in ["?status=closed", "?priority=asap", "?column_uuid=x", "?per_page=101", "?page=0"] {
-        let (status, _) = k.call(Method::GET, &format!("/api/v1/kanban/boards/{b}/leads{bad}"), None).await;
+    for bad in [
+        "?status=closed",
+        "?priority=asap",
+        "?column_uuid=x",
+        "?per_page=101",
+        "?page=0",
+    ] {
+        let (status, _) = k
+            .call(
+                Method::GET,
+                &format!("/api/v1/kanban/boards/{b}/leads{bad}"),
+                None,
+            )
+            .await;
         assert_eq!(status, 422, "{bad}");
     }
     k.t.app.stop().await;
@@ -171,7 +267,10 @@ async fn every_change_is_on_the_timeline_and_moves_keep_order() {
     let b = uuid_of(&board);
     let first = uuid_of(&board["columns"][0]);
     let second = uuid_of(&board["columns"][1]);
-    let lead = uuid_of(&k.lead(&b, "Deal", json!({"value": 299, "priority": "medium"})).await);
+    let lead = uuid_of(
+        &k.lead(&b, "Deal", json!({"value": 299, "priority": "medium"}))
+            .await,
+    );
     let x = uuid_of(&k.lead(&b, "X", json!({"column_uuid": second})).await);
     let y = uuid_of(&k.lead(&b, "Y", json!({"column_uuid": second})).await);
 
@@ -187,7 +286,11 @@ async fn every_change_is_on_the_timeline_and_moves_keep_order() {
     assert_eq!(updated["value"], "349.90");
     assert_eq!(updated["priority_label"], "Urgent");
     let (status, body) = k
-        .call(Method::PUT, &format!("/api/v1/kanban/leads/{lead}"), Some(json!({"notes": "x", "column_uuid": second})))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/kanban/leads/{lead}"),
+            Some(json!({"notes": "x", "column_uuid": second})),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     let mut f = fields(&body);
@@ -207,7 +310,9 @@ async fn every_change_is_on_the_timeline_and_moves_keep_order() {
     assert_eq!(moved["column"]["name"], "Contacted");
     assert_eq!(moved["position"], 1);
     let order: Vec<(String, i64)> = k
-        .get(&format!("/api/v1/kanban/boards/{b}/leads?column_uuid={second}"))
+        .get(&format!(
+            "/api/v1/kanban/boards/{b}/leads?column_uuid={second}"
+        ))
         .await["data"]
         .as_array()
         .unwrap()
@@ -216,64 +321,154 @@ async fn every_change_is_on_the_timeline_and_moves_keep_order() {
         .collect();
     assert_eq!(order, [(x.clone(), 0), (lead.clone(), 1), (y.clone(), 2)]);
     let (status, body) = k
-        .call(Method::POST, &format!("/api/v1/kanban/leads/{lead}/move"), Some(json!({"column_uuid": uuid_of(&k.board("Other").await["columns"][0])})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/kanban/leads/{lead}/move"),
+            Some(json!({"column_uuid": uuid_of(&k.board("Other").await["columns"][0])})),
+        )
         .await;
     assert_eq!(status, 422, "another board's column: {body}");
     let (status, body) = k
-        .call(Method::POST, &format!("/api/v1/kanban/leads/{lead}/move"), Some(json!({})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/kanban/leads/{lead}/move"),
+            Some(json!({})),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(fields(&body), ["column_uuid"]);
-    k.ok(Method::POST, &format!("/api/v1/kanban/leads/{lead}/move"), Some(json!({"column_uuid": first})), 200).await;
+    k.ok(
+        Method::POST,
+        &format!("/api/v1/kanban/leads/{lead}/move"),
+        Some(json!({"column_uuid": first})),
+        200,
+    )
+    .await;
 
     let note = k
-        .ok(Method::POST, &format!("/api/v1/kanban/leads/{lead}/note"), Some(json!({"content": "Wants a demo"})), 201)
+        .ok(
+            Method::POST,
+            &format!("/api/v1/kanban/leads/{lead}/note"),
+            Some(json!({"content": "Wants a demo"})),
+            201,
+        )
         .await["data"]
         .clone();
     assert_eq!(note["content"], "Wants a demo");
     assert_eq!(note["author"]["type"], "user");
     let (status, body) = k
-        .call(Method::POST, &format!("/api/v1/kanban/leads/{lead}/note"), Some(json!({"content": " "})))
+        .call(
+            Method::POST,
+            &format!("/api/v1/kanban/leads/{lead}/note"),
+            Some(json!({"content": " "})),
+        )
         .await;
     assert_eq!(status, 422);
     assert_eq!(fields(&body), ["content"]);
 
     let lost = k
-        .ok(Method::POST, &format!("/api/v1/kanban/leads/{lead}/lost"), Some(json!({"reason": "Chose a competitor"})), 200)
+        .ok(
+            Method::POST,
+            &format!("/api/v1/kanban/leads/{lead}/lost"),
+            Some(json!({"reason": "Chose a competitor"})),
+            200,
+        )
         .await["data"]
         .clone();
-    assert_eq!((lost["is_lost"].clone(), lost["status"].clone(), lost["lost_reason"].clone()), (json!(true), json!("lost"), json!("Chose a competitor")));
+    assert_eq!(
+        (
+            lost["is_lost"].clone(),
+            lost["status"].clone(),
+            lost["lost_reason"].clone()
+        ),
+        (json!(true), json!("lost"), json!("Chose a competitor"))
+    );
     assert!(lost["closed_at"].is_string());
     let won = k
-        .ok(Method::POST, &format!("/kanban/leads/{lead}/won"), None, 200)
+        .ok(
+            Method::POST,
+            &format!("/kanban/leads/{lead}/won"),
+            None,
+            200,
+        )
         .await["data"]
         .clone();
-    assert_eq!((won["is_won"].clone(), won["lost_reason"].clone()), (json!(true), Value::Null));
+    assert_eq!(
+        (won["is_won"].clone(), won["lost_reason"].clone()),
+        (json!(true), Value::Null)
+    );
     // Marking it won again changes nothing.
-    k.ok(Method::POST, &format!("/kanban/leads/{lead}/won"), None, 200).await;
+    k.ok(
+        Method::POST,
+        &format!("/kanban/leads/{lead}/won"),
+        None,
+        200,
+    )
+    .await;
 
-    let activities = k.get(&format!("/api/v1/kanban/leads/{lead}/activities")).await;
+    let activities = k
+        .get(&format!("/api/v1/kanban/leads/{lead}/activities"))
+        .await;
     assert_eq!(
         kinds(&activities),
-        ["won", "lost", "note", "moved", "moved", "updated", "updated", "updated", "created"],
+        [
+            "won", "lost", "note", "moved", "moved", "updated", "updated", "updated", "created"
+        ],
         "{activities}"
     );
     let data = activities["data"].as_array().unwrap();
-    let change = |field: &str| data.iter().find(|a| a["field"] == field).cloned().unwrap_or_else(|| panic!("no {field} change"));
-    assert_eq!((change("value")["old_value"].clone(), change("value")["new_value"].clone()), (json!("299.00"), json!("349.90")));
-    assert_eq!((change("priority")["old_value"].clone(), change("priority")["new_value"].clone()), (json!("medium"), json!("urgent")));
-    assert!(change("custom_fields")["new_value"].as_str().unwrap().contains("\"plan\":\"pro\""));
-    assert_eq!((data[3]["old_value"].clone(), data[3]["new_value"].clone()), (json!("Contacted"), json!("New Lead")));
-    assert_eq!((data[4]["old_value"].clone(), data[4]["new_value"].clone()), (json!("New Lead"), json!("Contacted")));
+    let change = |field: &str| {
+        data.iter()
+            .find(|a| a["field"] == field)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {field} change"))
+    };
+    assert_eq!(
+        (
+            change("value")["old_value"].clone(),
+            change("value")["new_value"].clone()
+        ),
+        (json!("299.00"), json!("349.90"))
+    );
+    assert_eq!(
+        (
+            change("priority")["old_value"].clone(),
+            change("priority")["new_value"].clone()
+        ),
+        (json!("medium"), json!("urgent"))
+    );
+    assert!(
+        change("custom_fields")["new_value"]
+            .as_str()
+            .unwrap()
+            .contains("\"plan\":\"pro\"")
+    );
+    assert_eq!(
+        (data[3]["old_value"].clone(), data[3]["new_value"].clone()),
+        (json!("Contacted"), json!("New Lead"))
+    );
+    assert_eq!(
+        (data[4]["old_value"].clone(), data[4]["new_value"].clone()),
+        (json!("New Lead"), json!("Contacted"))
+    );
     assert_eq!(data[1]["content"], "Chose a competitor");
-    assert_eq!((data[0]["old_value"].clone(), data[0]["new_value"].clone()), (json!("lost"), json!("won")));
+    assert_eq!(
+        (data[0]["old_value"].clone(), data[0]["new_value"].clone()),
+        (json!("lost"), json!("won"))
+    );
     assert_eq!(data[0]["actor"]["type"], "user");
     assert_eq!(activities["meta"]["pagination"]["total"], 9);
     let shown = k.get(&format!("/api/v1/kanban/leads/{lead}")).await["data"].clone();
     assert_eq!(shown["custom_fields"], json!({"plan": "pro", "seats": 5}));
 
     // Soft delete: gone from every route, the list and the stats; the column closes up.
-    k.ok(Method::DELETE, &format!("/api/v1/kanban/leads/{x}"), None, 200).await;
+    k.ok(
+        Method::DELETE,
+        &format!("/api/v1/kanban/leads/{x}"),
+        None,
+        200,
+    )
+    .await;
     for (method, path) in [
         (Method::GET, format!("/api/v1/kanban/leads/{x}")),
         (Method::GET, format!("/api/v1/kanban/leads/{x}/activities")),
@@ -283,11 +478,19 @@ async fn every_change_is_on_the_timeline_and_moves_keep_order() {
         let (status, _) = k.call(method.clone(), &path, None).await;
         assert_eq!(status, 404, "{method} {path}");
     }
-    let rest = k.get(&format!("/api/v1/kanban/boards/{b}/leads?column_uuid={second}")).await["data"].clone();
+    let rest = k
+        .get(&format!(
+            "/api/v1/kanban/boards/{b}/leads?column_uuid={second}"
+        ))
+        .await["data"]
+        .clone();
     assert_eq!(uuid_of(&rest[0]), y);
     assert_eq!(rest[0]["position"], 0);
     let stats = k.get(&format!("/api/v1/kanban/boards/{b}")).await["data"]["stats"].clone();
-    assert_eq!((stats["total_leads"].clone(), stats["won_leads"].clone()), (json!(2), json!(1)));
+    assert_eq!(
+        (stats["total_leads"].clone(), stats["won_leads"].clone()),
+        (json!(2), json!(1))
+    );
     k.t.app.stop().await;
 }
 
@@ -309,59 +512,145 @@ async fn leads_link_to_the_contact_and_conversation_of_their_number() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    k.t.inbound("5511988887777", "IN-1", "Oi, quero o plano anual").await;
+    k.t.inbound("5511988887777", "IN-1", "Oi, quero o plano anual")
+        .await;
     let conversation = k.t.conversation_of("5511988887777").await;
     let board = k.board("Sales").await;
     let b = uuid_of(&board);
-    let lead = k.lead(&b, "Maria", json!({"phone_number": "+55 (11) 98888-7777", "value": 10})).await;
+    let lead = k
+        .lead(
+            &b,
+            "Maria",
+            json!({"phone_number": "+55 (11) 98888-7777", "value": 10}),
+        )
+        .await;
     assert_eq!(lead["phone_number"], "5511988887777");
     assert_eq!(lead["conversation"]["id"], conversation.as_str());
-    assert_eq!(lead["conversation"]["chat_jid"], "5511988887777@s.whatsapp.net");
+    assert_eq!(
+        lead["conversation"]["chat_jid"],
+        "5511988887777@s.whatsapp.net"
+    );
     assert_eq!(lead["contact"]["phone_number"], "5511988887777");
     assert_eq!(lead["contact"]["name"], "Maria");
     // A lead whose contact writes later is linked from then on.
-    let later = k.lead(&b, "Later", json!({"phone_number": "5511977776666"})).await;
+    let later = k
+        .lead(&b, "Later", json!({"phone_number": "5511977776666"}))
+        .await;
     assert_eq!(later["conversation"], Value::Null);
     k.t.inbound("5511977776666", "IN-2", "Olá").await;
-    let shown = k.get(&format!("/api/v1/kanban/leads/{}", uuid_of(&later))).await["data"].clone();
-    assert_eq!(shown["conversation"]["id"], k.t.conversation_of("5511977776666").await.as_str());
+    let shown = k
+        .get(&format!("/api/v1/kanban/leads/{}", uuid_of(&later)))
+        .await["data"]
+        .clone();
+    assert_eq!(
+        shown["conversation"]["id"],
+        k.t.conversation_of("5511977776666").await.as_str()
+    );
     let listed = k.get(&format!("/api/v1/kanban/boards/{b}/leads")).await["data"].clone();
-    assert!(listed.as_array().unwrap().iter().all(|l| l["conversation"].is_object()), "{listed}");
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["conversation"].is_object()),
+        "{listed}"
+    );
     // Another instance's chat with the number is not the lead's.
     let other = k.t.app.create_instance(&k.t.token, "Second").await;
     let other_board = k
-        .ok(Method::POST, "/api/v1/kanban/boards", Some(json!({"name": "B2", "instance_id": other["uuid"]})), 201)
+        .ok(
+            Method::POST,
+            "/api/v1/kanban/boards",
+            Some(json!({"name": "B2", "instance_id": other["uuid"]})),
+            201,
+        )
         .await["data"]
         .clone();
-    let elsewhere = k.lead(&uuid_of(&other_board), "Maria elsewhere", json!({"phone_number": "5511988887777"})).await;
+    let elsewhere = k
+        .lead(
+            &uuid_of(&other_board),
+            "Maria elsewhere",
+            json!({"phone_number": "5511988887777"}),
+        )
+        .await;
     assert_eq!(elsewhere["conversation"], Value::Null);
 
     let l = uuid_of(&lead);
     let col = uuid_of(&board["columns"][2]);
-    k.ok(Method::PUT, &format!("/api/v1/kanban/leads/{l}"), Some(json!({"value": 12.5})), 200).await;
-    k.ok(Method::POST, &format!("/api/v1/kanban/leads/{l}/move"), Some(json!({"column_uuid": col})), 200).await;
-    k.ok(Method::POST, &format!("/api/v1/kanban/leads/{l}/lost"), None, 200).await;
-    k.ok(Method::POST, &format!("/api/v1/kanban/leads/{l}/won"), None, 200).await;
+    k.ok(
+        Method::PUT,
+        &format!("/api/v1/kanban/leads/{l}"),
+        Some(json!({"value": 12.5})),
+        200,
+    )
+    .await;
+    k.ok(
+        Method::POST,
+        &format!("/api/v1/kanban/leads/{l}/move"),
+        Some(json!({"column_uuid": col})),
+        200,
+    )
+    .await;
+    k.ok(
+        Method::POST,
+        &format!("/api/v1/kanban/leads/{l}/lost"),
+        None,
+        200,
+    )
+    .await;
+    k.ok(
+        Method::POST,
+        &format!("/api/v1/kanban/leads/{l}/won"),
+        None,
+        200,
+    )
+    .await;
     let deliveries = k
         .get(&format!("/instances/{id}/webhook/deliveries?per_page=100"))
         .await["data"]
         .as_array()
         .unwrap()
         .clone();
-    let mut events: Vec<&str> = deliveries.iter().map(|d| d["event"].as_str().unwrap()).collect();
+    let mut events: Vec<&str> = deliveries
+        .iter()
+        .map(|d| d["event"].as_str().unwrap())
+        .collect();
     events.sort();
     assert_eq!(
         events,
-        ["lead.created", "lead.created", "lead.lost", "lead.moved", "lead.updated", "lead.won"],
+        [
+            "lead.created",
+            "lead.created",
+            "lead.lost",
+            "lead.moved",
+            "lead.updated",
+            "lead.won"
+        ],
         "{deliveries:?}"
     );
-    let updated = deliveries.iter().find(|d| d["event"] == "lead.updated").unwrap();
-    let payload: Value = match &updated["payload"] {
-        Value::String(s) => serde_json::from_str(s).unwrap(),
-        other => other.clone(),
+    let kr = &k;
+    let payload = |event: &str| {
+        let d = deliveries.iter().find(|d| d["event"] == event).unwrap();
+        let path = format!(
+            "/instances/{id}/webhook/deliveries/{}",
+            d["id"].as_str().unwrap()
+        );
+        async move { kr.get(&path).await["data"]["payload"].clone() }
     };
-    let data = if payload["data"].is_object() { payload["data"].clone() } else { payload.clone() };
-    assert_eq!(data["changes"], json!([{"field": "value", "old_value": "10.00", "new_value": "12.50"}]), "{updated}");
-    assert_eq!(data["lead"]["uuid"], l.as_str());
+    let updated = payload("lead.updated").await;
+    assert_eq!(updated["event"], "lead.updated");
+    assert_eq!(
+        updated["data"]["changes"],
+        json!([{"field": "value", "old_value": "10.00", "new_value": "12.50"}]),
+        "{updated}"
+    );
+    assert_eq!(updated["data"]["action"], "updated");
+    assert_eq!(updated["data"]["lead"]["uuid"], l.as_str());
+    assert_eq!(updated["data"]["lead"]["value"], "12.50");
+    let moved = payload("lead.moved").await;
+    assert_eq!(moved["data"]["from_column"]["name"], "New Lead");
+    assert_eq!(moved["data"]["to_column"]["name"], "Qualified");
+    let lost = payload("lead.lost").await;
+    assert_eq!(lost["data"]["lead"]["is_lost"], true);
     k.t.app.stop().await;
 }

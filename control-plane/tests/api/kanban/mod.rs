@@ -47,8 +47,8 @@ pub async fn set_features(
     let tenant = tenant_of(app, email).await;
     let change = control_plane::service::tenant_settings::FeatureChange {
         kanban_enabled: kanban,
-        currency: currency.map(str::to_owned),
-        locale: locale.map(str::to_owned),
+        currency: currency.map(|c| Some(c.to_owned())),
+        locale: locale.map(|l| Some(l.to_owned())),
         ..Default::default()
     };
     app.services
