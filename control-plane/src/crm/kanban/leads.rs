@@ -55,6 +55,30 @@ fn title_of(title: &str) -> AppResult<String> {
     Ok(t.to_owned())
 }
 
+/// A number as digits with country code (any caller's input is checked again here).
+fn phone_of(p: &str) -> AppResult<String> {
+    zapini_shared::phone::PhoneNumber::parse(p)
+        .map(|n| n.into_string())
+        .map_err(|e| {
+            AppError::validation(
+                "phone_number",
+                format!("The phone_number field is invalid: {e}."),
+            )
+        })
+}
+
+fn email_of(e: &str) -> AppResult<String> {
+    let e = e.trim();
+    if zapini_shared::email::looks_like_email(e) && e.chars().count() <= MAX_NAME {
+        Ok(e.to_owned())
+    } else {
+        Err(AppError::validation(
+            "email",
+            "The email must be a valid email address.",
+        ))
+    }
+}
+
 fn json_text(v: &Option<Value>) -> Option<String> {
     v.as_ref().map(Value::to_string)
 }
@@ -121,6 +145,9 @@ impl Services {
     pub(super) async fn create_lead_in(&self, scope: Scope, input: NewLead) -> AppResult<LeadView> {
         let money = self.kanban_gate(scope).await?;
         let title = title_of(&input.title)?;
+        let mut input = input;
+        input.phone_number = input.phone_number.as_deref().map(phone_of).transpose()?;
+        input.email = input.email.as_deref().map(email_of).transpose()?;
         let value_cents = input
             .value
             .map(|d| decimal_to_cents("value", d))
@@ -397,7 +424,15 @@ impl Services {
                 a.title = Set(t);
             }
         }
-        if let Some(p) = patch.phone_number
+        let phone = patch
+            .phone_number
+            .map(|p| p.as_deref().map(phone_of).transpose())
+            .transpose()?;
+        let email = patch
+            .email
+            .map(|e| e.as_deref().map(email_of).transpose())
+            .transpose()?;
+        if let Some(p) = phone
             && change("phone_number", lead.phone_number.clone(), p.clone())
         {
             let (contact, conv) = self.link_ids(&txn, lead.instance_id, p.as_deref()).await?;
@@ -405,7 +440,7 @@ impl Services {
             a.conversation_id = Set(conv);
             a.phone_number = Set(p);
         }
-        if let Some(e) = patch.email
+        if let Some(e) = email
             && change("email", lead.email.clone(), e.clone())
         {
             a.email = Set(e);

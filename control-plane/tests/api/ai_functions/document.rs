@@ -7,7 +7,13 @@ use super::{API_KEY, Ai, Fake, order_parameter};
 
 /// Errors of `body` against the schema the served document gives for `status` of `method
 /// template` (following a shared response's `$ref`).
-fn mismatches(doc: &Value, method: &str, template: &str, status: u16, body: &Value) -> Vec<String> {
+pub(crate) fn mismatches(
+    doc: &Value,
+    method: &str,
+    template: &str,
+    status: u16,
+    body: &Value,
+) -> Vec<String> {
     let op = &doc["paths"][template][method];
     assert!(op.is_object(), "{method} {template} is not documented");
     let response = &op["responses"][status.to_string()];

@@ -8,7 +8,7 @@
 //! ([`document`]).
 
 mod crud;
-mod document;
+pub(crate) mod document;
 mod execution;
 mod log;
 mod scope;
