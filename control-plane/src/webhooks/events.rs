@@ -325,6 +325,25 @@ mod tests {
     }
 
     #[test]
+    fn lead_events_are_named_by_their_action() {
+        let all = Subscription::All;
+        for action in ["created", "updated", "moved", "won", "lost"] {
+            assert_eq!(
+                all.name_for(Kind::Lead, Some(action)),
+                Some(format!("lead.{action}").as_str()).map(|n| NAMES
+                    .iter()
+                    .find(|(k, _)| *k == n)
+                    .unwrap()
+                    .0)
+            );
+        }
+        let won = Subscription::parse(&["lead.won"]).unwrap();
+        assert!(won.wants(Kind::Lead));
+        assert_eq!(won.name_for(Kind::Lead, Some("won")), Some("lead.won"));
+        assert_eq!(won.name_for(Kind::Lead, Some("moved")), None);
+    }
+
+    #[test]
     fn stored_form_round_trips() {
         let sub = Subscription::parse(&["message.status", "qr.update"]).unwrap();
         assert_eq!(Subscription::from_stored(sub.to_stored().as_deref()), sub);

@@ -25,6 +25,17 @@ use crate::domain::{Caller, InstanceId};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
 
+/// A board to insert.
+pub(super) struct NewBoard {
+    pub instance: InstanceId,
+    pub tenant_id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    /// Make it the instance's default (its first board is the default anyway).
+    pub make_default: bool,
+    pub settings: Option<Value>,
+}
+
 impl Services {
     async fn board_views(&self, boards: &[kanban_board::Model]) -> AppResult<Vec<BoardView>> {
         let ids: Vec<i64> = boards.iter().map(|b| b.instance_id).collect();
@@ -88,12 +99,14 @@ impl Services {
         let board = self
             .insert_board(
                 &txn,
-                InstanceId(inst.id),
-                inst.tenant_id,
-                input.name.unwrap_or_default(),
-                input.description.flatten(),
-                input.is_default.unwrap_or(false),
-                input.settings.flatten().map(Value::Object),
+                NewBoard {
+                    instance: InstanceId(inst.id),
+                    tenant_id: inst.tenant_id,
+                    name: input.name.unwrap_or_default(),
+                    description: input.description.flatten(),
+                    make_default: input.is_default.unwrap_or(false),
+                    settings: input.settings.flatten().map(Value::Object),
+                },
             )
             .await?;
         txn.commit().await?;
@@ -106,13 +119,16 @@ impl Services {
     pub(super) async fn insert_board<C: ConnectionTrait>(
         &self,
         conn: &C,
-        instance: InstanceId,
-        tenant_id: i64,
-        name: String,
-        description: Option<String>,
-        make_default: bool,
-        settings: Option<Value>,
+        new: NewBoard,
     ) -> AppResult<kanban_board::Model> {
+        let NewBoard {
+            instance,
+            tenant_id,
+            name,
+            description,
+            make_default,
+            settings,
+        } = new;
         let existing = kanban_board::Entity::find()
             .filter(kanban_board::Column::InstanceId.eq(instance.0))
             .count(conn)
@@ -187,12 +203,14 @@ impl Services {
             None => {
                 self.insert_board(
                     conn,
-                    instance,
-                    tenant_id,
-                    "Sales Pipeline".into(),
-                    None,
-                    true,
-                    None,
+                    NewBoard {
+                        instance,
+                        tenant_id,
+                        name: "Sales Pipeline".into(),
+                        description: None,
+                        make_default: true,
+                        settings: None,
+                    },
                 )
                 .await
             }

@@ -2,13 +2,32 @@
 //! enforced by the unique `default_instance_id`, set only on the default board), their
 //! ordered columns (`kanban_columns`), the leads in them (`kanban_leads`: money in integer
 //! cents, soft-deleted with `deleted_at`, at most one per appointment) and every change to a
-//! lead (`kanban_lead_activities`, notes included). Deleting a board deletes its columns,
-//! leads and activities.
+//! lead (`kanban_lead_activities`, notes included). Deleting an instance deletes its boards,
+//! and a board its columns, leads and activities; a deleted contact or conversation unlinks
+//! its leads.
 
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
+
+#[derive(DeriveIden)]
+enum Instances {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum Contacts {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum Conversations {
+    Table,
+    Id,
+}
 
 #[derive(DeriveIden)]
 enum KanbanBoards {
@@ -183,6 +202,12 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(KanbanBoards::Settings).json().null())
                     .col(ts(KanbanBoards::CreatedAt))
                     .col(ts(KanbanBoards::UpdatedAt))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(KanbanBoards::Table, KanbanBoards::InstanceId)
+                            .to(Instances::Table, Instances::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -286,6 +311,18 @@ impl MigrationTrait for Migration {
                             .from(KanbanLeads::Table, KanbanLeads::ColumnId)
                             .to(KanbanColumns::Table, KanbanColumns::Id)
                             .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(KanbanLeads::Table, KanbanLeads::ContactId)
+                            .to(Contacts::Table, Contacts::Id)
+                            .on_delete(ForeignKeyAction::SetNull),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(KanbanLeads::Table, KanbanLeads::ConversationId)
+                            .to(Conversations::Table, Conversations::Id)
+                            .on_delete(ForeignKeyAction::SetNull),
                     )
                     .to_owned(),
             )

@@ -210,6 +210,23 @@ async fn fields_are_validated_and_sk_tokens_use_their_instance() {
         .await;
     assert_eq!(only["data"].as_array().unwrap().len(), 1);
     assert_eq!(only["data"][0]["name"], "Second board");
+    // An instance takes its boards with it.
+    let their_board = theirs["data"]["uuid"].as_str().unwrap().to_owned();
+    k.ok(
+        Method::DELETE,
+        &format!("/api/v1/instances/{}", other["uuid"].as_str().unwrap()),
+        None,
+        200,
+    )
+    .await;
+    let (status, _) = k
+        .call(
+            Method::GET,
+            &format!("/api/v1/kanban/boards/{their_board}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
     k.t.app.stop().await;
 }
 

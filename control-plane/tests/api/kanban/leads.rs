@@ -213,15 +213,15 @@ async fn the_list_filters_and_pages() {
         [caio.clone(), bruno.clone(), ana.clone()],
         "open, newest first"
     );
-    assert_eq!(list("?status=won").await.0, [dora.clone()]);
+    assert_eq!(list("?status=won").await.0, vec![dora.clone()]);
     assert_eq!(list("?status=all").await.0.len(), 4);
     assert_eq!(list("?status=lost").await.0, Vec::<String>::new());
-    assert_eq!(list("?priority=urgent").await.0, [bruno.clone()]);
+    assert_eq!(list("?priority=urgent").await.0, vec![bruno.clone()]);
     assert_eq!(list("?search=pro").await.0, [caio.clone(), bruno.clone()]);
-    assert_eq!(list("?search=900000001").await.0, [ana.clone()]);
-    assert_eq!(list("?search=SHOP.example").await.0, [bruno.clone()]);
+    assert_eq!(list("?search=900000001").await.0, vec![ana.clone()]);
+    assert_eq!(list("?search=SHOP.example").await.0, vec![bruno.clone()]);
     let (page, meta) = list("?per_page=2&page=2").await;
-    assert_eq!(page, [ana.clone()]);
+    assert_eq!(page, vec![ana.clone()]);
     assert_eq!(
         meta,
         json!({"total": 3, "per_page": 2, "current_page": 2, "last_page": 2})
