@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -230,12 +230,19 @@ impl Services {
                 Expr::expr(Func::count(Expr::col(kanban_lead::Column::Id))),
                 "n",
             )
+            // PostgreSQL sums BIGINT as NUMERIC: the sums are cast back.
             .column_as(
-                Expr::expr(Func::sum(Expr::col(kanban_lead::Column::ValueCents))),
+                Expr::expr(Func::cast_as(
+                    Func::sum(Expr::col(kanban_lead::Column::ValueCents)),
+                    Alias::new("BIGINT"),
+                )),
                 "v",
             )
             .column_as(
-                Expr::expr(Func::sum(Expr::col(kanban_lead::Column::CloseSeconds))),
+                Expr::expr(Func::cast_as(
+                    Func::sum(Expr::col(kanban_lead::Column::CloseSeconds)),
+                    Alias::new("BIGINT"),
+                )),
                 "s",
             )
             .filter(kanban_lead::Column::BoardId.eq(board.id))
