@@ -13,6 +13,7 @@
 pub mod agent;
 pub mod boards;
 pub mod body;
+pub mod columns;
 pub mod events;
 pub mod leads;
 pub mod model;

@@ -1,8 +1,8 @@
 //! The Kanban API against the real server: boards with their default columns, the default
 //! board and exact statistics ([`boards`]); columns inserted, reordered with the complete
 //! list, deleted with their leads moved ([`columns`]); leads in the reference's shape, their
-//! filters, timeline, moves, won and lost, links to the contact and conversation of their
-//! number, and `lead.*` webhook events ([`leads`]); AI qualification against a fake
+//! filters, timeline, moves, won and lost ([`leads`]); links to the contact and conversation
+//! of their number, and `lead.*` webhook events ([`links`]); AI qualification against a fake
 //! OpenAI-compatible model and the AI agent's Kanban tools ([`qualify`]); `KANBAN_NOT_ENABLED`
 //! and another tenant's or instance's ids on every route ([`isolation`]).
 
@@ -11,6 +11,7 @@ mod columns;
 mod document;
 mod isolation;
 mod leads;
+mod links;
 mod qualify;
 
 use control_plane::db::entities::user;
