@@ -8,6 +8,7 @@
 
 mod boards;
 mod columns;
+mod contract;
 mod document;
 mod isolation;
 mod leads;
