@@ -221,6 +221,12 @@ impl App {
         };
         let mut services = Services::new(db, config.clone(), limiter).with_leases(leases);
         services.metrics = crate::metrics::Metrics::new(&config.metrics);
+        let dispatcher_db = crate::db::connect_dispatcher(&config)
+            .await
+            .context("cannot connect the webhook dispatcher to the database")?
+            .inspect(|db| services.metrics.set_dispatcher_db(db.clone()))
+            .unwrap_or_else(|| services.db.clone());
+        services.bookkeeping_db = dispatcher_db.clone();
         services.storage = crate::media::storage::Storage::open(&config.media.storage).context(
             "cannot open the media storage (ZAPINI_MEDIA_STORAGE, ZAPINI_MEDIA_DIR, ZAPINI_S3_*)",
         )?;
@@ -279,11 +285,6 @@ impl App {
             }
             _ => None,
         };
-        let dispatcher_db = crate::db::connect_dispatcher(&config)
-            .await
-            .context("cannot connect the webhook dispatcher to the database")?
-            .inspect(|db| services.metrics.set_dispatcher_db(db.clone()))
-            .unwrap_or_else(|| services.db.clone());
         let dispatcher = crate::webhooks::Dispatcher::new(
             dispatcher_db,
             services.write_gate.clone(),

@@ -78,6 +78,10 @@ pub const ROUTES: &[NodeRoute] = &[
         path: "/sandbox/groups",
         methods: POST,
     },
+    NodeRoute {
+        path: "/sandbox/presence",
+        methods: GET,
+    },
 ];
 
 /// Prefixes the node owns whole: an unknown path under one is the node's 404.

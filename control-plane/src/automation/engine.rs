@@ -29,8 +29,13 @@ pub(crate) enum Decision {
     Skip(String),
     /// Not yet (an audio still being transcribed).
     Postpone(Duration),
-    /// The plan, and the session's new state and counters (written with the plan).
-    Answer(Plan, Box<automation_session::ActiveModel>),
+    /// The plan, and the session's new state and counters (written with the plan), and
+    /// what its delivery needs.
+    Answer(
+        Plan,
+        Box<automation_session::ActiveModel>,
+        Box<super::delivery::Target>,
+    ),
 }
 
 /// The input of a turn: its messages, merged.
@@ -61,6 +66,18 @@ pub struct Outcome {
     pub as_written: bool,
     /// The loop guard's count of instant answers in a row (kept on the session).
     pub instant_replies: Option<u64>,
+}
+
+fn target(
+    inst: &instance::Model,
+    conv: &conversation::Model,
+    automation_uuid: uuid::Uuid,
+) -> super::delivery::Target {
+    super::delivery::Target {
+        inst: inst.clone(),
+        conv: conv.clone(),
+        automation_uuid,
+    }
 }
 
 /// How long an audio may wait for its transcription before it counts as unsupported.
@@ -214,7 +231,8 @@ impl Services {
                     reason: "handoff_target_inactive".into(),
                 };
                 outcome.instant_replies = Some(instant_replies);
-                return Ok(self.plan(&session, outcome, settings));
+                let target = target(&inst, &conv, automation.uuid);
+                return Ok(self.plan(&session, outcome, settings, target));
             };
             self.switch_session(&session, &next).await?;
             let session = automation_session::Entity::find_by_id(session.id)
@@ -231,10 +249,12 @@ impl Services {
             outcome.prompt_tokens += more.prompt_tokens;
             outcome.completion_tokens += more.completion_tokens;
             outcome.instant_replies = Some(instant_replies);
-            return Ok(self.plan(&session, outcome, &next.settings));
+            let target = target(&inst, &conv, next.uuid);
+            return Ok(self.plan(&session, outcome, &next.settings, target));
         }
         outcome.instant_replies = Some(instant_replies);
-        Ok(self.plan(&session, outcome, settings))
+        let target = target(&inst, &conv, automation.uuid);
+        Ok(self.plan(&session, outcome, settings, target))
     }
 
     /// A timer turn: the flow of the conversation's active session resumes (a wait step's
@@ -276,7 +296,7 @@ impl Services {
         let outcome = self
             .run_flow_turn(inst, conv, contact.as_ref(), &s, None)
             .await?;
-        Ok(self.plan(&s, outcome, &a.settings))
+        Ok(self.plan(&s, outcome, &a.settings, target(inst, conv, a.uuid)))
     }
 
     /// Builds the plan and the session's new state and counters (written together with the
@@ -286,6 +306,7 @@ impl Services {
         session: &automation_session::Model,
         outcome: Outcome,
         settings: &Settings,
+        target: super::delivery::Target,
     ) -> Decision {
         let now = Utc::now();
         let mut items = Vec::new();
@@ -326,6 +347,7 @@ impl Services {
                 delivery: settings.reply.clone(),
             },
             Box::new(a),
+            Box::new(target),
         )
     }
 

@@ -62,7 +62,8 @@ impl Default for Trigger {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReplyDelivery {
-    /// Show "typing…" before each reply where the engine supports it (default `true`).
+    /// Show "typing…" in the chat during each reply's delay (default `true`; nothing shows
+    /// without a delay).
     pub typing: bool,
     /// Delay before each reply per character of it, in ms (default 0; at most 200).
     pub delay_per_char_ms: u32,

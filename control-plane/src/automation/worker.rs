@@ -104,7 +104,7 @@ impl Services {
                 .filter(automation_turn::Column::Id.is_in(ids.clone()))
                 .filter(automation_turn::Column::Status.eq("running"))
                 .filter(automation_turn::Column::LeaseOwner.eq(owner.as_str()))
-                .exec(&self.db)
+                .exec(&self.bookkeeping_db)
                 .await;
             if let Err(e) = renewed {
                 tracing::warn!(error = %e, "renewing an automation turn's lease failed");
@@ -126,7 +126,7 @@ impl Services {
             .col_expr(automation_turn::Column::UpdatedAt, Expr::value(now))
             .filter(automation_turn::Column::Status.eq("running"))
             .filter(automation_turn::Column::LeaseUntil.lt(now))
-            .exec(&self.db)
+            .exec(&self.bookkeeping_db)
             .await?;
         automation_session::Entity::update_many()
             .col_expr(automation_session::Column::Status, Expr::value("closed"))
@@ -138,7 +138,7 @@ impl Services {
             .col_expr(automation_session::Column::UpdatedAt, Expr::value(now))
             .filter(automation_session::Column::Status.eq("active"))
             .filter(automation_session::Column::ExpiresAt.lte(now))
-            .exec(&self.db)
+            .exec(&self.bookkeeping_db)
             .await?;
         Ok(())
     }
@@ -151,11 +151,12 @@ impl Services {
             .filter(automation_session::Column::WakeAt.lte(now))
             .filter(automation_session::Column::Status.eq("active"))
             .limit(200)
-            .all(&self.db)
+            .all(&self.bookkeeping_db)
             .await?;
         let mut queued = false;
         for s in due {
-            let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
+            let (txn, _permit) =
+                crate::db::begin_write(&self.bookkeeping_db, &self.write_gate).await?;
             let taken = automation_session::Entity::update_many()
                 .col_expr(
                     automation_session::Column::WakeAt,
@@ -209,7 +210,7 @@ impl Services {
             .order_by_asc(Func::max(Expr::col(automation_turn::Column::NotBefore)))
             .limit(limit as u64 * 2)
             .into_tuple()
-            .all(&self.db)
+            .all(&self.bookkeeping_db)
             .await?;
         if due.is_empty() {
             return Ok(Vec::new());
@@ -222,7 +223,7 @@ impl Services {
             .filter(automation_turn::Column::Status.eq("running"))
             .filter(automation_turn::Column::LeaseUntil.gte(now))
             .into_tuple()
-            .all(&self.db)
+            .all(&self.bookkeeping_db)
             .await?;
         let lease_until =
             now + chrono::Duration::from_std(self.config.automation_lease).unwrap_or_default();
@@ -252,7 +253,7 @@ impl Services {
                 .filter(automation_turn::Column::ConversationId.is_in(chosen.clone()))
                 .filter(automation_turn::Column::Status.eq("pending"))
                 .filter(automation_turn::Column::NotBefore.lte(now))
-                .exec(&self.db)
+                .exec(&self.bookkeeping_db)
                 .await?
                 .rows_affected
         };
@@ -264,7 +265,7 @@ impl Services {
             .filter(automation_turn::Column::Status.eq("running"))
             .filter(automation_turn::Column::LeaseOwner.eq(owner))
             .order_by_asc(automation_turn::Column::Id)
-            .all(&self.db)
+            .all(&self.bookkeeping_db)
             .await?;
         let mut claims: Vec<Claim> = Vec::new();
         for t in turns {
@@ -293,7 +294,7 @@ impl Services {
             let older: Vec<i64> = turns[..pos].iter().map(|t| t.id).collect();
             self.set_turns(&older, "merged", None).await?;
             self.set_turns(&newer, "pending", None).await?;
-            return self.deliver(planned).await;
+            return self.deliver(planned, None).await;
         }
         let leader = turns
             .pop()
@@ -310,9 +311,11 @@ impl Services {
                 all.push(leader.id);
                 self.postpone_turns(&all, delay).await
             }
-            super::engine::Decision::Answer(plan, session) => {
-                let planned = self.record_plan(&leader, &merged, &plan, *session).await?;
-                self.deliver(planned).await
+            super::engine::Decision::Answer(plan, session, target) => {
+                let (planned, session) =
+                    self.record_plan(&leader, &merged, &plan, *session).await?;
+                let loaded = super::delivery::Loaded::new(session, *target);
+                self.deliver(planned, Some(loaded)).await
             }
         }
     }
@@ -343,7 +346,7 @@ impl Services {
             );
         }
         q.filter(automation_turn::Column::Id.is_in(ids.to_vec()))
-            .exec(&self.db)
+            .exec(&self.bookkeeping_db)
             .await?;
         Ok(())
     }
@@ -360,7 +363,7 @@ impl Services {
             )
             .col_expr(automation_turn::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(automation_turn::Column::Id.is_in(ids.to_vec()))
-            .exec(&self.db)
+            .exec(&self.bookkeeping_db)
             .await?;
         Ok(())
     }
@@ -373,10 +376,10 @@ impl Services {
         merged: &[i64],
         plan: &Plan,
         session: automation_session::ActiveModel,
-    ) -> AppResult<automation_turn::Model> {
+    ) -> AppResult<(automation_turn::Model, automation_session::Model)> {
         use sea_orm::ActiveModelTrait;
         let now = Utc::now();
-        let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
+        let (txn, _permit) = crate::db::begin_write(&self.bookkeeping_db, &self.write_gate).await?;
         let plan_json =
             serde_json::to_value(plan).map_err(|e| AppError::internal(e.to_string()))?;
         automation_turn::Entity::update_many()
@@ -404,11 +407,11 @@ impl Services {
                 .exec(&txn)
                 .await?;
         }
-        session.update(&txn).await?;
+        let session = session.update(&txn).await?;
         txn.commit().await?;
         let mut t = leader.clone();
         t.plan = Some(plan_json);
         t.session_id = Some(plan.session_id);
-        Ok(t)
+        Ok((t, session))
     }
 }

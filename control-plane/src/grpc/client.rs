@@ -516,6 +516,20 @@ impl NodeClient {
     }
 
     /// Read receipts for `message_ids` of `chat_jid` (in groups, all by `sender_jid`).
+    /// Shows or clears "typing…" (`composing`), "recording audio…" (`recording`) or
+    /// neither (`paused`) in a chat.
+    pub async fn set_presence(&self, chat_jid: &str, state: &str) -> AppResult<()> {
+        self.inner
+            .clone()
+            .set_presence(v1::SetPresenceRequest {
+                chat_jid: chat_jid.to_owned(),
+                state: state.to_owned(),
+            })
+            .await
+            .map_err(map_status)?;
+        Ok(())
+    }
+
     pub async fn mark_read(
         &self,
         chat_jid: &str,

@@ -32,6 +32,10 @@ use crate::limiter::Limiter;
 #[derive(Clone)]
 pub struct Services {
     pub db: DatabaseConnection,
+    /// Workers' bookkeeping (webhook deliveries, automation turns): on PostgreSQL a pool that
+    /// commits without waiting for the WAL flush (see [`crate::db::connect_dispatcher`]); on
+    /// SQLite the main connection.
+    pub bookkeeping_db: DatabaseConnection,
     pub config: Arc<Config>,
     pub limiter: Limiter,
     /// Per tenant: (requests per token, requests per tenant) per window.
@@ -149,6 +153,7 @@ impl Services {
             metrics: crate::metrics::Metrics::default(),
             outbound,
             automation_signal: Arc::default(),
+            bookkeeping_db: db.clone(),
             db,
         }
     }

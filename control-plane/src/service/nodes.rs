@@ -239,6 +239,24 @@ impl Services {
         self.node_client(instance.uuid, &row.grpc_url)
     }
 
+    /// [`Services::require_node`] through the routing cache (a few seconds, cleared when a
+    /// node registers or leaves): for workers that send often, such as the automation turns.
+    pub async fn require_node_cached(&self, instance: &instance::Model) -> AppResult<NodeClient> {
+        let key = format!("grpc:{}", instance.id);
+        let url = match self.route_cache.get(&key) {
+            Some(hit) => hit,
+            None => {
+                let url = self.node_of(instance).await?.map(|row| row.grpc_url);
+                self.route_cache.insert(key, url.clone());
+                url
+            }
+        };
+        match url {
+            Some(url) => self.node_client(instance.uuid, &url),
+            None => self.require_node(instance).await,
+        }
+    }
+
     pub(crate) async fn sent_today_count(&self, instance_id: i64) -> AppResult<i64> {
         Ok(
             instance_daily_stat::Entity::find_by_id((instance_id, Utc::now().date_naive()))

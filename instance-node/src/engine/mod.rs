@@ -107,6 +107,9 @@ pub trait Engine: Send + Sync + 'static {
         message_ids: &[String],
     ) -> Result<(), EngineError>;
 
+    /// Shows or clears "typing…" / "recording audio…" in a chat.
+    async fn set_presence(&self, chat: &Jid, presence: ChatPresence) -> Result<(), EngineError>;
+
     /// Which numbers have WhatsApp.
     async fn check_numbers(&self, phones: &[PhoneNumber]) -> Result<Vec<NumberCheck>, EngineError>;
 

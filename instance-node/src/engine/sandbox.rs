@@ -59,6 +59,17 @@ struct SentRecord {
     revoked: bool,
 }
 
+/// One presence we showed in a chat, as the contact's phone would see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceRecord {
+    pub chat: Jid,
+    pub presence: ChatPresence,
+    pub at: chrono::DateTime<Utc>,
+}
+
+/// Presence records kept for the sandbox phone.
+const PRESENCE_KEPT: usize = 1_000;
+
 #[derive(Debug, Clone)]
 struct InboundRecord {
     chat: Jid,
@@ -97,6 +108,8 @@ struct State {
     sent_order: VecDeque<String>,
     inbound: HashMap<String, InboundRecord>,
     read_marks: Vec<String>,
+    /// What we showed in chats ("typing…"), oldest first; bounded by [`PRESENCE_KEPT`].
+    presence: VecDeque<PresenceRecord>,
     groups: BTreeMap<Jid, Group>,
     /// Senders whose made-up profile picture was reported (bounded by [`SENT_KEPT`]).
     pictured: HashSet<Jid>,
@@ -229,6 +242,7 @@ impl SandboxEngine {
                 sent_order: VecDeque::new(),
                 inbound: HashMap::new(),
                 read_marks: Vec::new(),
+                presence: VecDeque::new(),
                 groups: BTreeMap::new(),
                 pictured: HashSet::new(),
             }),
@@ -470,6 +484,16 @@ impl SandboxEngine {
     /// Message ids we marked as read, in order.
     pub fn read_marks(&self) -> Vec<String> {
         self.lock().read_marks.clone()
+    }
+
+    /// The presence we showed in `chat` (all chats for `None`), oldest first.
+    pub fn presence(&self, chat: Option<&Jid>) -> Vec<PresenceRecord> {
+        self.lock()
+            .presence
+            .iter()
+            .filter(|r| chat.is_none_or(|c| r.chat == *c))
+            .cloned()
+            .collect()
     }
 
     /// Whether a paired session is stored (what lets `start()` skip the QR).

@@ -110,6 +110,37 @@ pub struct SentMessage {
     pub timestamp: DateTime<Utc>,
 }
 
+/// What we show in a chat while preparing a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatPresence {
+    /// "typing…"
+    Composing,
+    /// "recording audio…"
+    Recording,
+    /// Neither (also what sending a message does).
+    Paused,
+}
+
+impl ChatPresence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChatPresence::Composing => "composing",
+            ChatPresence::Recording => "recording",
+            ChatPresence::Paused => "paused",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ChatPresence> {
+        match s {
+            "composing" => Some(ChatPresence::Composing),
+            "recording" => Some(ChatPresence::Recording),
+            "paused" => Some(ChatPresence::Paused),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKind {

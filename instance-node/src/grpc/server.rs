@@ -219,6 +219,23 @@ impl InstanceNode for InstanceNodeService {
         Ok(Response::new(v1::Empty {}))
     }
 
+    async fn set_presence(
+        &self,
+        request: Request<v1::SetPresenceRequest>,
+    ) -> Result<Response<v1::Empty>, Status> {
+        let r = request.into_inner();
+        let chat = jid("chat_jid", &r.chat_jid)?;
+        let presence = crate::engine::ChatPresence::parse(&r.state).ok_or_else(|| {
+            Status::invalid_argument("state: one of composing, recording, paused")
+        })?;
+        self.node
+            .engine
+            .set_presence(&chat, presence)
+            .await
+            .map_err(engine_status)?;
+        Ok(Response::new(v1::Empty {}))
+    }
+
     async fn get_status(
         &self,
         _request: Request<v1::Empty>,

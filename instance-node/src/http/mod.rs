@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sandbox/receipt", post(sandbox::receipt))
         .route("/sandbox/fault", post(sandbox::fault))
         .route("/sandbox/groups", post(sandbox::groups))
+        .route("/sandbox/presence", get(sandbox::presence))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .route("/health", get(health::health))

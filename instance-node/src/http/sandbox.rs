@@ -13,6 +13,7 @@
 //! | `POST /sandbox/receipt` | `message_id`, `status` (`delivered`/`read`/`played`) | a receipt for one of our sends |
 //! | `POST /sandbox/fault` | `fault` (`disconnect`/`logged_out`/`stream_replaced`) | the connection fails |
 //! | `POST /sandbox/groups` | `subject`, `participants`, `we_are_admin?` | someone adds us to a group |
+//! | `GET /sandbox/presence?chat=` | | what we showed in chats ("typing…"), oldest first |
 
 use std::sync::Arc;
 
@@ -370,4 +371,34 @@ pub async fn groups(State(state): State<AppState>, body: JsonObject) -> Reply {
         .await
         .map_err(|e| engine_error(e, false))?;
     ok(serde_json::to_value(&info).unwrap_or(Value::Null))
+}
+
+#[derive(serde::Deserialize)]
+pub struct PresenceQuery {
+    /// A phone number or JID; all chats when absent.
+    chat: Option<String>,
+}
+
+/// `GET /sandbox/presence`: the presence we showed ("typing…") as the contacts' phones saw it.
+pub async fn presence(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<PresenceQuery>,
+) -> Reply {
+    let engine = sandbox(&state)?;
+    let chat = match q.chat.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(Jid::parse_recipient(c).map_err(|e| ApiError(e.into_error_body("chat")))?),
+    };
+    let records: Vec<Value> = engine
+        .presence(chat.as_ref())
+        .into_iter()
+        .map(|r| {
+            json!({
+                "chat": r.chat.to_string(),
+                "state": r.presence.as_str(),
+                "at": format_millis(r.at),
+            })
+        })
+        .collect();
+    ok(json!({ "presence": records }))
 }

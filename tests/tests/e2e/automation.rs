@@ -486,14 +486,16 @@ async fn the_loop_guard_pauses_a_bot_that_answers_ours_instantly() {
     )
     .await;
     let from = "5511911111234";
-    // The other side is a bot: it answers each of our replies at once.
+    // The other side is a bot: it answers each of our replies as soon as it has it.
     for i in 0..6 {
         inbound(&s, &p, from, &format!("auto {i}")).await;
         let want = i + 1;
-        let done = eventually(T, "an answer or the pause", || async {
-            let paused = !sessions(&s, "status=paused").await.is_empty();
-            let answered = calls.lock().unwrap().len() >= want;
-            (paused || answered).then_some(paused)
+        let done = eventually(T, "our answer stored, or the pause", || async {
+            if !sessions(&s, "status=paused").await.is_empty() {
+                return Some(true);
+            }
+            let stored = messages_until(&s, &p, from, "the conversation", |_| true).await;
+            (texts(&stored, true).len() >= want).then_some(false)
         })
         .await;
         if done {
@@ -843,5 +845,50 @@ async fn triggers_choose_the_automation_by_priority_with_a_fallback() {
     assert_eq!(
         fallback_calls.lock().unwrap()[0]["contact"]["phone"],
         "5511944448888"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_shows_typing_for_its_delay_before_it_goes() {
+    let s = setup().await;
+    let p = paired(&s, "Typing", "5511955556666").await;
+    let (bot, _calls) = echo_bot().await;
+    create_bot(
+        &s,
+        &p,
+        &bot,
+        json!({"debounce_ms": 0, "reply": {"typing": true, "delay_per_char_ms": 50, "max_delay_ms": 600}}),
+    )
+    .await;
+    let from = "5511966661234";
+    inbound(&s, &p, from, "hello").await;
+    let msgs = messages_until(&s, &p, from, "the answer", |m| texts(m, true).len() == 1).await;
+    let reply = msgs.iter().find(|m| m["is_from_me"] == true).unwrap();
+    assert_eq!(reply["message_body"], "Echo: hello");
+    let (status, body) = s
+        .api
+        .call(
+            Method::GET,
+            &s.cp.url(&format!("/sandbox/presence?chat={from}")),
+            Some(&p.sk),
+            Some(&host(p.id)),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let shown = body["data"]["presence"].as_array().unwrap();
+    assert_eq!(shown.len(), 1, "one indicator for one reply: {body}");
+    assert_eq!(shown[0]["state"], "composing");
+    assert!(shown[0]["chat"].as_str().unwrap().starts_with(from));
+    // "Echo: hello" is 11 characters at 50 ms each: typing shows about 550 ms before it goes.
+    let at = |v: &Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    let ahead = at(&reply["timestamp"]) - at(&shown[0]["at"]);
+    assert!(
+        (500..5_000).contains(&ahead),
+        "typing shown {ahead} ms before the reply"
     );
 }

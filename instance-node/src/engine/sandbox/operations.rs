@@ -291,6 +291,22 @@ impl Engine for SandboxEngine {
         Ok(())
     }
 
+    async fn set_presence(&self, chat: &Jid, presence: ChatPresence) -> Result<(), EngineError> {
+        let mut st = self.lock();
+        let me = st.connected_jid()?;
+        let chat = st.check_chat(chat, &me)?;
+        if st.presence.len() >= PRESENCE_KEPT {
+            st.presence.pop_front();
+        }
+        st.presence.push_back(PresenceRecord {
+            chat,
+            presence,
+            at: Utc::now(),
+        });
+        st.touch();
+        Ok(())
+    }
+
     async fn check_numbers(&self, phones: &[PhoneNumber]) -> Result<Vec<NumberCheck>, EngineError> {
         let mut st = self.lock();
         st.connected_jid()?;

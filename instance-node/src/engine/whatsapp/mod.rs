@@ -436,6 +436,18 @@ impl Engine for WhatsappEngine {
             .map_err(|e| EngineError::Temporary(format!("{e:#}")))
     }
 
+    async fn set_presence(&self, chat: &Jid, presence: ChatPresence) -> Result<(), EngineError> {
+        let client = self.client()?;
+        let wa_chat = send::target(chat)?;
+        let chatstate = client.chatstate();
+        match presence {
+            ChatPresence::Composing => chatstate.send_composing(&wa_chat).await,
+            ChatPresence::Recording => chatstate.send_recording(&wa_chat).await,
+            ChatPresence::Paused => chatstate.send_paused(&wa_chat).await,
+        }
+        .map_err(|e| EngineError::Temporary(format!("{e:#}")))
+    }
+
     async fn check_numbers(&self, phones: &[PhoneNumber]) -> Result<Vec<NumberCheck>, EngineError> {
         let client = self.client()?;
         send::check_numbers(&client, phones).await

@@ -389,5 +389,48 @@ pub(super) fn operations() -> Vec<Op> {
                 }),
             ),
         ),
+        Op {
+            path: "/sandbox/presence",
+            method: "get",
+            id: "sandbox_presence",
+            tag: TAG,
+            summary: "What the phones saw: typing indicators",
+            description: format!(
+                "The presence this instance showed in chats (\"typing…\" while an \
+                 automation's reply waits its delay, \"recording audio…\" before a voice note), \
+                 as the contacts' phones saw it, oldest first; the last 1,000 are kept.\
+                 {NOTE}{AUTH_NOTE}"
+            ),
+            request: None,
+            parameters: vec![json!({
+                "name": "chat",
+                "in": "query",
+                "required": false,
+                "description": "Only this chat (a number or a JID); all chats when absent.",
+                "schema": {"type": "string"},
+                "example": "5511999999999",
+            })],
+            responses: [
+                vec![success(
+                    "The presence shown, oldest first.",
+                    json!({"properties": {
+                        "presence": {"type": "array", "items": {
+                            "type": "object",
+                            "required": ["chat", "state", "at"],
+                            "properties": {
+                                "chat": string(),
+                                "state": {"type": "string", "enum": ["composing", "recording", "paused"]},
+                                "at": {"type": "string", "format": "date-time"},
+                            },
+                        }},
+                    }}),
+                    json!({"presence": [
+                        {"chat": "5511999999999@s.whatsapp.net", "state": "composing", "at": "2025-01-15T10:30:00.000Z"},
+                    ]}),
+                )],
+                failures(),
+            ]
+            .concat(),
+        },
     ]
 }
