@@ -235,7 +235,7 @@ impl Services {
     }
 
     /// One chat-completions call.
-    async fn chat_completion(
+    pub(crate) async fn chat_completion(
         &self,
         config: &AgentConfig,
         api_key: Option<&str>,

@@ -14,6 +14,7 @@
 //! | a contact's name changed | `contact.update` | |
 //! | a group's subject changed (extension) | `group.update` | |
 //! | an appointment was created, changed, or its reminder sent (extension) | `appointment.created`, `appointment.updated`, `appointment.reminder_sent` | `crm::calendar::AppointmentEvent` |
+//! | a Kanban lead was created, updated, moved, won or lost | `lead.created`, `lead.updated`, `lead.moved`, `lead.won`, `lead.lost` | `lead` and what changed |
 //!
 //! A subscription receives each occurrence at most once: when it lists two names for the
 //! same occurrence, the one listed first in the table above wins. No list (or an empty one)
@@ -39,6 +40,9 @@ pub enum Kind {
     GroupUpdate,
     /// `connection` names the sub-event: `created`, `updated`, `reminder_sent`.
     Appointment,
+    /// A Kanban lead was created, updated, moved, won or lost (the occurrence's
+    /// `connection` field carries which).
+    Lead,
 }
 
 /// Every name a webhook can subscribe to, with what it covers.
@@ -61,6 +65,11 @@ pub const NAMES: &[(&str, Kind)] = &[
     ("appointment.created", Kind::Appointment),
     ("appointment.updated", Kind::Appointment),
     ("appointment.reminder_sent", Kind::Appointment),
+    ("lead.created", Kind::Lead),
+    ("lead.updated", Kind::Lead),
+    ("lead.moved", Kind::Lead),
+    ("lead.won", Kind::Lead),
+    ("lead.lost", Kind::Lead),
 ];
 
 /// Names that may deliver an occurrence of `kind`, preferred first. `connection` is the new
@@ -85,6 +94,13 @@ fn candidates(kind: Kind, connection: Option<&str>) -> &'static [&'static str] {
             Some("created") => &["appointment.created"],
             Some("reminder_sent") => &["appointment.reminder_sent"],
             _ => &["appointment.updated"],
+        },
+        Kind::Lead => match connection {
+            Some("created") => &["lead.created"],
+            Some("moved") => &["lead.moved"],
+            Some("won") => &["lead.won"],
+            Some("lost") => &["lead.lost"],
+            _ => &["lead.updated"],
         },
     }
 }
@@ -177,7 +193,8 @@ impl Subscription {
 #[derive(Debug, Clone)]
 pub struct Occurrence {
     pub kind: Kind,
-    /// The new status of a connection change (selects `instance.connected` etc.).
+    /// The new status of a connection change (selects `instance.connected` etc.); a lead
+    /// event's action (`created`, `moved`, ...).
     pub connection: Option<String>,
     /// Deliveries with the same key reach an endpoint in order: the chat for messages.
     pub ordering_key: String,
@@ -316,6 +333,25 @@ mod tests {
             update.name_for(Kind::Connection, Some("disconnected")),
             Some("connection.update")
         );
+    }
+
+    #[test]
+    fn lead_events_are_named_by_their_action() {
+        let all = Subscription::All;
+        for action in ["created", "updated", "moved", "won", "lost"] {
+            assert_eq!(
+                all.name_for(Kind::Lead, Some(action)),
+                Some(format!("lead.{action}").as_str()).map(|n| NAMES
+                    .iter()
+                    .find(|(k, _)| *k == n)
+                    .unwrap()
+                    .0)
+            );
+        }
+        let won = Subscription::parse(&["lead.won"]).unwrap();
+        assert!(won.wants(Kind::Lead));
+        assert_eq!(won.name_for(Kind::Lead, Some("won")), Some("lead.won"));
+        assert_eq!(won.name_for(Kind::Lead, Some("moved")), None);
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod ingest;
 mod instance_scope;
 mod instances;
 mod isolation;
+mod kanban;
 mod login_hardening;
 mod metrics;
 mod openapi;

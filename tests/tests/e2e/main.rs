@@ -9,6 +9,7 @@ mod edge;
 mod external_functions;
 mod groups;
 mod inbox;
+mod kanban;
 mod launcher;
 mod media;
 mod media_s3;

@@ -645,7 +645,8 @@ impl Services {
             .remove(0))
     }
 
-    /// Enabled functions of an ai_agent integration as tool specs (by name).
+    /// Enabled functions of an ai_agent integration as tool specs (by name), then the
+    /// built-in Kanban tools when the tenant has Kanban (`crm::kanban::agent`).
     pub async fn agent_tools(&self, integration_id: i64) -> AppResult<Vec<ToolSpec>> {
         let rows = ai_function::Entity::find()
             .filter(ai_function::Column::IntegrationId.eq(integration_id))
@@ -653,7 +654,10 @@ impl Services {
             .order_by_asc(ai_function::Column::Name)
             .all(&self.db)
             .await?;
-        Ok(rows.iter().map(tool_spec).collect())
+        let mut specs: Vec<ToolSpec> = rows.iter().map(tool_spec).collect();
+        let kanban = self.kanban_agent_tools(integration_id, &specs).await?;
+        specs.extend(kanban);
+        Ok(specs)
     }
 
     /// Runs one function by name for the agent; never retries; logs the execution. An
@@ -671,8 +675,14 @@ impl Services {
             .filter(ai_function::Column::Name.eq(name))
             .filter(ai_function::Column::IsEnabled.eq(true))
             .one(&self.db)
-            .await?
-            .ok_or_else(not_found)?;
+            .await?;
+        let Some(f) = f else {
+            // The built-in Kanban tools (when the tenant has Kanban).
+            return self
+                .run_kanban_tool(integration_id, name, arguments, ctx)
+                .await?
+                .ok_or_else(not_found);
+        };
         Ok(self.execute_function(f, arguments, ctx).await?.1)
     }
 }

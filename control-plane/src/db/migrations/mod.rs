@@ -15,6 +15,7 @@ mod m20261205_000001_tenant_quotas;
 mod m20261206_000001_automation_engine;
 mod m20261206_000010_ai_functions;
 mod m20261207_000001_tenant_features;
+mod m20261207_000010_kanban;
 mod m20261207_000020_calendar;
 mod m20261207_000030_external_functions;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_automation_engine::Migration),
             Box::new(m20261206_000010_ai_functions::Migration),
             Box::new(m20261207_000001_tenant_features::Migration),
+            Box::new(m20261207_000010_kanban::Migration),
             Box::new(m20261207_000020_calendar::Migration),
             Box::new(m20261207_000030_external_functions::Migration),
         ]

@@ -296,6 +296,10 @@ pub fn tags() -> Value {
             "Endpoints outside systems call with a key of their own to act on WhatsApp: configure, keys, the call, its log.",
         ),
         (
+            "Kanban",
+            "Sales pipelines: boards, columns, leads, their timeline and AI qualification.",
+        ),
+        (
             "Webhooks",
             "An instance's webhook, its deliveries and replays.",
         ),

@@ -195,6 +195,55 @@ fn data(event: &str, kind: Kind) -> (&'static str, Value) {
             };
             (at, data)
         }
+        Kind::Lead => {
+            let action = event.strip_prefix("lead.").unwrap_or("created");
+            let column = json!({"uuid": "7c9e6679-7425-40de-944b-e07fc1f90ae7", "name": "New Lead", "color": "#3B82F6"});
+            let (status, closed_at) = match action {
+                "won" => ("won", json!("2025-01-15T10:40:00Z")),
+                "lost" => ("lost", json!("2025-01-15T10:40:00Z")),
+                _ => ("open", Value::Null),
+            };
+            (
+                "2025-01-15T10:40:00+00:00",
+                json!({
+                    "action": action,
+                    "lead": {
+                        "uuid": "1b4e28ba-2fa1-41d2-883f-0016d3cca427",
+                        "board_uuid": "6fa459ea-ee8a-4ca4-894e-db77e160355e",
+                        "title": "John Doe - Pro Plan",
+                        "phone_number": "5511999999999",
+                        "email": "john@example.com",
+                        "value": "299.00",
+                        "value_formatted": "R$ 299,00",
+                        "currency": "BRL",
+                        "priority": "high",
+                        "priority_label": "High",
+                        "source": "api",
+                        "status": status,
+                        "ai_score": null,
+                        "is_open": status == "open",
+                        "is_won": status == "won",
+                        "is_lost": status == "lost",
+                        "position": 0,
+                        "column": column,
+                        "contact": null,
+                        "conversation": null,
+                        "lost_reason": if status == "lost" { json!("Chose a competitor") } else { Value::Null },
+                        "closed_at": closed_at,
+                        "created_at": "2025-01-15T10:30:00Z",
+                        "updated_at": "2025-01-15T10:40:00Z",
+                    },
+                    "changes": if action == "updated" {
+                        json!([{"field": "value", "old_value": "299.00", "new_value": "349.00"}])
+                    } else {
+                        json!([])
+                    },
+                    "from_column": if action == "moved" { json!({"uuid": "0e8f5c1a-3b2d-4e6f-8a9b-1c2d3e4f5a6b", "name": "Contacted", "color": "#8B5CF6"}) } else { Value::Null },
+                    "to_column": if action == "moved" { column } else { Value::Null },
+                    "timestamp": "2025-01-15T10:40:00+00:00",
+                }),
+            )
+        }
     }
 }
 

@@ -44,6 +44,7 @@ fn data_schema(kind: Kind) -> Cow<'static, str> {
         Kind::ContactUpdate => payloads::Contact::name(),
         Kind::GroupUpdate => payloads::Group::name(),
         Kind::Appointment => payloads::Appointment::name(),
+        Kind::Lead => crate::crm::kanban::events::LeadEvent::name(),
     }
 }
 
@@ -70,6 +71,7 @@ pub fn schemas() -> Vec<(String, Value)> {
     push::<payloads::Contact<'static>>(&mut out);
     push::<payloads::Group<'static>>(&mut out);
     push::<payloads::Appointment>(&mut out);
+    push::<crate::crm::kanban::events::LeadEvent>(&mut out);
     out
 }
 
@@ -182,6 +184,25 @@ fn about(name: &str) -> (&'static str, &'static str) {
             "An appointment's reminder went out",
             "The client's WhatsApp reminder was sent through this instance (`reminder`: the \
              message), once per reminder time.",
+        ),
+        "lead.created" => (
+            "A Kanban lead was created",
+            "A lead was created on one of this instance's boards (through the API, the \
+             calendar, an external function or the AI agent; `lead.source` says which).",
+        ),
+        "lead.updated" => (
+            "A Kanban lead changed",
+            "Fields of a lead changed (`changes` lists each with its old and new value), or \
+             the AI qualified it (`ai_score`).",
+        ),
+        "lead.moved" => (
+            "A Kanban lead moved to another column",
+            "A lead moved between columns of its board (`from_column`, `to_column`).",
+        ),
+        "lead.won" => ("A Kanban lead was won", "A lead was marked as won."),
+        "lead.lost" => (
+            "A Kanban lead was lost",
+            "A lead was marked as lost; `lead.lost_reason` says why when given.",
         ),
         _ => ("An event", "An event."),
     }

@@ -1,1 +1,0 @@
-//! Kanban pipelines: boards, columns, leads, their notes, activities and AI qualification.
