@@ -892,3 +892,79 @@ async fn a_reply_shows_typing_for_its_delay_before_it_goes() {
         "typing shown {ahead} ms before the reply"
     );
 }
+
+#[tokio::test]
+async fn a_bot_answers_with_library_media_and_unreadable_messages_get_the_fixed_reply() {
+    let s = setup().await;
+    let p = paired(&s, "Media bot", "5511955557777").await;
+    // A PNG in the tenant's media library.
+    let mut png =
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06".to_vec();
+    png.resize(300, 7);
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(png).file_name("logo.png"),
+    );
+    let resp = s
+        .api
+        .client
+        .post(s.cp.url("/api/v1/media/upload"))
+        .bearer_auth(&s.user)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let uploaded: Value = resp.json().await.unwrap();
+    let media_id = uploaded["data"]["id"].as_str().unwrap().to_owned();
+    let bot = Receiver::start().await;
+    let calls: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = calls.clone();
+    bot.set_responder(move |body| {
+        seen.lock()
+            .unwrap()
+            .push(serde_json::from_slice(body).unwrap_or_default());
+        serde_json::to_vec(&json!({"replies": [
+            {"type": "text", "text": "Nosso logo:"},
+            {"type": "media", "media_type": "image", "media_id": media_id, "caption": "o logo"},
+        ]}))
+        .unwrap()
+    });
+    create_bot(
+        &s,
+        &p,
+        &bot,
+        json!({"debounce_ms": 0, "unsupported_message_reply": "Só entendo texto"}),
+    )
+    .await;
+    let from = "5511977771234";
+    inbound(&s, &p, from, "logo?").await;
+    let msgs = messages_until(&s, &p, from, "the two replies", |m| {
+        m.iter().filter(|m| m["is_from_me"] == true).count() == 2
+    })
+    .await;
+    let ours: Vec<&Value> = msgs.iter().filter(|m| m["is_from_me"] == true).collect();
+    assert_eq!(ours[0]["message_body"], "Nosso logo:");
+    assert_eq!(ours[1]["message_type"], "image", "{}", ours[1]);
+    assert_eq!(ours[1]["media"]["caption"], "o logo", "{}", ours[1]);
+    assert!(ours[1]["sent_by_automation"].is_object(), "{}", ours[1]);
+    // A location cannot be read as text: the fixed reply, and the bot is not asked.
+    let (status, body) = s
+        .api
+        .call(
+            Method::POST,
+            &s.cp.url("/sandbox/inbound"),
+            Some(&p.sk),
+            Some(&host(p.id)),
+            Some(json!({"from": from, "location": {"latitude": -23.5, "longitude": -46.6}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let msgs = messages_until(&s, &p, from, "the fixed reply", |m| {
+        m.iter().filter(|m| m["is_from_me"] == true).count() == 3
+    })
+    .await;
+    let last = msgs.iter().rfind(|m| m["is_from_me"] == true).unwrap();
+    assert_eq!(last["message_body"], "Só entendo texto");
+    assert_eq!(calls.lock().unwrap().len(), 1, "the bot saw only the text");
+}

@@ -398,7 +398,6 @@ async fn services(s: &Setup) -> control_plane::service::Services {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "LEAD-GLUE"]
 async fn to_kanban_twice_makes_one_lead_with_the_clients_data() {
     let s = support::setup().await;
     let p = paired(&s, "calendar-kanban", INSTANCE_PHONE).await;

@@ -5,11 +5,11 @@
 
 use serde_json::Value;
 use uuid::Uuid;
-use zapini_shared::error::ErrorCode;
 
 use super::model::show;
+use crate::crm::kanban::{Actor, NewLead};
 use crate::db::entities::appointment;
-use crate::domain::Caller;
+use crate::domain::{Caller, InstanceId};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
 
@@ -58,14 +58,9 @@ impl Services {
         Ok(ToKanban { created, lead })
     }
 
-    // LEAD-GLUE: kanban's `lead_for_appointment(caller.tenant(), m.id)`; when it answers a
-    // lead, return `(false, lead)`. Otherwise `create_lead(caller.tenant(), NewLead {
-    // board_uuid, instance_id: Some(InstanceId(m.instance_id)), column_uuid: None, title:
-    // m.client_name or else m.title, phone_number: m.client_phone, email: m.client_email,
-    // value: None, priority: None, notes: Some(notes), source: "calendar", appointment_id:
-    // Some(m.id), actor: the caller })` and return `(true, lead)`; a unique violation on
-    // `appointment_id` (a concurrent call won) reads `lead_for_appointment` again and returns
-    // `(false, lead)`. The lead serialized with `serde_json::to_value`.
+    /// The appointment's lead: the one it already has (`false`), else a new one with the
+    /// client's data on `board_uuid` or the instance's default board (`true`). Kanban's
+    /// `create_lead` keeps one lead per appointment, so concurrent calls make one lead.
     async fn lead_from_appointment(
         &self,
         caller: &Caller,
@@ -73,10 +68,25 @@ impl Services {
         board_uuid: Option<Uuid>,
         notes: String,
     ) -> AppResult<(bool, Value)> {
-        let _ = (caller, m, board_uuid, notes);
-        Err(AppError::new(
-            ErrorCode::KanbanNotEnabled,
-            "Kanban leads are not available in this build.",
-        ))
+        let tenant = caller.tenant();
+        let as_json =
+            |lead| serde_json::to_value(lead).map_err(|e| AppError::internal(e.to_string()));
+        if let Some(lead) = self.lead_for_appointment(tenant, m.id).await? {
+            return Ok((false, as_json(lead)?));
+        }
+        let title = m
+            .client_name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| m.title.clone());
+        let mut lead = NewLead::titled(title, "calendar", Actor::calendar());
+        lead.board_uuid = board_uuid;
+        lead.instance_id = Some(InstanceId(m.instance_id));
+        lead.phone_number = m.client_phone.clone();
+        lead.email = m.client_email.clone();
+        lead.notes = Some(notes);
+        lead.appointment_id = Some(m.id);
+        let lead = self.create_lead(tenant, lead).await?;
+        Ok((true, as_json(lead)?))
     }
 }

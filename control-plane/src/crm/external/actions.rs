@@ -1,7 +1,7 @@
 //! Running an External Function's action through the existing services, acting as its
 //! instance: sends through the instance's node (daily limit, automation guard, pacing,
 //! history and webhooks as any send), contacts through the contacts service, pause and
-//! resume through the inbox's rules, leads through the Kanban service (LEAD-GLUE).
+//! resume through the inbox's rules, leads through the Kanban service.
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Map, Value, json};
@@ -13,6 +13,7 @@ use zapini_shared::phone::PhoneNumber;
 use super::model::{ActionType, Config, MAX_BUTTONS};
 use super::service::{account_caller, acting_caller};
 use super::template::{field_text, render};
+use crate::crm::kanban::{Actor, LeadPatch, NewLead, Priority};
 use crate::db::entities::{contact, conversation, external_function, instance};
 use crate::domain::{InstanceId, TenantId};
 use crate::error::{AppError, AppResult};
@@ -351,28 +352,70 @@ impl Services {
         }
     }
 
-    /// LEAD-GLUE: `crate::crm::kanban` `Services::create_lead(tenant, NewLead { instance_id:
-    /// Some(call.instance_id), board_uuid, column_uuid, title, phone_number, email, value,
-    /// priority, notes, source: "external_function", appointment_id: None, actor })`, answering
-    /// the `LeadView` as JSON.
-    async fn external_create_lead(&self, _tenant: TenantId, _call: LeadCall) -> AppResult<Value> {
-        // LEAD-GLUE: create_lead(tenant, NewLead from LeadCall) -> json!(LeadView)
-        Err(AppError::new(
-            ErrorCode::KanbanNotEnabled,
-            "Kanban leads are not available on this server.",
-        ))
+    /// `create_lead`: a lead on the function's instance (its default board unless the config
+    /// names one of that instance's boards).
+    async fn external_create_lead(&self, tenant: TenantId, call: LeadCall) -> AppResult<Value> {
+        let title = call.title.clone().unwrap_or_default();
+        let mut lead = NewLead::titled(
+            title,
+            "external_function",
+            Actor::external_function(call.actor.clone()),
+        );
+        lead.instance_id = Some(call.instance_id);
+        lead.board_uuid = call.board_uuid;
+        lead.column_uuid = call.column_uuid;
+        lead.phone_number = call.phone_number.clone();
+        lead.email = call.email.clone();
+        lead.value = lead_value(call.value)?;
+        lead.priority = lead_priority(call.priority.as_deref())?;
+        lead.notes = call.notes.clone();
+        let view = self.create_lead(tenant, lead).await?;
+        serde_json::to_value(view).map_err(|e| AppError::internal(e.to_string()))
     }
 
-    /// LEAD-GLUE: `Services::update_lead(tenant, call.lead_uuid, LeadPatch { title,
-    /// phone_number, email, value, priority, notes, actor })`, answering the `LeadView` as
-    /// JSON (a lead of another instance than the function's is 404).
-    async fn external_update_lead(&self, _tenant: TenantId, _call: LeadCall) -> AppResult<Value> {
-        // LEAD-GLUE: update_lead(tenant, lead_uuid, LeadPatch from LeadCall) -> json!(LeadView)
-        Err(AppError::new(
-            ErrorCode::KanbanNotEnabled,
-            "Kanban leads are not available on this server.",
-        ))
+    /// `update_lead`: a lead of the function's instance (another instance's is 404); the
+    /// config's `notes` are added as a note.
+    async fn external_update_lead(&self, tenant: TenantId, call: LeadCall) -> AppResult<Value> {
+        let lead_uuid = call
+            .lead_uuid
+            .ok_or_else(|| AppError::validation("lead_uuid", "The lead_uuid field is required."))?;
+        let patch = LeadPatch {
+            title: call.title.clone(),
+            phone_number: call.phone_number.clone().map(Some),
+            email: call.email.clone().map(Some),
+            value: lead_value(call.value)?.map(Some),
+            priority: lead_priority(call.priority.as_deref())?,
+            note: call.notes.clone(),
+            actor: Some(Actor::external_function(call.actor.clone())),
+            ..LeadPatch::default()
+        };
+        let view = self
+            .update_instance_lead(tenant, call.instance_id, lead_uuid, patch)
+            .await?;
+        serde_json::to_value(view).map_err(|e| AppError::internal(e.to_string()))
     }
+}
+
+/// A call's `value` as exact money (422 naming `value`).
+fn lead_value(value: Option<f64>) -> AppResult<Option<rust_decimal::Decimal>> {
+    value
+        .map(|v| {
+            crate::crm::kanban::money::parse_value("value", &json!(v))
+                .map(|cents| rust_decimal::Decimal::new(cents, 2))
+                .map_err(|m| AppError::validation("value", m))
+        })
+        .transpose()
+}
+
+/// A call's `priority` (422 naming `priority`).
+fn lead_priority(priority: Option<&str>) -> AppResult<Option<Priority>> {
+    priority
+        .map(|p| {
+            Priority::parse(p.trim()).ok_or_else(|| {
+                AppError::validation("priority", "One of low, medium, high, urgent.")
+            })
+        })
+        .transpose()
 }
 
 fn merge(prev: ErrorBody, next: ErrorBody) -> ErrorBody {

@@ -121,6 +121,23 @@ impl Services {
             .await
     }
 
+    /// Changes a lead of one instance's boards (an external function acting as its
+    /// instance: a lead of another instance is 404).
+    pub async fn update_instance_lead(
+        &self,
+        tenant: TenantId,
+        instance: InstanceId,
+        lead_uuid: Uuid,
+        patch: LeadPatch,
+    ) -> AppResult<LeadView> {
+        let scope = Scope {
+            tenant,
+            instance: Some(instance),
+        };
+        self.update_lead_in(scope, &lead_uuid.to_string(), patch)
+            .await
+    }
+
     /// `POST /kanban/leads`.
     pub async fn create_lead_api(&self, caller: &Caller, input: LeadInput) -> AppResult<LeadView> {
         let scope = Scope::of(caller);

@@ -39,7 +39,6 @@ async fn kanban_must_be_enabled() {
 }
 
 #[tokio::test]
-#[ignore = "LEAD-GLUE"]
 async fn twice_gives_the_same_lead() {
     let c = Cal::new().await;
     enable_kanban(&c.t.app.services, c.tenant().await).await;
