@@ -21,6 +21,13 @@ type Call = (String, String, Option<String>, Vec<u8>, String);
 #[derive(Clone, Default)]
 struct Seen {
     calls: Arc<Mutex<Vec<Call>>>,
+    /// What a webhook bot on the same fake server was sent.
+    bot: Arc<Mutex<Vec<Value>>>,
+}
+
+async fn bot(State(seen): State<Seen>, axum::Json(body): axum::Json<Value>) -> axum::Json<Value> {
+    seen.bot.lock().unwrap().push(body);
+    axum::Json(json!({"reply": "Entendi!"}))
 }
 
 const AUDIO: &[u8] = b"OggS-fake-audio-bytes";
@@ -67,6 +74,7 @@ async fn fake_server() -> (String, Seen) {
     let seen = Seen::default();
     let app = axum::Router::new()
         .route("/v1/audio/transcriptions", post(transcribe))
+        .route("/bot", post(bot))
         .route("/audio/good.ogg", get(|| async { AUDIO.to_vec() }))
         .route("/audio/bad.ogg", get(|| async { b"not audio".to_vec() }))
         .with_state(seen.clone());
@@ -237,5 +245,51 @@ async fn transcription_without_a_key_fails_clearly() {
             .contains("ZAPINI_TRANSCRIPTION_API_KEY"),
         "{failed}"
     );
+    t.app.stop().await;
+}
+
+#[tokio::test]
+async fn an_automation_answers_a_voice_note_from_its_transcript() {
+    let (base, seen) = fake_server().await;
+    let t = Inbox::with_config(|c| {
+        c.allow_private_urls = true;
+        c.transcription.base_url = format!("{base}/v1");
+        c.transcription.api_key = Some(SecretString::from("sk-test-key"));
+    })
+    .await;
+    let (status, body) = t
+        .call(
+            Method::PUT,
+            &format!("/instances/{}/inbox-settings", t.uuid),
+            Some(json!({"auto_transcribe": true})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = t
+        .call(
+            Method::POST,
+            "/api/v1/automation/integrations",
+            Some(json!({
+                "instance_id": t.uuid, "name": "Voice bot", "integration_type": "webhook",
+                "settings": {"debounce_ms": 0}, "config": {"url": format!("{base}/bot")},
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    audio(&t, "VOICE1", &format!("{base}/audio/good.ogg")).await;
+    // The turn waits for the transcript, then the bot reads it as the contact's text.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let call = loop {
+        if let Some(c) = seen.bot.lock().unwrap().first().cloned() {
+            break c;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bot was never called"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(call["text"], "Olá, tudo bem?", "{call}");
+    assert_eq!(seen.calls.lock().unwrap().len(), 1, "transcribed once");
     t.app.stop().await;
 }
