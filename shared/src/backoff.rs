@@ -34,6 +34,17 @@ impl Backoff {
         }
     }
 
+    /// The jittered delay before try `attempt + 1`, for callers that keep the count of tries
+    /// rather than a `Backoff` (a row's attempts): `initial × 2^attempt` up to `max`, drawn from
+    /// its upper half.
+    pub fn nth(initial: Duration, max: Duration, attempt: u32) -> Duration {
+        let mut b = Backoff::jittered(initial, max);
+        b.next = initial
+            .saturating_mul(1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX))
+            .min(max);
+        b.next_delay()
+    }
+
     /// Starts again from `initial` (after a success).
     pub fn reset(&mut self) {
         self.next = self.initial;
@@ -78,6 +89,17 @@ mod tests {
         b.reset();
         assert_eq!(b.next_delay(), Duration::from_millis(250));
         assert_eq!(b.attempt(), 1);
+    }
+
+    #[test]
+    fn nth_doubles_from_initial_up_to_max() {
+        let initial = Duration::from_millis(500);
+        let max = Duration::from_secs(64);
+        for (attempt, upper) in [(0, 500), (1, 1000), (3, 4000), (7, 64_000), (40, 64_000)] {
+            let d = Backoff::nth(initial, max, attempt);
+            let upper = Duration::from_millis(upper);
+            assert!(d <= upper && d >= upper / 2, "{attempt}: {d:?}");
+        }
     }
 
     #[test]

@@ -125,7 +125,11 @@ impl Services {
                             .await;
                     }
                     // The node is away: try again later, the plan and count kept.
-                    let delay = Duration::from_millis(500 * (1 << turn.attempts.clamp(0, 7)));
+                    let delay = zapini_shared::backoff::Backoff::nth(
+                        Duration::from_millis(500),
+                        Duration::from_secs(64),
+                        u32::try_from(turn.attempts).unwrap_or(0),
+                    );
                     return self.postpone_turns(&[turn.id], delay).await;
                 }
             }

@@ -6,7 +6,7 @@
 //! - a message our automation sent is recognised by its client reference (see [`ClientRef`]).
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -314,32 +314,16 @@ async fn pause_for_human<C: ConnectionTrait>(
     s: &automation_session::Model,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    automation_session::Entity::update_many()
-        .col_expr(automation_session::Column::Status, Expr::value("paused"))
-        .col_expr(
-            automation_session::Column::PauseReason,
-            Expr::value("human_reply"),
-        )
-        .col_expr(automation_session::Column::UpdatedAt, Expr::value(now))
-        .filter(automation_session::Column::Id.eq(s.id))
-        .exec(conn)
-        .await?;
-    conversation::Entity::update_many()
-        .col_expr(conversation::Column::AutomationPaused, Expr::value(true))
-        .col_expr(conversation::Column::AutomationPausedAt, Expr::value(now))
-        .col_expr(
-            conversation::Column::AutomationPausedBy,
-            Expr::value("human reply"),
-        )
-        .col_expr(
-            conversation::Column::AutomationPauseReason,
-            Expr::value("A person answered in this conversation."),
-        )
-        .filter(conversation::Column::Id.eq(s.conversation_id))
-        .filter(conversation::Column::AutomationPaused.eq(false))
-        .exec(conn)
-        .await?;
-    Ok(())
+    super::session_life::mark_paused(
+        conn,
+        s.id,
+        s.conversation_id,
+        "human_reply",
+        "human reply",
+        "A person answered in this conversation.",
+        now,
+    )
+    .await
 }
 
 #[cfg(test)]
