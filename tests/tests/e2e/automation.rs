@@ -218,16 +218,27 @@ async fn a_webhook_bot_answers_a_burst_once_and_stops_when_a_person_takes_over()
     assert_eq!(status, 200, "{body}");
     inbound(&s, &p, "5511944441234", "oi Carla").await;
     inbound(&s, &p, "5511944441234", "MARKER").await;
-    let msgs = messages_until(&s, &p, "5511944441234", "the marker stored", |m| {
+    messages_until(&s, &p, "5511944441234", "the marker stored", |m| {
         texts(m, false).iter().any(|t| t == "MARKER")
     })
     .await;
-    // The turns after the pause are skipped: wait until the marker's turn is settled.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // The turns after the pause are skipped. A marker on another chat, sent after them, is
+    // due after them: once it is answered, the paused chat's turns were settled.
+    inbound(&s, &p, "5511944449999", "OTHER MARKER").await;
+    messages_until(&s, &p, "5511944449999", "the marker's answer", |m| {
+        texts(m, true).len() == 1
+    })
+    .await;
+    let msgs = messages_until(&s, &p, "5511944441234", "the paused chat", |_| true).await;
+    assert_eq!(
+        calls.lock().unwrap().last().unwrap()["text"],
+        "OTHER MARKER",
+        "the marker was the last call"
+    );
     assert_eq!(
         calls.lock().unwrap().len(),
-        2,
-        "the bot is not asked while paused"
+        3,
+        "the bot is not asked while paused (two answers, then the marker)"
     );
     assert_eq!(
         texts(&msgs, true).len(),
