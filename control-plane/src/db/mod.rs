@@ -3,6 +3,7 @@
 //! handlers never see sea-orm.
 
 pub mod entities;
+pub mod listing;
 pub mod migrations;
 
 use std::time::Duration;

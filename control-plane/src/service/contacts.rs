@@ -4,10 +4,10 @@
 use std::collections::HashSet;
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -160,14 +160,16 @@ impl Services {
             query = query.filter(contact::Column::InstanceId.eq(id));
         }
         if let Some(s) = search.map(str::trim).filter(|s| !s.is_empty()) {
-            let pattern = format!("%{}%", s.to_lowercase().replace(['%', '_', '\\'], ""));
-            let lower = |c: contact::Column| Expr::expr(Func::lower(Expr::col(c)));
             let digits: String = s.chars().filter(char::is_ascii_digit).collect();
-            let mut any = Condition::any()
-                .add(lower(contact::Column::Name).like(pattern.clone()))
-                .add(lower(contact::Column::PushName).like(pattern.clone()))
-                .add(lower(contact::Column::Email).like(pattern.clone()))
-                .add(lower(contact::Column::Company).like(pattern));
+            let mut any = crate::db::listing::contains_any(
+                s,
+                &[
+                    contact::Column::Name,
+                    contact::Column::PushName,
+                    contact::Column::Email,
+                    contact::Column::Company,
+                ],
+            );
             if !digits.is_empty() {
                 any = any.add(contact::Column::PhoneNumber.like(format!("%{digits}%")));
             }

@@ -9,10 +9,9 @@
 use std::collections::HashMap;
 
 use chrono::{Duration as ChronoDuration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -69,13 +68,7 @@ fn duplicate_name(name: &str) -> AppError {
     )
 }
 
-fn offset(page: u64, per_page: u64) -> u64 {
-    // Databases take a signed 64-bit offset: a page past it is simply empty.
-    std::cmp::min(
-        page.saturating_sub(1).saturating_mul(per_page),
-        i64::MAX.unsigned_abs(),
-    )
-}
+use crate::db::listing::offset;
 
 impl Services {
     /// The feature gate: an active `ai_agent` integration in the caller's scope, else
@@ -255,14 +248,14 @@ impl Services {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            let pattern = format!("%{}%", s.to_lowercase().replace(['%', '_', '\\'], ""));
-            let lower = |c: ai_function::Column| Expr::expr(Func::lower(Expr::col(c)));
-            q = q.filter(
-                Condition::any()
-                    .add(lower(ai_function::Column::Name).like(pattern.clone()))
-                    .add(lower(ai_function::Column::DisplayName).like(pattern.clone()))
-                    .add(lower(ai_function::Column::Description).like(pattern)),
-            );
+            q = q.filter(crate::db::listing::contains_any(
+                s,
+                &[
+                    ai_function::Column::Name,
+                    ai_function::Column::DisplayName,
+                    ai_function::Column::Description,
+                ],
+            ));
         }
         let total = q.clone().count(&self.db).await?;
         let rows = q

@@ -49,12 +49,7 @@ fn not_found() -> AppError {
     AppError::not_found(ErrorCode::NotFound, "Appointment")
 }
 
-fn offset(page: u64, per_page: u64) -> u64 {
-    std::cmp::min(
-        page.saturating_sub(1).saturating_mul(per_page),
-        i64::MAX.unsigned_abs(),
-    )
-}
+use crate::db::listing::offset;
 
 /// The `appointment.*` occurrence: `sub` picks the name (`created`, `updated`,
 /// `reminder_sent`).

@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Select,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -58,12 +58,7 @@ fn duplicate_slug(slug: &str) -> AppError {
     )
 }
 
-fn offset(page: u64, per_page: u64) -> u64 {
-    std::cmp::min(
-        page.saturating_sub(1).saturating_mul(per_page),
-        i64::MAX.unsigned_abs(),
-    )
-}
+use crate::db::listing::offset;
 
 /// Today (UTC) as the call counter stores it.
 pub(super) fn today() -> String {
@@ -260,14 +255,14 @@ impl Services {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            let pattern = format!("%{}%", s.to_lowercase().replace(['%', '_', '\\'], ""));
-            let lower = |c: external_function::Column| Expr::expr(Func::lower(Expr::col(c)));
-            q = q.filter(
-                Condition::any()
-                    .add(lower(external_function::Column::Name).like(pattern.clone()))
-                    .add(lower(external_function::Column::Slug).like(pattern.clone()))
-                    .add(lower(external_function::Column::Description).like(pattern)),
-            );
+            q = q.filter(crate::db::listing::contains_any(
+                s,
+                &[
+                    external_function::Column::Name,
+                    external_function::Column::Slug,
+                    external_function::Column::Description,
+                ],
+            ));
         }
         let total = q.clone().count(&self.db).await?;
         let rows = q

@@ -3,10 +3,10 @@
 //! timeline with its old and new value), soft delete.
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -343,14 +343,14 @@ impl Services {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            let pattern = format!("%{}%", s.to_lowercase().replace(['%', '_', '\\'], ""));
-            let lower = |c: kanban_lead::Column| Expr::expr(Func::lower(Expr::col(c)));
-            q = q.filter(
-                Condition::any()
-                    .add(lower(kanban_lead::Column::Title).like(pattern.clone()))
-                    .add(lower(kanban_lead::Column::Email).like(pattern.clone()))
-                    .add(kanban_lead::Column::PhoneNumber.like(pattern)),
-            );
+            q = q.filter(crate::db::listing::contains_any(
+                s,
+                &[
+                    kanban_lead::Column::Title,
+                    kanban_lead::Column::Email,
+                    kanban_lead::Column::PhoneNumber,
+                ],
+            ));
         }
         let total = q.clone().count(&self.db).await?;
         let q = if by_column {

@@ -58,10 +58,4 @@ pub struct Page<T> {
     pub total: u64,
 }
 
-/// Databases take a signed 64-bit offset: a page past it is simply empty.
-fn offset(page: u64, per_page: u64) -> u64 {
-    std::cmp::min(
-        page.saturating_sub(1).saturating_mul(per_page),
-        i64::MAX.unsigned_abs(),
-    )
-}
+pub(crate) use crate::db::listing::offset;

@@ -141,9 +141,7 @@ pub fn automation_status(instance_active: bool, paused: bool) -> &'static str {
     }
 }
 
-fn like_pattern(s: &str) -> String {
-    format!("%{}%", s.to_lowercase().replace(['%', '_', '\\'], ""))
-}
+use crate::db::listing::like_pattern;
 
 impl Services {
     pub async fn list_conversations(
