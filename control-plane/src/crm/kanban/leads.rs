@@ -310,18 +310,11 @@ impl Services {
         let scope = Scope::of(caller);
         let money = self.kanban_gate(scope).await?;
         let board = self.find_board(&self.db, scope, board).await?;
-        let mut q = kanban_lead::Entity::find()
-            .filter(kanban_lead::Column::BoardId.eq(board.id))
-            .filter(kanban_lead::Column::DeletedAt.is_null());
-        if let Some(s) = filter.status {
-            q = q.filter(kanban_lead::Column::Status.eq(s.as_str()));
-        }
-        if let Some(p) = filter.priority {
-            q = q.filter(kanban_lead::Column::Priority.eq(p.as_str()));
-        }
-        let by_column = match filter.column_uuid {
-            Some(u) => {
-                let column = kanban_column::Entity::find()
+        // A column's leads are found by the column alone (it is the board's, checked below),
+        // so its index serves the list and the count.
+        let column = match filter.column_uuid {
+            Some(u) => Some(
+                kanban_column::Entity::find()
                     .filter(kanban_column::Column::BoardId.eq(board.id))
                     .filter(kanban_column::Column::Uuid.eq(u))
                     .one(&self.db)
@@ -331,12 +324,22 @@ impl Services {
                             "column_uuid",
                             "The column_uuid is not a column of the board.",
                         )
-                    })?;
-                q = q.filter(kanban_lead::Column::ColumnId.eq(column.id));
-                true
-            }
-            None => false,
+                    })?,
+            ),
+            None => None,
         };
+        let by_column = column.is_some();
+        let mut q = match &column {
+            Some(c) => kanban_lead::Entity::find().filter(kanban_lead::Column::ColumnId.eq(c.id)),
+            None => kanban_lead::Entity::find().filter(kanban_lead::Column::BoardId.eq(board.id)),
+        }
+        .filter(kanban_lead::Column::DeletedAt.is_null());
+        if let Some(s) = filter.status {
+            q = q.filter(kanban_lead::Column::Status.eq(s.as_str()));
+        }
+        if let Some(p) = filter.priority {
+            q = q.filter(kanban_lead::Column::Priority.eq(p.as_str()));
+        }
         if let Some(s) = filter
             .search
             .as_deref()

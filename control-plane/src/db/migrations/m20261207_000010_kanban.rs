@@ -353,7 +353,21 @@ impl MigrationTrait for Migration {
             false,
         )
         .await?;
-        // A column's leads in order.
+        // A column's leads in order: of one status (the list's default is `open`), and all.
+        index(
+            manager,
+            "idx_kanban_leads_column_status",
+            KanbanLeads::Table,
+            vec![
+                KanbanLeads::ColumnId.into_iden(),
+                KanbanLeads::DeletedAt.into_iden(),
+                KanbanLeads::Status.into_iden(),
+                KanbanLeads::Position.into_iden(),
+                KanbanLeads::Id.into_iden(),
+            ],
+            false,
+        )
+        .await?;
         index(
             manager,
             "idx_kanban_leads_column",
@@ -362,6 +376,7 @@ impl MigrationTrait for Migration {
                 KanbanLeads::ColumnId.into_iden(),
                 KanbanLeads::DeletedAt.into_iden(),
                 KanbanLeads::Position.into_iden(),
+                KanbanLeads::Id.into_iden(),
             ],
             false,
         )
