@@ -21,6 +21,7 @@ pub mod media;
 pub mod metrics;
 pub mod service;
 pub mod telemetry;
+pub mod web;
 pub mod webhooks;
 
 pub use app::{App, Listeners};

@@ -227,6 +227,8 @@ pub fn router(state: AppState) -> Router {
     let (router, document) = described_routes(&state).split_for_parts();
     router
         .layer(axum::Extension(openapi::Document::new(document)))
+        // The dashboard's pages: not API operations (see `web::page_paths`).
+        .merge(crate::web::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.services.config.max_body_bytes))

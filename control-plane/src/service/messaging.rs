@@ -241,6 +241,8 @@ impl Services {
                 .filter(instance::Column::Id.eq(inst.id))
                 .exec(&self.db)
                 .await?;
+            self.live
+                .instance(inst.tenant_id, inst.uuid, super::live::Topic::Status);
         }
         Ok(StatusView {
             id: inst.id,

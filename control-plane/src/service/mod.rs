@@ -10,6 +10,7 @@ pub mod inbox;
 pub mod incoming;
 pub mod ingest;
 pub mod instances;
+pub mod live;
 pub mod media;
 pub mod message_media;
 pub mod messaging;
@@ -68,6 +69,8 @@ pub struct Services {
     pub outbound: crate::automation::outbound::Outbound,
     /// Wakes the automation turn worker after turns were queued.
     pub automation_signal: Arc<tokio::sync::Notify>,
+    /// News for the dashboard's live updates.
+    pub live: live::LiveBus,
 }
 
 /// A random alphanumeric secret of `len` characters from the OS-seeded CSPRNG.
@@ -153,6 +156,7 @@ impl Services {
             metrics: crate::metrics::Metrics::default(),
             outbound,
             automation_signal: Arc::default(),
+            live: live::LiveBus::default(),
             bookkeeping_db: db.clone(),
             db,
         }

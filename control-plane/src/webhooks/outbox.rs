@@ -57,6 +57,12 @@ impl Outbox {
         }
     }
 
+    /// Keeps only the occurrences `keep` accepts (taking back announcements of changes that
+    /// did not happen after all).
+    pub fn retain(&mut self, keep: impl FnMut(&Occurrence) -> bool) {
+        self.pending.retain(keep);
+    }
+
     /// Inserts the deliveries; returns how many were queued.
     pub async fn flush<C: ConnectionTrait>(
         self,

@@ -6,6 +6,7 @@ mod automation;
 mod calendar;
 mod contacts;
 mod conversations;
+mod dashboard;
 mod external_functions;
 mod files;
 mod flows;

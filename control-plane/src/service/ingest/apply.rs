@@ -588,6 +588,7 @@ async fn apply_message<C: ConnectionTrait>(
     active.id = sea_orm::ActiveValue::NotSet;
     batch.new_messages.push(active);
     batch.stored.insert(m.id.clone());
+    batch.live.conversation(conv.id);
     if !m.from_me && (row.message_type == "audio" || row.message_type == "voice") {
         batch.audio.push(m.id.clone());
     }

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
 use zapini_shared::jid::Jid;
 
 use super::apply::{apply, preview};
@@ -15,6 +16,7 @@ use crate::db::entities::{contact, conversation, instance, message};
 use crate::error::AppResult;
 use crate::service::Services;
 use crate::webhooks::Outbox;
+use crate::webhooks::events::Kind;
 
 mod rows;
 use rows::{contact_row, conversation_row, create_contacts, create_conversations};
@@ -140,6 +142,8 @@ struct ConvChange {
 
 /// What one ingest transaction accumulates.
 pub(super) struct Batch {
+    /// What the dashboard is told once the batch is committed.
+    pub(super) live: crate::service::live::Changes,
     pub(super) totals: Totals,
     pub(super) outbox: Outbox,
     /// WhatsApp ids among this batch's messages that were stored before it began.
@@ -242,6 +246,7 @@ impl Batch {
             }
         }
         let mut batch = Batch {
+            live: Default::default(),
             totals: Totals::default(),
             outbox: Outbox::load(conn, instance.id).await?,
             stored,
@@ -339,7 +344,14 @@ impl Batch {
         let rows = std::mem::take(&mut self.new_messages);
         let max_bytes = crate::db::statement_bytes(conn.get_database_backend());
         for chunk in crate::db::size_bounded_chunks(rows, 300, max_bytes, message_size) {
-            message::Entity::insert_many(chunk)
+            let uuids: Vec<Uuid> = chunk
+                .iter()
+                .filter_map(|m| match &m.uuid {
+                    sea_orm::ActiveValue::Set(u) | sea_orm::ActiveValue::Unchanged(u) => Some(*u),
+                    sea_orm::ActiveValue::NotSet => None,
+                })
+                .collect();
+            let inserted = message::Entity::insert_many(chunk)
                 .on_conflict(
                     OnConflict::columns([
                         message::Column::InstanceId,
@@ -350,7 +362,44 @@ impl Batch {
                 )
                 .exec_without_returning(conn)
                 .await?;
+            if inserted < uuids.len() as u64 {
+                self.unannounce_skipped(conn, uuids).await?;
+            }
         }
+        Ok(())
+    }
+
+    /// Some rows were not inserted: another transaction stored the same WhatsApp message
+    /// between this batch's read and its insert (the node's echo of a send racing the
+    /// send's own record). The stored row was announced by that transaction; this one takes
+    /// back its announcements of the rows that are not there.
+    async fn unannounce_skipped<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        uuids: Vec<Uuid>,
+    ) -> AppResult<()> {
+        use sea_orm::QuerySelect;
+        let present: HashSet<Uuid> = message::Entity::find()
+            .select_only()
+            .column(message::Column::Uuid)
+            .filter(message::Column::Uuid.is_in(uuids.clone()))
+            .into_tuple()
+            .all(conn)
+            .await?
+            .into_iter()
+            .collect();
+        let skipped: HashSet<Uuid> = uuids.into_iter().filter(|u| !present.contains(u)).collect();
+        tracing::debug!(
+            skipped = skipped.len(),
+            "messages stored meanwhile by another transaction"
+        );
+        self.outbox.retain(|o| {
+            !matches!(o.kind, Kind::MessageSent | Kind::MessageReceived)
+                || !o.data["message_id"]
+                    .as_str()
+                    .and_then(|id| Uuid::parse_str(id).ok())
+                    .is_some_and(|id| skipped.contains(&id))
+        });
         Ok(())
     }
 
@@ -362,6 +411,13 @@ impl Batch {
     ) -> AppResult<()> {
         if !matches!(kind, EventKind::Message(_)) {
             self.insert_messages(conn).await?;
+        }
+        // A message marks its own conversation (`apply_message`).
+        match &kind {
+            EventKind::Message(_) | EventKind::Other => {}
+            EventKind::Qr { .. } | EventKind::Connection { .. } => self.live.status = true,
+            EventKind::Contact { .. } | EventKind::Group { .. } => self.live.contacts = true,
+            _ => self.live.messages = true,
         }
         apply(conn, instance, kind, self).await
     }

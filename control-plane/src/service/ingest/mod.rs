@@ -129,6 +129,7 @@ impl Services {
         let queued = batch.flush(&txn, instance).await?;
         let transcribe = batch.queued_transcriptions;
         let automation = std::mem::take(&mut batch.automation_outcome);
+        let live = std::mem::take(&mut batch.live);
         if high > acked {
             node_event_cursor::Entity::insert(node_event_cursor::ActiveModel {
                 instance_id: Set(instance.id),
@@ -160,6 +161,7 @@ impl Services {
         if transcribe {
             self.transcription_signal.notify_one();
         }
+        live.send(&self.live, instance.tenant_id, instance.uuid);
         self.after_intake(instance, automation);
         Ok(high)
     }
@@ -180,6 +182,7 @@ impl Services {
         let queued = batch.flush(&txn, instance).await?;
         let transcribe = batch.queued_transcriptions;
         let automation = std::mem::take(&mut batch.automation_outcome);
+        let live = std::mem::take(&mut batch.live);
         batch.write_counters(&txn, instance).await?;
         txn.commit().await?;
         if queued > 0 {
@@ -188,6 +191,7 @@ impl Services {
         if transcribe {
             self.transcription_signal.notify_one();
         }
+        live.send(&self.live, instance.tenant_id, instance.uuid);
         self.after_intake(instance, automation);
         Ok(())
     }
@@ -207,6 +211,7 @@ impl Services {
         batch.apply(&txn, instance, event).await?;
         let queued = batch.flush(&txn, instance).await?;
         let automation = std::mem::take(&mut batch.automation_outcome);
+        let live = std::mem::take(&mut batch.live);
         batch.write_counters(&txn, instance).await?;
         let row = message::Entity::find()
             .filter(message::Column::InstanceId.eq(instance.id))
@@ -218,6 +223,7 @@ impl Services {
         if queued > 0 {
             self.webhook_signal.notify();
         }
+        live.send(&self.live, instance.tenant_id, instance.uuid);
         self.after_intake(instance, automation);
         Ok(row)
     }

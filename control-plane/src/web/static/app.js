@@ -1,0 +1,85 @@
+// Zapini dashboard: live updates and small behaviours. No inline script anywhere (the
+// Content-Security-Policy forbids it); everything hangs off data attributes.
+//
+// Live updates: one EventSource on /dashboard/events. An element with
+// data-live="status message …" (topics, space-separated) gets the htmx event `live` when
+// news of one of its topics arrives; data-live-instance / data-live-conversation narrow it
+// to one instance or conversation. Elements reload themselves with
+// hx-trigger="live throttle:250ms".
+(function () {
+  "use strict";
+  const state = document.getElementById("live-state");
+  let source = null;
+  let retry = 1000;
+
+  function matches(el, news) {
+    const inst = el.dataset.liveInstance;
+    if (inst && news.instance && inst !== news.instance) return false;
+    const conv = el.dataset.liveConversation;
+    if (conv && news.conversation && String(news.conversation) !== conv) return false;
+    return true;
+  }
+
+  function fire(topic, news) {
+    document.querySelectorAll("[data-live]").forEach(function (el) {
+      const topics = el.dataset.live.split(/\s+/);
+      if ((topic === "reload" || topics.includes(topic)) && matches(el, news)) {
+        window.htmx && htmx.trigger(el, "live", news);
+      }
+    });
+  }
+
+  function connect() {
+    if (!state || !window.EventSource) return;
+    source = new EventSource("/dashboard/events");
+    source.addEventListener("ready", function () {
+      retry = 1000;
+      state.textContent = "live";
+      state.classList.add("on");
+      document.body.dataset.live = "ready";
+      // Whatever changed while the stream was down.
+      fire("reload", {});
+    });
+    ["status", "message", "contact", "delivery", "session", "crm", "reload"].forEach(function (t) {
+      source.addEventListener(t, function (e) {
+        let news = {};
+        try { news = JSON.parse(e.data); } catch (_) { /* keep {} */ }
+        fire(t, news);
+      });
+    });
+    source.onerror = function () {
+      state.textContent = "reconnecting";
+      state.classList.remove("on");
+      document.body.dataset.live = "down";
+      source.close();
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 30000);
+    };
+  }
+
+  // Copy buttons: data-copy="#id" copies that element's text.
+  document.addEventListener("click", function (e) {
+    const btn = e.target.closest("[data-copy]");
+    if (!btn) return;
+    const src = document.querySelector(btn.dataset.copy);
+    if (src && navigator.clipboard) {
+      navigator.clipboard.writeText(src.textContent.trim()).then(function () {
+        btn.textContent = "Copied";
+      });
+    }
+  });
+
+  // Threads stay scrolled to the newest message after a reload.
+  document.addEventListener("htmx:afterSettle", function (e) {
+    const t = e.target.querySelector ? (e.target.matches("[data-scroll-end]") ? e.target : e.target.querySelector("[data-scroll-end]")) : null;
+    if (t) t.scrollTop = t.scrollHeight;
+    // A form that asked for it is cleared after a successful post.
+    const form = e.detail.elt && e.detail.elt.closest && e.detail.elt.closest("form[data-reset-on-success]");
+    if (form && e.detail.xhr && e.detail.xhr.status < 400) form.reset();
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-scroll-end]").forEach(function (t) { t.scrollTop = t.scrollHeight; });
+    connect();
+  });
+})();
