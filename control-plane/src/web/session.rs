@@ -46,6 +46,9 @@ pub fn routes() -> Pages {
 #[derive(Clone)]
 pub struct Session {
     pub caller: Caller,
+    /// The session's user token (`{id}|{secret}`), for calls the control plane makes on the
+    /// person's behalf to the instance's node (the sandbox phone); never rendered.
+    pub token: String,
     pub csrf: String,
     pub user: crate::service::auth::UserView,
     pub tenant: crate::service::auth::TenantView,
@@ -147,6 +150,7 @@ async fn session_of(parts: &Parts, state: &AppState) -> Option<Session> {
     let (user, tenant) = state.services.me(&caller).await.ok()?;
     Some(Session {
         csrf: csrf_for(&token),
+        token,
         caller,
         user,
         tenant,
