@@ -3,6 +3,7 @@
 
 mod automation;
 mod automation_crash;
+mod browser;
 mod calendar;
 mod crash_recovery;
 mod edge;
