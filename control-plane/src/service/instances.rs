@@ -268,6 +268,8 @@ impl Services {
         if let Some(starter) = self.hub.starter() {
             starter.start(model.uuid, &model.engine);
         }
+        self.live
+            .instance(model.tenant_id, model.uuid, super::live::Topic::Status);
         Ok(view(&model, 0))
     }
 
@@ -329,6 +331,8 @@ impl Services {
         self.hub
             .push(model.uuid, super::nodes::NodePush::Policy(policy));
         let sent = self.sent_today(model.id).await?;
+        self.live
+            .instance(model.tenant_id, model.uuid, super::live::Topic::Status);
         Ok(view(&model, sent))
     }
 
@@ -342,6 +346,8 @@ impl Services {
             starter.remove(uuid);
         }
         self.route_cache.invalidate_all();
+        self.live
+            .instance(caller.tenant().0, uuid, super::live::Topic::Status);
         Ok(uuid)
     }
 

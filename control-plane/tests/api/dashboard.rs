@@ -449,3 +449,78 @@ async fn every_listed_page_path_is_served_and_none_is_in_the_api_document() {
         );
     }
 }
+
+/// Reads server-sent events from `resp` until one named `event` arrives; answers its data.
+async fn next_event(
+    resp: &mut reqwest::Response,
+    buf: &mut String,
+    event: &str,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let name = block
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .unwrap_or("message");
+            let data = block
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .unwrap_or("null");
+            if name == event {
+                return serde_json::from_str(data).unwrap();
+            }
+        }
+        let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no `{event}` event; got {buf:?}"))
+            .unwrap()
+            .expect("the stream stays open");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+#[tokio::test]
+async fn live_events_tell_only_the_tenant_what_changed() {
+    let app = spawn_app().await;
+    let dash = Dash::admin(&app).await;
+    app.other_tenant_token("watcher@test.local").await;
+    let other = Dash::sign_in(&app, "watcher@test.local", "other-password-1").await;
+
+    // Signed out: no stream.
+    let resp = no_redirects()
+        .get(app.url("/dashboard/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+
+    let mut ours = dash
+        .req(Method::GET, "/dashboard/events")
+        .send()
+        .await
+        .unwrap();
+    let mut theirs = other
+        .req(Method::GET, "/dashboard/events")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ours.headers()["content-type"], "text/event-stream");
+    let (mut a, mut b) = (String::new(), String::new());
+    next_event(&mut ours, &mut a, "ready").await;
+    next_event(&mut theirs, &mut b, "ready").await;
+
+    // An instance created through the API is news for its tenant's pages, with its id only.
+    let token = app.login().await;
+    let created = app.create_instance(&token, "Live").await;
+    let news = next_event(&mut ours, &mut a, "status").await;
+    assert_eq!(news["instance"], created["uuid"]);
+    assert_eq!(news["topic"], "status");
+    assert_eq!(news.as_object().unwrap().len(), 3, "ids only: {news}");
+    // The other tenant's stream hears nothing of it: its next event is its own.
+    let other_token = app.login_as("watcher@test.local", "other-password-1").await;
+    let theirs_created = app.create_instance(&other_token, "Theirs").await;
+    let news = next_event(&mut theirs, &mut b, "status").await;
+    assert_eq!(news["instance"], theirs_created["uuid"]);
+}
