@@ -59,14 +59,17 @@ impl Browser {
             .spawn()
             .expect("chromedriver starts");
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": chromium(),
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                    "--disable-dev-shm-usage", format!("--window-size={width},900")],
-            }),
-        );
+        let mut options = json!({
+            "binary": chromium(),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-dev-shm-usage", format!("--window-size={width},900")],
+        });
+        // Windows are at least 500 px wide; a phone is emulated.
+        if width < 500 {
+            options["mobileEmulation"] =
+                json!({"deviceMetrics": {"width": width, "height": 800, "pixelRatio": 2.0}});
+        }
+        caps.insert("goog:chromeOptions".into(), options);
         let url = format!("http://127.0.0.1:{port}");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         let client = loop {
@@ -315,5 +318,94 @@ async fn a_new_user_pairs_a_sandbox_instance_and_chats_with_it_live() {
     }
     other.close().await;
     phone.close().await;
+    b.close().await;
+}
+
+impl Browser {
+    /// What breaks a page on a small screen or for keyboard users: content wider than the
+    /// window, and form fields without a label. Answers the problems found.
+    async fn layout_problems(&self) -> Vec<String> {
+        let script = r#"
+            const problems = [];
+            const doc = document.documentElement;
+            if (doc.scrollWidth > window.innerWidth + 1) {
+              const wide = [...document.querySelectorAll("body *")]
+                .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
+                .slice(0, 3).map(el => el.outerHTML.slice(0, 100));
+              problems.push(`page is ${doc.scrollWidth}px wide in a ${window.innerWidth}px window: ${wide.join(" | ")}`);
+            }
+            document.querySelectorAll("input:not([type=hidden]), select, textarea").forEach(el => {
+              const named = (el.labels && el.labels.length > 0) || el.getAttribute("aria-label");
+              if (!named) problems.push(`unlabelled field ${el.outerHTML.slice(0, 120)}`);
+            });
+            return problems;
+        "#;
+        let v = self.client.execute(script, vec![]).await.unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium and ChromeDriver (apt install chromium chromium-driver); .ci/run installs them and runs it"]
+async fn pages_fit_a_phone_with_long_and_right_to_left_names_and_label_every_field() {
+    assert!(
+        have_browser(),
+        "Chromium and ChromeDriver are not installed"
+    );
+    let s = support::setup().await;
+    let long = "Atendimento-ao-cliente-da-loja-central-de-São-Paulo-".repeat(4);
+    let mut ids = Vec::new();
+    for name in [long.as_str(), "خدمة العملاء في الرياض"] {
+        let (status, body) = s
+            .post(
+                "/api/v1/instances",
+                &s.user,
+                json!({"name": name, "engine": "sandbox"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        ids.push(
+            body["data"]["instance"]["uuid"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let b = Browser::start(&s.cp.url(""), 375).await;
+    b.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let mut pages = vec![
+        "/dashboard/instances".to_owned(),
+        "/dashboard/inbox".to_owned(),
+        "/dashboard/contacts".to_owned(),
+        "/dashboard/automations".to_owned(),
+        "/dashboard/crm".to_owned(),
+        "/dashboard/account".to_owned(),
+    ];
+    pages.extend(ids.iter().map(|id| format!("/dashboard/instances/{id}")));
+    for page in &pages {
+        b.goto(page).await;
+        b.until("main").await;
+        let problems = b.layout_problems().await;
+        assert!(problems.is_empty(), "{page}: {problems:#?}");
+    }
+    b.goto(&format!("/dashboard/instances/{}", ids[1])).await;
+    b.shot("instance-rtl-375").await;
+    // Keyboard: the skip link is the first stop and leads to the content.
+    b.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("\u{E004}")
+        .await
+        .unwrap();
+    let focused = b.client.active_element().await.unwrap();
+    assert_eq!(
+        focused.attr("class").await.unwrap().as_deref(),
+        Some("skip")
+    );
     b.close().await;
 }
