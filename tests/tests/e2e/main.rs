@@ -5,6 +5,7 @@ mod automation;
 mod automation_crash;
 mod calendar;
 mod crash_recovery;
+mod dashboard_chat;
 mod edge;
 mod external_functions;
 mod groups;
