@@ -120,7 +120,10 @@ impl Dashboard {
     /// A page (or an htmx fragment): status and body.
     pub async fn get(&self, path: &str) -> (u16, String) {
         let resp = self.req(Method::GET, path).send().await.expect("GET");
-        (resp.status().as_u16(), resp.text().await.unwrap_or_default())
+        (
+            resp.status().as_u16(),
+            resp.text().await.unwrap_or_default(),
+        )
     }
 
     /// A fragment as htmx asks for it (`HX-Request`: errors come back as fragments).
@@ -131,7 +134,10 @@ impl Dashboard {
             .send()
             .await
             .expect("GET");
-        (resp.status().as_u16(), resp.text().await.unwrap_or_default())
+        (
+            resp.status().as_u16(),
+            resp.text().await.unwrap_or_default(),
+        )
     }
 
     async fn answer(resp: reqwest::Response) -> Answer {
@@ -225,7 +231,9 @@ pub fn bubbles(html: &str) -> Vec<&str> {
     let mut rest = html;
     while let Some(i) = rest.find("<article class=\"bubble") {
         let from = &rest[i..];
-        let end = from.find("</article>").map_or(from.len(), |e| e + "</article>".len());
+        let end = from
+            .find("</article>")
+            .map_or(from.len(), |e| e + "</article>".len());
         out.push(&from[..end]);
         rest = &from[end..];
     }

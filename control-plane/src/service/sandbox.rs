@@ -146,7 +146,10 @@ impl Services {
         req.response_limit = Some(MAX_SANDBOX_MEDIA);
         let resp = self.outbound.call(req).await.map_err(|e| match e {
             OutError::Refused(_) | OutError::Connect(_) | OutError::Failed(_) => {
-                AppError::validation("media_url", format!("The media_url cannot be fetched: {e}."))
+                AppError::validation(
+                    "media_url",
+                    format!("The media_url cannot be fetched: {e}."),
+                )
             }
             OutError::TooLarge(_) => AppError::validation(
                 "media_url",

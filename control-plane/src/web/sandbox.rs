@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zapini_shared::phone::PhoneNumber;
 
-use super::fields::{self, Body, FilePart, Fields};
+use super::fields::{self, Body, Fields, FilePart};
 use super::inbox::thread;
 use super::render::{WebError, WebResult, html};
 use super::{Pages, Session};
@@ -62,7 +62,10 @@ pub fn routes() -> Pages {
         .route("/dashboard/instances/{id}/phone/fault", post(fault))
         .route("/dashboard/instances/{id}/phone/reconnect", post(reconnect))
         .route("/dashboard/instances/{id}/phone/chat", get(chat))
-        .route("/dashboard/instances/{id}/phone/thread", get(thread_fragment))
+        .route(
+            "/dashboard/instances/{id}/phone/thread",
+            get(thread_fragment),
+        )
         .route(
             "/dashboard/instances/{id}/phone/send",
             post(send).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
@@ -244,64 +247,80 @@ struct ChatQuery {
     name: Option<String>,
 }
 
-/// The chat with one contact: the instance, the contact, the conversation (once there is
-/// one) and its thread seen from the contact's phone.
+/// A contact's chat as their phone shows it: the conversation (once there is one), its
+/// live key and the newest messages as bubbles.
+struct ContactThread {
+    conversation: Option<ConversationView>,
+    live_key: Option<i64>,
+    bubbles: Vec<thread::Bubble>,
+    has_more: bool,
+}
+
+async fn contact_thread(
+    state: &AppState,
+    s: &Session,
+    id: &str,
+    contact: &PhoneNumber,
+) -> WebResult<ContactThread> {
+    let jid = contact.to_jid().to_string();
+    let Some(conversation) = state
+        .services
+        .chat_conversation(&s.caller, id, &jid)
+        .await?
+    else {
+        return Ok(ContactThread {
+            conversation: None,
+            live_key: None,
+            bubbles: Vec::new(),
+            has_more: false,
+        });
+    };
+    let reference = conversation.id.to_string();
+    let history = state
+        .services
+        .conversation_history(
+            &s.caller,
+            &reference,
+            MessageFilter {
+                before_id: None,
+                after_id: None,
+                from: None,
+                to: None,
+                limit: THREAD_LIMIT,
+            },
+            true,
+        )
+        .await?;
+    let live_key = state
+        .services
+        .live_conversation_key(&s.caller, &reference)
+        .await?;
+    let urls = &state.services.media_urls;
+    Ok(ContactThread {
+        conversation: Some(conversation),
+        live_key: Some(live_key),
+        bubbles: thread::bubbles(history.messages, thread::Side::Contact, false, |u| {
+            urls.message_url(u)
+        }),
+        has_more: history.has_more,
+    })
+}
+
+/// The chat page's data: the instance, the contact and their thread.
 async fn chat_ctx(state: &AppState, s: &Session, id: &str, q: &ChatQuery) -> WebResult<Value> {
     let instance = state.services.sandbox_instance(&s.caller, id).await?;
     let contact = phone_field("contact", q.contact.as_deref().unwrap_or_default())?;
-    let jid = contact.to_jid().to_string();
-    let conversation = state
-        .services
-        .chat_conversation(&s.caller, id, &jid)
-        .await?;
-    let (bubbles, has_more, live_key) = match &conversation {
-        Some(c) => {
-            let reference = c.id.to_string();
-            let history = state
-                .services
-                .conversation_history(
-                    &s.caller,
-                    &reference,
-                    MessageFilter {
-                        before_id: None,
-                        after_id: None,
-                        from: None,
-                        to: None,
-                        limit: THREAD_LIMIT,
-                    },
-                    true,
-                )
-                .await?;
-            let urls = &state.services.media_urls;
-            let key = state
-                .services
-                .live_conversation_key(&s.caller, &reference)
-                .await?;
-            (
-                thread::bubbles(history.messages, thread::Side::Contact, |u| {
-                    urls.message_url(u)
-                }),
-                history.has_more,
-                Some(key),
-            )
-        }
-        None => (Vec::new(), false, None),
-    };
-    let unread_from_instance = bubbles
-        .iter()
-        .filter(|b| b.from_instance && !matches!(b.status, "read" | "played"))
-        .count();
+    let t = contact_thread(state, s, id, &contact).await?;
     Ok(json!({
         "screen": "phone",
         "instance": instance.uuid,
         "instance_view": instance,
         "contact": contact.as_str(),
         "name": q.name.as_deref().map(str::trim).filter(|n| !n.is_empty()),
-        "conversation": conversation,
-        "live_key": live_key,
-        "bubbles": bubbles,
-        "has_more": has_more,
-        "unread_from_instance": unread_from_instance,
+        "conversation": t.conversation,
+        "live_key": t.live_key,
+        "bubbles": t.bubbles,
+        "has_more": t.has_more,
     }))
 }
 
@@ -357,7 +376,11 @@ async fn composed(req: Request) -> WebResult<(Fields, Option<FilePart>)> {
         Body::Multipart(mut m) => {
             let mut f = Fields::default();
             let mut file = None;
-            while let Some(field) = m.next_field().await.map_err(|e| fields::multipart_error(&e))? {
+            while let Some(field) = m
+                .next_field()
+                .await
+                .map_err(|e| fields::multipart_error(&e))?
+            {
                 let name = field.name().unwrap_or_default().to_owned();
                 if name == "file" {
                     if let Some(part) = fields::file_part(field, "file", MAX_SANDBOX_MEDIA).await? {
@@ -514,9 +537,9 @@ async fn edit(
 ) -> WebResult<Response> {
     let form = Fields::parse(&body);
     let (contact, message) = target(&form)?;
-    let text = form
-        .text("text")
-        .ok_or_else(|| WebError::from(AppError::validation("text", "The text field is required.")))?;
+    let text = form.text("text").ok_or_else(|| {
+        WebError::from(AppError::validation("text", "The text field is required."))
+    })?;
     state
         .services
         .sandbox_call(
@@ -574,22 +597,13 @@ async fn read(
         receipt(message).await?;
         return Ok(done());
     }
-    let ctx = chat_ctx(
-        &state,
-        &s,
-        &id,
-        &ChatQuery {
-            contact: Some(contact.as_str().to_owned()),
-            name: None,
-        },
-    )
-    .await?;
-    let unread: Vec<String> = ctx["bubbles"]
-        .as_array()
+    state.services.sandbox_instance(&s.caller, &id).await?;
+    let unread: Vec<String> = contact_thread(&state, &s, &id, &contact)
+        .await?
+        .bubbles
         .into_iter()
-        .flatten()
-        .filter(|b| b["from_instance"] == true && !matches!(b["status"].as_str(), Some("read" | "played")))
-        .filter_map(|b| b["message_id"].as_str().map(str::to_owned))
+        .filter(|b| b.from_instance && !matches!(b.status, "read" | "played"))
+        .map(|b| b.message_id)
         .collect();
     for message in unread {
         match receipt(&message).await {

@@ -24,7 +24,12 @@ fn png() -> Vec<u8> {
 }
 
 /// Reloads `path` until `pred` holds for its body; returns the body.
-async fn page_until(dash: &Dashboard, path: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+async fn page_until(
+    dash: &Dashboard,
+    path: &str,
+    what: &str,
+    pred: impl Fn(&str) -> bool,
+) -> String {
     eventually(T, what, || async {
         let (status, body) = dash.get(path).await;
         assert_eq!(status, 200, "{path}: {body:.500}");
@@ -55,19 +60,27 @@ async fn scan_chat_as_the_contact_and_answer_from_the_inbox() {
     let (status, page) = dash.get(&phone).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("id=\"phone-scan\""), "{page}");
-    assert!(page.contains("data:image/png;base64,"), "the QR code");
+    assert!(
+        unescape(&page).contains("data:image/png;base64,"),
+        "the QR code"
+    );
     let screen = tag_with(&page, "id=\"phone-screen\"").unwrap();
     assert_eq!(attr(screen, "data-live").as_deref(), Some("status"));
 
     // Scanning connects the instance; the phone shows the contact form.
     let a = dash
-        .post(&format!("{phone}/scan"), &[("phone_number", "5511999991234")])
+        .post(
+            &format!("{phone}/scan"),
+            &[("phone_number", "5511999991234")],
+        )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body.contains("id=\"phone-open\""), "{}", a.body);
     assert!(a.body.contains("id=\"phone-contact\""), "{}", a.body);
     assert!(a.body.contains("id=\"phone-disconnect\"") && a.body.contains("id=\"phone-logout\""));
-    let (_, inst) = s.get(&format!("/api/v1/instances/{}", p.uuid), &s.user).await;
+    let (_, inst) = s
+        .get(&format!("/api/v1/instances/{}", p.uuid), &s.user)
+        .await;
     assert_eq!(inst["data"]["instance"]["status"], "connected", "{inst}");
     assert_eq!(inst["data"]["instance"]["phone_number"], "5511999991234");
 
@@ -81,7 +94,11 @@ async fn scan_chat_as_the_contact_and_answer_from_the_inbox() {
     let a = dash
         .post(
             &format!("{phone}/send"),
-            &[("contact", CONTACT), ("name", "Maria"), ("text", "Oi, tudo bem? <3")],
+            &[
+                ("contact", CONTACT),
+                ("name", "Maria"),
+                ("text", "Oi, tudo bem? <3"),
+            ],
         )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -97,7 +114,10 @@ async fn scan_chat_as_the_contact_and_answer_from_the_inbox() {
     let conv = attr(entry, "data-conversation").unwrap();
     assert!(list.contains("id=\"conversations\""));
     let text = unescape(&list);
-    assert!(text.contains("Maria") && text.contains("Oi, tudo bem? <3"), "{list}");
+    assert!(
+        text.contains("Maria") && text.contains("Oi, tudo bem? <3"),
+        "{list}"
+    );
     assert!(list.contains("data-unread=\"1\""), "{list}");
 
     // The conversation's thread: the contact's message on the left.
@@ -114,7 +134,10 @@ async fn scan_chat_as_the_contact_and_answer_from_the_inbox() {
 
     // The inbox answers; the phone shows it on the left with its receipt ticks.
     let a = dash
-        .post(&format!("{inbox}/send"), &[("text", "Olá Maria! Tudo ótimo.")])
+        .post(
+            &format!("{inbox}/send"),
+            &[("text", "Olá Maria! Tudo ótimo.")],
+        )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.trigger.as_deref(), Some("thread-changed"));
@@ -125,15 +148,27 @@ async fn scan_chat_as_the_contact_and_answer_from_the_inbox() {
     .await;
     assert!(!is_mine(&on_phone, "Olá Maria! Tudo ótimo."));
     assert!(is_mine(&on_phone, "Oi, tudo bem? <3"));
-    assert_eq!(status_of(&on_phone, "Olá Maria! Tudo ótimo.").as_deref(), Some("sent"));
-    assert!(bubble_with(&on_phone, "Olá Maria! Tudo ótimo.").unwrap().contains("class=\"ticks sent\""));
+    assert_eq!(
+        status_of(&on_phone, "Olá Maria! Tudo ótimo.").as_deref(),
+        Some("sent")
+    );
+    assert!(
+        bubble_with(&on_phone, "Olá Maria! Tudo ótimo.")
+            .unwrap()
+            .contains("class=\"ticks sent\"")
+    );
 
     // The contact reads it: the inbox shows `read`.
-    let a = dash.post(&format!("{phone}/read"), &[("contact", CONTACT)]).await;
+    let a = dash
+        .post(&format!("{phone}/read"), &[("contact", CONTACT)])
+        .await;
     assert_eq!(a.status, 204, "{}", a.body);
-    let thread_page = page_until(&dash, &format!("{inbox}/thread"), "read in the inbox", |b| {
-        status_of(b, "Olá Maria! Tudo ótimo.").as_deref() == Some("read")
-    })
+    let thread_page = page_until(
+        &dash,
+        &format!("{inbox}/thread"),
+        "read in the inbox",
+        |b| status_of(b, "Olá Maria! Tudo ótimo.").as_deref() == Some("read"),
+    )
     .await;
     assert!(is_mine(&thread_page, "Olá Maria! Tudo ótimo."));
     let (_, hist) = s
@@ -153,21 +188,34 @@ async fn scan_chat_as_the_contact_and_answer_from_the_inbox() {
     let a = dash
         .post(
             &format!("{phone}/react"),
-            &[("contact", CONTACT), ("message_id", &ours_id), ("emoji", "👍")],
+            &[
+                ("contact", CONTACT),
+                ("message_id", &ours_id),
+                ("emoji", "👍"),
+            ],
         )
         .await;
     assert_eq!(a.status, 204, "{}", a.body);
     let a = dash
         .post(
             &format!("{phone}/send"),
-            &[("contact", CONTACT), ("text", "Que bom!"), ("reply_to", &ours_id)],
+            &[
+                ("contact", CONTACT),
+                ("text", "Que bom!"),
+                ("reply_to", &ours_id),
+            ],
         )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let thread_page = page_until(&dash, &format!("{inbox}/thread"), "the reply and reaction", |b| {
-        bubble_with(b, "Que bom!").is_some()
-            && bubble_with(b, "Olá Maria! Tudo ótimo.").is_some_and(|m| m.contains("👍"))
-    })
+    let thread_page = page_until(
+        &dash,
+        &format!("{inbox}/thread"),
+        "the reply and reaction",
+        |b| {
+            bubble_with(b, "Que bom!").is_some()
+                && bubble_with(b, "Olá Maria! Tudo ótimo.").is_some_and(|m| m.contains("👍"))
+        },
+    )
     .await;
     let reply = bubble_with(&thread_page, "Que bom!").unwrap();
     assert!(
@@ -221,7 +269,9 @@ async fn scan_chat_as_the_contact_and_answer_from_the_inbox() {
     // Mark read from the inbox: the unread count drops to 0.
     let a = dash.post(&format!("{inbox}/read"), &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let (_, c) = s.get(&format!("/api/v1/conversations/{conv}"), &s.user).await;
+    let (_, c) = s
+        .get(&format!("/api/v1/conversations/{conv}"), &s.user)
+        .await;
     assert_eq!(c["data"]["unread_count"], 0, "{c}");
 
     // A fault from the phone: the instance drops, the screen offers to reconnect.
@@ -230,12 +280,16 @@ async fn scan_chat_as_the_contact_and_answer_from_the_inbox() {
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body.contains("id=\"phone-reconnect\""), "{}", a.body);
-    let (_, inst) = s.get(&format!("/api/v1/instances/{}", p.uuid), &s.user).await;
+    let (_, inst) = s
+        .get(&format!("/api/v1/instances/{}", p.uuid), &s.user)
+        .await;
     assert_eq!(inst["data"]["instance"]["status"], "disconnected", "{inst}");
     let a = dash.post(&format!("{phone}/reconnect"), &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     eventually(T, "connected again", || async {
-        let (_, inst) = s.get(&format!("/api/v1/instances/{}", p.uuid), &s.user).await;
+        let (_, inst) = s
+            .get(&format!("/api/v1/instances/{}", p.uuid), &s.user)
+            .await;
         (inst["data"]["instance"]["status"] == "connected").then_some(())
     })
     .await;
@@ -249,33 +303,52 @@ async fn automation_pause_resume_and_the_archive_rule() {
     let dash = Dashboard::admin(&s.cp).await;
     let phone = format!("/dashboard/instances/{}/phone", p.uuid);
     let a = dash
-        .post(&format!("{phone}/send"), &[("contact", CONTACT), ("text", "Hello?")])
+        .post(
+            &format!("{phone}/send"),
+            &[("contact", CONTACT), ("text", "Hello?")],
+        )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     let list = page_until(&dash, "/dashboard/inbox", "the conversation", |b| {
         b.contains("data-conversation=\"")
     })
     .await;
-    let conv = attr(tag_with(&list, "data-conversation=\"").unwrap(), "data-conversation").unwrap();
+    let conv = attr(
+        tag_with(&list, "data-conversation=\"").unwrap(),
+        "data-conversation",
+    )
+    .unwrap();
     let inbox = format!("/dashboard/inbox/{conv}");
 
     // Tags and filters.
     let (status, tag) = s
-        .post("/api/v1/tags", &s.user, json!({"name": "VIP", "color": "#f59e0b"}))
+        .post(
+            "/api/v1/tags",
+            &s.user,
+            json!({"name": "VIP", "color": "#f59e0b"}),
+        )
         .await;
     assert_eq!(status, 201, "{tag}");
     let tag_id = tag["data"]["tag"]["id"].as_str().unwrap().to_owned();
-    let a = dash.post(&format!("{inbox}/tags"), &[("tag_ids", &tag_id)]).await;
+    let a = dash
+        .post(&format!("{inbox}/tags"), &[("tag_ids", &tag_id)])
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let (_, c) = s.get(&format!("/api/v1/conversations/{conv}"), &s.user).await;
+    let (_, c) = s
+        .get(&format!("/api/v1/conversations/{conv}"), &s.user)
+        .await;
     assert_eq!(c["data"]["tags"][0]["name"], "VIP", "{c}");
     let (_, page) = dash.get(&format!("/dashboard/inbox?tag={tag_id}")).await;
     assert!(page.contains(&format!("data-conversation=\"{conv}\"")));
     let (_, page) = dash.get("/dashboard/inbox?search=nobody-like-this").await;
     assert!(!page.contains("data-conversation=\""));
-    let (_, page) = dash.get(&format!("/dashboard/inbox?instance={}&unread=1", p.uuid)).await;
+    let (_, page) = dash
+        .get(&format!("/dashboard/inbox?instance={}&unread=1", p.uuid))
+        .await;
     assert!(page.contains(&format!("data-conversation=\"{conv}\"")));
-    let a = dash.post(&format!("{inbox}/tags"), &[("tag_ids", "not-a-uuid")]).await;
+    let a = dash
+        .post(&format!("{inbox}/tags"), &[("tag_ids", "not-a-uuid")])
+        .await;
     assert_eq!(a.status, 422, "{}", a.body);
     assert!(a.body.contains("tag_ids"));
 
@@ -290,7 +363,10 @@ async fn automation_pause_resume_and_the_archive_rule() {
     assert_eq!(status, 201, "{flow}");
     let (_, page) = dash.get(&inbox).await;
     let panel = tag_with(&page, "id=\"automation\"").unwrap();
-    assert_eq!(attr(panel, "data-automation-status").as_deref(), Some("active"));
+    assert_eq!(
+        attr(panel, "data-automation-status").as_deref(),
+        Some("active")
+    );
     let rule = unescape(&page);
     assert!(
         rule.contains("To resume, archive the conversation first: archiving closes the manual session, and resuming unarchives it."),
@@ -299,7 +375,9 @@ async fn automation_pause_resume_and_the_archive_rule() {
     assert!(page.contains("id=\"pause-automation\"") && page.contains("id=\"resume-automation\""));
 
     // A send while automation is active: refused with the API's message.
-    let a = dash.post(&format!("{inbox}/send"), &[("text", "By hand")]).await;
+    let a = dash
+        .post(&format!("{inbox}/send"), &[("text", "By hand")])
+        .await;
     assert_eq!(a.status, 409, "{}", a.body);
     assert!(a.body.contains("AUTOMATION_ACTIVE"), "{}", a.body);
     assert!(
@@ -314,35 +392,50 @@ async fn automation_pause_resume_and_the_archive_rule() {
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(
-        attr(tag_with(&a.body, "id=\"automation\"").unwrap(), "data-automation-status").as_deref(),
+        attr(
+            tag_with(&a.body, "id=\"automation\"").unwrap(),
+            "data-automation-status"
+        )
+        .as_deref(),
         Some("paused")
     );
     assert!(a.body.contains("Carla takes over"));
-    let a = dash.post(&format!("{inbox}/send"), &[("text", "By hand")]).await;
+    let a = dash
+        .post(&format!("{inbox}/send"), &[("text", "By hand")])
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
 
     // Resuming needs the conversation archived: the API's refusal is shown.
     let a = dash.post(&format!("{inbox}/resume"), &[]).await;
     assert_eq!(a.status, 409, "{}", a.body);
     assert!(
-        a.body.contains("Archive the conversation before resuming automation"),
+        a.body
+            .contains("Archive the conversation before resuming automation"),
         "{}",
         a.body
     );
     let a = dash.post(&format!("{inbox}/archive"), &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body.contains("id=\"restore\""));
-    let (_, c) = s.get(&format!("/api/v1/conversations/{conv}"), &s.user).await;
+    let (_, c) = s
+        .get(&format!("/api/v1/conversations/{conv}"), &s.user)
+        .await;
     assert_eq!(c["data"]["is_archived"], true);
     let (_, page) = dash.get("/dashboard/inbox?archived=1").await;
     assert!(page.contains(&format!("data-conversation=\"{conv}\"")));
     let a = dash.post(&format!("{inbox}/resume"), &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(
-        attr(tag_with(&a.body, "id=\"automation\"").unwrap(), "data-automation-status").as_deref(),
+        attr(
+            tag_with(&a.body, "id=\"automation\"").unwrap(),
+            "data-automation-status"
+        )
+        .as_deref(),
         Some("active")
     );
-    let (_, c) = s.get(&format!("/api/v1/conversations/{conv}"), &s.user).await;
+    let (_, c) = s
+        .get(&format!("/api/v1/conversations/{conv}"), &s.user)
+        .await;
     assert_eq!(c["data"]["is_archived"], false, "resuming unarchives");
     assert_eq!(c["data"]["automation_status"], "active");
 
@@ -350,7 +443,9 @@ async fn automation_pause_resume_and_the_archive_rule() {
     dash.post(&format!("{inbox}/archive"), &[]).await;
     let a = dash.post(&format!("{inbox}/restore"), &[]).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let (_, c) = s.get(&format!("/api/v1/conversations/{conv}"), &s.user).await;
+    let (_, c) = s
+        .get(&format!("/api/v1/conversations/{conv}"), &s.user)
+        .await;
     assert_eq!(c["data"]["is_archived"], false);
     p.node.stop().await;
 }
@@ -362,14 +457,21 @@ async fn other_tenants_other_engines_and_forged_posts_are_refused() {
     let dash = Dashboard::admin(&s.cp).await;
     let phone = format!("/dashboard/instances/{}/phone", p.uuid);
     let a = dash
-        .post(&format!("{phone}/send"), &[("contact", CONTACT), ("text", "Private")])
+        .post(
+            &format!("{phone}/send"),
+            &[("contact", CONTACT), ("text", "Private")],
+        )
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
     let list = page_until(&dash, "/dashboard/inbox", "the conversation", |b| {
         b.contains("data-conversation=\"")
     })
     .await;
-    let conv = attr(tag_with(&list, "data-conversation=\"").unwrap(), "data-conversation").unwrap();
+    let conv = attr(
+        tag_with(&list, "data-conversation=\"").unwrap(),
+        "data-conversation",
+    )
+    .unwrap();
     let inbox = format!("/dashboard/inbox/{conv}");
     let count = || async {
         let (_, h) = s
@@ -381,7 +483,10 @@ async fn other_tenants_other_engines_and_forged_posts_are_refused() {
 
     // Without the CSRF header: refused, nothing sent.
     for (path, form) in [
-        (format!("{phone}/send"), vec![("contact", CONTACT), ("text", "forged")]),
+        (
+            format!("{phone}/send"),
+            vec![("contact", CONTACT), ("text", "forged")],
+        ),
         (format!("{inbox}/send"), vec![("text", "forged")]),
         (format!("{phone}/fault"), vec![("fault", "logged_out")]),
         (format!("{inbox}/archive"), vec![]),
@@ -391,12 +496,17 @@ async fn other_tenants_other_engines_and_forged_posts_are_refused() {
         assert!(a.body.contains("CSRF"), "{}", a.body);
     }
     assert_eq!(count().await, before);
-    let (_, inst) = s.get(&format!("/api/v1/instances/{}", p.uuid), &s.user).await;
+    let (_, inst) = s
+        .get(&format!("/api/v1/instances/{}", p.uuid), &s.user)
+        .await;
     assert_eq!(inst["data"]["instance"]["status"], "connected");
 
     // Bad input: the API's 422 naming the field.
     let a = dash
-        .post(&format!("{phone}/send"), &[("contact", "not a number"), ("text", "x")])
+        .post(
+            &format!("{phone}/send"),
+            &[("contact", "not a number"), ("text", "x")],
+        )
         .await;
     assert_eq!(a.status, 422, "{}", a.body);
     assert!(a.body.contains("contact"), "{}", a.body);
@@ -428,14 +538,29 @@ async fn other_tenants_other_engines_and_forged_posts_are_refused() {
         assert!(!body.contains("Private"), "{path}");
     }
     let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
-        (format!("{phone}/scan"), vec![("phone_number", "5511999991237")]),
+        (
+            format!("{phone}/scan"),
+            vec![("phone_number", "5511999991237")],
+        ),
         (format!("{phone}/fault"), vec![("fault", "logged_out")]),
         (format!("{phone}/reconnect"), vec![]),
-        (format!("{phone}/send"), vec![("contact", CONTACT), ("text", "intruder")]),
-        (format!("{phone}/react"), vec![("contact", CONTACT), ("message_id", "X"), ("emoji", "👍")]),
+        (
+            format!("{phone}/send"),
+            vec![("contact", CONTACT), ("text", "intruder")],
+        ),
+        (
+            format!("{phone}/react"),
+            vec![("contact", CONTACT), ("message_id", "X"), ("emoji", "👍")],
+        ),
         (format!("{phone}/read"), vec![("contact", CONTACT)]),
-        (format!("{phone}/edit"), vec![("contact", CONTACT), ("message_id", "X"), ("text", "y")]),
-        (format!("{phone}/revoke"), vec![("contact", CONTACT), ("message_id", "X")]),
+        (
+            format!("{phone}/edit"),
+            vec![("contact", CONTACT), ("message_id", "X"), ("text", "y")],
+        ),
+        (
+            format!("{phone}/revoke"),
+            vec![("contact", CONTACT), ("message_id", "X")],
+        ),
         (format!("{inbox}/send"), vec![("text", "intruder")]),
         (format!("{inbox}/read"), vec![]),
         (format!("{inbox}/archive"), vec![]),
@@ -450,10 +575,14 @@ async fn other_tenants_other_engines_and_forged_posts_are_refused() {
         assert_eq!(a.status, 404, "{path}: {}", a.body);
     }
     assert_eq!(count().await, before);
-    let (_, c) = s.get(&format!("/api/v1/conversations/{conv}"), &s.user).await;
+    let (_, c) = s
+        .get(&format!("/api/v1/conversations/{conv}"), &s.user)
+        .await;
     assert_eq!(c["data"]["is_archived"], false);
-    assert_eq!(c["data"]["automation_paused"].as_bool().unwrap_or(false), false);
-    let (_, inst) = s.get(&format!("/api/v1/instances/{}", p.uuid), &s.user).await;
+    assert_eq!(c["data"]["automation_paused_at"], Value::Null, "{c}");
+    let (_, inst) = s
+        .get(&format!("/api/v1/instances/{}", p.uuid), &s.user)
+        .await;
     assert_eq!(inst["data"]["instance"]["status"], "connected");
     // Their own inbox is empty.
     let (status, page) = other.get("/dashboard/inbox").await;
@@ -475,11 +604,17 @@ async fn other_tenants_other_engines_and_forged_posts_are_refused() {
     assert_eq!(status, 409, "{page}");
     assert!(page.contains("for sandbox instances only"), "{page}");
     let a = dash
-        .post(&format!("{real_phone}/scan"), &[("phone_number", "5511999991238")])
+        .post(
+            &format!("{real_phone}/scan"),
+            &[("phone_number", "5511999991238")],
+        )
         .await;
     assert_eq!(a.status, 409, "{}", a.body);
     let a = dash
-        .post(&format!("{real_phone}/send"), &[("contact", CONTACT), ("text", "x")])
+        .post(
+            &format!("{real_phone}/send"),
+            &[("contact", CONTACT), ("text", "x")],
+        )
         .await;
     assert_eq!(a.status, 409, "{}", a.body);
     p.node.stop().await;

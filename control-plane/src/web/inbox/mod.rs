@@ -20,7 +20,7 @@ use super::{Pages, Session};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::service::inbox::history::MessageFilter;
-use crate::service::inbox::{ConversationFilter, Shape};
+use crate::service::inbox::{ConversationFilter, ConversationView, Shape};
 use crate::service::messaging::Outgoing;
 
 pub const PATHS: &[&str] = &[
@@ -50,7 +50,10 @@ pub fn routes() -> Pages {
         .route("/dashboard/inbox", get(index))
         .route("/dashboard/inbox/list", get(list))
         .route("/dashboard/inbox/{conversation}", get(show))
-        .route("/dashboard/inbox/{conversation}/thread", get(thread_fragment))
+        .route(
+            "/dashboard/inbox/{conversation}/thread",
+            get(thread_fragment),
+        )
         .route("/dashboard/inbox/{conversation}/panel", get(panel))
         .route(
             "/dashboard/inbox/{conversation}/send",
@@ -62,7 +65,10 @@ pub fn routes() -> Pages {
         .route("/dashboard/inbox/{conversation}/tags", post(set_tags))
         .route("/dashboard/inbox/{conversation}/pause", post(pause))
         .route("/dashboard/inbox/{conversation}/resume", post(resume))
-        .route("/dashboard/inbox/{conversation}/transcribe", post(transcribe))
+        .route(
+            "/dashboard/inbox/{conversation}/transcribe",
+            post(transcribe),
+        )
 }
 
 /// The list's filters, as the page's query string carries them.
@@ -162,11 +168,7 @@ async fn list_ctx(state: &AppState, s: &Session, filter: &Filter) -> WebResult<s
 }
 
 /// The page's frame: the list, the filter choices.
-async fn page_ctx(
-    state: &AppState,
-    s: &Session,
-    filter: &Filter,
-) -> WebResult<serde_json::Value> {
+async fn page_ctx(state: &AppState, s: &Session, filter: &Filter) -> WebResult<serde_json::Value> {
     let mut ctx = s.base("inbox");
     ctx["list"] = list_ctx(state, s, filter).await?;
     ctx["instances"] = json!(state.services.list_instances(&s.caller, None).await?);
@@ -198,6 +200,11 @@ async fn list(
 
 /// One conversation's thread.
 async fn thread_ctx(state: &AppState, s: &Session, id: &str) -> WebResult<serde_json::Value> {
+    let group = state
+        .services
+        .get_conversation(&s.caller, id, Shape::Standard { tags: false })
+        .await?
+        .is_group;
     let history = state
         .services
         .conversation_history(
@@ -217,7 +224,7 @@ async fn thread_ctx(state: &AppState, s: &Session, id: &str) -> WebResult<serde_
     Ok(json!({
         "screen": "inbox",
         "conversation_id": id,
-        "bubbles": thread::bubbles(history.messages, thread::Side::Instance, |u| urls.message_url(u)),
+        "bubbles": thread::bubbles(history.messages, thread::Side::Instance, group, |u| urls.message_url(u)),
         "has_more": history.has_more,
     }))
 }
@@ -228,15 +235,23 @@ async fn panel_ctx(state: &AppState, s: &Session, id: &str) -> WebResult<serde_j
         .services
         .get_conversation(&s.caller, id, Shape::Standard { tags: true })
         .await?;
-    let automation = state.services.automation_of(&s.caller, id).await?;
-    let all_tags = state.services.list_tags(&s.caller).await?;
-    let assigned: Vec<uuid::Uuid> = conversation
-        .tags
-        .iter()
-        .flatten()
-        .map(|t| t.id)
-        .collect();
-    let tags: Vec<serde_json::Value> = all_tags
+    panel_of(state, s, conversation).await
+}
+
+async fn panel_of(
+    state: &AppState,
+    s: &Session,
+    conversation: ConversationView,
+) -> WebResult<serde_json::Value> {
+    let automation = state
+        .services
+        .automation_of(&s.caller, &conversation.id.to_string())
+        .await?;
+    let assigned: Vec<uuid::Uuid> = conversation.tags.iter().flatten().map(|t| t.id).collect();
+    let tags: Vec<serde_json::Value> = state
+        .services
+        .list_tags(&s.caller)
+        .await?
         .into_iter()
         .map(|t| {
             let checked = assigned.contains(&t.id);
@@ -258,17 +273,14 @@ async fn show(
 ) -> WebResult<Response> {
     let filter = Filter::parse(q.as_deref());
     // The conversation first: an unknown or foreign one is the page's 404.
-    let panel = panel_ctx(&state, &s, &id).await?;
+    let conversation = state
+        .services
+        .get_conversation(&s.caller, &id, Shape::Standard { tags: true })
+        .await?;
     let live_key = state.services.live_conversation_key(&s.caller, &id).await?;
     let instance = state
         .services
-        .get_instance(
-            &s.caller,
-            &panel["conversation"]["instance_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        )
+        .get_instance(&s.caller, &conversation.instance_id.to_string())
         .await?;
     let mut ctx = page_ctx(&state, &s, &filter).await?;
     ctx["list"]["current"] = json!(id);
@@ -277,7 +289,7 @@ async fn show(
         "live_key": live_key,
         "instance": instance,
     });
-    ctx["panel"] = panel;
+    ctx["panel"] = panel_of(&state, &s, conversation).await?;
     ctx["thread"] = thread_ctx(&state, &s, &id).await?;
     html("inbox/show.html", ctx)
 }
@@ -348,7 +360,11 @@ async fn composed(state: &AppState, s: &Session, req: Request) -> WebResult<Comp
                 continue;
             }
             let filename = field.file_name().map(str::to_owned);
-            while let Some(chunk) = field.chunk().await.map_err(|e| fields::multipart_error(&e))? {
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| fields::multipart_error(&e))?
+            {
                 if upload.is_none() {
                     if chunk.is_empty() {
                         continue;
@@ -396,10 +412,7 @@ async fn send(
     req: Request,
 ) -> WebResult<Response> {
     // The conversation before the body: a foreign one is 404 whatever was sent.
-    state
-        .services
-        .live_conversation_key(&s.caller, &id)
-        .await?;
+    state.services.live_conversation_key(&s.caller, &id).await?;
     let Composed { fields, media_id } = composed(&state, &s, req).await?;
     let reply_to = fields.get("reply_to");
     let caption = fields.text("text").unwrap_or_default().trim().to_owned();
@@ -563,10 +576,7 @@ async fn transcribe(
     body: axum::body::Bytes,
 ) -> WebResult<Response> {
     // The message must be of this conversation (and so of the caller's tenant).
-    state
-        .services
-        .live_conversation_key(&s.caller, &id)
-        .await?;
+    state.services.live_conversation_key(&s.caller, &id).await?;
     let form = Fields::parse(&body);
     let message = form.required("message", "the audio message's id")?;
     state

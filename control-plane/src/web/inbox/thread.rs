@@ -99,10 +99,12 @@ fn short(s: &str, n: usize) -> String {
 }
 
 /// Bubbles of a window of history (oldest first). `message_url` makes the signed media URL
-/// of a message that has none in its stored details (media sent from the library).
+/// of a message that has none in its stored details (media sent from the library). Senders
+/// are named in groups only.
 pub fn bubbles(
     messages: Vec<HistoryMessage>,
     side: Side,
+    group: bool,
     message_url: impl Fn(uuid::Uuid) -> String,
 ) -> Vec<Bubble> {
     let texts: HashMap<String, String> = messages
@@ -137,20 +139,18 @@ pub fn bubbles(
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)
             };
-            let media_src = is_media.then(|| {
-                same_origin(&field("url").unwrap_or_else(|| message_url(m.uuid)))
-            });
+            let media_src =
+                is_media.then(|| same_origin(&field("url").unwrap_or_else(|| message_url(m.uuid))));
             let mime = field("mime_type");
             let time = chrono::DateTime::parse_from_rfc3339(&m.timestamp)
                 .map(|t| t.with_timezone(&chrono::Utc).format("%H:%M").to_string())
                 .unwrap_or_default();
-            let transcription = (h.transcription.transcription_status.is_some()).then(|| {
-                Transcription {
+            let transcription =
+                (h.transcription.transcription_status.is_some()).then(|| Transcription {
                     status: h.transcription.transcription_status.clone(),
                     text: h.transcription.audio_transcription.clone(),
                     error: h.transcription.transcription_error.clone(),
-                }
-            });
+                });
             let reactions = h
                 .grouped_reactions
                 .unwrap_or_default()
@@ -187,7 +187,7 @@ pub fn bubbles(
                     .and_then(|q| texts.get(q))
                     .map(|t| short(t, 120)),
                 quoted_id: m.quoted_message_id.clone(),
-                sender_name: m.sender_name.clone(),
+                sender_name: m.sender_name.clone().filter(|_| group),
                 kind: m.message_type,
                 body: m.message_body.filter(|b| !b.is_empty()),
                 message_id: m.message_id,
