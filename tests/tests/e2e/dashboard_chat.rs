@@ -223,6 +223,39 @@ async fn scan_chat_as_the_contact_and_answer_from_the_inbox() {
         "{reply}"
     );
 
+    // The contact edits, then deletes their reply: the inbox shows both.
+    let reply_id = attr(tag_with(reply, "class=\"bubble").unwrap(), "data-message").unwrap();
+    let a = dash
+        .post(
+            &format!("{phone}/edit"),
+            &[
+                ("contact", CONTACT),
+                ("message_id", &reply_id),
+                ("text", "Que ótimo!"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, 204, "{}", a.body);
+    page_until(&dash, &format!("{inbox}/thread"), "the edit", |b| {
+        bubble_with(b, "Que ótimo!").is_some_and(|m| m.contains("class=\"edited\""))
+    })
+    .await;
+    let a = dash
+        .post(
+            &format!("{phone}/revoke"),
+            &[("contact", CONTACT), ("message_id", &reply_id)],
+        )
+        .await;
+    assert_eq!(a.status, 204, "{}", a.body);
+    let thread_page = page_until(&dash, &format!("{inbox}/thread"), "the deletion", |b| {
+        bubble_with(b, "This message was deleted").is_some()
+    })
+    .await;
+    assert!(
+        bubble_with(&thread_page, "Que ótimo!").is_none(),
+        "deleted text is not shown"
+    );
+
     // Media both ways: an upload from the phone shows inline in the inbox, from its signed
     // URL on the page's own origin.
     let form = reqwest::multipart::Form::new()

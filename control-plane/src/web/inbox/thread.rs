@@ -111,6 +111,9 @@ pub fn bubbles(
         .iter()
         .map(|h| {
             let m = &h.message;
+            if m.is_deleted {
+                return (m.message_id.clone(), "This message was deleted".to_owned());
+            }
             let text = m
                 .message_body
                 .clone()
