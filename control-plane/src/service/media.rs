@@ -428,6 +428,25 @@ impl Services {
         })
     }
 
+    /// What to send for a library file (`media_id`), as `POST /messages/send-media` builds
+    /// it: the file's own type, and the caption and file name given.
+    pub async fn library_outgoing(
+        &self,
+        caller: &Caller,
+        id: &str,
+        caption: String,
+        filename: String,
+    ) -> AppResult<super::messaging::Outgoing> {
+        let file = self.media_for_send(caller, id).await?;
+        Ok(super::messaging::Outgoing::Media {
+            media_type: file.kind.clone(),
+            url: String::new(),
+            caption,
+            filename,
+            library: Some(Box::new(file)),
+        })
+    }
+
     /// Removes expired files, a batch at a time; returns how many were removed.
     pub async fn cleanup_expired_media(&self) -> AppResult<usize> {
         let mut removed = 0;

@@ -16,6 +16,7 @@ pub mod message_media;
 pub mod messaging;
 pub mod nodes;
 pub mod quotas;
+pub mod sandbox;
 pub mod tags;
 pub mod tenant_settings;
 pub mod tokens;
@@ -71,6 +72,8 @@ pub struct Services {
     pub automation_signal: Arc<tokio::sync::Notify>,
     /// News for the dashboard's live updates.
     pub live: live::LiveBus,
+    /// HTTP calls to nodes on a person's behalf (the sandbox phone; see [`sandbox`]).
+    pub node_http: reqwest::Client,
 }
 
 /// A random alphanumeric secret of `len` characters from the OS-seeded CSPRNG.
@@ -131,6 +134,8 @@ impl Services {
             config.tenancy.login_concurrency,
         ));
         let outbound = crate::automation::outbound::Outbound::new(config.allow_private_urls);
+        let node_http =
+            sandbox::node_http_client(std::time::Duration::from_secs(config.proxy_timeout_secs));
         Services {
             config,
             limiter,
@@ -157,6 +162,7 @@ impl Services {
             outbound,
             automation_signal: Arc::default(),
             live: live::LiveBus::default(),
+            node_http,
             bookkeeping_db: db.clone(),
             db,
         }

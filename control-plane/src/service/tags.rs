@@ -317,6 +317,8 @@ impl Services {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        drop(_permit);
+        self.conversation_news(&c).await;
         let mut out: Vec<TagRef> = tags
             .into_iter()
             .map(|t| TagRef {

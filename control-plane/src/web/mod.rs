@@ -22,6 +22,7 @@ pub mod assets;
 pub mod automations;
 pub mod contacts;
 pub mod crm;
+pub mod fields;
 pub mod inbox;
 pub mod instances;
 pub mod live;

@@ -6,6 +6,7 @@ mod automation_crash;
 mod browser;
 mod calendar;
 mod crash_recovery;
+mod dashboard_chat;
 mod edge;
 mod external_functions;
 mod groups;

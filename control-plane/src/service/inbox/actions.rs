@@ -16,6 +16,7 @@ use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
 use crate::service::ingest::EventKind;
+use crate::service::messaging::{MessageView, Outgoing};
 
 /// The answer of mark-read.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -61,6 +62,7 @@ impl Services {
                 .exec(&self.db)
                 .await?;
         }
+        self.conversation_news(&c).await;
         let mut sent = unread.is_empty();
         if !unread.is_empty() {
             let inst = instance::Entity::find_by_id(c.instance_id)
@@ -107,6 +109,25 @@ impl Services {
             }
         }
         ok
+    }
+
+    /// Sends into a conversation (to its chat, through its instance's node), as
+    /// `POST /chat/send` and `/messages/send-media` do: the daily limit and the
+    /// `AUTOMATION_ACTIVE` guard apply.
+    pub async fn send_in_conversation(
+        &self,
+        caller: &Caller,
+        reference: &str,
+        outgoing: Outgoing,
+        reply_to: Option<&str>,
+    ) -> AppResult<MessageView> {
+        let c = self.find_conversation(caller, reference).await?;
+        let inst = instance::Entity::find_by_id(c.instance_id)
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| AppError::not_found(ErrorCode::NotFound, "Conversation"))?;
+        self.send_through_node(&inst, &c.chat_jid, outgoing, reply_to)
+            .await
     }
 
     /// A message of the caller's tenant (and instance, for `sk_`) by our UUID or by its

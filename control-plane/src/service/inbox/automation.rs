@@ -248,6 +248,7 @@ impl Services {
                 .await?;
             txn.commit().await?;
         }
+        self.conversation_news(c).await;
         if let Some(inst) = instance::Entity::find_by_id(c.instance_id)
             .one(&self.db)
             .await?

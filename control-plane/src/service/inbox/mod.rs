@@ -425,6 +425,55 @@ impl Services {
         query.one(&self.db).await?.ok_or_else(not_found)
     }
 
+    /// The key live news names a conversation by ([`LiveEvent::conversation`]), for pages
+    /// that reload on news of one conversation.
+    ///
+    /// [`LiveEvent::conversation`]: crate::service::live::LiveEvent::conversation
+    pub async fn live_conversation_key(&self, caller: &Caller, reference: &str) -> AppResult<i64> {
+        Ok(self.find_conversation(caller, reference).await?.id)
+    }
+
+    /// The conversation of an instance the caller may use with one chat (a JID such as
+    /// `5511988887777@s.whatsapp.net`), archived or not; `None` before its first message.
+    pub async fn chat_conversation(
+        &self,
+        caller: &Caller,
+        instance: &str,
+        chat_jid: &str,
+    ) -> AppResult<Option<ConversationView>> {
+        let inst = self.find_instance(caller, instance).await?;
+        let row = conversation::Entity::scoped(caller.tenant())
+            .filter(conversation::Column::InstanceId.eq(inst.id))
+            .filter(conversation::Column::ChatJid.eq(chat_jid))
+            .one(&self.db)
+            .await?;
+        Ok(match row {
+            Some(c) => self
+                .conversation_views(std::slice::from_ref(&c), Shape::Standard { tags: false })
+                .await?
+                .pop(),
+            None => None,
+        })
+    }
+
+    /// Tells the dashboard a conversation changed (read, archived, tags, automation).
+    pub(crate) async fn conversation_news(&self, c: &conversation::Model) {
+        if !self.live.is_watched() {
+            return;
+        }
+        let inst = instance::Entity::find_by_id(c.instance_id)
+            .one(&self.db)
+            .await
+            .ok()
+            .flatten();
+        self.live.send(crate::service::live::LiveEvent {
+            tenant_id: c.tenant_id,
+            topic: crate::service::live::Topic::Message,
+            instance: inst.map(|i| i.uuid),
+            conversation: Some(c.id),
+        });
+    }
+
     pub async fn get_conversation(
         &self,
         caller: &Caller,
@@ -455,6 +504,8 @@ impl Services {
             .filter(conversation::Column::Id.eq(c.id))
             .exec(&self.db)
             .await?;
+        drop(_permit);
+        self.conversation_news(&c).await;
         Ok((c.uuid, at))
     }
 
@@ -470,6 +521,8 @@ impl Services {
         }
         let _permit = self.write_gate.enter().await;
         unarchive(&self.db, c.id).await?;
+        drop(_permit);
+        self.conversation_news(&c).await;
         Ok(c.uuid)
     }
 
@@ -481,6 +534,8 @@ impl Services {
             .filter(conversation::Column::Id.eq(c.id))
             .exec(&self.db)
             .await?;
+        drop(_permit);
+        self.conversation_news(&c).await;
         Ok(())
     }
 }

@@ -55,6 +55,32 @@ pub async fn paired_with(
     phone: &str,
     tweak: impl FnOnce(&mut instance_node::config::NodeConfig),
 ) -> Paired {
+    let p = unpaired_with(s, name, tweak).await;
+    let (status, body) = s
+        .api
+        .call(
+            Method::POST,
+            &p.node.url("/sandbox/scan"),
+            Some(&p.sk),
+            None,
+            Some(json!({"phone_number": phone})),
+        )
+        .await;
+    assert_eq!(status, 200, "scan: {body}");
+    p
+}
+
+/// A sandbox instance with its own in-process node, offering a QR code to scan.
+pub async fn unpaired(s: &Setup, name: &str) -> Paired {
+    unpaired_with(s, name, |_| {}).await
+}
+
+/// [`unpaired`], with the node's configuration changed by `tweak` first.
+pub async fn unpaired_with(
+    s: &Setup,
+    name: &str,
+    tweak: impl FnOnce(&mut instance_node::config::NodeConfig),
+) -> Paired {
     let (id, uuid) = s.api.create_instance(&s.cp, &s.user, name).await;
     let sk = s.api.create_sk_token(&s.cp, &s.user, id).await;
     let mut config =
@@ -75,17 +101,6 @@ pub async fn paired_with(
         (status == 200 && body["data"]["status"] == "qr_ready").then_some(body)
     })
     .await;
-    let (status, body) = s
-        .api
-        .call(
-            Method::POST,
-            &node.url("/sandbox/scan"),
-            Some(&sk),
-            None,
-            Some(json!({"phone_number": phone})),
-        )
-        .await;
-    assert_eq!(status, 200, "scan: {body}");
     Paired { id, uuid, sk, node }
 }
 
