@@ -76,7 +76,14 @@ pub enum Body {
     Multipart(Multipart),
 }
 
-/// Reads a request's body as a form of either kind; `limit` caps a URL-encoded body.
+/// The largest URL-encoded form (a message of 65,536 characters fits with room to spare);
+/// a multipart form is capped by its route's body limit and its parts' own limits.
+const FORM_LIMIT: usize = 1024 * 1024;
+
+/// The largest text part of a multipart form.
+const TEXT_PART_LIMIT: usize = 512 * 1024;
+
+/// Reads a request's body as a form of either kind.
 pub async fn body(req: Request) -> WebResult<Body> {
     let multipart = req
         .headers()
@@ -89,9 +96,14 @@ pub async fn body(req: Request) -> WebResult<Body> {
             .map_err(|e| WebError::bad_request(format!("The form could not be read: {e}.")))?;
         return Ok(Body::Multipart(m));
     }
-    let bytes = axum::body::Bytes::from_request(req, &())
+    let bytes = axum::body::to_bytes(req.into_body(), FORM_LIMIT)
         .await
-        .map_err(|e| WebError::bad_request(format!("The form could not be read: {e}.")))?;
+        .map_err(|_| {
+            WebError::from(AppError::new(
+                zapini_shared::error::ErrorCode::PayloadTooLarge,
+                "The form is larger than 1 MB; attach large content as a file.",
+            ))
+        })?;
     Ok(Body::Form(Fields::parse(&bytes)))
 }
 
@@ -109,14 +121,18 @@ pub fn multipart_error(e: &axum::extract::multipart::MultipartError) -> WebError
     ))
 }
 
-/// A text part of a multipart form (at most 64 KiB).
-pub async fn text_part(field: Field<'_>) -> WebResult<String> {
-    let bytes = field.bytes().await.map_err(|e| multipart_error(&e))?;
-    if bytes.len() > 64 * 1024 {
-        return Err(WebError::from(AppError::validation(
-            "form",
-            "A text field may not be longer than 64 KiB.",
-        )));
+/// A text part of a multipart form (at most 512 KiB, else a 422 naming it).
+pub async fn text_part(mut field: Field<'_>) -> WebResult<String> {
+    let name = field.name().unwrap_or("form").to_owned();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
+        if bytes.len() + chunk.len() > TEXT_PART_LIMIT {
+            return Err(WebError::from(AppError::validation(
+                &name,
+                format!("The {name} field may not be longer than 512 KiB."),
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
