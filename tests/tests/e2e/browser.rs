@@ -140,14 +140,36 @@ impl Browser {
         self.find(css).await;
     }
 
+    /// Runs `act` on the element, again on the new one when a live reload replaced it
+    /// meanwhile (a stale element).
+    async fn on<F, Fut>(&self, css: &str, act: F)
+    where
+        F: Fn(Element) -> Fut,
+        Fut: std::future::Future<Output = Result<(), fantoccini::error::CmdError>>,
+    {
+        let deadline = tokio::time::Instant::now() + T;
+        loop {
+            match act(self.find(css).await).await {
+                Ok(()) => return,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    tracing_stale(&e);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("`{css}`: {e}"),
+            }
+        }
+    }
+
     async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap();
+        self.on(css, |el| async move { el.click().await }).await;
     }
 
     async fn fill(&self, css: &str, value: &str) {
-        let el = self.find(css).await;
-        el.clear().await.unwrap();
-        el.send_keys(value).await.unwrap();
+        self.on(css, |el| async move {
+            el.clear().await?;
+            el.send_keys(value).await
+        })
+        .await;
     }
 
     /// Waits for the page's live stream to be open (before relying on live updates).
@@ -193,6 +215,15 @@ impl Browser {
     async fn close(self) {
         let _ = self.client.close().await;
     }
+}
+
+/// Only a replaced element is worth another try; anything else is reported at once.
+fn tracing_stale(e: &fantoccini::error::CmdError) {
+    let text = e.to_string();
+    assert!(
+        text.contains("stale element") || text.contains("not interactable"),
+        "{text}"
+    );
 }
 
 fn have_browser() -> bool {
