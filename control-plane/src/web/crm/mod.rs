@@ -1,4 +1,4 @@
-//! The crm section of the dashboard (built on the shell in `web/mod.rs`).
+//! The crm section of the dashboard.
 
 use super::Pages;
 
