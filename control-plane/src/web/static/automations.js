@@ -89,11 +89,8 @@
     if (!v.ok) { say("Not valid JSON yet in " + el.dataset.path + ": " + v.error, true); return; }
     const path = el.dataset.path;
     const root = def && typeof def === "object" ? def : {};
-    if (/^steps\.\d+\.id$/.test(path)) {
-      const old = el.dataset.was !== undefined ? el.dataset.was : el.defaultValue;
-      if (redraw) rename(root, old, v.value || "");
-      el.dataset.was = v.value || "";
-    }
+    // A new id (on change; the input's default is the id the cards were drawn with).
+    if (redraw && /^steps\.\d+\.id$/.test(path)) rename(root, el.defaultValue, v.value || "");
     setPath(root, path, v.value);
     write(root);
     say("Changed: save to keep it.", false);
