@@ -80,7 +80,11 @@ impl Services {
                                 // opened, moved on, paused or closed).
                                 if let Some((tenant, instance)) = at {
                                     services
-                                        .live_news(tenant, instance, crate::service::live::Topic::Session)
+                                        .live_news(
+                                            tenant,
+                                            instance,
+                                            crate::service::live::Topic::Session,
+                                        )
                                         .await;
                                 }
                                 renewal.abort();

@@ -33,7 +33,10 @@ fn last_segment(redirect: &Option<String>) -> String {
 }
 
 /// Waits (at most 20 s) for news of `topic` on the live bus.
-async fn news(rx: &mut tokio::sync::broadcast::Receiver<control_plane::service::live::LiveEvent>, topic: Topic) {
+async fn news(
+    rx: &mut tokio::sync::broadcast::Receiver<control_plane::service::live::LiveEvent>,
+    topic: Topic,
+) {
     tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             match rx.recv().await {
@@ -97,8 +100,10 @@ async fn flows_are_edited_as_cards_with_errors_on_their_step_and_tested() {
         .call(
             Method::POST,
             "/automation/flows",
-            Some(json!({"instance_id": t.uuid, "name": "Welcome", "is_active": false,
-                        "definition": welcome_definition()})),
+            Some(
+                json!({"instance_id": t.uuid, "name": "Welcome", "is_active": false,
+                        "definition": welcome_definition()}),
+            ),
         )
         .await;
     assert_eq!(status, 201, "{created}");
@@ -114,7 +119,9 @@ async fn flows_are_edited_as_cards_with_errors_on_their_step_and_tested() {
         assert!(page.contains(&format!("flow-row-{welcome}")), "{page}");
         assert!(page.contains("Welcome"));
     }
-    let (status, page) = dash.get(&format!("/dashboard/automations/flows/{welcome}")).await;
+    let (status, page) = dash
+        .get(&format!("/dashboard/automations/flows/{welcome}"))
+        .await;
     assert_eq!(status, 200, "{page}");
     let order: Vec<usize> = ["hi", "menu", "hours", "human"]
         .iter()
@@ -123,11 +130,19 @@ async fn flows_are_edited_as_cards_with_errors_on_their_step_and_tested() {
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
     let menu = around(&page, "data-step-id=\"menu\"", "data-step-id=\"hours\"");
     assert!(menu.contains("How can we help?"), "{menu}");
-    assert!(page.contains("step-card depth-1\" id=\"step-menu\""), "{page}");
+    assert!(
+        page.contains("step-card depth-1\" id=\"step-menu\""),
+        "{page}"
+    );
     assert!(menu.contains("Option 1: Opening hours") && menu.contains("href=\"#step-hours\""));
-    assert!(menu.contains("data-path=\"steps.1.options.1.next\""), "{menu}");
+    assert!(
+        menu.contains("data-path=\"steps.1.options.1.next\""),
+        "{menu}"
+    );
     // The JSON alongside.
-    assert!(page.contains("id=\"flow-json\"") && page.contains("&quot;start&quot;: &quot;hi&quot;"));
+    assert!(
+        page.contains("id=\"flow-json\"") && page.contains("&quot;start&quot;: &quot;hi&quot;")
+    );
 
     // A refused save: the API's error, on its step's card and in the flash; nothing stored.
     let mut bad = welcome_definition();
@@ -145,7 +160,10 @@ async fn flows_are_edited_as_cards_with_errors_on_their_step_and_tested() {
         )
         .await;
     assert_eq!(status, 422, "{body}");
-    assert!(body.contains("step-card depth-2 has-error\" id=\"step-hours\""), "{body}");
+    assert!(
+        body.contains("step-card depth-2 has-error\" id=\"step-hours\""),
+        "{body}"
+    );
     let card = around(&body, "id=\"step-hours\"", "</details>");
     assert!(card.contains("aria-invalid=\"true\""), "{card}");
     assert!(body.contains("hx-swap-oob") && body.contains("definition.steps[2].target"));
@@ -168,7 +186,10 @@ async fn flows_are_edited_as_cards_with_errors_on_their_step_and_tested() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("data-step-id=\"question_1\""), "{body}");
     assert!(body.contains("id=\"flow-json\"") && body.contains("hx-swap-oob=\"true\""));
-    assert!(body.contains("&quot;next&quot;: &quot;question_1&quot;"), "{body}");
+    assert!(
+        body.contains("&quot;next&quot;: &quot;question_1&quot;"),
+        "{body}"
+    );
 
     // A good save: stored as the API stores it (version bumped), the settings too.
     let mut good = welcome_definition();
@@ -191,7 +212,10 @@ async fn flows_are_edited_as_cards_with_errors_on_their_step_and_tested() {
     assert_eq!(stored[0]["priority"], 5);
     assert_eq!(stored[0]["version"], 2);
     assert_eq!(stored[0]["settings"]["debounce_ms"], 500);
-    assert_eq!(stored[0]["definition"]["steps"][0]["text"], "Hello {{contact.name}}!");
+    assert_eq!(
+        stored[0]["definition"]["steps"][0]["text"],
+        "Hello {{contact.name}}!"
+    );
 
     // A test run of the page's (unsaved) definition: the transcript.
     let mut unsaved = good.clone();
@@ -207,7 +231,10 @@ async fn flows_are_edited_as_cards_with_errors_on_their_step_and_tested() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("Hello Ana!") && body.contains("Someone will be right with you."), "{body}");
+    assert!(
+        body.contains("Hello Ana!") && body.contains("Someone will be right with you."),
+        "{body}"
+    );
     assert!(body.contains("handoff"), "{body}");
     // An invalid one is shown on its card instead.
     let (status, _, body) = dash
@@ -217,11 +244,17 @@ async fn flows_are_edited_as_cards_with_errors_on_their_step_and_tested() {
         )
         .await;
     assert_eq!(status, 422, "{body}");
-    assert!(body.contains("step-card depth-2 has-error\" id=\"step-hours\""), "{body}");
+    assert!(
+        body.contains("step-card depth-2 has-error\" id=\"step-hours\""),
+        "{body}"
+    );
 
     // Activate (from the list's row) and deactivate (from the page).
     let resp = dash
-        .req(Method::POST, &format!("/dashboard/automations/flows/{welcome}/toggle"))
+        .req(
+            Method::POST,
+            &format!("/dashboard/automations/flows/{welcome}/toggle"),
+        )
         .header("hx-request", "true")
         .header("hx-target", format!("flow-row-{welcome}"))
         .header("x-csrf-token", &dash.csrf)
@@ -229,10 +262,18 @@ async fn flows_are_edited_as_cards_with_errors_on_their_step_and_tested() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.text().await.unwrap().contains(&format!("id=\"flow-row-{welcome}\"")));
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains(&format!("id=\"flow-row-{welcome}\""))
+    );
     assert_eq!(flows(&t).await[0]["is_active"], true);
     let (status, _, body) = dash
-        .post(&format!("/dashboard/automations/flows/{welcome}/toggle"), &[])
+        .post(
+            &format!("/dashboard/automations/flows/{welcome}/toggle"),
+            &[],
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Activate"));
@@ -252,7 +293,10 @@ async fn flows_are_edited_as_cards_with_errors_on_their_step_and_tested() {
     assert_eq!(m["is_active"], false);
     assert_eq!(m["definition"]["start"], "welcome");
     let (status, _, body) = dash
-        .post("/dashboard/automations/flows", &[("name", " "), ("instance_id", &t.uuid)])
+        .post(
+            "/dashboard/automations/flows",
+            &[("name", " "), ("instance_id", &t.uuid)],
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("name"), "{body}");
@@ -268,7 +312,9 @@ async fn flows_are_edited_as_cards_with_errors_on_their_step_and_tested() {
     let (status, page) = other.get("/dashboard/automations").await;
     assert_eq!(status, 200);
     assert!(!page.contains("Welcome v2"));
-    let (status, _) = other.get(&format!("/dashboard/automations/flows/{welcome}")).await;
+    let (status, _) = other
+        .get(&format!("/dashboard/automations/flows/{welcome}"))
+        .await;
     assert_eq!(status, 404);
     let def = good.to_string();
     for (path, form) in [
@@ -279,7 +325,10 @@ async fn flows_are_edited_as_cards_with_errors_on_their_step_and_tested() {
         ("/delete", vec![]),
     ] {
         let (status, _, body) = other
-            .post(&format!("/dashboard/automations/flows/{welcome}{path}"), &form)
+            .post(
+                &format!("/dashboard/automations/flows/{welcome}{path}"),
+                &form,
+            )
             .await;
         assert_eq!(status, 404, "{path}: {body}");
     }
@@ -298,7 +347,10 @@ async fn integrations_are_configured_and_ai_functions_tested_with_their_log() {
     // Integrations: the agent made through the API is listed; a webhook bot made here.
     let (status, page) = dash.get("/dashboard/automations/integrations").await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains(&format!("integration-row-{}", ai.integration)), "{page}");
+    assert!(
+        page.contains(&format!("integration-row-{}", ai.integration)),
+        "{page}"
+    );
     let (status, redirect, body) = dash
         .post(
             "/dashboard/automations/integrations",
@@ -347,31 +399,57 @@ async fn integrations_are_configured_and_ai_functions_tested_with_their_log() {
     assert_eq!(shown["priority"], 3);
     assert_eq!(shown["is_active"], false);
     let secret = shown["config"]["secret"].as_str().unwrap().to_owned();
-    assert!(secret.starts_with("****") && !secret.contains("bot-secret"), "{secret}");
+    assert!(
+        secret.starts_with("****") && !secret.contains("bot-secret"),
+        "{secret}"
+    );
     // A blank secret keeps the stored one; a bad number names its field.
     let (status, _, _) = dash
         .post(
             &format!("/dashboard/automations/integrations/{bot}"),
-            &[("name", "My bot"), ("config.url", &bot_url), ("config.secret", "")],
+            &[
+                ("name", "My bot"),
+                ("config.url", &bot_url),
+                ("config.secret", ""),
+            ],
         )
         .await;
     assert_eq!(status, 200);
     let list = t.get("/automation/integrations").await;
-    assert!(list["data"].as_array().unwrap().iter().any(|i| i["config"]["secret"] == secret.as_str()));
+    assert!(
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["config"]["secret"] == secret.as_str())
+    );
     let (status, _, body) = dash
         .post(
             &format!("/dashboard/automations/integrations/{bot}"),
-            &[("name", "My bot"), ("config.url", &bot_url), ("config.timeout_seconds", "99")],
+            &[
+                ("name", "My bot"),
+                ("config.url", &bot_url),
+                ("config.timeout_seconds", "99"),
+            ],
         )
         .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("config.timeout_seconds"), "{body}");
     let (status, _, _) = dash
-        .post(&format!("/dashboard/automations/integrations/{bot}/toggle"), &[])
+        .post(
+            &format!("/dashboard/automations/integrations/{bot}/toggle"),
+            &[],
+        )
         .await;
     assert_eq!(status, 200);
     let list = t.get("/automation/integrations").await;
-    assert!(list["data"].as_array().unwrap().iter().any(|i| i["id"] == bot.as_str() && i["is_active"] == true));
+    assert!(
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == bot.as_str() && i["is_active"] == true)
+    );
 
     // AI Functions: created here, the API's validation named on a bad one.
     let (status, _, body) = dash
@@ -407,7 +485,9 @@ async fn integrations_are_configured_and_ai_functions_tested_with_their_log() {
         .await;
     assert_eq!(status, 204, "{body}");
     let function = last_segment(&redirect);
-    let (status, shown) = ai.call(Method::GET, &format!("/ai-functions/{function}"), None).await;
+    let (status, shown) = ai
+        .call(Method::GET, &format!("/ai-functions/{function}"), None)
+        .await;
     assert_eq!(status, 200, "{shown}");
     assert_eq!(shown["data"]["endpoint_url"], endpoint.as_str());
     assert_eq!(shown["data"]["parameters"][0]["name"], "order_number");
@@ -428,15 +508,24 @@ async fn integrations_are_configured_and_ai_functions_tested_with_their_log() {
     assert!(body.contains("data-status=\"success\""), "{body}");
     assert_eq!(fake.last().query.as_deref(), Some("order_number=ORD-12345"));
     let (status, log) = ai
-        .call(Method::GET, &format!("/ai-functions/{function}/executions"), None)
+        .call(
+            Method::GET,
+            &format!("/ai-functions/{function}/executions"),
+            None,
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(log["data"].as_array().unwrap().len(), 1);
     assert_eq!(log["data"][0]["is_test"], true);
     let execution = log["data"][0]["uuid"].as_str().unwrap().to_owned();
-    assert!(body.contains(&format!("data-execution=\"{execution}\"")), "the log is redrawn: {body}");
+    assert!(
+        body.contains(&format!("data-execution=\"{execution}\"")),
+        "the log is redrawn: {body}"
+    );
     let (status, page) = dash
-        .get(&format!("/dashboard/automations/functions/{function}/executions"))
+        .get(&format!(
+            "/dashboard/automations/functions/{function}/executions"
+        ))
         .await;
     assert_eq!(status, 200);
     assert!(page.contains(&execution));
@@ -444,7 +533,10 @@ async fn integrations_are_configured_and_ai_functions_tested_with_their_log() {
         .get(&format!("/dashboard/automations/executions/{execution}"))
         .await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("ORD-12345") && page.contains("shipped"), "{page}");
+    assert!(
+        page.contains("ORD-12345") && page.contains("shipped"),
+        "{page}"
+    );
 
     // Edit, disable, delete: as the API then shows it.
     let (status, _, body) = dash
@@ -467,16 +559,26 @@ async fn integrations_are_configured_and_ai_functions_tested_with_their_log() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert!(!body.contains("shop-token-9876"), "secrets are shown masked: {body}");
-    let (_, shown) = ai.call(Method::GET, &format!("/ai-functions/{function}"), None).await;
+    assert!(
+        !body.contains("shop-token-9876"),
+        "secrets are shown masked: {body}"
+    );
+    let (_, shown) = ai
+        .call(Method::GET, &format!("/ai-functions/{function}"), None)
+        .await;
     assert_eq!(shown["data"]["display_name"], "Order status");
     assert_eq!(shown["data"]["auth_type"], "bearer");
     assert_eq!(shown["data"]["timeout_seconds"], 10);
     let (status, _, _) = dash
-        .post(&format!("/dashboard/automations/functions/{function}/toggle"), &[])
+        .post(
+            &format!("/dashboard/automations/functions/{function}/toggle"),
+            &[],
+        )
         .await;
     assert_eq!(status, 200);
-    let (_, shown) = ai.call(Method::GET, &format!("/ai-functions/{function}"), None).await;
+    let (_, shown) = ai
+        .call(Method::GET, &format!("/ai-functions/{function}"), None)
+        .await;
     assert_eq!(shown["data"]["is_enabled"], false);
 
     // Another tenant (with an agent of its own): 404 everywhere.
@@ -499,24 +601,43 @@ async fn integrations_are_configured_and_ai_functions_tested_with_their_log() {
         format!("/dashboard/automations/functions/{function}/test"),
         format!("/dashboard/automations/functions/{function}/delete"),
     ] {
-        let (status, _, body) = other.post(&path, &[("name", "x"), ("description", "x")]).await;
+        let (status, _, body) = other
+            .post(&path, &[("name", "x"), ("description", "x")])
+            .await;
         assert_eq!(status, 404, "{path}: {body}");
     }
 
     // Deleting.
     let (status, redirect, _) = dash
-        .post(&format!("/dashboard/automations/functions/{function}/delete"), &[])
+        .post(
+            &format!("/dashboard/automations/functions/{function}/delete"),
+            &[],
+        )
         .await;
     assert_eq!(status, 204);
-    assert_eq!(redirect.as_deref(), Some("/dashboard/automations/functions"));
-    let (status, _) = ai.call(Method::GET, &format!("/ai-functions/{function}"), None).await;
+    assert_eq!(
+        redirect.as_deref(),
+        Some("/dashboard/automations/functions")
+    );
+    let (status, _) = ai
+        .call(Method::GET, &format!("/ai-functions/{function}"), None)
+        .await;
     assert_eq!(status, 404);
     let (status, _, _) = dash
-        .post(&format!("/dashboard/automations/integrations/{bot}/delete"), &[])
+        .post(
+            &format!("/dashboard/automations/integrations/{bot}/delete"),
+            &[],
+        )
         .await;
     assert_eq!(status, 204);
     let list = t.get("/automation/integrations").await;
-    assert!(list["data"].as_array().unwrap().iter().all(|i| i["id"] != bot.as_str()));
+    assert!(
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["id"] != bot.as_str())
+    );
 }
 
 #[tokio::test]
@@ -525,7 +646,10 @@ async fn without_an_ai_agent_the_functions_page_says_so() {
     let dash = Dash::admin(&t.app).await;
     let (status, page) = dash.get("/dashboard/automations/functions").await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("data-code=\"AI_AGENT_NOT_ENABLED\""), "{page}");
+    assert!(
+        page.contains("data-code=\"AI_AGENT_NOT_ENABLED\""),
+        "{page}"
+    );
 }
 
 #[tokio::test]
@@ -536,8 +660,10 @@ async fn sessions_are_listed_live_and_paused_resumed_and_closed() {
         .call(
             Method::POST,
             "/automation/flows",
-            Some(json!({"instance_id": t.uuid, "name": "Greeter", "settings": {"debounce_ms": 0},
-                        "definition": welcome_definition()})),
+            Some(
+                json!({"instance_id": t.uuid, "name": "Greeter", "settings": {"debounce_ms": 0},
+                        "definition": welcome_definition()}),
+            ),
         )
         .await;
     assert_eq!(status, 201, "{created}");
@@ -564,7 +690,10 @@ async fn sessions_are_listed_live_and_paused_resumed_and_closed() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("data-live=\"session\""));
     let row = around(&page, &format!("id=\"session-{id}\""), "</tr>");
-    assert!(row.contains("Greeter") && row.contains("5511900000001"), "{row}");
+    assert!(
+        row.contains("Greeter") && row.contains("5511900000001"),
+        "{row}"
+    );
     assert!(row.contains("data-status=\"active\""), "{row}");
     // The filters are the API's.
     let (_, table) = dash
@@ -579,7 +708,10 @@ async fn sessions_are_listed_live_and_paused_resumed_and_closed() {
         .await;
     assert!(!table.contains(&id), "{table}");
     let resp = dash
-        .req(Method::GET, "/dashboard/automations/sessions/table?status=nope")
+        .req(
+            Method::GET,
+            "/dashboard/automations/sessions/table?status=nope",
+        )
         .header("hx-request", "true")
         .send()
         .await
@@ -594,7 +726,10 @@ async fn sessions_are_listed_live_and_paused_resumed_and_closed() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("data-status=\"paused\"") && body.contains("Resume"), "{body}");
+    assert!(
+        body.contains("data-status=\"paused\"") && body.contains("Resume"),
+        "{body}"
+    );
     let shown = t.get(&format!("/automation/sessions/{id}")).await;
     assert_eq!(shown["data"]["status"], "paused");
     let (status, _, body) = dash
@@ -639,8 +774,10 @@ async fn column_ids(t: &Inbox, board: &str) -> Vec<String> {
 }
 
 async fn titles_in(t: &Inbox, board: &str, column: &str) -> Vec<String> {
-    t.get(&format!("/kanban/boards/{board}/leads?column_uuid={column}&status=all"))
-        .await["data"]
+    t.get(&format!(
+        "/kanban/boards/{board}/leads?column_uuid={column}&status=all"
+    ))
+    .await["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -657,7 +794,10 @@ async fn the_kanban_board_moves_leads_and_reorders_columns_through_the_api() {
     for path in ["/dashboard/crm", "/dashboard/crm/kanban"] {
         let (status, page) = dash.get(path).await;
         assert_eq!(status, 200, "{page}");
-        assert!(page.contains("data-code=\"KANBAN_NOT_ENABLED\""), "{path}: {page}");
+        assert!(
+            page.contains("data-code=\"KANBAN_NOT_ENABLED\""),
+            "{path}: {page}"
+        );
     }
     let (status, _, body) = dash
         .post(
@@ -672,7 +812,11 @@ async fn the_kanban_board_moves_leads_and_reorders_columns_through_the_api() {
     let (status, redirect, body) = dash
         .post(
             "/dashboard/crm/kanban/boards",
-            &[("name", "Sales"), ("instance_id", &t.uuid), ("description", "Deals")],
+            &[
+                ("name", "Sales"),
+                ("instance_id", &t.uuid),
+                ("description", "Deals"),
+            ],
         )
         .await;
     assert_eq!(status, 204, "{body}");
@@ -708,7 +852,10 @@ async fn the_kanban_board_moves_leads_and_reorders_columns_through_the_api() {
         .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("<code>value</code>"), "{body}");
-    assert_eq!(titles_in(&t, &board, &columns[0]).await, ["Lead A", "Lead B"]);
+    assert_eq!(
+        titles_in(&t, &board, &columns[0]).await,
+        ["Lead A", "Lead B"]
+    );
     let leads = t.get(&format!("/kanban/boards/{board}/leads")).await;
     let lead = |title: &str| {
         leads["data"]
@@ -724,7 +871,9 @@ async fn the_kanban_board_moves_leads_and_reorders_columns_through_the_api() {
     let (a, b) = (lead("Lead A"), lead("Lead B"));
 
     // The board: statistics, the columns in order, each lead with its column select.
-    let (status, page) = dash.get(&format!("/dashboard/crm/kanban/boards/{board}")).await;
+    let (status, page) = dash
+        .get(&format!("/dashboard/crm/kanban/boards/{board}"))
+        .await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("data-live=\"crm\"") && page.contains("crm.js"));
     let positions: Vec<usize> = columns
@@ -739,13 +888,23 @@ async fn the_kanban_board_moves_leads_and_reorders_columns_through_the_api() {
     let (status, _, body) = dash
         .post(
             &format!("/dashboard/crm/kanban/leads/{b}/move"),
-            &[("column_uuid", &columns[0]), ("position", "0"), ("status", "open")],
+            &[
+                ("column_uuid", &columns[0]),
+                ("position", "0"),
+                ("status", "open"),
+            ],
         )
         .await;
     assert_eq!(status, 200, "{body}");
     news(&mut rx, Topic::Crm).await;
-    assert_eq!(titles_in(&t, &board, &columns[0]).await, ["Lead B", "Lead A"]);
-    assert!(body.find(&format!("data-lead=\"{b}\"")).unwrap() < body.find(&format!("data-lead=\"{a}\"")).unwrap());
+    assert_eq!(
+        titles_in(&t, &board, &columns[0]).await,
+        ["Lead B", "Lead A"]
+    );
+    assert!(
+        body.find(&format!("data-lead=\"{b}\"")).unwrap()
+            < body.find(&format!("data-lead=\"{a}\"")).unwrap()
+    );
     // To another column (the select: last place).
     let (status, _, _) = dash
         .post(
@@ -775,14 +934,12 @@ async fn the_kanban_board_moves_leads_and_reorders_columns_through_the_api() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(column_ids(&t, &board).await, reversed);
-    let right = format!(
-        "{}", // the first column's "→" button: its order swaps it with the second
-        [reversed[1].clone(), reversed[0].clone()]
-            .into_iter()
-            .chain(reversed[2..].iter().cloned())
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    // The first column's "→" button: its order swaps it with the second.
+    let right = [reversed[1].clone(), reversed[0].clone()]
+        .into_iter()
+        .chain(reversed[2..].iter().cloned())
+        .collect::<Vec<_>>()
+        .join(",");
     assert!(body.contains(&right), "{body}");
     let (status, _, body) = dash
         .post(
@@ -826,7 +983,10 @@ async fn the_kanban_board_moves_leads_and_reorders_columns_through_the_api() {
     // The lead's page: fields, notes, timeline, won / lost, delete.
     let (status, page) = dash.get(&format!("/dashboard/crm/kanban/leads/{a}")).await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Lead A") && page.contains("data-kind=\"moved\""), "{page}");
+    assert!(
+        page.contains("Lead A") && page.contains("data-kind=\"moved\""),
+        "{page}"
+    );
     let (status, _, body) = dash
         .post(
             &format!("/dashboard/crm/kanban/leads/{a}"),
@@ -854,10 +1014,18 @@ async fn the_kanban_board_moves_leads_and_reorders_columns_through_the_api() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Wants a demo on Friday."));
     let shown = t.get(&format!("/kanban/leads/{a}")).await;
-    assert_eq!(shown["data"]["notes"][0]["content"], "Wants a demo on Friday.");
-    let (status, _, _) = dash.post(&format!("/dashboard/crm/kanban/leads/{a}/won"), &[]).await;
+    assert_eq!(
+        shown["data"]["notes"][0]["content"],
+        "Wants a demo on Friday."
+    );
+    let (status, _, _) = dash
+        .post(&format!("/dashboard/crm/kanban/leads/{a}/won"), &[])
+        .await;
     assert_eq!(status, 200);
-    assert_eq!(t.get(&format!("/kanban/leads/{a}")).await["data"]["status"], "won");
+    assert_eq!(
+        t.get(&format!("/kanban/leads/{a}")).await["data"]["status"],
+        "won"
+    );
     let (status, _, body) = dash
         .post(
             &format!("/dashboard/crm/kanban/leads/{a}/lost"),
@@ -870,7 +1038,9 @@ async fn the_kanban_board_moves_leads_and_reorders_columns_through_the_api() {
     assert_eq!(shown["data"]["lost_reason"], "Chose a competitor");
     let board_now = t.get(&format!("/kanban/boards/{board}")).await;
     assert_eq!(board_now["data"]["stats"]["lost_leads"], 1);
-    let (_, page) = dash.get(&format!("/dashboard/crm/kanban/boards/{board}/live")).await;
+    let (_, page) = dash
+        .get(&format!("/dashboard/crm/kanban/boards/{board}/live"))
+        .await;
     assert!(page.contains("id=\"board-stats\""), "{page}");
 
     // Another tenant (Kanban on too): 404 on every page and action with our ids.
@@ -885,39 +1055,79 @@ async fn the_kanban_board_moves_leads_and_reorders_columns_through_the_api() {
         assert_eq!(status, 404, "{path}: {page}");
     }
     for (path, form) in [
-        (format!("/dashboard/crm/kanban/boards/{board}"), vec![("name", "x")]),
-        (format!("/dashboard/crm/kanban/boards/{board}/delete"), vec![]),
-        (format!("/dashboard/crm/kanban/boards/{board}/columns"), vec![("name", "x")]),
-        (format!("/dashboard/crm/kanban/boards/{board}/reorder"), vec![("order", columns[0].as_str())]),
-        (format!("/dashboard/crm/kanban/boards/{board}/leads"), vec![("title", "x")]),
-        (format!("/dashboard/crm/kanban/columns/{demo}"), vec![("name", "x")]),
-        (format!("/dashboard/crm/kanban/columns/{demo}/delete"), vec![("board", board.as_str())]),
-        (format!("/dashboard/crm/kanban/leads/{b}"), vec![("title", "x")]),
-        (format!("/dashboard/crm/kanban/leads/{b}/move"), vec![("column_uuid", columns[0].as_str())]),
+        (
+            format!("/dashboard/crm/kanban/boards/{board}"),
+            vec![("name", "x")],
+        ),
+        (
+            format!("/dashboard/crm/kanban/boards/{board}/delete"),
+            vec![],
+        ),
+        (
+            format!("/dashboard/crm/kanban/boards/{board}/columns"),
+            vec![("name", "x")],
+        ),
+        (
+            format!("/dashboard/crm/kanban/boards/{board}/reorder"),
+            vec![("order", columns[0].as_str())],
+        ),
+        (
+            format!("/dashboard/crm/kanban/boards/{board}/leads"),
+            vec![("title", "x")],
+        ),
+        (
+            format!("/dashboard/crm/kanban/columns/{demo}"),
+            vec![("name", "x")],
+        ),
+        (
+            format!("/dashboard/crm/kanban/columns/{demo}/delete"),
+            vec![("board", board.as_str())],
+        ),
+        (
+            format!("/dashboard/crm/kanban/leads/{b}"),
+            vec![("title", "x")],
+        ),
+        (
+            format!("/dashboard/crm/kanban/leads/{b}/move"),
+            vec![("column_uuid", columns[0].as_str())],
+        ),
         (format!("/dashboard/crm/kanban/leads/{b}/won"), vec![]),
         (format!("/dashboard/crm/kanban/leads/{b}/lost"), vec![]),
-        (format!("/dashboard/crm/kanban/leads/{b}/note"), vec![("content", "x")]),
+        (
+            format!("/dashboard/crm/kanban/leads/{b}/note"),
+            vec![("content", "x")],
+        ),
         (format!("/dashboard/crm/kanban/leads/{b}/delete"), vec![]),
     ] {
         let (status, _, body) = other.post(&path, &form).await;
         assert_eq!(status, 404, "{path}: {body}");
     }
-    assert_eq!(t.get(&format!("/kanban/leads/{b}")).await["data"]["status"], "open");
+    assert_eq!(
+        t.get(&format!("/kanban/leads/{b}")).await["data"]["status"],
+        "open"
+    );
 
     // Deleting a lead goes back to its board.
     let (status, redirect, _) = dash
         .post(&format!("/dashboard/crm/kanban/leads/{b}/delete"), &[])
         .await;
     assert_eq!(status, 204);
-    assert_eq!(redirect.unwrap(), format!("/dashboard/crm/kanban/boards/{board}"));
-    let (status, _) = t.call(Method::GET, &format!("/kanban/leads/{b}"), None).await;
+    assert_eq!(
+        redirect.unwrap(),
+        format!("/dashboard/crm/kanban/boards/{board}")
+    );
+    let (status, _) = t
+        .call(Method::GET, &format!("/kanban/leads/{b}"), None)
+        .await;
     assert_eq!(status, 404);
     let (status, redirect, _) = dash
         .post(&format!("/dashboard/crm/kanban/boards/{board}/delete"), &[])
         .await;
     assert_eq!(status, 204);
     assert_eq!(redirect.as_deref(), Some("/dashboard/crm/kanban"));
-    let (status, _) = t.call(Method::GET, &format!("/kanban/boards/{board}"), None).await;
+    let (status, _) = t
+        .call(Method::GET, &format!("/kanban/boards/{board}"), None)
+        .await;
     assert_eq!(status, 404);
 }
 
@@ -972,7 +1182,11 @@ async fn appointments_show_in_the_month_and_week_in_the_tenants_zone() {
     let (status, _, body) = dash
         .post(
             "/dashboard/crm/calendar/appointments",
-            &[("title", "No time"), ("instance_id", &t.uuid), ("reminder_minutes", "soon")],
+            &[
+                ("title", "No time"),
+                ("instance_id", &t.uuid),
+                ("reminder_minutes", "soon"),
+            ],
         )
         .await;
     assert_eq!(status, 422, "{body}");
@@ -987,13 +1201,23 @@ async fn appointments_show_in_the_month_and_week_in_the_tenants_zone() {
         let (status, page) = dash.get(path).await;
         assert_eq!(status, 200, "{page}");
         let day = around(&page, "data-date=\"2026-05-14\"", "</section>");
-        assert!(day.contains(&format!("data-appointment=\"{id}\"")), "{path}: {day}");
-        assert!(day.contains(">10:00<") && day.contains("Consultation"), "{day}");
+        assert!(
+            day.contains(&format!("data-appointment=\"{id}\"")),
+            "{path}: {day}"
+        );
+        assert!(
+            day.contains(">10:00<") && day.contains("Consultation"),
+            "{day}"
+        );
         assert!(page.contains("Times in America&#x2f;Sao_Paulo"), "{page}");
     }
-    let (_, page) = dash.get("/dashboard/crm/calendar?view=week&date=2026-05-21").await;
+    let (_, page) = dash
+        .get("/dashboard/crm/calendar?view=week&date=2026-05-21")
+        .await;
     assert!(!page.contains(&id));
-    let (_, page) = dash.get("/dashboard/crm/calendar?view=month&date=2026-06-01").await;
+    let (_, page) = dash
+        .get("/dashboard/crm/calendar?view=month&date=2026-06-01")
+        .await;
     assert!(!page.contains(&id));
     let (status, _) = dash.get("/dashboard/crm/calendar?date=14/05/2026").await;
     assert_eq!(status, 422);
@@ -1027,27 +1251,39 @@ async fn appointments_show_in_the_month_and_week_in_the_tenants_zone() {
     assert_eq!(shown["data"]["reminder_minutes"], Value::Null);
     for (action, status_after) in [("confirm", "confirmed"), ("complete", "completed")] {
         let (status, _, body) = dash
-            .post(&format!("/dashboard/crm/calendar/appointments/{id}/{action}"), &[])
+            .post(
+                &format!("/dashboard/crm/calendar/appointments/{id}/{action}"),
+                &[],
+            )
             .await;
         assert_eq!(status, 200, "{body}");
         let shown = t.get(&format!("/calendar/appointments/{id}")).await;
         assert_eq!(shown["data"]["status"], status_after);
     }
     let (status, _, body) = dash
-        .post(&format!("/dashboard/crm/calendar/appointments/{id}/cancel"), &[])
+        .post(
+            &format!("/dashboard/crm/calendar/appointments/{id}/cancel"),
+            &[],
+        )
         .await;
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("CONFLICT"));
 
     // to-kanban: refused without Kanban, a lead with it.
     let (status, _, body) = dash
-        .post(&format!("/dashboard/crm/calendar/appointments/{id}/to-kanban"), &[])
+        .post(
+            &format!("/dashboard/crm/calendar/appointments/{id}/to-kanban"),
+            &[],
+        )
         .await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("KANBAN_NOT_ENABLED"));
     enable_kanban(&t.app, ADMIN_EMAIL).await;
     let (status, _, body) = dash
-        .post(&format!("/dashboard/crm/calendar/appointments/{id}/to-kanban"), &[("board_uuid", "")])
+        .post(
+            &format!("/dashboard/crm/calendar/appointments/{id}/to-kanban"),
+            &[("board_uuid", "")],
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("id=\"appointment-lead\""), "{body}");
@@ -1065,7 +1301,14 @@ async fn appointments_show_in_the_month_and_week_in_the_tenants_zone() {
     assert_eq!(status, 404);
     let (_, page) = other.get("/dashboard/crm/calendar?date=2026-05-14").await;
     assert!(!page.contains(&id));
-    for action in ["", "/confirm", "/complete", "/cancel", "/to-kanban", "/delete"] {
+    for action in [
+        "",
+        "/confirm",
+        "/complete",
+        "/cancel",
+        "/to-kanban",
+        "/delete",
+    ] {
         let (status, _, body) = other
             .post(
                 &format!("/dashboard/crm/calendar/appointments/{id}{action}"),
@@ -1086,13 +1329,19 @@ async fn appointments_show_in_the_month_and_week_in_the_tenants_zone() {
     assert_eq!(status, 201, "{created}");
     let second = created["data"]["uuid"].as_str().unwrap().to_owned();
     let (status, _, _) = dash
-        .post(&format!("/dashboard/crm/calendar/appointments/{second}/cancel"), &[])
+        .post(
+            &format!("/dashboard/crm/calendar/appointments/{second}/cancel"),
+            &[],
+        )
         .await;
     assert_eq!(status, 200);
     let shown = t.get(&format!("/calendar/appointments/{second}")).await;
     assert_eq!(shown["data"]["status"], "cancelled");
     let (status, redirect, _) = dash
-        .post(&format!("/dashboard/crm/calendar/appointments/{second}/delete"), &[])
+        .post(
+            &format!("/dashboard/crm/calendar/appointments/{second}/delete"),
+            &[],
+        )
         .await;
     assert_eq!(status, 204);
     assert_eq!(
@@ -1100,7 +1349,11 @@ async fn appointments_show_in_the_month_and_week_in_the_tenants_zone() {
         Some("/dashboard/crm/calendar?date=2026-05-20")
     );
     let (status, _) = t
-        .call(Method::GET, &format!("/calendar/appointments/{second}"), None)
+        .call(
+            Method::GET,
+            &format!("/calendar/appointments/{second}"),
+            None,
+        )
         .await;
     assert_eq!(status, 404);
 }
@@ -1133,6 +1386,16 @@ async fn state_changes_without_the_csrf_header_are_refused() {
         assert_eq!(resp.status(), 403, "{path}");
         assert!(resp.text().await.unwrap().contains("CSRF"));
     }
-    assert!(t.get("/automation/flows").await["data"].as_array().unwrap().is_empty());
-    assert!(t.get("/kanban/boards").await["data"].as_array().unwrap().is_empty());
+    assert!(
+        t.get("/automation/flows").await["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        t.get("/kanban/boards").await["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -123,8 +123,12 @@ impl Services {
         if queued {
             self.webhook_signal.notify();
         }
-        self.live_news(saved.tenant_id, saved.instance_id, crate::service::live::Topic::Crm)
-            .await;
+        self.live_news(
+            saved.tenant_id,
+            saved.instance_id,
+            crate::service::live::Topic::Crm,
+        )
+        .await;
         Ok(view)
     }
 
@@ -195,8 +199,12 @@ impl Services {
         if queued {
             self.webhook_signal.notify();
         }
-        self.live_news(saved.tenant_id, saved.instance_id, crate::service::live::Topic::Crm)
-            .await;
+        self.live_news(
+            saved.tenant_id,
+            saved.instance_id,
+            crate::service::live::Topic::Crm,
+        )
+        .await;
         Ok(view)
     }
 
@@ -226,7 +234,8 @@ impl Services {
         a.updated_at = Set(now);
         a.update(&txn).await?;
         txn.commit().await?;
-        self.live_news(at.0, at.1, crate::service::live::Topic::Crm).await;
+        self.live_news(at.0, at.1, crate::service::live::Topic::Crm)
+            .await;
         Ok(NoteView::new(&note))
     }
 

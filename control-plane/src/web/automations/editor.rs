@@ -1,11 +1,10 @@
 //! The flow editor's model: a definition (JSON, possibly unfinished) shown as a tree of step
-//! cards (each step's fields, where each branch goes, its validation errors), and the
-//! editor's structural operations (add or remove a step or a menu option / condition rule,
-//! choose the first step). Pure: no services, no validation of its own (saving goes through
-//! the API's); field edits are made by the page's script in the JSON itself.
+//! cards (each step's fields, where each branch goes, its validation errors). Pure: no
+//! services, no validation of its own (saving goes through the API's); field edits are made
+//! by the page's script in the JSON itself, structural ones by [`super::editor_ops`].
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 pub use crate::automation::flow::model::STEP_TYPES;
 
@@ -124,7 +123,12 @@ const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE"];
 const CONTACT_FIELDS: &[&str] = &["name", "email", "company", "notes"];
 
 /// A step type's own fields (after `id`), and its lists.
-fn specs(kind: &str) -> (Vec<Spec>, Option<(&'static str, &'static str, &'static str)>) {
+fn specs(
+    kind: &str,
+) -> (
+    Vec<Spec>,
+    Option<(&'static str, &'static str, &'static str)>,
+) {
     use Kind::*;
     let next = f("next", "Then go to", Step, false);
     match kind {
@@ -179,7 +183,12 @@ fn specs(kind: &str) -> (Vec<Spec>, Option<(&'static str, &'static str, &'static
                 f("body", "Body (JSON)", Json, false),
                 f("auth", "Auth (JSON: bearer, basic or header)", Json, false),
                 f("timeout_seconds", "Timeout (seconds)", Number, false),
-                f("save", "Save from the answer (JSON: variable to path)", Json, false),
+                f(
+                    "save",
+                    "Save from the answer (JSON: variable to path)",
+                    Json,
+                    false,
+                ),
                 f("status_var", "Save the status as", Text, false),
                 f("next", "Then go to", Step, false),
                 f("error_next", "On error go to", Step, false),
@@ -318,11 +327,7 @@ pub fn editor_path(field: &str) -> String {
 
 /// The step index an editor path points into (`steps.3…` → 3).
 fn step_of(path: &str) -> Option<usize> {
-    path.strip_prefix("steps.")?
-        .split('.')
-        .next()?
-        .parse()
-        .ok()
+    path.strip_prefix("steps.")?.split('.').next()?.parse().ok()
 }
 
 fn text_of(v: Option<&Value>) -> String {
@@ -580,159 +585,10 @@ pub fn editor(
     }
 }
 
-/// A structural change the editor's buttons ask for.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Op {
-    /// A new step of a type, linked after step `after` (its `next`, or `target`) when given.
-    AddStep { kind: String, after: Option<usize> },
-    RemoveStep(usize),
-    /// A new menu option or condition rule at `path` (`steps.3.options`).
-    AddItem(String),
-    RemoveItem(String, usize),
-    SetStart(String),
-}
-
-/// A new step of `kind` with id `id`: the fields it needs, blank.
-pub fn new_step(kind: &str, id: &str) -> Option<Value> {
-    let mut s = match kind {
-        "send_text" => json!({"text": ""}),
-        "send_media" => json!({"media_type": "image", "url": ""}),
-        "menu" => json!({"text": "", "options": [{"label": "", "next": ""}]}),
-        "question" => json!({"text": "", "save_as": "answer"}),
-        "condition" => {
-            json!({"rules": [{"var": "", "op": "equals", "value": "", "next": ""}], "else_next": ""})
-        }
-        "http_request" => json!({"method": "GET", "url": ""}),
-        "add_tag" | "remove_tag" => json!({"tag": ""}),
-        "set_contact_field" => json!({"field": "name", "value": ""}),
-        "handoff" | "end" => json!({}),
-        "ai_agent" => json!({"integration_id": ""}),
-        "wait" => json!({"seconds": 60}),
-        "goto" => json!({"target": ""}),
-        _ => return None,
-    };
-    let obj = s.as_object_mut()?;
-    let mut out = Map::new();
-    out.insert("id".into(), json!(id));
-    out.insert("type".into(), json!(kind));
-    out.extend(std::mem::take(obj));
-    Some(Value::Object(out))
-}
-
-fn lookup<'a>(v: &'a mut Value, path: &str) -> Option<&'a mut Value> {
-    path.split('.').try_fold(v, |v, key| match v {
-        Value::Object(m) => m.get_mut(key),
-        Value::Array(a) => key.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
-        _ => None,
-    })
-}
-
-/// Applies `op` to a definition (any JSON: a non-object becomes an empty definition).
-pub fn apply(definition: &mut Value, op: Op) -> Result<(), String> {
-    if !definition.is_object() {
-        *definition = json!({"start": "", "steps": []});
-    }
-    let obj = definition
-        .as_object_mut()
-        .ok_or_else(|| "not an object".to_owned())?;
-    if !obj.get("steps").is_some_and(Value::is_array) {
-        obj.insert("steps".into(), json!([]));
-    }
-    match op {
-        Op::AddStep { kind, after } => {
-            let steps = obj
-                .get("steps")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let short = kind.trim_start_matches("send_");
-            let id = (1..)
-                .map(|n| format!("{short}_{n}"))
-                .find(|id| !steps.iter().any(|s| s.get("id") == Some(&json!(id))))
-                .unwrap_or_default();
-            let mut step =
-                new_step(&kind, &id).ok_or_else(|| format!("Unknown step type {kind}."))?;
-            if let Some(a) = after {
-                let prev = steps
-                    .get(a)
-                    .ok_or_else(|| format!("There is no step {a}."))?;
-                let key = if prev.get("type") == Some(&json!("goto")) {
-                    "target"
-                } else {
-                    "next"
-                };
-                let linkable = !matches!(
-                    prev.get("type").and_then(Value::as_str),
-                    Some("menu" | "condition" | "handoff" | "ai_agent" | "end")
-                );
-                if linkable {
-                    // Inserted between the step and where it went.
-                    if let Some(old) = prev.get(key).filter(|t| t.as_str() != Some(""))
-                        && step.get("next").is_none()
-                        && !matches!(kind.as_str(), "handoff" | "ai_agent" | "end" | "goto")
-                        && let Some(m) = step.as_object_mut()
-                    {
-                        m.insert("next".into(), old.clone());
-                    }
-                    if let Some(m) = obj
-                        .get_mut("steps")
-                        .and_then(|s| s.get_mut(a))
-                        .and_then(Value::as_object_mut)
-                    {
-                        m.insert(key.into(), json!(id));
-                    }
-                }
-            }
-            if steps.is_empty() || obj.get("start").and_then(Value::as_str).unwrap_or("") == "" {
-                obj.insert("start".into(), json!(id));
-            }
-            if let Some(Value::Array(s)) = obj.get_mut("steps") {
-                s.push(step);
-            }
-        }
-        Op::RemoveStep(i) => match obj.get_mut("steps") {
-            Some(Value::Array(s)) if i < s.len() => {
-                s.remove(i);
-            }
-            _ => return Err(format!("There is no step {i}.")),
-        },
-        Op::AddItem(path) => {
-            let item = match path.rsplit('.').next() {
-                Some("options") => json!({"label": "", "next": ""}),
-                Some("rules") => json!({"var": "", "op": "equals", "value": "", "next": ""}),
-                _ => return Err(format!("Nothing can be added at {path}.")),
-            };
-            match lookup(definition, &path) {
-                Some(Value::Array(a)) => a.push(item),
-                Some(v @ Value::Null) => *v = json!([item]),
-                _ => {
-                    // The list is missing: create it on its step.
-                    let (at, name) = path.rsplit_once('.').unwrap_or_default();
-                    match lookup(definition, at).and_then(Value::as_object_mut) {
-                        Some(step) => {
-                            step.insert(name.to_owned(), json!([item]));
-                        }
-                        None => return Err(format!("There is no {at}.")),
-                    }
-                }
-            }
-        }
-        Op::RemoveItem(path, i) => match lookup(definition, &path) {
-            Some(Value::Array(a)) if i < a.len() => {
-                a.remove(i);
-            }
-            _ => return Err(format!("There is no item {i} at {path}.")),
-        },
-        Op::SetStart(id) => {
-            obj.insert("start".into(), json!(id));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn sample() -> Value {
         json!({"start": "hi", "steps": [
@@ -788,48 +644,6 @@ mod tests {
         assert_eq!(
             editor_path("definition.steps[3].rules[0].next"),
             "steps.3.rules.0.next"
-        );
-    }
-
-    #[test]
-    fn steps_are_added_linked_and_removed() {
-        let mut d = sample();
-        apply(
-            &mut d,
-            Op::AddStep {
-                kind: "send_text".into(),
-                after: Some(1),
-            },
-        )
-        .unwrap();
-        // Inserted between "hi" and "menu".
-        assert_eq!(d["steps"][1]["next"], "text_1");
-        assert_eq!(d["steps"][5]["next"], "menu");
-        apply(&mut d, Op::AddItem("steps.2.options".into())).unwrap();
-        assert_eq!(d["steps"][2]["options"].as_array().unwrap().len(), 3);
-        apply(&mut d, Op::RemoveItem("steps.2.options".into(), 0)).unwrap();
-        assert_eq!(d["steps"][2]["options"][0]["label"], "A person");
-        apply(&mut d, Op::RemoveStep(4)).unwrap();
-        assert_eq!(d["steps"].as_array().unwrap().len(), 5);
-        let mut empty = Value::Null;
-        apply(
-            &mut empty,
-            Op::AddStep {
-                kind: "menu".into(),
-                after: None,
-            },
-        )
-        .unwrap();
-        assert_eq!(empty["start"], "menu_1");
-        assert!(
-            apply(
-                &mut empty,
-                Op::AddStep {
-                    kind: "nope".into(),
-                    after: None
-                }
-            )
-            .is_err()
         );
     }
 }

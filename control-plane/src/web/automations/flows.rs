@@ -10,7 +10,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::editor::{self, Op};
+use super::editor;
+use super::editor_ops::{self, Op};
 use super::{agents, checked, filter, flash_error, flash_ok, form_i32, form_json, instances};
 use crate::automation::flow::MAX_TEXT_CHARS;
 use crate::error::AppError;
@@ -103,13 +104,11 @@ async fn agent_choices(
     s: &Session,
     flow: &AutomationEntity,
 ) -> WebResult<Vec<(String, String)>> {
-    Ok(
-        agents(state, s, Some(&flow.instance_id.to_string()))
-            .await?
-            .into_iter()
-            .map(|a| (a.id.to_string(), a.name))
-            .collect(),
-    )
+    Ok(agents(state, s, Some(&flow.instance_id.to_string()))
+        .await?
+        .into_iter()
+        .map(|a| (a.id.to_string(), a.name))
+        .collect())
 }
 
 async fn flow_of(state: &AppState, s: &Session, flow: &str) -> WebResult<AutomationEntity> {
@@ -222,7 +221,10 @@ async fn save(
             let stored = saved.definition.clone().unwrap_or_else(starter);
             let body = cards(&saved, &stored, &[], &agents)?
                 + &json_oob(&stored)?
-                + &render::render("automations/_flow_version.html", json!({"flow": saved, "oob": true}))?
+                + &render::render(
+                    "automations/_flow_version.html",
+                    json!({"flow": saved, "oob": true}),
+                )?
                 + &flash_ok(&format!("Saved (version {}).", saved.version.unwrap_or(1)))?;
             Ok(Html(body).into_response())
         }
@@ -298,7 +300,7 @@ async fn edit(
     };
     let changed = op.is_some();
     if let Some(op) = op {
-        editor::apply(&mut definition, op).map_err(WebError::bad_request)?;
+        editor_ops::apply(&mut definition, op).map_err(WebError::bad_request)?;
     }
     let agents = agent_choices(&state, &s, &f).await?;
     let mut body = cards(&f, &definition, &[], &agents)?;
@@ -415,8 +417,7 @@ async fn test(
                 messages: messages.clone(),
                 variables: Map::new(),
                 contact_name: Some(form.contact_name.trim().to_owned()).filter(|n| !n.is_empty()),
-                contact_phone: Some(form.contact_phone.trim().to_owned())
-                    .filter(|n| !n.is_empty()),
+                contact_phone: Some(form.contact_phone.trim().to_owned()).filter(|n| !n.is_empty()),
                 definition,
             },
         )

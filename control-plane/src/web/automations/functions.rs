@@ -114,7 +114,9 @@ fn body_of(form: &HashMap<String, String>, create: bool) -> WebResult<FunctionBo
         v => v,
     };
     let timeout = match text("timeout_seconds") {
-        t if t.is_empty() => (!create && form.contains_key("timeout_seconds")).then_some(Value::Null),
+        t if t.is_empty() => {
+            (!create && form.contains_key("timeout_seconds")).then_some(Value::Null)
+        }
         t => Some(
             t.parse::<i64>()
                 .map(Value::from)
@@ -159,7 +161,9 @@ async fn create(
     Form(form): Form<HashMap<String, String>>,
 ) -> WebResult<Response> {
     state.services.ai_gate(&s.caller).await?;
-    let input = body_of(&form, true)?.parse(true).map_err(AppError::Client)?;
+    let input = body_of(&form, true)?
+        .parse(true)
+        .map_err(AppError::Client)?;
     let f = state.services.create_ai_function(&s.caller, input).await?;
     Ok(render::redirect(
         &headers,
@@ -203,7 +207,9 @@ async fn save(
     Form(form): Form<HashMap<String, String>>,
 ) -> WebResult<Response> {
     state.services.ai_gate(&s.caller).await?;
-    let input = body_of(&form, false)?.parse(false).map_err(AppError::Client)?;
+    let input = body_of(&form, false)?
+        .parse(false)
+        .map_err(AppError::Client)?;
     let f = state
         .services
         .update_ai_function(&s.caller, &id, input)
@@ -226,7 +232,10 @@ async fn toggle(
     {
         return html("automations/_function_row.html", json!({ "f": f }));
     }
-    html("automations/_function_status.html", json!({ "function": f }))
+    html(
+        "automations/_function_status.html",
+        json!({ "function": f }),
+    )
 }
 
 async fn delete(
@@ -236,7 +245,10 @@ async fn delete(
     Path(id): Path<String>,
 ) -> WebResult<Response> {
     state.services.delete_ai_function(&s.caller, &id).await?;
-    Ok(render::redirect(&headers, "/dashboard/automations/functions"))
+    Ok(render::redirect(
+        &headers,
+        "/dashboard/automations/functions",
+    ))
 }
 
 #[derive(Deserialize)]

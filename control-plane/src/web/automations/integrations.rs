@@ -100,11 +100,7 @@ async fn create(
     ))
 }
 
-async fn integration_of(
-    state: &AppState,
-    s: &Session,
-    id: &str,
-) -> WebResult<AutomationEntity> {
+async fn integration_of(state: &AppState, s: &Session, id: &str) -> WebResult<AutomationEntity> {
     Ok(state
         .services
         .get_automation(&s.caller, AutomationKind::Integration, id)

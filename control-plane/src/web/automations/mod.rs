@@ -4,6 +4,7 @@
 //! sessions ([`sessions`]). Every page calls the services the API's routes call.
 
 mod editor;
+mod editor_ops;
 mod flows;
 mod functions;
 mod integrations;

@@ -277,9 +277,9 @@ async fn create(
         .services
         .create_appointment(&s.caller, appointment_body(&form, true)?)
         .await?;
-    let view = form.get("view").map_or("month", |v| {
-        if v == "week" { "week" } else { "month" }
-    });
+    let view = form
+        .get("view")
+        .map_or("month", |v| if v == "week" { "week" } else { "month" });
     Ok(render::redirect(
         &headers,
         &format!(

@@ -65,7 +65,10 @@ pub fn routes() -> Pages {
         .route("/dashboard/crm/kanban/leads/{lead}/won", post(won))
         .route("/dashboard/crm/kanban/leads/{lead}/lost", post(lost))
         .route("/dashboard/crm/kanban/leads/{lead}/note", post(note))
-        .route("/dashboard/crm/kanban/leads/{lead}/delete", post(delete_lead))
+        .route(
+            "/dashboard/crm/kanban/leads/{lead}/delete",
+            post(delete_lead),
+        )
 }
 
 #[derive(Deserialize)]
@@ -151,11 +154,7 @@ async fn board_ctx(
 ) -> WebResult<Value> {
     let (status_name, status) = status_of(status)?;
     let detail = state.services.get_board(&s.caller, board).await?;
-    let ids: Vec<String> = detail
-        .columns
-        .iter()
-        .map(|c| c.uuid.to_string())
-        .collect();
+    let ids: Vec<String> = detail.columns.iter().map(|c| c.uuid.to_string()).collect();
     let mut columns = Vec::with_capacity(detail.columns.len());
     for (i, c) in detail.columns.iter().enumerate() {
         let leads = state
@@ -251,7 +250,10 @@ async fn update_board(
         v["is_default"] = json!(true);
     }
     let input = body::<BoardBody>(v)?.parse(false)?;
-    let b = state.services.update_board(&s.caller, &board, input).await?;
+    let b = state
+        .services
+        .update_board(&s.caller, &board, input)
+        .await?;
     html("crm/_board_head.html", json!({ "board": b.board }))
 }
 
@@ -470,7 +472,11 @@ async fn lead_ctx(state: &AppState, s: &Session, lead: &str) -> WebResult<Value>
         .services
         .get_board(&s.caller, &detail.lead.board_uuid.to_string())
         .await?;
-    let custom = if detail.custom_fields.as_object().is_some_and(|m| !m.is_empty()) {
+    let custom = if detail
+        .custom_fields
+        .as_object()
+        .is_some_and(|m| !m.is_empty())
+    {
         serde_json::to_string_pretty(&detail.custom_fields).unwrap_or_default()
     } else {
         String::new()
