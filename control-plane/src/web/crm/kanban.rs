@@ -1,8 +1,8 @@
 //! Kanban: an instance's boards; a board with its statistics and its columns holding their
 //! leads as cards (drag-and-drop of leads and columns in `static/crm.js`, with buttons and a
 //! column select for keyboards), reloaded on `crm` news; creating, editing and deleting
-//! boards, columns and leads; a lead's page with its fields, notes, timeline, won / lost and
-//! deletion. Bodies go through the API's own parsers (`crm::kanban::body`).
+//! boards, columns and leads, moving leads. A lead's own page is in [`super::leads`]. Bodies
+//! go through the API's own parsers (`crm::kanban::body`).
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::HeaderMap;
@@ -13,10 +13,11 @@ use serde_json::{Value, json};
 
 use super::{body, instances, kanban_gate, text};
 use crate::crm::kanban::body::{
-    BoardBody, ColumnBody, ColumnDeleteBody, LeadBody, LostBody, MoveBody, NoteBody, ReorderBody,
+    BoardBody, ColumnBody, ColumnDeleteBody, LeadBody, MoveBody, ReorderBody,
 };
 use crate::crm::kanban::leads::LeadFilter;
 use crate::crm::kanban::model::LeadStatus;
+use crate::crm::kanban::money::format_money;
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::web::automations::form_json;
@@ -56,19 +57,8 @@ pub fn routes() -> Pages {
             "/dashboard/crm/kanban/columns/{column}/delete",
             post(delete_column),
         )
-        .route(
-            "/dashboard/crm/kanban/leads/{lead}",
-            get(lead).post(update_lead),
-        )
-        .route("/dashboard/crm/kanban/leads/{lead}/live", get(lead_live))
         .route("/dashboard/crm/kanban/leads/{lead}/move", post(move_lead))
-        .route("/dashboard/crm/kanban/leads/{lead}/won", post(won))
-        .route("/dashboard/crm/kanban/leads/{lead}/lost", post(lost))
-        .route("/dashboard/crm/kanban/leads/{lead}/note", post(note))
-        .route(
-            "/dashboard/crm/kanban/leads/{lead}/delete",
-            post(delete_lead),
-        )
+        .merge(super::leads::routes())
 }
 
 #[derive(Deserialize)]
@@ -183,7 +173,11 @@ async fn board_ctx(
         v["right_order"] = json!((i + 1 < ids.len()).then(|| swapped(i, i + 1)));
         columns.push(v);
     }
+    let f = &s.tenant.features;
+    let money = |v: f64| format_money((v * 100.0).round() as i64, &f.currency, &f.locale);
     Ok(json!({
+        "total_value": money(detail.stats.total_value),
+        "won_value": money(detail.stats.won_value),
         "board": detail.board,
         "stats": detail.stats,
         "columns": columns,
@@ -374,24 +368,24 @@ async fn delete_column(
 }
 
 #[derive(Deserialize)]
-struct LeadForm {
+pub(super) struct LeadForm {
     #[serde(default)]
-    title: String,
+    pub(super) title: String,
     #[serde(default)]
-    phone_number: String,
+    pub(super) phone_number: String,
     #[serde(default)]
-    email: String,
+    pub(super) email: String,
     #[serde(default)]
-    value: String,
+    pub(super) value: String,
     #[serde(default)]
-    priority: String,
+    pub(super) priority: String,
     #[serde(default)]
-    column_uuid: String,
+    pub(super) column_uuid: String,
     #[serde(default)]
-    notes: String,
+    pub(super) notes: String,
     #[serde(default)]
-    custom_fields: String,
-    status: Option<String>,
+    pub(super) custom_fields: String,
+    pub(super) status: Option<String>,
 }
 
 async fn create_lead(
@@ -450,7 +444,7 @@ async fn move_lead(
         .get("hx-target")
         .is_some_and(|t| t.as_bytes() == b"lead-live")
     {
-        return lead_live(State(state), s, Path(lead)).await;
+        return super::leads::lead_live(State(state), s, Path(lead)).await;
     }
     board_live(
         &state,
@@ -459,147 +453,4 @@ async fn move_lead(
         f.status.as_deref(),
     )
     .await
-}
-
-/// A lead's page: fields, notes, timeline, links.
-async fn lead_ctx(state: &AppState, s: &Session, lead: &str) -> WebResult<Value> {
-    let detail = state.services.get_lead(&s.caller, lead).await?;
-    let timeline = state
-        .services
-        .lead_activities(&s.caller, lead, 1, 100)
-        .await?;
-    let board = state
-        .services
-        .get_board(&s.caller, &detail.lead.board_uuid.to_string())
-        .await?;
-    let custom = if detail
-        .custom_fields
-        .as_object()
-        .is_some_and(|m| !m.is_empty())
-    {
-        serde_json::to_string_pretty(&detail.custom_fields).unwrap_or_default()
-    } else {
-        String::new()
-    };
-    Ok(json!({
-        "lead": detail,
-        "timeline": timeline.items,
-        "timeline_total": timeline.total,
-        "board": board.board,
-        "columns": board.columns,
-        "custom_fields": custom,
-    }))
-}
-
-async fn lead(
-    State(state): State<AppState>,
-    s: Session,
-    Path(lead): Path<String>,
-) -> WebResult<Response> {
-    let mut ctx = s.base("crm");
-    ctx["gate"] = kanban_gate(&state, &s).await?;
-    if !ctx["gate"].is_null() {
-        return html("crm/boards.html", ctx);
-    }
-    ctx["l"] = lead_ctx(&state, &s, &lead).await?;
-    html("crm/lead.html", ctx)
-}
-
-async fn lead_live(
-    State(state): State<AppState>,
-    s: Session,
-    Path(lead): Path<String>,
-) -> WebResult<Response> {
-    html(
-        "crm/_lead_live.html",
-        json!({ "l": lead_ctx(&state, &s, &lead).await? }),
-    )
-}
-
-async fn update_lead(
-    State(state): State<AppState>,
-    s: Session,
-    Path(lead): Path<String>,
-    Form(f): Form<LeadForm>,
-) -> WebResult<Response> {
-    state.services.require_kanban(s.caller.tenant()).await?;
-    let patch = body::<LeadBody>(json!({
-        "title": text(&f.title),
-        "phone_number": text(&f.phone_number).unwrap_or(Value::Null),
-        "email": text(&f.email).unwrap_or(Value::Null),
-        "value": text(&f.value).unwrap_or(Value::Null),
-        "priority": text(&f.priority),
-        "custom_fields": form_json("custom_fields", &f.custom_fields)?.unwrap_or(Value::Null),
-    }))?
-    .parse_update()?;
-    state
-        .services
-        .update_lead_api(&s.caller, &lead, patch)
-        .await?;
-    lead_live(State(state), s, Path(lead)).await
-}
-
-async fn won(
-    State(state): State<AppState>,
-    s: Session,
-    Path(lead): Path<String>,
-) -> WebResult<Response> {
-    state
-        .services
-        .close_lead(&s.caller, &lead, LeadStatus::Won, None)
-        .await?;
-    lead_live(State(state), s, Path(lead)).await
-}
-
-#[derive(Deserialize)]
-struct LostForm {
-    #[serde(default)]
-    reason: String,
-}
-
-async fn lost(
-    State(state): State<AppState>,
-    s: Session,
-    Path(lead): Path<String>,
-    Form(f): Form<LostForm>,
-) -> WebResult<Response> {
-    state.services.require_kanban(s.caller.tenant()).await?;
-    let reason = body::<LostBody>(json!({ "reason": text(&f.reason) }))?.parse()?;
-    state
-        .services
-        .close_lead(&s.caller, &lead, LeadStatus::Lost, reason)
-        .await?;
-    lead_live(State(state), s, Path(lead)).await
-}
-
-#[derive(Deserialize)]
-struct NoteForm {
-    #[serde(default)]
-    content: String,
-}
-
-async fn note(
-    State(state): State<AppState>,
-    s: Session,
-    Path(lead): Path<String>,
-    Form(f): Form<NoteForm>,
-) -> WebResult<Response> {
-    state.services.require_kanban(s.caller.tenant()).await?;
-    let content = body::<NoteBody>(json!({ "content": text(&f.content) }))?.parse()?;
-    state.services.add_note(&s.caller, &lead, content).await?;
-    lead_live(State(state), s, Path(lead)).await
-}
-
-async fn delete_lead(
-    State(state): State<AppState>,
-    s: Session,
-    headers: HeaderMap,
-    Path(lead): Path<String>,
-) -> WebResult<Response> {
-    let l = state.services.get_lead(&s.caller, &lead).await?;
-    state.services.delete_lead(&s.caller, &lead).await?;
-    Ok(render::redirect(
-        &headers,
-        &format!("/dashboard/crm/kanban/boards/{}", l.lead.board_uuid),
-    ))
 }

@@ -5,6 +5,7 @@
 
 mod calendar;
 mod kanban;
+mod leads;
 
 use axum::extract::State;
 use axum::response::Response;

@@ -139,7 +139,7 @@
       function (d) { return d.closest("[data-step-id]").dataset.stepId; });
     focused = document.activeElement && document.activeElement.id;
   });
-  document.addEventListener("htmx:afterSwap", function (e) {
+  document.addEventListener("htmx:afterSettle", function (e) {
     if (!e.detail.target || e.detail.target.id !== "flow-cards") return;
     open.forEach(function (id) {
       document.querySelectorAll("#flow-cards [data-step-id]").forEach(function (c) {
