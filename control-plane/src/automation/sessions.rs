@@ -182,6 +182,12 @@ impl Services {
                 ));
             }
         }
+        self.live_news(
+            s.tenant_id,
+            s.instance_id,
+            crate::service::live::Topic::Session,
+        )
+        .await;
         self.get_session(caller, reference).await
     }
 

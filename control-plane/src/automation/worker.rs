@@ -72,8 +72,20 @@ impl Services {
                                 let ids: Vec<i64> = claim.turns.iter().map(|t| t.id).collect();
                                 let renewal =
                                     tokio::spawn(services.clone().renew_turn_lease(owner, ids));
+                                let at = claim.turns.first().map(|t| (t.tenant_id, t.instance_id));
                                 if let Err(e) = services.run_claim(claim).await {
                                     tracing::warn!(error = %e, conversation = conv, "automation turn failed");
+                                }
+                                // The dashboard's session list: a turn ran (its session
+                                // opened, moved on, paused or closed).
+                                if let Some((tenant, instance)) = at {
+                                    services
+                                        .live_news(
+                                            tenant,
+                                            instance,
+                                            crate::service::live::Topic::Session,
+                                        )
+                                        .await;
                                 }
                                 renewal.abort();
                                 drop(permit);

@@ -16,13 +16,13 @@ use super::AppState;
 use super::conversations::{InstanceFilterQuery, Params, instance_ref_schema, instance_value};
 use super::extract::{Auth, Json};
 use super::messages::instance_ref;
-use crate::automation::flow::{self, Flow};
+use crate::automation::flow::Flow;
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 use crate::service::inbox::automation::{
-    AutomationChange, AutomationEntity, AutomationExtras, AutomationKind, INTEGRATION_TYPES,
-    IntegrationType, NewAutomation,
+    AutomationChange, AutomationEntity, AutomationKind, IntegrationType,
 };
+use crate::service::inbox::automation_entities::{AutomationInput, flow_definition};
 use crate::service::transcription::InboxSettings;
 
 /// `POST /automation/integrations`.
@@ -99,10 +99,7 @@ impl FlowCreateBody {
 
 /// A `definition` from a body, parsed (null: none).
 pub(super) fn definition(v: Option<Value>) -> AppResult<Option<Flow>> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(d) => Ok(Some(flow::parse(&d)?)),
-    }
+    flow_definition(v)
 }
 
 /// `PATCH` a flow or an integration: absent or null fields stay as they are.
@@ -128,36 +125,6 @@ pub struct UpdateBody {
     /// Integrations: replaces the configuration; a secret left out is kept.
     #[schema(value_type = Option<Object>)]
     config: Option<Value>,
-}
-
-/// Validates `settings`, `priority` and `config` of a body.
-fn extras(
-    kind: AutomationKind,
-    settings: Option<Value>,
-    priority: Option<i32>,
-    config: Option<Value>,
-) -> AppResult<AutomationExtras> {
-    let settings = settings
-        .filter(|v| !v.is_null())
-        .map(|v| crate::automation::settings::Settings::parse(&v))
-        .transpose()?;
-    if priority.is_some_and(|p| !(-1000..=1000).contains(&p)) {
-        return Err(AppError::validation(
-            "priority",
-            "The priority must be between -1000 and 1000.",
-        ));
-    }
-    if kind == AutomationKind::Flow && config.as_ref().is_some_and(|c| !c.is_null()) {
-        return Err(AppError::validation(
-            "config",
-            "The config field is for integrations only.",
-        ));
-    }
-    Ok(AutomationExtras {
-        settings,
-        priority,
-        config: config.filter(|v| !v.is_null()),
-    })
 }
 
 fn entity_example(kind: Option<&str>) -> Value {
@@ -191,19 +158,6 @@ fn created_integration_example() -> Value {
     json!({"success": true, "message": "Created successfully", "data": entity_example(Some("ai_agent"))})
 }
 
-fn name(v: Option<String>, required: bool) -> AppResult<Option<String>> {
-    match v.map(|s| s.trim().to_owned()) {
-        None if required => Err(AppError::validation("name", "The name field is required.")),
-        None => Ok(None),
-        Some(s) if s.is_empty() => Err(AppError::validation("name", "The name field is required.")),
-        Some(s) if s.chars().count() > 255 => Err(AppError::validation(
-            "name",
-            "The name may not be greater than 255 characters.",
-        )),
-        Some(s) => Ok(Some(s)),
-    }
-}
-
 async fn list(
     state: &AppState,
     caller: &Caller,
@@ -223,78 +177,26 @@ async fn create(
     caller: &Caller,
     kind: AutomationKind,
     body: CreateBody,
-    definition: Option<Flow>,
+    definition: Option<Value>,
 ) -> AppResult<axum::response::Response> {
-    let instance = match (instance_ref(instance_value(body.instance_id))?, caller) {
-        (Some(r), _) => r,
-        (None, Caller::Instance { instance_uuid, .. }) => instance_uuid.to_string(),
-        (None, Caller::User { .. }) => {
-            return Err(AppError::validation(
-                "instance_id",
-                "The instance_id field is required.",
-            ));
-        }
-    };
-    let name = name(body.name, true)?.unwrap_or_default();
-    let extras = extras(kind, body.settings, body.priority, body.config)?;
-    let integration_type = match (kind, body.integration_type) {
-        (AutomationKind::Integration, Some(t)) => {
-            let t = t.trim().to_ascii_lowercase();
-            if !INTEGRATION_TYPES.contains(&t.as_str()) {
-                return Err(AppError::validation(
-                    "integration_type",
-                    "The integration_type must be one of: webhook, api, ai_agent.",
-                ));
-            }
-            Some(t)
-        }
-        (AutomationKind::Flow, Some(_)) => {
-            return Err(AppError::validation(
-                "integration_type",
-                "The integration_type field is for integrations only.",
-            ));
-        }
-        (_, None) => None,
-    };
+    let instance = instance_ref(instance_value(body.instance_id))?;
     let e = state
         .services
-        .create_automation(
+        .add_automation(
             caller,
             kind,
-            &instance,
-            NewAutomation {
-                name,
-                integration_type,
-                is_active: body.is_active.unwrap_or(true),
+            instance,
+            AutomationInput {
+                name: body.name,
+                integration_type: body.integration_type,
+                is_active: body.is_active,
                 definition,
+                settings: body.settings,
+                priority: body.priority,
+                config: body.config,
             },
         )
         .await?;
-    let e = if extras.is_empty() {
-        e
-    } else {
-        match state
-            .services
-            .set_automation_extras(caller, kind, e.id, extras)
-            .await
-        {
-            Ok(e) => e,
-            Err(err) => {
-                // Refused (a config that does not validate): nothing is left behind.
-                let _ = state
-                    .services
-                    .change_automation(
-                        caller,
-                        kind,
-                        &e.id.to_string(),
-                        AutomationChange::default(),
-                        true,
-                    )
-                    .await;
-                return Err(err);
-            }
-        }
-    };
     Ok((
         StatusCode::CREATED,
         axum::Json(ApiResponse::message_data("Created successfully", e)),
@@ -309,31 +211,23 @@ async fn update(
     id: &str,
     body: UpdateBody,
 ) -> AppResult<axum::response::Response> {
-    if kind == AutomationKind::Integration && body.definition.is_some() {
-        return Err(AppError::validation(
-            "definition",
-            "The definition field is for flows only.",
-        ));
-    }
-    let extras = extras(kind, body.settings, body.priority, body.config)?;
-    let change = AutomationChange {
-        name: name(body.name, false)?,
-        is_active: body.is_active,
-        definition: definition(body.definition)?,
-    };
     let e = state
         .services
-        .change_automation(caller, kind, id, change, false)
+        .edit_automation(
+            caller,
+            kind,
+            id,
+            AutomationInput {
+                name: body.name,
+                integration_type: None,
+                is_active: body.is_active,
+                definition: body.definition,
+                settings: body.settings,
+                priority: body.priority,
+                config: body.config,
+            },
+        )
         .await?;
-    let e = match e {
-        Some(e) if !extras.is_empty() => Some(
-            state
-                .services
-                .set_automation_extras(caller, kind, e.id, extras)
-                .await?,
-        ),
-        e => e,
-    };
     Ok(axum::Json(ApiResponse::message_data("Updated successfully", e)).into_response())
 }
 
@@ -408,8 +302,7 @@ pub async fn create_flow(
     Json(b): Json<FlowCreateBody>,
 ) -> AppResult<impl IntoResponse> {
     let (body, raw) = b.split();
-    let flow = definition(raw)?;
-    create(&s, &c, AutomationKind::Flow, body, flow).await
+    create(&s, &c, AutomationKind::Flow, body, raw).await
 }
 
 /// Update a flow

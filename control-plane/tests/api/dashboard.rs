@@ -433,7 +433,16 @@ async fn every_listed_page_path_is_served_and_none_is_in_the_api_document() {
             .replace("{*path}", "app.css")
             .replace("{id}", &id)
             .replace("{token}", &id)
-            .replace("{conversation}", &id);
+            .replace("{conversation}", &id)
+            .replace("{flow}", &id)
+            .replace("{integration}", &id)
+            .replace("{function}", &id)
+            .replace("{execution}", &id)
+            .replace("{session}", &id)
+            .replace("{board}", &id)
+            .replace("{column}", &id)
+            .replace("{lead}", &id)
+            .replace("{appointment}", &id);
         // A path the router does not know answers the API's "No route for" envelope; a
         // page's own 404 (unknown id) is HTML, and 405 means the path takes other methods.
         let resp = dash.req(Method::GET, &concrete).send().await.unwrap();

@@ -7,6 +7,7 @@ mod calendar;
 mod contacts;
 mod conversations;
 mod dashboard;
+mod dashboard_auto;
 mod external_functions;
 mod files;
 mod flows;

@@ -291,6 +291,10 @@ impl Services {
         if queued > 0 {
             self.webhook_signal.notify();
         }
+        if marked == 1 {
+            self.live_news(m.tenant_id, m.instance_id, crate::service::live::Topic::Crm)
+                .await;
+        }
         Ok(())
     }
 }

@@ -257,6 +257,12 @@ impl Services {
         if queued > 0 {
             self.webhook_signal.notify();
         }
+        self.live_news(
+            saved.tenant_id,
+            saved.instance_id,
+            crate::service::live::Topic::Crm,
+        )
+        .await;
         Ok(view)
     }
 
@@ -341,6 +347,12 @@ impl Services {
         if queued > 0 {
             self.webhook_signal.notify();
         }
+        self.live_news(
+            saved.tenant_id,
+            saved.instance_id,
+            crate::service::live::Topic::Crm,
+        )
+        .await;
         Ok(view)
     }
 
@@ -376,6 +388,8 @@ impl Services {
         if queued > 0 {
             self.webhook_signal.notify();
         }
+        self.live_news(m.tenant_id, m.instance_id, crate::service::live::Topic::Crm)
+            .await;
         Ok(())
     }
 }

@@ -41,6 +41,18 @@ pub fn lead_notes(m: &appointment::Model, tz: chrono_tz::Tz) -> String {
 }
 
 impl Services {
+    /// The Kanban lead made from an appointment, if any (the appointment is the caller's,
+    /// else 404; `KANBAN_NOT_ENABLED` without Kanban).
+    pub async fn appointment_lead(
+        &self,
+        caller: &Caller,
+        reference: &str,
+    ) -> AppResult<Option<crate::crm::kanban::LeadView>> {
+        self.require_kanban(caller.tenant()).await?;
+        let m = self.find_appointment(caller, reference).await?;
+        self.lead_for_appointment(caller.tenant(), m.id).await
+    }
+
     /// Needs `kanban_enabled` (403 `KANBAN_NOT_ENABLED`, before anything else is looked at);
     /// the appointment is the caller's (404).
     pub async fn appointment_to_kanban(

@@ -296,6 +296,12 @@ impl Services {
         if queued {
             self.webhook_signal.notify();
         }
+        self.live_news(
+            lead.tenant_id,
+            lead.instance_id,
+            crate::service::live::Topic::Crm,
+        )
+        .await;
         Ok(view)
     }
 
@@ -551,6 +557,12 @@ impl Services {
         if queued {
             self.webhook_signal.notify();
         }
+        self.live_news(
+            saved.tenant_id,
+            saved.instance_id,
+            crate::service::live::Topic::Crm,
+        )
+        .await;
         Ok(view)
     }
 
@@ -570,6 +582,12 @@ impl Services {
         let saved = a.update(&txn).await?;
         record(&txn, &saved, &actor, Entry::new("deleted"), now).await?;
         txn.commit().await?;
+        self.live_news(
+            saved.tenant_id,
+            saved.instance_id,
+            crate::service::live::Topic::Crm,
+        )
+        .await;
         Ok(())
     }
 }

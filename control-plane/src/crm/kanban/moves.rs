@@ -123,6 +123,12 @@ impl Services {
         if queued {
             self.webhook_signal.notify();
         }
+        self.live_news(
+            saved.tenant_id,
+            saved.instance_id,
+            crate::service::live::Topic::Crm,
+        )
+        .await;
         Ok(view)
     }
 
@@ -193,6 +199,12 @@ impl Services {
         if queued {
             self.webhook_signal.notify();
         }
+        self.live_news(
+            saved.tenant_id,
+            saved.instance_id,
+            crate::service::live::Topic::Crm,
+        )
+        .await;
         Ok(view)
     }
 
@@ -217,10 +229,13 @@ impl Services {
             now,
         )
         .await?;
+        let at = (lead.tenant_id, lead.instance_id);
         let mut a: kanban_lead::ActiveModel = lead.into();
         a.updated_at = Set(now);
         a.update(&txn).await?;
         txn.commit().await?;
+        self.live_news(at.0, at.1, crate::service::live::Topic::Crm)
+            .await;
         Ok(NoteView::new(&note))
     }
 

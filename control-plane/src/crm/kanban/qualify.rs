@@ -246,6 +246,12 @@ impl Services {
         if queued {
             self.webhook_signal.notify();
         }
+        self.live_news(
+            saved.tenant_id,
+            saved.instance_id,
+            crate::service::live::Topic::Crm,
+        )
+        .await;
         self.lead_detail(&saved, &money).await
     }
 }

@@ -1,5 +1,8 @@
 //! Flows and integrations as entities: listing, creating, changing and deleting them,
 //! their settings, priority and (integrations) configuration, and how the API shows them.
+//! [`Services::add_automation`] and [`Services::edit_automation`] are the whole create and
+//! update as the API and the dashboard do them (checks in the API's order, nothing left
+//! behind by a refused configuration).
 
 use chrono::Utc;
 use sea_orm::{
@@ -106,7 +109,210 @@ pub struct AutomationChange {
     pub definition: Option<Flow>,
 }
 
+/// A create or update of a flow or integration, each field as given (`None`: not given),
+/// checked by [`Services::add_automation`] / [`Services::edit_automation`].
+#[derive(Debug, Default)]
+pub struct AutomationInput {
+    pub name: Option<String>,
+    /// Integrations only (create): `webhook` (default), `api` or `ai_agent`, any case.
+    pub integration_type: Option<String>,
+    pub is_active: Option<bool>,
+    /// Flows only: the definition as JSON (`null`: none), validated when saved.
+    pub definition: Option<serde_json::Value>,
+    pub settings: Option<serde_json::Value>,
+    pub priority: Option<i32>,
+    /// Integrations only: the configuration for the integration's type.
+    pub config: Option<serde_json::Value>,
+}
+
+/// A name (trimmed; 1 to 255 characters); `required` on create.
+pub fn automation_name(v: Option<String>, required: bool) -> AppResult<Option<String>> {
+    match v.map(|s| s.trim().to_owned()) {
+        None if required => Err(AppError::validation("name", "The name field is required.")),
+        None => Ok(None),
+        Some(s) if s.is_empty() => Err(AppError::validation("name", "The name field is required.")),
+        Some(s) if s.chars().count() > 255 => Err(AppError::validation(
+            "name",
+            "The name may not be greater than 255 characters.",
+        )),
+        Some(s) => Ok(Some(s)),
+    }
+}
+
+/// A `definition` given as JSON, parsed (absent or null: none).
+pub fn flow_definition(v: Option<serde_json::Value>) -> AppResult<Option<Flow>> {
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(d) => Ok(Some(crate::automation::flow::parse(&d)?)),
+    }
+}
+
+impl AutomationExtras {
+    /// Validates `settings`, `priority` and `config` (the configuration itself is checked
+    /// against the integration's type when stored).
+    pub fn parse(
+        kind: AutomationKind,
+        settings: Option<serde_json::Value>,
+        priority: Option<i32>,
+        config: Option<serde_json::Value>,
+    ) -> AppResult<AutomationExtras> {
+        let settings = settings
+            .filter(|v| !v.is_null())
+            .map(|v| crate::automation::settings::Settings::parse(&v))
+            .transpose()?;
+        if priority.is_some_and(|p| !(-1000..=1000).contains(&p)) {
+            return Err(AppError::validation(
+                "priority",
+                "The priority must be between -1000 and 1000.",
+            ));
+        }
+        if kind == AutomationKind::Flow && config.as_ref().is_some_and(|c| !c.is_null()) {
+            return Err(AppError::validation(
+                "config",
+                "The config field is for integrations only.",
+            ));
+        }
+        Ok(AutomationExtras {
+            settings,
+            priority,
+            config: config.filter(|v| !v.is_null()),
+        })
+    }
+}
+
 impl Services {
+    /// Creates a flow or integration on `instance` (a numeric id or UUID; an `sk_` token's own
+    /// when absent) with its settings, priority and configuration. Checked in this order: the
+    /// definition, the instance, the name, the extras, the integration type. A configuration
+    /// refused when stored removes what was created.
+    pub async fn add_automation(
+        &self,
+        caller: &Caller,
+        kind: AutomationKind,
+        instance: Option<String>,
+        input: AutomationInput,
+    ) -> AppResult<AutomationEntity> {
+        let definition = flow_definition(input.definition)?;
+        let instance = match (instance, caller) {
+            (Some(r), _) => r,
+            (None, Caller::Instance { instance_uuid, .. }) => instance_uuid.to_string(),
+            (None, Caller::User { .. }) => {
+                return Err(AppError::validation(
+                    "instance_id",
+                    "The instance_id field is required.",
+                ));
+            }
+        };
+        let name = automation_name(input.name, true)?.unwrap_or_default();
+        let extras = AutomationExtras::parse(kind, input.settings, input.priority, input.config)?;
+        let integration_type = match (kind, input.integration_type) {
+            (AutomationKind::Integration, Some(t)) => {
+                let t = t.trim().to_ascii_lowercase();
+                if !INTEGRATION_TYPES.contains(&t.as_str()) {
+                    return Err(AppError::validation(
+                        "integration_type",
+                        "The integration_type must be one of: webhook, api, ai_agent.",
+                    ));
+                }
+                Some(t)
+            }
+            (AutomationKind::Flow, Some(_)) => {
+                return Err(AppError::validation(
+                    "integration_type",
+                    "The integration_type field is for integrations only.",
+                ));
+            }
+            (_, None) => None,
+        };
+        let e = self
+            .create_automation(
+                caller,
+                kind,
+                &instance,
+                NewAutomation {
+                    name,
+                    integration_type,
+                    is_active: input.is_active.unwrap_or(true),
+                    definition,
+                },
+            )
+            .await?;
+        if extras.is_empty() {
+            return Ok(e);
+        }
+        match self.set_automation_extras(caller, kind, e.id, extras).await {
+            Ok(e) => Ok(e),
+            Err(err) => {
+                // Refused (a config that does not validate): nothing is left behind.
+                let _ = self
+                    .change_automation(
+                        caller,
+                        kind,
+                        &e.id.to_string(),
+                        AutomationChange::default(),
+                        true,
+                    )
+                    .await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Updates a flow or integration: the fields given change. Checked in this order: a
+    /// definition for an integration, the extras, the name, the definition.
+    pub async fn edit_automation(
+        &self,
+        caller: &Caller,
+        kind: AutomationKind,
+        reference: &str,
+        input: AutomationInput,
+    ) -> AppResult<AutomationEntity> {
+        if kind == AutomationKind::Integration && input.definition.is_some() {
+            return Err(AppError::validation(
+                "definition",
+                "The definition field is for flows only.",
+            ));
+        }
+        let extras = AutomationExtras::parse(kind, input.settings, input.priority, input.config)?;
+        let change = AutomationChange {
+            name: automation_name(input.name, false)?,
+            is_active: input.is_active,
+            definition: flow_definition(input.definition)?,
+        };
+        let e = self
+            .change_automation(caller, kind, reference, change, false)
+            .await?
+            .ok_or_else(|| AppError::internal("an updated automation has a view"))?;
+        if extras.is_empty() {
+            return Ok(e);
+        }
+        self.set_automation_extras(caller, kind, e.id, extras).await
+    }
+
+    /// One flow or integration of the caller's scope (404 otherwise).
+    pub async fn get_automation(
+        &self,
+        caller: &Caller,
+        kind: AutomationKind,
+        reference: &str,
+    ) -> AppResult<AutomationEntity> {
+        let not_found = || {
+            AppError::not_found(
+                ErrorCode::NotFound,
+                match kind {
+                    AutomationKind::Flow => "Flow",
+                    AutomationKind::Integration => "Integration",
+                },
+            )
+        };
+        let uuid = Uuid::parse_str(reference.trim()).map_err(|_| not_found())?;
+        self.list_automations(caller, kind, None)
+            .await?
+            .into_iter()
+            .find(|e| e.id == uuid)
+            .ok_or_else(not_found)
+    }
+
     // ---- flows and integrations ----
 
     pub async fn list_automations(
