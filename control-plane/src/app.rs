@@ -292,6 +292,7 @@ impl App {
             services.secrets.clone(),
             services.webhook_signal.clone(),
             config.allow_private_urls,
+            services.live.clone(),
         )
         .context("webhook HTTP client")?;
         let http = reqwest::Client::builder()

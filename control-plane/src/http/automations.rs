@@ -541,22 +541,8 @@ pub async fn put_settings(
     Path(id): Path<String>,
     Json(b): Json<SettingsBody>,
 ) -> AppResult<impl IntoResponse> {
-    let language = match b.transcription_language {
-        Some(Some(l)) => {
-            let l = l.trim().to_ascii_lowercase();
-            if l.is_empty() {
-                Some(None)
-            } else if l.len() > 16 || !l.chars().all(|c| c.is_ascii_alphabetic() || c == '-') {
-                return Err(AppError::validation(
-                    "transcription_language",
-                    "The transcription_language must be a language code such as pt or en.",
-                ));
-            } else {
-                Some(Some(l))
-            }
-        }
-        other => other,
-    };
+    let language =
+        crate::service::transcription::parse_transcription_language(b.transcription_language)?;
     let v = s
         .services
         .set_inbox_settings(&c, &id, b.auto_transcribe, language)

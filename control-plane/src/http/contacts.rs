@@ -20,7 +20,8 @@ use super::messages::instance_ref;
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 use crate::service::contacts::{
-    ContactFields, ContactFilter, ContactView, ImportOutcome, ImportRow, MAX_IMPORT_ROWS,
+    ContactFields, ContactFieldsInput, ContactFilter, ContactView, ImportItem as ImportInput,
+    ImportOutcome,
     contacts_csv,
 };
 
@@ -104,44 +105,21 @@ pub struct ImportItem {
     notes: Option<Option<String>>,
 }
 
-fn text(field: &str, v: Option<Option<String>>, max: usize) -> AppResult<Option<Option<String>>> {
-    let Some(v) = v else { return Ok(None) };
-    let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    if v.as_ref().is_some_and(|s| s.chars().count() > max) {
-        return Err(AppError::validation(
-            field,
-            format!("The {field} may not be greater than {max} characters."),
-        ));
-    }
-    Ok(Some(v))
+fn fields(body: FieldsBody) -> AppResult<ContactFields> {
+    body.into_input().parse()
 }
 
-/// Validates the editable fields.
-fn fields(body: FieldsBody) -> AppResult<ContactFields> {
-    let email = text("email", body.email, 255)?;
-    if let Some(Some(e)) = &email {
-        let ok = e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        }) && !e.contains(char::is_whitespace);
-        if !ok {
-            return Err(AppError::validation(
-                "email",
-                "The email must be a valid email address.",
-            ));
+impl FieldsBody {
+    fn into_input(self) -> ContactFieldsInput {
+        ContactFieldsInput {
+            name: self.name,
+            email: self.email,
+            company: self.company,
+            notes: self.notes,
         }
     }
-    Ok(ContactFields {
-        name: text("name", body.name, 255)?,
-        email,
-        company: text("company", body.company, 255)?,
-        notes: text("notes", body.notes, 10_000)?,
-    })
 }
 
-/// The instance named by `instance_id`, or the `sk_` token's own.
 fn target_instance(caller: &Caller, v: Option<Value>) -> AppResult<String> {
     match (instance_ref(instance_value(v))?, caller) {
         (Some(r), _) => Ok(r),
@@ -403,59 +381,22 @@ pub async fn import(
     let items = body
         .contacts
         .ok_or_else(|| AppError::validation("contacts", "The contacts field is required."))?;
-    if items.is_empty() {
-        return Err(AppError::validation(
-            "contacts",
-            "The contacts field must have at least 1 item.",
-        ));
-    }
-    if items.len() > MAX_IMPORT_ROWS {
-        return Err(AppError::validation(
-            "contacts",
-            format!("The contacts field must not have more than {MAX_IMPORT_ROWS} items."),
-        ));
-    }
-    let mut rows = Vec::with_capacity(items.len());
-    let mut invalid = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let phone = item.phone_number.unwrap_or_default();
-        let item_fields = FieldsBody {
-            name: item.name,
-            email: item.email,
-            company: item.company,
-            notes: item.notes,
-        };
-        match fields(item_fields) {
-            Ok(f) => rows.push((
-                index,
-                ImportRow {
-                    phone_number: phone,
-                    fields: f,
-                },
-            )),
-            Err(AppError::Client(e)) => invalid.push(crate::service::contacts::ImportError {
-                index,
-                phone_number: phone,
-                message: e.message,
-            }),
-            Err(e) => return Err(e),
-        }
-    }
-    let indexes: Vec<usize> = rows.iter().map(|(i, _)| *i).collect();
-    let mut outcome = state
+    let items = items
+        .into_iter()
+        .map(|item| ImportInput {
+            phone_number: item.phone_number.unwrap_or_default(),
+            fields: ContactFieldsInput {
+                name: item.name,
+                email: item.email,
+                company: item.company,
+                notes: item.notes,
+            },
+        })
+        .collect();
+    let outcome = state
         .services
-        .import_contacts(
-            &caller,
-            &instance,
-            rows.into_iter().map(|(_, r)| r).collect(),
-        )
+        .import_contact_items(&caller, &instance, items)
         .await?;
-    // Row numbers refer to the request's array.
-    for e in &mut outcome.errors {
-        e.index = indexes.get(e.index).copied().unwrap_or(e.index);
-    }
-    outcome.errors.extend(invalid);
-    outcome.errors.sort_by_key(|e| e.index);
     Ok(axum::Json(ApiResponse::message_data(
         "Contacts imported successfully",
         outcome,

@@ -4,7 +4,9 @@
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 use serde::Serialize;
 use uuid::Uuid;
 use zapini_shared::email::looks_like_email;
@@ -62,6 +64,18 @@ pub struct TenantView {
 pub struct IssuedToken {
     pub plaintext: String,
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// One of a user's own tokens, as the dashboard's account page lists them (never the secret).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserTokenView {
+    pub id: i64,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub expires_at: Option<String>,
+    /// The token the caller is using.
+    pub current: bool,
 }
 
 pub struct LoginInput {
@@ -235,6 +249,61 @@ impl Services {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The caller's user's tokens that still work (not revoked, not expired), newest first.
+    /// The API issues them (`POST /auth/login`, `/auth/refresh`) and revokes the one in use
+    /// (`/auth/logout`); this is how a person sees and ends the others.
+    pub async fn list_user_tokens(&self, caller: &Caller) -> AppResult<Vec<UserTokenView>> {
+        let Caller::User {
+            user: uid,
+            token_id: current,
+            ..
+        } = caller
+        else {
+            return Err(AppError::forbidden(
+                "This needs a user token; instance tokens (sk_) have no user.",
+            ));
+        };
+        let now = Utc::now();
+        let rows = user_token::Entity::find()
+            .filter(user_token::Column::UserId.eq(uid.0))
+            .filter(user_token::Column::RevokedAt.is_null())
+            .order_by_desc(user_token::Column::Id)
+            .all(&self.db)
+            .await?;
+        let fmt = zapini_shared::time::format_secs;
+        Ok(rows
+            .into_iter()
+            .filter(|t| t.expires_at.is_none_or(|at| at > now))
+            .map(|t| UserTokenView {
+                id: t.id,
+                current: t.id == *current,
+                name: t.name,
+                created_at: fmt(t.created_at),
+                last_used_at: t.last_used_at.map(fmt),
+                expires_at: t.expires_at.map(fmt),
+            })
+            .collect())
+    }
+
+    /// Revokes one of the caller's user's own tokens (any other id: 404 `NOT_FOUND`), at
+    /// once on the tenant's nodes too, as `/auth/logout` does for the token in use.
+    pub async fn revoke_own_user_token(&self, caller: &Caller, token: &str) -> AppResult<()> {
+        let Caller::User { user: uid, .. } = caller else {
+            return Err(AppError::forbidden(
+                "This needs a user token; instance tokens (sk_) have no user.",
+            ));
+        };
+        let not_found = || AppError::not_found(ErrorCode::NotFound, "Token");
+        let id = token.trim().parse::<i64>().map_err(|_| not_found())?;
+        user_token::Entity::find_by_id(id)
+            .filter(user_token::Column::UserId.eq(uid.0))
+            .filter(user_token::Column::RevokedAt.is_null())
+            .one(&self.db)
+            .await?
+            .ok_or_else(not_found)?;
+        self.revoke_user_token(id).await
     }
 
     /// Nodes of the tenant may have a revoked user token cached: tell the ones streaming to

@@ -16,6 +16,7 @@ use zapini_shared::phone::PhoneNumber;
 use zapini_shared::time::format_secs;
 
 use super::Services;
+use super::live::Topic;
 use crate::db::TenantScoped;
 use crate::db::entities::{contact, conversation, instance};
 use crate::domain::Caller;
@@ -94,6 +95,62 @@ pub struct ContactFilter {
 }
 
 pub const MAX_IMPORT_ROWS: usize = 10_000;
+
+/// A contact's editable fields as a client gave them (`None`: absent, `Some(None)`: null),
+/// before [`ContactFieldsInput::parse`].
+#[derive(Debug, Default, Clone)]
+pub struct ContactFieldsInput {
+    pub name: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub company: Option<Option<String>>,
+    pub notes: Option<Option<String>>,
+}
+
+/// One row of an import as given.
+#[derive(Debug, Clone)]
+pub struct ImportItem {
+    pub phone_number: String,
+    pub fields: ContactFieldsInput,
+}
+
+fn text(field: &str, v: Option<Option<String>>, max: usize) -> AppResult<Option<Option<String>>> {
+    let Some(v) = v else { return Ok(None) };
+    let v = v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if v.as_ref().is_some_and(|s| s.chars().count() > max) {
+        return Err(AppError::validation(
+            field,
+            format!("The {field} may not be greater than {max} characters."),
+        ));
+    }
+    Ok(Some(v))
+}
+
+impl ContactFieldsInput {
+    /// Trims the fields (blank is null), bounds their length and checks the email.
+    pub fn parse(self) -> AppResult<ContactFields> {
+        let email = text("email", self.email, 255)?;
+        if let Some(Some(e)) = &email {
+            let ok = e.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            }) && !e.contains(char::is_whitespace);
+            if !ok {
+                return Err(AppError::validation(
+                    "email",
+                    "The email must be a valid email address.",
+                ));
+            }
+        }
+        Ok(ContactFields {
+            name: text("name", self.name, 255)?,
+            email,
+            company: text("company", self.company, 255)?,
+            notes: text("notes", self.notes, 10_000)?,
+        })
+    }
+}
 
 fn view(c: &contact::Model, instance_uuid: Uuid) -> ContactView {
     ContactView {
@@ -307,6 +364,8 @@ impl Services {
             Err(e) => return Err(e.into()),
         };
         drop(_permit);
+        self.live
+            .instance(inst.tenant_id, inst.uuid, Topic::Contact);
         Ok(view(&saved, inst.uuid))
     }
 
@@ -335,7 +394,10 @@ impl Services {
             let _permit = self.write_gate.enter().await;
             a.update(&self.db).await?
         };
-        self.contact_view(&saved).await
+        let v = self.contact_view(&saved).await?;
+        self.live
+            .instance(saved.tenant_id, v.instance_id, Topic::Contact);
+        Ok(v)
     }
 
     /// Deletes a contact; its conversations stay (they lose the link, and a later message
@@ -353,11 +415,68 @@ impl Services {
             .await?;
         contact::Entity::delete_by_id(c.id).exec(&txn).await?;
         txn.commit().await?;
+        if let Some(i) = instance::Entity::find_by_id(c.instance_id)
+            .one(&self.db)
+            .await?
+        {
+            self.live.instance(c.tenant_id, i.uuid, Topic::Contact);
+        }
         Ok(())
     }
 
     /// Imports rows: invalid numbers are errors (by row index), numbers already present (on
     /// the instance, or earlier in the same import) are skipped, the rest inserted in bulk.
+    /// An import as a client gave it: 1 to [`MAX_IMPORT_ROWS`] rows (else 422 on
+    /// `contacts`); a row whose fields are invalid is an error of its own (`index` into
+    /// `items`), the others are imported.
+    pub async fn import_contact_items(
+        &self,
+        caller: &Caller,
+        instance_ref: &str,
+        items: Vec<ImportItem>,
+    ) -> AppResult<ImportOutcome> {
+        if items.is_empty() {
+            return Err(AppError::validation(
+                "contacts",
+                "The contacts field must have at least 1 item.",
+            ));
+        }
+        if items.len() > MAX_IMPORT_ROWS {
+            return Err(AppError::validation(
+                "contacts",
+                format!("The contacts field must not have more than {MAX_IMPORT_ROWS} items."),
+            ));
+        }
+        let mut rows = Vec::with_capacity(items.len());
+        let mut indexes = Vec::with_capacity(items.len());
+        let mut invalid = Vec::new();
+        for (index, item) in items.into_iter().enumerate() {
+            match item.fields.parse() {
+                Ok(fields) => {
+                    indexes.push(index);
+                    rows.push(ImportRow {
+                        phone_number: item.phone_number,
+                        fields,
+                    });
+                }
+                Err(AppError::Client(e)) => invalid.push(ImportError {
+                    index,
+                    phone_number: item.phone_number,
+                    message: e.message,
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        let mut outcome = self.import_contacts(caller, instance_ref, rows).await?;
+        // Row numbers refer to the items given.
+        for e in &mut outcome.errors {
+            e.index = indexes.get(e.index).copied().unwrap_or(e.index);
+        }
+        outcome.errors.extend(invalid);
+        outcome.errors.sort_by_key(|e| e.index);
+        Ok(outcome)
+    }
+
     pub async fn import_contacts(
         &self,
         caller: &Caller,
@@ -445,6 +564,10 @@ impl Services {
         }
         // Rows another writer inserted between the check and the insert were skipped too.
         skipped += wanted - imported.min(wanted);
+        if imported > 0 {
+            self.live
+                .instance(inst.tenant_id, inst.uuid, Topic::Contact);
+        }
         Ok(ImportOutcome {
             imported,
             skipped,

@@ -7,12 +7,20 @@
 //! newest news and reloads (see `web::live`). With nobody watching a send costs one atomic
 //! read.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use serde::Serialize;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+/// Throttled news of one kind on one instance is sent at most once per this gap (a little
+/// more than the pages' own 250 ms throttle, so none of it is dropped there).
+pub const THROTTLE_GAP: Duration = Duration::from_millis(300);
+
 /// What changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Topic {
     /// Connection status, QR code, pairing, the instance itself.
@@ -58,12 +66,23 @@ pub struct LiveEvent {
 #[derive(Clone)]
 pub struct LiveBus {
     tx: broadcast::Sender<LiveEvent>,
+    throttle: Arc<Mutex<HashMap<ThrottleKey, Throttled>>>,
+}
+
+type ThrottleKey = (i64, Uuid, Topic);
+
+/// One throttled stream of news: when the next may go, and whether one is already waiting
+/// to go then.
+struct Throttled {
+    next: Instant,
+    trailing: bool,
 }
 
 impl Default for LiveBus {
     fn default() -> Self {
         LiveBus {
             tx: broadcast::channel(1024).0,
+            throttle: Arc::default(),
         }
     }
 }
@@ -92,6 +111,59 @@ impl LiveBus {
             topic,
             instance: Some(instance),
             conversation: None,
+        });
+    }
+
+    /// News of `topic` on an instance, at most once per `gap` (a burst of webhook attempts is
+    /// a few news a second, not thousands): the first goes at once, later ones within the gap
+    /// become one that goes when the gap ends, so the last change is never left unannounced.
+    pub fn instance_throttled(&self, tenant_id: i64, instance: Uuid, topic: Topic, gap: Duration) {
+        if !self.is_watched() {
+            return;
+        }
+        let key = (tenant_id, instance, topic);
+        let now = Instant::now();
+        let wait = {
+            let mut map = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
+            if map.len() > 4096 {
+                map.retain(|_, t| t.trailing || t.next > now);
+            }
+            let t = map.entry(key).or_insert(Throttled {
+                next: now,
+                trailing: false,
+            });
+            if t.trailing {
+                return;
+            }
+            if now >= t.next {
+                t.next = now + gap;
+                None
+            } else {
+                t.trailing = true;
+                Some(t.next - now)
+            }
+        };
+        let Some(wait) = wait else {
+            self.instance(tenant_id, instance, topic);
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.instance(tenant_id, instance, topic);
+            return;
+        };
+        let bus = self.clone();
+        runtime.spawn(async move {
+            tokio::time::sleep(wait).await;
+            if let Some(t) = bus
+                .throttle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(&key)
+            {
+                t.trailing = false;
+                t.next = Instant::now() + gap;
+            }
+            bus.instance(tenant_id, instance, topic);
         });
     }
 }
@@ -188,5 +260,28 @@ mod tests {
         let second = rx.recv().await.unwrap();
         assert_eq!(second.conversation, Some(7));
         assert!(rx.try_recv().is_err());
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_throttled_news_is_the_first_and_one_at_the_end() {
+        let bus = LiveBus::default();
+        let mut rx = bus.subscribe();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let gap = Duration::from_millis(50);
+        for _ in 0..100 {
+            bus.instance_throttled(1, a, Topic::Delivery, gap);
+        }
+        // Another instance is throttled on its own.
+        bus.instance_throttled(1, b, Topic::Delivery, gap);
+        let first = rx.recv().await.unwrap();
+        assert_eq!((first.instance, first.topic), (Some(a), Topic::Delivery));
+        assert_eq!(rx.recv().await.unwrap().instance, Some(b));
+        assert!(rx.try_recv().is_err(), "the rest of the burst waits");
+        let trailing = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("the burst's last news comes when the gap ends")
+            .unwrap();
+        assert_eq!(trailing.instance, Some(a));
+        assert!(rx.try_recv().is_err(), "one trailing news for the whole burst");
     }
 }

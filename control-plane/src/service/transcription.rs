@@ -35,6 +35,30 @@ pub struct TranscriptionView {
     pub fields: TranscriptionFields,
 }
 
+/// A `transcription_language` as given: `None` leaves it, `Some(None)` (null or blank)
+/// clears it (detect), else a language code such as `pt` or `en` (letters and `-`, at most
+/// 16), lower-cased.
+pub fn parse_transcription_language(
+    given: Option<Option<String>>,
+) -> AppResult<Option<Option<String>>> {
+    match given {
+        Some(Some(l)) => {
+            let l = l.trim().to_ascii_lowercase();
+            if l.is_empty() {
+                Ok(Some(None))
+            } else if l.len() > 16 || !l.chars().all(|c| c.is_ascii_alphabetic() || c == '-') {
+                Err(AppError::validation(
+                    "transcription_language",
+                    "The transcription_language must be a language code such as pt or en.",
+                ))
+            } else {
+                Ok(Some(Some(l)))
+            }
+        }
+        other => Ok(other),
+    }
+}
+
 /// An instance's inbox settings.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InboxSettings {

@@ -20,6 +20,7 @@ use crate::db::TenantScoped;
 use crate::db::entities::{instance, webhook_attempt, webhook_delivery, webhook_endpoint};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
+use crate::service::live::Topic;
 use crate::webhooks::{DELIVERED, FAILED, PENDING, Subscription, events::NAMES};
 
 /// A `PUT /instances/{id}/webhook` body, parsed.
@@ -460,7 +461,7 @@ impl Services {
         reference: &str,
         delivery: &str,
     ) -> AppResult<DeliveryView> {
-        let (_, row) = self.find_delivery(caller, reference, delivery).await?;
+        let (instance, row) = self.find_delivery(caller, reference, delivery).await?;
         let now = Utc::now();
         webhook_delivery::Entity::update_many()
             .col_expr(webhook_delivery::Column::Status, Expr::value(PENDING))
@@ -471,6 +472,8 @@ impl Services {
             .exec(&self.db)
             .await?;
         self.webhook_signal.notify();
+        self.live
+            .instance(instance.tenant_id, instance.uuid, Topic::Delivery);
         let row = webhook_delivery::Entity::find_by_id(row.id)
             .one(&self.db)
             .await?
@@ -499,6 +502,10 @@ impl Services {
             .exec(&self.db)
             .await?;
         self.webhook_signal.notify();
+        if result.rows_affected > 0 {
+            self.live
+                .instance(instance.tenant_id, instance.uuid, Topic::Delivery);
+        }
         Ok(result.rows_affected)
     }
 }

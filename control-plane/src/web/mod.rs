@@ -22,6 +22,7 @@ pub mod assets;
 pub mod automations;
 pub mod contacts;
 pub mod crm;
+pub mod external_functions;
 pub mod fields;
 pub mod inbox;
 pub mod instances;
@@ -58,6 +59,7 @@ pub fn page_paths() -> Vec<&'static str> {
         webhooks::PATHS,
         automations::PATHS,
         crm::PATHS,
+        external_functions::PATHS,
         account::PATHS,
     ]
     .concat()
@@ -107,6 +109,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(webhooks::routes())
         .merge(automations::routes())
         .merge(crm::routes())
+        .merge(external_functions::routes())
         .merge(account::routes());
     pages
         .0

@@ -34,6 +34,7 @@ use super::{PENDING, Signal};
 use crate::config::WebhookSettings;
 use crate::crypto::SecretBox;
 use crate::db::entities::{webhook_delivery, webhook_endpoint};
+use crate::service::live::LiveBus;
 
 mod claim;
 mod record;
@@ -78,6 +79,7 @@ enum Outcome {
     Delivered {
         id: i64,
         endpoint_id: i64,
+        whose: Whose,
         status: u16,
         latency_ms: i32,
     },
@@ -85,6 +87,7 @@ enum Outcome {
     Failed {
         id: i64,
         endpoint_id: i64,
+        whose: Whose,
         ordering_key: String,
         instance_id: i64,
         attempt: i32,
@@ -96,6 +99,23 @@ enum Outcome {
     },
     /// Claimed but not attempted (an earlier delivery of the stream failed): unlease.
     Release { ids: Vec<i64> },
+}
+
+/// The tenant and instance of a delivery, for the dashboard's live news once its outcome is
+/// recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Whose {
+    tenant_id: i64,
+    instance_uuid: Uuid,
+}
+
+impl Whose {
+    fn of(d: &webhook_delivery::Model) -> Whose {
+        Whose {
+            tenant_id: d.tenant_id,
+            instance_uuid: d.instance_uuid,
+        }
+    }
 }
 
 /// An endpoint as the attempts need it.
@@ -131,6 +151,8 @@ struct Inner {
     endpoint_permits: Mutex<HashMap<i64, Arc<Semaphore>>>,
     /// Streams being delivered per tenant (their slots in use).
     tenant_running: Mutex<HashMap<i64, usize>>,
+    /// Tells the dashboard's delivery logs that outcomes were recorded.
+    live: LiveBus,
 }
 
 /// One tenant slot, given back when the stream's task ends.
@@ -193,6 +215,7 @@ impl Dispatcher {
         secrets: SecretBox,
         signal: Signal,
         allow_private: bool,
+        live: LiveBus,
     ) -> anyhow::Result<Dispatcher> {
         let builder = netguard::client_builder(
             allow_private,
@@ -219,6 +242,7 @@ impl Dispatcher {
                 allow_private,
                 endpoint_permits: Mutex::new(HashMap::new()),
                 tenant_running: Mutex::new(HashMap::new()),
+                live,
             }),
         })
     }

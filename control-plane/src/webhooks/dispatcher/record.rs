@@ -11,8 +11,9 @@ use tokio::sync::{mpsc, watch};
 use zapini_shared::backoff::Backoff;
 
 use super::super::{DELIVERED, FAILED, PENDING};
-use super::{Inner, Outcome, Slot, WRITE_BATCH, lock, unlease};
+use super::{Inner, Outcome, Slot, WRITE_BATCH, Whose, lock, unlease};
 use crate::db::entities::{webhook_attempt, webhook_delivery, webhook_endpoint};
+use crate::service::live::{THROTTLE_GAP, Topic};
 
 /// Writes outcomes in batches: one transaction per batch.
 pub(super) async fn write_outcomes(inner: Arc<Inner>, mut rx: mpsc::Receiver<Outcome>) {
@@ -37,6 +38,8 @@ pub(super) async fn write_outcomes(inner: Arc<Inner>, mut rx: mpsc::Receiver<Out
                             }
                         }
                     }
+                    drop(streams);
+                    announce(&inner, &batch);
                     break;
                 }
                 Err(e) => {
@@ -55,6 +58,30 @@ pub(super) async fn write_outcomes(inner: Arc<Inner>, mut rx: mpsc::Receiver<Out
     }
 }
 
+/// Tells the dashboard which instances' delivery logs changed (throttled per instance: a
+/// burst of deliveries is a few news a second).
+fn announce(inner: &Inner, batch: &[Outcome]) {
+    if !inner.live.is_watched() {
+        return;
+    }
+    let mut seen: Vec<Whose> = Vec::new();
+    for outcome in batch {
+        let whose = match outcome {
+            Outcome::Delivered { whose, .. } | Outcome::Failed { whose, .. } => *whose,
+            Outcome::Release { .. } => continue,
+        };
+        if !seen.contains(&whose) {
+            seen.push(whose);
+            inner.live.instance_throttled(
+                whose.tenant_id,
+                whose.instance_uuid,
+                Topic::Delivery,
+                THROTTLE_GAP,
+            );
+        }
+    }
+}
+
 async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::DbErr> {
     let now = Utc::now();
     let (txn, _permit) = crate::db::begin_write(&inner.db, &inner.gate).await?;
@@ -69,6 +96,7 @@ async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::Db
             Outcome::Delivered {
                 id,
                 endpoint_id,
+                whose: _,
                 status,
                 latency_ms,
             } => {
@@ -80,6 +108,7 @@ async fn write_batch(inner: &Inner, batch: &[Outcome]) -> Result<(), sea_orm::Db
             Outcome::Failed {
                 id,
                 endpoint_id,
+                whose: _,
                 ordering_key: _,
                 instance_id,
                 attempt,

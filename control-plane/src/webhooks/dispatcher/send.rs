@@ -8,7 +8,7 @@ use zapini_shared::netguard;
 use zapini_shared::signing::{sign_hex, sign_timestamped_hex};
 
 use super::super::retry::{Next, after_failure};
-use super::{ERROR_BODY_CHARS, Inner, Outcome, Target};
+use super::{ERROR_BODY_CHARS, Inner, Outcome, Target, Whose};
 use crate::db::entities::webhook_delivery;
 
 /// The most of a receiver's answer that is read (64 KiB); the rest is never downloaded.
@@ -29,6 +29,7 @@ pub(super) async fn attempt(
         Ok(status) if (200..300).contains(&status) => Outcome::Delivered {
             id: d.id,
             endpoint_id: d.endpoint_id,
+            whose: Whose::of(d),
             status,
             latency_ms,
         },
@@ -55,6 +56,7 @@ pub(super) async fn attempt(
             Outcome::Failed {
                 id: d.id,
                 endpoint_id: d.endpoint_id,
+                whose: Whose::of(d),
                 ordering_key: d.ordering_key.clone(),
                 instance_id: d.instance_id,
                 attempt: number,
