@@ -442,7 +442,9 @@ async fn every_listed_page_path_is_served_and_none_is_in_the_api_document() {
             .replace("{board}", &id)
             .replace("{column}", &id)
             .replace("{lead}", &id)
-            .replace("{appointment}", &id);
+            .replace("{appointment}", &id)
+            .replace("{delivery}", &id)
+            .replace("{contact}", &id);
         // A path the router does not know answers the API's "No route for" envelope; a
         // page's own 404 (unknown id) is HTML, and 405 means the path takes other methods.
         let resp = dash.req(Method::GET, &concrete).send().await.unwrap();

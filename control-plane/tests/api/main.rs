@@ -8,6 +8,7 @@ mod contacts;
 mod conversations;
 mod dashboard;
 mod dashboard_auto;
+mod dashboard_ops;
 mod external_functions;
 mod files;
 mod flows;
