@@ -21,8 +21,7 @@ use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 use crate::service::contacts::{
     ContactFields, ContactFieldsInput, ContactFilter, ContactView, ImportItem as ImportInput,
-    ImportOutcome,
-    contacts_csv,
+    ImportOutcome, contacts_csv,
 };
 
 /// The editable fields: each may be absent (unchanged), null or blank (cleared) or a string

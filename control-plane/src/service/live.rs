@@ -282,6 +282,9 @@ mod tests {
             .expect("the burst's last news comes when the gap ends")
             .unwrap();
         assert_eq!(trailing.instance, Some(a));
-        assert!(rx.try_recv().is_err(), "one trailing news for the whole burst");
+        assert!(
+            rx.try_recv().is_err(),
+            "one trailing news for the whole burst"
+        );
     }
 }

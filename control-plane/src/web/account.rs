@@ -28,10 +28,7 @@ pub const PATHS: &[&str] = &[
 pub fn routes() -> Pages {
     Pages::new()
         .route("/dashboard/account", get(page))
-        .route(
-            "/dashboard/account/tokens",
-            get(tokens).post(create_token),
-        )
+        .route("/dashboard/account/tokens", get(tokens).post(create_token))
         .route(
             "/dashboard/account/tokens/{token}/revoke",
             post(revoke_token),

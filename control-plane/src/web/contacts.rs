@@ -342,9 +342,8 @@ fn parse_csv(bytes: &[u8]) -> Result<Vec<ImportItem>, AppError> {
     );
     let mut items = Vec::new();
     for (n, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| {
-            file_error(format!("Row {} of the CSV cannot be read: {e}.", n + 2))
-        })?;
+        let record = record
+            .map_err(|e| file_error(format!("Row {} of the CSV cannot be read: {e}.", n + 2)))?;
         let cell = |i: Option<usize>| {
             i.and_then(|i| record.get(i))
                 .filter(|v| !v.is_empty())
@@ -409,7 +408,9 @@ async fn import(
         }
     }
     if instance.is_empty() {
-        return Err(AppError::validation("instance_id", "The instance_id field is required.").into());
+        return Err(
+            AppError::validation("instance_id", "The instance_id field is required.").into(),
+        );
     }
     let (name, bytes) = file
         .filter(|(_, b)| !b.iter().all(u8::is_ascii_whitespace))

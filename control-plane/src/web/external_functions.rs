@@ -74,7 +74,9 @@ fn flag_of(field: &str, raw: &str) -> WebResult<Option<bool>> {
         "" => Ok(None),
         "true" | "1" => Ok(Some(true)),
         "false" | "0" => Ok(Some(false)),
-        _ => Err(AppError::validation(field, format!("The {field} field must be true or false.")).into()),
+        _ => Err(
+            AppError::validation(field, format!("The {field} field must be true or false.")).into(),
+        ),
     }
 }
 
@@ -107,7 +109,10 @@ async fn list_ctx(state: &AppState, s: &Session, raw: Option<&str>) -> WebResult
         a => Some(ActionType::parse(a).ok_or_else(|| {
             WebError::from(AppError::validation(
                 "action_type",
-                format!("The action_type must be one of: {}.", action_types().join(", ")),
+                format!(
+                    "The action_type must be one of: {}.",
+                    action_types().join(", ")
+                ),
             ))
         })?),
     };
@@ -375,12 +380,7 @@ async fn delete(
 
 // ---- the call log ----
 
-async fn logs_ctx(
-    state: &AppState,
-    s: &Session,
-    id: &str,
-    raw: Option<&str>,
-) -> WebResult<Value> {
+async fn logs_ctx(state: &AppState, s: &Session, id: &str, raw: Option<&str>) -> WebResult<Value> {
     let pairs = form_pairs(raw.unwrap_or_default().as_bytes());
     let success = form_value(&pairs, "success").trim().to_owned();
     let page = page_of(form_value(&pairs, "page"))?;

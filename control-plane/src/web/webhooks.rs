@@ -32,10 +32,7 @@ pub const PATHS: &[&str] = &[
 
 pub fn routes() -> Pages {
     Pages::new()
-        .route(
-            "/dashboard/instances/{id}/webhook",
-            get(page).post(save),
-        )
+        .route("/dashboard/instances/{id}/webhook", get(page).post(save))
         .route("/dashboard/instances/{id}/webhook/delete", post(delete))
         .route(
             "/dashboard/instances/{id}/webhook/deliveries",
@@ -49,7 +46,10 @@ pub fn routes() -> Pages {
             "/dashboard/instances/{id}/webhook/deliveries/{delivery}/replay",
             post(replay_one),
         )
-        .route("/dashboard/instances/{id}/webhook/replay", post(replay_many))
+        .route(
+            "/dashboard/instances/{id}/webhook/replay",
+            post(replay_many),
+        )
         .route(
             "/dashboard/instances/{id}/inbox-settings",
             get(inbox_settings).post(save_inbox_settings),
@@ -123,8 +123,10 @@ pub(super) fn form_again(template: &str, mut ctx: Value, e: WebError) -> WebResu
 pub(super) fn flash(message: &str) -> WebResult<Response> {
     let body = render::render("_flash.html", json!({ "message": message }))?;
     let mut r = Html(body).into_response();
-    r.headers_mut()
-        .insert("hx-retarget", axum::http::HeaderValue::from_static("#flash"));
+    r.headers_mut().insert(
+        "hx-retarget",
+        axum::http::HeaderValue::from_static("#flash"),
+    );
     r.headers_mut().insert(
         "hx-reswap",
         axum::http::HeaderValue::from_static("innerHTML"),
@@ -292,8 +294,7 @@ async fn log_ctx(
     raw_query: Option<&str>,
 ) -> WebResult<Value> {
     let q = LogQuery::parse(raw_query);
-    let page = super::instances::form_int("page", &q.page)?
-        .map(|p| u64::try_from(p).unwrap_or(0));
+    let page = super::instances::form_int("page", &q.page)?.map(|p| u64::try_from(p).unwrap_or(0));
     let page = PageRequest::new(page, Some(LOG_PER_PAGE), LOG_PER_PAGE, 100)
         .map_err(|e| WebError::from(AppError::Client(e)))?;
     let filter = DeliveryFilter {
@@ -421,7 +422,10 @@ async fn replay_many(
 ) -> WebResult<Response> {
     let pairs = form_pairs(&raw);
     let since = form_time("since", form_value(&pairs, "since"))?.ok_or_else(|| {
-        WebError::from(AppError::validation("since", "The since field is required."))
+        WebError::from(AppError::validation(
+            "since",
+            "The since field is required.",
+        ))
     })?;
     let status = match form_value(&pairs, "status").trim() {
         "" => crate::webhooks::FAILED,

@@ -13,7 +13,12 @@ use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, spawn_app};
 async fn account_features_limits_and_api_tokens() {
     let app = spawn_app().await;
     let token = app.login().await;
-    let me: Value = app.get("/api/v1/auth/me", &token).await.json().await.unwrap();
+    let me: Value = app
+        .get("/api/v1/auth/me", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     let tenant = me["data"]["tenant"].clone();
     // The operator turns Kanban on (the CLI's service).
     let tenant_id = control_plane::domain::TenantId(tenant["id"].as_i64().unwrap());
@@ -47,10 +52,16 @@ async fn account_features_limits_and_api_tokens() {
         assert!(page.contains(expected), "{expected} in {page}");
     }
     // Limits: the tenant's use against its quotas (defaults: 100 instances).
-    assert!(page.contains("<td>Instances</td><td>1</td><td>100</td>"), "{page}");
+    assert!(
+        page.contains("<td>Instances</td><td>1</td><td>100</td>"),
+        "{page}"
+    );
 
     // Tokens: this session's and the API login's are listed, without their secrets.
-    assert!(page.contains("this session") && page.contains(">tests<"), "{page}");
+    assert!(
+        page.contains("this session") && page.contains(">tests<"),
+        "{page}"
+    );
     assert!(!page.contains(&token), "no secret shown");
 
     // Create one: shown once, and it works on the API.
@@ -68,24 +79,39 @@ async fn account_features_limits_and_api_tokens() {
     assert_eq!(resp.status(), 200);
     let id = created.split('|').next().unwrap().to_owned();
     let (_, listed) = dash.get("/dashboard/account/tokens").await;
-    assert!(listed.contains("crm-sync") && !listed.contains(&created), "{listed}");
+    assert!(
+        listed.contains("crm-sync") && !listed.contains(&created),
+        "{listed}"
+    );
 
     // Bad input: the field named; a wrong password is the password field's.
     let (status, _, body) = dash
-        .post("/dashboard/account/tokens", &[("name", ""), ("password", ADMIN_PASSWORD)])
+        .post(
+            "/dashboard/account/tokens",
+            &[("name", ""), ("password", ADMIN_PASSWORD)],
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("err-token-name"), "{body}");
     let (status, _, body) = dash
-        .post("/dashboard/account/tokens", &[("name", "x"), ("password", "")])
+        .post(
+            "/dashboard/account/tokens",
+            &[("name", "x"), ("password", "")],
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("err-token-password"), "{body}");
     let (status, _, body) = dash
-        .post("/dashboard/account/tokens", &[("name", "x"), ("password", "wrong-password")])
+        .post(
+            "/dashboard/account/tokens",
+            &[("name", "x"), ("password", "wrong-password")],
+        )
         .await;
     assert_eq!(status, 401, "{body}");
-    assert!(body.contains("err-token-password") && body.contains("not right"), "{body}");
+    assert!(
+        body.contains("err-token-password") && body.contains("not right"),
+        "{body}"
+    );
     assert_csrf_refused(
         &dash,
         "/dashboard/account/tokens",
@@ -93,7 +119,10 @@ async fn account_features_limits_and_api_tokens() {
     )
     .await;
     let (_, listed) = dash.get("/dashboard/account/tokens").await;
-    assert!(!listed.contains(">csrf<") && !listed.contains(">x<"), "{listed}");
+    assert!(
+        !listed.contains(">csrf<") && !listed.contains(">x<"),
+        "{listed}"
+    );
 
     // Another tenant cannot revoke it (404), and sees its own account only.
     let (other, _) = other_tenant(&app).await;

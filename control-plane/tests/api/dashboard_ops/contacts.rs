@@ -16,7 +16,13 @@ async fn api(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn api_contact(app: &TestApp, token: &str, instance: &str, phone: &str, name: &str) -> String {
+async fn api_contact(
+    app: &TestApp,
+    token: &str,
+    instance: &str,
+    phone: &str,
+    name: &str,
+) -> String {
     let resp = app
         .post(
             "/api/v1/contacts",
@@ -31,9 +37,10 @@ async fn api_contact(app: &TestApp, token: &str, instance: &str, phone: &str, na
 
 /// Posts a file to the import form.
 async fn import(dash: &Dash<'_>, instance: &str, filename: &str, content: &str) -> (u16, String) {
-    let form = Form::new()
-        .text("instance_id", instance.to_owned())
-        .part("file", Part::bytes(content.as_bytes().to_vec()).file_name(filename.to_owned()));
+    let form = Form::new().text("instance_id", instance.to_owned()).part(
+        "file",
+        Part::bytes(content.as_bytes().to_vec()).file_name(filename.to_owned()),
+    );
     let resp = dash
         .req(Method::POST, "/dashboard/contacts/import")
         .header("hx-request", "true")
@@ -60,16 +67,31 @@ async fn contacts_list_edit_import_export_and_isolation() {
     // The list shows what the API has; search and the instance filter narrow it.
     let (status, page) = dash.get("/dashboard/contacts").await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Ana Souza") && page.contains("Bruno Lima"), "{page}");
-    assert!(page.contains("data-live=\"contact\""), "reloads on contact news");
+    assert!(
+        page.contains("Ana Souza") && page.contains("Bruno Lima"),
+        "{page}"
+    );
+    assert!(
+        page.contains("data-live=\"contact\""),
+        "reloads on contact news"
+    );
     let (_, found) = dash.get("/dashboard/contacts/list?search=ana").await;
-    assert!(found.contains("Ana Souza") && !found.contains("Bruno Lima"), "{found}");
+    assert!(
+        found.contains("Ana Souza") && !found.contains("Bruno Lima"),
+        "{found}"
+    );
     let (_, found) = dash.get("/dashboard/contacts/list?search=990002").await;
-    assert!(found.contains("Bruno Lima") && !found.contains("Ana Souza"), "{found}");
+    assert!(
+        found.contains("Bruno Lima") && !found.contains("Ana Souza"),
+        "{found}"
+    );
     let (_, found) = dash
         .get(&format!("/dashboard/contacts/list?instance_id={back}"))
         .await;
-    assert!(found.contains("Bruno Lima") && !found.contains("Ana Souza"), "{found}");
+    assert!(
+        found.contains("Bruno Lima") && !found.contains("Ana Souza"),
+        "{found}"
+    );
     let (status, _) = dash.get("/dashboard/contacts/list?page=0").await;
     assert_eq!(status, 422);
 
@@ -114,7 +136,10 @@ async fn contacts_list_edit_import_export_and_isolation() {
     let path = format!("/dashboard/contacts/{ana}");
     let (status, page) = dash.get(&path).await;
     assert_eq!(status, 200);
-    assert!(page.contains("Ana Souza") && page.contains("5511999990001"), "{page}");
+    assert!(
+        page.contains("Ana Souza") && page.contains("5511999990001"),
+        "{page}"
+    );
     let (status, _, body) = dash
         .post(
             &path,
@@ -136,7 +161,12 @@ async fn contacts_list_edit_import_export_and_isolation() {
     let (status, _, _) = dash
         .post(
             &path,
-            &[("name", "Ana Maria Souza"), ("email", "ana@example.com"), ("company", ""), ("notes", "")],
+            &[
+                ("name", "Ana Maria Souza"),
+                ("email", "ana@example.com"),
+                ("company", ""),
+                ("notes", ""),
+            ],
         )
         .await;
     assert_eq!(status, 200);
@@ -147,8 +177,14 @@ async fn contacts_list_edit_import_export_and_isolation() {
         .post(&path, &[("name", "Changed"), ("email", "not-an-email")])
         .await;
     assert_eq!(status, 422, "{body}");
-    assert!(body.contains("err-email") && body.contains("valid email"), "{body}");
-    assert!(body.contains("value=\"not-an-email\""), "the form keeps what was typed");
+    assert!(
+        body.contains("err-email") && body.contains("valid email"),
+        "{body}"
+    );
+    assert!(
+        body.contains("value=\"not-an-email\""),
+        "the form keeps what was typed"
+    );
     let (_, c) = api(&app, &token, &format!("/api/v1/contacts/{ana}")).await;
     assert_eq!(c["data"]["name"], "Ana Maria Souza");
     assert_csrf_refused(&dash, &path, &[("name", "No CSRF")]).await;
@@ -165,7 +201,12 @@ async fn contacts_list_edit_import_export_and_isolation() {
     // Rows as a spreadsheet numbers them (the header is row 1).
     assert!(body.contains("<td>4</td><td dir=\"ltr\">12</td>"), "{body}");
     assert!(body.contains("valid email"), "{body}");
-    let (_, listed) = api(&app, &token, &format!("/api/v1/contacts?instance_id={inst}&search=diego")).await;
+    let (_, listed) = api(
+        &app,
+        &token,
+        &format!("/api/v1/contacts?instance_id={inst}&search=diego"),
+    )
+    .await;
     assert_eq!(listed["data"][0]["email"], "diego@example.com");
     // A JSON file (the API's body shape).
     let (status, body) = import(
@@ -187,21 +228,37 @@ async fn contacts_list_edit_import_export_and_isolation() {
         assert_eq!(status, 422, "{name}: {body}");
         assert!(body.contains("file"), "{name}: {body}");
     }
-    let (_, all) = api(&app, &token, &format!("/api/v1/contacts?instance_id={inst}")).await;
+    let (_, all) = api(
+        &app,
+        &token,
+        &format!("/api/v1/contacts?instance_id={inst}"),
+    )
+    .await;
     assert_eq!(all["meta"]["pagination"]["total"], 4, "{all}");
 
     // Export: the API's, as a download.
     let resp = dash
-        .req(Method::GET, &format!("/dashboard/contacts/export?format=csv&instance_id={inst}"))
+        .req(
+            Method::GET,
+            &format!("/dashboard/contacts/export?format=csv&instance_id={inst}"),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
-    assert!(resp.headers()["content-disposition"].to_str().unwrap().contains("contacts.csv"));
+    assert!(
+        resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("contacts.csv")
+    );
     let csv = resp.text().await.unwrap();
     assert!(csv.starts_with("id,uuid,instance_id,phone_number"), "{csv}");
-    assert!(csv.contains("Ana Maria Souza") && csv.contains("Fabio") && !csv.contains("Bruno"), "{csv}");
+    assert!(
+        csv.contains("Ana Maria Souza") && csv.contains("Fabio") && !csv.contains("Bruno"),
+        "{csv}"
+    );
     let resp = dash
         .req(Method::GET, "/dashboard/contacts/export?format=json")
         .send()
@@ -232,7 +289,10 @@ async fn contacts_list_edit_import_export_and_isolation() {
         (format!("{path}/delete"), vec![]),
         (
             "/dashboard/contacts".to_owned(),
-            vec![("instance_id", inst.as_str()), ("phone_number", "5511955550000")],
+            vec![
+                ("instance_id", inst.as_str()),
+                ("phone_number", "5511955550000"),
+            ],
         ),
     ] {
         let (status, _, body) = other.post(&p, &form).await;

@@ -12,7 +12,9 @@ use crate::inbox_setup::Inbox;
 
 /// A function's key from a page: `xfn_` and what follows it.
 fn key_in(body: &str) -> String {
-    let start = body.find("xfn_").unwrap_or_else(|| panic!("a key in {body}"));
+    let start = body
+        .find("xfn_")
+        .unwrap_or_else(|| panic!("a key in {body}"));
     body[start..]
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
@@ -43,7 +45,10 @@ async fn external_functions_crud_keys_logs_and_isolation() {
     // Without an AI Agent integration: the page says what is missing, as the API does.
     let (status, page) = dash.get("/dashboard/external-functions").await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("AI_AGENT_NOT_ENABLED") && page.contains("/dashboard/automations"), "{page}");
+    assert!(
+        page.contains("AI_AGENT_NOT_ENABLED") && page.contains("/dashboard/automations"),
+        "{page}"
+    );
     let (status, _, _) = dash
         .post("/dashboard/external-functions", &[("name", "x")])
         .await;
@@ -52,7 +57,10 @@ async fn external_functions_crud_keys_logs_and_isolation() {
     integration(&t, &t.token, &t.uuid, "ai_agent").await;
     let (status, page) = dash.get("/dashboard/external-functions").await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("No functions yet") && page.contains("send_message"), "{page}");
+    assert!(
+        page.contains("No functions yet") && page.contains("send_message"),
+        "{page}"
+    );
 
     // Create: the key is shown once; the API has the function as the form gave it.
     let form = |slug: &'static str, config: &'static str| {
@@ -61,14 +69,20 @@ async fn external_functions_crud_keys_logs_and_isolation() {
             ("name", "Order status".to_owned()),
             ("slug", slug.to_owned()),
             ("action_type", "send_message".to_owned()),
-            ("description", "Tells a customer where the order is".to_owned()),
+            (
+                "description",
+                "Tells a customer where the order is".to_owned(),
+            ),
             ("config", config.to_owned()),
             ("rate_limit", "50".to_owned()),
             ("allowed_ips", "".to_owned()),
             ("is_enabled", "1".to_owned()),
         ]
     };
-    let good = form("order-status", r#"{"message_template": "Order {{order_id}}: {{status}}"}"#);
+    let good = form(
+        "order-status",
+        r#"{"message_template": "Order {{order_id}}: {{status}}"}"#,
+    );
     let pairs: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, _, body) = dash.post("/dashboard/external-functions", &pairs).await;
     assert_eq!(status, 200, "{body}");
@@ -80,10 +94,16 @@ async fn external_functions_crud_keys_logs_and_isolation() {
     assert_eq!(f["slug"], "order-status");
     assert_eq!(f["rate_limit"], 50);
     assert_eq!(f["description"], "Tells a customer where the order is");
-    assert_eq!(f["config"]["message_template"], "Order {{order_id}}: {{status}}");
+    assert_eq!(
+        f["config"]["message_template"],
+        "Order {{order_id}}: {{status}}"
+    );
     let uuid = f["uuid"].as_str().unwrap().to_owned();
     let (_, page) = dash.get("/dashboard/external-functions").await;
-    assert!(page.contains("Order status") && page.contains(&uuid) && !page.contains(&key), "{page}");
+    assert!(
+        page.contains("Order status") && page.contains(&uuid) && !page.contains(&key),
+        "{page}"
+    );
     let (_, filtered) = dash
         .get("/dashboard/external-functions/list?action_type=create_lead")
         .await;
@@ -106,7 +126,13 @@ async fn external_functions_crud_keys_logs_and_isolation() {
         assert_eq!(status, 422, "{slug} {config}: {body}");
         assert!(body.contains(field), "{field} in {body}");
     }
-    assert_eq!(t.get("/external-functions").await["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        t.get("/external-functions").await["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // A call with the key: answered (the instance is not paired here, so 409) and logged.
     assert_eq!(call(&t, "order-status", &key).await, 409);
@@ -129,7 +155,10 @@ async fn external_functions_crud_keys_logs_and_isolation() {
     assert_eq!(status, 422);
 
     // Edit: the API shows the change; bad input names the field and changes nothing.
-    let mut edited = form("order-status", r#"{"message_template": "Pedido {{order_id}}"}"#);
+    let mut edited = form(
+        "order-status",
+        r#"{"message_template": "Pedido {{order_id}}"}"#,
+    );
     edited[1].1 = "Pedido".into();
     edited[6].1 = "75".into();
     edited[7].1 = "203.0.113.10\n10.0.0.0/8".into();
@@ -147,16 +176,28 @@ async fn external_functions_crud_keys_logs_and_isolation() {
     let (status, _, body) = dash.post(&path, &pairs).await;
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("err-rate_limit"), "{body}");
-    assert_eq!(t.get(&format!("/external-functions/{uuid}")).await["data"]["rate_limit"], 75);
+    assert_eq!(
+        t.get(&format!("/external-functions/{uuid}")).await["data"]["rate_limit"],
+        75
+    );
 
     // Disable and enable.
     let (status, _, body) = dash.post(&format!("{path}/toggle"), &[]).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(t.get(&format!("/external-functions/{uuid}")).await["data"]["is_enabled"], false);
+    assert_eq!(
+        t.get(&format!("/external-functions/{uuid}")).await["data"]["is_enabled"],
+        false
+    );
     let (_, _, _) = dash.post(&format!("{path}/toggle"), &[]).await;
-    assert_eq!(t.get(&format!("/external-functions/{uuid}")).await["data"]["is_enabled"], true);
+    assert_eq!(
+        t.get(&format!("/external-functions/{uuid}")).await["data"]["is_enabled"],
+        true
+    );
     assert_csrf_refused(&dash, &format!("{path}/toggle"), &[]).await;
-    assert_eq!(t.get(&format!("/external-functions/{uuid}")).await["data"]["is_enabled"], true);
+    assert_eq!(
+        t.get(&format!("/external-functions/{uuid}")).await["data"]["is_enabled"],
+        true
+    );
 
     // A new key: shown once; the old one stops working.
     let (status, _, body) = dash.post(&format!("{path}/regenerate-key"), &[]).await;
@@ -169,7 +210,13 @@ async fn external_functions_crud_keys_logs_and_isolation() {
     // Another tenant (with its own AI Agent): every page and action with our id is 404.
     let (other, other_token) = other_tenant(&t.app).await;
     let theirs = t.app.create_instance(&other_token, "Theirs").await;
-    integration(&t, &other_token, theirs["uuid"].as_str().unwrap(), "ai_agent").await;
+    integration(
+        &t,
+        &other_token,
+        theirs["uuid"].as_str().unwrap(),
+        "ai_agent",
+    )
+    .await;
     for p in [path.clone(), format!("{path}/logs")] {
         let (status, body) = other.get(&p).await;
         assert_eq!(status, 404, "GET {p}: {body}");
@@ -188,12 +235,18 @@ async fn external_functions_crud_keys_logs_and_isolation() {
     assert!(!page.contains("Pedido"), "{page}");
     let f: Value = t.get(&format!("/external-functions/{uuid}")).await["data"].clone();
     assert_eq!(f["name"], "Pedido");
-    assert_ne!(call(&t, "order-status", &new_key).await, 401, "the key still works");
+    assert_ne!(
+        call(&t, "order-status", &new_key).await,
+        401,
+        "the key still works"
+    );
 
     // Delete: back to the list; the API no longer has it.
     let (status, redirect, _) = dash.post(&format!("{path}/delete"), &[]).await;
     assert_eq!(status, 204);
     assert_eq!(redirect.as_deref(), Some("/dashboard/external-functions"));
-    let (status, _) = t.call(Method::GET, &format!("/external-functions/{uuid}"), None).await;
+    let (status, _) = t
+        .call(Method::GET, &format!("/external-functions/{uuid}"), None)
+        .await;
     assert_eq!(status, 404);
 }

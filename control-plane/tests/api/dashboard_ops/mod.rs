@@ -63,11 +63,18 @@ impl Receiver {
             let (log, tx) = (shared.clone(), tx.clone());
             async move {
                 let (parts, body) = req.into_parts();
-                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+                let body = axum::body::to_bytes(body, 1 << 20)
+                    .await
+                    .unwrap_or_default();
                 let headers = parts
                     .headers
                     .iter()
-                    .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_owned(),
+                            v.to_str().unwrap_or_default().to_owned(),
+                        )
+                    })
                     .collect();
                 let status = {
                     let mut log = log.lock().unwrap();
@@ -75,7 +82,11 @@ impl Receiver {
                         headers,
                         body: String::from_utf8_lossy(&body).into_owned(),
                     });
-                    let status = if log.script.is_empty() { 200 } else { log.script.remove(0) };
+                    let status = if log.script.is_empty() {
+                        200
+                    } else {
+                        log.script.remove(0)
+                    };
                     tx.send_replace(log.hits.len());
                     status
                 };
@@ -133,7 +144,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -146,7 +160,11 @@ pub struct Events {
 
 impl Events {
     pub async fn open(dash: &Dash<'_>) -> Events {
-        let resp = dash.req(Method::GET, "/dashboard/events").send().await.unwrap();
+        let resp = dash
+            .req(Method::GET, "/dashboard/events")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
         let mut events = Events {
             resp,
@@ -162,7 +180,9 @@ impl Events {
         loop {
             if let Some(i) = self.seen.find(needle) {
                 // The event's block, then forget it and what came before.
-                let end = self.seen[i..].find("\n\n").map_or(self.seen.len(), |e| i + e);
+                let end = self.seen[i..]
+                    .find("\n\n")
+                    .map_or(self.seen.len(), |e| i + e);
                 let block = self.seen[i..end].to_owned();
                 self.seen.drain(..end);
                 return block;

@@ -32,13 +32,16 @@ async fn api_deliveries(t: &Inbox, query: &str) -> Vec<Value> {
 
 /// Waits until the API shows delivery `id` with `status` and `attempts`.
 async fn delivery_becomes(t: &Inbox, id: &str, status: &str, attempts: i64) -> Value {
-    eventually(&format!("delivery {id} {status} after {attempts}"), || async {
-        let d = t
-            .get(&format!("/instances/{}/webhook/deliveries/{id}", t.uuid))
-            .await["data"]
-            .clone();
-        (d["status"] == status && d["attempts"] == attempts).then_some(d)
-    })
+    eventually(
+        &format!("delivery {id} {status} after {attempts}"),
+        || async {
+            let d = t
+                .get(&format!("/instances/{}/webhook/deliveries/{id}", t.uuid))
+                .await["data"]
+                .clone();
+            (d["status"] == status && d["attempts"] == attempts).then_some(d)
+        },
+    )
     .await
 }
 
@@ -60,7 +63,10 @@ async fn webhook_settings_the_live_log_and_replays() {
     let (status, page) = dash.get(&base).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("no-webhook") && page.contains("message.received"));
-    assert!(page.contains("appointment.reminder_sent"), "every name the API knows");
+    assert!(
+        page.contains("appointment.reminder_sent"),
+        "every name the API knows"
+    );
 
     // Configure it: the API shows what the form sent.
     let (status, _, body) = dash
@@ -76,13 +82,22 @@ async fn webhook_settings_the_live_log_and_replays() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("Webhook configured") && body.contains("********et-1"), "{body}");
+    assert!(
+        body.contains("Webhook configured") && body.contains("********et-1"),
+        "{body}"
+    );
     let (_, w) = api_webhook(&t).await;
     assert_eq!(w["data"]["webhook_url"], receiver.url.as_str());
-    assert_eq!(w["data"]["events"], json!(["message.received", "message.status"]));
+    assert_eq!(
+        w["data"]["events"],
+        json!(["message.received", "message.status"])
+    );
     assert_eq!(w["data"]["is_active"], true);
     let (_, page) = dash.get(&base).await;
-    assert!(page.contains(&esc(&receiver.url)) && page.contains("********et-1"), "{page}");
+    assert!(
+        page.contains(&esc(&receiver.url)) && page.contains("********et-1"),
+        "{page}"
+    );
 
     // A message comes in: delivered, announced live, and in the log.
     let mut events = Events::open(&dash).await;
@@ -96,7 +111,10 @@ async fn webhook_settings_the_live_log_and_replays() {
     let (status, log) = dash.get(&format!("{base}/deliveries")).await;
     assert_eq!(status, 200);
     assert!(log.contains(&first) && log.contains("delivered"), "{log}");
-    assert!(log.contains("data-live=\"delivery\""), "the log reloads itself live");
+    assert!(
+        log.contains("data-live=\"delivery\""),
+        "the log reloads itself live"
+    );
 
     // The receiver fails the next one: failed after its one attempt, and filtered so.
     receiver.answer_next(&[500]);
@@ -105,12 +123,17 @@ async fn webhook_settings_the_live_log_and_replays() {
     let second = second_hit.header("x-webhook-delivery-id").to_owned();
     delivery_becomes(&t, &second, "failed", 1).await;
     let (_, failed) = dash.get(&format!("{base}/deliveries?status=failed")).await;
-    assert!(failed.contains(&second) && !failed.contains(&first), "{failed}");
+    assert!(
+        failed.contains(&second) && !failed.contains(&first),
+        "{failed}"
+    );
     let (_, by_event) = dash
         .get(&format!("{base}/deliveries?event=message.status"))
         .await;
     assert!(!by_event.contains(&first), "{by_event}");
-    let (status, bad) = dash.get(&format!("{base}/deliveries?since=yesterday")).await;
+    let (status, bad) = dash
+        .get(&format!("{base}/deliveries?since=yesterday"))
+        .await;
     assert_eq!(status, 422);
     assert!(bad.contains("since"), "{bad}");
 
@@ -143,7 +166,11 @@ async fn webhook_settings_the_live_log_and_replays() {
     // Replay the failed ones since a time (a browser's datetime-local value, UTC).
     receiver.answer_next(&[503]);
     t.inbound("5511900000003", "IN-3", "third message").await;
-    let third = receiver.wait_for(4).await.header("x-webhook-delivery-id").to_owned();
+    let third = receiver
+        .wait_for(4)
+        .await
+        .header("x-webhook-delivery-id")
+        .to_owned();
     delivery_becomes(&t, &third, "failed", 1).await;
     let since = (chrono::Utc::now() - chrono::Duration::hours(1))
         .format("%Y-%m-%dT%H:%M")
@@ -211,9 +238,7 @@ async fn webhook_settings_the_live_log_and_replays() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let api = t
-        .get(&format!("/instances/{uuid}/inbox-settings"))
-        .await;
+    let api = t.get(&format!("/instances/{uuid}/inbox-settings")).await;
     assert_eq!(api["data"]["auto_transcribe"], true);
     assert_eq!(api["data"]["transcription_language"], "pt");
     let (status, _, body) = dash
@@ -221,12 +246,13 @@ async fn webhook_settings_the_live_log_and_replays() {
         .await;
     assert_eq!(status, 422);
     assert!(body.contains("transcription_language"), "{body}");
-    let api = t
-        .get(&format!("/instances/{uuid}/inbox-settings"))
-        .await;
+    let api = t.get(&format!("/instances/{uuid}/inbox-settings")).await;
     assert_eq!(api["data"]["transcription_language"], "pt", "unchanged");
     let (_, page) = dash.get(&base).await;
-    assert!(page.contains("id=\"auto-transcribe\" name=\"auto_transcribe\" value=\"1\" checked"), "{page}");
+    assert!(
+        page.contains("id=\"auto-transcribe\" name=\"auto_transcribe\" value=\"1\" checked"),
+        "{page}"
+    );
 
     // Without the CSRF header: refused, nothing changes.
     assert_csrf_refused(&dash, &format!("{base}/delete"), &[]).await;
@@ -245,7 +271,10 @@ async fn webhook_settings_the_live_log_and_replays() {
         assert!(!body.contains(&esc(&receiver.url)), "{path}");
     }
     for (path, form) in [
-        (base.clone(), vec![("webhook_url", "https://evil.example/x")]),
+        (
+            base.clone(),
+            vec![("webhook_url", "https://evil.example/x")],
+        ),
         (format!("{base}/delete"), vec![]),
         (format!("{base}/deliveries/{first}/replay"), vec![]),
         (format!("{base}/replay"), vec![("since", since.as_str())]),
@@ -285,7 +314,10 @@ async fn the_webhook_form_refuses_what_the_api_refuses_by_field() {
             .post(&base, &[("webhook_url", url), ("is_active", "1")])
             .await;
         assert_eq!(status, 422, "{url}: {body}");
-        assert!(body.contains("err-webhook_url"), "shown on the field: {body}");
+        assert!(
+            body.contains("err-webhook_url"),
+            "shown on the field: {body}"
+        );
         assert!(body.contains(expected), "{url}: {body}");
         // The form keeps what was typed.
         assert!(body.contains(&format!("value=\"{}\"", esc(url))), "{body}");
@@ -300,7 +332,10 @@ async fn the_webhook_form_refuses_what_the_api_refuses_by_field() {
         )
         .await;
     assert_eq!(status, 422);
-    assert!(body.contains("err-events") && body.contains("message.nope"), "{body}");
+    assert!(
+        body.contains("err-events") && body.contains("message.nope"),
+        "{body}"
+    );
     let (status, _, body) = dash
         .post(
             &base,
@@ -312,18 +347,28 @@ async fn the_webhook_form_refuses_what_the_api_refuses_by_field() {
         .await;
     assert_eq!(status, 422);
     assert!(body.contains("err-webhook_secret"), "{body}");
-    let resp = app.get(&format!("/api/v1/instances/{uuid}/webhook"), &token).await;
+    let resp = app
+        .get(&format!("/api/v1/instances/{uuid}/webhook"), &token)
+        .await;
     assert_eq!(resp.status(), 404, "nothing was saved");
 
     // A new webhook without a secret: the generated one is shown once.
     let (status, _, body) = dash
         .post(
             &base,
-            &[("webhook_url", "https://hooks.example.com/in"), ("is_active", "1")],
+            &[
+                ("webhook_url", "https://hooks.example.com/in"),
+                ("is_active", "1"),
+            ],
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("webhook-secret") && body.contains("whsec_"), "{body}");
-    let resp = app.get(&format!("/api/v1/instances/{uuid}/webhook"), &token).await;
+    assert!(
+        body.contains("webhook-secret") && body.contains("whsec_"),
+        "{body}"
+    );
+    let resp = app
+        .get(&format!("/api/v1/instances/{uuid}/webhook"), &token)
+        .await;
     assert_eq!(resp.status(), 200);
 }
