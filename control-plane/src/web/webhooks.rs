@@ -348,30 +348,40 @@ async fn delivery_ctx(state: &AppState, s: &Session, id: &str, delivery: &str) -
         .ok()
         .map(|w| w.webhook_url);
     let body = serde_json::to_string_pretty(&detail.payload).unwrap_or_default();
+    // (name, value, whether the value is literal: the others are made per attempt).
     let headers = [
-        ("Content-Type", "application/json".to_owned()),
+        ("Content-Type", "application/json".to_owned(), true),
         (
             "User-Agent",
             crate::webhooks::dispatcher::USER_AGENT.to_owned(),
+            true,
         ),
-        ("X-Webhook-Event", detail.delivery.event.clone()),
-        ("X-Instance-UUID", instance.uuid.to_string()),
-        ("X-Webhook-Delivery-Id", detail.delivery.id.to_string()),
+        ("X-Webhook-Event", detail.delivery.event.clone(), true),
+        ("X-Instance-UUID", instance.uuid.to_string(), true),
+        (
+            "X-Webhook-Delivery-Id",
+            detail.delivery.id.to_string(),
+            true,
+        ),
         (
             "X-Webhook-Attempt",
-            "1, 2, … (the attempt's number)".to_owned(),
+            "the attempt's number: 1, 2, …".to_owned(),
+            false,
         ),
         (
             "X-Webhook-Timestamp",
             "the attempt's time (Unix seconds)".to_owned(),
+            false,
         ),
         (
             "X-Webhook-Signature",
             "HMAC-SHA256 of the body with your secret".to_owned(),
+            false,
         ),
         (
             "X-Webhook-Signature-V2",
             "v1= HMAC-SHA256 of \"{timestamp}.{body}\"".to_owned(),
+            false,
         ),
     ];
     Ok(json!({
