@@ -104,6 +104,7 @@ pub struct ImportItem {
     notes: Option<Option<String>>,
 }
 
+/// Validates the editable fields.
 fn fields(body: FieldsBody) -> AppResult<ContactFields> {
     body.into_input().parse()
 }
@@ -119,6 +120,7 @@ impl FieldsBody {
     }
 }
 
+/// The instance named by `instance_id`, or the `sk_` token's own.
 fn target_instance(caller: &Caller, v: Option<Value>) -> AppResult<String> {
     match (instance_ref(instance_value(v))?, caller) {
         (Some(r), _) => Ok(r),
