@@ -18,7 +18,7 @@ use super::extract::{Auth, Json};
 use super::messages::instance_ref;
 use crate::automation::flow::Flow;
 use crate::domain::Caller;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::service::inbox::automation::{
     AutomationChange, AutomationEntity, AutomationKind, IntegrationType,
 };
