@@ -477,6 +477,21 @@ impl Services {
         })
     }
 
+    /// The users of the caller's tenant (a user token only), oldest first.
+    pub async fn tenant_users(&self, caller: &Caller) -> AppResult<Vec<UserView>> {
+        let Caller::User { tenant, .. } = caller else {
+            return Err(AppError::forbidden(
+                "This needs a user token; instance tokens (sk_) have no users.",
+            ));
+        };
+        let users = user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant.0))
+            .order_by_asc(user::Column::Id)
+            .all(&self.db)
+            .await?;
+        Ok(users.iter().map(UserView::from).collect())
+    }
+
     /// Creates a user; `tenant` None creates a new tenant named `tenant_name` for them.
     pub async fn create_user(
         &self,

@@ -3,8 +3,7 @@
 //! created as `POST /auth/login` creates them (the password again, a name), shown once, and
 //! revoked.
 //!
-//! The API has no route listing a tenant's users, so the page shows the signed-in user only
-//! and says how users are added.
+//! The tenant's users are listed (read-only; the operator adds users with the CLI).
 
 use axum::extract::{Path, RawForm, State};
 use axum::http::HeaderMap;
@@ -53,6 +52,7 @@ async fn page(State(state): State<AppState>, s: Session) -> WebResult<Response> 
     ctx["usage"] = json!(usage);
     ctx["window_minutes"] = json!(window_minutes);
     ctx["tokens_panel"] = tokens_ctx(&state, &s).await?;
+    ctx["users"] = json!(state.services.tenant_users(&s.caller).await?);
     html("account/page.html", ctx)
 }
 

@@ -34,12 +34,26 @@ async fn account_features_limits_and_api_tokens() {
         .await
         .unwrap();
     app.create_instance(&token, "Counted").await;
+    // A colleague in the same account is listed with the signed-in user.
+    app.services
+        .create_user(
+            Some(tenant_id),
+            "",
+            "Bia Colleague",
+            "bia@test.local",
+            "colleague-password-1",
+            "member",
+        )
+        .await
+        .unwrap();
     let dash = Dash::admin(&app).await;
 
     let (status, page) = dash.get("/dashboard/account").await;
     assert_eq!(status, 200, "{page}");
     for expected in [
         ADMIN_EMAIL,
+        "bia@test.local",
+        "Bia Colleague",
         me["data"]["user"]["uuid"].as_str().unwrap(),
         tenant["uuid"].as_str().unwrap(),
         "id=\"feature-kanban\">on",
@@ -133,6 +147,7 @@ async fn account_features_limits_and_api_tokens() {
     assert_eq!(app.get("/api/v1/auth/me", &created).await.status(), 200);
     let (_, page) = other.get("/dashboard/account").await;
     assert!(!page.contains(ADMIN_EMAIL), "{page}");
+    assert!(!page.contains("bia@test.local"), "{page}");
     assert!(!page.contains("crm-sync"), "{page}");
 
     // Revoke: the API refuses it from now on.
