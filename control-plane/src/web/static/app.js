@@ -5,7 +5,7 @@
 // data-live="status message …" (topics, space-separated) gets the htmx event `live` when
 // news of one of its topics arrives; data-live-instance / data-live-conversation narrow it
 // to one instance or conversation. Elements reload themselves with
-// hx-trigger="live throttle:250ms".
+// hx-trigger="live delay:150ms".
 (function () {
   "use strict";
   const state = document.getElementById("live-state");
@@ -56,6 +56,27 @@
       retry = Math.min(retry * 2, 30000);
     };
   }
+
+  // A live element shows the answer to the newest request made for it: a reload started
+  // before an action (or before the news of it) can answer after it, and must not put the
+  // older state back. Requests are numbered as they start; a live element keeps the number
+  // of the answer it shows and refuses an older one.
+  let requests = 0;
+  const shown = new Map();
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (e.detail.xhr) e.detail.xhr.zapiniSeq = ++requests;
+  });
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    const t = e.detail.target;
+    const n = e.detail.xhr && e.detail.xhr.zapiniSeq;
+    if (!e.detail.shouldSwap || !n || !t || !t.matches || !t.matches("[data-live]")) return;
+    const key = t.id || t;
+    if ((shown.get(key) || 0) > n) {
+      e.detail.shouldSwap = false;
+      return;
+    }
+    shown.set(key, n);
+  });
 
   // Copy buttons: data-copy="#id" copies that element's text.
   document.addEventListener("click", function (e) {
