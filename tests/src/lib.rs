@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod dashboard;
+pub mod harness;
 pub mod process;
 pub mod receiver;
 

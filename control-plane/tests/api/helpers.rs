@@ -8,7 +8,6 @@ use control_plane::config::DatabaseTarget;
 use control_plane::service::Services;
 use control_plane::{App, Config, Listeners};
 use reqwest::{Method, RequestBuilder, Response};
-use sea_orm::{ConnectionTrait, Database};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -26,17 +25,13 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
-/// A fresh PostgreSQL database cloned from nothing, named uniquely, on the server of `base`.
+/// A fresh PostgreSQL database, named uniquely, on the server of `base` (made by the same
+/// `db::create_database` the e2e harness uses).
 async fn fresh_postgres(base: &str) -> String {
     let name = format!("zapini_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = Database::connect(base)
-        .await
-        .expect("connect to DATABASE_URL");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+    control_plane::db::create_database(base, &name)
         .await
         .expect("create test database");
-    admin.close().await.ok();
     let (prefix, _) = base.rsplit_once('/').expect("DATABASE_URL has a path");
     format!("{prefix}/{name}")
 }

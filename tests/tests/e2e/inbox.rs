@@ -3,68 +3,16 @@
 //! and webhooks; `AUTOMATION_ACTIVE` is enforced on the node's hot path from the pushed
 //! policy, and lifted per conversation by a pause.
 
-use std::time::Duration;
-
 use reqwest::Method;
 use serde_json::{Value, json};
 use zapini_e2e::receiver::Receiver;
-use zapini_e2e::{Api, ControlPlane, Node, config, eventually};
+use zapini_e2e::{Node, eventually};
 
-const T: Duration = Duration::from_secs(20);
-
-struct Setup {
-    dir: tempfile::TempDir,
-    cp: ControlPlane,
-    api: Api,
-    user: String,
-}
-
-impl Setup {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        self.api
-            .call(method, &self.cp.url(path), Some(&self.user), None, body)
-            .await
-    }
-
-    async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let (status, resp) = self.call(method.clone(), path, body).await;
-        assert!(
-            (200..300).contains(&status),
-            "{method} {path}: {status} {resp}"
-        );
-        resp
-    }
-}
-
-fn host(id: i64) -> String {
-    format!("instance-{id}.localhost")
-}
+use crate::support::{Setup, T, host, paired_via_edge, setup};
 
 async fn paired(s: &Setup, phone: &str) -> (i64, uuid::Uuid, String, Node) {
-    let (id, uuid) = s.api.create_instance(&s.cp, &s.user, "Inbox").await;
-    let sk = s.api.create_sk_token(&s.cp, &s.user, id).await;
-    let node = Node::start(s.cp.node_config(uuid, &s.dir.path().join(format!("node-{uuid}"))))
-        .await
-        .unwrap();
-    eventually(T, "node registered", || async {
-        let (status, body) = s
-            .call(Method::GET, &format!("/api/v1/instances/{id}/qr"), None)
-            .await;
-        (status == 200 && body["data"]["status"] == "qr_ready").then_some(())
-    })
-    .await;
-    let (status, body) = s
-        .api
-        .call(
-            Method::POST,
-            &s.cp.url("/sandbox/scan"),
-            Some(&sk),
-            Some(&host(id)),
-            Some(json!({"phone_number": phone})),
-        )
-        .await;
-    assert_eq!(status, 200, "scan: {body}");
-    (id, uuid, sk, node)
+    let p = paired_via_edge(s, "Inbox", phone).await;
+    (p.id, p.uuid, p.sk, p.node)
 }
 
 /// The conversation with `number` once it exists.
@@ -102,13 +50,7 @@ fn events(log: &[zapini_e2e::receiver::Received], name: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_actions_go_through_the_node() {
-    let dir = tempfile::tempdir().unwrap();
-    let cp = ControlPlane::start(config(dir.path()).await.unwrap())
-        .await
-        .unwrap();
-    let api = Api::default();
-    let user = api.login(&cp).await;
-    let s = Setup { dir, cp, api, user };
+    let s = setup().await;
     let (id, uuid, sk, node) = paired(&s, "5511988880000").await;
     let rx = Receiver::start().await;
     s.ok(
@@ -253,7 +195,25 @@ async fn chat_actions_go_through_the_node() {
             && events(log, "message.reaction") >= 3
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A marker sent after everything: the node's events are stored in order and a chat's
+    // deliveries reach the endpoint in order, so once the marker's `message.sent` is here a
+    // duplicate of the changes (from the node's echoes) would be here too.
+    let marker = s
+        .ok(
+            Method::POST,
+            "/api/v1/chat/send",
+            Some(json!({"instance_id": uuid.to_string(), "recipient": "5511977776666", "message": "marker"})),
+        )
+        .await;
+    let marker_id = marker["data"]["unique_id"].as_str().unwrap().to_owned();
+    rx.wait_until(T, "the marker's message.sent", |log| {
+        log.iter().any(|r| {
+            r.ok()
+                && r.header("x-webhook-event") == "message.sent"
+                && String::from_utf8_lossy(&r.body).contains(&marker_id)
+        })
+    })
+    .await;
     let log = rx.delivered();
     assert_eq!(events(&log, "message.edited"), 1, "edits");
     assert_eq!(events(&log, "message.deleted"), 1, "deletes");
@@ -267,13 +227,7 @@ async fn chat_actions_go_through_the_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn automation_active_is_enforced_on_the_node_hot_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let cp = ControlPlane::start(config(dir.path()).await.unwrap())
-        .await
-        .unwrap();
-    let api = Api::default();
-    let user = api.login(&cp).await;
-    let s = Setup { dir, cp, api, user };
+    let s = setup().await;
     let (id, uuid, sk, node) = paired(&s, "5511988880001").await;
     let send = |to: &'static str| {
         let s = &s;
@@ -368,13 +322,7 @@ async fn automation_active_is_enforced_on_the_node_hot_path() {
 /// shows in conversations, the chat API and contacts, and a `contact.update` carries it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profile_pictures_reach_conversations_contacts_and_webhooks() {
-    let dir = tempfile::tempdir().unwrap();
-    let cp = ControlPlane::start(config(dir.path()).await.unwrap())
-        .await
-        .unwrap();
-    let api = Api::default();
-    let user = api.login(&cp).await;
-    let s = Setup { dir, cp, api, user };
+    let s = setup().await;
     let (id, _uuid, sk, _node) = paired(&s, "5511988880000").await;
     let rx = Receiver::start().await;
     s.ok(

@@ -20,7 +20,7 @@ mod node_credentials;
 mod node_hardening;
 mod openapi_events;
 mod pipeline;
-mod support;
+use zapini_e2e::harness as support;
 mod tenancy;
 mod webhooks;
 mod webhooks_crash;

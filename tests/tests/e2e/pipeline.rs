@@ -5,75 +5,14 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use zapini_e2e::{Api, ControlPlane, Node, config, eventually};
+use zapini_e2e::{Node, eventually};
 
-const T: Duration = Duration::from_secs(20);
+use crate::support::{Setup, T, host, paired_via_edge, setup, wait_registered};
 
-struct Setup {
-    _dir: tempfile::TempDir,
-    cp: ControlPlane,
-    api: Api,
-    user: String,
-}
-
-async fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let cp = ControlPlane::start(config(dir.path()).await.unwrap())
-        .await
-        .unwrap();
-    let api = Api::default();
-    let user = api.login(&cp).await;
-    Setup {
-        _dir: dir,
-        cp,
-        api,
-        user,
-    }
-}
-
-fn host(id: impl std::fmt::Display) -> String {
-    format!("instance-{id}.localhost")
-}
-
-/// Waits until the control plane can reach the instance's node (it registered).
-async fn wait_registered(s: &Setup, id: i64) -> Value {
-    eventually(T, "node registered and offering a QR", || async {
-        let (status, body) = s
-            .api
-            .call(
-                Method::GET,
-                &s.cp.url(&format!("/api/v1/instances/{id}/qr")),
-                Some(&s.user),
-                None,
-                None,
-            )
-            .await;
-        (status == 200 && body["data"]["status"] == "qr_ready").then_some(body)
-    })
-    .await
-}
-
-/// Creates a sandbox instance with its own in-process node, paired with `phone`.
+/// A sandbox instance with its own in-process node, paired with `phone` through the edge.
 async fn paired_instance(s: &Setup, name: &str, phone: &str) -> (i64, uuid::Uuid, String, Node) {
-    let (id, uuid) = s.api.create_instance(&s.cp, &s.user, name).await;
-    let sk = s.api.create_sk_token(&s.cp, &s.user, id).await;
-    let node_dir = s._dir.path().join(format!("node-{uuid}"));
-    let node = Node::start(s.cp.node_config(uuid, &node_dir))
-        .await
-        .unwrap();
-    wait_registered(s, id).await;
-    let (status, body) = s
-        .api
-        .call(
-            Method::POST,
-            &s.cp.url("/sandbox/scan"),
-            Some(&sk),
-            Some(&host(id)),
-            Some(json!({"phone_number": phone})),
-        )
-        .await;
-    assert_eq!(status, 200, "scan: {body}");
-    (id, uuid, sk, node)
+    let p = paired_via_edge(s, name, phone).await;
+    (p.id, p.uuid, p.sk, p.node)
 }
 
 async fn conversation_messages(s: &Setup, instance: uuid::Uuid, min: usize) -> (Value, Vec<Value>) {
@@ -132,7 +71,7 @@ async fn pairing_send_receipts_reply_and_conversation() {
     let s = setup().await;
     let (id, uuid) = s.api.create_instance(&s.cp, &s.user, "sales").await;
     let sk = s.api.create_sk_token(&s.cp, &s.user, id).await;
-    let node = Node::start(s.cp.node_config(uuid, &s._dir.path().join("n1")))
+    let node = Node::start(s.cp.node_config(uuid, &s.dir.path().join("n1")))
         .await
         .unwrap();
 
@@ -510,7 +449,7 @@ async fn tokens_are_bound_to_their_instance_and_bad_input_is_refused() {
 async fn a_second_node_for_the_same_instance_is_refused() {
     let s = setup().await;
     let (id, uuid, _sk, _node) = paired_instance(&s, "solo", "5511999990004").await;
-    let second = Node::start(s.cp.node_config(uuid, &s._dir.path().join("second")))
+    let second = Node::start(s.cp.node_config(uuid, &s.dir.path().join("second")))
         .await
         .unwrap();
     let result = tokio::time::timeout(T, second.finished())
@@ -572,19 +511,9 @@ async fn control_plane_restart_mid_stream_loses_and_duplicates_nothing() {
         ids
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let Setup {
-        _dir,
-        cp,
-        api,
-        user,
-    } = s;
+    let Setup { dir, cp, api, user } = s;
     let cp = cp.restart().await.expect("restart on the same ports");
-    let s = Setup {
-        _dir,
-        cp,
-        api,
-        user,
-    };
+    let s = Setup { dir, cp, api, user };
     let ids = injector.await.unwrap();
     let (_, msgs) = conversation_messages(&s, uuid, N).await;
     assert_eq!(msgs.len(), N);

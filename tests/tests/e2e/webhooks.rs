@@ -8,40 +8,20 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use zapini_e2e::receiver::{Received, Receiver};
-use zapini_e2e::{Api, ControlPlane, Node, config, eventually};
+use zapini_e2e::{Node, eventually};
+
+use crate::support::{Setup, T, host, setup, setup_with};
 use zapini_shared::signing::{sign_hex, sign_timestamped_hex};
 
-const T: Duration = Duration::from_secs(30);
 const SECRET: &str = "your_secret_key_here";
 
-struct Setup {
-    dir: tempfile::TempDir,
-    cp: ControlPlane,
-    api: Api,
-    user: String,
+/// What these tests do on top of the shared set-up.
+trait WebhookSetup {
+    async fn put_webhook(&self, instance: impl std::fmt::Display, body: Value) -> Value;
+    async fn inbound(&self, instance: Uuid, from: &str, id: &str, text: &str);
 }
 
-async fn setup_with(tweak: impl FnOnce(&mut control_plane::Config)) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path()).await.unwrap();
-    tweak(&mut cfg);
-    let cp = ControlPlane::start(cfg).await.unwrap();
-    let api = Api::default();
-    let user = api.login(&cp).await;
-    Setup { dir, cp, api, user }
-}
-
-async fn setup() -> Setup {
-    setup_with(|_| {}).await
-}
-
-impl Setup {
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        self.api
-            .call(method, &self.cp.url(path), Some(&self.user), None, body)
-            .await
-    }
-
+impl WebhookSetup for Setup {
     async fn put_webhook(&self, instance: impl std::fmt::Display, body: Value) -> Value {
         let (status, resp) = self
             .call(
@@ -77,10 +57,6 @@ impl Setup {
             .await;
         assert_eq!(status, 200, "report: {body}");
     }
-}
-
-fn host(id: impl std::fmt::Display) -> String {
-    format!("instance-{id}.localhost")
 }
 
 /// Checks the reference's headers and both signatures of one delivery.

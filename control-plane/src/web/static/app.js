@@ -52,7 +52,8 @@
       state.classList.remove("on");
       document.body.dataset.live = "down";
       source.close();
-      setTimeout(connect, retry);
+      source = null;
+      setTimeout(function () { if (!away && !source) connect(); }, retry);
       retry = Math.min(retry * 2, 30000);
     };
   }
@@ -76,6 +77,19 @@
       return;
     }
     shown.set(key, n);
+  });
+
+  // A page left (or frozen in the back-forward cache) closes its stream at once. Over
+  // HTTP/1.1 a browser opens at most six connections to a server, and streams still held by
+  // pages gone would leave the next page waiting for one.
+  let away = false;
+  window.addEventListener("pagehide", function () {
+    away = true;
+    if (source) { source.close(); source = null; }
+  });
+  window.addEventListener("pageshow", function (e) {
+    away = false;
+    if (e.persisted && !source) connect();
   });
 
   // Copy buttons: data-copy="#id" copies that element's text.

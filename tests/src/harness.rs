@@ -1,12 +1,12 @@
-//! Set-up shared by the media and groups tests: a control plane, a paired sandbox instance
-//! with its in-process node, and small request helpers.
-#![allow(dead_code)]
+//! The set-up the end-to-end tests share: a control plane on a fresh database with an admin
+//! signed in, sandbox instances with their in-process nodes (paired or offering a QR code), and
+//! small request helpers.
 
 use std::time::Duration;
 
+use crate::{Api, ControlPlane, Node, config, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
-use zapini_e2e::{Api, ControlPlane, Node, config, eventually};
 
 pub const T: Duration = Duration::from_secs(30);
 
@@ -32,6 +32,7 @@ pub async fn setup() -> Setup {
     setup_with(|_| {}).await
 }
 
+/// The `Host` header that routes a request to an instance's node through the control plane.
 pub fn host(id: impl std::fmt::Display) -> String {
     format!("instance-{id}.localhost")
 }
@@ -70,6 +71,24 @@ pub async fn paired_with(
     p
 }
 
+/// [`paired`], scanned through the control plane's edge routing: the sandbox's scan addressed
+/// by the instance's host, as a client of the reference would reach it.
+pub async fn paired_via_edge(s: &Setup, name: &str, phone: &str) -> Paired {
+    let p = unpaired(s, name).await;
+    let (status, body) = s
+        .api
+        .call(
+            Method::POST,
+            &s.cp.url("/sandbox/scan"),
+            Some(&p.sk),
+            Some(&host(p.id)),
+            Some(json!({"phone_number": phone})),
+        )
+        .await;
+    assert_eq!(status, 200, "scan: {body}");
+    p
+}
+
 /// A sandbox instance with its own in-process node, offering a QR code to scan.
 pub async fn unpaired(s: &Setup, name: &str) -> Paired {
     unpaired_with(s, name, |_| {}).await
@@ -87,6 +106,13 @@ pub async fn unpaired_with(
         s.cp.node_config(uuid, &s.dir.path().join(format!("node-{uuid}")));
     tweak(&mut config);
     let node = Node::start(config).await.unwrap();
+    wait_registered(s, id).await;
+    Paired { id, uuid, sk, node }
+}
+
+/// Waits until the control plane can reach the instance's node (it registered) and the node
+/// offers a QR code; answers the QR response.
+pub async fn wait_registered(s: &Setup, id: i64) -> Value {
     eventually(T, "node registered and offering a QR", || async {
         let (status, body) = s
             .api
@@ -100,11 +126,27 @@ pub async fn unpaired_with(
             .await;
         (status == 200 && body["data"]["status"] == "qr_ready").then_some(body)
     })
-    .await;
-    Paired { id, uuid, sk, node }
+    .await
 }
 
 impl Setup {
+    /// A request with the admin's token.
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.api
+            .call(method, &self.cp.url(path), Some(&self.user), None, body)
+            .await
+    }
+
+    /// [`Setup::call`], asserting a 2xx answer; answers its body.
+    pub async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let (status, resp) = self.call(method.clone(), path, body).await;
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {resp}"
+        );
+        resp
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
         self.api
             .call(Method::GET, &self.cp.url(path), Some(token), None, None)
