@@ -318,10 +318,15 @@ impl Api {
     }
 
     pub async fn login(&self, cp: &ControlPlane) -> String {
+        self.login_at(&cp.base).await
+    }
+
+    /// Signs the admin in on the control plane at `base` (one running as a child process too).
+    pub async fn login_at(&self, base: &str) -> String {
         let (status, body) = self
             .call(
                 reqwest::Method::POST,
-                &cp.url("/api/v1/auth/login"),
+                &format!("{base}/api/v1/auth/login"),
                 None,
                 None,
                 Some(
@@ -338,10 +343,15 @@ impl Api {
 
     /// Creates a sandbox instance; returns (numeric id, uuid).
     pub async fn create_instance(&self, cp: &ControlPlane, token: &str, name: &str) -> (i64, Uuid) {
+        self.create_instance_at(&cp.base, token, name).await
+    }
+
+    /// [`Api::create_instance`] on the control plane at `base`.
+    pub async fn create_instance_at(&self, base: &str, token: &str, name: &str) -> (i64, Uuid) {
         let (status, body) = self
             .call(
                 reqwest::Method::POST,
-                &cp.url("/api/v1/instances"),
+                &format!("{base}/api/v1/instances"),
                 Some(token),
                 None,
                 Some(json!({"name": name, "engine": "sandbox"})),

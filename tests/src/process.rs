@@ -94,3 +94,18 @@ pub fn sigkill(pid: u32) {
         .expect("kill runs");
     assert!(killed.success(), "kill -9 {pid}");
 }
+
+/// The environment that points a control-plane child at the test's own storage: its
+/// PostgreSQL database when it has one (SQLite lives in the data dir), and its Redis prefix.
+pub fn storage_env(cfg: &control_plane::Config) -> Vec<(String, String)> {
+    use secrecy::ExposeSecret;
+    let mut envs = Vec::new();
+    if let control_plane::config::DatabaseTarget::Postgres(_) = cfg.database {
+        envs.push(("DATABASE_URL".into(), cfg.database_url()));
+    }
+    if let Some(redis) = &cfg.redis_url {
+        envs.push(("REDIS_URL".into(), redis.expose_secret().to_owned()));
+        envs.push(("ZAPINI_REDIS_PREFIX".into(), cfg.redis_prefix.clone()));
+    }
+    envs
+}

@@ -6,11 +6,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use control_plane::config::DatabaseTarget;
 use reqwest::Method;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use zapini_e2e::process::{free_port, spawn_control_plane, wait_healthy};
+use zapini_e2e::process::{free_port, spawn_control_plane, storage_env, wait_healthy};
 use zapini_e2e::receiver::Receiver;
 use zapini_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Api, config, eventually, node_bin};
 
@@ -47,13 +45,7 @@ async fn a_turn_cut_by_a_sigkill_is_answered_once_after_the_restart() {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    if let DatabaseTarget::Postgres(url) = &cfg.database {
-        envs.push(("DATABASE_URL".into(), url.expose_secret().to_owned()));
-    }
-    if let Some(redis) = &cfg.redis_url {
-        envs.push(("REDIS_URL".into(), redis.expose_secret().to_owned()));
-        envs.push(("ZAPINI_REDIS_PREFIX".into(), cfg.redis_prefix.clone()));
-    }
+    envs.extend(storage_env(&cfg));
     // The bot answers after a while: long enough to kill the control plane meanwhile.
     let bot = Receiver::start().await;
     bot.set_delay(Duration::from_millis(1500));
@@ -83,30 +75,9 @@ async fn a_turn_cut_by_a_sigkill_is_answered_once_after_the_restart() {
                 .await
         }
     };
-    let (status, body) = call(
-        Method::POST,
-        format!("{base}/api/v1/auth/login"),
-        None,
-        None,
-        Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let user = body["data"]["token"].as_str().unwrap().to_owned();
-    let (status, body) = call(
-        Method::POST,
-        format!("{base}/api/v1/instances"),
-        Some(user.clone()),
-        None,
-        Some(json!({"name": "crash", "engine": "sandbox"})),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["data"]["instance"]["id"].as_i64().unwrap();
-    let uuid = body["data"]["instance"]["uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let user = api.login_at(&base).await;
+    let (id, uuid) = api.create_instance_at(&base, &user, "crash").await;
+    let uuid = uuid.to_string();
     let host = format!("instance-{id}.localhost");
     let (status, body) = call(
         Method::POST,

@@ -9,12 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use control_plane::config::DatabaseTarget;
 use reqwest::Method;
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use uuid::Uuid;
-use zapini_e2e::process::{free_port, node_pids, sigkill, spawn_control_plane, wait_healthy};
+use zapini_e2e::process::{
+    free_port, node_pids, sigkill, spawn_control_plane, storage_env, wait_healthy,
+};
 use zapini_e2e::receiver::Receiver;
 use zapini_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Api, config, eventually, node_bin};
 
@@ -128,45 +127,14 @@ async fn sigkill_of_the_control_plane_or_the_node_recovers_within_two_seconds_lo
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    if let DatabaseTarget::Postgres(url) = &cfg.database {
-        envs.push(("DATABASE_URL".into(), url.expose_secret().to_owned()));
-    }
-    if let Some(redis) = &cfg.redis_url {
-        envs.push(("REDIS_URL".into(), redis.expose_secret().to_owned()));
-        envs.push(("ZAPINI_REDIS_PREFIX".into(), cfg.redis_prefix.clone()));
-    }
+    envs.extend(storage_env(&cfg));
 
     let receiver = Receiver::start().await;
     let api = Api::default();
     let first = spawn_control_plane(&envs);
     wait_healthy(&api.client, &base).await;
-    let (status, body) = api
-        .call(
-            Method::POST,
-            &format!("{base}/api/v1/auth/login"),
-            None,
-            None,
-            Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let user = body["data"]["token"].as_str().unwrap().to_owned();
-    let (status, body) = api
-        .call(
-            Method::POST,
-            &format!("{base}/api/v1/instances"),
-            Some(&user),
-            None,
-            Some(json!({"name": "crashes", "engine": "sandbox"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["data"]["instance"]["id"].as_i64().unwrap();
-    let uuid: Uuid = body["data"]["instance"]["uuid"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let user = api.login_at(&base).await;
+    let (id, uuid) = api.create_instance_at(&base, &user, "crashes").await;
     let host = format!("instance-{id}.localhost");
     let (status, body) = api
         .call(

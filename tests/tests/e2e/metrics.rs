@@ -5,11 +5,8 @@
 
 use std::time::Duration;
 
-use control_plane::config::DatabaseTarget;
-use reqwest::Method;
-use secrecy::ExposeSecret;
-use serde_json::{Value, json};
-use zapini_e2e::process::{free_port, spawn_control_plane, wait_healthy};
+use serde_json::Value;
+use zapini_e2e::process::{free_port, spawn_control_plane, storage_env, wait_healthy};
 use zapini_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Api, config, eventually, node_bin};
 
 const T: Duration = Duration::from_secs(60);
@@ -47,42 +44,13 @@ async fn prometheus_finds_and_scrapes_launched_nodes() {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    if let DatabaseTarget::Postgres(url) = &cfg.database {
-        envs.push(("DATABASE_URL".into(), url.expose_secret().to_owned()));
-    }
-    if let Some(url) = &cfg.redis_url {
-        envs.push(("REDIS_URL".into(), url.expose_secret().to_owned()));
-        envs.push(("ZAPINI_REDIS_PREFIX".into(), cfg.redis_prefix.clone()));
-    }
+    envs.extend(storage_env(&cfg));
     let _cp = spawn_control_plane(&envs);
     let api = Api::default();
     wait_healthy(&api.client, &base).await;
-    let (status, body) = api
-        .call(
-            Method::POST,
-            &format!("{base}/api/v1/auth/login"),
-            None,
-            None,
-            Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let user = body["data"]["token"].as_str().unwrap().to_owned();
-    let (status, body) = api
-        .call(
-            Method::POST,
-            &format!("{base}/api/v1/instances"),
-            Some(&user),
-            None,
-            Some(json!({"name": "scraped", "engine": "sandbox"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["data"]["instance"]["id"].as_i64().unwrap();
-    let uuid = body["data"]["instance"]["uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let user = api.login_at(&base).await;
+    let (id, uuid) = api.create_instance_at(&base, &user, "scraped").await;
+    let uuid = uuid.to_string();
 
     // Service discovery: the launched node, once it holds its lease.
     let group: Value = eventually(T, "the node listed as a target", || async {

@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use tonic::metadata::MetadataValue;
 use uuid::Uuid;
-use zapini_e2e::process::{Binary, free_port, node_processes};
+use zapini_e2e::process::{Binary, free_port, node_processes, wait_healthy};
 use zapini_e2e::{
     ADMIN_EMAIL, ADMIN_PASSWORD, Api, ControlPlane, Node, config, eventually, node_bin,
     node_credential, target_bin,
@@ -124,43 +124,9 @@ async fn launched_nodes_hold_no_secrets_keep_private_files_and_go_with_their_ins
     }
     let _cp = Binary(child.spawn().expect("control plane starts"));
     let api = Api::default();
-    eventually(T, "control plane healthy", || async {
-        api.client
-            .get(format!("{base}/health"))
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status().is_success())
-            .map(|_| ())
-    })
-    .await;
-    let (status, body) = api
-        .call(
-            Method::POST,
-            &format!("{base}/api/v1/auth/login"),
-            None,
-            None,
-            Some(json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let user = body["data"]["token"].as_str().unwrap().to_owned();
-    let (status, body) = api
-        .call(
-            Method::POST,
-            &format!("{base}/api/v1/instances"),
-            Some(&user),
-            None,
-            Some(json!({"name": "hardened", "engine": "sandbox"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["data"]["instance"]["id"].as_i64().unwrap();
-    let uuid: Uuid = body["data"]["instance"]["uuid"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    wait_healthy(&api.client, &base).await;
+    let user = api.login_at(&base).await;
+    let (id, uuid) = api.create_instance_at(&base, &user, "hardened").await;
 
     // The launched node registers with its own credential (so the control plane reaches it).
     eventually(T, "launched node registered", || async {

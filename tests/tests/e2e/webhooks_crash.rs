@@ -5,11 +5,10 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
-use serde_json::{Value, json};
-use zapini_e2e::process::{free_port, spawn_control_plane, wait_healthy};
+use serde_json::json;
+use zapini_e2e::process::{free_port, spawn_control_plane, storage_env, wait_healthy};
 use zapini_e2e::receiver::Receiver;
-use zapini_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, NODE_SECRET, config, sign_report};
+use zapini_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Api, NODE_SECRET, config, sign_report};
 
 const EVENTS: usize = 240;
 
@@ -41,13 +40,7 @@ async fn sigkill_mid_delivery_then_restart_delivers_every_pending_event() {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    if let control_plane::config::DatabaseTarget::Postgres(_) = cfg.database {
-        envs.push(("DATABASE_URL".into(), cfg.database_url()));
-    }
-    if let Some(redis) = &cfg.redis_url {
-        envs.push(("REDIS_URL".into(), redis.expose_secret().to_owned()));
-        envs.push(("ZAPINI_REDIS_PREFIX".into(), cfg.redis_prefix.clone()));
-    }
+    envs.extend(storage_env(&cfg));
 
     let receiver = Receiver::start().await;
     // Slow (4 in flight, 200 ms each) so that most events are still pending at the kill.
@@ -55,30 +48,9 @@ async fn sigkill_mid_delivery_then_restart_delivers_every_pending_event() {
     let first = spawn_control_plane(&envs);
     let client = reqwest::Client::new();
     wait_healthy(&client, &base).await;
-    let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["data"]["token"].as_str().unwrap().to_owned();
-    let created: Value = client
-        .post(format!("{base}/api/v1/instances"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "crash", "engine": "sandbox"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let uuid = created["data"]["instance"]["uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let api = Api::default();
+    let token = api.login_at(&base).await;
+    let (_, uuid) = api.create_instance_at(&base, &token, "crash").await;
     let put = client
         .put(format!("{base}/api/v1/instances/{uuid}/webhook"))
         .bearer_auth(&token)
