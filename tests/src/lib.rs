@@ -5,6 +5,7 @@
 //! child processes. Everything talks over real sockets; nothing is stubbed.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod dashboard;
 pub mod harness;
 pub mod process;

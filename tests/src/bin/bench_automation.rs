@@ -25,10 +25,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use anyhow::Context;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use tokio::time::Instant;
+use zapini_e2e::bench::percentile;
 use zapini_e2e::receiver::Receiver;
 use zapini_e2e::{Api, ControlPlane, Node, config};
 
@@ -44,9 +44,7 @@ fn parse_args() -> anyhow::Result<Args> {
         rate: 200,
         duration: Duration::from_secs(20),
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+    for (flag, value) in zapini_e2e::bench::flags()? {
         match flag.as_str() {
             "--sessions" => args.sessions = value.parse()?,
             "--rate" => args.rate = value.parse()?,
@@ -55,14 +53,6 @@ fn parse_args() -> anyhow::Result<Args> {
         }
     }
     Ok(args)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn number(i: usize) -> String {

@@ -28,6 +28,7 @@ use chrono::{TimeZone, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 use tokio::time::Instant;
+use zapini_e2e::bench::percentile;
 use zapini_e2e::{Api, ControlPlane, config};
 
 struct Args {
@@ -42,9 +43,7 @@ fn parse_args() -> anyhow::Result<Args> {
         appointments: 50_000,
         requests: 500,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+    for (flag, value) in zapini_e2e::bench::flags()? {
         match flag.as_str() {
             "--leads" => args.leads = value.parse()?,
             "--appointments" => args.appointments = value.parse()?,
@@ -53,14 +52,6 @@ fn parse_args() -> anyhow::Result<Args> {
         }
     }
     Ok(args)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 /// Rows per multi-row insert (well under SQLite's bound on parameters).

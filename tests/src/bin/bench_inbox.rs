@@ -26,6 +26,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tokio::time::Instant;
+use zapini_e2e::bench::percentile;
 use zapini_e2e::{Api, ControlPlane, config};
 
 struct Args {
@@ -40,9 +41,7 @@ fn parse_args() -> anyhow::Result<Args> {
         messages: 1_000_000,
         requests: 500,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+    for (flag, value) in zapini_e2e::bench::flags()? {
         match flag.as_str() {
             "--conversations" => args.conversations = value.parse()?,
             "--messages" => args.messages = value.parse()?,
@@ -55,14 +54,6 @@ fn parse_args() -> anyhow::Result<Args> {
         "--conversations must be at least 2"
     );
     Ok(args)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 /// A tiny deterministic generator (xorshift), so runs pick the same pages.

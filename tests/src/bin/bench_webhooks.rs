@@ -34,6 +34,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 use serde_json::json;
 use tokio::time::Instant;
 use uuid::Uuid;
+use zapini_e2e::bench::percentile;
 use zapini_e2e::receiver::Receiver;
 use zapini_e2e::{Api, ControlPlane, NODE_SECRET, config, sign_report};
 
@@ -53,9 +54,7 @@ fn parse_args() -> anyhow::Result<Args> {
         duration: Duration::from_secs(10),
         tenant_concurrency: None,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+    for (flag, value) in zapini_e2e::bench::flags()? {
         match flag.as_str() {
             "--backlog" => args.backlog = value.parse()?,
             "--rate" => args.rate = value.parse()?,
@@ -65,14 +64,6 @@ fn parse_args() -> anyhow::Result<Args> {
         }
     }
     Ok(args)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn rss_mib() -> f64 {
