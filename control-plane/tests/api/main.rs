@@ -9,6 +9,7 @@ mod conversations;
 mod dashboard;
 mod dashboard_auto;
 mod dashboard_ops;
+mod document;
 mod external_functions;
 mod files;
 mod flows;

@@ -4,45 +4,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{API_KEY, Ai, Fake, order_parameter};
-
-/// Errors of `body` against the schema the served document gives for `status` of `method
-/// template` (following a shared response's `$ref`).
-pub fn mismatches(
-    doc: &Value,
-    method: &str,
-    template: &str,
-    status: u16,
-    body: &Value,
-) -> Vec<String> {
-    let op = &doc["paths"][template][method];
-    assert!(op.is_object(), "{method} {template} is not documented");
-    let response = &op["responses"][status.to_string()];
-    assert!(
-        response.is_object(),
-        "{method} {template}: {status} is not documented"
-    );
-    let base = match response["$ref"].as_str() {
-        Some(r) => r.trim_start_matches('#').to_owned(),
-        None => format!(
-            "/paths/{}/{method}/responses/{status}",
-            template.replace('~', "~0").replace('/', "~1")
-        ),
-    };
-    let pointer = format!("{base}/content/application~1json/schema");
-    let mut root = doc.clone();
-    root["$ref"] = json!(format!(
-        "#{}",
-        pointer.replace('{', "%7B").replace('}', "%7D")
-    ));
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(&root)
-        .unwrap_or_else(|e| panic!("{method} {template} {status}: schema: {e}"));
-    validator
-        .iter_errors(body)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect()
-}
+use crate::document::{assert_documented, mismatches};
 
 #[tokio::test]
 async fn answers_and_examples_match_the_document() {
@@ -50,13 +12,7 @@ async fn answers_and_examples_match_the_document() {
     let fake = Fake::start().await;
     let (_, doc) = ai.call(Method::GET, "/openapi.json", None).await;
     let check = |method: &str, template: &str, status: u16, body: &Value| {
-        for prefix in ["", "/api/v1"] {
-            let errors = mismatches(&doc, method, &format!("{prefix}{template}"), status, body);
-            assert!(
-                errors.is_empty(),
-                "{method} {template} {status}: {errors:#?}\n{body:#}"
-            );
-        }
+        assert_documented(&doc, method, template, status, body)
     };
     let (status, created) = ai
         .call(
