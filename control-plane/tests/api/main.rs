@@ -3,6 +3,7 @@
 mod ai_functions;
 mod auth;
 mod automation;
+mod binary;
 mod calendar;
 mod contacts;
 mod conversations;
