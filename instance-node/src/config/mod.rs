@@ -6,114 +6,25 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use uuid::Uuid;
 
 mod edge;
+mod link;
 mod metrics;
+mod parse;
+mod sends;
+mod whatsapp;
 pub use edge::{EdgeLimits, EdgeSettings};
+pub use link::{GrpcTls, RetryPolicy};
 pub use metrics::MetricsSettings;
+pub use sends::{ReceiptMode, SendAck};
+pub use whatsapp::WhatsappSettings;
 
 use crate::engine::EngineKind;
-use crate::engine::pacing::PacingConfig;
-
-/// Settings of the real WhatsApp engine (`ZAPINI_WA_*`, `ZAPINI_PACING_*`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WhatsappSettings {
-    /// `ZAPINI_WA_WS_URL`: the WebSocket endpoint (default WhatsApp Web's; a relay or a test
-    /// server otherwise).
-    pub ws_url: Option<String>,
-    /// `ZAPINI_WA_PUSH_NAME`: the name this linked device shows on the phone.
-    pub push_name: Option<String>,
-    /// `ZAPINI_WA_UNREACHABLE_SECS` (30): without a QR code or a connection this long, the
-    /// status turns `disconnected` with reason `unreachable` (the client keeps retrying).
-    pub unreachable_after: Duration,
-    /// `ZAPINI_WA_WATCHDOG_SECS` (180): a connected session silent this long is reconnected.
-    pub watchdog_silence: Duration,
-    /// `ZAPINI_WA_MEDIA_MAX_MB` (100): the largest media file the engine downloads from
-    /// WhatsApp's servers; a larger one is refused while it streams.
-    pub media_max_bytes: u64,
-    /// `ZAPINI_PACING*`: anti-ban pacing of sends.
-    pub pacing: PacingConfig,
-}
-
-impl Default for WhatsappSettings {
-    fn default() -> Self {
-        WhatsappSettings {
-            ws_url: None,
-            push_name: None,
-            unreachable_after: Duration::from_secs(30),
-            watchdog_silence: Duration::from_secs(180),
-            media_max_bytes: 100 * 1024 * 1024,
-            pacing: PacingConfig::default(),
-        }
-    }
-}
-
-/// When the sandbox produces receipts for our sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReceiptMode {
-    /// The sandbox's default schedule: delivered after 1 s, read after 3 s, played after 5 s.
-    Auto,
-    /// Only the immediate `sent`; later receipts come from `POST /sandbox/receipt`.
-    Manual,
-}
-
-/// When a send (`POST /send-message` and the other sends, HTTP or gRPC) is answered, relative
-/// to its `message.sent` event reaching the event buffer.
-///
-/// The event buffer writes an event (`write(2)`) as soon as the engine reports it and fsyncs
-/// in the background in groups; the control plane only ever hears of fsynced events. The modes
-/// trade how long a send waits against what a crash right after the answer can lose:
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendAck {
-    /// `written` (default): answered once the event is written to the buffer file. A crash
-    /// or kill of the node process loses nothing; an OS crash or power loss within the sync
-    /// window (the buffer's 5 ms sync interval plus one fsync, so normally under 10 ms) can
-    /// lose the `message.sent` event of a message that was answered as sent.
-    Written,
-    /// `synced`: answered once the event is fsynced (the send asks for the fsync round at
-    /// once instead of waiting out the sync interval). Nothing answered is ever lost, but
-    /// every send waits for the disk; with an fsync p99 of several milliseconds, so is the
-    /// send's.
-    Synced,
-    /// `none`: answered as soon as the engine accepted the message; the event is written a
-    /// moment later. A process crash in that gap loses the event.
-    None,
-}
-
-impl SendAck {
-    /// The setting's value, as `ZAPINI_SEND_ACK` spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SendAck::Written => "written",
-            SendAck::Synced => "synced",
-            SendAck::None => "none",
-        }
-    }
-}
-
-/// Reconnect/re-register backoff: exponential from `initial`, doubling up to `max`, jittered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    pub initial: Duration,
-    pub max: Duration,
-    /// How long a registration refused because another node holds the lease is asked again
-    /// (every 250 ms) before the refusal is final: the holder is usually the node this one
-    /// replaces, still shutting down.
-    pub lease_patience: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            initial: Duration::from_millis(250),
-            max: Duration::from_secs(30),
-            lease_patience: Duration::from_secs(10),
-        }
-    }
-}
+use link::{grpc_tls, link_credential};
+use parse::{parse_addr, parse_bool, parse_http_url};
+use whatsapp::whatsapp_settings;
 
 /// Validated configuration of one node process.
 #[derive(Debug, Clone)]
@@ -173,17 +84,6 @@ pub struct NodeConfig {
     /// Warnings about the settings (deprecated variables), for `main` to log once logging
     /// is set up.
     pub warnings: Vec<String>,
-}
-
-/// TLS on the node's side of the gRPC link.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GrpcTls {
-    /// `ZAPINI_NODE_GRPC_TLS_CERT` / `ZAPINI_NODE_GRPC_TLS_KEY` (PEM): serve `InstanceNode`
-    /// over TLS; `None`: plain HTTP/2.
-    pub server: Option<(PathBuf, PathBuf)>,
-    /// `ZAPINI_GRPC_TLS_CA` (PEM): certificates trusted for an `https://` control plane, besides
-    /// the public web roots.
-    pub ca: Option<PathBuf>,
 }
 
 /// A setting that failed validation; the message names the environment variable.
@@ -294,40 +194,7 @@ impl NodeConfig {
             }
         };
 
-        let send_ack = match (get("ZAPINI_SEND_ACK"), get("ZAPINI_DURABLE_SENDS")) {
-            (Some(v), durable) => {
-                if durable.is_some() {
-                    warnings.push(
-                        "ZAPINI_DURABLE_SENDS is deprecated and ignored because ZAPINI_SEND_ACK is set"
-                            .to_owned(),
-                    );
-                }
-                match v.trim().to_ascii_lowercase().as_str() {
-                    "written" => SendAck::Written,
-                    "synced" => SendAck::Synced,
-                    "none" => SendAck::None,
-                    _ => {
-                        return Err(invalid(
-                            "ZAPINI_SEND_ACK",
-                            format!("unknown mode {v:?}; expected written, synced or none"),
-                        ));
-                    }
-                }
-            }
-            (None, Some(v)) => {
-                let mode = if parse_bool("ZAPINI_DURABLE_SENDS", &v)? {
-                    SendAck::Synced
-                } else {
-                    SendAck::None
-                };
-                warnings.push(format!(
-                    "ZAPINI_DURABLE_SENDS is deprecated; use ZAPINI_SEND_ACK={} (the default is written)",
-                    mode.as_str()
-                ));
-                mode
-            }
-            (None, None) => SendAck::Written,
-        };
+        let send_ack = sends::send_ack(&get, &mut warnings)?;
 
         let sandbox_pacing = match get("ZAPINI_SANDBOX_PACING") {
             None => false,
@@ -415,205 +282,6 @@ impl NodeConfig {
             metrics: MetricsSettings::default(),
             warnings: Vec::new(),
         }
-    }
-}
-
-fn parse_u64(setting: &'static str, value: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
-    match value.trim().parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(invalid(
-            setting,
-            format!("expected a number from {min} to {max}, got {value:?}"),
-        )),
-    }
-}
-
-/// The node's credential: `ZAPINI_NODE_CREDENTIAL` (what the process launcher sets, and what
-/// `control-plane node-credential --instance <uuid>` prints for nodes started elsewhere).
-///
-/// For nodes configured before per-node credentials, `ZAPINI_NODE_SECRET` is still read when
-/// no credential is given: the node derives its own credential from it and presents only that,
-/// so the control plane never accepts the node secret itself from a node. Such a node still
-/// holds the secret of every instance, which is why this logs a deprecation warning.
-fn link_credential(
-    get: &impl Fn(&str) -> Option<String>,
-    instance: Uuid,
-    warnings: &mut Vec<String>,
-) -> Result<String, ConfigError> {
-    match (get("ZAPINI_NODE_CREDENTIAL"), get("ZAPINI_NODE_SECRET")) {
-        (Some(credential), secret) => {
-            let credential = credential.trim().to_owned();
-            if credential.len() != 64 || !credential.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(invalid(
-                    "ZAPINI_NODE_CREDENTIAL",
-                    "expected 64 hex characters (from `control-plane node-credential --instance <uuid>`)",
-                ));
-            }
-            if secret.is_some() {
-                warnings.push(
-                    "ZAPINI_NODE_SECRET is ignored because ZAPINI_NODE_CREDENTIAL is set; remove it from the node's environment"
-                        .to_owned(),
-                );
-            }
-            Ok(credential.to_ascii_lowercase())
-        }
-        (None, Some(secret)) => {
-            warnings.push(
-                "ZAPINI_NODE_SECRET on a node is deprecated: it opens every instance; give the node ZAPINI_NODE_CREDENTIAL (`control-plane node-credential --instance <uuid>`) instead"
-                    .to_owned(),
-            );
-            Ok(zapini_shared::node_auth::node_credential(
-                secret.trim().as_bytes(),
-                instance,
-            ))
-        }
-        (None, None) => Err(invalid(
-            "ZAPINI_NODE_CREDENTIAL",
-            "required (the launcher sets it; for nodes started elsewhere, `control-plane node-credential --instance <uuid>` prints it)",
-        )),
-    }
-}
-
-fn grpc_tls(get: &impl Fn(&str) -> Option<String>) -> Result<GrpcTls, ConfigError> {
-    let file = |name: &'static str| -> Result<Option<PathBuf>, ConfigError> {
-        match get(name) {
-            None => Ok(None),
-            Some(v) => {
-                let path = PathBuf::from(v.trim());
-                if path.is_file() {
-                    Ok(Some(path))
-                } else {
-                    Err(invalid(name, format!("no such file: {}", path.display())))
-                }
-            }
-        }
-    };
-    let server = match (
-        file("ZAPINI_NODE_GRPC_TLS_CERT")?,
-        file("ZAPINI_NODE_GRPC_TLS_KEY")?,
-    ) {
-        (None, None) => None,
-        (Some(cert), Some(key)) => Some((cert, key)),
-        (Some(_), None) => {
-            return Err(invalid(
-                "ZAPINI_NODE_GRPC_TLS_KEY",
-                "required when ZAPINI_NODE_GRPC_TLS_CERT is set",
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(invalid(
-                "ZAPINI_NODE_GRPC_TLS_CERT",
-                "required when ZAPINI_NODE_GRPC_TLS_KEY is set",
-            ));
-        }
-    };
-    Ok(GrpcTls {
-        server,
-        ca: file("ZAPINI_GRPC_TLS_CA")?,
-    })
-}
-
-fn whatsapp_settings(
-    get: &impl Fn(&str) -> Option<String>,
-) -> Result<WhatsappSettings, ConfigError> {
-    let mut s = WhatsappSettings::default();
-    if let Some(v) = get("ZAPINI_WA_WS_URL") {
-        let url = reqwest::Url::parse(v.trim())
-            .map_err(|e| invalid("ZAPINI_WA_WS_URL", format!("not a URL ({v:?}): {e}")))?;
-        if !matches!(url.scheme(), "ws" | "wss") {
-            return Err(invalid(
-                "ZAPINI_WA_WS_URL",
-                "must start with ws:// or wss://",
-            ));
-        }
-        s.ws_url = Some(v.trim().to_owned());
-    }
-    s.push_name = get("ZAPINI_WA_PUSH_NAME").map(|v| v.trim().to_owned());
-    if let Some(v) = get("ZAPINI_WA_UNREACHABLE_SECS") {
-        s.unreachable_after =
-            Duration::from_secs(parse_u64("ZAPINI_WA_UNREACHABLE_SECS", &v, 1, 3600)?);
-    }
-    if let Some(v) = get("ZAPINI_WA_WATCHDOG_SECS") {
-        s.watchdog_silence =
-            Duration::from_secs(parse_u64("ZAPINI_WA_WATCHDOG_SECS", &v, 30, 86_400)?);
-    }
-    if let Some(v) = get("ZAPINI_WA_MEDIA_MAX_MB") {
-        s.media_max_bytes = parse_u64("ZAPINI_WA_MEDIA_MAX_MB", &v, 1, 4096)? * 1024 * 1024;
-    }
-    let p = &mut s.pacing;
-    if let Some(v) = get("ZAPINI_PACING") {
-        p.enabled = parse_bool("ZAPINI_PACING", &v)?;
-    }
-    if let Some(v) = get("ZAPINI_PACING_TYPING") {
-        p.typing = parse_bool("ZAPINI_PACING_TYPING", &v)?;
-    }
-    let ms = |name: &'static str, max: u64| -> Result<Option<Duration>, ConfigError> {
-        get(name)
-            .map(|v| parse_u64(name, &v, 0, max).map(Duration::from_millis))
-            .transpose()
-    };
-    if let Some(d) = ms("ZAPINI_PACING_TYPING_MIN_MS", 60_000)? {
-        p.typing_min = d;
-    }
-    if let Some(d) = ms("ZAPINI_PACING_TYPING_MAX_MS", 60_000)? {
-        p.typing_max = d;
-    }
-    if p.typing_max < p.typing_min {
-        return Err(invalid(
-            "ZAPINI_PACING_TYPING_MAX_MS",
-            "must not be below ZAPINI_PACING_TYPING_MIN_MS",
-        ));
-    }
-    if let Some(d) = ms("ZAPINI_PACING_RECIPIENT_GAP_MS", 3_600_000)? {
-        p.recipient_gap = d;
-    }
-    if let Some(d) = ms("ZAPINI_PACING_INSTANCE_GAP_MS", 3_600_000)? {
-        p.instance_gap = d;
-    }
-    if let Some(v) = get("ZAPINI_PACING_NEW_CHATS_PER_HOUR") {
-        p.new_chats_per_hour = u32::try_from(parse_u64(
-            "ZAPINI_PACING_NEW_CHATS_PER_HOUR",
-            &v,
-            0,
-            100_000,
-        )?)
-        .unwrap_or(u32::MAX);
-    }
-    Ok(s)
-}
-
-fn parse_addr(setting: &'static str, value: Option<String>) -> Result<SocketAddr, ConfigError> {
-    match value {
-        None => Ok(SocketAddr::from(([127, 0, 0, 1], 0))),
-        Some(v) => v.trim().parse().map_err(|e| {
-            invalid(
-                setting,
-                format!("expected host:port such as 127.0.0.1:8081, got {v:?}: {e}"),
-            )
-        }),
-    }
-}
-
-fn parse_http_url(setting: &'static str, value: &str) -> Result<reqwest::Url, ConfigError> {
-    let url = reqwest::Url::parse(value.trim())
-        .map_err(|e| invalid(setting, format!("not a URL ({value:?}): {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(invalid(
-            setting,
-            "must be an http:// or https:// URL with a host",
-        ));
-    }
-    Ok(url)
-}
-
-fn parse_bool(setting: &'static str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(invalid(
-            setting,
-            format!("expected true or false, got {value:?}"),
-        )),
     }
 }
 
