@@ -39,10 +39,16 @@ impl Backoff {
     /// its upper half.
     pub fn nth(initial: Duration, max: Duration, attempt: u32) -> Duration {
         let mut b = Backoff::jittered(initial, max);
-        b.next = initial
-            .saturating_mul(1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX))
-            .min(max);
+        b.next = Backoff::nth_exact(initial, max, attempt);
         b.next_delay()
+    }
+
+    /// [`Backoff::nth`] without the jitter, for schedules that must be exact: `initial ×
+    /// 2^attempt` up to `max`.
+    pub fn nth_exact(initial: Duration, max: Duration, attempt: u32) -> Duration {
+        initial
+            .saturating_mul(1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX))
+            .min(max)
     }
 
     /// Starts again from `initial` (after a success).
@@ -100,6 +106,16 @@ mod tests {
             let upper = Duration::from_millis(upper);
             assert!(d <= upper && d >= upper / 2, "{attempt}: {d:?}");
         }
+    }
+
+    #[test]
+    fn nth_exact_is_the_schedule_of_new() {
+        let (initial, max) = (Duration::from_millis(250), Duration::from_secs(1));
+        let mut b = Backoff::new(initial, max);
+        for attempt in 0..6 {
+            assert_eq!(Backoff::nth_exact(initial, max, attempt), b.next_delay());
+        }
+        assert_eq!(Backoff::nth_exact(initial, max, u32::MAX), max);
     }
 
     #[test]

@@ -153,6 +153,22 @@ fn non_empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
+fn sent_from(r: v1::SendResponse) -> NodeSent {
+    NodeSent {
+        message_id: r.message_id,
+        timestamp_ms: r.timestamp_ms,
+    }
+}
+
+/// Waits for a unary call's answer; a failure becomes an [`AppError`] by `map`
+/// ([`map_status`], or [`map_group_status`] for the group calls).
+async fn unary<T>(
+    call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    map: fn(tonic::Status) -> AppError,
+) -> AppResult<T> {
+    call.await.map(tonic::Response::into_inner).map_err(map)
+}
+
 impl NodeClient {
     /// A client for `grpc_url` presenting `credential`; the connection is made on first use.
     /// An `https://` address is reached over TLS, trusting the public web roots and `ca`.
@@ -196,13 +212,9 @@ impl NodeClient {
     pub async fn status_within(&self, timeout: Duration) -> AppResult<NodeStatus> {
         let mut req = tonic::Request::new(v1::Empty {});
         req.set_timeout(timeout);
-        let r = self
-            .inner
-            .clone()
-            .get_status(req)
+        unary(self.inner.clone().get_status(req), map_status)
             .await
-            .map_err(map_status)?;
-        Ok(Self::status_from(r.into_inner()))
+            .map(Self::status_from)
     }
 
     pub async fn status(&self) -> AppResult<NodeStatus> {
@@ -210,13 +222,7 @@ impl NodeClient {
     }
 
     pub async fn qr(&self) -> AppResult<NodeQr> {
-        let r = self
-            .inner
-            .clone()
-            .get_qr(v1::Empty {})
-            .await
-            .map_err(map_status)?
-            .into_inner();
+        let r = unary(self.inner.clone().get_qr(v1::Empty {}), map_status).await?;
         Ok(NodeQr {
             status: r.status,
             code: non_empty(r.code),
@@ -232,28 +238,26 @@ impl NodeClient {
             phone_number: phone.to_owned(),
         });
         req.set_timeout(Duration::from_secs(30));
-        let r = self
-            .inner
-            .clone()
-            .request_pair_code(req)
-            .await
-            .map_err(map_status)?;
-        Ok(r.into_inner().code)
+        let r = unary(self.inner.clone().request_pair_code(req), map_status).await?;
+        Ok(r.code)
     }
 
     pub async fn disconnect(&self) -> AppResult<NodeStatus> {
-        let r = self.inner.clone().disconnect(v1::Empty {}).await;
-        Ok(Self::status_from(r.map_err(map_status)?.into_inner()))
+        unary(self.inner.clone().disconnect(v1::Empty {}), map_status)
+            .await
+            .map(Self::status_from)
     }
 
     pub async fn logout(&self) -> AppResult<NodeStatus> {
-        let r = self.inner.clone().logout(v1::Empty {}).await;
-        Ok(Self::status_from(r.map_err(map_status)?.into_inner()))
+        unary(self.inner.clone().logout(v1::Empty {}), map_status)
+            .await
+            .map(Self::status_from)
     }
 
     pub async fn reconnect(&self) -> AppResult<NodeStatus> {
-        let r = self.inner.clone().reconnect(v1::Empty {}).await;
-        Ok(Self::status_from(r.map_err(map_status)?.into_inner()))
+        unary(self.inner.clone().reconnect(v1::Empty {}), map_status)
+            .await
+            .map(Self::status_from)
     }
 
     /// Sends a text through the node. With `client_ref` (an idempotency key, at most 128
@@ -268,24 +272,17 @@ impl NodeClient {
         bypass_automation: bool,
         client_ref: Option<&str>,
     ) -> AppResult<NodeSent> {
-        let r = self
-            .inner
-            .clone()
-            .send_text(v1::SendTextRequest {
-                to: to.to_owned(),
-                text: text.to_owned(),
-                quoted_id: quoted_id.unwrap_or_default().to_owned(),
-                mentioned_jids: Vec::new(),
-                bypass_automation,
-                client_ref: client_ref.unwrap_or_default().to_owned(),
-            })
+        let request = v1::SendTextRequest {
+            to: to.to_owned(),
+            text: text.to_owned(),
+            quoted_id: quoted_id.unwrap_or_default().to_owned(),
+            mentioned_jids: Vec::new(),
+            bypass_automation,
+            client_ref: client_ref.unwrap_or_default().to_owned(),
+        };
+        unary(self.inner.clone().send_text(request), map_status)
             .await
-            .map_err(map_status)?
-            .into_inner();
-        Ok(NodeSent {
-            message_id: r.message_id,
-            timestamp_ms: r.timestamp_ms,
-        })
+            .map(sent_from)
     }
 
     /// Sends media through the node; `client_ref` as for [`NodeClient::send_text`].
@@ -297,29 +294,22 @@ impl NodeClient {
         bypass_automation: bool,
         client_ref: Option<&str>,
     ) -> AppResult<NodeSent> {
-        let r = self
-            .inner
-            .clone()
-            .send_media(v1::SendMediaRequest {
-                to: to.to_owned(),
-                media_type: media.media_type,
-                data: Vec::new(),
-                url: media.url,
-                mime_type: media.mime_type,
-                caption: media.caption,
-                filename: media.filename,
-                quoted_id: quoted_id.unwrap_or_default().to_owned(),
-                bypass_automation,
-                media_id: media.media_id,
-                client_ref: client_ref.unwrap_or_default().to_owned(),
-            })
+        let request = v1::SendMediaRequest {
+            to: to.to_owned(),
+            media_type: media.media_type,
+            data: Vec::new(),
+            url: media.url,
+            mime_type: media.mime_type,
+            caption: media.caption,
+            filename: media.filename,
+            quoted_id: quoted_id.unwrap_or_default().to_owned(),
+            bypass_automation,
+            media_id: media.media_id,
+            client_ref: client_ref.unwrap_or_default().to_owned(),
+        };
+        unary(self.inner.clone().send_media(request), map_status)
             .await
-            .map_err(map_status)?
-            .into_inner();
-        Ok(NodeSent {
-            message_id: r.message_id,
-            timestamp_ms: r.timestamp_ms,
-        })
+            .map(sent_from)
     }
 
     /// Streams a message's media from the node.
@@ -347,8 +337,11 @@ impl NodeClient {
     }
 
     pub async fn list_groups(&self) -> AppResult<Vec<NodeGroup>> {
-        let r = self.inner.clone().list_groups(v1::Empty {}).await;
-        let list = r.map_err(map_group_status)?.into_inner();
+        let list = unary(
+            self.inner.clone().list_groups(v1::Empty {}),
+            map_group_status,
+        )
+        .await?;
         Ok(list.groups.into_iter().map(group_from).collect())
     }
 
@@ -357,26 +350,22 @@ impl NodeClient {
         subject: &str,
         participants: Vec<String>,
     ) -> AppResult<NodeGroup> {
-        let r = self
-            .inner
-            .clone()
-            .create_group(v1::CreateGroupRequest {
-                subject: subject.to_owned(),
-                participants,
-            })
-            .await;
-        Ok(group_from(r.map_err(map_group_status)?.into_inner()))
+        let request = v1::CreateGroupRequest {
+            subject: subject.to_owned(),
+            participants,
+        };
+        unary(self.inner.clone().create_group(request), map_group_status)
+            .await
+            .map(group_from)
     }
 
     pub async fn get_group(&self, jid: &str) -> AppResult<NodeGroup> {
-        let r = self
-            .inner
-            .clone()
-            .get_group(v1::GroupRef {
-                group_jid: jid.to_owned(),
-            })
-            .await;
-        Ok(group_from(r.map_err(map_group_status)?.into_inner()))
+        let request = v1::GroupRef {
+            group_jid: jid.to_owned(),
+        };
+        unary(self.inner.clone().get_group(request), map_group_status)
+            .await
+            .map(group_from)
     }
 
     pub async fn update_group(
@@ -385,16 +374,14 @@ impl NodeClient {
         subject: Option<String>,
         description: Option<String>,
     ) -> AppResult<NodeGroup> {
-        let r = self
-            .inner
-            .clone()
-            .update_group(v1::UpdateGroupRequest {
-                group_jid: jid.to_owned(),
-                subject,
-                description,
-            })
-            .await;
-        Ok(group_from(r.map_err(map_group_status)?.into_inner()))
+        let request = v1::UpdateGroupRequest {
+            group_jid: jid.to_owned(),
+            subject,
+            description,
+        };
+        unary(self.inner.clone().update_group(request), map_group_status)
+            .await
+            .map(group_from)
     }
 
     /// `action`: add, remove, promote or demote.
@@ -404,18 +391,17 @@ impl NodeClient {
         action: &str,
         participants: Vec<String>,
     ) -> AppResult<Vec<NodeParticipantResult>> {
-        let r = self
-            .inner
-            .clone()
-            .update_participants(v1::UpdateParticipantsRequest {
-                group_jid: jid.to_owned(),
-                action: action.to_owned(),
-                participants,
-            })
-            .await;
-        Ok(r.map_err(map_group_status)?
-            .into_inner()
-            .results
+        let request = v1::UpdateParticipantsRequest {
+            group_jid: jid.to_owned(),
+            action: action.to_owned(),
+            participants,
+        };
+        let r = unary(
+            self.inner.clone().update_participants(request),
+            map_group_status,
+        )
+        .await?;
+        Ok(r.results
             .into_iter()
             .map(|p| NodeParticipantResult {
                 jid: p.jid,
@@ -426,13 +412,10 @@ impl NodeClient {
     }
 
     pub async fn leave_group(&self, jid: &str) -> AppResult<()> {
-        self.inner
-            .clone()
-            .leave_group(v1::GroupRef {
-                group_jid: jid.to_owned(),
-            })
-            .await
-            .map_err(map_group_status)?;
+        let group = v1::GroupRef {
+            group_jid: jid.to_owned(),
+        };
+        unary(self.inner.clone().leave_group(group), map_group_status).await?;
         Ok(())
     }
 
@@ -441,12 +424,12 @@ impl NodeClient {
         let group = v1::GroupRef {
             group_jid: jid.to_owned(),
         };
-        let r = if revoke {
-            self.inner.clone().revoke_invite_link(group).await
+        let mut client = self.inner.clone();
+        let link = if revoke {
+            unary(client.revoke_invite_link(group), map_group_status).await?
         } else {
-            self.inner.clone().get_invite_link(group).await
+            unary(client.get_invite_link(group), map_group_status).await?
         };
-        let link = r.map_err(map_group_status)?.into_inner();
         Ok((link.code, link.url))
     }
     /// Reacts to a message (an empty emoji removes our reaction).
@@ -457,22 +440,15 @@ impl NodeClient {
         emoji: &str,
         target_from_me: bool,
     ) -> AppResult<NodeSent> {
-        let r = self
-            .inner
-            .clone()
-            .send_reaction(v1::SendReactionRequest {
-                chat_jid: chat_jid.to_owned(),
-                message_id: message_id.to_owned(),
-                emoji: emoji.to_owned(),
-                from_me: target_from_me,
-            })
+        let request = v1::SendReactionRequest {
+            chat_jid: chat_jid.to_owned(),
+            message_id: message_id.to_owned(),
+            emoji: emoji.to_owned(),
+            from_me: target_from_me,
+        };
+        unary(self.inner.clone().send_reaction(request), map_status)
             .await
-            .map_err(map_status)?
-            .into_inner();
-        Ok(NodeSent {
-            message_id: r.message_id,
-            timestamp_ms: r.timestamp_ms,
-        })
+            .map(sent_from)
     }
 
     pub async fn edit_message(
@@ -481,52 +457,35 @@ impl NodeClient {
         message_id: &str,
         text: &str,
     ) -> AppResult<NodeSent> {
-        let r = self
-            .inner
-            .clone()
-            .edit_message(v1::EditMessageRequest {
-                chat_jid: chat_jid.to_owned(),
-                message_id: message_id.to_owned(),
-                text: text.to_owned(),
-            })
+        let request = v1::EditMessageRequest {
+            chat_jid: chat_jid.to_owned(),
+            message_id: message_id.to_owned(),
+            text: text.to_owned(),
+        };
+        unary(self.inner.clone().edit_message(request), map_status)
             .await
-            .map_err(map_status)?
-            .into_inner();
-        Ok(NodeSent {
-            message_id: r.message_id,
-            timestamp_ms: r.timestamp_ms,
-        })
+            .map(sent_from)
     }
 
     pub async fn revoke_message(&self, chat_jid: &str, message_id: &str) -> AppResult<NodeSent> {
-        let r = self
-            .inner
-            .clone()
-            .revoke_message(v1::RevokeMessageRequest {
-                chat_jid: chat_jid.to_owned(),
-                message_id: message_id.to_owned(),
-            })
+        let request = v1::RevokeMessageRequest {
+            chat_jid: chat_jid.to_owned(),
+            message_id: message_id.to_owned(),
+        };
+        unary(self.inner.clone().revoke_message(request), map_status)
             .await
-            .map_err(map_status)?
-            .into_inner();
-        Ok(NodeSent {
-            message_id: r.message_id,
-            timestamp_ms: r.timestamp_ms,
-        })
+            .map(sent_from)
     }
 
     /// Read receipts for `message_ids` of `chat_jid` (in groups, all by `sender_jid`).
     /// Shows or clears "typing…" (`composing`), "recording audio…" (`recording`) or
     /// neither (`paused`) in a chat.
     pub async fn set_presence(&self, chat_jid: &str, state: &str) -> AppResult<()> {
-        self.inner
-            .clone()
-            .set_presence(v1::SetPresenceRequest {
-                chat_jid: chat_jid.to_owned(),
-                state: state.to_owned(),
-            })
-            .await
-            .map_err(map_status)?;
+        let request = v1::SetPresenceRequest {
+            chat_jid: chat_jid.to_owned(),
+            state: state.to_owned(),
+        };
+        unary(self.inner.clone().set_presence(request), map_status).await?;
         Ok(())
     }
 
@@ -536,15 +495,12 @@ impl NodeClient {
         message_ids: &[String],
         sender_jid: &str,
     ) -> AppResult<()> {
-        self.inner
-            .clone()
-            .mark_read(v1::MarkReadRequest {
-                chat_jid: chat_jid.to_owned(),
-                message_ids: message_ids.to_vec(),
-                sender_jid: sender_jid.to_owned(),
-            })
-            .await
-            .map_err(map_status)?;
+        let request = v1::MarkReadRequest {
+            chat_jid: chat_jid.to_owned(),
+            message_ids: message_ids.to_vec(),
+            sender_jid: sender_jid.to_owned(),
+        };
+        unary(self.inner.clone().mark_read(request), map_status).await?;
         Ok(())
     }
 }

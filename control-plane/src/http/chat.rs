@@ -41,6 +41,13 @@ pub struct ReactionBody {
 
 const MESSAGE_ID: &str = "Our message UUID, or the WhatsApp message id";
 
+/// Error descriptions the message operations share in their `#[utoipa::path]`.
+const MESSAGE_404_NODE: &str =
+    "No such message for this token, or WhatsApp does not know it (`NOT_FOUND`)";
+const MESSAGE_409: &str = "The message was deleted (`CONFLICT`), or the instance is not connected (`INSTANCE_NOT_CONNECTED`)";
+const NODE_503: &str = "The instance's node is not running or unreachable, or WhatsApp is briefly unavailable (`NODE_UNAVAILABLE`, `SERVICE_UNAVAILABLE`)";
+const NODE_504: &str = "The instance's node did not answer in time (`GATEWAY_TIMEOUT`)";
+
 fn message_example(
     message: &str,
     body: &str,
@@ -119,12 +126,12 @@ fn reacted_example() -> Value {
         (status = 200, description = "Edited.", body = ApiResponse<HistoryMessage>,
             example = edited_example),
         (status = 403, description = "The message was not sent by this instance, or WhatsApp refused (`FORBIDDEN`)", body = ErrorEnvelope),
-        (status = 404, description = "No such message for this token, or WhatsApp does not know it (`NOT_FOUND`)", body = ErrorEnvelope),
-        (status = 409, description = "The message was deleted (`CONFLICT`), or the instance is not connected (`INSTANCE_NOT_CONNECTED`)", body = ErrorEnvelope),
+        (status = 404, description = MESSAGE_404_NODE, body = ErrorEnvelope),
+        (status = 409, description = MESSAGE_409, body = ErrorEnvelope),
         (status = 400, description = "The body is not well-formed JSON (`INVALID_JSON`, `BAD_REQUEST`), or the instance's engine cannot edit (`BAD_REQUEST`)", body = ErrorEnvelope),
         (status = 422, description = "`message` is missing, blank or too long, or the message is not a text (`VALIDATION_ERROR`)", body = ErrorEnvelope),
-        (status = 503, description = "The instance's node is not running or unreachable, or WhatsApp is briefly unavailable (`NODE_UNAVAILABLE`, `SERVICE_UNAVAILABLE`)", body = ErrorEnvelope),
-        (status = 504, description = "The instance's node did not answer in time (`GATEWAY_TIMEOUT`)", body = ErrorEnvelope),
+        (status = 503, description = NODE_503, body = ErrorEnvelope),
+        (status = 504, description = NODE_504, body = ErrorEnvelope),
     )
 )]
 pub async fn edit(
@@ -164,12 +171,12 @@ pub async fn edit(
     responses(
         (status = 200, description = "Deleted for everyone.", body = ApiResponse<HistoryMessage>),
         (status = 403, description = "The message was not sent by this instance, or WhatsApp refused (`FORBIDDEN`)", body = ErrorEnvelope),
-        (status = 404, description = "No such message for this token, or WhatsApp does not know it (`NOT_FOUND`)", body = ErrorEnvelope),
-        (status = 409, description = "The message was deleted (`CONFLICT`), or the instance is not connected (`INSTANCE_NOT_CONNECTED`)", body = ErrorEnvelope),
+        (status = 404, description = MESSAGE_404_NODE, body = ErrorEnvelope),
+        (status = 409, description = MESSAGE_409, body = ErrorEnvelope),
         (status = 422, description = "WhatsApp refused the request as invalid (`VALIDATION_ERROR`)", body = ErrorEnvelope),
         (status = 400, description = "The instance's engine does not support this (`BAD_REQUEST`)", body = ErrorEnvelope),
-        (status = 503, description = "The instance's node is not running or unreachable, or WhatsApp is briefly unavailable (`NODE_UNAVAILABLE`, `SERVICE_UNAVAILABLE`)", body = ErrorEnvelope),
-        (status = 504, description = "The instance's node did not answer in time (`GATEWAY_TIMEOUT`)", body = ErrorEnvelope),
+        (status = 503, description = NODE_503, body = ErrorEnvelope),
+        (status = 504, description = NODE_504, body = ErrorEnvelope),
     )
 )]
 pub async fn delete(
@@ -200,12 +207,12 @@ pub async fn delete(
         (status = 200, description = "Reaction added.", body = ApiResponse<HistoryMessage>,
             example = reacted_example),
         (status = 403, description = "WhatsApp refused (`FORBIDDEN`)", body = ErrorEnvelope),
-        (status = 404, description = "No such message for this token, or WhatsApp does not know it (`NOT_FOUND`)", body = ErrorEnvelope),
-        (status = 409, description = "The message was deleted (`CONFLICT`), or the instance is not connected (`INSTANCE_NOT_CONNECTED`)", body = ErrorEnvelope),
+        (status = 404, description = MESSAGE_404_NODE, body = ErrorEnvelope),
+        (status = 409, description = MESSAGE_409, body = ErrorEnvelope),
         (status = 400, description = "The body is not well-formed JSON (`INVALID_JSON`, `BAD_REQUEST`), or the instance's engine cannot react (`BAD_REQUEST`)", body = ErrorEnvelope),
         (status = 422, description = "`emoji` is missing or not a single emoji, or WhatsApp refused the request as invalid (`VALIDATION_ERROR`)", body = ErrorEnvelope),
-        (status = 503, description = "The instance's node is not running or unreachable, or WhatsApp is briefly unavailable (`NODE_UNAVAILABLE`, `SERVICE_UNAVAILABLE`)", body = ErrorEnvelope),
-        (status = 504, description = "The instance's node did not answer in time (`GATEWAY_TIMEOUT`)", body = ErrorEnvelope),
+        (status = 503, description = NODE_503, body = ErrorEnvelope),
+        (status = 504, description = NODE_504, body = ErrorEnvelope),
     )
 )]
 pub async fn react(
@@ -245,12 +252,12 @@ pub async fn react(
     responses(
         (status = 200, description = "Reaction removed.", body = ApiResponse<HistoryMessage>),
         (status = 403, description = "WhatsApp refused (`FORBIDDEN`)", body = ErrorEnvelope),
-        (status = 404, description = "No such message for this token, or WhatsApp does not know it (`NOT_FOUND`)", body = ErrorEnvelope),
-        (status = 409, description = "The message was deleted (`CONFLICT`), or the instance is not connected (`INSTANCE_NOT_CONNECTED`)", body = ErrorEnvelope),
+        (status = 404, description = MESSAGE_404_NODE, body = ErrorEnvelope),
+        (status = 409, description = MESSAGE_409, body = ErrorEnvelope),
         (status = 422, description = "WhatsApp refused the request as invalid (`VALIDATION_ERROR`)", body = ErrorEnvelope),
         (status = 400, description = "The instance's engine does not support this (`BAD_REQUEST`)", body = ErrorEnvelope),
-        (status = 503, description = "The instance's node is not running or unreachable, or WhatsApp is briefly unavailable (`NODE_UNAVAILABLE`, `SERVICE_UNAVAILABLE`)", body = ErrorEnvelope),
-        (status = 504, description = "The instance's node did not answer in time (`GATEWAY_TIMEOUT`)", body = ErrorEnvelope),
+        (status = 503, description = NODE_503, body = ErrorEnvelope),
+        (status = 504, description = NODE_504, body = ErrorEnvelope),
     )
 )]
 pub async fn unreact(

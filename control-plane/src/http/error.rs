@@ -7,7 +7,7 @@ use zapini_shared::error::{ErrorBody, ErrorCode, ErrorEnvelope};
 
 use crate::error::AppError;
 
-/// The hidden cause of a 5xx, logged once by [`super::middleware::log_errors`].
+/// The hidden cause of a 5xx, logged once by the error-logging middleware (`log_errors`).
 #[derive(Clone, Debug)]
 pub struct InternalCause(pub String);
 

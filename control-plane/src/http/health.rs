@@ -1,12 +1,15 @@
 //! `GET /health`: liveness and database reachability, and `GET /health/ready`: readiness
-//! (database, migrations, gRPC listener); both without authentication.
+//! (database, migrations, gRPC listener); both without authentication. Also `GET /metrics` on
+//! the API port, behind the metrics token (rendered by `metrics::http`).
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde_json::json;
+use zapini_shared::error::{ErrorBody, ErrorCode};
 use zapini_shared::time::format_millis;
 
 use super::AppState;
@@ -143,4 +146,42 @@ pub async fn ready(State(state): State<AppState>) -> axum::response::Response {
         )
         .with_details(json!({ "checks": checks })),
     )
+}
+
+/// `GET /metrics` on the API port: only with `ZAPINI_METRICS_TOKEN` configured (404 like any
+/// unknown route otherwise), and only for `Authorization: Bearer <that token>` (401).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "Health",
+    operation_id = "metrics_scrape",
+    summary = "Prometheus metrics (with ZAPINI_METRICS_TOKEN only)",
+    security(("metrics_token" = [])),
+    responses(
+        (status = 200, description = "The Prometheus text format.", content_type = "text/plain", body = String),
+        (status = 401, description = "The metrics token is missing or wrong (`UNAUTHENTICATED`).", body = zapini_shared::error::ErrorEnvelope),
+        (status = 404, description = "No `ZAPINI_METRICS_TOKEN` is configured: not served on the API port (`NOT_FOUND`).", body = zapini_shared::error::ErrorEnvelope),
+    )
+)]
+pub async fn api_scrape(State(state): State<AppState>, req: Request) -> Response {
+    let Some(token) = &state.services.config.metrics.token else {
+        return super::error::envelope(ErrorBody::new(
+            ErrorCode::NotFound,
+            format!("No route for {} {}.", req.method(), req.uri().path()),
+        ));
+    };
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    if !zapini_shared::metrics::bearer_matches(presented, token.expose_secret()) {
+        let mut resp = super::error::envelope(ErrorBody::new(
+            ErrorCode::Unauthenticated,
+            "The metrics token is missing or wrong (Authorization: Bearer <ZAPINI_METRICS_TOKEN>).",
+        ));
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return resp;
+    }
+    crate::metrics::http::render(&state.services).await
 }

@@ -201,7 +201,7 @@ fn described_routes(state: &AppState) -> OpenApiRouter<AppState> {
         .nest("/api/v1", public_routes())
         .routes(routes!(media::for_node))
         // Only with ZAPINI_METRICS_TOKEN, and only for that bearer token (404 / 401 otherwise).
-        .routes(routes!(crate::metrics::http::api_scrape))
+        .routes(routes!(health::api_scrape))
         .merge(limited)
 }
 

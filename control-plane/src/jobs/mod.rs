@@ -19,6 +19,8 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
+use zapini_shared::backoff::Backoff;
+
 use crate::db::entities::scheduled_job;
 use crate::error::AppResult;
 use crate::service::Services;
@@ -295,8 +297,12 @@ fn clip(s: &str) -> String {
 
 /// 5 s, 10 s, 20 s, … up to 10 minutes.
 pub fn backoff(attempts: i32) -> DateTime<Utc> {
-    let secs = 5u64 << (attempts.clamp(1, 8) - 1) as u32;
-    Utc::now() + chrono::Duration::seconds(std::cmp::Ord::min(secs, 600) as i64)
+    let delay = Backoff::nth_exact(
+        Duration::from_secs(5),
+        Duration::from_secs(600),
+        (attempts.clamp(1, 8) - 1) as u32,
+    );
+    Utc::now() + chrono::Duration::seconds(delay.as_secs() as i64)
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
-//! `/metrics` over HTTP: the layer counting API requests by route template, the
-//! token-protected `/metrics` of the API port, and the metrics listener
-//! (`ZAPINI_METRICS_ADDR`: `/metrics` and `/metrics/targets`).
+//! `/metrics` over HTTP: the layer counting API requests by route template, the rendering
+//! both `/metrics` share (the API port's token-protected one is a handler in `http::health`),
+//! and the metrics listener (`ZAPINI_METRICS_ADDR`: `/metrics` and `/metrics/targets`).
+//!
+//! It knows nothing of the API router's state: the API's routes depend on it, not it on them.
 
 use std::net::SocketAddr;
 
@@ -9,13 +11,11 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use secrecy::ExposeSecret;
-use zapini_shared::error::{ErrorBody, ErrorCode};
+use zapini_shared::error::ErrorCode;
 use zapini_shared::metrics::http::{HttpMetricsLayer, RouteLabel, UNMATCHED};
 
 use super::Metrics;
-use crate::http::AppState;
-use crate::http::error::envelope;
+use crate::error::AppError;
 use crate::service::Services;
 
 /// A request's route label: the template axum matched (`/instances/{id}`), else the node
@@ -49,7 +49,7 @@ pub fn layer(metrics: &Metrics) -> HttpMetricsLayer<fn(&Request) -> Route> {
 }
 
 /// Samples, then renders everything in the Prometheus text format.
-async fn render(services: &Services) -> Response {
+pub(crate) async fn render(services: &Services) -> Response {
     let Some(handle) = services.metrics.handle() else {
         return (StatusCode::NOT_FOUND, "metrics are off\n").into_response();
     };
@@ -65,44 +65,6 @@ async fn render(services: &Services) -> Response {
         .into_response()
 }
 
-/// `GET /metrics` on the API port: only with `ZAPINI_METRICS_TOKEN` configured (404 like any
-/// unknown route otherwise), and only for `Authorization: Bearer <that token>` (401).
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "Health",
-    operation_id = "metrics_scrape",
-    summary = "Prometheus metrics (with ZAPINI_METRICS_TOKEN only)",
-    security(("metrics_token" = [])),
-    responses(
-        (status = 200, description = "The Prometheus text format.", content_type = "text/plain", body = String),
-        (status = 401, description = "The metrics token is missing or wrong (`UNAUTHENTICATED`).", body = zapini_shared::error::ErrorEnvelope),
-        (status = 404, description = "No `ZAPINI_METRICS_TOKEN` is configured: not served on the API port (`NOT_FOUND`).", body = zapini_shared::error::ErrorEnvelope),
-    )
-)]
-pub async fn api_scrape(State(state): State<AppState>, req: Request) -> Response {
-    let Some(token) = &state.services.config.metrics.token else {
-        return envelope(ErrorBody::new(
-            ErrorCode::NotFound,
-            format!("No route for {} {}.", req.method(), req.uri().path()),
-        ));
-    };
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes);
-    if !zapini_shared::metrics::bearer_matches(presented, token.expose_secret()) {
-        let mut resp = envelope(ErrorBody::new(
-            ErrorCode::Unauthenticated,
-            "The metrics token is missing or wrong (Authorization: Bearer <ZAPINI_METRICS_TOKEN>).",
-        ));
-        resp.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        return resp;
-    }
-    render(&state.services).await
-}
-
 async fn listener_scrape(State(services): State<Services>) -> Response {
     render(&services).await
 }
@@ -111,19 +73,20 @@ async fn listener_scrape(State(services): State<Services>) -> Response {
 async fn listener_targets(State(services): State<Services>) -> Response {
     match super::sample::targets(&services).await {
         Ok(groups) => axum::Json(groups).into_response(),
-        Err(e) => crate::error::AppError::from(e).into_response(),
+        Err(e) => AppError::from(e).into_response(),
     }
 }
 
 async fn listener_not_found(req: Request) -> Response {
-    envelope(ErrorBody::new(
+    AppError::new(
         ErrorCode::NotFound,
         format!(
             "No route for {} {} (this listener serves /metrics and /metrics/targets).",
             req.method(),
             req.uri().path()
         ),
-    ))
+    )
+    .into_response()
 }
 
 /// Serves the metrics listener until `stop` turns true.

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use super::{ConfigError, parse_u64};
+use super::ConfigError;
+use super::parse::parse_u64;
 
 /// The Instance API's request budgets, counted in fixed windows. `0` turns a budget off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 use super::*;
 use std::collections::HashMap;
+use std::time::Duration;
 
 fn load(vars: &[(&str, &str)]) -> Result<NodeConfig, ConfigError> {
     let map: HashMap<String, String> = vars

@@ -13,7 +13,7 @@ use zapini_shared::signing::constant_time_eq;
 
 use super::convert;
 use super::status::{api_status, engine_status, invalid, send_status};
-use crate::engine::{ParticipantAction, SendOptions, SentMessage};
+use crate::engine::{EngineError, ParticipantAction, SendOptions, SentMessage};
 use crate::http::error::ApiError;
 use crate::media;
 use crate::service::sent_refs::parse_client_ref;
@@ -90,6 +90,16 @@ pub struct InstanceNodeService {
 impl InstanceNodeService {
     async fn status(&self) -> Response<v1::StatusResponse> {
         Response::new(convert::status_response(&self.node.engine.state().await))
+    }
+
+    /// Waits for a connection change (disconnect, reconnect, logout), then answers the state
+    /// it left the engine in.
+    async fn after(
+        &self,
+        change: impl Future<Output = Result<(), EngineError>>,
+    ) -> Result<Response<v1::StatusResponse>, Status> {
+        change.await.map_err(engine_status)?;
+        Ok(self.status().await)
     }
 }
 
@@ -285,24 +295,21 @@ impl InstanceNode for InstanceNodeService {
         &self,
         _request: Request<v1::Empty>,
     ) -> Result<Response<v1::StatusResponse>, Status> {
-        self.node.engine.disconnect().await.map_err(engine_status)?;
-        Ok(self.status().await)
+        self.after(self.node.engine.disconnect()).await
     }
 
     async fn reconnect(
         &self,
         _request: Request<v1::Empty>,
     ) -> Result<Response<v1::StatusResponse>, Status> {
-        self.node.engine.reconnect().await.map_err(engine_status)?;
-        Ok(self.status().await)
+        self.after(self.node.engine.reconnect()).await
     }
 
     async fn logout(
         &self,
         _request: Request<v1::Empty>,
     ) -> Result<Response<v1::StatusResponse>, Status> {
-        self.node.engine.logout().await.map_err(engine_status)?;
-        Ok(self.status().await)
+        self.after(self.node.engine.logout()).await
     }
 
     async fn check_numbers(
@@ -371,13 +378,7 @@ impl InstanceNode for InstanceNodeService {
         request: Request<v1::GroupRef>,
     ) -> Result<Response<v1::GroupInfo>, Status> {
         let group = jid("group_jid", &request.into_inner().group_jid)?;
-        let g = self
-            .node
-            .engine
-            .group_info(&group)
-            .await
-            .map_err(engine_status)?;
-        Ok(Response::new(convert::group_info(&g)))
+        self.group_info(&group).await
     }
 
     async fn update_group(
@@ -400,13 +401,7 @@ impl InstanceNode for InstanceNodeService {
                 .await
                 .map_err(engine_status)?;
         }
-        let g = self
-            .node
-            .engine
-            .group_info(&group)
-            .await
-            .map_err(engine_status)?;
-        Ok(Response::new(convert::group_info(&g)))
+        self.group_info(&group).await
     }
 
     async fn update_participants(
@@ -530,6 +525,17 @@ impl InstanceNode for InstanceNodeService {
 const MEDIA_CHUNK: usize = 256 * 1024;
 
 impl InstanceNodeService {
+    /// The group as the engine knows it now.
+    async fn group_info(&self, group: &Jid) -> Result<Response<v1::GroupInfo>, Status> {
+        let g = self
+            .node
+            .engine
+            .group_info(group)
+            .await
+            .map_err(engine_status)?;
+        Ok(Response::new(convert::group_info(&g)))
+    }
+
     async fn invite(
         &self,
         request: Request<v1::GroupRef>,

@@ -9,7 +9,7 @@ use zapini_shared::envelope::ApiResponse;
 use zapini_shared::error::ErrorEnvelope;
 
 use super::examples;
-use super::schemas::{BulkPauseResult, BulkResumeResult};
+use super::schemas::{BulkPauseResult, BulkResumeResult, CONVERSATION_404, CONVERSATION_ID};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::extract::{Auth, Json};
@@ -53,12 +53,12 @@ impl PauseBody {
     path = "/conversations/{id}/automation",
     tag = "Conversations",
     operation_id = "conversations_automation",
-    params(("id" = String, Path, description = "The conversation's UUID")),
+    params(("id" = String, Path, description = CONVERSATION_ID)),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "The automation state.", body = ApiResponse<AutomationView>,
             example = examples::automation),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
     )
 )]
 pub async fn automation(
@@ -79,13 +79,13 @@ pub async fn automation(
     path = "/conversations/{id}/automation/pause",
     tag = "Conversations",
     operation_id = "conversations_pause",
-    params(("id" = String, Path, description = "The conversation's UUID")),
+    params(("id" = String, Path, description = CONVERSATION_ID)),
     request_body(content = Option<PauseBody>, example = examples::pause_body),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "Paused.", body = ApiResponse<AutomationView>,
             example = examples::paused),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
         (status = 422, description = "`reason` is longer than 500 characters (`VALIDATION_ERROR`)", body = ErrorEnvelope),
     )
 )]
@@ -115,12 +115,12 @@ pub async fn pause(
     path = "/conversations/{id}/automation/resume",
     tag = "Conversations",
     operation_id = "conversations_resume",
-    params(("id" = String, Path, description = "The conversation's UUID")),
+    params(("id" = String, Path, description = CONVERSATION_ID)),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "Resumed.", body = ApiResponse<AutomationView>,
             example = examples::resumed),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
         (status = 409, description = "The conversation is not archived (`CONFLICT`; `details` has `conversation_id` and `is_archived`)", body = ErrorEnvelope,
             example = examples::resume_conflict),
     )

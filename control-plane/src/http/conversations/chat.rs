@@ -10,7 +10,8 @@ use zapini_shared::error::ErrorEnvelope;
 use super::automation::PauseBody;
 use super::query::{ChatHistoryQuery, ChatListQuery, Params};
 use super::schemas::{
-    ChatAutomationPaused, ChatAutomationResumed, ConversationArchived, ConversationRestored,
+    CONVERSATION_404, CONVERSATION_ID, ChatAutomationPaused, ChatAutomationResumed,
+    ConversationArchived, ConversationRestored, INSTANCE_403, INSTANCE_404,
 };
 use super::{archive, examples, history, list_with, mark_read, restore};
 use crate::error::AppResult;
@@ -34,8 +35,8 @@ use crate::service::inbox::{ConversationView, Shape};
     responses(
         (status = 200, description = "A page of conversations in the chat shape.",
             body = ApiResponse<Vec<ConversationView>>, example = examples::chat_list),
-        (status = 403, description = "`instance_id` names another instance than the `sk_` token's (`INSTANCE_FORBIDDEN`)", body = ErrorEnvelope),
-        (status = 404, description = "`instance_id` names no instance of the tenant (`INSTANCE_NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 403, description = INSTANCE_403, body = ErrorEnvelope),
+        (status = 404, description = INSTANCE_404, body = ErrorEnvelope),
     )
 )]
 pub async fn chat_list(
@@ -54,11 +55,11 @@ pub async fn chat_list(
     path = "/chat/conversations/{id}",
     tag = "Chat",
     operation_id = "conversations_chat_show",
-    params(("id" = String, Path, description = "The conversation's UUID")),
+    params(("id" = String, Path, description = CONVERSATION_ID)),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "The conversation.", body = ApiResponse<ConversationView>),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
     )
 )]
 pub async fn chat_show(
@@ -83,12 +84,12 @@ pub async fn chat_show(
     path = "/chat/conversations/{id}/messages",
     tag = "Chat",
     operation_id = "conversations_chat_messages",
-    params(("id" = String, Path, description = "The conversation's UUID"), ChatHistoryQuery),
+    params(("id" = String, Path, description = CONVERSATION_ID), ChatHistoryQuery),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "The messages.", body = ApiResponse<History>,
             example = examples::chat_messages),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
     )
 )]
 pub async fn chat_messages(
@@ -108,11 +109,11 @@ pub async fn chat_messages(
     path = "/chat/conversations/{id}/mark-read",
     tag = "Chat",
     operation_id = "conversations_chat_mark_read",
-    params(("id" = String, Path, description = "The conversation's UUID")),
+    params(("id" = String, Path, description = CONVERSATION_ID)),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "Marked read.", body = ApiResponse<MarkedRead>),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
     )
 )]
 pub async fn chat_mark_read(
@@ -131,12 +132,12 @@ pub async fn chat_mark_read(
     path = "/chat/conversations/{id}/archive",
     tag = "Chat",
     operation_id = "conversations_chat_archive",
-    params(("id" = String, Path, description = "The conversation's UUID")),
+    params(("id" = String, Path, description = CONVERSATION_ID)),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "Archived.", body = ApiResponse<ConversationArchived>,
             example = examples::archived),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
     )
 )]
 pub async fn chat_archive(
@@ -180,12 +181,12 @@ pub async fn chat_restore(
     path = "/chat/conversations/{id}/pause-automation",
     tag = "Chat",
     operation_id = "conversations_chat_pause",
-    params(("id" = String, Path, description = "The conversation's UUID")),
+    params(("id" = String, Path, description = CONVERSATION_ID)),
     request_body(content = Option<PauseBody>, example = examples::chat_pause_body),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "Paused.", body = ApiResponse<ChatAutomationPaused>),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
         (status = 422, description = "`reason` is longer than 500 characters (`VALIDATION_ERROR`)", body = ErrorEnvelope),
     )
 )]
@@ -222,11 +223,11 @@ pub async fn chat_pause(
     path = "/chat/conversations/{id}/resume-automation",
     tag = "Chat",
     operation_id = "conversations_chat_resume",
-    params(("id" = String, Path, description = "The conversation's UUID")),
+    params(("id" = String, Path, description = CONVERSATION_ID)),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "Resumed.", body = ApiResponse<ChatAutomationResumed>),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
         (status = 409, description = "The conversation is not archived (`CONFLICT`; `details` has `conversation_id` and `is_archived`)", body = ErrorEnvelope),
     )
 )]

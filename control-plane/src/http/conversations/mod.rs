@@ -32,7 +32,8 @@ pub(in crate::http) use query::{
 };
 use query::{ConversationListQuery, FormatQuery, HistoryQuery};
 use schemas::{
-    ConversationArchived, ConversationDeleted, ConversationRestored, ConversationTagList,
+    CONVERSATION_404, CONVERSATION_ID, ConversationArchived, ConversationDeleted,
+    ConversationRestored, ConversationTagList, INSTANCE_403, INSTANCE_404,
 };
 pub(in crate::http) use schemas::{instance_ref_schema, instance_value};
 
@@ -93,8 +94,8 @@ async fn list_with(
     responses(
         (status = 200, description = "A page of conversations.",
             body = ApiResponse<Vec<ConversationView>>, example = examples::conversation_list),
-        (status = 403, description = "`instance_id` names another instance than the `sk_` token's (`INSTANCE_FORBIDDEN`)", body = ErrorEnvelope),
-        (status = 404, description = "`instance_id` names no instance of the tenant (`INSTANCE_NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 403, description = INSTANCE_403, body = ErrorEnvelope),
+        (status = 404, description = INSTANCE_404, body = ErrorEnvelope),
     )
 )]
 pub async fn list(
@@ -119,8 +120,8 @@ pub async fn list(
     responses(
         (status = 200, description = "A page of archived conversations.",
             body = ApiResponse<Vec<ConversationView>>),
-        (status = 403, description = "`instance_id` names another instance than the `sk_` token's (`INSTANCE_FORBIDDEN`)", body = ErrorEnvelope),
-        (status = 404, description = "`instance_id` names no instance of the tenant (`INSTANCE_NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 403, description = INSTANCE_403, body = ErrorEnvelope),
+        (status = 404, description = INSTANCE_404, body = ErrorEnvelope),
     )
 )]
 pub async fn archived(
@@ -140,11 +141,11 @@ pub async fn archived(
     path = "/conversations/{id}",
     tag = "Conversations",
     operation_id = "conversations_show",
-    params(("id" = String, Path, description = "The conversation's UUID"), FormatQuery),
+    params(("id" = String, Path, description = CONVERSATION_ID), FormatQuery),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "The conversation.", body = ApiResponse<ConversationView>),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
     )
 )]
 pub async fn show(
@@ -207,11 +208,11 @@ async fn history(
     path = "/conversations/{id}/messages",
     tag = "Conversations",
     operation_id = "conversations_messages",
-    params(("id" = String, Path, description = "The conversation's UUID"), HistoryQuery),
+    params(("id" = String, Path, description = CONVERSATION_ID), HistoryQuery),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "The messages.", body = ApiResponse<History>),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
     )
 )]
 pub async fn messages(
@@ -236,12 +237,12 @@ pub async fn messages(
     path = "/conversations/{id}/mark-read",
     tag = "Conversations",
     operation_id = "conversations_mark_read",
-    params(("id" = String, Path, description = "The conversation's UUID")),
+    params(("id" = String, Path, description = CONVERSATION_ID)),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "Marked read.", body = ApiResponse<MarkedRead>,
             example = examples::marked_read),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
     )
 )]
 pub async fn mark_read(
@@ -266,12 +267,12 @@ pub async fn mark_read(
     path = "/conversations/{id}/archive",
     tag = "Conversations",
     operation_id = "conversations_archive",
-    params(("id" = String, Path, description = "The conversation's UUID")),
+    params(("id" = String, Path, description = CONVERSATION_ID)),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "Archived.", body = ApiResponse<ConversationArchived>,
             example = examples::archived),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
     )
 )]
 pub async fn archive(
@@ -331,11 +332,11 @@ pub async fn restore(
     path = "/conversations/{id}",
     tag = "Conversations",
     operation_id = "conversations_delete",
-    params(("id" = String, Path, description = "The conversation's UUID")),
+    params(("id" = String, Path, description = CONVERSATION_ID)),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "Deleted.", body = ApiResponse<ConversationDeleted>),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
     )
 )]
 pub async fn delete(
@@ -373,13 +374,13 @@ pub struct TagsBody {
     path = "/conversations/{id}/tags",
     tag = "Conversations",
     operation_id = "conversations_set_tags",
-    params(("id" = String, Path, description = "The conversation's UUID")),
+    params(("id" = String, Path, description = CONVERSATION_ID)),
     request_body(content = TagsBody, example = examples::set_tags_body),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "The conversation's tags now, by name.",
             body = ApiResponse<ConversationTagList>, example = examples::set_tags),
-        (status = 404, description = "No such conversation for this token (`NOT_FOUND`)", body = ErrorEnvelope),
+        (status = 404, description = CONVERSATION_404, body = ErrorEnvelope),
         (status = 422, description = "`tag_ids` is missing, holds something else than UUIDs, or names a tag the tenant does not have (`VALIDATION_ERROR`)", body = ErrorEnvelope),
     )
 )]

@@ -11,6 +11,14 @@ use uuid::Uuid;
 
 use crate::service::inbox::{AutomationStatus, TagRef};
 
+/// Descriptions several operations share in their `#[utoipa::path]`.
+pub(super) const CONVERSATION_ID: &str = "The conversation's UUID";
+pub(super) const CONVERSATION_404: &str = "No such conversation for this token (`NOT_FOUND`)";
+pub(super) const INSTANCE_403: &str =
+    "`instance_id` names another instance than the `sk_` token's (`INSTANCE_FORBIDDEN`)";
+pub(super) const INSTANCE_404: &str =
+    "`instance_id` names no instance of the tenant (`INSTANCE_NOT_FOUND`)";
+
 /// What `str::trim` removes (Unicode `White_Space`), as a regex class body: the patterns of
 /// the document say "blank" and "not blank" with it rather than with `\s`, which differs
 /// (it lacks U+0085 and has U+FEFF). Attribute patterns must be literals: they spell it out.

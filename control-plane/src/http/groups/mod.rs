@@ -139,10 +139,7 @@ pub async fn create(
     path = "/instances/{id}/groups/{jid}",
     tag = "Groups",
     operation_id = "groups_show",
-    params(
-        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
-        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
-    ),
+    params(GroupPath),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "The group's metadata.", body = ApiResponse<GroupView>,
@@ -182,10 +179,7 @@ pub async fn show(
     path = "/instances/{id}/groups/{jid}",
     tag = "Groups",
     operation_id = "groups_update",
-    params(
-        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
-        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
-    ),
+    params(GroupPath),
     security(("user_token" = []), ("instance_token" = [])),
     request_body(
         content = UpdateGroupBody,
@@ -272,10 +266,7 @@ async fn change(
     path = "/instances/{id}/groups/{jid}/participants",
     tag = "Groups",
     operation_id = "groups_add_participants",
-    params(
-        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
-        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
-    ),
+    params(GroupPath),
     security(("user_token" = []), ("instance_token" = [])),
     request_body(content = ParticipantsBody, description = "The people to add.",
         example = json!({"participants": ["5511987654321", "5511976543210"]})),
@@ -311,10 +302,7 @@ pub async fn add_participants(
     path = "/instances/{id}/groups/{jid}/participants",
     tag = "Groups",
     operation_id = "groups_remove_participants",
-    params(
-        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
-        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
-    ),
+    params(GroupPath),
     security(("user_token" = []), ("instance_token" = [])),
     request_body(content = ParticipantsBody, description = "The people to remove.",
         example = json!({"participants": ["5511987654321"]})),
@@ -346,10 +334,7 @@ pub async fn remove_participants(
     path = "/instances/{id}/groups/{jid}/admins",
     tag = "Groups",
     operation_id = "groups_promote",
-    params(
-        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
-        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
-    ),
+    params(GroupPath),
     security(("user_token" = []), ("instance_token" = [])),
     request_body(content = ParticipantsBody, description = "The members to promote.",
         example = json!({"participants": ["5511987654321"]})),
@@ -381,10 +366,7 @@ pub async fn promote(
     path = "/instances/{id}/groups/{jid}/admins",
     tag = "Groups",
     operation_id = "groups_demote",
-    params(
-        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
-        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
-    ),
+    params(GroupPath),
     security(("user_token" = []), ("instance_token" = [])),
     request_body(content = ParticipantsBody, description = "The admins to demote.",
         example = json!({"participants": ["5511987654321"]})),
@@ -416,10 +398,7 @@ pub async fn demote(
     path = "/instances/{id}/groups/{jid}/leave",
     tag = "Groups",
     operation_id = "groups_leave",
-    params(
-        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
-        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
-    ),
+    params(GroupPath),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "Left.", body = MessageOnly,
@@ -451,10 +430,7 @@ pub async fn leave(
     path = "/instances/{id}/groups/{jid}/invite",
     tag = "Groups",
     operation_id = "groups_invite",
-    params(
-        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
-        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
-    ),
+    params(GroupPath),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "The invite code and link.", body = ApiResponse<InviteData>,
@@ -492,10 +468,7 @@ pub async fn invite(
     path = "/instances/{id}/groups/{jid}/invite",
     tag = "Groups",
     operation_id = "groups_revoke_invite",
-    params(
-        ("id" = String, Path, description = "Instance: numeric id or UUID", example = "777"),
-        ("jid" = String, Path, description = "The group: `120363001234567890@g.us`, or the bare id", pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$", example = "120363001234567890@g.us"),
-    ),
+    params(GroupPath),
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "The new invite code and link.", body = ApiResponse<RevokedInvite>,

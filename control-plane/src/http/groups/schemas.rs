@@ -133,6 +133,23 @@ pub struct RevokedInvite {
     pub new_invite_link: String,
 }
 
+/// The path of one group's routes (`/instances/{id}/groups/{jid}…`), for the document; the
+/// handlers take it as a `(id, jid)` tuple.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(super) struct GroupPath {
+    /// Instance: numeric id or UUID
+    #[param(example = "777")]
+    id: String,
+    /// The group: `120363001234567890@g.us`, or the bare id
+    #[param(
+        pattern = r"^[0-9]{6,24}(-[0-9]{6,12})?(@g\.us)?$",
+        example = "120363001234567890@g.us"
+    )]
+    jid: String,
+}
+
 pub(super) const E400: &str = "Malformed JSON (`INVALID_JSON`, `BAD_REQUEST`), or the engine does not support groups (`BAD_REQUEST`).";
 pub(super) const E403: &str = "An instance token used for another instance (`INSTANCE_FORBIDDEN`), or WhatsApp refused the operation, e.g. not an admin (`FORBIDDEN`).";
 pub(super) const E404: &str =

@@ -47,6 +47,35 @@ fn outgoing_kind(media: &OutgoingMedia) -> MessageKind {
     }
 }
 
+/// One of our sends as the network records it (without text or media, which the caller adds):
+/// from us in `chat`, quoting and mentioning what the send's options say.
+fn own_message(
+    st: &State,
+    id: String,
+    chat: Jid,
+    me: Jid,
+    kind: MessageKind,
+    options: &SendOptions,
+) -> WaMessage {
+    WaMessage {
+        id,
+        chat,
+        sender: me,
+        sender_pn: None,
+        from_me: true,
+        push_name: st.session.as_ref().map(|s| s.push_name.clone()),
+        kind,
+        text: None,
+        quoted_id: options.quoted_id.clone(),
+        media: None,
+        location: None,
+        contact: None,
+        mentioned_jids: options.mentioned_jids.clone(),
+        timestamp: Utc::now(),
+        client_ref: options.client_ref.clone(),
+    }
+}
+
 fn group_event(group: &Jid, action: &str, participants: Vec<Jid>, me: &Jid) -> EngineEvent {
     EngineEvent::GroupUpdate {
         group: group.clone(),
@@ -116,22 +145,10 @@ impl Engine for SandboxEngine {
             if text.trim().is_empty() {
                 return Err(EngineError::Invalid("the text is empty".to_owned()));
             }
+            let id = ids::own_message_id();
             WaMessage {
-                id: ids::own_message_id(),
-                chat,
-                sender: me,
-                sender_pn: None,
-                from_me: true,
-                push_name: st.session.as_ref().map(|s| s.push_name.clone()),
-                kind: MessageKind::Text,
                 text: Some(text.to_owned()),
-                quoted_id: options.quoted_id.clone(),
-                media: None,
-                location: None,
-                contact: None,
-                mentioned_jids: options.mentioned_jids.clone(),
-                timestamp: Utc::now(),
-                client_ref: options.client_ref.clone(),
+                ..own_message(&st, id, chat, me, MessageKind::Text, options)
             }
         };
         Ok(self.record_send(message).await)
@@ -161,15 +178,6 @@ impl Engine for SandboxEngine {
             let id = ids::own_message_id();
             self.media_lock().insert(&id, media.data.clone());
             WaMessage {
-                id,
-                chat,
-                sender: me,
-                sender_pn: None,
-                from_me: true,
-                push_name: st.session.as_ref().map(|s| s.push_name.clone()),
-                kind: outgoing_kind(media),
-                text: None,
-                quoted_id: options.quoted_id.clone(),
                 media: Some(MediaInfo {
                     mime_type: media.mime_type.clone(),
                     caption: media.caption.clone(),
@@ -179,11 +187,7 @@ impl Engine for SandboxEngine {
                     sha256: None,
                     duration_secs: None,
                 }),
-                location: None,
-                contact: None,
-                mentioned_jids: options.mentioned_jids.clone(),
-                timestamp: Utc::now(),
-                client_ref: options.client_ref.clone(),
+                ..own_message(&st, id, chat, me, outgoing_kind(media), options)
             }
         };
         Ok(self.record_send(message).await)

@@ -109,89 +109,50 @@ pub(super) async fn media_message(
     let sha = Some(uploaded.file_sha256.to_vec());
     let length = Some(uploaded.file_length);
     let key_ts = Some(uploaded.media_key_timestamp);
+    // Each media message is its own protobuf type, all with the same fields for the upload.
+    macro_rules! uploaded {
+        ($ty:ident { $($field:ident: $value:expr),* $(,)? }) => {
+            MessageField::some(wa::message::$ty {
+                url,
+                mimetype: mime,
+                file_sha256: sha,
+                file_length: length,
+                media_key,
+                file_enc_sha256: enc_sha,
+                direct_path,
+                media_key_timestamp: key_ts,
+                context_info: ctx,
+                $($field: $value,)*
+                ..Default::default()
+            })
+        };
+    }
     let mut message = wa::Message::default();
     match media.kind {
         MediaKind::Image => {
-            message.image_message = MessageField::some(wa::message::ImageMessage {
-                url,
-                mimetype: mime,
-                caption,
-                file_sha256: sha,
-                file_length: length,
-                media_key,
-                file_enc_sha256: enc_sha,
-                direct_path,
-                media_key_timestamp: key_ts,
-                context_info: ctx,
-                ..Default::default()
-            });
+            message.image_message = uploaded!(ImageMessage { caption: caption });
         }
         MediaKind::Video => {
-            message.video_message = MessageField::some(wa::message::VideoMessage {
-                url,
-                mimetype: mime,
-                caption,
-                file_sha256: sha,
-                file_length: length,
-                media_key,
-                file_enc_sha256: enc_sha,
-                direct_path,
-                media_key_timestamp: key_ts,
-                context_info: ctx,
-                ..Default::default()
-            });
+            message.video_message = uploaded!(VideoMessage { caption: caption });
         }
         MediaKind::Audio => {
             // Opus in OGG is what phones record: send it as a voice note.
             let ptt = media.mime_type.contains("ogg");
-            message.audio_message = MessageField::some(wa::message::AudioMessage {
-                url,
-                mimetype: mime,
-                file_sha256: sha,
-                file_length: length,
-                ptt: Some(ptt),
-                media_key,
-                file_enc_sha256: enc_sha,
-                direct_path,
-                media_key_timestamp: key_ts,
-                context_info: ctx,
-                ..Default::default()
-            });
+            message.audio_message = uploaded!(AudioMessage { ptt: Some(ptt) });
         }
         MediaKind::Document => {
             let name = media
                 .filename
                 .clone()
                 .unwrap_or_else(|| "document".to_owned());
-            message.document_message = MessageField::some(wa::message::DocumentMessage {
-                url,
-                mimetype: mime,
+            message.document_message = uploaded!(DocumentMessage {
                 title: Some(name.clone()),
                 file_name: Some(name),
-                caption,
-                file_sha256: sha,
-                file_length: length,
-                media_key,
-                file_enc_sha256: enc_sha,
-                direct_path,
-                media_key_timestamp: key_ts,
-                context_info: ctx,
-                ..Default::default()
+                caption: caption,
             });
         }
         MediaKind::Sticker => {
-            message.sticker_message = MessageField::some(wa::message::StickerMessage {
-                url,
-                mimetype: mime,
-                file_sha256: sha,
-                file_length: length,
-                media_key,
-                file_enc_sha256: enc_sha,
-                direct_path,
-                media_key_timestamp: key_ts,
-                context_info: ctx,
-                ..Default::default()
-            });
+            message.sticker_message = uploaded!(StickerMessage {});
         }
     }
     Ok(message)

@@ -20,6 +20,7 @@ use whatsapp_rust::store::SqliteStore;
 use whatsapp_rust::transport::TokioWebSocketTransportFactory;
 use whatsapp_rust::types::events::{Event, EventHandler, EventInterest, EventKind};
 use whatsapp_rust::{Client, TokioRuntime};
+use zapini_shared::backoff::Backoff;
 use zapini_shared::status::InstanceStatus;
 
 use super::WhatsappEngine;
@@ -88,8 +89,11 @@ pub(super) fn terminal(
     cap: Duration,
 ) -> Option<(String, After, bool)> {
     let backoff = || {
-        let base = Duration::from_secs(30).saturating_mul(1 << failures.min(10));
-        After::RestartIn(base.min(cap))
+        After::RestartIn(Backoff::nth_exact(
+            Duration::from_secs(30),
+            cap,
+            failures.min(10),
+        ))
     };
     Some(match event {
         Event::LoggedOut(_) => ("logged_out".to_owned(), After::Wait, true),
