@@ -12,7 +12,7 @@ use zapini_shared::error::ErrorEnvelope;
 use super::AppState;
 use super::extract::{Auth, Json, Query};
 use crate::error::{AppError, AppResult};
-use crate::service::messaging::{QrView, StatusView};
+use crate::service::connection::{QrView, StatusView};
 
 /// `GET /instances/{id}/status`.
 #[derive(Deserialize, utoipa::IntoParams)]

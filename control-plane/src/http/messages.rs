@@ -15,7 +15,8 @@ use zapini_shared::error::ErrorEnvelope;
 use super::AppState;
 use super::extract::{Auth, Json};
 use crate::error::{AppError, AppResult};
-use crate::service::messaging::{MessageView, Outgoing};
+use crate::service::message_types::MessageView;
+use crate::service::sending::Outgoing;
 
 /// `POST /chat/send`. `recipient` may be sent as `number` or `to`, `reply_to` as
 /// `quoted_message_id`.

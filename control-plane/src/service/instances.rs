@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ModelTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ModelTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -375,6 +375,19 @@ impl Services {
                 tracing::warn!(instance = %model.uuid, "logout before deletion timed out")
             }
         }
+    }
+
+    /// Counts for `/instances/{id}/stats`.
+    async fn instance_counts(&self, instance_id: i64) -> AppResult<(i64, i64)> {
+        let conversations = crate::db::entities::conversation::Entity::find()
+            .filter(crate::db::entities::conversation::Column::InstanceId.eq(instance_id))
+            .count(&self.db)
+            .await?;
+        let contacts = crate::db::entities::contact::Entity::find()
+            .filter(crate::db::entities::contact::Column::InstanceId.eq(instance_id))
+            .count(&self.db)
+            .await?;
+        Ok((conversations as i64, contacts as i64))
     }
 
     pub async fn instance_stats(

@@ -436,9 +436,9 @@ impl Services {
         id: &str,
         caption: String,
         filename: String,
-    ) -> AppResult<super::messaging::Outgoing> {
+    ) -> AppResult<super::sending::Outgoing> {
         let file = self.media_for_send(caller, id).await?;
-        Ok(super::messaging::Outgoing::Media {
+        Ok(super::sending::Outgoing::Media {
             media_type: file.kind.clone(),
             url: String::new(),
             caption,

@@ -3,7 +3,9 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod connection;
 pub mod contacts;
+pub mod edge;
 pub mod flows;
 pub mod groups;
 pub mod inbox;
@@ -13,10 +15,11 @@ pub mod instances;
 pub mod live;
 pub mod media;
 pub mod message_media;
-pub mod messaging;
+pub mod message_types;
 pub mod nodes;
 pub mod quotas;
 pub mod sandbox;
+pub mod sending;
 pub mod tags;
 pub mod tenant_settings;
 pub mod tokens;
@@ -85,6 +88,15 @@ pub fn random_secret(len: usize) -> String {
         .take(len)
         .map(char::from)
         .collect()
+}
+
+/// A node's timestamp in milliseconds as a time; now when it is out of range.
+pub(crate) fn datetime_from_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_else(chrono::Utc::now)
 }
 
 /// Runs an idempotent write again when it fails for a reason that is not the caller's

@@ -17,7 +17,7 @@ use serde::Serialize;
 use zapini_shared::netguard;
 
 use super::Services;
-use super::inbox::history::TranscriptionFields;
+use super::message_types::TranscriptionFields;
 use crate::config::TranscriptionSettings;
 use crate::db::entities::{instance, instance_inbox_setting, message, message_transcription};
 use crate::domain::Caller;

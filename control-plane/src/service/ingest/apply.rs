@@ -9,26 +9,10 @@ use zapini_shared::jid::Jid;
 use zapini_shared::status::InstanceStatus;
 
 use super::batch::Batch;
-use super::{EventKind, InMessage};
 use crate::db::entities::{conversation, instance, message, message_reaction};
 use crate::error::AppResult;
+use crate::service::message_types::{EventKind, InMessage};
 use crate::webhooks::{Kind, Occurrence, Outbox, payloads};
-
-pub(super) fn preview(m: &InMessage) -> String {
-    if !m.text.is_empty() {
-        return m.text.chars().take(500).collect();
-    }
-    if let Some(caption) = m
-        .media
-        .as_ref()
-        .and_then(|v| v.get("caption"))
-        .and_then(|c| c.as_str())
-        .filter(|c| !c.is_empty())
-    {
-        return caption.chars().take(500).collect();
-    }
-    format!("[{}]", m.message_type)
-}
 
 fn non_empty(s: &str) -> Option<String> {
     let s = s.trim();
@@ -50,7 +34,30 @@ fn chat_key(jid: &str) -> String {
     Jid::parse(jid).map_or_else(|_| jid.to_owned(), |j| j.without_device().to_string())
 }
 
-pub(super) async fn apply<C: ConnectionTrait>(
+impl Batch {
+    /// Applies one event: the messages applied so far are inserted first unless it is a
+    /// message, and the dashboard is told what kind of thing changed.
+    pub(super) async fn apply<C: ConnectionTrait>(
+        &mut self,
+        conn: &C,
+        instance: &instance::Model,
+        kind: EventKind,
+    ) -> AppResult<()> {
+        if !matches!(kind, EventKind::Message(_)) {
+            self.insert_messages(conn).await?;
+        }
+        // A message marks its own conversation (`apply_message`).
+        match &kind {
+            EventKind::Message(_) | EventKind::Other => {}
+            EventKind::Qr { .. } | EventKind::Connection { .. } => self.live.status = true,
+            EventKind::Contact { .. } | EventKind::Group { .. } => self.live.contacts = true,
+            _ => self.live.messages = true,
+        }
+        apply(conn, instance, kind, self).await
+    }
+}
+
+async fn apply<C: ConnectionTrait>(
     conn: &C,
     instance: &instance::Model,
     kind: EventKind,

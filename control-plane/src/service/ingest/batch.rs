@@ -10,11 +10,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 use zapini_shared::jid::Jid;
 
-use super::apply::{apply, preview};
-use super::{EventKind, InMessage};
 use crate::db::entities::{contact, conversation, instance, message};
 use crate::error::AppResult;
 use crate::service::Services;
+use crate::service::message_types::{EventKind, InMessage};
 use crate::webhooks::Outbox;
 use crate::webhooks::events::Kind;
 
@@ -73,6 +72,23 @@ fn message_size(m: &message::ActiveModel) -> usize {
         _ => 0,
     };
     400 + text + json(&m.media) + json(&m.mentioned_jids)
+}
+
+/// The conversation list's preview of a message: its text, else its caption, else its type.
+fn preview(m: &InMessage) -> String {
+    if !m.text.is_empty() {
+        return m.text.chars().take(500).collect();
+    }
+    if let Some(caption) = m
+        .media
+        .as_ref()
+        .and_then(|v| v.get("caption"))
+        .and_then(|c| c.as_str())
+        .filter(|c| !c.is_empty())
+    {
+        return caption.chars().take(500).collect();
+    }
+    format!("[{}]", m.message_type)
 }
 
 /// Writes many conversations' changes in one statement: each column is a `CASE id WHEN …`
@@ -401,25 +417,6 @@ impl Batch {
                     .is_some_and(|id| skipped.contains(&id))
         });
         Ok(())
-    }
-
-    pub(super) async fn apply<C: ConnectionTrait>(
-        &mut self,
-        conn: &C,
-        instance: &instance::Model,
-        kind: EventKind,
-    ) -> AppResult<()> {
-        if !matches!(kind, EventKind::Message(_)) {
-            self.insert_messages(conn).await?;
-        }
-        // A message marks its own conversation (`apply_message`).
-        match &kind {
-            EventKind::Message(_) | EventKind::Other => {}
-            EventKind::Qr { .. } | EventKind::Connection { .. } => self.live.status = true,
-            EventKind::Contact { .. } | EventKind::Group { .. } => self.live.contacts = true,
-            _ => self.live.messages = true,
-        }
-        apply(conn, instance, kind, self).await
     }
 
     /// Writes the conversations changed in memory and queues the webhook deliveries;
