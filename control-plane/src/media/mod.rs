@@ -1,8 +1,12 @@
-//! The media library's building blocks: formats and limits ([`formats`]), the storage seam
-//! ([`storage`]) and signed URLs ([`MediaUrls`]). The use-cases (upload, download, cleanup,
-//! received media) live in `service::media`.
+//! Everything about media bytes: formats and limits ([`formats`]), the storage seam
+//! ([`storage`]), signed URLs ([`MediaUrls`]), the library's use-cases ([`library`]: uploads,
+//! downloads, cleanup, the nodes' fetch) and a message's media ([`message_media`]: its JSON as
+//! stored and shown, its bytes fetched once from the node and kept). Bytes stream through,
+//! never whole in memory.
 
 pub mod formats;
+pub mod library;
+pub mod message_media;
 pub mod storage;
 
 use std::sync::{Arc, RwLock};

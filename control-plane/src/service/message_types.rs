@@ -154,7 +154,7 @@ pub fn message_view(
         is_from_me: m.from_me,
         message_type: m.message_type.clone(),
         message_body: m.body.clone(),
-        media: crate::service::message_media::shown_media(
+        media: crate::media::message_media::shown_media(
             urls,
             &m.message_type,
             m.uuid,

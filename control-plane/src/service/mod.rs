@@ -13,8 +13,6 @@ pub mod incoming;
 pub mod ingest;
 pub mod instances;
 pub mod live;
-pub mod media;
-pub mod message_media;
 pub mod message_types;
 pub mod nodes;
 pub mod quotas;
@@ -100,20 +98,23 @@ pub(crate) fn datetime_from_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
 }
 
 /// Runs an idempotent write again when it fails for a reason that is not the caller's
-/// (SQLite refusing one of two concurrent writers, a dropped connection): up to 8 attempts,
-/// 20 ms more between each.
+/// (SQLite refusing one of two concurrent writers, a dropped connection): up to 8 more
+/// attempts, 20 ms before the first, doubling up to 160 ms.
 pub(crate) async fn retry_write<T, F, Fut>(what: &str, mut write: F) -> crate::error::AppResult<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = crate::error::AppResult<T>>,
 {
-    let mut attempt = 0u64;
+    let mut backoff = zapini_shared::backoff::Backoff::new(
+        std::time::Duration::from_millis(20),
+        std::time::Duration::from_millis(160),
+    );
     loop {
         match write().await {
-            Err(e) if attempt < 8 && !matches!(e, crate::error::AppError::Client(_)) => {
-                attempt += 1;
-                tracing::debug!(error = %e, attempt, "{what}: retrying");
-                tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+            Err(e) if backoff.attempt() < 8 && !matches!(e, crate::error::AppError::Client(_)) => {
+                let delay = backoff.next_delay();
+                tracing::debug!(error = %e, attempt = backoff.attempt(), "{what}: retrying");
+                tokio::time::sleep(delay).await;
             }
             other => return other,
         }

@@ -2,7 +2,7 @@
 //! with auto-transcribe on), run by a background worker through an OpenAI-compatible
 //! speech-to-text endpoint (`POST {base_url}/audio/transcriptions`, multipart `file` +
 //! `model`). Statuses move `pending` -> `processing` -> `completed` | `failed`; a failed
-//! attempt is retried (after 2, 4, … seconds) until `ZAPINI_TRANSCRIPTION_MAX_ATTEMPTS`.
+//! attempt is retried (after about 2, 4, … seconds, jittered) until `ZAPINI_TRANSCRIPTION_MAX_ATTEMPTS`.
 
 use std::time::Duration;
 
@@ -423,7 +423,7 @@ impl Services {
             .map_or_else(|| format!("{}.ogg", m.uuid), str::to_owned);
         // The media library first: a copy kept before, or the node's engine (as
         // `GET /messages/{uuid}/media` does).
-        let library = match super::message_media::serve(self, m).await {
+        let library = match crate::media::message_media::serve(self, m).await {
             Ok((_, _, reader)) => read_all(reader, AUDIO_LIMIT as u64).await,
             Err(e) => Err(e.to_string()),
         };
@@ -432,7 +432,7 @@ impl Services {
             Err(e) => e,
         };
         // Else the URL the engine reported (an external engine's media link).
-        let Some(url) = super::message_media::external_source(&media)
+        let Some(url) = crate::media::message_media::external_source(&media)
             .or_else(|| media["url"].as_str())
             .filter(|s| !s.is_empty())
         else {
@@ -548,7 +548,13 @@ impl Services {
                     || u32::try_from(job.attempts).unwrap_or(u32::MAX)
                         >= self.config.transcription.max_attempts;
                 tracing::info!(message = m.id, error = %e.message, last, "transcription attempt failed");
-                let backoff = chrono::Duration::seconds(1 << job.attempts.clamp(1, 10));
+                // About 2^attempts seconds (2, 4, … up to 1024), jittered.
+                let backoff = zapini_shared::backoff::Backoff::nth(
+                    Duration::from_secs(2),
+                    Duration::from_secs(1024),
+                    u32::try_from(job.attempts.clamp(1, 10) - 1).unwrap_or(0),
+                );
+                let backoff = chrono::Duration::from_std(backoff).unwrap_or_default();
                 update
                     .col_expr(
                         message_transcription::Column::Status,

@@ -456,7 +456,7 @@ async fn adopt_engine_handle<C: ConnectionTrait>(
         .as_ref()
         .and_then(|v| v.get("url"))
         .and_then(serde_json::Value::as_str)
-        .filter(|u| !u.is_empty() && !crate::service::message_media::is_link(u))
+        .filter(|u| !u.is_empty() && !crate::media::message_media::is_link(u))
     else {
         return Ok(());
     };
@@ -470,7 +470,7 @@ async fn adopt_engine_handle<C: ConnectionTrait>(
         return Ok(());
     };
     if let Some(media) =
-        crate::service::message_media::adopt_engine_handle(stored.media.as_ref(), handle)
+        crate::media::message_media::adopt_engine_handle(stored.media.as_ref(), handle)
     {
         message::Entity::update_many()
             .col_expr(message::Column::Media, Expr::value(media))
@@ -550,7 +550,7 @@ async fn apply_message<C: ConnectionTrait>(
     } else {
         m.message_type.clone()
     };
-    let media = crate::service::message_media::with_signed_url(
+    let media = crate::media::message_media::with_signed_url(
         &batch.media_urls,
         &message_type,
         uuid,
