@@ -228,11 +228,6 @@ impl Upload {
     }
 }
 
-/// A new library file's public id (`media_…`).
-pub(super) fn new_public_id() -> String {
-    format!("media_{}", crate::service::random_secret(24))
-}
-
 impl Services {
     fn media_view(&self, m: &media::Model) -> MediaView {
         MediaView {
@@ -255,7 +250,7 @@ impl Services {
         {
             return Err(crate::service::quotas::media_quota_error(limit, used));
         }
-        let public_id = new_public_id();
+        let public_id = super::new_public_id();
         let key = format!("t{}/{public_id}", caller.tenant().0);
         let writer = self.storage.writer(&key).await?;
         Ok(Upload {

@@ -109,7 +109,7 @@ async fn fetch_from_node(
         .filter(|s| !s.is_empty())
         .or_else(|| field(info, "mime_type").map(str::to_owned))
         .unwrap_or_else(|| "application/octet-stream".to_owned());
-    let public_id = super::library::new_public_id();
+    let public_id = super::new_public_id();
     let key = format!("t{}/messages/{public_id}", m.tenant_id);
     let mut writer = services.storage.writer(&key).await?;
     let limit = formats::max_any() + formats::MB;

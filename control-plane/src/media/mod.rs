@@ -18,6 +18,11 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use uuid::Uuid;
 
+/// A new library file's public id (`media_…`): an upload's, or a message's media kept.
+fn new_public_id() -> String {
+    format!("media_{}", crate::service::random_secret(24))
+}
+
 /// Builds and checks the URLs Zapini hands out for media: `{base}/api/v1/media/{id}/content`
 /// and `{base}/api/v1/messages/{uuid}/media`, each with an `expires` time (Unix seconds,
 /// `ZAPINI_MEDIA_URL_TTL_SECS` after the URL is made, 7 days by default) and a `signature`
