@@ -50,6 +50,26 @@ impl Services {
         }
     }
 
+    /// A universal send (`POST /chat/send`, `/messages/send-media`): to the instance named
+    /// (else the one an `sk_` token is bound to), replying to `reply_to` unless it is empty.
+    pub async fn send_universal(
+        &self,
+        caller: &Caller,
+        instance_id: Option<&str>,
+        recipient: &str,
+        outgoing: Outgoing,
+        reply_to: Option<&str>,
+    ) -> AppResult<MessageView> {
+        let inst = self.send_target(caller, instance_id).await?;
+        self.send_through_node(
+            &inst,
+            recipient,
+            outgoing,
+            reply_to.filter(|r| !r.is_empty()),
+        )
+        .await
+    }
+
     /// Sends through the instance's node and stores the message at once.
     pub async fn send_through_node(
         &self,

@@ -66,6 +66,28 @@ fn is_audio(m: &message::Model) -> bool {
     m.message_type == "audio" || m.message_type == "voice"
 }
 
+/// A job for a message's transcription, pending from `now` (new, or queued again after
+/// failing).
+fn pending_job(
+    message_id: i64,
+    tenant_id: i64,
+    now: chrono::DateTime<Utc>,
+) -> message_transcription::ActiveModel {
+    message_transcription::ActiveModel {
+        message_id: Set(message_id),
+        tenant_id: Set(tenant_id),
+        status: Set("pending".into()),
+        text: Set(None),
+        language: Set(None),
+        error: Set(None),
+        attempts: Set(0),
+        leased_until: Set(None),
+        completed_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
 /// Queues transcriptions for newly received audio messages of an instance with
 /// auto-transcribe on; returns whether any were queued. Runs inside the ingest transaction.
 pub(crate) async fn queue_auto<C: ConnectionTrait>(
@@ -92,21 +114,10 @@ pub(crate) async fn queue_auto<C: ConnectionTrait>(
         return Ok(false);
     }
     let now = Utc::now();
-    message_transcription::Entity::insert_many(ids.into_iter().map(|id| {
-        message_transcription::ActiveModel {
-            message_id: Set(id),
-            tenant_id: Set(instance.tenant_id),
-            status: Set("pending".into()),
-            text: Set(None),
-            language: Set(None),
-            error: Set(None),
-            attempts: Set(0),
-            leased_until: Set(None),
-            completed_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-    }))
+    message_transcription::Entity::insert_many(
+        ids.into_iter()
+            .map(|id| pending_job(id, instance.tenant_id, now)),
+    )
     .on_conflict(
         OnConflict::column(message_transcription::Column::MessageId)
             .do_nothing()
@@ -159,34 +170,22 @@ impl Services {
         if queue {
             let now = Utc::now();
             let _permit = self.write_gate.enter().await;
-            message_transcription::Entity::insert(message_transcription::ActiveModel {
-                message_id: Set(m.id),
-                tenant_id: Set(m.tenant_id),
-                status: Set("pending".into()),
-                text: Set(None),
-                language: Set(None),
-                error: Set(None),
-                attempts: Set(0),
-                leased_until: Set(None),
-                completed_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            })
-            .on_conflict(
-                OnConflict::column(message_transcription::Column::MessageId)
-                    .update_columns([
-                        message_transcription::Column::Status,
-                        message_transcription::Column::Text,
-                        message_transcription::Column::Error,
-                        message_transcription::Column::Attempts,
-                        message_transcription::Column::LeasedUntil,
-                        message_transcription::Column::CompletedAt,
-                        message_transcription::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db)
-            .await?;
+            message_transcription::Entity::insert(pending_job(m.id, m.tenant_id, now))
+                .on_conflict(
+                    OnConflict::column(message_transcription::Column::MessageId)
+                        .update_columns([
+                            message_transcription::Column::Status,
+                            message_transcription::Column::Text,
+                            message_transcription::Column::Error,
+                            message_transcription::Column::Attempts,
+                            message_transcription::Column::LeasedUntil,
+                            message_transcription::Column::CompletedAt,
+                            message_transcription::Column::UpdatedAt,
+                        ])
+                        .to_owned(),
+                )
+                .exec_without_returning(&self.db)
+                .await?;
             drop(_permit);
             self.transcription_signal.notify_one();
         }
