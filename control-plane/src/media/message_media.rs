@@ -175,7 +175,7 @@ pub fn is_link(url: &str) -> bool {
 
 /// Where an engine's private download handle is kept when `source_url` already holds the
 /// link a message was sent from (media sent through the API with `media_url`: the engine's
-/// echo of the sent message brings the handle later, see `ingest::apply`).
+/// echo of the sent message brings the handle later, see `service::ingest::apply::messages`).
 pub const ENGINE_HANDLE: &str = "engine_handle";
 
 /// A message's media JSON as API clients see it: without an engine's private handle.
