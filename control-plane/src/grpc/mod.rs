@@ -2,4 +2,5 @@
 //! `InstanceNode` client the control plane calls nodes with. Only this module sees prost types.
 
 pub mod client;
+pub mod media;
 pub mod server;

@@ -12,7 +12,7 @@ use zapini_shared::error::ErrorEnvelope;
 use super::AppState;
 use super::extract::{Auth, Json, Query};
 use crate::error::{AppError, AppResult};
-use crate::service::messaging::{QrView, StatusView};
+use crate::service::connection::{QrView, StatusView};
 
 /// `GET /instances/{id}/status`.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -226,6 +226,57 @@ pub async fn pair_code(
     )))
 }
 
+/// The error answers of a session change the node carries out (disconnect, logout,
+/// reconnect): one list for the three operations' descriptions.
+struct SessionChangeErrors;
+
+impl utoipa::IntoResponses for SessionChangeErrors {
+    fn responses() -> std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        const ERRORS: [(&str, &str); 7] = [
+            ("400", "The engine cannot do this (`BAD_REQUEST`)."),
+            (
+                "403",
+                "An instance token used for another instance (`INSTANCE_FORBIDDEN`), or WhatsApp refused (`FORBIDDEN`).",
+            ),
+            (
+                "404",
+                "No such instance in the tenant (`INSTANCE_NOT_FOUND`), or the engine found nothing to act on (`NOT_FOUND`).",
+            ),
+            (
+                "409",
+                "The node refused the change in the session's current state (`INSTANCE_NOT_CONNECTED`, `CONFLICT`).",
+            ),
+            (
+                "422",
+                "The engine refused the request (`VALIDATION_ERROR`).",
+            ),
+            (
+                "503",
+                "The instance's node is not running or unreachable (`NODE_UNAVAILABLE`), or a dependency is briefly unavailable (`SERVICE_UNAVAILABLE`); retry.",
+            ),
+            (
+                "504",
+                "The instance's node did not answer in time (`GATEWAY_TIMEOUT`).",
+            ),
+        ];
+        ERRORS
+            .into_iter()
+            .map(|(status, description)| {
+                let content = utoipa::openapi::ContentBuilder::new()
+                    .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                        "ErrorEnvelope",
+                    )))
+                    .build();
+                let response = utoipa::openapi::ResponseBuilder::new()
+                    .description(description)
+                    .content("application/json", content)
+                    .build();
+                (status.to_owned(), RefOr::T(response))
+            })
+            .collect()
+    }
+}
+
 /// Disconnect
 ///
 /// Disconnects the WhatsApp instance (the session is kept: reconnect resumes it without a new
@@ -239,13 +290,7 @@ pub async fn pair_code(
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "Disconnected: the status now.", body = ApiResponse<StatusView>),
-        (status = 400, description = "The engine cannot do this (`BAD_REQUEST`).", body = ErrorEnvelope),
-        (status = 403, description = "An instance token used for another instance (`INSTANCE_FORBIDDEN`), or WhatsApp refused (`FORBIDDEN`).", body = ErrorEnvelope),
-        (status = 404, description = "No such instance in the tenant (`INSTANCE_NOT_FOUND`), or the engine found nothing to act on (`NOT_FOUND`).", body = ErrorEnvelope),
-        (status = 409, description = "The node refused the change in the session's current state (`INSTANCE_NOT_CONNECTED`, `CONFLICT`).", body = ErrorEnvelope),
-        (status = 422, description = "The engine refused the request (`VALIDATION_ERROR`).", body = ErrorEnvelope),
-        (status = 503, description = "The instance's node is not running or unreachable (`NODE_UNAVAILABLE`), or a dependency is briefly unavailable (`SERVICE_UNAVAILABLE`); retry.", body = ErrorEnvelope),
-        (status = 504, description = "The instance's node did not answer in time (`GATEWAY_TIMEOUT`).", body = ErrorEnvelope),
+        SessionChangeErrors,
     )
 )]
 pub async fn disconnect(
@@ -276,13 +321,7 @@ pub async fn disconnect(
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "Logged out: the status now.", body = ApiResponse<StatusView>),
-        (status = 400, description = "The engine cannot do this (`BAD_REQUEST`).", body = ErrorEnvelope),
-        (status = 403, description = "An instance token used for another instance (`INSTANCE_FORBIDDEN`), or WhatsApp refused (`FORBIDDEN`).", body = ErrorEnvelope),
-        (status = 404, description = "No such instance in the tenant (`INSTANCE_NOT_FOUND`), or the engine found nothing to act on (`NOT_FOUND`).", body = ErrorEnvelope),
-        (status = 409, description = "The node refused the change in the session's current state (`INSTANCE_NOT_CONNECTED`, `CONFLICT`).", body = ErrorEnvelope),
-        (status = 422, description = "The engine refused the request (`VALIDATION_ERROR`).", body = ErrorEnvelope),
-        (status = 503, description = "The instance's node is not running or unreachable (`NODE_UNAVAILABLE`), or a dependency is briefly unavailable (`SERVICE_UNAVAILABLE`); retry.", body = ErrorEnvelope),
-        (status = 504, description = "The instance's node did not answer in time (`GATEWAY_TIMEOUT`).", body = ErrorEnvelope),
+        SessionChangeErrors,
     )
 )]
 pub async fn logout(
@@ -307,13 +346,7 @@ pub async fn logout(
     security(("user_token" = []), ("instance_token" = [])),
     responses(
         (status = 200, description = "Reconnection started: the status now.", body = ApiResponse<StatusView>),
-        (status = 400, description = "The engine cannot do this (`BAD_REQUEST`).", body = ErrorEnvelope),
-        (status = 403, description = "An instance token used for another instance (`INSTANCE_FORBIDDEN`), or WhatsApp refused (`FORBIDDEN`).", body = ErrorEnvelope),
-        (status = 404, description = "No such instance in the tenant (`INSTANCE_NOT_FOUND`), or the engine found nothing to act on (`NOT_FOUND`).", body = ErrorEnvelope),
-        (status = 409, description = "The node refused the change in the session's current state (`INSTANCE_NOT_CONNECTED`, `CONFLICT`).", body = ErrorEnvelope),
-        (status = 422, description = "The engine refused the request (`VALIDATION_ERROR`).", body = ErrorEnvelope),
-        (status = 503, description = "The instance's node is not running or unreachable (`NODE_UNAVAILABLE`), or a dependency is briefly unavailable (`SERVICE_UNAVAILABLE`); retry.", body = ErrorEnvelope),
-        (status = 504, description = "The instance's node did not answer in time (`GATEWAY_TIMEOUT`).", body = ErrorEnvelope),
+        SessionChangeErrors,
     )
 )]
 pub async fn reconnect(

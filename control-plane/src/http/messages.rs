@@ -15,7 +15,8 @@ use zapini_shared::error::ErrorEnvelope;
 use super::AppState;
 use super::extract::{Auth, Json};
 use crate::error::{AppError, AppResult};
-use crate::service::messaging::{MessageView, Outgoing};
+use crate::service::message_types::MessageView;
+use crate::service::sending::Outgoing;
 
 /// `POST /chat/send`. `recipient` may be sent as `number` or `to`, `reply_to` as
 /// `quoted_message_id`.
@@ -337,17 +338,14 @@ pub async fn chat_send(
             "The message may not be greater than 65536 characters.",
         ));
     }
-    let inst = state
-        .services
-        .send_target(&caller, instance.as_deref())
-        .await?;
     let msg = state
         .services
-        .send_through_node(
-            &inst,
+        .send_universal(
+            &caller,
+            instance.as_deref(),
             &recipient,
             Outgoing::Text { text },
-            body.reply_to.as_deref().filter(|r| !r.is_empty()),
+            body.reply_to.as_deref(),
         )
         .await?;
     let msg = state
@@ -471,14 +469,11 @@ pub async fn send_media(
             (url, None, media_type)
         }
     };
-    let inst = state
-        .services
-        .send_target(&caller, instance.as_deref())
-        .await?;
     let msg = state
         .services
-        .send_through_node(
-            &inst,
+        .send_universal(
+            &caller,
+            instance.as_deref(),
             &recipient,
             Outgoing::Media {
                 media_type,
@@ -487,7 +482,7 @@ pub async fn send_media(
                 filename: body.filename.unwrap_or_default(),
                 library,
             },
-            body.reply_to.as_deref().filter(|r| !r.is_empty()),
+            body.reply_to.as_deref(),
         )
         .await?;
     Ok(axum::Json(ApiResponse::message_data(

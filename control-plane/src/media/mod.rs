@@ -1,8 +1,12 @@
-//! The media library's building blocks: formats and limits ([`formats`]), the storage seam
-//! ([`storage`]) and signed URLs ([`MediaUrls`]). The use-cases (upload, download, cleanup,
-//! received media) live in `service::media`.
+//! Everything about media bytes: formats and limits ([`formats`]), the storage seam
+//! ([`storage`]), signed URLs ([`MediaUrls`]), the library's use-cases ([`library`]: uploads,
+//! downloads, cleanup, the nodes' fetch) and a message's media ([`message_media`]: its JSON as
+//! stored and shown, its bytes fetched once from the node and kept). Bytes stream through,
+//! never whole in memory.
 
 pub mod formats;
+pub mod library;
+pub mod message_media;
 pub mod storage;
 
 use std::sync::{Arc, RwLock};
@@ -13,6 +17,11 @@ use chrono::Utc;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use uuid::Uuid;
+
+/// A new library file's public id (`media_…`): an upload's, or a message's media kept.
+fn new_public_id() -> String {
+    format!("media_{}", crate::service::random_secret(24))
+}
 
 /// Builds and checks the URLs Zapini hands out for media: `{base}/api/v1/media/{id}/content`
 /// and `{base}/api/v1/messages/{uuid}/media`, each with an `expires` time (Unix seconds,

@@ -18,7 +18,7 @@ use zapini_shared::error::ErrorCode;
 use zapini_shared::signing::{sign_hex, verify_timestamped_hex};
 
 use super::Services;
-use super::ingest::{EventKind, InMessage};
+use super::message_types::{EventKind, InMessage};
 use crate::db::entities::instance;
 use crate::error::{AppError, AppResult};
 

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ModelTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, ModelTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -375,6 +375,40 @@ impl Services {
                 tracing::warn!(instance = %model.uuid, "logout before deletion timed out")
             }
         }
+    }
+
+    /// The UUIDs of a tenant's instances by id, for views that show instances by UUID.
+    pub(crate) async fn tenant_instance_uuids(
+        &self,
+        tenant: crate::domain::TenantId,
+    ) -> AppResult<std::collections::HashMap<i64, Uuid>> {
+        Ok(instance::Entity::scoped(tenant)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i.uuid))
+            .collect())
+    }
+
+    /// The UUID of one instance by id (`None`: it is gone).
+    pub(crate) async fn instance_uuid(&self, id: i64) -> AppResult<Option<Uuid>> {
+        Ok(instance::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(|i| i.uuid))
+    }
+
+    /// Counts for `/instances/{id}/stats`.
+    async fn instance_counts(&self, instance_id: i64) -> AppResult<(i64, i64)> {
+        let conversations = crate::db::entities::conversation::Entity::find()
+            .filter(crate::db::entities::conversation::Column::InstanceId.eq(instance_id))
+            .count(&self.db)
+            .await?;
+        let contacts = crate::db::entities::contact::Entity::find()
+            .filter(crate::db::entities::contact::Column::InstanceId.eq(instance_id))
+            .count(&self.db)
+            .await?;
+        Ok((conversations as i64, contacts as i64))
     }
 
     pub async fn instance_stats(

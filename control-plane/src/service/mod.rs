@@ -3,7 +3,9 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod connection;
 pub mod contacts;
+pub mod edge;
 pub mod flows;
 pub mod groups;
 pub mod inbox;
@@ -11,12 +13,11 @@ pub mod incoming;
 pub mod ingest;
 pub mod instances;
 pub mod live;
-pub mod media;
-pub mod message_media;
-pub mod messaging;
+pub mod message_types;
 pub mod nodes;
 pub mod quotas;
 pub mod sandbox;
+pub mod sending;
 pub mod tags;
 pub mod tenant_settings;
 pub mod tokens;
@@ -87,21 +88,33 @@ pub fn random_secret(len: usize) -> String {
         .collect()
 }
 
+/// A node's timestamp in milliseconds as a time; now when it is out of range.
+pub(crate) fn datetime_from_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_else(chrono::Utc::now)
+}
+
 /// Runs an idempotent write again when it fails for a reason that is not the caller's
-/// (SQLite refusing one of two concurrent writers, a dropped connection): up to 8 attempts,
-/// 20 ms more between each.
+/// (SQLite refusing one of two concurrent writers, a dropped connection): up to 8 more
+/// attempts, 20 ms before the first, doubling up to 160 ms.
 pub(crate) async fn retry_write<T, F, Fut>(what: &str, mut write: F) -> crate::error::AppResult<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = crate::error::AppResult<T>>,
 {
-    let mut attempt = 0u64;
+    let mut backoff = zapini_shared::backoff::Backoff::new(
+        std::time::Duration::from_millis(20),
+        std::time::Duration::from_millis(160),
+    );
     loop {
         match write().await {
-            Err(e) if attempt < 8 && !matches!(e, crate::error::AppError::Client(_)) => {
-                attempt += 1;
-                tracing::debug!(error = %e, attempt, "{what}: retrying");
-                tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+            Err(e) if backoff.attempt() < 8 && !matches!(e, crate::error::AppError::Client(_)) => {
+                let delay = backoff.next_delay();
+                tracing::debug!(error = %e, attempt = backoff.attempt(), "{what}: retrying");
+                tokio::time::sleep(delay).await;
             }
             other => return other,
         }

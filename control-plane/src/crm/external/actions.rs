@@ -19,7 +19,7 @@ use crate::domain::{InstanceId, TenantId};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
 use crate::service::contacts::ContactFields;
-use crate::service::messaging::Outgoing;
+use crate::service::sending::Outgoing;
 
 /// The longest text a send may carry.
 const MAX_TEXT: usize = 65_536;

@@ -15,8 +15,8 @@ use crate::db::entities::{conversation, instance, message};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
-use crate::service::ingest::EventKind;
-use crate::service::messaging::{MessageView, Outgoing};
+use crate::service::message_types::{EventKind, MessageView};
+use crate::service::sending::Outgoing;
 
 /// The answer of mark-read.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

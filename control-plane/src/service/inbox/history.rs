@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use zapini_shared::jid::Jid;
-use zapini_shared::time::format_micros;
 
 use crate::db::entities::{
     contact, conversation, message, message_reaction, message_transcription,
@@ -16,7 +15,7 @@ use crate::db::entities::{
 use crate::domain::Caller;
 use crate::error::AppResult;
 use crate::service::Services;
-use crate::service::messaging::{MessageView, message_view};
+use crate::service::message_types::{MessageView, TranscriptionFields, message_view};
 
 pub struct MessageFilter {
     pub before_id: Option<i64>,
@@ -38,44 +37,6 @@ pub struct GroupedReaction {
     pub reactors: Vec<String>,
     /// Their names (the contact's name, else the number; `You` for this instance).
     pub reactor_names: Vec<String>,
-}
-
-/// The transcription values, as the reference names them.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub enum TranscriptionStatus {
-    Pending,
-    Processing,
-    Completed,
-    Failed,
-}
-
-/// The transcription fields every message carries (null unless one was asked for).
-#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
-pub struct TranscriptionFields {
-    /// The transcribed text (null if not yet completed).
-    pub audio_transcription: Option<String>,
-    #[schema(value_type = Option<TranscriptionStatus>)]
-    pub transcription_status: Option<String>,
-    /// Detected or configured language code (e.g. pt, en, es).
-    pub transcription_language: Option<String>,
-    /// Error message if transcription failed.
-    pub transcription_error: Option<String>,
-    /// When the transcription was completed.
-    #[schema(format = DateTime)]
-    pub transcription_completed_at: Option<String>,
-}
-
-impl From<&message_transcription::Model> for TranscriptionFields {
-    fn from(t: &message_transcription::Model) -> Self {
-        TranscriptionFields {
-            audio_transcription: t.text.clone(),
-            transcription_status: Some(t.status.clone()),
-            transcription_language: t.language.clone(),
-            transcription_error: t.error.clone(),
-            transcription_completed_at: t.completed_at.map(format_micros),
-        }
-    }
 }
 
 /// A message of a conversation's history: the message, its transcription fields and, in the

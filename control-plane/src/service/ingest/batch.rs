@@ -5,139 +5,37 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 use zapini_shared::jid::Jid;
 
-use super::apply::{apply, preview};
-use super::{EventKind, InMessage};
 use crate::db::entities::{contact, conversation, instance, message};
 use crate::error::AppResult;
-use crate::service::Services;
+use crate::service::message_types::{EventKind, InMessage};
 use crate::webhooks::Outbox;
 use crate::webhooks::events::Kind;
 
 mod rows;
+mod writes;
 use rows::{contact_row, conversation_row, create_contacts, create_conversations};
+use writes::{ConvChange, Totals, message_size, update_conversations};
 
-/// Counter changes of a batch, written once at its end instead of once per message.
-#[derive(Default)]
-pub(super) struct Totals {
-    /// (day, sent, received)
-    days: Vec<(chrono::NaiveDate, i32, i32)>,
-    activity: bool,
-}
-
-impl Totals {
-    pub(super) fn count(&mut self, day: chrono::NaiveDate, from_me: bool) {
-        let (sent, received) = if from_me { (1, 0) } else { (0, 1) };
-        match self.days.iter_mut().find(|(d, _, _)| *d == day) {
-            Some((_, s, r)) => {
-                *s += sent;
-                *r += received;
-            }
-            None => self.days.push((day, sent, received)),
-        }
-        self.activity = true;
+/// The conversation list's preview of a message: its text, else its caption, else its type.
+fn preview(m: &InMessage) -> String {
+    if !m.text.is_empty() {
+        return m.text.chars().take(500).collect();
     }
-
-    async fn write<C: ConnectionTrait>(
-        self,
-        conn: &C,
-        instance: &instance::Model,
-    ) -> AppResult<()> {
-        for (day, sent, received) in self.days {
-            Services::bump_daily(conn, instance.id, day, sent, received).await?;
-        }
-        if self.activity {
-            instance::Entity::update_many()
-                .col_expr(instance::Column::LastActivityAt, Expr::value(Utc::now()))
-                .filter(instance::Column::Id.eq(instance.id))
-                .exec(conn)
-                .await?;
-        }
-        Ok(())
+    if let Some(caption) = m
+        .media
+        .as_ref()
+        .and_then(|v| v.get("caption"))
+        .and_then(|c| c.as_str())
+        .filter(|c| !c.is_empty())
+    {
+        return caption.chars().take(500).collect();
     }
-}
-
-/// About how many bytes a message row adds to a multi-row insert (SQL text and values).
-fn message_size(m: &message::ActiveModel) -> usize {
-    use sea_orm::ActiveValue::{Set, Unchanged};
-    let text = match &m.body {
-        Set(Some(s)) | Unchanged(Some(s)) => s.len(),
-        _ => 0,
-    };
-    let json = |v: &sea_orm::ActiveValue<Option<serde_json::Value>>| match v {
-        Set(Some(j)) | Unchanged(Some(j)) => j.to_string().len(),
-        _ => 0,
-    };
-    400 + text + json(&m.media) + json(&m.mentioned_jids)
-}
-
-/// Writes many conversations' changes in one statement: each column is a `CASE id WHEN …`
-/// over the conversations that changed it.
-async fn update_conversations<C: ConnectionTrait>(
-    conn: &C,
-    changes: &[(conversation::Model, ConvChange)],
-) -> AppResult<()> {
-    use sea_orm::sea_query::CaseStatement;
-    let column = |col: conversation::Column,
-                  pick: &dyn Fn(
-        &conversation::Model,
-        &ConvChange,
-    ) -> Option<sea_orm::sea_query::Expr>| {
-        let mut case = CaseStatement::new();
-        let mut any = false;
-        for (conv, change) in changes {
-            if let Some(value) = pick(conv, change) {
-                case = case.case(conversation::Column::Id.eq(conv.id), value);
-                any = true;
-            }
-        }
-        any.then(|| (col, case.finally(Expr::col(col))))
-    };
-    let columns = [
-        column(conversation::Column::LastMessage, &|c, ch| {
-            ch.last_message.then(|| Expr::value(c.last_message.clone()))
-        }),
-        column(conversation::Column::LastMessageAt, &|c, ch| {
-            ch.last_message.then(|| Expr::value(c.last_message_at))
-        }),
-        column(conversation::Column::UnreadCount, &|_, ch| {
-            (ch.unread > 0).then(|| Expr::col(conversation::Column::UnreadCount).add(ch.unread))
-        }),
-        column(conversation::Column::DisplayName, &|c, ch| {
-            ch.display_name.then(|| Expr::value(c.display_name.clone()))
-        }),
-        column(conversation::Column::IsArchived, &|_, ch| {
-            ch.unarchive.then(|| Expr::value(false))
-        }),
-        column(conversation::Column::ArchivedAt, &|_, ch| {
-            ch.unarchive
-                .then(|| Expr::value(Option::<chrono::DateTime<Utc>>::None))
-        }),
-    ];
-    let mut update = conversation::Entity::update_many()
-        .col_expr(conversation::Column::UpdatedAt, Expr::value(Utc::now()));
-    for (col, case) in columns.into_iter().flatten() {
-        update = update.col_expr(col, case.into());
-    }
-    update
-        .filter(conversation::Column::Id.is_in(changes.iter().map(|(c, _)| c.id)))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Changes to a conversation row made in memory during a batch, written once at its end.
-#[derive(Default)]
-struct ConvChange {
-    last_message: bool,
-    unread: i32,
-    display_name: bool,
-    /// A message came in on an archived conversation: it returns to the inbox.
-    unarchive: bool,
+    format!("[{}]", m.message_type)
 }
 
 /// What one ingest transaction accumulates.
@@ -401,25 +299,6 @@ impl Batch {
                     .is_some_and(|id| skipped.contains(&id))
         });
         Ok(())
-    }
-
-    pub(super) async fn apply<C: ConnectionTrait>(
-        &mut self,
-        conn: &C,
-        instance: &instance::Model,
-        kind: EventKind,
-    ) -> AppResult<()> {
-        if !matches!(kind, EventKind::Message(_)) {
-            self.insert_messages(conn).await?;
-        }
-        // A message marks its own conversation (`apply_message`).
-        match &kind {
-            EventKind::Message(_) | EventKind::Other => {}
-            EventKind::Qr { .. } | EventKind::Connection { .. } => self.live.status = true,
-            EventKind::Contact { .. } | EventKind::Group { .. } => self.live.contacts = true,
-            _ => self.live.messages = true,
-        }
-        apply(conn, instance, kind, self).await
     }
 
     /// Writes the conversations changed in memory and queues the webhook deliveries;

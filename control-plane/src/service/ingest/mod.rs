@@ -7,95 +7,15 @@
 mod apply;
 mod batch;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::Services;
+pub use super::message_types::{EventKind, InMessage, NodeEvent};
 use crate::db::entities::{instance, message, node_event_cursor};
 use crate::error::AppResult;
 use batch::Batch;
-
-/// A message as a node reports it (received, or sent by this instance).
-#[derive(Debug, Clone, Default)]
-pub struct InMessage {
-    pub id: String,
-    pub chat_jid: String,
-    pub sender_jid: String,
-    pub from_me: bool,
-    pub push_name: String,
-    /// text, image, video, audio, voice, document, sticker, location, contact, reaction, other.
-    pub message_type: String,
-    pub text: String,
-    pub quoted_id: String,
-    pub media: Option<serde_json::Value>,
-    pub mentioned_jids: Vec<String>,
-    pub timestamp: DateTime<Utc>,
-    /// The client reference of one of our sends (an automation's, see
-    /// `automation::intake::ClientRef`), carried back by the node's `message.sent` event.
-    pub client_ref: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub enum EventKind {
-    Message(InMessage),
-    Status {
-        message_ids: Vec<String>,
-        status: u8,
-    },
-    Qr {
-        code: String,
-        image: String,
-        generated_at: DateTime<Utc>,
-        expires_at: Option<DateTime<Utc>>,
-    },
-    Connection {
-        status: String,
-        phone_number: String,
-        push_name: String,
-        reason: String,
-    },
-    Edit {
-        message_id: String,
-        new_text: String,
-    },
-    Revoke {
-        message_id: String,
-    },
-    Contact {
-        jid: String,
-        push_name: String,
-        /// News of the profile picture: `Some(Some(url))` set, `Some(None)` removed.
-        picture: Option<Option<String>>,
-    },
-    Group {
-        group_jid: String,
-        subject: String,
-        /// create, subject, description, add, remove, promote, demote, leave, invite_reset
-        /// (empty from engines that do not say).
-        action: String,
-        participants: Vec<String>,
-        description: String,
-    },
-    /// A reaction added (or removed: empty emoji). Delivered as a webhook; stored with the
-    /// inbox.
-    Reaction {
-        message_id: String,
-        chat_jid: String,
-        sender_jid: String,
-        emoji: String,
-        from_me: bool,
-        timestamp: DateTime<Utc>,
-    },
-    /// Known to the protocol but nothing to store.
-    Other,
-}
-
-#[derive(Debug, Clone)]
-pub struct NodeEvent {
-    pub seq: u64,
-    pub kind: EventKind,
-}
 
 impl Services {
     /// Applies a batch from one node buffer; returns the buffer's new acked sequence.

@@ -1,4 +1,4 @@
-use super::language_code;
+use super::stt::language_code;
 
 #[test]
 fn language_names_become_codes() {

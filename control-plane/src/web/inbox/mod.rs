@@ -21,7 +21,7 @@ use crate::error::AppError;
 use crate::http::AppState;
 use crate::service::inbox::history::MessageFilter;
 use crate::service::inbox::{ConversationFilter, ConversationView, Shape};
-use crate::service::messaging::Outgoing;
+use crate::service::sending::Outgoing;
 
 pub const PATHS: &[&str] = &[
     "/dashboard/inbox",

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::media::message_media::MEDIA_TYPES;
 use crate::service::inbox::history::HistoryMessage;
-use crate::service::message_media::MEDIA_TYPES;
 
 /// Whose screen the thread is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

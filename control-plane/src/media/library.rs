@@ -14,7 +14,6 @@ use uuid::Uuid;
 use zapini_shared::error::{ErrorBody, ErrorCode};
 use zapini_shared::time::format_secs;
 
-use super::Services;
 use crate::db::TenantScoped;
 use crate::db::entities::{instance, media, message};
 use crate::domain::Caller;
@@ -22,6 +21,7 @@ use crate::error::{AppError, AppResult};
 use crate::media::Signed;
 use crate::media::formats::{self, Format, FormatError, MediaKind, SNIFF_BYTES};
 use crate::media::storage::{Reader, Writer};
+use crate::service::Services;
 
 /// What clients see of a library file.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -108,7 +108,7 @@ impl From<UploadError> for AppError {
             ),
             UploadError::Format { field, error } => AppError::validation(field, error.to_string()),
             UploadError::Empty => AppError::validation("file", "The file is empty."),
-            UploadError::Quota { limit, used } => super::quotas::media_quota_error(limit, used),
+            UploadError::Quota { limit, used } => crate::service::quotas::media_quota_error(limit, used),
             UploadError::Storage(e) => e.into(),
         }
     }
@@ -228,10 +228,6 @@ impl Upload {
     }
 }
 
-fn new_public_id() -> String {
-    format!("media_{}", super::random_secret(24))
-}
-
 impl Services {
     fn media_view(&self, m: &media::Model) -> MediaView {
         MediaView {
@@ -252,9 +248,9 @@ impl Services {
         if let Some((limit, used)) = quota
             && used >= limit
         {
-            return Err(super::quotas::media_quota_error(limit, used));
+            return Err(crate::service::quotas::media_quota_error(limit, used));
         }
-        let public_id = new_public_id();
+        let public_id = super::new_public_id();
         let key = format!("t{}/{public_id}", caller.tenant().0);
         let writer = self.storage.writer(&key).await?;
         Ok(Upload {
@@ -436,9 +432,9 @@ impl Services {
         id: &str,
         caption: String,
         filename: String,
-    ) -> AppResult<super::messaging::Outgoing> {
+    ) -> AppResult<crate::service::sending::Outgoing> {
         let file = self.media_for_send(caller, id).await?;
-        Ok(super::messaging::Outgoing::Media {
+        Ok(crate::service::sending::Outgoing::Media {
             media_type: file.kind.clone(),
             url: String::new(),
             caption,

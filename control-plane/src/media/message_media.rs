@@ -6,14 +6,14 @@
 use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
-use zapini_proto::v1;
 use zapini_shared::error::ErrorCode;
 
-use super::Services;
 use crate::db::entities::{conversation, instance, media, message};
 use crate::error::{AppError, AppResult};
+use crate::grpc::media::MediaToDownload;
 use crate::media::formats;
 use crate::media::storage::Reader;
+use crate::service::Services;
 
 /// Message types that carry media bytes.
 pub const MEDIA_TYPES: [&str; 6] = ["image", "video", "audio", "voice", "document", "sticker"];
@@ -34,7 +34,8 @@ fn filename(m: &message::Model, mime: &str) -> String {
     format!("{}.{ext}", m.wa_message_id)
 }
 
-pub(super) async fn serve(
+/// A message's media bytes: its name, MIME type and a reader.
+pub(crate) async fn serve(
     services: &Services,
     m: &message::Model,
 ) -> AppResult<(String, String, Reader)> {
@@ -86,32 +87,29 @@ async fn fetch_from_node(
         .ok_or_else(|| AppError::new(ErrorCode::NotFound, "The message's chat is gone."))?;
     let node = services.require_node(&inst).await?;
     let info = m.media.as_ref();
-    let request = v1::DownloadMediaRequest {
-        chat_jid: conv.chat_jid.clone(),
-        message_id: m.wa_message_id.clone(),
-        from_me: m.from_me,
-        media: Some(v1::Media {
-            mime_type: field(info, "mime_type").unwrap_or_default().to_owned(),
-            caption: field(info, "caption").unwrap_or_default().to_owned(),
-            filename: field(info, "filename").unwrap_or_default().to_owned(),
+    let mut download = node
+        .download_message_media(MediaToDownload {
+            chat_jid: &conv.chat_jid,
+            message_id: &m.wa_message_id,
+            from_me: m.from_me,
+            mime_type: field(info, "mime_type").unwrap_or_default(),
+            caption: field(info, "caption").unwrap_or_default(),
+            filename: field(info, "filename").unwrap_or_default(),
             size: info
                 .and_then(|i| i.get("size"))
                 .and_then(Value::as_u64)
                 .unwrap_or(0),
             url: field(info, ENGINE_HANDLE)
                 .or_else(|| field(info, "source_url"))
-                .unwrap_or_default()
-                .to_owned(),
-            sha256: field(info, "sha256").unwrap_or_default().to_owned(),
-            duration_secs: 0,
-        }),
-    };
-    let mut download = node.download_media(request).await?;
+                .unwrap_or_default(),
+            sha256: field(info, "sha256").unwrap_or_default(),
+        })
+        .await?;
     let mime = Some(download.mime_type.clone())
         .filter(|s| !s.is_empty())
         .or_else(|| field(info, "mime_type").map(str::to_owned))
         .unwrap_or_else(|| "application/octet-stream".to_owned());
-    let public_id = format!("media_{}", super::random_secret(24));
+    let public_id = super::new_public_id();
     let key = format!("t{}/messages/{public_id}", m.tenant_id);
     let mut writer = services.storage.writer(&key).await?;
     let limit = formats::max_any() + formats::MB;
@@ -177,7 +175,7 @@ pub fn is_link(url: &str) -> bool {
 
 /// Where an engine's private download handle is kept when `source_url` already holds the
 /// link a message was sent from (media sent through the API with `media_url`: the engine's
-/// echo of the sent message brings the handle later, see `ingest::apply`).
+/// echo of the sent message brings the handle later, see `service::ingest::apply::messages`).
 pub const ENGINE_HANDLE: &str = "engine_handle";
 
 /// A message's media JSON as API clients see it: without an engine's private handle.
