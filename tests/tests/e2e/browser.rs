@@ -99,10 +99,12 @@ impl Browser {
     /// Opens a page. It must open within `T`: a browser opens at most six connections to a
     /// server over HTTP/1.1, so live streams left open by pages gone would stall it.
     async fn goto(&self, path: &str) {
-        tokio::time::timeout(T, self.client.goto(&format!("{}{path}", self.base)))
-            .await
-            .unwrap_or_else(|_| panic!("{path} did not open within {T:?}"))
-            .unwrap();
+        let opened =
+            tokio::time::timeout(T, self.client.goto(&format!("{}{path}", self.base))).await;
+        let Ok(opened) = opened else {
+            panic!("{path} did not open within {T:?}");
+        };
+        opened.unwrap();
     }
 
     async fn path(&self) -> String {
