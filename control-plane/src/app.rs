@@ -302,11 +302,13 @@ impl App {
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .context("HTTP client")?;
-        let router = router(AppState {
+        let state = AppState {
             services: services.clone(),
             started_at: Instant::now(),
             http,
-        });
+        };
+        let pages = crate::web::router(&state);
+        let router = router(state, pages);
         Ok(App {
             http: listeners.http,
             http_addr,

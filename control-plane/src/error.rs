@@ -1,7 +1,11 @@
 //! The service-layer error: either a client error that already knows its reference code, or
-//! an internal failure whose cause is logged once (by the HTTP middleware) and never shown.
+//! an internal failure whose cause is logged once (by the HTTP middleware) and never shown;
+//! and JSON input parsed into it (400 malformed, 422 naming the field), for the HTTP
+//! extractors and for the services that read JSON themselves (signed engine reports, External
+//! Function calls).
 
 use sea_orm::{DbErr, SqlErr};
+use serde::de::DeserializeOwned;
 use zapini_shared::error::{ErrorBody, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
@@ -81,4 +85,70 @@ impl From<redis::RedisError> for AppError {
     fn from(err: redis::RedisError) -> Self {
         AppError::Unavailable(format!("redis: {err}"))
     }
+}
+
+/// Parses JSON, naming the offending field on a type error.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    // Syntax first, over the whole body (trailing garbage included), so that a truncated or
+    // malformed document is always a 400 and never mistaken for a wrong field type.
+    if let Err(inner) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        return Err(AppError::new(
+            ErrorCode::InvalidJson,
+            format!(
+                "Malformed JSON at line {} column {}: {inner}",
+                inner.line(),
+                inner.column()
+            ),
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                AppError::new(
+                    ErrorCode::InvalidJson,
+                    format!(
+                        "Malformed JSON at line {} column {}: {inner}",
+                        inner.line(),
+                        inner.column()
+                    ),
+                )
+            }
+            serde_json::error::Category::Data | serde_json::error::Category::Io => {
+                field_error(&path, &inner.to_string())
+            }
+        }
+    })
+}
+
+/// A 422 naming the field: `missing field `x`` becomes "The x field is required.".
+pub(crate) fn field_error(path: &str, message: &str) -> AppError {
+    let message = message.split(" at line ").next().unwrap_or(message);
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.trim_end_matches('`');
+        let field = if path == "." || path.is_empty() {
+            field.to_owned()
+        } else {
+            format!("{path}.{field}")
+        };
+        return AppError::Client(ErrorBody::validation(
+            &field,
+            format!("The {field} field is required."),
+        ));
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        return AppError::Client(ErrorBody::validation(
+            field,
+            format!("The {field} field is not accepted here ({message})."),
+        ));
+    }
+    let field = if path == "." || path.is_empty() {
+        "body"
+    } else {
+        path
+    };
+    AppError::Client(ErrorBody::validation(field, format!("{field}: {message}")))
 }

@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 use zapini_shared::error::{ErrorBody, ErrorCode};
 
 use crate::domain::Caller;
-use crate::error::AppError;
+pub use crate::error::parse_json;
+use crate::error::{AppError, field_error};
 
 /// A JSON object body. An empty body, or `null`, reads as `{}`, so endpoints whose fields are
 /// all optional accept a bare POST (the OpenAPI document declares such bodies optional and
@@ -75,72 +76,6 @@ where
         };
         parse_json(body).map(Json)
     }
-}
-
-/// Parses JSON, naming the offending field on a type error.
-pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
-    // Syntax first, over the whole body (trailing garbage included), so that a truncated or
-    // malformed document is always a 400 and never mistaken for a wrong field type.
-    if let Err(inner) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-        return Err(AppError::new(
-            ErrorCode::InvalidJson,
-            format!(
-                "Malformed JSON at line {} column {}: {inner}",
-                inner.line(),
-                inner.column()
-            ),
-        ));
-    }
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                AppError::new(
-                    ErrorCode::InvalidJson,
-                    format!(
-                        "Malformed JSON at line {} column {}: {inner}",
-                        inner.line(),
-                        inner.column()
-                    ),
-                )
-            }
-            serde_json::error::Category::Data | serde_json::error::Category::Io => {
-                field_error(&path, &inner.to_string())
-            }
-        }
-    })
-}
-
-/// A 422 naming the field: `missing field `x`` becomes "The x field is required.".
-fn field_error(path: &str, message: &str) -> AppError {
-    let message = message.split(" at line ").next().unwrap_or(message);
-    if let Some(rest) = message.strip_prefix("missing field `") {
-        let field = rest.trim_end_matches('`');
-        let field = if path == "." || path.is_empty() {
-            field.to_owned()
-        } else {
-            format!("{path}.{field}")
-        };
-        return AppError::Client(ErrorBody::validation(
-            &field,
-            format!("The {field} field is required."),
-        ));
-    }
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let field = rest.split('`').next().unwrap_or_default();
-        return AppError::Client(ErrorBody::validation(
-            field,
-            format!("The {field} field is not accepted here ({message})."),
-        ));
-    }
-    let field = if path == "." || path.is_empty() {
-        "body"
-    } else {
-        path
-    };
-    AppError::Client(ErrorBody::validation(field, format!("{field}: {message}")))
 }
 
 /// A query string, rejected with a 422 naming the parameter.

@@ -222,13 +222,14 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     crate::error::AppError::internal("handler panicked").into_response()
 }
 
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP surface: the described API routes, `pages` (the dashboard's, which are not
+/// API operations: see `web::page_paths`), and the layers every request goes through.
+pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let (router, document) = described_routes(&state).split_for_parts();
     router
         .layer(axum::Extension(openapi::Document::new(document)))
-        // The dashboard's pages: not API operations (see `web::page_paths`).
-        .merge(crate::web::router(&state))
+        .merge(pages)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.services.config.max_body_bytes))

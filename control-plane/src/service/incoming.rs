@@ -344,7 +344,7 @@ impl Services {
             return Err(unauthenticated());
         }
         let instance = self.instance_by_uuid(uuid).await?;
-        let value: Value = crate::http::extract::parse_json(body)?;
+        let value: Value = crate::error::parse_json(body)?;
         let events = parse_report(report, &value)?;
         self.reports.submit(self, instance, events).await
     }

@@ -241,7 +241,7 @@ impl Services {
         let fields: Map<String, Value> = if bytes.iter().all(u8::is_ascii_whitespace) {
             Map::new()
         } else {
-            match crate::http::extract::parse_json::<Value>(bytes)? {
+            match crate::error::parse_json::<Value>(bytes)? {
                 Value::Object(m) => m,
                 Value::Null => Map::new(),
                 _ => {
