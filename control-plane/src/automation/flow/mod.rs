@@ -7,6 +7,7 @@
 mod checks;
 mod fields;
 mod http;
+mod limits;
 pub mod model;
 mod run;
 mod template;
@@ -22,12 +23,13 @@ use serde_json::Value;
 
 use crate::crypto::SecretBox;
 use crate::error::AppError;
+pub use limits::{MAX_DEFINITION_BYTES, MAX_STEPS, MAX_TEXT_CHARS};
 pub use model::{Definition, Step};
 pub use run::{
     FlowAction, FlowContext, FlowEnv, FlowNote, FlowOutcome, FlowState, FlowStatus,
     MAX_STEPS_PER_ADVANCE, Resume, Waiting, advance,
 };
-pub use validate::{MAX_DEFINITION_BYTES, MAX_STEPS, MAX_TEXT_CHARS, parse};
+pub use validate::parse;
 
 /// A definition that failed validation: the field (`definition.steps[3].next`), the step it
 /// belongs to, and a message that names the step.
