@@ -5,6 +5,7 @@
 
 mod editor;
 mod editor_ops;
+mod editor_specs;
 mod flows;
 mod functions;
 mod integrations;
