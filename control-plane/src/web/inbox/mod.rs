@@ -8,7 +8,6 @@
 pub mod thread;
 
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
@@ -22,6 +21,7 @@ use crate::http::AppState;
 use crate::service::inbox::history::MessageFilter;
 use crate::service::inbox::{ConversationFilter, ConversationView, Shape};
 use crate::service::sending::Outgoing;
+use thread::thread_changed;
 
 pub const PATHS: &[&str] = &[
     "/dashboard/inbox",
@@ -308,13 +308,6 @@ async fn panel(
     Path(id): Path<String>,
 ) -> WebResult<Response> {
     html("inbox/_panel.html", panel_ctx(&state, &s, &id).await?)
-}
-
-/// Tells the page's thread to reload now (the live news follows anyway).
-fn thread_changed(mut r: Response) -> Response {
-    r.headers_mut()
-        .insert("hx-trigger", HeaderValue::from_static("thread-changed"));
-    r
 }
 
 /// Panel answers of actions, with the thread and list told to reload.
