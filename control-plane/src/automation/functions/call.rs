@@ -331,6 +331,7 @@ fn capitalized(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::automation::functions::auth::KeyLocation;
+    use crate::automation::functions::model::ParamType;
 
     fn param(name: &str, t: ParamType, required: bool) -> Parameter {
         Parameter {
