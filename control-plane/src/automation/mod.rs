@@ -14,6 +14,7 @@ pub mod flow;
 mod flow_turn;
 pub mod functions;
 pub mod intake;
+pub(crate) mod lookup;
 pub mod outbound;
 pub mod plan;
 mod session_life;

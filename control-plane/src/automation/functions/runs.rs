@@ -13,6 +13,7 @@ use zapini_shared::error::ErrorCode;
 use super::service::{Page, not_found};
 use super::views::{ExecutionView, tool_spec};
 use super::{ExecContext, ExecOutcome, ToolSpec};
+use crate::automation::lookup::uuids_by_id;
 use crate::db::TenantScoped;
 use crate::db::entities::{ai_function, ai_function_execution, automation_session, conversation};
 use crate::db::listing::offset;
@@ -46,34 +47,20 @@ impl Services {
     ) -> AppResult<Vec<ExecutionView>> {
         let conversation_ids: Vec<i64> = rows.iter().filter_map(|r| r.conversation_id).collect();
         let session_ids: Vec<i64> = rows.iter().filter_map(|r| r.session_id).collect();
-        let conversations: HashMap<i64, Uuid> = if conversation_ids.is_empty() {
-            HashMap::new()
-        } else {
-            conversation::Entity::find()
-                .select_only()
-                .column(conversation::Column::Id)
-                .column(conversation::Column::Uuid)
-                .filter(conversation::Column::Id.is_in(conversation_ids))
-                .into_tuple::<(i64, Uuid)>()
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        let sessions: HashMap<i64, Uuid> = if session_ids.is_empty() {
-            HashMap::new()
-        } else {
-            automation_session::Entity::find()
-                .select_only()
-                .column(automation_session::Column::Id)
-                .column(automation_session::Column::Uuid)
-                .filter(automation_session::Column::Id.is_in(session_ids))
-                .into_tuple::<(i64, Uuid)>()
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .collect()
-        };
+        let conversations = uuids_by_id(
+            &self.db,
+            conversation::Column::Id,
+            conversation::Column::Uuid,
+            conversation_ids,
+        )
+        .await?;
+        let sessions = uuids_by_id(
+            &self.db,
+            automation_session::Column::Id,
+            automation_session::Column::Uuid,
+            session_ids,
+        )
+        .await?;
         Ok(rows
             .iter()
             .map(|r| {

@@ -7,8 +7,6 @@
 //! and executions are scoped like their integration: the tenant's, and for an `sk_` token its
 //! instance's; anything else is 404.
 
-use std::collections::HashMap;
-
 use chrono::{Duration as ChronoDuration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -22,6 +20,7 @@ use super::auth::AuthConfig;
 use super::body::FunctionInput;
 use super::model::{AuthType, DEFAULT_TIMEOUT_SECONDS, FunctionType};
 use super::views::FunctionView;
+use crate::automation::lookup::uuids_by_id;
 use crate::db::TenantScoped;
 use crate::db::entities::{ai_function, ai_function_execution, automation_integration, instance};
 use crate::domain::{Caller, InstanceId, TenantId};
@@ -158,34 +157,20 @@ impl Services {
     async fn function_views(&self, rows: &[ai_function::Model]) -> AppResult<Vec<FunctionView>> {
         let integration_ids: Vec<i64> = rows.iter().map(|r| r.integration_id).collect();
         let instance_ids: Vec<i64> = rows.iter().map(|r| r.instance_id).collect();
-        let integrations: HashMap<i64, Uuid> = if rows.is_empty() {
-            HashMap::new()
-        } else {
-            automation_integration::Entity::find()
-                .select_only()
-                .column(automation_integration::Column::Id)
-                .column(automation_integration::Column::Uuid)
-                .filter(automation_integration::Column::Id.is_in(integration_ids))
-                .into_tuple::<(i64, Uuid)>()
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        let instances: HashMap<i64, Uuid> = if rows.is_empty() {
-            HashMap::new()
-        } else {
-            instance::Entity::find()
-                .select_only()
-                .column(instance::Column::Id)
-                .column(instance::Column::Uuid)
-                .filter(instance::Column::Id.is_in(instance_ids))
-                .into_tuple::<(i64, Uuid)>()
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .collect()
-        };
+        let integrations = uuids_by_id(
+            &self.db,
+            automation_integration::Column::Id,
+            automation_integration::Column::Uuid,
+            integration_ids,
+        )
+        .await?;
+        let instances = uuids_by_id(
+            &self.db,
+            instance::Column::Id,
+            instance::Column::Uuid,
+            instance_ids,
+        )
+        .await?;
         Ok(rows
             .iter()
             .map(|m| FunctionView::new(m, &self.secrets, &integrations, &instances))

@@ -244,7 +244,8 @@ impl Services {
         })
     }
 
-    async fn instance_uuids(
+    /// The UUIDs of the caller's tenant's instances, by id.
+    pub(crate) async fn instance_uuids(
         &self,
         caller: &Caller,
     ) -> AppResult<std::collections::HashMap<i64, Uuid>> {
