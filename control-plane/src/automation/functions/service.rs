@@ -63,6 +63,26 @@ fn duplicate_name(name: &str) -> AppError {
     )
 }
 
+/// A write's result, with a unique-name conflict (a concurrent save took the name) as
+/// `DUPLICATE_NAME`.
+fn unique_name(
+    saved: Result<ai_function::Model, sea_orm::DbErr>,
+    name: &str,
+) -> AppResult<ai_function::Model> {
+    match saved {
+        Ok(m) => Ok(m),
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            Err(duplicate_name(name))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 use crate::db::listing::offset;
 
 impl Services {
@@ -331,18 +351,7 @@ impl Services {
             let _permit = self.write_gate.enter().await;
             row.insert(&self.db).await
         };
-        let saved = match saved {
-            Ok(m) => m,
-            Err(e)
-                if matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                ) =>
-            {
-                return Err(duplicate_name(&name));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let saved = unique_name(saved, &name)?;
         self.function_view(&saved).await
     }
 
@@ -428,18 +437,7 @@ impl Services {
             let _permit = self.write_gate.enter().await;
             a.update(&self.db).await
         };
-        let saved = match saved {
-            Ok(m) => m,
-            Err(e)
-                if matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                ) =>
-            {
-                return Err(duplicate_name(&name));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let saved = unique_name(saved, &name)?;
         self.function_view(&saved).await
     }
 
