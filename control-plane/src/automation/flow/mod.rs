@@ -10,6 +10,7 @@ mod http;
 mod limits;
 pub mod model;
 mod run;
+mod state;
 mod template;
 mod validate;
 
@@ -25,9 +26,9 @@ use crate::crypto::SecretBox;
 use crate::error::AppError;
 pub use limits::{MAX_DEFINITION_BYTES, MAX_STEPS, MAX_TEXT_CHARS};
 pub use model::{Definition, Step};
-pub use run::{
-    FlowAction, FlowContext, FlowEnv, FlowNote, FlowOutcome, FlowState, FlowStatus,
-    MAX_STEPS_PER_ADVANCE, Resume, Waiting, advance,
+pub use run::{MAX_STEPS_PER_ADVANCE, advance};
+pub use state::{
+    FlowAction, FlowContext, FlowEnv, FlowNote, FlowOutcome, FlowState, FlowStatus, Resume, Waiting,
 };
 pub use validate::parse;
 
