@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::config::{AgentConfig, secret_of};
 use super::engine::{Outcome, TurnInput};
 use super::outbound::OutRequest;
-use super::worker::{After, Reply};
+use super::plan::{After, Reply};
 use crate::db::entities::{
     automation_integration, automation_session, contact, conversation, instance, message,
 };

@@ -15,7 +15,7 @@ use zapini_shared::signing::{sign_hex, sign_timestamped_hex};
 use super::config::{BotConfig, secret_of};
 use super::engine::{Outcome, TurnInput};
 use super::outbound::OutRequest;
-use super::worker::{After, Reply};
+use super::plan::{After, Reply};
 use crate::db::entities::{
     automation_integration, automation_session, contact, conversation, instance,
 };

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::engine::{Outcome, TurnInput};
 use super::flow::{FlowAction, FlowContext, FlowState, FlowStatus, Resume, advance};
-use super::worker::{After, Reply};
+use super::plan::{After, Reply};
 use crate::db::TenantScoped;
 use crate::db::entities::{
     automation_integration, automation_session, contact, conversation, conversation_tag, instance,

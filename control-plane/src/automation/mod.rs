@@ -4,6 +4,7 @@
 //! OpenAI-compatible model with AI Functions), their `settings` and `config`, and the one
 //! `outbound` client every call to a tenant's URL goes through.
 
+mod active;
 pub mod agent;
 pub mod bot;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod flow;
 mod flow_turn;
 pub mod functions;
 pub mod intake;
+pub(crate) mod lookup;
 pub mod outbound;
 pub mod plan;
 mod session_life;

@@ -9,7 +9,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 use serde_json::json;
 use uuid::Uuid;
 
-use super::intake::ActiveAutomation;
+use super::active::ActiveAutomation;
 use super::plan::{After, Plan};
 use crate::db::entities::{automation_session, conversation, instance};
 use crate::error::AppResult;

@@ -15,7 +15,7 @@ use zapini_shared::time::format_secs;
 
 use crate::db::TenantScoped;
 use crate::db::entities::{
-    automation_flow, automation_integration, automation_session, conversation, instance,
+    automation_flow, automation_integration, automation_session, conversation,
 };
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
@@ -196,12 +196,7 @@ impl Services {
         caller: &Caller,
         rows: Vec<automation_session::Model>,
     ) -> AppResult<Vec<SessionView>> {
-        let instances: HashMap<i64, Uuid> = instance::Entity::scoped(caller.tenant())
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|i| (i.id, i.uuid))
-            .collect();
+        let instances = self.instance_uuids(caller).await?;
         let conv_ids: Vec<i64> = rows.iter().map(|r| r.conversation_id).collect();
         let convs: HashMap<i64, (Uuid, String)> = conversation::Entity::find()
             .filter(conversation::Column::Id.is_in(conv_ids))

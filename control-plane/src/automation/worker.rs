@@ -19,9 +19,10 @@ use crate::db::entities::{automation_session, automation_turn};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
 
+use super::plan::Plan;
+
 /// Conversations handled at once by one worker.
 const PARALLEL: usize = 64;
-pub use super::plan::{After, Plan, Reply};
 
 /// A conversation's claimed turns (oldest first).
 pub(crate) struct Claim {

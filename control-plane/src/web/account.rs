@@ -11,8 +11,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use super::fields::{form_again, form_pairs, form_value};
 use super::render::{self, WebError, WebResult, html};
-use super::webhooks::{form_again, form_pairs, form_value};
 use super::{Pages, Session};
 use crate::error::AppError;
 use crate::http::AppState;

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use zapini_shared::envelope::ApiResponse;
 use zapini_shared::phone::PhoneNumber;
 
+use super::fields::{form_again, form_echo, form_pairs, form_value};
 use super::render::{self, WebError, WebResult, html};
-use super::webhooks::{form_again, form_pairs, form_value};
 use super::{Pages, Session};
 use crate::error::AppError;
 use crate::http::AppState;
@@ -142,14 +142,6 @@ fn fields_of(pairs: &[(String, String)]) -> ContactFieldsInput {
         company: given("company"),
         notes: given("notes"),
     }
-}
-
-fn form_echo(pairs: &[(String, String)]) -> Value {
-    let mut form = serde_json::Map::new();
-    for (k, v) in pairs {
-        form.entry(k.clone()).or_insert_with(|| json!(v));
-    }
-    Value::Object(form)
 }
 
 /// `POST /dashboard/contacts`: `instance_id`, `phone_number` and the fields.

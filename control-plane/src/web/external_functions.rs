@@ -10,8 +10,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use super::fields::{self, form_again, form_pairs, form_value};
 use super::render::{self, WebError, WebResult, html};
-use super::webhooks::{form_again, form_pairs, form_value};
 use super::{Pages, Session};
 use crate::crm::external::body::FunctionBody;
 use crate::crm::external::model::ActionType;
@@ -226,16 +226,10 @@ fn body_of(pairs: &[(String, String)]) -> Result<FunctionBody, AppError> {
 
 /// The form as sent, for showing it again with its errors.
 fn form_echo(pairs: &[(String, String)]) -> Value {
-    let mut form = serde_json::Map::new();
-    for (k, v) in pairs {
-        form.entry(k.clone()).or_insert_with(|| json!(v));
-    }
-    form.insert(
-        "is_enabled".into(),
-        json!(!form_value(pairs, "is_enabled").is_empty()),
-    );
-    form.insert("config_text".into(), json!(form_value(pairs, "config")));
-    Value::Object(form)
+    let mut form = fields::form_echo(pairs);
+    form["is_enabled"] = json!(!form_value(pairs, "is_enabled").is_empty());
+    form["config_text"] = json!(form_value(pairs, "config"));
+    form
 }
 
 /// `POST /dashboard/external-functions`: the new function with its key (shown this once).

@@ -1,13 +1,16 @@
-//! Form bodies of the chat screens (inbox, sandbox phone): URL-encoded, or multipart when a
-//! file is attached. Fields are read by hand (repeated keys such as tag check boxes, blank
-//! values read as absent) so that bad input gets the API's 422 naming the field, never axum's
-//! plain-text rejection.
+//! Form bodies of the dashboard: URL-encoded, or multipart when a file is attached (the chat
+//! screens: inbox, sandbox phone). Fields are read by hand (repeated keys such as tag check
+//! boxes, blank values read as absent) so that bad input gets the API's 422 naming the field,
+//! never axum's plain-text rejection; a form the service refused field by field is shown
+//! again with its errors ([`form_again`]).
 
 use axum::extract::multipart::Field;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{Map, Value, json};
 
-use super::render::{WebError, WebResult};
+use super::render::{self, WebError, WebResult};
 use crate::error::AppError;
 
 /// The text fields of a form, in order.
@@ -17,11 +20,7 @@ pub struct Fields(Vec<(String, String)>);
 impl Fields {
     /// A URL-encoded body.
     pub fn parse(body: &[u8]) -> Fields {
-        Fields(
-            form_urlencoded::parse(body)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
+        Fields(form_pairs(body))
     }
 
     pub fn push(&mut self, key: String, value: String) {
@@ -179,8 +178,80 @@ pub struct FilePart {
     pub bytes: Vec<u8>,
 }
 
+/// A form's fields in order, repeated names included (`events=a&events=b`).
+pub(super) fn form_pairs(raw: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw).into_owned().collect()
+}
+
+/// The first value of `name` ("" when absent).
+pub(super) fn form_value<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// A time from a form: RFC 3339, or a browser's `datetime-local` value (`2025-01-15T10:30`,
+/// seconds optional) read as UTC. Empty: absent.
+pub(super) fn form_time(
+    field: &str,
+    value: &str,
+) -> WebResult<Option<chrono::DateTime<chrono::Utc>>> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(t) = zapini_shared::time::parse_rfc3339(v) {
+        return Ok(Some(t));
+    }
+    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(v, format) {
+            return Ok(Some(t.and_utc()));
+        }
+    }
+    Err(WebError::from(AppError::validation(
+        field,
+        format!("The {field} field must be an ISO 8601 date."),
+    )))
+}
+
+/// The answer to a form the service refused field by field: the form again (`template`
+/// with `ctx`), with `errors` (field → messages) and `error` (the message) added, under the
+/// error's status (422). htmx swaps it where the form was. Errors that name no field stay
+/// the page's flash message.
+pub(super) fn form_again(template: &str, mut ctx: Value, e: WebError) -> WebResult<Response> {
+    if e.fields.is_empty() {
+        return Err(e);
+    }
+    let mut errors = serde_json::Map::new();
+    for (field, message) in &e.fields {
+        if let Some(list) = errors
+            .entry(field.clone())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+        {
+            list.push(json!(message));
+        }
+    }
+    ctx["errors"] = Value::Object(errors);
+    ctx["error"] = json!(e.message);
+    let body = render::render(template, ctx)?;
+    Ok((e.status, Html(body)).into_response())
+}
+
+/// The form as sent (the first value of each name), for showing it again with its errors.
+pub(super) fn form_echo(pairs: &[(String, String)]) -> Value {
+    let mut form = Map::new();
+    for (k, v) in pairs {
+        form.entry(k.clone()).or_insert_with(|| json!(v));
+    }
+    Value::Object(form)
+}
+
 #[cfg(test)]
 mod tests {
+    use axum::http::StatusCode;
+
     use super::*;
 
     #[test]
@@ -192,5 +263,27 @@ mod tests {
         assert_eq!(f.get("blank"), None);
         assert_eq!(f.get("x"), Some("2"));
         assert!(f.required("missing", "a number").is_err());
+    }
+
+    #[test]
+    fn times_from_forms() {
+        let t = form_time("since", "2025-01-15T10:30").unwrap().unwrap();
+        assert_eq!(t.to_rfc3339(), "2025-01-15T10:30:00+00:00");
+        let t = form_time("since", "2025-01-15T10:30:00-03:00")
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.to_rfc3339(), "2025-01-15T13:30:00+00:00");
+        assert!(form_time("since", " ").unwrap().is_none());
+        let e = form_time("since", "yesterday").unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.fields[0].0, "since");
+    }
+
+    #[test]
+    fn repeated_form_fields_are_kept() {
+        let pairs = form_pairs(b"events=a&events=b&webhook_url=https%3A%2F%2Fx.example");
+        assert_eq!(form_value(&pairs, "webhook_url"), "https://x.example");
+        assert_eq!(pairs.iter().filter(|(k, _)| k == "events").count(), 2);
+        assert_eq!(form_value(&pairs, "missing"), "");
     }
 }

@@ -3,9 +3,6 @@
 //! (reloading live on `delivery` news), one delivery's request and response, replaying one
 //! delivery or the failed ones since a time; and the instance's inbox settings (automatic
 //! transcription). Every action calls the service the matching API route calls.
-//!
-//! Also the small form helpers the other sections of this group share ([`form_again`],
-//! [`form_pairs`], [`form_time`]).
 
 use axum::extract::{Path, RawForm, RawQuery, State};
 use axum::response::{Html, IntoResponse, Response};
@@ -13,6 +10,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use zapini_shared::envelope::PageRequest;
 
+use super::fields::{form_again, form_pairs, form_time, form_value};
 use super::render::{self, WebError, WebResult, html};
 use super::{Pages, Session};
 use crate::error::AppError;
@@ -56,71 +54,8 @@ pub fn routes() -> Pages {
         )
 }
 
-// ---- form helpers shared by the sections of this group ----
-
-/// A form's fields in order, repeated names included (`events=a&events=b`).
-pub(super) fn form_pairs(raw: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw).into_owned().collect()
-}
-
-/// The first value of `name` ("" when absent).
-pub(super) fn form_value<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.as_str())
-}
-
-/// A time from a form: RFC 3339, or a browser's `datetime-local` value (`2025-01-15T10:30`,
-/// seconds optional) read as UTC. Empty: absent.
-pub(super) fn form_time(
-    field: &str,
-    value: &str,
-) -> WebResult<Option<chrono::DateTime<chrono::Utc>>> {
-    let v = value.trim();
-    if v.is_empty() {
-        return Ok(None);
-    }
-    if let Ok(t) = zapini_shared::time::parse_rfc3339(v) {
-        return Ok(Some(t));
-    }
-    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"] {
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(v, format) {
-            return Ok(Some(t.and_utc()));
-        }
-    }
-    Err(WebError::from(AppError::validation(
-        field,
-        format!("The {field} field must be an ISO 8601 date."),
-    )))
-}
-
-/// The answer to a form the service refused field by field: the form again (`template`
-/// with `ctx`), with `errors` (field → messages) and `error` (the message) added, under the
-/// error's status (422). htmx swaps it where the form was. Errors that name no field stay
-/// the page's flash message.
-pub(super) fn form_again(template: &str, mut ctx: Value, e: WebError) -> WebResult<Response> {
-    if e.fields.is_empty() {
-        return Err(e);
-    }
-    let mut errors = serde_json::Map::new();
-    for (field, message) in &e.fields {
-        if let Some(list) = errors
-            .entry(field.clone())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-        {
-            list.push(json!(message));
-        }
-    }
-    ctx["errors"] = Value::Object(errors);
-    ctx["error"] = json!(e.message);
-    let body = render::render(template, ctx)?;
-    Ok((e.status, Html(body)).into_response())
-}
-
 /// An ok flash message for the page's `#flash` area.
-pub(super) fn flash(message: &str) -> WebResult<Response> {
+fn flash(message: &str) -> WebResult<Response> {
     let body = render::render("_flash.html", json!({ "message": message }))?;
     let mut r = Html(body).into_response();
     r.headers_mut().insert(
@@ -508,34 +443,5 @@ async fn save_inbox_settings(
             });
             form_again("webhooks/_inbox_settings.html", ctx, e.into())
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::http::StatusCode;
-
-    use super::*;
-
-    #[test]
-    fn times_from_forms() {
-        let t = form_time("since", "2025-01-15T10:30").unwrap().unwrap();
-        assert_eq!(t.to_rfc3339(), "2025-01-15T10:30:00+00:00");
-        let t = form_time("since", "2025-01-15T10:30:00-03:00")
-            .unwrap()
-            .unwrap();
-        assert_eq!(t.to_rfc3339(), "2025-01-15T13:30:00+00:00");
-        assert!(form_time("since", " ").unwrap().is_none());
-        let e = form_time("since", "yesterday").unwrap_err();
-        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(e.fields[0].0, "since");
-    }
-
-    #[test]
-    fn repeated_form_fields_are_kept() {
-        let pairs = form_pairs(b"events=a&events=b&webhook_url=https%3A%2F%2Fx.example");
-        assert_eq!(form_value(&pairs, "webhook_url"), "https://x.example");
-        assert_eq!(pairs.iter().filter(|(k, _)| k == "events").count(), 2);
-        assert_eq!(form_value(&pairs, "missing"), "");
     }
 }

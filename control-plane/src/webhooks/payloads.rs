@@ -537,9 +537,6 @@ pub fn group(conv: &conversation::Model, change: &GroupChange<'_>, at: DateTime<
     })
 }
 
-/// `data` of `appointment.created`, `appointment.updated`, `appointment.reminder_sent`.
-pub use crate::crm::calendar::AppointmentEvent as Appointment;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,8 @@
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Timelike, Utc};
 use serde_json::Value;
 
-use super::fields::clock;
+use super::limits::REGEX_SIZE_LIMIT;
 use super::model::{AnswerCheck, MenuOption, Op};
-use super::validate::REGEX_SIZE_LIMIT;
 
 /// A number written with `.` or `,` as decimal separator.
 pub fn number(s: &str) -> Option<f64> {
@@ -205,5 +204,19 @@ pub fn business_hours(
     } else {
         let yesterday = local.weekday().pred().number_from_monday() as u8;
         (days.contains(&weekday) && minute >= from) || (days.contains(&yesterday) && minute < to)
+    }
+}
+
+/// `HH:MM`, 00:00 to 23:59 (24:00 too, as the end of a day), in minutes.
+pub(super) fn clock(s: &str) -> Option<u32> {
+    let (h, m) = s.trim().split_once(':')?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    match (h, m) {
+        (24, 0) => Some(24 * 60),
+        (0..=23, 0..=59) => Some(h * 60 + m),
+        _ => None,
     }
 }

@@ -1,20 +1,92 @@
-//! The checks of each step's own fields once they are typed: lengths, ranges, variable names,
-//! patterns that must compile, combinations that must go together. Targets between steps are
-//! checked in `validate`.
+//! Each step's own fields: read into their type ([`Fields::de`] names an unknown or missing
+//! field), then checked: lengths, ranges, variable names, patterns that must compile,
+//! combinations that must go together. Targets between steps are checked in `validate`.
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
+use utoipa::openapi::{RefOr, Schema};
 
 use super::FlowError;
-use super::model::*;
-use super::validate::{
-    Fields, MAX_HTTP_TIMEOUT_SECONDS, MAX_OPTIONS, MAX_RETRIES, MAX_RULES, MAX_TEXT_CHARS,
+use super::checks::clock;
+use super::limits::{
+    MAX_HTTP_TIMEOUT_SECONDS, MAX_OPTIONS, MAX_RETRIES, MAX_RULES, MAX_TEXT_CHARS,
     MAX_TIMEOUT_MINUTES, MAX_WAIT_SECONDS,
 };
+use super::model::*;
 
 /// Names that templates read as namespaces; no variable may take them.
 const RESERVED: [&str; 4] = ["contact", "now", "vars", "message"];
 
-pub(crate) fn check(e: &Fields<'_>, step: &Step) -> Result<(), FlowError> {
+/// Where a step's errors point.
+pub(super) struct Fields<'a> {
+    pub at: &'a str,
+    pub id: &'a str,
+}
+
+impl Fields<'_> {
+    /// An error on `field` of this step (`field` relative to the step).
+    pub fn err(&self, field: &str, message: impl AsRef<str>) -> FlowError {
+        FlowError::new(
+            format!("{}.{field}", self.at),
+            Some(self.id),
+            format!("Step '{}': {}", self.id, message.as_ref()),
+        )
+    }
+
+    /// The step's fields as `T`: a key `T`'s schema does not list is refused first.
+    pub(super) fn de<T: DeserializeOwned + utoipa::PartialSchema>(
+        &self,
+        fields: Value,
+    ) -> Result<T, FlowError> {
+        if let (Value::Object(given), RefOr::T(Schema::Object(schema))) = (&fields, T::schema())
+            && let Some(k) = given.keys().find(|k| !schema.properties.contains_key(*k))
+        {
+            let known: Vec<&str> = schema.properties.keys().map(String::as_str).collect();
+            return Err(self.err(
+                k,
+                format!("unknown field {k} (expected one of {}).", known.join(", ")),
+            ));
+        }
+        serde_path_to_error::deserialize(fields).map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner().to_string();
+            let base = if path == "." {
+                String::new()
+            } else {
+                path.clone()
+            };
+            let join = |name: &str| {
+                if base.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{base}.{name}")
+                }
+            };
+            if let Some(rest) = inner.strip_prefix("missing field `") {
+                let name = rest.split('`').next().unwrap_or_default();
+                self.err(&join(name), format!("the {name} field is required."))
+            } else if let Some(rest) = inner.strip_prefix("unknown field `") {
+                // The path already ends with the unknown field.
+                let name = rest.split('`').next().unwrap_or_default();
+                let expected = rest
+                    .split_once(", expected ")
+                    .map(|(_, e)| format!(" (expected {e})"))
+                    .unwrap_or_default();
+                let field = if base.is_empty() {
+                    join(name)
+                } else {
+                    base.clone()
+                };
+                self.err(&field, format!("unknown field {name}{expected}."))
+            } else {
+                let field = if base.is_empty() { "type" } else { &base };
+                self.err(field, format!("{field}: {inner}."))
+            }
+        })
+    }
+}
+
+pub(super) fn check(e: &Fields<'_>, step: &Step) -> Result<(), FlowError> {
     match step {
         Step::SendText(s) => text(e, "text", Some(&s.text), true),
         Step::SendMedia(s) => {
@@ -250,20 +322,6 @@ fn http_url(e: &Fields<'_>, field: &str, url: &str) -> Result<(), FlowError> {
         return Err(e.err(field, format!("the {field} is not a valid URL.")));
     }
     Ok(())
-}
-
-/// `HH:MM`, 00:00 to 23:59 (24:00 too, as the end of a day), in minutes.
-pub(crate) fn clock(s: &str) -> Option<u32> {
-    let (h, m) = s.trim().split_once(':')?;
-    if h.is_empty() || h.len() > 2 || m.len() != 2 {
-        return None;
-    }
-    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    match (h, m) {
-        (24, 0) => Some(24 * 60),
-        (0..=23, 0..=59) => Some(h * 60 + m),
-        _ => None,
-    }
 }
 
 fn rule(e: &Fields<'_>, i: usize, r: &Rule) -> Result<(), FlowError> {

@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::model::{HttpAuth, HttpRequest};
-use super::run::{FlowState, Run};
+use super::run::Run;
+use super::state::FlowState;
 use super::template::path;
 use crate::automation::outbound::OutRequest;
 

@@ -7,8 +7,10 @@
 mod checks;
 mod fields;
 mod http;
+mod limits;
 pub mod model;
 mod run;
+mod state;
 mod template;
 mod validate;
 
@@ -22,12 +24,13 @@ use serde_json::Value;
 
 use crate::crypto::SecretBox;
 use crate::error::AppError;
+pub use limits::{MAX_DEFINITION_BYTES, MAX_STEPS, MAX_TEXT_CHARS};
 pub use model::{Definition, Step};
-pub use run::{
-    FlowAction, FlowContext, FlowEnv, FlowNote, FlowOutcome, FlowState, FlowStatus,
-    MAX_STEPS_PER_ADVANCE, Resume, Waiting, advance,
+pub use run::{MAX_STEPS_PER_ADVANCE, advance};
+pub use state::{
+    FlowAction, FlowContext, FlowEnv, FlowNote, FlowOutcome, FlowState, FlowStatus, Resume, Waiting,
 };
-pub use validate::{MAX_DEFINITION_BYTES, MAX_STEPS, MAX_TEXT_CHARS, parse};
+pub use validate::parse;
 
 /// A definition that failed validation: the field (`definition.steps[3].next`), the step it
 /// belongs to, and a message that names the step.

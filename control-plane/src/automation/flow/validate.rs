@@ -5,28 +5,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use utoipa::openapi::{RefOr, Schema};
 
+use super::fields::Fields;
+use super::limits::{MAX_DEFINITION_BYTES, MAX_ID_CHARS, MAX_OFFSET_MINUTES, MAX_STEPS};
 use super::model::*;
 use super::{Flow, FlowError};
-
-/// Largest definition, serialized.
-pub const MAX_DEFINITION_BYTES: usize = 256 * 1024;
-pub const MAX_STEPS: usize = 200;
-/// Longest text of any message a step sends.
-pub const MAX_TEXT_CHARS: usize = 4096;
-pub const MAX_OPTIONS: usize = 20;
-pub const MAX_RULES: usize = 50;
-pub const MAX_RETRIES: u32 = 10;
-pub const MAX_TIMEOUT_MINUTES: u32 = 7 * 24 * 60;
-pub const MAX_WAIT_SECONDS: u32 = 86_400;
-pub const MAX_HTTP_TIMEOUT_SECONDS: u64 = 30;
-const MAX_ID_CHARS: usize = 64;
-const MAX_OFFSET_MINUTES: i32 = 14 * 60;
-/// A regex rule's compiled size cap: patterns stay small and linear-time.
-pub(crate) const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 
 const TOP_FIELDS: [&str; 4] = ["start", "steps", "utc_offset_minutes", "meta"];
 
@@ -199,75 +183,6 @@ fn parse_step(i: usize, raw: &Value) -> Result<Step, FlowError> {
     };
     super::fields::check(&e, &step)?;
     Ok(step)
-}
-
-/// Where a step's errors point.
-pub(crate) struct Fields<'a> {
-    pub at: &'a str,
-    pub id: &'a str,
-}
-
-impl Fields<'_> {
-    /// An error on `field` of this step (`field` relative to the step).
-    pub fn err(&self, field: &str, message: impl AsRef<str>) -> FlowError {
-        FlowError::new(
-            format!("{}.{field}", self.at),
-            Some(self.id),
-            format!("Step '{}': {}", self.id, message.as_ref()),
-        )
-    }
-
-    /// The step's fields as `T`: a key `T`'s schema does not list is refused first.
-    fn de<T: DeserializeOwned + utoipa::PartialSchema>(
-        &self,
-        fields: Value,
-    ) -> Result<T, FlowError> {
-        if let (Value::Object(given), RefOr::T(Schema::Object(schema))) = (&fields, T::schema())
-            && let Some(k) = given.keys().find(|k| !schema.properties.contains_key(*k))
-        {
-            let known: Vec<&str> = schema.properties.keys().map(String::as_str).collect();
-            return Err(self.err(
-                k,
-                format!("unknown field {k} (expected one of {}).", known.join(", ")),
-            ));
-        }
-        serde_path_to_error::deserialize(fields).map_err(|err| {
-            let path = err.path().to_string();
-            let inner = err.into_inner().to_string();
-            let base = if path == "." {
-                String::new()
-            } else {
-                path.clone()
-            };
-            let join = |name: &str| {
-                if base.is_empty() {
-                    name.to_owned()
-                } else {
-                    format!("{base}.{name}")
-                }
-            };
-            if let Some(rest) = inner.strip_prefix("missing field `") {
-                let name = rest.split('`').next().unwrap_or_default();
-                self.err(&join(name), format!("the {name} field is required."))
-            } else if let Some(rest) = inner.strip_prefix("unknown field `") {
-                // The path already ends with the unknown field.
-                let name = rest.split('`').next().unwrap_or_default();
-                let expected = rest
-                    .split_once(", expected ")
-                    .map(|(_, e)| format!(" (expected {e})"))
-                    .unwrap_or_default();
-                let field = if base.is_empty() {
-                    join(name)
-                } else {
-                    base.clone()
-                };
-                self.err(&field, format!("unknown field {name}{expected}."))
-            } else {
-                let field = if base.is_empty() { "type" } else { &base };
-                self.err(field, format!("{field}: {inner}."))
-            }
-        })
-    }
 }
 
 /// `start` and every target name a step; every step is reachable from `start`; every cycle

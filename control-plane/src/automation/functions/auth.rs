@@ -8,6 +8,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::fields::parse_headers;
 use super::model::{AuthType, FieldErrors, check_header};
 use crate::crypto::{SecretBox, mask};
 
@@ -249,8 +250,8 @@ impl AuthConfig {
                     _ => None,
                 };
                 match m.remove("headers") {
-                    Some(v @ Value::Object(_)) => {
-                        super::body::parse_headers(&mut e, "auth_config.headers", v).and_then(|h| {
+                    Some(v @ Value::Object(_)) => parse_headers(&mut e, "auth_config.headers", v)
+                        .and_then(|h| {
                             if h.is_empty() {
                                 e.add(
                                     "auth_config.headers",
@@ -267,8 +268,7 @@ impl AuthConfig {
                                 })
                                 .collect();
                             Some(AuthConfig::Custom { headers })
-                        })
-                    }
+                        }),
                     _ => {
                         e.add(
                             "auth_config.headers",

@@ -1,16 +1,20 @@
 //! AI Functions: tools of an `ai_agent` integration that call the tenant's endpoints. This
-//! module owns their definition and validation ([`model`], [`body`], [`auth`]), their storage and the
-//! API's use-cases ([`service`]), and running them ([`executor`]): argument checks, the
-//! request (query string or JSON body, credentials), one call through the outbound client
-//! (never retried), and the execution log with secrets redacted.
+//! module owns their definition and validation ([`model`], [`body`] read field by field in
+//! `fields`, [`auth`]), their storage and the API's use-cases ([`service`], `runs`), and
+//! running them ([`executor`] with `call`): argument checks, the request (query string or
+//! JSON body, credentials), one call through the outbound client (never retried), and the
+//! execution log with secrets redacted.
 //!
 //! It must not reach the network any other way than `Services::outbound`, and never shows or
 //! records a credential in clear.
 
 pub mod auth;
 pub mod body;
+mod call;
 pub mod executor;
+mod fields;
 pub mod model;
+mod runs;
 pub mod service;
 pub mod views;
 

@@ -1,6 +1,6 @@
 //! What an AI Function is made of: its kind, method, authentication type, parameters, and the
-//! rules their names and headers follow. The API's bodies are parsed into them by
-//! [`super::body`].
+//! rules their names and headers follow. The API's bodies are parsed into them by the
+//! `body` module.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -102,7 +102,8 @@ impl HttpMethod {
     }
 }
 
-/// How the endpoint authenticates the call ([`super::auth::AuthConfig`] holds the secrets).
+/// How the endpoint authenticates the call (the `auth` module's `AuthConfig` holds the
+/// secrets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[schema(as = AiFunctionAuthType)]

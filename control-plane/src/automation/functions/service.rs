@@ -1,33 +1,28 @@
-//! The AI Functions API's use-cases, and the two entry points of the AI agent
-//! ([`Services::agent_tools`], [`Services::run_agent_function`]).
+//! The AI Functions API's use-cases: the feature gate, functions listed, read, created,
+//! updated, toggled and deleted. Running them (the test call, the execution log, the AI
+//! agent's entry points) is in `runs`.
 //!
 //! Everything is behind the feature gate: the caller's scope (the tenant, or an `sk_` token's
 //! instance) must have an active `ai_agent` integration (`AI_AGENT_NOT_ENABLED`). Functions
 //! and executions are scoped like their integration: the tenant's, and for an `sk_` token its
 //! instance's; anything else is 404.
 
-use std::collections::HashMap;
-
 use chrono::{Duration as ChronoDuration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Select,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 use zapini_shared::error::{ErrorBody, ErrorCode};
 
 use super::auth::AuthConfig;
 use super::body::FunctionInput;
-use super::executor::tool_spec;
 use super::model::{AuthType, DEFAULT_TIMEOUT_SECONDS, FunctionType};
-use super::views::{ExecutionView, FunctionView};
-use super::{ExecContext, ExecOutcome, ToolSpec};
+use super::views::FunctionView;
+use crate::automation::lookup::uuids_by_id;
 use crate::db::TenantScoped;
-use crate::db::entities::{
-    ai_function, ai_function_execution, automation_integration, automation_session, conversation,
-    instance,
-};
+use crate::db::entities::{ai_function, ai_function_execution, automation_integration, instance};
 use crate::domain::{Caller, InstanceId, TenantId};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
@@ -54,7 +49,7 @@ pub struct Page<T> {
     pub total: u64,
 }
 
-fn not_found() -> AppError {
+pub(super) fn not_found() -> AppError {
     AppError::not_found(ErrorCode::NotFound, "AI function")
 }
 
@@ -66,6 +61,26 @@ fn duplicate_name(name: &str) -> AppError {
         )
         .with_details(json!({"name": ["The name has already been taken."]})),
     )
+}
+
+/// A write's result, with a unique-name conflict (a concurrent save took the name) as
+/// `DUPLICATE_NAME`.
+fn unique_name(
+    saved: Result<ai_function::Model, sea_orm::DbErr>,
+    name: &str,
+) -> AppResult<ai_function::Model> {
+    match saved {
+        Ok(m) => Ok(m),
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            Err(duplicate_name(name))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 use crate::db::listing::offset;
@@ -146,7 +161,7 @@ impl Services {
         Ok(i)
     }
 
-    async fn find_function(
+    pub(super) async fn find_function(
         &self,
         caller: &Caller,
         reference: &str,
@@ -162,34 +177,20 @@ impl Services {
     async fn function_views(&self, rows: &[ai_function::Model]) -> AppResult<Vec<FunctionView>> {
         let integration_ids: Vec<i64> = rows.iter().map(|r| r.integration_id).collect();
         let instance_ids: Vec<i64> = rows.iter().map(|r| r.instance_id).collect();
-        let integrations: HashMap<i64, Uuid> = if rows.is_empty() {
-            HashMap::new()
-        } else {
-            automation_integration::Entity::find()
-                .select_only()
-                .column(automation_integration::Column::Id)
-                .column(automation_integration::Column::Uuid)
-                .filter(automation_integration::Column::Id.is_in(integration_ids))
-                .into_tuple::<(i64, Uuid)>()
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        let instances: HashMap<i64, Uuid> = if rows.is_empty() {
-            HashMap::new()
-        } else {
-            instance::Entity::find()
-                .select_only()
-                .column(instance::Column::Id)
-                .column(instance::Column::Uuid)
-                .filter(instance::Column::Id.is_in(instance_ids))
-                .into_tuple::<(i64, Uuid)>()
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .collect()
-        };
+        let integrations = uuids_by_id(
+            &self.db,
+            automation_integration::Column::Id,
+            automation_integration::Column::Uuid,
+            integration_ids,
+        )
+        .await?;
+        let instances = uuids_by_id(
+            &self.db,
+            instance::Column::Id,
+            instance::Column::Uuid,
+            instance_ids,
+        )
+        .await?;
         Ok(rows
             .iter()
             .map(|m| FunctionView::new(m, &self.secrets, &integrations, &instances))
@@ -350,18 +351,7 @@ impl Services {
             let _permit = self.write_gate.enter().await;
             row.insert(&self.db).await
         };
-        let saved = match saved {
-            Ok(m) => m,
-            Err(e)
-                if matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                ) =>
-            {
-                return Err(duplicate_name(&name));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let saved = unique_name(saved, &name)?;
         self.function_view(&saved).await
     }
 
@@ -447,18 +437,7 @@ impl Services {
             let _permit = self.write_gate.enter().await;
             a.update(&self.db).await
         };
-        let saved = match saved {
-            Ok(m) => m,
-            Err(e)
-                if matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                ) =>
-            {
-                return Err(duplicate_name(&name));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let saved = unique_name(saved, &name)?;
         self.function_view(&saved).await
     }
 
@@ -510,172 +489,5 @@ impl Services {
         ai_function::Entity::delete_by_id(f.id).exec(&txn).await?;
         txn.commit().await?;
         Ok(())
-    }
-
-    /// `POST /ai-functions/{uuid}/test`: one execution with `parameters`, marked as a test.
-    pub async fn test_ai_function(
-        &self,
-        caller: &Caller,
-        reference: &str,
-        parameters: Value,
-    ) -> AppResult<ExecutionView> {
-        self.ai_gate(caller).await?;
-        let f = self.find_function(caller, reference).await?;
-        let (uuid, name) = (f.uuid, f.name.clone());
-        let ctx = ExecContext {
-            is_test: true,
-            ..ExecContext::default()
-        };
-        let (row, _) = self.execute_function(f, parameters, ctx).await?;
-        Ok(ExecutionView::new(&row, (uuid, &name), None, None))
-    }
-
-    async fn execution_views(
-        &self,
-        rows: &[ai_function_execution::Model],
-        functions: &HashMap<i64, (Uuid, String)>,
-    ) -> AppResult<Vec<ExecutionView>> {
-        let conversation_ids: Vec<i64> = rows.iter().filter_map(|r| r.conversation_id).collect();
-        let session_ids: Vec<i64> = rows.iter().filter_map(|r| r.session_id).collect();
-        let conversations: HashMap<i64, Uuid> = if conversation_ids.is_empty() {
-            HashMap::new()
-        } else {
-            conversation::Entity::find()
-                .select_only()
-                .column(conversation::Column::Id)
-                .column(conversation::Column::Uuid)
-                .filter(conversation::Column::Id.is_in(conversation_ids))
-                .into_tuple::<(i64, Uuid)>()
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        let sessions: HashMap<i64, Uuid> = if session_ids.is_empty() {
-            HashMap::new()
-        } else {
-            automation_session::Entity::find()
-                .select_only()
-                .column(automation_session::Column::Id)
-                .column(automation_session::Column::Uuid)
-                .filter(automation_session::Column::Id.is_in(session_ids))
-                .into_tuple::<(i64, Uuid)>()
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let (uuid, name) = functions
-                    .get(&r.function_id)
-                    .map(|(u, n)| (*u, n.as_str()))
-                    .unwrap_or_default();
-                ExecutionView::new(
-                    r,
-                    (uuid, name),
-                    r.conversation_id
-                        .and_then(|c| conversations.get(&c).copied()),
-                    r.session_id.and_then(|s| sessions.get(&s).copied()),
-                )
-            })
-            .collect())
-    }
-
-    /// A function's executions, newest first.
-    pub async fn list_ai_function_executions(
-        &self,
-        caller: &Caller,
-        reference: &str,
-        status: Option<&str>,
-        page: u64,
-        per_page: u64,
-    ) -> AppResult<Page<ExecutionView>> {
-        self.ai_gate(caller).await?;
-        let f = self.find_function(caller, reference).await?;
-        let mut q = ai_function_execution::Entity::scoped(caller.tenant())
-            .filter(ai_function_execution::Column::FunctionId.eq(f.id));
-        if let Some(s) = status {
-            q = q.filter(ai_function_execution::Column::Status.eq(s));
-        }
-        let total = q.clone().count(&self.db).await?;
-        let rows = q
-            .order_by_desc(ai_function_execution::Column::Id)
-            .offset(offset(page, per_page))
-            .limit(per_page)
-            .all(&self.db)
-            .await?;
-        let functions = HashMap::from([(f.id, (f.uuid, f.name.clone()))]);
-        Ok(Page {
-            items: self.execution_views(&rows, &functions).await?,
-            total,
-        })
-    }
-
-    pub async fn get_ai_function_execution(
-        &self,
-        caller: &Caller,
-        reference: &str,
-    ) -> AppResult<ExecutionView> {
-        self.ai_gate(caller).await?;
-        let missing = || AppError::not_found(ErrorCode::NotFound, "AI function execution");
-        let uuid = Uuid::parse_str(reference.trim()).map_err(|_| missing())?;
-        let mut q = ai_function_execution::Entity::scoped(caller.tenant())
-            .filter(ai_function_execution::Column::Uuid.eq(uuid));
-        if let Some(bound) = caller.bound_instance() {
-            q = q.filter(ai_function_execution::Column::InstanceId.eq(bound.0));
-        }
-        let row = q.one(&self.db).await?.ok_or_else(missing)?;
-        let f = ai_function::Entity::find_by_id(row.function_id)
-            .one(&self.db)
-            .await?
-            .ok_or_else(missing)?;
-        let functions = HashMap::from([(f.id, (f.uuid, f.name))]);
-        Ok(self
-            .execution_views(std::slice::from_ref(&row), &functions)
-            .await?
-            .remove(0))
-    }
-
-    /// Enabled functions of an ai_agent integration as tool specs (by name), then the
-    /// built-in Kanban tools when the tenant has Kanban (`crm::kanban::agent`).
-    pub async fn agent_tools(&self, integration_id: i64) -> AppResult<Vec<ToolSpec>> {
-        let rows = ai_function::Entity::find()
-            .filter(ai_function::Column::IntegrationId.eq(integration_id))
-            .filter(ai_function::Column::IsEnabled.eq(true))
-            .order_by_asc(ai_function::Column::Name)
-            .all(&self.db)
-            .await?;
-        let mut specs: Vec<ToolSpec> = rows.iter().map(tool_spec).collect();
-        let kanban = self.kanban_agent_tools(integration_id, &specs).await?;
-        specs.extend(kanban);
-        Ok(specs)
-    }
-
-    /// Runs one function by name for the agent; never retries; logs the execution. An
-    /// unknown or disabled name is `NOT_FOUND` (nothing is logged); everything else, refused
-    /// arguments and failed calls included, is an [`ExecOutcome`].
-    pub async fn run_agent_function(
-        &self,
-        integration_id: i64,
-        name: &str,
-        arguments: Value,
-        ctx: ExecContext,
-    ) -> AppResult<ExecOutcome> {
-        let f = ai_function::Entity::find()
-            .filter(ai_function::Column::IntegrationId.eq(integration_id))
-            .filter(ai_function::Column::Name.eq(name))
-            .filter(ai_function::Column::IsEnabled.eq(true))
-            .one(&self.db)
-            .await?;
-        let Some(f) = f else {
-            // The built-in Kanban tools (when the tenant has Kanban).
-            return self
-                .run_kanban_tool(integration_id, name, arguments, ctx)
-                .await?
-                .ok_or_else(not_found);
-        };
-        Ok(self.execute_function(f, arguments, ctx).await?.1)
     }
 }

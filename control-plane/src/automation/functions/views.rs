@@ -1,16 +1,17 @@
 //! How functions and their executions are shown: credentials masked, recorded requests
-//! already redacted when they were stored.
+//! already redacted when they were stored; and a function as the model sees it (a tool).
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use zapini_shared::time::format_secs;
 
+use super::ToolSpec;
 use super::auth::AuthConfig;
-use super::model::{AuthType, FunctionType, HttpMethod, Parameter};
+use super::model::{AuthType, FunctionType, HttpMethod, ParamType, Parameter};
 use crate::crypto::SecretBox;
 use crate::db::entities::{ai_function, ai_function_execution};
 
@@ -214,5 +215,53 @@ impl ExecutionView {
             created_at: format_secs(e.created_at),
             finished_at: e.finished_at.map(format_secs),
         }
+    }
+}
+
+/// A function as a tool for the model.
+pub fn tool_spec(m: &ai_function::Model) -> ToolSpec {
+    let params = parameters_of(m);
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    let mut collect = Vec::new();
+    for p in &params {
+        let mut description = if p.description.is_empty() {
+            p.display_name.clone()
+        } else {
+            format!("{}: {}", p.display_name, p.description)
+        };
+        if p.collect_from_user {
+            description.push_str(" Ask the contact for this value; never guess it.");
+            collect.push(p.name.clone());
+        }
+        let mut schema = json!({"type": p.param_type.as_str(), "description": description});
+        if p.param_type == ParamType::Array {
+            schema["items"] = json!({});
+        }
+        if let Some(values) = &p.enum_values {
+            schema["enum"] = Value::Array(values.clone());
+        }
+        properties.insert(p.name.clone(), schema);
+        if p.is_required {
+            required.push(Value::String(p.name.clone()));
+        }
+    }
+    let mut description = m.description.clone();
+    if !collect.is_empty() {
+        let names: Vec<String> = params
+            .iter()
+            .filter(|p| p.collect_from_user)
+            .map(|p| format!("{} ({})", p.display_name, p.name))
+            .collect();
+        description.push_str(&format!(
+            " Before calling this function, ask the contact for: {}.",
+            names.join(", ")
+        ));
+    }
+    ToolSpec {
+        name: m.name.clone(),
+        description,
+        parameters: json!({"type": "object", "properties": properties, "required": required}),
+        collect_from_user: collect,
     }
 }

@@ -17,6 +17,7 @@ use zapini_shared::error::ErrorCode;
 use super::body::{self, AppointmentInput};
 use super::model::{self, DEFAULT_COLOR, Status};
 use super::views::{AppointmentEvent, AppointmentView};
+use crate::automation::lookup::uuids_by_id;
 use crate::db::entities::{appointment, instance};
 use crate::domain::{Caller, TenantId};
 use crate::error::{AppError, AppResult};
@@ -92,19 +93,7 @@ impl Services {
     }
 
     async fn appointment_instance_uuids(&self, ids: Vec<i64>) -> AppResult<HashMap<i64, Uuid>> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        Ok(instance::Entity::find()
-            .select_only()
-            .column(instance::Column::Id)
-            .column(instance::Column::Uuid)
-            .filter(instance::Column::Id.is_in(ids))
-            .into_tuple::<(i64, Uuid)>()
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .collect())
+        uuids_by_id(&self.db, instance::Column::Id, instance::Column::Uuid, ids).await
     }
 
     pub(super) async fn appointment_view(

@@ -4,8 +4,6 @@
 //! Everything is behind the AI Agent gate (`AI_AGENT_NOT_ENABLED`, the AI Functions' check).
 //! Functions are the tenant's, and for an `sk_` token its instance's; anything else is 404.
 
-use std::collections::HashMap;
-
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -25,6 +23,7 @@ use super::model::{
 use super::views::{FunctionView, FunctionWithKey, LogView};
 use crate::automation::functions::model::FieldErrors;
 use crate::automation::functions::service::Page;
+use crate::automation::lookup::uuids_by_id;
 use crate::db::entities::{external_function, external_function_log, instance};
 use crate::domain::{Caller, InstanceId, TenantId, UserId};
 use crate::error::{AppError, AppResult};
@@ -144,20 +143,8 @@ impl Services {
         rows: &[external_function::Model],
     ) -> AppResult<Vec<FunctionView>> {
         let ids: Vec<i64> = rows.iter().map(|r| r.instance_id).collect();
-        let instances: HashMap<i64, Uuid> = if rows.is_empty() {
-            HashMap::new()
-        } else {
-            instance::Entity::find()
-                .select_only()
-                .column(instance::Column::Id)
-                .column(instance::Column::Uuid)
-                .filter(instance::Column::Id.is_in(ids))
-                .into_tuple::<(i64, Uuid)>()
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .collect()
-        };
+        let instances =
+            uuids_by_id(&self.db, instance::Column::Id, instance::Column::Uuid, ids).await?;
         let today = today();
         Ok(rows
             .iter()

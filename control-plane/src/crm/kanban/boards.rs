@@ -17,6 +17,7 @@ use super::body::BoardInput;
 use super::model::{DEFAULT_COLUMNS, MAX_BOARDS_PER_INSTANCE};
 use super::store::boards_of;
 use super::views::{BoardDetail, BoardStats, BoardView, ColumnView, StatusTotals};
+use crate::automation::lookup::uuids_by_id;
 use crate::db::entities::{
     instance, kanban_board, kanban_column, kanban_lead, kanban_lead_activity,
 };
@@ -38,20 +39,8 @@ pub(super) struct NewBoard {
 impl Services {
     async fn board_views(&self, boards: &[kanban_board::Model]) -> AppResult<Vec<BoardView>> {
         let ids: Vec<i64> = boards.iter().map(|b| b.instance_id).collect();
-        let uuids: HashMap<i64, Uuid> = if ids.is_empty() {
-            HashMap::new()
-        } else {
-            instance::Entity::find()
-                .select_only()
-                .column(instance::Column::Id)
-                .column(instance::Column::Uuid)
-                .filter(instance::Column::Id.is_in(ids))
-                .into_tuple::<(i64, Uuid)>()
-                .all(&self.db)
-                .await?
-                .into_iter()
-                .collect()
-        };
+        let uuids =
+            uuids_by_id(&self.db, instance::Column::Id, instance::Column::Uuid, ids).await?;
         Ok(boards
             .iter()
             .map(|b| BoardView::new(b, uuids.get(&b.instance_id).copied().unwrap_or_default()))

@@ -15,6 +15,7 @@ pub mod boards;
 pub mod body;
 pub mod columns;
 pub mod events;
+mod lead_writes;
 pub mod leads;
 pub mod model;
 pub mod money;

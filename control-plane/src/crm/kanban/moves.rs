@@ -10,7 +10,6 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::events::{LeadEvent, queue};
-use super::leads::{close_gap, count_in_column};
 use super::model::{Actor, LeadStatus};
 use super::store::{Entry, record};
 use super::views::{ActivityView, LeadView, NoteView};
@@ -264,4 +263,40 @@ impl Services {
             total,
         })
     }
+}
+
+/// Non-deleted leads in a column (but `except`).
+pub(super) async fn count_in_column<C: ConnectionTrait>(
+    conn: &C,
+    column_id: i64,
+    except: Option<i64>,
+) -> AppResult<i64> {
+    let mut q = kanban_lead::Entity::find()
+        .filter(kanban_lead::Column::ColumnId.eq(column_id))
+        .filter(kanban_lead::Column::DeletedAt.is_null());
+    if let Some(id) = except {
+        q = q.filter(kanban_lead::Column::Id.ne(id));
+    }
+    Ok(q.count(conn).await? as i64)
+}
+
+/// Moves the leads after `position` in a column up by one (a lead left it).
+pub(super) async fn close_gap<C: ConnectionTrait>(
+    conn: &C,
+    column_id: i64,
+    position: i64,
+    lead_id: i64,
+) -> AppResult<()> {
+    kanban_lead::Entity::update_many()
+        .col_expr(
+            kanban_lead::Column::Position,
+            Expr::col(kanban_lead::Column::Position).sub(1),
+        )
+        .filter(kanban_lead::Column::ColumnId.eq(column_id))
+        .filter(kanban_lead::Column::DeletedAt.is_null())
+        .filter(kanban_lead::Column::Position.gt(position))
+        .filter(kanban_lead::Column::Id.ne(lead_id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }

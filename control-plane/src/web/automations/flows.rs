@@ -12,7 +12,10 @@ use serde_json::{Map, Value, json};
 
 use super::editor;
 use super::editor_ops::{self, Op};
-use super::{agents, checked, filter, flash_error, flash_ok, form_i32, form_json, instances};
+use super::{
+    ListQuery, agents, automation_of, checked, delete_then, flash_error, flash_ok, form_i32,
+    form_json, list_page, toggle_active,
+};
 use crate::automation::flow::MAX_TEXT_CHARS;
 use crate::error::AppError;
 use crate::http::AppState;
@@ -40,27 +43,12 @@ fn starter() -> Value {
     ]})
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    instance: Option<String>,
-}
-
 async fn index(
     State(state): State<AppState>,
     s: Session,
     Query(q): Query<ListQuery>,
 ) -> WebResult<Response> {
-    let instance = filter(&q.instance);
-    let flows = state
-        .services
-        .list_automations(&s.caller, AutomationKind::Flow, instance.as_deref())
-        .await?;
-    let mut ctx = s.base("automations");
-    ctx["tab"] = json!("flows");
-    ctx["flows"] = json!(flows);
-    ctx["instances"] = instances(&state, &s).await?;
-    ctx["instance"] = json!(instance);
-    html("automations/flows.html", ctx)
+    list_page(&state, &s, AutomationKind::Flow, "flows", &q).await
 }
 
 #[derive(Deserialize)]
@@ -112,10 +100,7 @@ async fn agent_choices(
 }
 
 async fn flow_of(state: &AppState, s: &Session, flow: &str) -> WebResult<AutomationEntity> {
-    Ok(state
-        .services
-        .get_automation(&s.caller, AutomationKind::Flow, flow)
-        .await?)
+    automation_of(state, s, AutomationKind::Flow, flow).await
 }
 
 async fn show(
@@ -316,19 +301,7 @@ async fn toggle(
     headers: HeaderMap,
     Path(flow): Path<String>,
 ) -> WebResult<Response> {
-    let f = flow_of(&state, &s, &flow).await?;
-    let saved = state
-        .services
-        .edit_automation(
-            &s.caller,
-            AutomationKind::Flow,
-            &flow,
-            AutomationInput {
-                is_active: Some(!f.is_active),
-                ..AutomationInput::default()
-            },
-        )
-        .await?;
+    let saved = toggle_active(&state, &s, AutomationKind::Flow, &flow).await?;
     // From the list: the row again; from the flow's page: its status.
     if headers
         .get("hx-target")
@@ -345,17 +318,8 @@ async fn delete(
     headers: HeaderMap,
     Path(flow): Path<String>,
 ) -> WebResult<Response> {
-    state
-        .services
-        .change_automation(
-            &s.caller,
-            AutomationKind::Flow,
-            &flow,
-            Default::default(),
-            true,
-        )
-        .await?;
-    Ok(render::redirect(&headers, "/dashboard/automations"))
+    let to = "/dashboard/automations";
+    delete_then(&state, &s, &headers, AutomationKind::Flow, &flow, to).await
 }
 
 #[derive(Deserialize)]

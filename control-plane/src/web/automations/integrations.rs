@@ -12,7 +12,10 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{checked, filter, flash_ok, form_i32, form_json, instances};
+use super::{
+    ListQuery, automation_of, checked, delete_then, filter, flash_ok, form_i32, form_json,
+    list_page, toggle_active,
+};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::service::inbox::automation::{AutomationEntity, AutomationKind};
@@ -40,27 +43,12 @@ pub fn routes() -> Pages {
         )
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    instance: Option<String>,
-}
-
 async fn index(
     State(state): State<AppState>,
     s: Session,
     Query(q): Query<ListQuery>,
 ) -> WebResult<Response> {
-    let instance = filter(&q.instance);
-    let list = state
-        .services
-        .list_automations(&s.caller, AutomationKind::Integration, instance.as_deref())
-        .await?;
-    let mut ctx = s.base("automations");
-    ctx["tab"] = json!("integrations");
-    ctx["integrations"] = json!(list);
-    ctx["instances"] = instances(&state, &s).await?;
-    ctx["instance"] = json!(instance);
-    html("automations/integrations.html", ctx)
+    list_page(&state, &s, AutomationKind::Integration, "integrations", &q).await
 }
 
 #[derive(Deserialize)]
@@ -101,10 +89,7 @@ async fn create(
 }
 
 async fn integration_of(state: &AppState, s: &Session, id: &str) -> WebResult<AutomationEntity> {
-    Ok(state
-        .services
-        .get_automation(&s.caller, AutomationKind::Integration, id)
-        .await?)
+    automation_of(state, s, AutomationKind::Integration, id).await
 }
 
 fn form_ctx(i: &AutomationEntity) -> Value {
@@ -228,19 +213,7 @@ async fn toggle(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    let i = integration_of(&state, &s, &id).await?;
-    let saved = state
-        .services
-        .edit_automation(
-            &s.caller,
-            AutomationKind::Integration,
-            &id,
-            AutomationInput {
-                is_active: Some(!i.is_active),
-                ..AutomationInput::default()
-            },
-        )
-        .await?;
+    let saved = toggle_active(&state, &s, AutomationKind::Integration, &id).await?;
     if headers
         .get("hx-target")
         .is_some_and(|t| t.as_bytes().starts_with(b"integration-row-"))
@@ -259,18 +232,6 @@ async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> WebResult<Response> {
-    state
-        .services
-        .change_automation(
-            &s.caller,
-            AutomationKind::Integration,
-            &id,
-            Default::default(),
-            true,
-        )
-        .await?;
-    Ok(render::redirect(
-        &headers,
-        "/dashboard/automations/integrations",
-    ))
+    let to = "/dashboard/automations/integrations";
+    delete_then(&state, &s, &headers, AutomationKind::Integration, &id, to).await
 }

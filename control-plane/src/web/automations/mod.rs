@@ -5,11 +5,15 @@
 
 mod editor;
 mod editor_ops;
+mod editor_specs;
 mod flows;
 mod functions;
 mod integrations;
 mod sessions;
 
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::render::{self, WebError, WebResult};
@@ -17,6 +21,7 @@ use super::{Pages, Session};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::service::inbox::automation::{AutomationEntity, AutomationKind};
+use crate::service::inbox::automation_entities::AutomationInput;
 
 pub const PATHS: &[&str] = &[
     "/dashboard/automations",
@@ -135,4 +140,80 @@ pub(super) async fn agents(
         .into_iter()
         .filter(|i| i.integration_type.as_deref() == Some("ai_agent"))
         .collect())
+}
+
+/// The query of a list page: an instance to show the automations of (blank: all).
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    pub(super) instance: Option<String>,
+}
+
+/// The list page of one kind of automation. `tab` (`flows`, `integrations`) names the tab,
+/// the list's key in the context and the template.
+pub(super) async fn list_page(
+    state: &AppState,
+    s: &Session,
+    kind: AutomationKind,
+    tab: &str,
+    q: &ListQuery,
+) -> WebResult<Response> {
+    let instance = filter(&q.instance);
+    let list = state
+        .services
+        .list_automations(&s.caller, kind, instance.as_deref())
+        .await?;
+    let mut ctx = s.base("automations");
+    ctx["tab"] = json!(tab);
+    ctx[tab] = json!(list);
+    ctx["instances"] = instances(state, s).await?;
+    ctx["instance"] = json!(instance);
+    render::html(&format!("automations/{tab}.html"), ctx)
+}
+
+/// One flow or integration of the caller's.
+pub(super) async fn automation_of(
+    state: &AppState,
+    s: &Session,
+    kind: AutomationKind,
+    id: &str,
+) -> WebResult<AutomationEntity> {
+    Ok(state.services.get_automation(&s.caller, kind, id).await?)
+}
+
+/// Turns a flow or integration on when it is off and off when it is on; answers it saved.
+pub(super) async fn toggle_active(
+    state: &AppState,
+    s: &Session,
+    kind: AutomationKind,
+    id: &str,
+) -> WebResult<AutomationEntity> {
+    let current = automation_of(state, s, kind, id).await?;
+    Ok(state
+        .services
+        .edit_automation(
+            &s.caller,
+            kind,
+            id,
+            AutomationInput {
+                is_active: Some(!current.is_active),
+                ..AutomationInput::default()
+            },
+        )
+        .await?)
+}
+
+/// Deletes a flow or integration, then sends the browser to `to`.
+pub(super) async fn delete_then(
+    state: &AppState,
+    s: &Session,
+    headers: &HeaderMap,
+    kind: AutomationKind,
+    id: &str,
+    to: &str,
+) -> WebResult<Response> {
+    state
+        .services
+        .change_automation(&s.caller, kind, id, Default::default(), true)
+        .await?;
+    Ok(render::redirect(headers, to))
 }

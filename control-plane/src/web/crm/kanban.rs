@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::leads::LeadForm;
 use super::{body, instances, kanban_gate, text};
 use crate::crm::kanban::body::{
     BoardBody, ColumnBody, ColumnDeleteBody, LeadBody, MoveBody, ReorderBody,
@@ -365,27 +366,6 @@ async fn delete_column(
         .delete_column(&s.caller, &column, move_to)
         .await?;
     board_live(&state, &s, &f.board, f.status.as_deref()).await
-}
-
-#[derive(Deserialize)]
-pub(super) struct LeadForm {
-    #[serde(default)]
-    pub(super) title: String,
-    #[serde(default)]
-    pub(super) phone_number: String,
-    #[serde(default)]
-    pub(super) email: String,
-    #[serde(default)]
-    pub(super) value: String,
-    #[serde(default)]
-    pub(super) priority: String,
-    #[serde(default)]
-    pub(super) column_uuid: String,
-    #[serde(default)]
-    pub(super) notes: String,
-    #[serde(default)]
-    pub(super) custom_fields: String,
-    pub(super) status: Option<String>,
 }
 
 async fn create_lead(

@@ -8,7 +8,6 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::kanban::LeadForm;
 use super::{body, kanban_gate, text};
 use crate::crm::kanban::body::{LeadBody, LostBody, NoteBody};
 use crate::crm::kanban::model::LeadStatus;
@@ -31,6 +30,28 @@ pub fn routes() -> Pages {
             "/dashboard/crm/kanban/leads/{lead}/delete",
             post(delete_lead),
         )
+}
+
+/// A lead's fields as a form sends them (a board's new lead, or a lead's page).
+#[derive(Deserialize)]
+pub(super) struct LeadForm {
+    #[serde(default)]
+    pub(super) title: String,
+    #[serde(default)]
+    pub(super) phone_number: String,
+    #[serde(default)]
+    pub(super) email: String,
+    #[serde(default)]
+    pub(super) value: String,
+    #[serde(default)]
+    pub(super) priority: String,
+    #[serde(default)]
+    pub(super) column_uuid: String,
+    #[serde(default)]
+    pub(super) notes: String,
+    #[serde(default)]
+    pub(super) custom_fields: String,
+    pub(super) status: Option<String>,
 }
 
 /// A lead's page: fields, notes, timeline, links.

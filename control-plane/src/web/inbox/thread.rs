@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use axum::http::HeaderValue;
+use axum::response::Response;
 use serde::Serialize;
 
 use crate::media::message_media::MEDIA_TYPES;
@@ -204,6 +206,14 @@ pub fn bubbles(
             }
         })
         .collect()
+}
+
+/// Tells the page's thread to reload now (the live news follows once the control plane has
+/// stored the change): the `thread-changed` event both chat screens listen for.
+pub(crate) fn thread_changed(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert("hx-trigger", HeaderValue::from_static("thread-changed"));
+    r
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ fn data_schema(kind: Kind) -> Cow<'static, str> {
         Kind::Qr => payloads::Qr::name(),
         Kind::ContactUpdate => payloads::Contact::name(),
         Kind::GroupUpdate => payloads::Group::name(),
-        Kind::Appointment => payloads::Appointment::name(),
+        Kind::Appointment => crate::crm::calendar::AppointmentEvent::name(),
         Kind::Lead => crate::crm::kanban::events::LeadEvent::name(),
     }
 }
@@ -70,7 +70,7 @@ pub fn schemas() -> Vec<(String, Value)> {
     push::<payloads::Qr<'static>>(&mut out);
     push::<payloads::Contact<'static>>(&mut out);
     push::<payloads::Group<'static>>(&mut out);
-    push::<payloads::Appointment>(&mut out);
+    push::<crate::crm::calendar::AppointmentEvent>(&mut out);
     push::<crate::crm::kanban::events::LeadEvent>(&mut out);
     out
 }

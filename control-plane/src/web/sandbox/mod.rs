@@ -9,16 +9,14 @@
 //! token; the thread shows what the control plane stored (the conversation's history, as
 //! the inbox does), so it is exactly what the instance sent and received.
 
-use axum::extract::{Path, Query, Request, State};
-use axum::http::HeaderValue;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use axum::routing::{get, post};
-use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use zapini_shared::phone::PhoneNumber;
 
-use super::fields::{self, Body, Fields, FilePart};
+use super::fields::Fields;
 use super::inbox::thread;
 use super::render::{WebError, WebResult, html};
 use super::{Pages, Session};
@@ -27,6 +25,8 @@ use crate::http::AppState;
 use crate::service::inbox::history::MessageFilter;
 use crate::service::inbox::{ConversationFilter, ConversationView, Shape};
 use crate::service::sandbox::{MAX_SANDBOX_MEDIA, SandboxAction};
+
+mod actions;
 
 pub const PATHS: &[&str] = &[
     "/dashboard/instances/{id}/phone",
@@ -68,12 +68,18 @@ pub fn routes() -> Pages {
         )
         .route(
             "/dashboard/instances/{id}/phone/send",
-            post(send).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
+            post(actions::send).layer(axum::extract::DefaultBodyLimit::max(upload_limit)),
         )
-        .route("/dashboard/instances/{id}/phone/react", post(react))
-        .route("/dashboard/instances/{id}/phone/read", post(read))
-        .route("/dashboard/instances/{id}/phone/edit", post(edit))
-        .route("/dashboard/instances/{id}/phone/revoke", post(revoke))
+        .route(
+            "/dashboard/instances/{id}/phone/react",
+            post(actions::react),
+        )
+        .route("/dashboard/instances/{id}/phone/read", post(actions::read))
+        .route("/dashboard/instances/{id}/phone/edit", post(actions::edit))
+        .route(
+            "/dashboard/instances/{id}/phone/revoke",
+            post(actions::revoke),
+        )
 }
 
 /// A phone number from a form or query field, or the API's 422 naming it.
@@ -342,291 +348,4 @@ async fn thread_fragment(
     Query(q): Query<ChatQuery>,
 ) -> WebResult<Response> {
     html("inbox/_thread.html", chat_ctx(&state, &s, &id, &q).await?)
-}
-
-/// Tells the page's thread to reload now (the live news follows once the control plane has
-/// stored what the node reported).
-fn thread_changed(mut r: Response) -> Response {
-    r.headers_mut()
-        .insert("hx-trigger", HeaderValue::from_static("thread-changed"));
-    r
-}
-
-fn done() -> Response {
-    thread_changed(axum::http::StatusCode::NO_CONTENT.into_response())
-}
-
-/// The media type the sandbox gets for a file of `mime`.
-fn kind_of(mime: &str) -> &'static str {
-    match mime.split('/').next().unwrap_or_default() {
-        "image" if mime == "image/webp" => "sticker",
-        "image" => "image",
-        "video" => "video",
-        "audio" => "audio",
-        _ => "document",
-    }
-}
-
-const MEDIA_TYPES: [&str; 6] = ["image", "video", "audio", "voice", "document", "sticker"];
-
-/// Reads the composer: its fields and an attached file (at most the sandbox's limit).
-async fn composed(req: Request) -> WebResult<(Fields, Option<FilePart>)> {
-    match fields::body(req).await? {
-        Body::Form(f) => Ok((f, None)),
-        Body::Multipart(mut m) => {
-            let mut f = Fields::default();
-            let mut file = None;
-            while let Some(field) = m
-                .next_field()
-                .await
-                .map_err(|e| fields::multipart_error(&e))?
-            {
-                let name = field.name().unwrap_or_default().to_owned();
-                if name == "file" {
-                    if let Some(part) = fields::file_part(field, "file", MAX_SANDBOX_MEDIA).await? {
-                        file = Some(part);
-                    }
-                } else {
-                    let value = fields::text_part(field).await?;
-                    f.push(name, value);
-                }
-            }
-            Ok((f, file))
-        }
-    }
-}
-
-async fn send(
-    State(state): State<AppState>,
-    s: Session,
-    Path(id): Path<String>,
-    req: Request,
-) -> WebResult<Response> {
-    // The instance before the body: another tenant's is 404 whatever was sent.
-    state.services.sandbox_instance(&s.caller, &id).await?;
-    let (form, file) = composed(req).await?;
-    let contact = phone_field("contact", form.get("contact").unwrap_or_default())?;
-    let text = form.text("text").map(str::to_owned);
-    let declared = form.get("media_type");
-    if let Some(t) = declared
-        && !MEDIA_TYPES.contains(&t)
-    {
-        return Err(AppError::validation(
-            "media_type",
-            "The media_type must be one of: image, video, audio, voice, document, sticker.",
-        )
-        .into());
-    }
-    let media = match (file, form.get("media_url")) {
-        (Some(_), Some(_)) => {
-            return Err(AppError::validation(
-                "media_url",
-                "Attach a file or give a media URL, not both.",
-            )
-            .into());
-        }
-        (Some(part), None) => Some((part.bytes, part.content_type, part.filename)),
-        (None, Some(url)) => {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(AppError::validation(
-                    "media_url",
-                    "The media_url must be an http(s) URL.",
-                )
-                .into());
-            }
-            let (bytes, mime) = state.services.fetch_sandbox_media(url).await?;
-            let filename = url
-                .split(['?', '#'])
-                .next()
-                .and_then(|u| u.rsplit('/').next())
-                .filter(|n| !n.is_empty())
-                .map(str::to_owned);
-            Some((bytes, mime, filename))
-        }
-        (None, None) => None,
-    };
-    let mut payload = json!({ "from": contact.as_str() });
-    if let Some(name) = form.get("name") {
-        payload["push_name"] = json!(name);
-    }
-    if let Some(reply_to) = form.get("reply_to") {
-        payload["reply_to"] = json!(reply_to);
-    }
-    match media {
-        Some((bytes, mime, filename)) => {
-            let mime = mime
-                .map(|m| m.split(';').next().unwrap_or_default().trim().to_owned())
-                .filter(|m| !m.is_empty() && m != "application/octet-stream");
-            let kind = declared
-                .or_else(|| mime.as_deref().map(kind_of))
-                .unwrap_or("document");
-            let mut m = json!({
-                "type": kind,
-                "size": bytes.len(),
-                "data": base64::engine::general_purpose::STANDARD.encode(&bytes),
-            });
-            if let Some(mime) = mime {
-                m["mime_type"] = json!(mime);
-            }
-            if let Some(f) = filename {
-                m["filename"] = json!(f);
-            }
-            if let Some(t) = &text {
-                m["caption"] = json!(t.trim());
-            }
-            payload["media"] = m;
-        }
-        None => {
-            let text = text.ok_or_else(|| {
-                WebError::from(AppError::validation(
-                    "message",
-                    "The message field is required (or attach media).",
-                ))
-            })?;
-            payload["message"] = json!(text);
-        }
-    }
-    state
-        .services
-        .sandbox_call(&s.caller, &s.token, &id, SandboxAction::Inbound, payload)
-        .await?;
-    Ok(thread_changed(html(
-        "sandbox/_composer.html",
-        json!({ "chat": {
-            "instance": id,
-            "contact": contact.as_str(),
-            "name": form.get("name"),
-        }}),
-    )?))
-}
-
-/// The contact and message of a thread action.
-fn target(form: &Fields) -> WebResult<(PhoneNumber, String)> {
-    let contact = phone_field("contact", form.get("contact").unwrap_or_default())?;
-    let message = form.required("message_id", "the message's WhatsApp id")?;
-    Ok((contact, message.to_owned()))
-}
-
-async fn react(
-    State(state): State<AppState>,
-    s: Session,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> WebResult<Response> {
-    let form = Fields::parse(&body);
-    let (contact, message) = target(&form)?;
-    let emoji = form.get("emoji").unwrap_or_default();
-    state
-        .services
-        .sandbox_call(
-            &s.caller,
-            &s.token,
-            &id,
-            SandboxAction::Reaction,
-            json!({ "from": contact.as_str(), "message_id": message, "emoji": emoji }),
-        )
-        .await?;
-    Ok(done())
-}
-
-async fn edit(
-    State(state): State<AppState>,
-    s: Session,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> WebResult<Response> {
-    let form = Fields::parse(&body);
-    let (contact, message) = target(&form)?;
-    let text = form.text("text").ok_or_else(|| {
-        WebError::from(AppError::validation("text", "The text field is required."))
-    })?;
-    state
-        .services
-        .sandbox_call(
-            &s.caller,
-            &s.token,
-            &id,
-            SandboxAction::Edit,
-            json!({ "from": contact.as_str(), "message_id": message, "text": text }),
-        )
-        .await?;
-    Ok(done())
-}
-
-async fn revoke(
-    State(state): State<AppState>,
-    s: Session,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> WebResult<Response> {
-    let form = Fields::parse(&body);
-    let (contact, message) = target(&form)?;
-    state
-        .services
-        .sandbox_call(
-            &s.caller,
-            &s.token,
-            &id,
-            SandboxAction::Revoke,
-            json!({ "from": contact.as_str(), "message_id": message }),
-        )
-        .await?;
-    Ok(done())
-}
-
-/// The contact reads what the instance sent: one message (`message_id`), or every message
-/// of the chat not read yet.
-async fn read(
-    State(state): State<AppState>,
-    s: Session,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> WebResult<Response> {
-    let form = Fields::parse(&body);
-    let contact = phone_field("contact", form.get("contact").unwrap_or_default())?;
-    let receipt = |message: &str| {
-        state.services.sandbox_call(
-            &s.caller,
-            &s.token,
-            &id,
-            SandboxAction::Receipt,
-            json!({ "message_id": message, "status": "read" }),
-        )
-    };
-    if let Some(message) = form.get("message_id") {
-        receipt(message).await?;
-        return Ok(done());
-    }
-    state.services.sandbox_instance(&s.caller, &id).await?;
-    let unread: Vec<String> = contact_thread(&state, &s, &id, &contact)
-        .await?
-        .bubbles
-        .into_iter()
-        .filter(|b| b.from_instance && !matches!(b.status, "read" | "played"))
-        .map(|b| b.message_id)
-        .collect();
-    for message in unread {
-        match receipt(&message).await {
-            // A message the node no longer remembers (sent before it restarted) stays as is.
-            Err(AppError::Client(body))
-                if body.code == zapini_shared::error::ErrorCode::NotFound => {}
-            other => {
-                other?;
-            }
-        }
-    }
-    Ok(done())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn media_kinds_from_mime_types() {
-        assert_eq!(kind_of("image/png"), "image");
-        assert_eq!(kind_of("image/webp"), "sticker");
-        assert_eq!(kind_of("audio/ogg"), "audio");
-        assert_eq!(kind_of("application/pdf"), "document");
-    }
 }
