@@ -95,7 +95,7 @@ fn resolve_node_secret(config: &mut Config) -> anyhow::Result<()> {
     let secret = match std::fs::read_to_string(&path) {
         Ok(s) if s.trim().len() >= 16 => s.trim().to_owned(),
         _ => {
-            let s = crate::service::random_secret(40);
+            let s = crate::crypto::random_secret(40);
             private_fs::write(&path, s.as_bytes())
                 .with_context(|| format!("cannot write {}", path.display()))?;
             s
@@ -368,7 +368,7 @@ impl App {
         if let Some((listener, addr)) = self.grpc {
             let listener = tokio::net::TcpListener::from_std(listener)?;
             let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-            let svc = crate::grpc::server::server(self.services.clone());
+            let svc = crate::node_api::server(self.services.clone());
             let mut stop = stop_rx.clone();
             tracing::info!(%addr, tls = self.grpc_tls.is_some(), "node gRPC listening");
             let mut builder = tonic::transport::Server::builder();
@@ -398,7 +398,7 @@ impl App {
             });
         }
         if let Some((listener, _)) = self.metrics {
-            tokio::spawn(crate::metrics::http::serve(
+            tokio::spawn(crate::http::metrics::serve(
                 self.services.clone(),
                 listener,
                 stop_rx.clone(),

@@ -104,6 +104,17 @@ pub fn mask(secret: &str) -> String {
     }
 }
 
+/// A random alphanumeric secret of `len` characters from the OS-seeded CSPRNG.
+pub fn random_secret(len: usize) -> String {
+    use rand::Rng;
+    use rand::distr::Alphanumeric;
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

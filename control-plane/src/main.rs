@@ -198,7 +198,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             };
             let (password, generated) = match password {
                 Some(p) => (p, false),
-                None => (control_plane::service::random_secret(20), true),
+                None => (control_plane::crypto::random_secret(20), true),
             };
             let (user, tenant) = services
                 .create_user(tenant_id, &tenant_name, &name, &email, &password, &role)

@@ -18,14 +18,14 @@ use zapini_shared::private_fs;
 use crate::auth::TokenCache;
 use crate::buffer::{BufferOptions, EventBuffer};
 use crate::config::{NodeConfig, ReceiptMode};
+use crate::control_api::{InstanceNodeService, SecretCheck};
 use crate::engine::sandbox::{SandboxConfig, SandboxEngine};
 use crate::engine::whatsapp::{MediaLimits, WhatsappConfig, WhatsappEngine};
 use crate::engine::{Engine, EngineEvent, EngineKind};
 use crate::grpc::client::ControlPlaneApi;
-use crate::grpc::link::{Announcement, Link};
-use crate::grpc::server::{InstanceNodeService, SecretCheck};
 use crate::http::forward::Forwarder;
 use crate::http::{AppState, router};
+use crate::link::{Announcement, Link};
 use crate::media::MediaFetcher;
 use crate::policy::PolicyState;
 use crate::pump::{self, SentLog};
@@ -225,7 +225,7 @@ impl NodeApp {
             sent_refs: SentRefs::default(),
         });
         let state = AppState {
-            metrics: Arc::new(crate::metrics::NodeMetrics::new(
+            metrics: Arc::new(crate::http::metrics::NodeMetrics::new(
                 &config.metrics,
                 buffer.clone(),
             )),
@@ -314,8 +314,11 @@ impl NodeApp {
         let (stop_tx, stop_rx) = watch::channel(false);
         if let Some((listener, addr)) = metrics {
             tracing::info!(%addr, "metrics listening");
-            let served =
-                crate::metrics::serve(state.metrics.clone(), listener, stopped(stop_rx.clone()));
+            let served = crate::http::metrics::serve(
+                state.metrics.clone(),
+                listener,
+                stopped(stop_rx.clone()),
+            );
             tokio::spawn(async move {
                 if let Err(e) = served.await {
                     tracing::warn!(error = %e, "metrics listener failed");

@@ -14,9 +14,11 @@ pub mod app;
 pub mod auth;
 pub mod buffer;
 pub mod config;
+pub mod control_api;
 pub mod engine;
 pub mod grpc;
 pub mod http;
+pub mod link;
 pub mod media;
 pub mod metrics;
 pub mod outbound;
@@ -26,4 +28,4 @@ pub mod service;
 
 pub use app::{NodeApp, NodeListeners};
 pub use config::NodeConfig;
-pub use grpc::link::RegistrationRefused;
+pub use link::RegistrationRefused;

@@ -307,6 +307,14 @@ impl From<&PhoneNumber> for Jid {
     }
 }
 
+impl PhoneNumber {
+    /// The personal-chat JID for this number (`<digits>@s.whatsapp.net`). Here, not in
+    /// `phone`, so that JIDs build on phone numbers and not the other way round.
+    pub fn to_jid(&self) -> Jid {
+        Jid::from_phone(self)
+    }
+}
+
 impl Serialize for Jid {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)

@@ -11,7 +11,6 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::ErrorBody;
-use crate::jid::Jid;
 
 /// Fewest digits accepted. Real international numbers, country code included,
 /// are at least this long; shorter input is almost always a local number.
@@ -96,11 +95,6 @@ impl PhoneNumber {
     /// The digits, by value.
     pub fn into_string(self) -> String {
         self.0
-    }
-
-    /// The personal-chat JID for this number (`<digits>@s.whatsapp.net`).
-    pub fn to_jid(&self) -> Jid {
-        Jid::from_phone(self)
     }
 }
 

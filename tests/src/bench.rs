@@ -1,5 +1,5 @@
 //! What the benchmarks (`src/bin/bench_*.rs`) share: their `--flag value` command lines and
-//! the percentiles they print.
+//! the percentiles they print (what they read of processes is [`crate::procfs`]).
 
 use anyhow::Context;
 
@@ -15,9 +15,9 @@ pub fn flags() -> anyhow::Result<Vec<(String, String)>> {
 }
 
 /// The `p` quantile (0.0–1.0) of ascending `sorted` samples, nearest rank; 0 when empty.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub fn percentile<T: Copy + Default>(sorted: &[T], p: f64) -> T {
     if sorted.is_empty() {
-        return 0.0;
+        return T::default();
     }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -33,6 +33,7 @@ mod tests {
         assert_eq!(percentile(&v, 0.5), 51.0);
         assert_eq!(percentile(&v, 0.99), 99.0);
         assert_eq!(percentile(&v, 1.0), 100.0);
-        assert_eq!(percentile(&[], 0.99), 0.0);
+        assert_eq!(percentile::<f64>(&[], 0.99), 0.0);
+        assert_eq!(percentile(&[10u32, 20, 30], 0.5), 20);
     }
 }

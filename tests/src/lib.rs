@@ -9,6 +9,7 @@ pub mod bench;
 pub mod dashboard;
 pub mod harness;
 pub mod process;
+pub mod procfs;
 pub mod receiver;
 
 use std::net::{SocketAddr, TcpListener};

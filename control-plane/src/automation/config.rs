@@ -188,8 +188,9 @@ pub fn prepare(
             }
             c.secret = match c.secret.filter(|k| !k.is_empty()) {
                 Some(k) => Some(secrets.seal(&k)),
-                None => keep("secret")
-                    .or_else(|| Some(secrets.seal(&crate::service::random_secret(40)))),
+                None => {
+                    keep("secret").or_else(|| Some(secrets.seal(&crate::crypto::random_secret(40))))
+                }
             };
             Ok(serde_json::to_value(c).unwrap_or_default())
         }

@@ -6,7 +6,7 @@
 //! - a message our automation sent is recognised by its client reference (see [`ClientRef`]).
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -257,7 +257,7 @@ async fn pause_for_human<C: ConnectionTrait>(
     s: &automation_session::Model,
     now: DateTime<Utc>,
 ) -> AppResult<()> {
-    super::session_life::mark_paused(
+    mark_paused(
         conn,
         s.id,
         s.conversation_id,
@@ -267,6 +267,40 @@ async fn pause_for_human<C: ConnectionTrait>(
         now,
     )
     .await
+}
+
+/// Marks a session paused with `reason`, and its conversation's automation paused by `by` with
+/// `why` (what people read), in the caller's transaction.
+pub(crate) async fn mark_paused<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    session_id: i64,
+    conversation_id: i64,
+    reason: &str,
+    by: &str,
+    why: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    automation_session::Entity::update_many()
+        .col_expr(automation_session::Column::Status, Expr::value("paused"))
+        .col_expr(automation_session::Column::PauseReason, Expr::value(reason))
+        .col_expr(automation_session::Column::UpdatedAt, Expr::value(now))
+        .filter(automation_session::Column::Id.eq(session_id))
+        .exec(conn)
+        .await?;
+    conversation::Entity::update_many()
+        .col_expr(conversation::Column::AutomationPaused, Expr::value(true))
+        .col_expr(conversation::Column::AutomationPausedAt, Expr::value(now))
+        .col_expr(conversation::Column::AutomationPausedBy, Expr::value(by))
+        .col_expr(
+            conversation::Column::AutomationPauseReason,
+            Expr::value(why),
+        )
+        .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
+        .filter(conversation::Column::Id.eq(conversation_id))
+        .filter(conversation::Column::AutomationPaused.eq(false))
+        .exec(conn)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

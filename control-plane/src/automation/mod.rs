@@ -1,23 +1,17 @@
-//! Automations that answer: the engine that turns incoming messages into answered turns
-//! (`intake` in the ingest transaction, `worker` claiming and sending, `engine` deciding),
-//! the automations themselves (`flow`, `bot` for the tenant's own webhook bot, `agent` for an
-//! OpenAI-compatible model with AI Functions), their `settings` and `config`, and the one
-//! `outbound` client every call to a tenant's URL goes through.
+//! Automations themselves, below the use-cases: the flow model and its interpreter
+//! ([`flow`]), an automation's [`settings`] and [`config`] (the webhook bot's and the AI
+//! agent's), what a turn decides ([`plan`]), which automations answer a chat (`active`), the
+//! [`intake`] that queues turns inside the ingest transaction, AI Functions' definitions and
+//! calls ([`functions`]), and the one [`outbound`] client every call to a tenant's URL goes
+//! through. Running them (the turn worker, the engine, the bot and agent calls, sessions) is
+//! `service::automation`; nothing here takes `Services`.
 
-mod active;
-pub mod agent;
-pub mod bot;
+pub(crate) mod active;
 pub mod config;
-mod delivery;
-pub mod engine;
 pub mod flow;
-mod flow_turn;
 pub mod functions;
 pub mod intake;
 pub(crate) mod lookup;
 pub mod outbound;
 pub mod plan;
-mod session_life;
-pub mod sessions;
 pub mod settings;
-pub mod worker;

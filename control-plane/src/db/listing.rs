@@ -1,8 +1,11 @@
-//! What every paginated, searchable list shares: the row offset of a page and the
-//! case-insensitive "contains" of a search box.
+//! What every paginated, searchable list shares: the row offset of a page, one page with the
+//! total, and the case-insensitive "contains" of a search box.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{ColumnTrait, Condition};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QuerySelect,
+    Select,
+};
 
 /// The rows before `page` (1-based). Databases take a signed 64-bit offset: a page past it is
 /// simply empty.
@@ -11,6 +14,27 @@ pub fn offset(page: u64, per_page: u64) -> u64 {
         page.saturating_sub(1).saturating_mul(per_page),
         i64::MAX.unsigned_abs(),
     )
+}
+
+/// Page `page` (1-based) of `query` in its order, and how many rows it matches in all.
+pub async fn page_of<E, C>(
+    db: &C,
+    query: Select<E>,
+    page: u64,
+    per_page: u64,
+) -> Result<(Vec<E::Model>, u64), DbErr>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    C: ConnectionTrait,
+{
+    let total = query.clone().count(db).await?;
+    let rows = query
+        .offset(offset(page, per_page))
+        .limit(per_page)
+        .all(db)
+        .await?;
+    Ok((rows, total))
 }
 
 /// `%term%` in lower case, with `%`, `_` and `\` dropped so a user's text never acts as a
@@ -25,6 +49,14 @@ pub fn contains_any<C: ColumnTrait>(term: &str, columns: &[C]) -> Condition {
     columns.iter().fold(Condition::any(), |any, c| {
         any.add(Expr::expr(Func::lower(Expr::col(*c))).like(pattern.clone()))
     })
+}
+
+/// What a search box asks for: rows where any of `columns` contains its text, ignoring case;
+/// `None` when the box is missing or blank.
+pub fn search<C: ColumnTrait>(term: Option<&str>, columns: &[C]) -> Option<Condition> {
+    term.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| contains_any(t, columns))
 }
 
 #[cfg(test)]

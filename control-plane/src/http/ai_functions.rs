@@ -19,9 +19,9 @@ use super::conversations::query::{boolean, or_blank, page, per_page, query, stri
 use super::extract::{Auth, Json};
 use crate::automation::functions::body::{CreateBody, FunctionBody};
 use crate::automation::functions::model::FunctionType;
-use crate::automation::functions::service::FunctionFilter;
 use crate::automation::functions::views::{ExecutionView, FunctionView};
 use crate::error::{AppError, AppResult};
+use crate::service::functions::FunctionFilter;
 
 const UUID_EXAMPLE: &str = "9b2f0c1e-7d3a-4e5b-8c6d-1a2b3c4d5e6f";
 const INTEGRATION_EXAMPLE: &str = "3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b";

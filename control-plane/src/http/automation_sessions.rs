@@ -15,8 +15,8 @@ use super::AppState;
 use super::conversations::Params;
 use super::conversations::query::{or_blank, page, per_page, query, string, uuid};
 use super::extract::{Auth, Json};
-use crate::automation::sessions::{SessionFilter, SessionView};
 use crate::error::{AppError, AppResult};
+use crate::service::automation::sessions::{SessionFilter, SessionView};
 
 /// Query of `GET /automation/sessions`, read by [`Params`] (blank values read as absent).
 pub struct SessionQuery;

@@ -1,6 +1,6 @@
 //! `GET /health`: liveness and database reachability, and `GET /health/ready`: readiness
 //! (database, migrations, gRPC listener); both without authentication. Also `GET /metrics` on
-//! the API port, behind the metrics token (rendered by `metrics::http`).
+//! the API port, behind the metrics token (rendered by `http::metrics`).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -183,5 +183,5 @@ pub async fn api_scrape(State(state): State<AppState>, req: Request) -> Response
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return resp;
     }
-    crate::metrics::http::render(&state.services).await
+    crate::http::metrics::render(&state.services).await
 }

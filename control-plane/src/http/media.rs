@@ -18,8 +18,8 @@ use super::extract::{Auth, Query};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 use crate::media::formats::MediaKind;
-use crate::media::library::{MediaView, Upload};
 use crate::media::storage::Reader;
+use crate::service::media::{MediaView, Upload};
 
 /// The `multipart/form-data` body of `POST /media/upload`, as the document shows it: other
 /// fields are ignored, but their names cannot hold a quote, a backslash or a control character
@@ -297,10 +297,10 @@ pub struct SignedQuery {
 }
 
 impl SignedQuery {
-    fn signed(&self) -> Option<crate::media::library::SignedQuery<'_>> {
+    fn signed(&self) -> Option<crate::service::media::SignedQuery<'_>> {
         self.signature
             .as_deref()
-            .map(|signature| crate::media::library::SignedQuery {
+            .map(|signature| crate::service::media::SignedQuery {
                 expires: self.expires,
                 signature,
             })

@@ -25,6 +25,7 @@ pub mod instances;
 pub mod kanban;
 pub mod media;
 pub mod messages;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod tags;
@@ -251,6 +252,6 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .layer(crate::metrics::http::layer(&state.services.metrics))
+        .layer(metrics::layer(&state.services.metrics))
         .with_state(state)
 }

@@ -142,7 +142,7 @@ pub async fn find<C: ConnectionTrait>(
 impl Services {
     /// The worker: until `stop`, claims due jobs every [`TICK`] and runs them.
     pub async fn run_jobs(self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let owner = format!("jobs-{}", crate::service::random_secret(12));
+        let owner = format!("jobs-{}", crate::crypto::random_secret(12));
         let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
         loop {
             if *stop.borrow() {

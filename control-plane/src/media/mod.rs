@@ -1,11 +1,10 @@
-//! Everything about media bytes: formats and limits ([`formats`]), the storage seam
-//! ([`storage`]), signed URLs ([`MediaUrls`]), the library's use-cases ([`library`]: uploads,
-//! downloads, cleanup, the nodes' fetch) and a message's media ([`message_media`]: its JSON as
-//! stored and shown, its bytes fetched once from the node and kept). Bytes stream through,
-//! never whole in memory.
+//! Media bytes below the use-cases: formats and limits ([`formats`]), the storage seam
+//! ([`storage`]), signed URLs ([`MediaUrls`]) and a message's media JSON as stored and shown
+//! ([`message_media`]). The library's use-cases (uploads, downloads, cleanup, the nodes'
+//! fetch, a message's bytes fetched once from the node and kept) are `service::media`. Bytes
+//! stream through, never whole in memory.
 
 pub mod formats;
-pub mod library;
 pub mod message_media;
 pub mod storage;
 
@@ -19,8 +18,8 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 /// A new library file's public id (`media_…`): an upload's, or a message's media kept.
-fn new_public_id() -> String {
-    format!("media_{}", crate::service::random_secret(24))
+pub(crate) fn new_public_id() -> String {
+    format!("media_{}", crate::crypto::random_secret(24))
 }
 
 /// Builds and checks the URLs Zapini hands out for media: `{base}/api/v1/media/{id}/content`

@@ -2,18 +2,16 @@
 //!
 //! Events are counted where they happen, through the `metrics` facade (the recorder is the
 //! process's one, `zapini_shared::metrics::install`): HTTP requests by route template (the
-//! layer in [`http`]), gRPC calls by method and code ([`grpc`]), ingest batches, webhook
-//! attempts, rate-limit refusals. Figures that live in the database or in memory (instances by
-//! status and engine, the webhook outbox, connected nodes, database pools) are read when
-//! `/metrics` is scraped ([`sample`]): a few indexed queries per scrape, fresh every time, no
-//! background task.
+//! layer in `http::metrics`), gRPC calls by method and code ([`grpc`]), ingest batches,
+//! webhook attempts, rate-limit refusals. Figures that live in the database or in memory
+//! (instances by status and engine, the webhook outbox, connected nodes, database pools) are
+//! read when `/metrics` is scraped (`http::metrics::sample`): a few indexed queries per
+//! scrape, fresh every time, no background task.
 //!
 //! Served on `ZAPINI_METRICS_ADDR` (its own listener, no auth) and, with `ZAPINI_METRICS_TOKEN`,
 //! on the API port behind that bearer token; never on the API port unauthenticated.
 
 pub mod grpc;
-pub mod http;
-pub mod sample;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};

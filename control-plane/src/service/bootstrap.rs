@@ -4,7 +4,8 @@
 use sea_orm::{EntityTrait, PaginatorTrait};
 use secrecy::ExposeSecret;
 
-use super::{Services, random_secret};
+use super::Services;
+use crate::crypto::random_secret;
 use crate::db::entities::user;
 use crate::error::AppResult;
 

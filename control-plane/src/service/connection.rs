@@ -134,7 +134,7 @@ impl Services {
                 .exec(&self.db)
                 .await?;
             self.live
-                .instance(inst.tenant_id, inst.uuid, super::live::Topic::Status);
+                .instance(inst.tenant_id, inst.uuid, crate::live::Topic::Status);
         }
         Ok(StatusView {
             id: inst.id,

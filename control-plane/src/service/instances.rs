@@ -269,7 +269,7 @@ impl Services {
             starter.start(model.uuid, &model.engine);
         }
         self.live
-            .instance(model.tenant_id, model.uuid, super::live::Topic::Status);
+            .instance(model.tenant_id, model.uuid, crate::live::Topic::Status);
         Ok(view(&model, 0))
     }
 
@@ -332,7 +332,7 @@ impl Services {
             .push(model.uuid, super::nodes::NodePush::Policy(policy));
         let sent = self.sent_today(model.id).await?;
         self.live
-            .instance(model.tenant_id, model.uuid, super::live::Topic::Status);
+            .instance(model.tenant_id, model.uuid, crate::live::Topic::Status);
         Ok(view(&model, sent))
     }
 
@@ -347,7 +347,7 @@ impl Services {
         }
         self.route_cache.invalidate_all();
         self.live
-            .instance(caller.tenant().0, uuid, super::live::Topic::Status);
+            .instance(caller.tenant().0, uuid, crate::live::Topic::Status);
         Ok(uuid)
     }
 

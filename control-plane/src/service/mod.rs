@@ -1,18 +1,26 @@
 //! Use-cases shared by HTTP and gRPC. Services own transactions and tenant scoping; they
 //! return domain data and [`crate::error::AppError`], never HTTP types.
+//!
+//! [`Services`] is the hub every use-case takes. What it holds comes from the layers below
+//! (storage, signed URLs, the outbox's signal, the outbound client, live news, metrics), and
+//! nothing below takes it: an area's model lives in its own module (`automation`, `media`,
+//! `webhooks`) and its use-cases here (`service::automation`, `service::functions`,
+//! `service::media`, `service::webhooks`).
 
 pub mod auth;
+pub mod automation;
 pub mod bootstrap;
 pub mod connection;
 pub mod contacts;
 pub mod edge;
 pub mod flows;
+pub mod functions;
 pub mod groups;
 pub mod inbox;
 pub mod incoming;
 pub mod ingest;
 pub mod instances;
-pub mod live;
+pub mod media;
 pub mod message_types;
 pub mod nodes;
 pub mod quotas;
@@ -72,20 +80,9 @@ pub struct Services {
     /// Wakes the automation turn worker after turns were queued.
     pub automation_signal: Arc<tokio::sync::Notify>,
     /// News for the dashboard's live updates.
-    pub live: live::LiveBus,
+    pub live: crate::live::LiveBus,
     /// HTTP calls to nodes on a person's behalf (the sandbox phone; see [`sandbox`]).
     pub node_http: reqwest::Client,
-}
-
-/// A random alphanumeric secret of `len` characters from the OS-seeded CSPRNG.
-pub fn random_secret(len: usize) -> String {
-    use rand::Rng;
-    use rand::distr::Alphanumeric;
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
 }
 
 /// A node's timestamp in milliseconds as a time; now when it is out of range.
@@ -126,7 +123,7 @@ impl Services {
         let node_secret = config
             .node_secret
             .clone()
-            .unwrap_or_else(|| secrecy::SecretString::from(random_secret(40)));
+            .unwrap_or_else(|| secrecy::SecretString::from(crate::crypto::random_secret(40)));
         // App::build always resolves a key (configured or kept in the data directory); only
         // one-shot CLI tools, which seal nothing, get a throwaway one.
         let key = config
@@ -174,7 +171,7 @@ impl Services {
             metrics: crate::metrics::Metrics::default(),
             outbound,
             automation_signal: Arc::default(),
-            live: live::LiveBus::default(),
+            live: crate::live::LiveBus::default(),
             node_http,
             bookkeeping_db: db.clone(),
             db,
@@ -245,5 +242,33 @@ impl Services {
             .await?;
         self.forget_tenant_budgets(tenant).await;
         Ok(())
+    }
+}
+
+impl Services {
+    /// News of `topic` on an instance known by its row id, after a commit (the instance's
+    /// UUID is looked up only when someone watches).
+    pub(crate) async fn live_news(
+        &self,
+        tenant_id: i64,
+        instance_id: i64,
+        topic: crate::live::Topic,
+    ) {
+        use sea_orm::EntityTrait;
+        if !self.live.is_watched() {
+            return;
+        }
+        let uuid = crate::db::entities::instance::Entity::find_by_id(instance_id)
+            .one(&self.db)
+            .await
+            .ok()
+            .flatten()
+            .map(|i| i.uuid);
+        self.live.send(crate::live::LiveEvent {
+            tenant_id,
+            topic,
+            instance: uuid,
+            conversation: None,
+        });
     }
 }

@@ -9,7 +9,8 @@ use zapini_shared::error::ErrorCode;
 use zapini_shared::signing::sha256_hex;
 use zapini_shared::time::format_secs;
 
-use super::{Services, random_secret};
+use super::Services;
+use crate::crypto::random_secret;
 use crate::db::TenantScoped;
 use crate::db::entities::instance_token;
 use crate::domain::Caller;

@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -20,7 +20,7 @@ use crate::db::TenantScoped;
 use crate::db::entities::{instance, webhook_attempt, webhook_delivery, webhook_endpoint};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
-use crate::service::live::Topic;
+use crate::live::Topic;
 use crate::webhooks::{DELIVERED, FAILED, PENDING, Subscription, events::NAMES};
 
 /// A `PUT /instances/{id}/webhook` body, parsed.
@@ -258,7 +258,7 @@ impl Services {
                 let (secret, shown) = match input.secret {
                     Some(s) => (s, None),
                     None => {
-                        let s = format!("whsec_{}", super::random_secret(32));
+                        let s = format!("whsec_{}", crate::crypto::random_secret(32));
                         (s.clone(), Some(s))
                     }
                 };
@@ -382,13 +382,13 @@ impl Services {
         if let Some(since) = filter.since {
             query = query.filter(webhook_delivery::Column::CreatedAt.gte(since));
         }
-        let total = query.clone().count(&self.db).await?;
-        let rows = query
-            .order_by_desc(webhook_delivery::Column::Id)
-            .offset(page.offset())
-            .limit(page.limit())
-            .all(&self.db)
-            .await?;
+        let (rows, total) = crate::db::listing::page_of(
+            &self.db,
+            query.order_by_desc(webhook_delivery::Column::Id),
+            page.page,
+            page.limit(),
+        )
+        .await?;
         let views = rows.into_iter().map(delivery_view).collect();
         Ok((views, page.meta(total)))
     }

@@ -1,5 +1,5 @@
 //! `GET /dashboard/events`: the signed-in tenant's live news as server-sent events (see
-//! [`crate::service::live`]). Each event is `event: <topic>` with
+//! [`crate::live`]). Each event is `event: <topic>` with
 //! `data: {"topic", "instance", "conversation"}`; the page's script reloads the fragments
 //! that show that topic. A watcher that fell behind gets `event: reload`. A comment every
 //! 15 s keeps proxies from closing the stream; a tenant holds at most 64 streams at once.

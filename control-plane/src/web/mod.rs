@@ -8,7 +8,7 @@
 //! - [`render`]: the templates (`templates/`, minijinja, escaped by default) and error pages;
 //! - [`assets`]: the embedded static files (`static/`: our CSS and script, htmx with its
 //!   licence; nothing loads from elsewhere);
-//! - [`live`]: server-sent events from [`crate::service::live`], which pages turn into
+//! - [`live`]: server-sent events from [`crate::live`], which pages turn into
 //!   fragment reloads;
 //! - one module per section: [`instances`], [`sandbox`], [`inbox`], [`contacts`],
 //!   [`webhooks`], [`automations`], [`crm`], [`account`].

@@ -246,7 +246,7 @@ fn login_form(
     email: &str,
     error: Option<String>,
 ) -> WebResult<Response> {
-    let csrf = crate::service::random_secret(32);
+    let csrf = crate::crypto::random_secret(32);
     let body = render::render(
         "login.html",
         LoginCtx {

@@ -128,7 +128,7 @@ async fn save(
     let pairs = form_pairs(&raw);
     let rotate = !form_value(&pairs, "rotate").is_empty();
     let typed = form_value(&pairs, "webhook_secret");
-    let generated = rotate.then(|| format!("whsec_{}", crate::service::random_secret(32)));
+    let generated = rotate.then(|| format!("whsec_{}", crate::crypto::random_secret(32)));
     let secret = match (&generated, typed.is_empty()) {
         (Some(g), _) => Some(g.clone()),
         (None, false) => Some(typed.to_owned()),

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use control_plane::service::live::Topic;
+use control_plane::live::Topic;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -34,7 +34,7 @@ fn last_segment(redirect: &Option<String>) -> String {
 
 /// Waits (at most 20 s) for news of `topic` on the live bus.
 async fn news(
-    rx: &mut tokio::sync::broadcast::Receiver<control_plane::service::live::LiveEvent>,
+    rx: &mut tokio::sync::broadcast::Receiver<control_plane::live::LiveEvent>,
     topic: Topic,
 ) {
     tokio::time::timeout(Duration::from_secs(20), async {

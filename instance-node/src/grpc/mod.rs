@@ -1,9 +1,7 @@
-//! Everything gRPC: the `InstanceNode` server the control plane calls, and the client side
-//! of `ControlPlane` (registration, lease, events stream, token checks). This is the only
-//! module that sees prost types.
+//! The node's side of the `ControlPlane` gRPC service: the client ([`client`]) and the
+//! conversions between engine types and prost messages ([`convert`]). The link that keeps
+//! the node registered is `link`; the `InstanceNode` server the control plane calls is
+//! `control_api`. These three are the only modules that see prost types.
 
 pub mod client;
 pub mod convert;
-pub mod link;
-pub mod server;
-pub mod status;

@@ -9,6 +9,7 @@ pub mod forward;
 pub mod health;
 pub mod limit;
 pub mod messages;
+pub mod metrics;
 pub mod sandbox;
 pub mod status;
 
@@ -33,7 +34,7 @@ pub struct AppState {
     pub tokens: TokenCache,
     pub forward: Arc<Forwarder>,
     pub limiter: Arc<limit::EdgeLimiter>,
-    pub metrics: Arc<crate::metrics::NodeMetrics>,
+    pub metrics: Arc<metrics::NodeMetrics>,
 }
 
 async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -69,11 +70,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         // Never forwarded: 404 without ZAPINI_METRICS_TOKEN, 401 without that bearer token.
-        .route("/metrics", get(crate::metrics::scrape))
+        .route("/metrics", get(metrics::scrape))
         .merge(authed)
         .fallback(forward::fallback)
         .method_not_allowed_fallback(forward::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), limit::limit))
-        .layer(crate::metrics::http_layer(&state.metrics))
+        .layer(metrics::http_layer(&state.metrics))
         .with_state(state)
 }

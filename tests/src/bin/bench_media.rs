@@ -9,43 +9,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde_json::{Value, json};
+use zapini_e2e::process::free_port;
+use zapini_e2e::procfs::{RssPeak, memory, mib};
 use zapini_e2e::target_bin;
 
 const SIZE: usize = 100 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// Samples the RSS of `pid` until `stop` is set; returns the largest value seen (KiB).
-fn sampler(
-    pid: u32,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> std::thread::JoinHandle<u64> {
-    std::thread::spawn(move || {
-        let mut peak = 0;
-        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            peak = peak.max(rss_kib(pid).unwrap_or(0));
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        peak.max(rss_kib(pid).unwrap_or(0))
-    })
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -108,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
         .send()
         .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle = rss_kib(pid).unwrap_or(0);
+    let idle = memory(pid)?.rss;
 
     // The document, generated as it is sent: the client holds 64 KiB at a time.
     let body = futures::stream::iter((0..SIZE / CHUNK).map(|i| {
@@ -122,8 +91,7 @@ async fn main() -> anyhow::Result<()> {
         reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(body), SIZE as u64)
             .file_name("report.pdf");
     let form = reqwest::multipart::Form::new().part("file", part);
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watch = sampler(pid, stop.clone());
+    let watch = RssPeak::follow(pid, Duration::from_millis(5));
     let t0 = Instant::now();
     let resp = client
         .post(format!("{base}/api/v1/media/upload"))
@@ -134,8 +102,7 @@ async fn main() -> anyhow::Result<()> {
     let status = resp.status();
     let uploaded: Value = resp.json().await?;
     let upload_secs = t0.elapsed().as_secs_f64();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let upload_peak = watch.join().unwrap_or(0);
+    let upload_peak = watch.stop().rss;
     anyhow::ensure!(status == 201, "upload answered {status}: {uploaded}");
 
     // And back: streamed from storage.
@@ -143,8 +110,7 @@ async fn main() -> anyhow::Result<()> {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watch = sampler(pid, stop.clone());
+    let watch = RssPeak::follow(pid, Duration::from_millis(5));
     let t0 = Instant::now();
     let mut resp = client.get(&url).send().await?;
     let mut got = 0usize;
@@ -152,25 +118,23 @@ async fn main() -> anyhow::Result<()> {
         got += chunk.len();
     }
     let download_secs = t0.elapsed().as_secs_f64();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let download_peak = watch.join().unwrap_or(0);
+    let download_peak = watch.stop().rss;
     anyhow::ensure!(got == SIZE, "downloaded {got} bytes");
 
-    let mib = |kib: u64| kib as f64 / 1024.0;
     println!(
         "control-plane {} (pid {pid}), SQLite and files under a temp dir",
         bin.display()
     );
-    println!("idle RSS after a warm-up upload: {:.1} MiB", mib(idle));
+    println!("idle RSS after a warm-up upload: {}", mib(idle));
     println!(
-        "100 MiB document upload: {:.2} s ({:.0} MiB/s), peak RSS {:.1} MiB, growth {:.1} MiB",
+        "100 MiB document upload: {:.2} s ({:.0} MiB/s), peak RSS {}, growth {}",
         upload_secs,
         100.0 / upload_secs,
         mib(upload_peak),
         mib(upload_peak.saturating_sub(idle))
     );
     println!(
-        "100 MiB download (signed url): {:.2} s ({:.0} MiB/s), peak RSS {:.1} MiB, growth {:.1} MiB",
+        "100 MiB download (signed url): {:.2} s ({:.0} MiB/s), peak RSS {}, growth {}",
         download_secs,
         100.0 / download_secs,
         mib(download_peak),

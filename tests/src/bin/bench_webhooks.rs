@@ -35,6 +35,7 @@ use serde_json::json;
 use tokio::time::Instant;
 use uuid::Uuid;
 use zapini_e2e::bench::percentile;
+use zapini_e2e::procfs::{memory, mib};
 use zapini_e2e::receiver::Receiver;
 use zapini_e2e::{Api, ControlPlane, NODE_SECRET, config, sign_report};
 
@@ -66,16 +67,9 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+/// This process's RSS.
+fn rss() -> String {
+    memory(std::process::id()).map_or_else(|_| "?".to_owned(), |m| mib(m.rss))
 }
 
 #[tokio::main]
@@ -182,7 +176,7 @@ async fn main() -> anyhow::Result<()> {
         args.backlog,
         insert_started.elapsed().as_secs_f64()
     );
-    let rss_before = rss_mib();
+    let rss_before = rss();
     let log = receiver
         .wait_until(Duration::from_secs(600), "the backlog delivered", |log| {
             log.iter().filter(|r| r.ok()).count() >= args.backlog
@@ -195,13 +189,13 @@ async fn main() -> anyhow::Result<()> {
     let last = log.last().map(|r| r.at).unwrap_or(first);
     let span = last.duration_since(first).as_secs_f64().max(1e-9);
     println!(
-        "backlog drain: {} deliveries in {:.2} s = {:.0} deliveries/s (first arrival {:.0} ms after queueing; process RSS {:.1} -> {:.1} MiB)",
+        "backlog drain: {} deliveries in {:.2} s = {:.0} deliveries/s (first arrival {:.0} ms after queueing; process RSS {} -> {})",
         args.backlog,
         span,
         args.backlog as f64 / span,
         first.duration_since(started.into_std()).as_secs_f64() * 1000.0,
         rss_before,
-        rss_mib()
+        rss()
     );
 
     // The dispatcher records outcomes after the arrivals: the live phase starts once the

@@ -27,7 +27,7 @@ const REDACTED: &str = "[REDACTED]";
 const URL_REDACTED: &str = "REDACTED";
 
 /// A function ready to run: its stored form, parsed, credentials opened.
-pub(super) struct Definition {
+pub(crate) struct Definition {
     pub function_type: FunctionType,
     pub method: HttpMethod,
     pub url: Option<String>,
@@ -58,7 +58,7 @@ impl Definition {
 /// Checks `args` against the parameters: an object, every required parameter present (not
 /// null), each value of its type and among its `enum`. Returns the declared arguments only
 /// (others are not sent).
-pub(super) fn check_arguments(
+pub(crate) fn check_arguments(
     params: &[Parameter],
     args: &Value,
 ) -> Result<Map<String, Value>, String> {
@@ -147,7 +147,7 @@ fn sensitive_header(name: &str) -> bool {
 }
 
 /// Replaces every occurrence of a secret in `text`.
-pub(super) fn redact(text: &str, secrets: &[String]) -> String {
+pub(crate) fn redact(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_owned();
     for s in secrets {
         if out.contains(s.as_str()) {
@@ -158,7 +158,7 @@ pub(super) fn redact(text: &str, secrets: &[String]) -> String {
 }
 
 /// A call ready to make, and how it is recorded.
-pub(super) struct Prepared {
+pub(crate) struct Prepared {
     pub request: OutRequest,
     pub method: String,
     pub logged_url: String,
@@ -167,7 +167,7 @@ pub(super) struct Prepared {
 }
 
 /// Builds the request for checked arguments.
-pub(super) fn prepare(def: &Definition, args: &Map<String, Value>) -> Result<Prepared, String> {
+pub(crate) fn prepare(def: &Definition, args: &Map<String, Value>) -> Result<Prepared, String> {
     let Some(raw_url) = def.url.as_deref() else {
         return Err("The function has no endpoint_url to call.".into());
     };
@@ -267,7 +267,7 @@ fn agent_value(text: &str) -> Value {
 }
 
 /// The recorded and returned outcome of a call.
-pub(super) struct Finished {
+pub(crate) struct Finished {
     pub status: &'static str,
     pub http_status: Option<u16>,
     pub excerpt: Option<String>,
@@ -276,7 +276,7 @@ pub(super) struct Finished {
     pub result: Value,
 }
 
-pub(super) fn finish(outcome: Result<OutResponse, OutError>, secrets: &[String]) -> Finished {
+pub(crate) fn finish(outcome: Result<OutResponse, OutError>, secrets: &[String]) -> Finished {
     match outcome {
         Ok(resp) => {
             let text = redact(&String::from_utf8_lossy(&resp.body), secrets);

@@ -1,21 +1,17 @@
 //! AI Functions: tools of an `ai_agent` integration that call the tenant's endpoints. This
 //! module owns their definition and validation ([`model`], [`body`] read field by field in
-//! `fields`, [`auth`]), their storage and the API's use-cases ([`service`], `runs`), and
-//! running them ([`executor`] with `call`): argument checks, the request (query string or
-//! JSON body, credentials), one call through the outbound client (never retried), and the
-//! execution log with secrets redacted.
+//! `fields`, [`auth`]), their views, and one call ([`call`]): argument checks, the request
+//! (query string or JSON body, credentials) and its answer with secrets redacted. Their
+//! storage, the API's use-cases and the execution log are `service::functions`.
 //!
 //! It must not reach the network any other way than `Services::outbound`, and never shows or
 //! records a credential in clear.
 
 pub mod auth;
 pub mod body;
-mod call;
-pub mod executor;
-mod fields;
+pub(crate) mod call;
+pub(crate) mod fields;
 pub mod model;
-mod runs;
-pub mod service;
 pub mod views;
 
 use serde_json::Value;

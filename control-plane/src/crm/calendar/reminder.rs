@@ -292,7 +292,7 @@ impl Services {
             self.webhook_signal.notify();
         }
         if marked == 1 {
-            self.live_news(m.tenant_id, m.instance_id, crate::service::live::Topic::Crm)
+            self.live_news(m.tenant_id, m.instance_id, crate::live::Topic::Crm)
                 .await;
         }
         Ok(())

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, Select,
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -50,7 +50,7 @@ fn not_found() -> AppError {
     AppError::not_found(ErrorCode::NotFound, "Appointment")
 }
 
-use crate::db::listing::offset;
+use crate::db::listing::page_of;
 
 /// The `appointment.*` occurrence: `sub` picks the name (`created`, `updated`,
 /// `reminder_sent`).
@@ -155,14 +155,14 @@ impl Services {
         q = q
             .filter(appointment::Column::StartsAt.gte(from))
             .filter(appointment::Column::StartsAt.lt(to));
-        let total = q.clone().count(&self.db).await?;
-        let rows = q
-            .order_by_asc(appointment::Column::StartsAt)
-            .order_by_asc(appointment::Column::Id)
-            .offset(offset(filter.page, filter.per_page))
-            .limit(filter.per_page)
-            .all(&self.db)
-            .await?;
+        let (rows, total) = page_of(
+            &self.db,
+            q.order_by_asc(appointment::Column::StartsAt)
+                .order_by_asc(appointment::Column::Id),
+            filter.page,
+            filter.per_page,
+        )
+        .await?;
         let uuids = self
             .appointment_instance_uuids(rows.iter().map(|r| r.instance_id).collect())
             .await?;
@@ -246,12 +246,8 @@ impl Services {
         if queued > 0 {
             self.webhook_signal.notify();
         }
-        self.live_news(
-            saved.tenant_id,
-            saved.instance_id,
-            crate::service::live::Topic::Crm,
-        )
-        .await;
+        self.live_news(saved.tenant_id, saved.instance_id, crate::live::Topic::Crm)
+            .await;
         Ok(view)
     }
 
@@ -336,12 +332,8 @@ impl Services {
         if queued > 0 {
             self.webhook_signal.notify();
         }
-        self.live_news(
-            saved.tenant_id,
-            saved.instance_id,
-            crate::service::live::Topic::Crm,
-        )
-        .await;
+        self.live_news(saved.tenant_id, saved.instance_id, crate::live::Topic::Crm)
+            .await;
         Ok(view)
     }
 
@@ -377,7 +369,7 @@ impl Services {
         if queued > 0 {
             self.webhook_signal.notify();
         }
-        self.live_news(m.tenant_id, m.instance_id, crate::service::live::Topic::Crm)
+        self.live_news(m.tenant_id, m.instance_id, crate::live::Topic::Crm)
             .await;
         Ok(())
     }

@@ -8,7 +8,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    QueryOrder, Select,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -22,12 +22,13 @@ use super::model::{
 };
 use super::views::{FunctionView, FunctionWithKey, LogView};
 use crate::automation::functions::model::FieldErrors;
-use crate::automation::functions::service::Page;
 use crate::automation::lookup::uuids_by_id;
+use crate::crypto::random_secret;
 use crate::db::entities::{external_function, external_function_log, instance};
 use crate::domain::{Caller, InstanceId, TenantId, UserId};
 use crate::error::{AppError, AppResult};
-use crate::service::{Services, random_secret};
+use crate::service::Services;
+use crate::service::functions::Page;
 
 /// The list filters.
 #[derive(Debug, Default, Clone)]
@@ -57,7 +58,7 @@ fn duplicate_slug(slug: &str) -> AppError {
     )
 }
 
-use crate::db::listing::offset;
+use crate::db::listing::page_of;
 
 /// Today (UTC) as the call counter stores it.
 pub(super) fn today() -> String {
@@ -236,28 +237,23 @@ impl Services {
         if let Some(e) = filter.enabled {
             q = q.filter(external_function::Column::IsEnabled.eq(e));
         }
-        if let Some(s) = filter
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            q = q.filter(crate::db::listing::contains_any(
-                s,
-                &[
-                    external_function::Column::Name,
-                    external_function::Column::Slug,
-                    external_function::Column::Description,
-                ],
-            ));
+        if let Some(c) = crate::db::listing::search(
+            filter.search.as_deref(),
+            &[
+                external_function::Column::Name,
+                external_function::Column::Slug,
+                external_function::Column::Description,
+            ],
+        ) {
+            q = q.filter(c);
         }
-        let total = q.clone().count(&self.db).await?;
-        let rows = q
-            .order_by_desc(external_function::Column::Id)
-            .offset(offset(filter.page, filter.per_page))
-            .limit(filter.per_page)
-            .all(&self.db)
-            .await?;
+        let (rows, total) = page_of(
+            &self.db,
+            q.order_by_desc(external_function::Column::Id),
+            filter.page,
+            filter.per_page,
+        )
+        .await?;
         Ok(Page {
             items: self.external_views(&rows).await?,
             total,
@@ -499,13 +495,13 @@ impl Services {
         if let Some(s) = success {
             q = q.filter(external_function_log::Column::Success.eq(s));
         }
-        let total = q.clone().count(&self.db).await?;
-        let rows = q
-            .order_by_desc(external_function_log::Column::Id)
-            .offset(offset(page, per_page))
-            .limit(per_page)
-            .all(&self.db)
-            .await?;
+        let (rows, total) = page_of(
+            &self.db,
+            q.order_by_desc(external_function_log::Column::Id),
+            page,
+            per_page,
+        )
+        .await?;
         Ok(Page {
             items: rows.iter().map(|l| LogView::new(l, f.uuid)).collect(),
             total,

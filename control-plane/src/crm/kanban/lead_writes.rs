@@ -202,12 +202,8 @@ impl Services {
         if queued {
             self.webhook_signal.notify();
         }
-        self.live_news(
-            lead.tenant_id,
-            lead.instance_id,
-            crate::service::live::Topic::Crm,
-        )
-        .await;
+        self.live_news(lead.tenant_id, lead.instance_id, crate::live::Topic::Crm)
+            .await;
         Ok(view)
     }
 
@@ -348,12 +344,8 @@ impl Services {
         if queued {
             self.webhook_signal.notify();
         }
-        self.live_news(
-            saved.tenant_id,
-            saved.instance_id,
-            crate::service::live::Topic::Crm,
-        )
-        .await;
+        self.live_news(saved.tenant_id, saved.instance_id, crate::live::Topic::Crm)
+            .await;
         Ok(view)
     }
 }

@@ -4,8 +4,8 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
@@ -14,8 +14,9 @@ use super::model::{LeadPatch, LeadStatus, NewLead, Priority};
 use super::moves::close_gap;
 use super::store::{Entry, leads_of, record};
 use super::views::{LeadDetail, LeadView, NoteView};
-use super::{Page, Scope, offset};
+use super::{Page, Scope};
 use crate::db::entities::{kanban_column, kanban_lead, kanban_lead_activity};
+use crate::db::listing::page_of;
 use crate::domain::{Caller, InstanceId, TenantId};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
@@ -149,33 +150,23 @@ impl Services {
         if let Some(p) = filter.priority {
             q = q.filter(kanban_lead::Column::Priority.eq(p.as_str()));
         }
-        if let Some(s) = filter
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            q = q.filter(crate::db::listing::contains_any(
-                s,
-                &[
-                    kanban_lead::Column::Title,
-                    kanban_lead::Column::Email,
-                    kanban_lead::Column::PhoneNumber,
-                ],
-            ));
+        if let Some(c) = crate::db::listing::search(
+            filter.search.as_deref(),
+            &[
+                kanban_lead::Column::Title,
+                kanban_lead::Column::Email,
+                kanban_lead::Column::PhoneNumber,
+            ],
+        ) {
+            q = q.filter(c);
         }
-        let total = q.clone().count(&self.db).await?;
         let q = if by_column {
             q.order_by_asc(kanban_lead::Column::Position)
                 .order_by_asc(kanban_lead::Column::Id)
         } else {
             q.order_by_desc(kanban_lead::Column::Id)
         };
-        let rows = q
-            .offset(offset(filter.page, filter.per_page))
-            .limit(filter.per_page)
-            .all(&self.db)
-            .await?;
+        let (rows, total) = page_of(&self.db, q, filter.page, filter.per_page).await?;
         Ok(Page {
             items: self.lead_views(&self.db, &rows, &money).await?,
             total,
@@ -239,12 +230,8 @@ impl Services {
         let saved = a.update(&txn).await?;
         record(&txn, &saved, &actor, Entry::new("deleted"), now).await?;
         txn.commit().await?;
-        self.live_news(
-            saved.tenant_id,
-            saved.instance_id,
-            crate::service::live::Topic::Crm,
-        )
-        .await;
+        self.live_news(saved.tenant_id, saved.instance_id, crate::live::Topic::Crm)
+            .await;
         Ok(())
     }
 }

@@ -58,5 +58,3 @@ pub struct Page<T> {
     pub items: Vec<T>,
     pub total: u64,
 }
-
-pub(crate) use crate::db::listing::offset;

@@ -5,7 +5,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder,
 };
 use uuid::Uuid;
 
@@ -13,8 +13,9 @@ use super::events::{LeadEvent, queue};
 use super::model::{Actor, LeadStatus};
 use super::store::{Entry, record};
 use super::views::{ActivityView, LeadView, NoteView};
-use super::{Page, Scope, offset};
+use super::{Page, Scope};
 use crate::db::entities::{kanban_column, kanban_lead, kanban_lead_activity};
+use crate::db::listing::page_of;
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
@@ -122,12 +123,8 @@ impl Services {
         if queued {
             self.webhook_signal.notify();
         }
-        self.live_news(
-            saved.tenant_id,
-            saved.instance_id,
-            crate::service::live::Topic::Crm,
-        )
-        .await;
+        self.live_news(saved.tenant_id, saved.instance_id, crate::live::Topic::Crm)
+            .await;
         Ok(view)
     }
 
@@ -198,12 +195,8 @@ impl Services {
         if queued {
             self.webhook_signal.notify();
         }
-        self.live_news(
-            saved.tenant_id,
-            saved.instance_id,
-            crate::service::live::Topic::Crm,
-        )
-        .await;
+        self.live_news(saved.tenant_id, saved.instance_id, crate::live::Topic::Crm)
+            .await;
         Ok(view)
     }
 
@@ -233,8 +226,7 @@ impl Services {
         a.updated_at = Set(now);
         a.update(&txn).await?;
         txn.commit().await?;
-        self.live_news(at.0, at.1, crate::service::live::Topic::Crm)
-            .await;
+        self.live_news(at.0, at.1, crate::live::Topic::Crm).await;
         Ok(NoteView::new(&note))
     }
 
@@ -251,13 +243,13 @@ impl Services {
         let lead = self.find_lead(&self.db, scope, reference).await?;
         let q = kanban_lead_activity::Entity::find()
             .filter(kanban_lead_activity::Column::LeadId.eq(lead.id));
-        let total = q.clone().count(&self.db).await?;
-        let rows = q
-            .order_by_desc(kanban_lead_activity::Column::Id)
-            .offset(offset(page, per_page))
-            .limit(per_page)
-            .all(&self.db)
-            .await?;
+        let (rows, total) = page_of(
+            &self.db,
+            q.order_by_desc(kanban_lead_activity::Column::Id),
+            page,
+            per_page,
+        )
+        .await?;
         Ok(Page {
             items: rows.iter().map(ActivityView::new).collect(),
             total,

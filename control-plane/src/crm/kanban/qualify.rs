@@ -20,12 +20,12 @@ use super::events::{FieldChange, LeadEvent, queue};
 use super::store::{Entry, record};
 use super::views::LeadDetail;
 use crate::automation::config::{AgentConfig, secret_of};
-use crate::automation::functions::service::AI_AGENT;
 use crate::db::TenantScoped;
 use crate::db::entities::{automation_integration, kanban_lead, message};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
+use crate::service::functions::AI_AGENT;
 
 /// Most messages of the conversation the model reads.
 const MAX_HISTORY: u64 = 50;
@@ -246,12 +246,8 @@ impl Services {
         if queued {
             self.webhook_signal.notify();
         }
-        self.live_news(
-            saved.tenant_id,
-            saved.instance_id,
-            crate::service::live::Topic::Crm,
-        )
-        .await;
+        self.live_news(saved.tenant_id, saved.instance_id, crate::live::Topic::Crm)
+            .await;
         self.lead_detail(&saved, &money).await
     }
 }

@@ -1,6 +1,9 @@
 //! The inbox: contact details, conversation archive and automation state, tags, reactions,
 //! automation flows and integrations, transcriptions, and the indexes that keep listing
 //! conversations and paging history fast at scale.
+//!
+//! Longer than the ~600 lines a module gets elsewhere: it is one release's schema change,
+//! applied as a unit, and a migration is never changed once it shipped (only comments).
 
 use sea_orm_migration::prelude::*;
 

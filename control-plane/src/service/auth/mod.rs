@@ -18,7 +18,8 @@ use uuid::Uuid;
 use zapini_shared::email::looks_like_email;
 use zapini_shared::error::{ErrorBody, ErrorCode};
 
-use super::{Services, random_secret};
+use super::Services;
+use crate::crypto::random_secret;
 use crate::db::entities::{tenant, user};
 use crate::domain::{Caller, TenantId};
 use crate::error::{AppError, AppResult};

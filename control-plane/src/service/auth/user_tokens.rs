@@ -12,10 +12,11 @@ use zapini_shared::error::ErrorCode;
 use zapini_shared::signing::sha256_hex;
 
 use super::UserView;
+use crate::crypto::random_secret;
 use crate::db::entities::{instance, user, user_token};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
-use crate::service::{Services, random_secret};
+use crate::service::Services;
 
 /// A freshly issued user token: the plaintext exists only in this value.
 #[derive(Debug, Clone)]

@@ -15,8 +15,8 @@ use super::{ContactFields, ContactFieldsInput, ContactView};
 use crate::db::entities::contact;
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
+use crate::live::Topic;
 use crate::service::Services;
-use crate::service::live::Topic;
 
 /// One row of an import.
 #[derive(Debug, Clone)]

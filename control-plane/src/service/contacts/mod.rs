@@ -9,8 +9,7 @@ pub use bulk::{ImportError, ImportItem, ImportOutcome, ImportRow, MAX_IMPORT_ROW
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -19,11 +18,11 @@ use zapini_shared::phone::PhoneNumber;
 use zapini_shared::time::format_secs;
 
 use super::Services;
-use super::live::Topic;
 use crate::db::TenantScoped;
 use crate::db::entities::{contact, conversation};
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
+use crate::live::Topic;
 
 /// A contact, as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -209,17 +208,13 @@ impl Services {
         let query = self
             .contacts_query(caller, filter.instance.as_deref(), filter.search.as_deref())
             .await?;
-        let total = query.clone().count(&self.db).await?;
-        let rows = query
-            .order_by_desc(contact::Column::Id)
-            // Databases take a signed 64-bit offset: a page past it is simply empty.
-            .offset(std::cmp::min(
-                (filter.page - 1).saturating_mul(filter.per_page),
-                i64::MAX.unsigned_abs(),
-            ))
-            .limit(filter.per_page)
-            .all(&self.db)
-            .await?;
+        let (rows, total) = crate::db::listing::page_of(
+            &self.db,
+            query.order_by_desc(contact::Column::Id),
+            filter.page,
+            filter.per_page,
+        )
+        .await?;
         Ok((self.contact_views(caller, &rows).await?, total))
     }
 

@@ -231,11 +231,7 @@ impl Services {
         let rows = query
             .order_by_desc(conversation::Column::LastMessageAt)
             .order_by_desc(conversation::Column::Id)
-            // Databases take a signed 64-bit offset: a page past it is simply empty.
-            .offset(std::cmp::min(
-                (filter.page - 1).saturating_mul(filter.per_page),
-                i64::MAX.unsigned_abs(),
-            ))
+            .offset(crate::db::listing::offset(filter.page, filter.per_page))
             .limit(filter.per_page)
             .all(&self.db)
             .await?;
@@ -428,7 +424,7 @@ impl Services {
     /// The key live news names a conversation by ([`LiveEvent::conversation`]), for pages
     /// that reload on news of one conversation.
     ///
-    /// [`LiveEvent::conversation`]: crate::service::live::LiveEvent::conversation
+    /// [`LiveEvent::conversation`]: crate::live::LiveEvent::conversation
     pub async fn live_conversation_key(&self, caller: &Caller, reference: &str) -> AppResult<i64> {
         Ok(self.find_conversation(caller, reference).await?.id)
     }
@@ -466,9 +462,9 @@ impl Services {
             .await
             .ok()
             .flatten();
-        self.live.send(crate::service::live::LiveEvent {
+        self.live.send(crate::live::LiveEvent {
             tenant_id: c.tenant_id,
-            topic: crate::service::live::Topic::Message,
+            topic: crate::live::Topic::Message,
             instance: inst.map(|i| i.uuid),
             conversation: Some(c.id),
         });

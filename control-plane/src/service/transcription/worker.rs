@@ -82,7 +82,7 @@ impl Services {
             .map_or_else(|| format!("{}.ogg", m.uuid), str::to_owned);
         // The media library first: a copy kept before, or the node's engine (as
         // `GET /messages/{uuid}/media` does).
-        let library = match crate::media::message_media::serve(self, m).await {
+        let library = match crate::service::media::message_media::serve(self, m).await {
             Ok((_, _, reader)) => read_all(reader, AUDIO_LIMIT as u64).await,
             Err(e) => Err(e.to_string()),
         };

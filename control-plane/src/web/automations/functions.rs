@@ -16,10 +16,10 @@ use uuid::Uuid;
 
 use super::{agents, checked, filter, flash_ok, form_json};
 use crate::automation::functions::body::FunctionBody;
-use crate::automation::functions::service::FunctionFilter;
 use crate::automation::functions::views::FunctionView;
 use crate::error::AppError;
 use crate::http::AppState;
+use crate::service::functions::FunctionFilter;
 use crate::web::render::{self, WebError, WebResult, html};
 use crate::web::{Pages, Session};
 

@@ -14,9 +14,9 @@ use uuid::Uuid;
 use zapini_shared::envelope::PageRequest;
 
 use super::{filter, instances};
-use crate::automation::sessions::SessionFilter;
 use crate::error::AppError;
 use crate::http::AppState;
+use crate::service::automation::sessions::SessionFilter;
 use crate::service::inbox::automation::AutomationKind;
 use crate::web::render::{WebError, WebResult, html};
 use crate::web::{Pages, Session};

@@ -34,7 +34,7 @@ use super::{PENDING, Signal};
 use crate::config::WebhookSettings;
 use crate::crypto::SecretBox;
 use crate::db::entities::{webhook_delivery, webhook_endpoint};
-use crate::service::live::LiveBus;
+use crate::live::LiveBus;
 
 mod claim;
 mod record;

@@ -13,7 +13,7 @@ use zapini_shared::backoff::Backoff;
 use super::super::{DELIVERED, FAILED, PENDING};
 use super::{Inner, Outcome, Slot, WRITE_BATCH, Whose, lock, unlease};
 use crate::db::entities::{webhook_attempt, webhook_delivery, webhook_endpoint};
-use crate::service::live::{THROTTLE_GAP, Topic};
+use crate::live::{THROTTLE_GAP, Topic};
 
 /// Writes outcomes in batches: one transaction per batch.
 pub(super) async fn write_outcomes(inner: Arc<Inner>, mut rx: mpsc::Receiver<Outcome>) {

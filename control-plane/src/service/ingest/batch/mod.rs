@@ -41,7 +41,7 @@ fn preview(m: &InMessage) -> String {
 /// What one ingest transaction accumulates.
 pub(super) struct Batch {
     /// What the dashboard is told once the batch is committed.
-    pub(super) live: crate::service::live::Changes,
+    pub(super) live: crate::live::Changes,
     pub(super) totals: Totals,
     pub(super) outbox: Outbox,
     /// WhatsApp ids among this batch's messages that were stored before it began.

@@ -9,8 +9,8 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 use serde_json::json;
 use uuid::Uuid;
 
-use super::active::ActiveAutomation;
-use super::plan::{After, Plan};
+use crate::automation::active::ActiveAutomation;
+use crate::automation::plan::{After, Plan};
 use crate::db::entities::{automation_session, conversation, instance};
 use crate::error::AppResult;
 use crate::service::Services;
@@ -105,7 +105,8 @@ impl Services {
         let now = Utc::now();
         {
             let (txn, _permit) = crate::db::begin_write(&self.db, &self.write_gate).await?;
-            mark_paused(&txn, s.id, conv.id, reason, by, reason, now).await?;
+            crate::automation::intake::mark_paused(&txn, s.id, conv.id, reason, by, reason, now)
+                .await?;
             txn.commit().await?;
         }
         if let Some(inst) = instance::Entity::find_by_id(conv.instance_id)
@@ -136,38 +137,4 @@ impl Services {
             After::Pause { reason } => self.pause_session(s, conv, reason, "automation").await,
         }
     }
-}
-
-/// Marks a session paused with `reason`, and its conversation's automation paused by `by` with
-/// `why` (what people read), in the caller's transaction.
-pub(crate) async fn mark_paused<C: sea_orm::ConnectionTrait>(
-    conn: &C,
-    session_id: i64,
-    conversation_id: i64,
-    reason: &str,
-    by: &str,
-    why: &str,
-    now: chrono::DateTime<Utc>,
-) -> AppResult<()> {
-    automation_session::Entity::update_many()
-        .col_expr(automation_session::Column::Status, Expr::value("paused"))
-        .col_expr(automation_session::Column::PauseReason, Expr::value(reason))
-        .col_expr(automation_session::Column::UpdatedAt, Expr::value(now))
-        .filter(automation_session::Column::Id.eq(session_id))
-        .exec(conn)
-        .await?;
-    conversation::Entity::update_many()
-        .col_expr(conversation::Column::AutomationPaused, Expr::value(true))
-        .col_expr(conversation::Column::AutomationPausedAt, Expr::value(now))
-        .col_expr(conversation::Column::AutomationPausedBy, Expr::value(by))
-        .col_expr(
-            conversation::Column::AutomationPauseReason,
-            Expr::value(why),
-        )
-        .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
-        .filter(conversation::Column::Id.eq(conversation_id))
-        .filter(conversation::Column::AutomationPaused.eq(false))
-        .exec(conn)
-        .await?;
-    Ok(())
 }

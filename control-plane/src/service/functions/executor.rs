@@ -10,8 +10,8 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::call::{Definition, check_arguments, finish, prepare};
-use super::{ExecContext, ExecOutcome};
+use crate::automation::functions::call::{Definition, check_arguments, finish, prepare};
+use crate::automation::functions::{ExecContext, ExecOutcome};
 use crate::db::entities::{ai_function, ai_function_execution};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;

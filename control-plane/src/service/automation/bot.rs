@@ -12,10 +12,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zapini_shared::signing::{sign_hex, sign_timestamped_hex};
 
-use super::config::{BotConfig, secret_of};
 use super::engine::{Outcome, TurnInput};
-use super::outbound::OutRequest;
-use super::plan::{After, Reply};
+use crate::automation::config::{BotConfig, secret_of};
+use crate::automation::outbound::OutRequest;
+use crate::automation::plan::{After, Reply};
 use crate::db::entities::{
     automation_integration, automation_session, contact, conversation, instance,
 };

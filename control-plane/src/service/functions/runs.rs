@@ -1,22 +1,22 @@
 //! Running AI Functions for callers, and what they left: the API's test call and execution
 //! log, and the two entry points of the AI agent ([`Services::agent_tools`],
 //! [`Services::run_agent_function`]). Scoped and gated like the functions themselves
-//! (`service`).
+//! (see the parent module).
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
 use uuid::Uuid;
 use zapini_shared::error::ErrorCode;
 
-use super::service::{Page, not_found};
-use super::views::{ExecutionView, tool_spec};
-use super::{ExecContext, ExecOutcome, ToolSpec};
+use super::{Page, not_found};
+use crate::automation::functions::views::{ExecutionView, tool_spec};
+use crate::automation::functions::{ExecContext, ExecOutcome, ToolSpec};
 use crate::automation::lookup::uuids_by_id;
 use crate::db::TenantScoped;
 use crate::db::entities::{ai_function, ai_function_execution, automation_session, conversation};
-use crate::db::listing::offset;
+use crate::db::listing::page_of;
 use crate::domain::Caller;
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
@@ -95,13 +95,13 @@ impl Services {
         if let Some(s) = status {
             q = q.filter(ai_function_execution::Column::Status.eq(s));
         }
-        let total = q.clone().count(&self.db).await?;
-        let rows = q
-            .order_by_desc(ai_function_execution::Column::Id)
-            .offset(offset(page, per_page))
-            .limit(per_page)
-            .all(&self.db)
-            .await?;
+        let (rows, total) = page_of(
+            &self.db,
+            q.order_by_desc(ai_function_execution::Column::Id),
+            page,
+            per_page,
+        )
+        .await?;
         let functions = HashMap::from([(f.id, (f.uuid, f.name.clone()))]);
         Ok(Page {
             items: self.execution_views(&rows, &functions).await?,

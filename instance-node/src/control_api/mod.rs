@@ -2,6 +2,8 @@
 //! (sends go through the same use-cases as HTTP, with the daily limit), behind the node's
 //! credential. Errors carry the envelope the node's HTTP API would answer (`status.rs`).
 
+pub mod status;
+
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
@@ -11,13 +13,13 @@ use zapini_shared::jid::Jid;
 use zapini_shared::phone::PhoneNumber;
 use zapini_shared::signing::constant_time_eq;
 
-use super::convert;
-use super::status::{api_status, engine_status, invalid, send_status};
 use crate::engine::{EngineError, ParticipantAction, SendOptions, SentMessage};
+use crate::grpc::convert;
 use crate::http::error::ApiError;
 use crate::media;
 use crate::service::sent_refs::parse_client_ref;
 use crate::service::{MediaRequest, MediaSource, Node};
+use status::{api_status, engine_status, invalid, send_status};
 
 /// Checks `authorization: Bearer <node credential>` on every call: the control plane presents
 /// this node's own credential (derived for its instance), so a caller holding another node's

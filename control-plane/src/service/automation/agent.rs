@@ -15,10 +15,10 @@ use async_openai::types::chat::{
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
 
-use super::config::{AgentConfig, secret_of};
 use super::engine::{Outcome, TurnInput};
-use super::outbound::OutRequest;
-use super::plan::{After, Reply};
+use crate::automation::config::{AgentConfig, secret_of};
+use crate::automation::outbound::OutRequest;
+use crate::automation::plan::{After, Reply};
 use crate::db::entities::{
     automation_integration, automation_session, contact, conversation, instance, message,
 };
@@ -202,7 +202,7 @@ impl Services {
                             integration.id,
                             &name,
                             args,
-                            super::functions::ExecContext {
+                            crate::automation::functions::ExecContext {
                                 conversation_id: Some(conv.id),
                                 session_id: Some(s.id),
                                 is_test: false,

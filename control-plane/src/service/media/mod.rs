@@ -6,6 +6,8 @@
 //! Every query is scoped to the caller's tenant; an `sk_` token sees only its own
 //! instance's files. Unknown, expired and other tenants' ids are all 404.
 
+pub mod message_media;
+
 use bytes::Bytes;
 use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -250,7 +252,7 @@ impl Services {
         {
             return Err(crate::service::quotas::media_quota_error(limit, used));
         }
-        let public_id = super::new_public_id();
+        let public_id = crate::media::new_public_id();
         let key = format!("t{}/{public_id}", caller.tenant().0);
         let writer = self.storage.writer(&key).await?;
         Ok(Upload {
@@ -503,7 +505,7 @@ impl Services {
             .one(&self.db)
             .await?
             .ok_or_else(not_found)?;
-        super::message_media::serve(self, &m).await
+        message_media::serve(self, &m).await
     }
 }
 

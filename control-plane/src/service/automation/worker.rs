@@ -19,7 +19,7 @@ use crate::db::entities::{automation_session, automation_turn};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;
 
-use super::plan::Plan;
+use crate::automation::plan::Plan;
 
 /// Conversations handled at once by one worker.
 const PARALLEL: usize = 64;
@@ -34,7 +34,7 @@ impl Services {
     /// The worker: runs until `stop`, woken by new turns or every 200 ms (debounces that come
     /// due, leases that expire, sessions that expire).
     pub async fn run_automation(self, mut stop: tokio::sync::watch::Receiver<bool>) {
-        let owner = format!("cp-{}", crate::service::random_secret(12));
+        let owner = format!("cp-{}", crate::crypto::random_secret(12));
         let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
         // The first sweep runs at once: turns a previous process held are taken up as soon as
         // their lease ran out.
@@ -81,11 +81,7 @@ impl Services {
                                 // opened, moved on, paused or closed).
                                 if let Some((tenant, instance)) = at {
                                     services
-                                        .live_news(
-                                            tenant,
-                                            instance,
-                                            crate::service::live::Topic::Session,
-                                        )
+                                        .live_news(tenant, instance, crate::live::Topic::Session)
                                         .await;
                                 }
                                 renewal.abort();

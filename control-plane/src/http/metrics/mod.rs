@@ -4,6 +4,8 @@
 //!
 //! It knows nothing of the API router's state: the API's routes depend on it, not it on them.
 
+pub mod sample;
+
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -14,8 +16,8 @@ use axum::routing::get;
 use zapini_shared::error::ErrorCode;
 use zapini_shared::metrics::http::{HttpMetricsLayer, RouteLabel, UNMATCHED};
 
-use super::Metrics;
 use crate::error::AppError;
+use crate::metrics::Metrics;
 use crate::service::Services;
 
 /// A request's route label: the template axum matched (`/instances/{id}`), else the node
@@ -53,7 +55,7 @@ pub(crate) async fn render(services: &Services) -> Response {
     let Some(handle) = services.metrics.handle() else {
         return (StatusCode::NOT_FOUND, "metrics are off\n").into_response();
     };
-    super::sample::sample(services).await;
+    sample::sample(services).await;
     let body = zapini_shared::metrics::render(handle);
     (
         [(
@@ -71,7 +73,7 @@ async fn listener_scrape(State(services): State<Services>) -> Response {
 
 /// `GET /metrics/targets`: the nodes to scrape, for Prometheus's `http_sd_configs`.
 async fn listener_targets(State(services): State<Services>) -> Response {
-    match super::sample::targets(&services).await {
+    match sample::targets(&services).await {
         Ok(groups) => axum::Json(groups).into_response(),
         Err(e) => AppError::from(e).into_response(),
     }

@@ -1,4 +1,5 @@
-//! `ControlPlane` service: node registration and leases, the acked event stream, token checks.
+//! The `ControlPlane` gRPC service nodes call: node registration and leases, the acked event
+//! stream, token checks. A transport over the services, like `http` for tenants.
 
 use std::pin::Pin;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -110,14 +110,13 @@ impl Services {
         if let Some(s) = filter.status {
             q = q.filter(automation_session::Column::Status.eq(s));
         }
-        let total = q.clone().count(&self.db).await?;
-        let rows = q
-            .order_by_desc(automation_session::Column::Id)
-            // A page far past the end is empty, not an out-of-range offset for the database.
-            .offset(std::cmp::min(page.offset(), i64::MAX.unsigned_abs()))
-            .limit(page.limit())
-            .all(&self.db)
-            .await?;
+        let (rows, total) = crate::db::listing::page_of(
+            &self.db,
+            q.order_by_desc(automation_session::Column::Id),
+            page.page,
+            page.limit(),
+        )
+        .await?;
         Ok((
             self.session_views(caller, rows).await?,
             page.pagination(total),
@@ -182,12 +181,8 @@ impl Services {
                 ));
             }
         }
-        self.live_news(
-            s.tenant_id,
-            s.instance_id,
-            crate::service::live::Topic::Session,
-        )
-        .await;
+        self.live_news(s.tenant_id, s.instance_id, crate::live::Topic::Session)
+            .await;
         self.get_session(caller, reference).await
     }
 

@@ -1,25 +1,29 @@
 //! The AI Functions API's use-cases: the feature gate, functions listed, read, created,
 //! updated, toggled and deleted. Running them (the test call, the execution log, the AI
-//! agent's entry points) is in `runs`.
+//! agent's entry points) is in `runs`, one execution and its log row in [`executor`]. Their
+//! definitions and the call itself are `crate::automation::functions`.
 //!
 //! Everything is behind the feature gate: the caller's scope (the tenant, or an `sk_` token's
 //! instance) must have an active `ai_agent` integration (`AI_AGENT_NOT_ENABLED`). Functions
 //! and executions are scoped like their integration: the tenant's, and for an `sk_` token its
 //! instance's; anything else is 404.
 
+pub mod executor;
+mod runs;
+
 use chrono::{Duration as ChronoDuration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    QueryOrder, Select,
 };
 use serde_json::json;
 use uuid::Uuid;
 use zapini_shared::error::{ErrorBody, ErrorCode};
 
-use super::auth::AuthConfig;
-use super::body::FunctionInput;
-use super::model::{AuthType, DEFAULT_TIMEOUT_SECONDS, FunctionType};
-use super::views::FunctionView;
+use crate::automation::functions::auth::AuthConfig;
+use crate::automation::functions::body::FunctionInput;
+use crate::automation::functions::model::{AuthType, DEFAULT_TIMEOUT_SECONDS, FunctionType};
+use crate::automation::functions::views::FunctionView;
 use crate::automation::lookup::uuids_by_id;
 use crate::db::TenantScoped;
 use crate::db::entities::{ai_function, ai_function_execution, automation_integration, instance};
@@ -83,7 +87,7 @@ fn unique_name(
     }
 }
 
-use crate::db::listing::offset;
+use crate::db::listing::page_of;
 
 impl Services {
     /// The feature gate: an active `ai_agent` integration in the caller's scope, else
@@ -243,28 +247,23 @@ impl Services {
         if let Some(e) = filter.enabled {
             q = q.filter(ai_function::Column::IsEnabled.eq(e));
         }
-        if let Some(s) = filter
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            q = q.filter(crate::db::listing::contains_any(
-                s,
-                &[
-                    ai_function::Column::Name,
-                    ai_function::Column::DisplayName,
-                    ai_function::Column::Description,
-                ],
-            ));
+        if let Some(c) = crate::db::listing::search(
+            filter.search.as_deref(),
+            &[
+                ai_function::Column::Name,
+                ai_function::Column::DisplayName,
+                ai_function::Column::Description,
+            ],
+        ) {
+            q = q.filter(c);
         }
-        let total = q.clone().count(&self.db).await?;
-        let rows = q
-            .order_by_desc(ai_function::Column::Id)
-            .offset(offset(filter.page, filter.per_page))
-            .limit(filter.per_page)
-            .all(&self.db)
-            .await?;
+        let (rows, total) = page_of(
+            &self.db,
+            q.order_by_desc(ai_function::Column::Id),
+            filter.page,
+            filter.per_page,
+        )
+        .await?;
         Ok(Page {
             items: self.function_views(&rows).await?,
             total,

@@ -9,8 +9,8 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use super::engine::{Outcome, TurnInput};
-use super::flow::{FlowAction, FlowContext, FlowState, FlowStatus, Resume, advance};
-use super::plan::{After, Reply};
+use crate::automation::flow::{FlowAction, FlowContext, FlowState, FlowStatus, Resume, advance};
+use crate::automation::plan::{After, Reply};
 use crate::db::TenantScoped;
 use crate::db::entities::{
     automation_integration, automation_session, contact, conversation, conversation_tag, instance,

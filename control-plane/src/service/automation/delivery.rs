@@ -8,9 +8,9 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use super::intake::ClientRef;
-use super::plan::{Plan, Reply};
-use super::settings::ReplyDelivery;
+use crate::automation::intake::ClientRef;
+use crate::automation::plan::{Plan, Reply};
+use crate::automation::settings::ReplyDelivery;
 use crate::db::entities::{automation_session, automation_turn, conversation, instance, message};
 use crate::error::{AppError, AppResult};
 use crate::service::Services;

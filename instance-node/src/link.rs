@@ -17,10 +17,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use zapini_proto::v1;
 use zapini_proto::v1::{control_message, node_message};
 
-use super::client::ControlPlaneApi;
-use super::convert;
 use crate::auth::TokenCache;
 use crate::buffer::EventBuffer;
+use crate::grpc::client::ControlPlaneApi;
+use crate::grpc::convert;
 use zapini_shared::backoff::Backoff;
 
 use crate::config::RetryPolicy;

@@ -168,29 +168,6 @@ impl LiveBus {
     }
 }
 
-impl crate::service::Services {
-    /// News of `topic` on an instance known by its row id, after a commit (the instance's
-    /// UUID is looked up only when someone watches).
-    pub(crate) async fn live_news(&self, tenant_id: i64, instance_id: i64, topic: Topic) {
-        use sea_orm::EntityTrait;
-        if !self.live.is_watched() {
-            return;
-        }
-        let uuid = crate::db::entities::instance::Entity::find_by_id(instance_id)
-            .one(&self.db)
-            .await
-            .ok()
-            .flatten()
-            .map(|i| i.uuid);
-        self.live.send(LiveEvent {
-            tenant_id,
-            topic,
-            instance: uuid,
-            conversation: None,
-        });
-    }
-}
-
 /// What one ingest batch changed, gathered while it is applied and sent after its commit.
 #[derive(Debug, Default)]
 pub struct Changes {

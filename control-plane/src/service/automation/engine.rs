@@ -13,9 +13,9 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use super::active::{ActiveAutomation, active_automations};
-use super::plan::{After, Plan, Reply};
-use super::settings::Settings;
+use crate::automation::active::{ActiveAutomation, active_automations};
+use crate::automation::plan::{After, Plan, Reply};
+use crate::automation::settings::Settings;
 use crate::db::entities::{
     automation_session, automation_turn, contact, conversation, instance, message,
     message_transcription,
