@@ -30,13 +30,31 @@ impl Drop for Binary {
 /// Starts the control-plane binary with exactly `envs` on top of this process's environment,
 /// minus `DATABASE_URL` and `REDIS_URL` (the test's own database is in `envs` when wanted).
 pub fn spawn_control_plane(envs: &[(String, String)]) -> Binary {
+    spawn_control_plane_logging(envs, None)
+}
+
+/// [`spawn_control_plane`] with its log (and its launched nodes') appended to `log`, for a
+/// test to show when it fails.
+pub fn spawn_control_plane_logging(
+    envs: &[(String, String)],
+    log: Option<&std::path::Path>,
+) -> Binary {
     let bin = target_bin("control-plane").expect("the control-plane binary is built");
+    let stderr = match log {
+        Some(path) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("the log file opens")
+            .into(),
+        None => std::process::Stdio::null(),
+    };
     let child = std::process::Command::new(bin)
         .env_remove("DATABASE_URL")
         .env_remove("REDIS_URL")
         .envs(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("control plane starts");
     Binary(child)

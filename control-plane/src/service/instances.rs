@@ -345,7 +345,7 @@ impl Services {
         if let Some(starter) = self.hub.starter() {
             starter.remove(uuid);
         }
-        self.route_cache.invalidate_all();
+        self.route_cache.clear();
         self.live
             .instance(caller.tenant().0, uuid, crate::live::Topic::Status);
         Ok(uuid)

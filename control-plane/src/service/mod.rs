@@ -58,7 +58,7 @@ pub struct Services {
     /// The secret nodes and the control plane present to each other.
     pub node_secret: secrecy::SecretString,
     /// Edge routing: instance reference -> node HTTP base, for a few seconds.
-    pub route_cache: moka::sync::Cache<String, Option<String>>,
+    pub route_cache: edge::RouteCache,
     /// Seals webhook secrets (and later other third-party credentials) at rest.
     pub secrets: crate::crypto::SecretBox,
     /// Wakes the webhook dispatcher after deliveries were queued.
@@ -157,10 +157,7 @@ impl Services {
             leases: crate::lease::Leases::Sql,
             hub: nodes::NodeHub::default(),
             node_secret,
-            route_cache: moka::sync::Cache::builder()
-                .time_to_live(std::time::Duration::from_secs(2))
-                .max_capacity(100_000)
-                .build(),
+            route_cache: edge::RouteCache::new(std::time::Duration::from_secs(2), 100_000),
             secrets: crate::crypto::SecretBox::new(&key),
             webhook_signal: crate::webhooks::Signal::default(),
             write_gate: crate::db::WriteGate::for_backend(db.get_database_backend()),

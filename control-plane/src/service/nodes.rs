@@ -243,14 +243,12 @@ impl Services {
     /// node registers or leaves): for workers that send often, such as the automation turns.
     pub async fn require_node_cached(&self, instance: &instance::Model) -> AppResult<NodeClient> {
         let key = format!("grpc:{}", instance.id);
-        let url = match self.route_cache.get(&key) {
-            Some(hit) => hit,
-            None => {
-                let url = self.node_of(instance).await?.map(|row| row.grpc_url);
-                self.route_cache.insert(key, url.clone());
-                url
-            }
-        };
+        let url = self
+            .route_cache
+            .get_or_load(&key, || async {
+                Ok(self.node_of(instance).await?.map(|row| row.grpc_url))
+            })
+            .await?;
         match url {
             Some(url) => self.node_client(instance.uuid, &url),
             None => self.require_node(instance).await,
@@ -403,7 +401,7 @@ impl Services {
                 }
             }
         }
-        self.route_cache.invalidate_all();
+        self.route_cache.clear();
         let acked_seq =
             node_event_cursor::Entity::find_by_id((instance.id, input.buffer_id.clone()))
                 .one(&self.db)
@@ -457,7 +455,7 @@ impl Services {
                 .release(&self.db, instance.id, instance.uuid, &row.lease_id)
                 .await?;
         }
-        self.route_cache.invalidate_all();
+        self.route_cache.clear();
         Ok(())
     }
 

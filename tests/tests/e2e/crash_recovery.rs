@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 use zapini_e2e::process::{
-    free_port, node_pids, sigkill, spawn_control_plane, storage_env, wait_healthy,
+    free_port, node_pids, sigkill, spawn_control_plane_logging, storage_env, wait_healthy,
 };
 use zapini_e2e::receiver::Receiver;
 use zapini_e2e::{ADMIN_EMAIL, ADMIN_PASSWORD, Api, config, eventually, node_bin};
@@ -32,17 +32,51 @@ struct Answered {
     text: String,
 }
 
+/// Every request the client made, answered or not: what a failure shows.
+#[derive(Debug, Clone)]
+struct Attempt {
+    started: Instant,
+    at: Instant,
+    wall: chrono::DateTime<chrono::Utc>,
+    outcome: String,
+}
+
+/// The attempts between `from` and `to`, one line each, times relative to `from`.
+fn attempts_between(attempts: &Mutex<Vec<Attempt>>, from: Instant, to: Instant) -> String {
+    attempts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a.at + Duration::from_millis(200) >= from && a.started <= to)
+        .map(|a| {
+            let rel = |t: Instant| {
+                t.checked_duration_since(from)
+                    .map_or_else(|| format!("-{:?}", from - t), |d| format!("+{d:?}"))
+            };
+            format!(
+                "  {} → {} ({}): {}\n",
+                rel(a.started),
+                rel(a.at),
+                a.wall.format("%H:%M:%S%.3f"),
+                a.outcome
+            )
+        })
+        .collect()
+}
+
 /// A client sending and a contact writing, alternately, every 50 ms, through the control
-/// plane's Instance API edge; what was answered 200 is recorded.
-fn traffic(
-    api: Api,
-    base: String,
-    host: String,
-    sk: String,
-    stop: Arc<AtomicBool>,
-) -> (Arc<Mutex<Vec<Answered>>>, tokio::task::JoinHandle<()>) {
+/// plane's Instance API edge; what was answered 200 is recorded, and every attempt.
+type Traffic = (
+    Arc<Mutex<Vec<Answered>>>,
+    Arc<Mutex<Vec<Attempt>>>,
+    tokio::task::JoinHandle<()>,
+);
+
+fn traffic(api: Api, base: String, host: String, sk: String, stop: Arc<AtomicBool>) -> Traffic {
     let answered = Arc::new(Mutex::new(Vec::new()));
+    let attempts = Arc::new(Mutex::new(Vec::new()));
     let log = answered.clone();
+    let tries = attempts.clone();
     let task = tokio::spawn(async move {
         let mut i = 0u32;
         while !stop.load(Ordering::Relaxed) && log.lock().unwrap().len() < MAX_MESSAGES {
@@ -60,6 +94,7 @@ fn traffic(
                     json!({"from": CUSTOMER, "message": text}),
                 )
             };
+            let started = Instant::now();
             let sent = api
                 .client
                 .post(format!("{base}{path}"))
@@ -69,17 +104,32 @@ fn traffic(
                 .json(&body)
                 .send()
                 .await;
-            if sent.is_ok_and(|r| r.status() == 200) {
-                log.lock().unwrap().push(Answered {
-                    at: Instant::now(),
-                    outbound,
-                    text,
-                });
-            }
+            let outcome = match sent {
+                Ok(r) if r.status() == 200 => {
+                    log.lock().unwrap().push(Answered {
+                        at: Instant::now(),
+                        outbound,
+                        text: text.clone(),
+                    });
+                    "200".to_owned()
+                }
+                Ok(r) => {
+                    let status = r.status();
+                    let body = r.text().await.unwrap_or_default();
+                    format!("{status} {}", body.chars().take(160).collect::<String>())
+                }
+                Err(e) => format!("error: {e}"),
+            };
+            tries.lock().unwrap().push(Attempt {
+                started,
+                at: Instant::now(),
+                wall: chrono::Utc::now(),
+                outcome: format!("{path} {text}: {outcome}"),
+            });
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     });
-    (answered, task)
+    (answered, attempts, task)
 }
 
 /// The first answer after `since`, and how long after it came.
@@ -122,7 +172,10 @@ async fn sigkill_of_the_control_plane_or_the_node_recovers_within_two_seconds_lo
         ),
         // The client and the checks below poll; the API rate limit is tested on its own.
         ("ZAPINI_RATE_LIMIT_REQUESTS", "1000000".to_owned()),
-        ("RUST_LOG", "warn".to_owned()),
+        (
+            "RUST_LOG",
+            "warn,control_plane=info,instance_node=info".to_owned(),
+        ),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -131,7 +184,8 @@ async fn sigkill_of_the_control_plane_or_the_node_recovers_within_two_seconds_lo
 
     let receiver = Receiver::start().await;
     let api = Api::default();
-    let first = spawn_control_plane(&envs);
+    let cp_log = dir.path().join("control-plane.log");
+    let first = spawn_control_plane_logging(&envs, Some(&cp_log));
     wait_healthy(&api.client, &base).await;
     let user = api.login_at(&base).await;
     let (id, uuid) = api.create_instance_at(&base, &user, "crashes").await;
@@ -178,7 +232,7 @@ async fn sigkill_of_the_control_plane_or_the_node_recovers_within_two_seconds_lo
     .await;
 
     let stop = Arc::new(AtomicBool::new(false));
-    let (answered, task) = traffic(
+    let (answered, attempts, task) = traffic(
         api.clone(),
         base.clone(),
         host.clone(),
@@ -193,7 +247,7 @@ async fn sigkill_of_the_control_plane_or_the_node_recovers_within_two_seconds_lo
     // 1. The control plane dies; its node notices and goes; the restarted control plane
     //    launches a new node, which takes the lease and comes back paired.
     drop(first);
-    let _second = spawn_control_plane(&envs);
+    let _second = spawn_control_plane_logging(&envs, Some(&cp_log));
     wait_healthy(&api.client, &base).await;
     let healthy = Instant::now();
     let after_cp = eventually(
@@ -229,13 +283,18 @@ async fn sigkill_of_the_control_plane_or_the_node_recovers_within_two_seconds_lo
         "serving again {after_cp:?} after the control plane's restart (healthy), {after_node:?} after the node's SIGKILL; {} messages answered",
         answered.len()
     );
+    let log = || std::fs::read_to_string(&cp_log).unwrap_or_default();
     assert!(
         after_cp <= RECOVERY,
-        "{after_cp:?} after the control-plane restart"
+        "{after_cp:?} after the control-plane restart; the requests from the restart (healthy at +0):\n{}\nthe control plane's and nodes' log:\n{}",
+        attempts_between(&attempts, healthy, healthy + after_cp),
+        log()
     );
     assert!(
         after_node <= RECOVERY,
-        "{after_node:?} after the node crash"
+        "{after_node:?} after the node crash; the requests from the kill (+0):\n{}\nthe control plane's and nodes' log:\n{}",
+        attempts_between(&attempts, killed, killed + after_node),
+        log()
     );
 
     // Every answered message is in the history exactly once...

@@ -1,6 +1,7 @@
-//! Running a function: the call is prepared (`call`), a `running` execution is logged, one
-//! call goes through the outbound client (SSRF guard, timeouts, size cap; never retried), and
-//! the outcome is recorded with credentials redacted from the URL, headers and answer.
+//! Running a function: the call is prepared (`automation::functions::call`), a `running`
+//! execution is logged, one call goes through the outbound client (SSRF guard, timeouts, size
+//! cap; never retried), and the outcome is recorded with credentials redacted from the URL,
+//! headers and answer.
 
 use std::time::Instant;
 
