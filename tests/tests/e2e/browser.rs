@@ -132,8 +132,16 @@ impl Browser {
                 return t;
             }
             if tokio::time::Instant::now() > deadline {
-                let page = self.client.source().await.unwrap_or_default();
-                panic!("`{css}` never showed `{text}`; page: {page:.3000}");
+                let url = self.client.current_url().await.map(|u| u.to_string());
+                let shown = self
+                    .client
+                    .execute(
+                        "const e = document.querySelector(arguments[0]); return e ? e.outerHTML : null;",
+                        vec![json!(css)],
+                    )
+                    .await
+                    .unwrap_or_default();
+                panic!("`{css}` never showed `{text}`; at {url:?}: {shown:.3000}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -309,9 +317,30 @@ async fn a_new_user_pairs_a_sandbox_instance_and_chats_with_it_live() {
     phone.click("#phone-send").await;
     b.text_of("#thread", "Perfeito, obrigado!").await;
 
-    // Pause automation for the conversation, then send by hand.
-    b.click("#pause-automation").await;
+    // Pause automation for the conversation, then send by hand. The click comes right after a
+    // live reload replaced the panel, the moment a quick user hits: the new form must already
+    // be wired up, or the click is a plain browser submit that reloads the page and loses it.
+    b.client
+        .execute(
+            r#"
+            document.body.addEventListener("htmx:afterSwap", function once(e) {
+              if (e.detail.target.id !== "panel") return;
+              document.body.removeEventListener("htmx:afterSwap", once);
+              setTimeout(function () { document.getElementById("pause-automation").click(); }, 0);
+            });
+            htmx.trigger(document.getElementById("panel"), "live");
+            "#,
+            vec![],
+        )
+        .await
+        .unwrap();
     b.text_of("#automation", "paused").await;
+    let url = b.client.current_url().await.unwrap();
+    assert_eq!(
+        url.query(),
+        None,
+        "the pause was a plain form submit: {url}"
+    );
     b.fill("#composer-text", "Um atendente vai te responder.")
         .await;
     b.click("#composer-send").await;
