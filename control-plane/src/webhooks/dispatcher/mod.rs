@@ -41,6 +41,8 @@ mod record;
 #[cfg(test)]
 use self::claim::{into_streams, placeholders, ranked_streams};
 mod send;
+mod streams;
+use streams::{Handover, Streams, Taken};
 
 use record::{release_in, retention, write_outcomes};
 
@@ -126,14 +128,6 @@ struct Target {
     permits: Arc<Semaphore>,
 }
 
-/// A stream (endpoint, ordering key) this process is delivering: new deliveries of it are
-/// handed to its task instead of waiting for the task's outcomes to be written. `Failed`
-/// holds the stream back until the failure (and its retry time) is recorded.
-enum Slot {
-    Running(mpsc::UnboundedSender<webhook_delivery::Model>),
-    Failed,
-}
-
 type StreamKey = (i64, String);
 
 struct Inner {
@@ -141,7 +135,7 @@ struct Inner {
     gate: crate::db::WriteGate,
     /// Lease owner of this process's claims.
     owner: String,
-    streams: Mutex<HashMap<StreamKey, Slot>>,
+    streams: Streams,
     settings: WebhookSettings,
     secrets: SecretBox,
     client: reqwest::Client,
@@ -233,7 +227,7 @@ impl Dispatcher {
                 db,
                 gate,
                 owner: Uuid::new_v4().to_string(),
-                streams: Mutex::new(HashMap::new()),
+                streams: Streams::default(),
                 global: Arc::new(Semaphore::new(settings.concurrency)),
                 settings,
                 secrets,
@@ -265,6 +259,7 @@ impl Dispatcher {
                 break;
             }
             let claim_started = std::time::Instant::now();
+            self.inner.streams.claim_starts();
             let saturated = self.inner.saturated_tenants();
             let claimed = match self.claim(&saturated).await {
                 Ok(c) => {
@@ -313,46 +308,17 @@ impl Dispatcher {
                 let Some(target) = targets.get(&first.endpoint_id).cloned() else {
                     continue;
                 };
-                let handed = {
-                    let mut streams = lock(&self.inner.streams);
-                    match streams.get(&key) {
-                        Some(Slot::Running(queue)) => {
-                            // Its task is still delivering: it takes these next, in order.
-                            for d in stream {
-                                let _ = queue.send(d);
-                            }
-                            None
-                        }
-                        Some(Slot::Failed) => Some(Err(stream.iter().map(|d| d.id).collect())),
-                        None => {
-                            let (queue, rx) = mpsc::unbounded_channel();
-                            for d in stream {
-                                let _ = queue.send(d);
-                            }
-                            streams.insert(key.clone(), Slot::Running(queue));
-                            Some(Ok(rx))
-                        }
-                    }
-                };
-                let rx = match handed {
-                    None => continue,
-                    Some(Err(ids)) => {
+                let mut taken = match self.inner.streams.hand_over(&key, stream) {
+                    Handover::Queued => continue,
+                    Handover::Release(ids) => {
                         let _ = tx.send(Outcome::Release { ids }).await;
                         continue;
                     }
-                    Some(Ok(rx)) => rx,
+                    Handover::Start(taken) => taken,
                 };
                 let Some(slot) = self.inner.tenant_slot(first_tenant) else {
                     // The tenant holds its share: hand the stream back for a later claim.
-                    let mut rx = rx;
-                    let mut ids = Vec::new();
-                    {
-                        let mut streams = lock(&self.inner.streams);
-                        while let Ok(d) = rx.try_recv() {
-                            ids.push(d.id);
-                        }
-                        streams.remove(&key);
-                    }
+                    let ids = self.inner.streams.give_back(&key, &mut taken);
                     let _ = tx.send(Outcome::Release { ids }).await;
                     continue;
                 };
@@ -362,7 +328,7 @@ impl Dispatcher {
                 let inner = self.inner.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    deliver_stream(&inner, &target, key, rx, &tx).await;
+                    deliver_stream(&inner, &target, key, taken, &tx).await;
                     drop(permit);
                     drop(slot);
                 });
@@ -463,41 +429,20 @@ async fn deliver_stream(
     inner: &Inner,
     target: &Target,
     key: StreamKey,
-    mut queue: mpsc::UnboundedReceiver<webhook_delivery::Model>,
+    mut taken: Taken,
     tx: &mpsc::Sender<Outcome>,
 ) {
-    loop {
-        let delivery = match queue.try_recv() {
-            Ok(d) => d,
-            Err(_) => {
-                // Checked again under the lock the dispatcher hands deliveries over with.
-                let mut streams = lock(&inner.streams);
-                match queue.try_recv() {
-                    Ok(d) => d,
-                    Err(_) => {
-                        streams.remove(&key);
-                        return;
-                    }
-                }
-            }
-        };
+    while let Some(delivery) = inner.streams.next(&key, &mut taken) {
         let outcome = {
             let Ok(_permit) = target.permits.acquire().await else {
-                lock(&inner.streams).remove(&key);
+                inner.streams.give_back(&key, &mut taken);
                 return;
             };
             attempt(inner, target, &delivery).await
         };
         if let Outcome::Failed { .. } = outcome {
             // Hold the stream until the writer has recorded the failure; hand back the rest.
-            let mut ids = Vec::new();
-            {
-                let mut streams = lock(&inner.streams);
-                streams.insert(key.clone(), Slot::Failed);
-                while let Ok(d) = queue.try_recv() {
-                    ids.push(d.id);
-                }
-            }
+            let ids = inner.streams.failed(&key, &mut taken);
             let _ = tx.send(outcome).await;
             if !ids.is_empty() {
                 let _ = tx.send(Outcome::Release { ids }).await;
@@ -505,7 +450,7 @@ async fn deliver_stream(
             return;
         }
         if tx.send(outcome).await.is_err() {
-            lock(&inner.streams).remove(&key);
+            inner.streams.give_back(&key, &mut taken);
             return;
         }
     }

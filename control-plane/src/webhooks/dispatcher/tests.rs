@@ -1,6 +1,6 @@
 use super::*;
 
-fn row(id: i64, key: &str) -> webhook_delivery::Model {
+pub(super) fn row(id: i64, key: &str) -> webhook_delivery::Model {
     let now = Utc::now();
     webhook_delivery::Model {
         id,
