@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use zapini_shared::backoff::Backoff;
 
 use super::super::{DELIVERED, FAILED, PENDING};
-use super::{Inner, Outcome, StreamKey, WRITE_BATCH, Whose, unlease};
+use super::{Inner, Outcome, WRITE_BATCH, Whose, unlease};
 use crate::db::entities::{webhook_attempt, webhook_delivery, webhook_endpoint};
 use crate::live::{THROTTLE_GAP, Topic};
 
@@ -24,18 +24,16 @@ pub(super) async fn write_outcomes(inner: Arc<Inner>, mut rx: mpsc::Receiver<Out
             match write_batch(&inner, &batch).await {
                 Ok(()) => {
                     // Failures are recorded: their streams wait on the retry time now.
-                    let failed: Vec<StreamKey> = batch
-                        .iter()
-                        .filter_map(|outcome| match outcome {
+                    inner
+                        .streams
+                        .recorded(batch.iter().filter_map(|outcome| match outcome {
                             Outcome::Failed {
                                 endpoint_id,
                                 ordering_key,
                                 ..
                             } => Some((*endpoint_id, ordering_key.clone())),
                             _ => None,
-                        })
-                        .collect();
-                    inner.streams.recorded(&failed);
+                        }));
                     announce(&inner, &batch);
                     break;
                 }

@@ -104,11 +104,7 @@ impl Streams {
     pub(super) fn give_back(&self, key: &StreamKey, taken: &mut Taken) -> Vec<i64> {
         let mut streams = lock(&self.0);
         streams.remove(key);
-        let mut ids = Vec::new();
-        while let Ok(d) = taken.try_recv() {
-            ids.push(d.id);
-        }
-        ids
+        drain(taken)
     }
 
     /// An attempt of the stream failed: it is held back until the failure is recorded.
@@ -116,22 +112,28 @@ impl Streams {
     pub(super) fn failed(&self, key: &StreamKey, taken: &mut Taken) -> Vec<i64> {
         let mut streams = lock(&self.0);
         streams.insert(key.clone(), Slot::Failed);
-        let mut ids = Vec::new();
-        while let Ok(d) = taken.try_recv() {
-            ids.push(d.id);
-        }
-        ids
+        drain(taken)
     }
 
     /// The writer recorded the failures of these streams (and their retry times).
-    pub(super) fn recorded<'a>(&self, keys: impl IntoIterator<Item = &'a StreamKey>) {
+    pub(super) fn recorded(&self, keys: impl IntoIterator<Item = StreamKey>) {
         let mut streams = lock(&self.0);
         for key in keys {
-            if let Some(slot @ Slot::Failed) = streams.get_mut(key) {
+            if let Some(slot @ Slot::Failed) = streams.get_mut(&key) {
                 *slot = Slot::Recorded;
             }
         }
     }
+}
+
+/// The ids of what is left in a stream's queue (called under the lock, so nothing is handed
+/// over meanwhile).
+fn drain(taken: &mut Taken) -> Vec<i64> {
+    let mut ids = Vec::new();
+    while let Ok(d) = taken.try_recv() {
+        ids.push(d.id);
+    }
+    ids
 }
 
 #[cfg(test)]
@@ -162,7 +164,7 @@ mod tests {
         streams.claim_starts();
         // 1 fails and is recorded before the claim hands 2 over.
         assert!(streams.failed(&key("a"), &mut first).is_empty());
-        streams.recorded([&key("a")]);
+        streams.recorded([key("a")]);
         match streams.hand_over(&key("a"), vec![row(2, "a")]) {
             Handover::Release(ids) => assert_eq!(ids, [2]),
             other => panic!("2 went ahead of 1's retry: {other:?}"),
